@@ -1,0 +1,100 @@
+"""The application factory and its lifespan: migrate, first start, workers, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+
+from stellwerk import __version__, exception_handlers, migrate
+from stellwerk.api import include_routers
+from stellwerk.bootstrap import FirstStart, bootstrap
+from stellwerk.config import Settings, get_settings
+from stellwerk.jobs import JOBS
+from stellwerk.kit.periodic import run_every
+from stellwerk.license.fastpath import VerifyFastPath
+from stellwerk.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from stellwerk.operation import engine
+from stellwerk.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+DESCRIPTION = """
+Stellwerk runs a hosting and software business: servers at several cloud providers, domains
+and DNS, deployments, domain redirects with private analytics, a software license server with
+its admin panel and CRM, and a module manager.
+
+Credentials: `Authorization: Bearer <jwt>` from `POST /api/auth/login`, `Authorization: Bearer
+nrx_…` API tokens with scopes, the web session cookie, and `X-API-Key` for license clients.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    on_first_start: Callable[[FirstStart], None] | None = None,
+    listener_urls: dict[str, Any] | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    # License verification answers without the framework on PostgreSQL (its hot path).
+    verify_fast_path = VerifyFastPath()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime.from_settings(settings)
+        runtime.sandboxes = dict((listener_urls or {}).get("sandboxes", {}))
+        app.state.runtime = runtime
+        app.state.database = runtime.database
+        await migrate.upgrade_async(settings.resolved_database_url)
+        report = await bootstrap(runtime)
+        app.state.first_start = report
+        if on_first_start is not None and report.created_anything:
+            on_first_start(report)
+        tasks: list[asyncio.Task[None]] = []
+        engine.configure(settings)
+        if settings.workers:
+            await engine.launch(settings)
+            tasks = [
+                asyncio.create_task(run_every(job.name, job.seconds, partial(job.run, runtime)))
+                for job in JOBS
+            ]
+        await verify_fast_path.start(runtime)
+        verify_fast_path.install(app)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await engine.shutdown()
+            await verify_fast_path.stop()  # flushes buffered bookkeeping
+            await runtime.close()
+
+    # The documentation pages serve their scripts themselves: they work offline.
+    app = FastAPIOffline(
+        title="Stellwerk",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        openapi_url="/api/openapi.json",
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
+        lifespan=lifespan,
+        static_url="/static/api-docs",
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    exception_handlers.install(app)
+    include_routers(app)
+    return app

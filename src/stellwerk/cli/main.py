@@ -1,0 +1,115 @@
+"""`stellwerk`: serve, migrate, and manage users, tokens, keys and operations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.panel import Panel
+
+from stellwerk import __version__, migrate
+from stellwerk.bootstrap import FirstStart
+from stellwerk.cli.common import DataDirOption, console, data_dir_override, load_settings
+from stellwerk.cli.identity import admin_app, apikey_app, token_app
+from stellwerk.cli.license import license_app
+from stellwerk.cli.module import modules_app
+from stellwerk.cli.operation import ops_app
+from stellwerk.cli.project import projects_app
+from stellwerk.cli.redirect import redirect_app
+from stellwerk.cli.registrar import domains_app
+from stellwerk.cli.sandbox import sandbox_command
+from stellwerk.cli.server import secrets_app, servers_app
+from stellwerk.kit.logs import configure_logging
+
+app = typer.Typer(
+    name="stellwerk",
+    help=(
+        "Stellwerk: the control plane for servers, domains, deployments, redirects, "
+        "licenses and modules."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(admin_app, name="admin")
+app.add_typer(token_app, name="token")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(license_app, name="license")
+app.add_typer(ops_app, name="ops")
+app.add_typer(modules_app, name="modules")
+app.add_typer(redirect_app, name="redirect")
+app.add_typer(domains_app, name="domains")
+app.add_typer(servers_app, name="servers")
+app.add_typer(secrets_app, name="secrets")
+app.add_typer(projects_app, name="projects")
+app.command("sandbox")(sandbox_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"stellwerk {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Stellwerk's command line."""
+
+
+def _show_first_start(report: FirstStart) -> None:
+    lines = []
+    if report.admin_username:
+        lines.append(f"Admin user: [bold]{report.admin_username}[/bold]")
+        if report.admin_password:
+            lines.append(f"Password:   [bold]{report.admin_password}[/bold]")
+    if report.api_key:
+        lines.append(f"License API key (X-API-Key): [bold]{report.api_key}[/bold]")
+    lines.append("These are shown once and stored only as hashes. Keep them now.")
+    console.print(Panel("\n".join(lines), title="First start", border_style="yellow"))
+
+
+def _show_ready(urls: dict[str, Any]) -> None:
+    lines = [f"API and web UI   {urls['api']}", f"API docs         {urls['api']}/api/docs"]
+    if "redirect" in urls:
+        lines.append(f"Redirects        {urls['redirect']}")
+    sandboxes = urls.get("sandboxes") or {}
+    if sandboxes:
+        lines.append("Provider sandboxes (no real provider is called):")
+        lines.extend(f"  {name:<13}{url}" for name, url in sandboxes.items())
+    console.print(
+        Panel("\n".join(lines), title=f"Stellwerk {__version__} is running", border_style="green")
+    )
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on.", envvar="STELLWERK_HOST"
+    ),
+    port: int | None = typer.Option(None, "--port", help="API port.", envvar="STELLWERK_PORT"),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Run Stellwerk: API, web UI, workers and every listener, in one process."""
+    from stellwerk.serve import serve as run
+
+    settings = load_settings(host=host, port=port, **data_dir_override(data_dir))
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    database = "SQLite" if settings.is_sqlite else "PostgreSQL"
+    console.print(f"Starting Stellwerk on {database} (data in {settings.data_dir.resolve()})")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(settings, on_first_start=_show_first_start, on_ready=_show_ready))
+
+
+@app.command("migrate")
+def migrate_command(data_dir: Path | None = DataDirOption) -> None:
+    """Apply the database migrations (also done on every start)."""
+    settings = load_settings(**data_dir_override(data_dir))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.resolved_database_url)
+    console.print("The database schema is up to date.")

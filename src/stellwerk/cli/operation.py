@@ -1,0 +1,154 @@
+"""`stellwerk ops`: list, show, cancel operations, and probe the workflow engine."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stellwerk.audit.actor import Actor
+from stellwerk.cli.common import (
+    DataDirOption,
+    JsonOption,
+    console,
+    data_dir_override,
+    fail,
+    load_settings,
+    open_runtime,
+    out,
+    print_json,
+    run_in_session,
+)
+from stellwerk.cli.progress import follow_operation
+from stellwerk.kit.pagination import PageParams
+from stellwerk.kit.time import iso
+from stellwerk.operation import probe
+from stellwerk.operation.schemas import OperationRead
+from stellwerk.operation.service import operation as operation_service
+from stellwerk.runtime import Runtime
+
+ops_app = typer.Typer(help="Durable operations: list, show, cancel, probe.", no_args_is_help=True)
+
+
+@ops_app.command("list")
+def ops_list(
+    kind: str | None = typer.Option(None, "--kind", help="Only this kind."),
+    status: str | None = typer.Option(
+        None, "--status", help="queued, running, completed, failed, cancelled."
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """List operations, newest first."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> list[OperationRead]:
+        rows, _ = await operation_service.list(
+            session,
+            params=PageParams(page=1, per_page=limit),
+            owner_user_id=None,
+            kind=kind,
+            status=status,
+        )
+        return [OperationRead.model_validate(o) for o in rows]
+
+    operations = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    if as_json:
+        print_json([o.model_dump(mode="json") for o in operations])
+        return
+    table = Table("id", "kind", "status", "progress", "message", "created")
+    for o in operations:
+        table.add_row(
+            str(o.id), o.kind, o.status, f"{o.progress}%", o.message, iso(o.created_at) or ""
+        )
+    out.print(table)
+
+
+@ops_app.command("show")
+def ops_show(
+    operation_id: uuid.UUID = typer.Argument(..., help="The operation's id."),
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Show an operation with its history."""
+
+    async def work(
+        runtime: Runtime, session: AsyncSession
+    ) -> tuple[OperationRead, list[tuple[str, int, str]]]:
+        operation = await operation_service.get(session, operation_id, owner_user_id=None)
+        events = await operation_service.events(session, operation)
+        return OperationRead.model_validate(operation), [
+            (iso(e.at) or "", e.progress, e.message) for e in events
+        ]
+
+    operation, events = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    if as_json:
+        print_json(
+            {
+                **operation.model_dump(mode="json"),
+                "events": [{"at": a, "progress": p, "message": m} for a, p, m in events],
+            }
+        )
+        return
+    out.print(
+        f"[bold]{operation.kind}[/bold] {operation.id}: "
+        f"{operation.status}, {operation.progress}% - {operation.message}"
+    )
+    if operation.error:
+        out.print(f"[red]error:[/red] {operation.error}")
+    for at, progress, message in events:
+        out.print(f"  {at}  {progress:>3}%  {message}")
+
+
+@ops_app.command("cancel")
+def ops_cancel(
+    operation_id: uuid.UUID = typer.Argument(..., help="The operation's id."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Cancel a queued or running operation (it stops at its next step)."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> None:
+        operation = await operation_service.get(session, operation_id, owner_user_id=None)
+        await operation_service.cancel(session, Actor.cli(), operation)
+
+    run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    console.print(f"Cancelled {operation_id}.")
+
+
+@ops_app.command("probe")
+def ops_probe(
+    steps: int = typer.Option(3, "--steps", min=1, max=probe.MAX_STEPS),
+    seconds: float = typer.Option(1.0, "--seconds", min=0, max=probe.MAX_SECONDS),
+    follow: bool = typer.Option(True, "--follow/--no-follow", help="Wait and show progress."),
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Run the engine probe on the running server's workers (N short steps)."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def main() -> OperationRead:
+        async with open_runtime(settings) as runtime:
+            async with runtime.database.session() as session:
+                operation, _ = await operation_service.start(
+                    session,
+                    Actor.cli(),
+                    kind=probe.KIND,
+                    input={"steps": steps, "seconds": seconds},
+                )
+            if follow:
+                operation = await follow_operation(
+                    runtime, operation.id, timeout=steps * seconds + 60, quiet=as_json
+                )
+            return OperationRead.model_validate(operation)
+
+    result = asyncio.run(main())
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    elif result.status == "queued":
+        fail("The probe is still queued: is `stellwerk serve` running on this data directory?")
+    else:
+        console.print(f"Probe {result.id}: {result.status}")

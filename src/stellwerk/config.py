@@ -1,0 +1,200 @@
+"""Settings from `STELLWERK_*` variables, the names the API documents use, and `.env`."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _alias(name: str) -> AliasChoices:
+    """A documented variable name, also accepted with the `STELLWERK_` prefix."""
+    return AliasChoices(name, f"STELLWERK_{name}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STELLWERK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    redirect_port: int = 8080
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    public_url: str | None = None
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    metrics_token: SecretStr | None = None
+
+    # First start (automated installs)
+    admin_username: str | None = None
+    admin_password: SecretStr | None = None
+
+    # Identity
+    jwt_expiry_seconds: int = 3600
+    session_expiry_seconds: int = 12 * 3600
+    token_rate_limit: str = "60/minute"
+    login_rate_limit: str = "5/minute"
+    license_rate_limit: str = "100/minute"
+
+    # License server
+    license_activation_rate_limit: str = "10/hour"  # new activations per license
+    license_default_client: str = "Account Forger"
+    license_file_days: int = 30  # how long a signed offline license file stays valid
+
+    # Module manager
+    modules_root: Path | None = None  # default: {data_dir}/modules
+    module_runtime: Literal["process", "container", "swarm"] = "process"
+    module_docker_host: str | None = None  # default: DOCKER_HOST or the local socket
+    module_stack_name: str = "stellwerk"
+    module_network: str | None = None  # default: {stack}_modules
+    module_mount_target: str = "/module"
+    module_index_ttl_seconds: float = 300.0
+    module_max_archive_bytes: int = 100 * 1024 * 1024
+
+    # Durable operations
+    executor_id: str = "local"
+    workers: bool = True
+
+    # Sandboxes
+    sandbox: bool | None = None
+    # INWX, Coolify, Hetzner, Linode and DigitalOcean sandboxes listen on this port + 1..5 (0: any).
+    sandbox_port: int = 8100
+
+    # Servers (multi-provider-vps-api.md): catalog cache lifetimes and provisioning
+    catalog_cache_seconds: int = 3600  # plans/sizes, images, regions
+    marketplace_cache_seconds: int = 6 * 3600  # 1-Click apps, StackScripts
+    # How long the create operation waits for a new server to run before leaving it to
+    # reconciliation.
+    servers_provision_timeout_seconds: float = 900.0
+
+    # Redirects (nexredirect-api.md): addresses for `dns_records`, resolvers for verification
+    public_ipv4: str | None = None
+    public_ipv6: str | None = None
+    dns_resolvers: str | None = None  # comma-separated host[:port]; default: the system's
+    redirect_dns_recheck_seconds: float = 3600.0
+    # Peers whose X-Forwarded-For the redirect data plane believes (comma-separated IPs/CIDRs).
+    trusted_proxies: str = ""
+    redirect_salt_retention_days: int = 2
+    redirect_hit_flush_seconds: float = 0.5
+    redirect_hit_batch_size: int = 1000
+    redirect_hit_buffer_max: int = 200_000
+    redirect_refresh_seconds: float = 0.5
+    release_feed_url: str | None = None
+    release_feed_cache_seconds: float = 3600.0
+    auto_update: bool = False
+    api_v1_sunset: str | None = None  # an HTTP date sent as `Sunset` on /api/v1 once set
+
+    # Documented integration variables (vrs-api-integrations.md §5)
+    inwx_username: str | None = Field(default=None, validation_alias=_alias("INWX_USERNAME"))
+    inwx_password: SecretStr | None = Field(default=None, validation_alias=_alias("INWX_PASSWORD"))
+    inwx_2fa_secret: SecretStr | None = Field(
+        default=None, validation_alias=_alias("INWX_2FA_SECRET")
+    )
+    inwx_use_test: bool = Field(default=False, validation_alias=_alias("INWX_USE_TEST"))
+    coolify_api_url: str | None = Field(default=None, validation_alias=_alias("COOLIFY_API_URL"))
+    coolify_api_token: SecretStr | None = Field(
+        default=None, validation_alias=_alias("COOLIFY_API_TOKEN")
+    )
+    coolify_default_server_uuid: str | None = Field(
+        default=None, validation_alias=_alias("COOLIFY_DEFAULT_SERVER_UUID")
+    )
+    vrs_core_repo: str = Field(
+        default="https://github.com/vrs/vrs-core.git", validation_alias=_alias("VRS_CORE_REPO")
+    )
+    vrs_core_branch: str = Field(default="main", validation_alias=_alias("VRS_CORE_BRANCH"))
+    hetzner_api_token: SecretStr | None = Field(
+        default=None, validation_alias=_alias("HETZNER_API_TOKEN")
+    )
+    smtp_host: str | None = Field(default=None, validation_alias=_alias("SMTP_HOST"))
+    smtp_port: int = Field(default=587, validation_alias=_alias("SMTP_PORT"))
+    smtp_user: str | None = Field(default=None, validation_alias=_alias("SMTP_USER"))
+    smtp_password: SecretStr | None = Field(default=None, validation_alias=_alias("SMTP_PASSWORD"))
+    smtp_from: str | None = Field(default=None, validation_alias=_alias("SMTP_FROM"))
+    marketplace_url: str | None = Field(default=None, validation_alias=_alias("MARKETPLACE_URL"))
+    marketplace_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_alias("MARKETPLACE_API_KEY")
+    )
+
+    # Domains, DNS and projects (docs/provisioning.md)
+    powerdns_api_url: str | None = None  # e.g. http://127.0.0.1:8081 (the PowerDNS webserver)
+    powerdns_api_key: SecretStr | None = None
+    powerdns_server_id: str = "localhost"
+    powerdns_nameservers: str = ""  # comma-separated NS names for new zones
+    dns_default_provider: str = "inwx"  # inwx | powerdns | hetzner: for zones not yet known
+    project_server_ip: str | None = None  # A records' address when the server has no IP
+    project_deploy_timeout_seconds: float = 1800.0
+    project_poll_seconds: float = 10.0
+    project_health_timeout_seconds: float = 120.0
+    # Health URL template; `{domain}` is replaced. Default: https://{domain}/health. In sandbox
+    # mode without one, Coolify's own health check (`running:healthy`) is the verdict.
+    project_health_url: str | None = None
+    project_database_url: str | None = None  # template for DATABASE_URL; `{project}` replaced
+    project_hetzner_server_type: str = "cx22"
+    project_hetzner_location: str = "fsn1"
+    project_hetzner_image: str = "ubuntu-24.04"
+    coolify_private_key_uuid: str | None = None  # the SSH key Coolify puts on new servers
+    coolify_hetzner_token_uuid: str | None = None  # Coolify's stored Hetzner token
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL; SQLite in the data directory unless configured."""
+        if self.database_url:
+            return to_async_url(self.database_url)
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'stellwerk.sqlite').resolve()}"
+
+    @property
+    def resolved_modules_root(self) -> Path:
+        return (self.modules_root or self.data_dir / "modules").resolve()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def has_provider_credentials(self) -> bool:
+        return any(
+            (self.inwx_username, self.coolify_api_token, self.hetzner_api_token),
+        )
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        """Sandboxes run when asked for, or when no provider credentials are configured."""
+        if self.sandbox is not None:
+            return self.sandbox
+        return not self.has_provider_credentials
+
+
+def to_async_url(url: str) -> str:
+    """Accept the URLs people write (`postgresql://`, `postgres://`) and pick async drivers."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def to_sync_url(url: str) -> str:
+    """The same database for synchronous clients (DBOS, Alembic offline)."""
+    if url.startswith("postgresql+asyncpg://"):
+        return "postgresql://" + url[len("postgresql+asyncpg://") :]
+    if url.startswith("sqlite+aiosqlite:///"):
+        return "sqlite:///" + url[len("sqlite+aiosqlite:///") :]
+    return url
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class LogoutResponse(BaseModel):
+    ok: bool = True
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class UserRead(Schema):
+    id: int
+    username: str
+    email: str | None
+    role: str
+    is_active: bool
+    created_at: dt.datetime
+    last_login_at: dt.datetime | None
+
+
+class Me(UserRead):
+    scopes: list[str]
+    credential: str
+
+
+class UserCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+    role: Literal["admin", "user"] = "user"
+    email: str | None = Field(default=None, max_length=320)
+
+
+class UserUpdate(BaseModel):
+    email: str | None = Field(default=None, max_length=320)
+    role: Literal["admin", "user"] | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class TokenCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[str] = Field(min_length=1, max_length=64)
+    expires_at: dt.datetime | None = None
+
+
+class TokenRead(Schema):
+    id: int
+    name: str
+    prefix: str
+    scopes: list[str]
+    user_id: int
+    expires_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class TokenCreated(TokenRead):
+    token: str = Field(description="The token itself. It is shown only this once.")
+
+
+class ApiKeyRotated(BaseModel):
+    api_key: str = Field(description="The new system API key. It is shown only this once.")
+
+
+class ApiKeyInfo(Schema):
+    prefix: str
+    created_at: dt.datetime

@@ -1,0 +1,62 @@
+"""The periodic jobs a worker process runs; each must be safe in several processes at once."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from stellwerk.identity.repository import WebSessionRepository
+from stellwerk.license import service as license_service
+from stellwerk.module.service import reconcile_files
+from stellwerk.operation.service import sweep
+from stellwerk.redirect import service as redirect_service
+from stellwerk.registrar.service import registrar as registrar_service
+from stellwerk.runtime import Runtime
+from stellwerk.server.workflow import reconcile_job as reconcile_servers
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    seconds: float
+    run: Callable[[Runtime], Awaitable[object]]
+
+
+async def _sweep_operations(runtime: Runtime) -> None:
+    await sweep(runtime.database)
+
+
+async def _expire_web_sessions(runtime: Runtime) -> None:
+    async with runtime.database.session() as session:
+        await WebSessionRepository(session).delete_expired()
+
+
+async def _recheck_redirect_dns(runtime: Runtime) -> None:
+    await redirect_service.domain.recheck_if_due(runtime.database, runtime.settings)
+
+
+async def _expire_license_sessions(runtime: Runtime) -> None:
+    async with runtime.database.session() as session:
+        await license_service.license_session.expire(session)
+    await license_service.refresh_license_gauges(runtime.database.engine)
+
+
+async def _reconcile_module_files(runtime: Runtime) -> None:
+    await reconcile_files(runtime.database, runtime.settings)
+
+
+async def _refresh_domain_transfers(runtime: Runtime) -> None:
+    if runtime.settings.inwx_username or runtime.settings.sandbox_enabled:
+        async with runtime.database.session() as session:
+            await registrar_service.refresh_pending(session, runtime.settings)
+
+
+JOBS: list[Job] = [
+    Job("operations.sweep", 5.0, _sweep_operations),
+    Job("web_sessions.expire", 600.0, _expire_web_sessions),
+    Job("modules.reconcile", 30.0, _reconcile_module_files),
+    Job("redirect.dns_recheck", 30.0, _recheck_redirect_dns),
+    Job("license.sessions_expire", 15.0, _expire_license_sessions),
+    Job("registrar.transfers_refresh", 60.0, _refresh_domain_transfers),
+    Job("servers.reconcile", 30.0, reconcile_servers),
+]

@@ -1,0 +1,1 @@
+"""Domain-free building blocks, one topic per module."""

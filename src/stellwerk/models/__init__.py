@@ -1,0 +1,77 @@
+"""ORM models, one module per table. Import them from here."""
+
+from stellwerk.models.api_token import ApiToken
+from stellwerk.models.audit_event import AuditEvent
+from stellwerk.models.client_config import ClientConfig
+from stellwerk.models.customer import Customer
+from stellwerk.models.dns_zone import DnsZone
+from stellwerk.models.lead_contact import LeadContact
+from stellwerk.models.lead_contact_detail import LeadContactDetail
+from stellwerk.models.lead_institution import LeadInstitution
+from stellwerk.models.lead_note import LeadNote
+from stellwerk.models.lead_note_version import LeadNoteVersion
+from stellwerk.models.license import License
+from stellwerk.models.license_activation import LicenseActivation
+from stellwerk.models.license_session import LicenseSession
+from stellwerk.models.module_instance import ModuleInstance
+from stellwerk.models.module_repository import ModuleRepository
+from stellwerk.models.operation import Operation
+from stellwerk.models.operation_event import OperationEvent
+from stellwerk.models.project import Project
+from stellwerk.models.redirect_daily_country import RedirectDailyCountry
+from stellwerk.models.redirect_daily_total import RedirectDailyTotal
+from stellwerk.models.redirect_daily_visitor import RedirectDailyVisitor
+from stellwerk.models.redirect_domain import RedirectDomain
+from stellwerk.models.redirect_hit import RedirectHit
+from stellwerk.models.redirect_owner_daily_country import RedirectOwnerDailyCountry
+from stellwerk.models.redirect_routing_state import RedirectRoutingState
+from stellwerk.models.redirect_salt import RedirectSalt
+from stellwerk.models.registrar_contact import RegistrarContact
+from stellwerk.models.registrar_domain import RegistrarDomain
+from stellwerk.models.release import Release
+from stellwerk.models.resource import Resource
+from stellwerk.models.service_provider import ServiceProvider
+from stellwerk.models.system_api_key import SystemApiKey
+from stellwerk.models.user import User
+from stellwerk.models.vps_instance import VpsInstance
+from stellwerk.models.vps_plan import VpsPlan
+from stellwerk.models.web_session import WebSession
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "ClientConfig",
+    "Customer",
+    "DnsZone",
+    "LeadContact",
+    "LeadContactDetail",
+    "LeadInstitution",
+    "LeadNote",
+    "LeadNoteVersion",
+    "License",
+    "LicenseActivation",
+    "LicenseSession",
+    "ModuleInstance",
+    "ModuleRepository",
+    "Operation",
+    "OperationEvent",
+    "Project",
+    "RedirectDailyCountry",
+    "RedirectDailyTotal",
+    "RedirectDailyVisitor",
+    "RedirectDomain",
+    "RedirectHit",
+    "RedirectOwnerDailyCountry",
+    "RedirectRoutingState",
+    "RedirectSalt",
+    "RegistrarContact",
+    "RegistrarDomain",
+    "Release",
+    "Resource",
+    "ServiceProvider",
+    "SystemApiKey",
+    "User",
+    "VpsInstance",
+    "VpsPlan",
+    "WebSession",
+]

@@ -1,0 +1,50 @@
+"""The probe: a harmless operation that proves the workflow engine end to end.
+
+Each of its N steps waits a moment and writes one event; after a crash and restart, the events show
+that completed steps did not run again. `stellwerk ops probe` and `POST /api/operations/probe`
+start it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from dbos import DBOS
+
+from stellwerk.models import OperationEvent
+from stellwerk.operation.engine import worker_database
+from stellwerk.operation.repository import OperationRepository
+from stellwerk.operation.workflow import OperationContext, operation_workflow
+
+KIND = "probe"
+MAX_STEPS = 20
+MAX_SECONDS = 30.0
+
+
+@DBOS.step(name="probe.step")
+async def probe_step(operation_id: str, number: int, total: int, seconds: float) -> int:
+    await asyncio.sleep(seconds)
+    async with worker_database().session() as session:
+        await OperationRepository(session).add_event(
+            OperationEvent(
+                operation_id=uuid.UUID(operation_id),
+                progress=int(100 * (number - 1) / total),
+                message=f"Probe step {number} of {total} ran",
+                step=f"probe-{number}",
+            )
+        )
+    return number
+
+
+@operation_workflow(KIND)
+async def probe(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    total = int(input["steps"])
+    seconds = float(input["seconds"])
+    for number in range(1, total + 1):
+        await probe_step(ctx.operation_id, number, total, seconds)
+        await ctx.progress(
+            int(100 * number / total), f"Step {number} of {total} done", step=f"step-{number}"
+        )
+    return {"steps": total}

@@ -1,0 +1,102 @@
+"""All SQL for operations and their events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stellwerk.models import Operation, OperationEvent
+
+
+class OperationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, operation_id: uuid.UUID, *, for_update: bool = False) -> Operation | None:
+        statement = select(Operation).where(Operation.id == operation_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return await self.session.scalar(statement)
+
+    async def get_by_key(self, kind: str, idempotency_key: str) -> Operation | None:
+        return await self.session.scalar(
+            select(Operation).where(
+                Operation.kind == kind, Operation.idempotency_key == idempotency_key
+            )
+        )
+
+    async def add(self, operation: Operation) -> Operation:
+        self.session.add(operation)
+        await self.session.flush()
+        return operation
+
+    async def list(
+        self,
+        *,
+        offset: int,
+        limit: int,
+        owner_user_id: int | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        target_type: str | None = None,
+        target_id: str | None = None,
+    ) -> tuple[Sequence[Operation], int]:
+        conditions = []
+        if owner_user_id is not None:
+            conditions.append(Operation.owner_user_id == owner_user_id)
+        if kind:
+            conditions.append(Operation.kind == kind)
+        if status:
+            conditions.append(Operation.status == status)
+        if target_type:
+            conditions.append(Operation.target_type == target_type)
+        if target_id:
+            conditions.append(Operation.target_id == target_id)
+        total = await self.session.scalar(
+            select(func.count()).select_from(Operation).where(*conditions)
+        )
+        rows = await self.session.scalars(
+            select(Operation)
+            .where(*conditions)
+            .order_by(Operation.created_at.desc(), Operation.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all(), int(total or 0)
+
+    async def list_stale_queued(self, before: dt.datetime, limit: int = 100) -> Sequence[Operation]:
+        rows = await self.session.scalars(
+            select(Operation)
+            .where(Operation.status == "queued", Operation.created_at < before)
+            .order_by(Operation.created_at)
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def events(self, operation_id: uuid.UUID, limit: int = 200) -> Sequence[OperationEvent]:
+        rows = await self.session.scalars(
+            select(OperationEvent)
+            .where(OperationEvent.operation_id == operation_id)
+            .order_by(OperationEvent.id)
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def add_event(self, event: OperationEvent) -> None:
+        self.session.add(event)
+        await self.session.flush()
+
+    async def set_status(
+        self, operation_id: uuid.UUID, *, only_from: Sequence[str], **values: object
+    ) -> bool:
+        """Move an operation on, but never out of a state it has already left."""
+        result = await self.session.execute(
+            update(Operation)
+            .where(Operation.id == operation_id, Operation.status.in_(only_from))
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,101 @@
+"""HTTP for operations: status, progress, history, cancel; and the engine probe."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response, status
+
+from stellwerk.database import SessionDep
+from stellwerk.exceptions import ValidationFailed
+from stellwerk.identity.auth import AdminUser, Authenticated
+from stellwerk.kit.pagination import Page, PageParams, page_params
+from stellwerk.operation import probe
+from stellwerk.operation.schemas import (
+    OperationDetail,
+    OperationEventRead,
+    OperationRead,
+    ProbeRequest,
+)
+from stellwerk.operation.service import operation as operation_service
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/api/operations", response_model=Page[OperationRead])
+async def list_operations(
+    subject: Authenticated,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    kind: Annotated[str | None, Query(max_length=60)] = None,
+    status: Annotated[str | None, Query(max_length=20)] = None,
+    target_type: Annotated[str | None, Query(max_length=40)] = None,
+    target_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[OperationRead]:
+    """Operations, newest first: yours, or everyone's for admins."""
+    operations, total = await operation_service.list(
+        session,
+        params=params,
+        owner_user_id=None if subject.is_admin else subject.user.id,
+        kind=kind,
+        status=status,
+        target_type=target_type,
+        target_id=target_id,
+    )
+    return Page.of(
+        [OperationRead.model_validate(o) for o in operations], total=total, params=params
+    )
+
+
+@router.get("/api/operations/{operation_id}", response_model=OperationDetail)
+async def get_operation(
+    operation_id: uuid.UUID, subject: Authenticated, session: SessionDep
+) -> OperationDetail:
+    """Status, progress 0-100, message, result or error, and the history of events."""
+    operation = await operation_service.get(
+        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
+    )
+    events = await operation_service.events(session, operation)
+    return OperationDetail.model_validate(
+        {
+            **OperationRead.model_validate(operation).model_dump(),
+            "events": [OperationEventRead.model_validate(e) for e in events],
+        }
+    )
+
+
+@router.post("/api/operations/{operation_id}/cancel", response_model=OperationRead)
+async def cancel_operation(
+    operation_id: uuid.UUID, subject: Authenticated, session: SessionDep
+) -> OperationRead:
+    """Stop a queued or running operation at its next step."""
+    operation = await operation_service.get(
+        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
+    )
+    return OperationRead.model_validate(
+        await operation_service.cancel(session, subject.actor, operation)
+    )
+
+
+@router.post(
+    "/api/operations/probe", response_model=OperationRead, status_code=status.HTTP_202_ACCEPTED
+)
+async def start_probe(
+    body: ProbeRequest, subject: AdminUser, session: SessionDep, response: Response
+) -> OperationRead:
+    """Start the engine probe (N short steps). The same idempotency key returns the same run."""
+    if not 1 <= body.steps <= probe.MAX_STEPS:
+        raise ValidationFailed(f"steps is 1-{probe.MAX_STEPS}", field="steps")
+    if not 0 <= body.seconds <= probe.MAX_SECONDS:
+        raise ValidationFailed(f"seconds is 0-{probe.MAX_SECONDS}", field="seconds")
+    operation, created = await operation_service.start(
+        session,
+        subject.actor,
+        kind=probe.KIND,
+        input={"steps": body.steps, "seconds": body.seconds},
+        idempotency_key=body.idempotency_key,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return OperationRead.model_validate(operation)

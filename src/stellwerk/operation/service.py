@@ -1,0 +1,216 @@
+"""Starting, reading, cancelling operations.
+
+An operation row is written in the caller's transaction; its workflow is enqueued only after that
+transaction commits. A process that dies in between leaves a `queued` row, which `sweep()` enqueues
+later (with the same workflow id, so nothing runs twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stellwerk.audit.actor import Actor
+from stellwerk.audit.service import audit
+from stellwerk.database import Database, after_commit
+from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.kit.pagination import PageParams
+from stellwerk.kit.time import utc_now
+from stellwerk.models import Operation, OperationEvent
+from stellwerk.operation import engine
+from stellwerk.operation.repository import OperationRepository
+from stellwerk.operation.workflow import FINISHED, KINDS
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+
+
+async def enqueue(operation_id: uuid.UUID, kind: str) -> None:
+    """Hand the operation to the workflow engine; a no-op if it is already there."""
+    definition = KINDS[kind]
+    if not engine.is_launched():
+        try:
+            await engine.enqueue_from_outside(
+                workflow_name=definition.workflow_name,
+                queue_name=definition.queue,
+                workflow_id=str(operation_id),
+                args=(str(operation_id),),
+            )
+        except Exception:  # no worker has set the engine up yet: the sweep enqueues it later
+            log.warning(
+                "could not enqueue; a worker will", extra={"operation_id": str(operation_id)}
+            )
+        return
+    queue = await DBOS.retrieve_queue_async(definition.queue)
+    if queue is None:
+        raise RuntimeError(f"queue {definition.queue} is not registered")
+    with SetWorkflowID(str(operation_id)):
+        await queue.enqueue_async(definition.workflow, str(operation_id))
+
+
+class OperationService:
+    async def start(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        *,
+        kind: str,
+        input: dict[str, Any],
+        idempotency_key: str | None = None,
+        target_type: str | None = None,
+        target_id: object = None,
+        message: str = "Queued",
+    ) -> tuple[Operation, bool]:
+        """Start an operation, or return the one already started with this idempotency key.
+
+        Returns the operation and whether it was created now.
+        """
+        if kind not in KINDS:
+            raise ValidationFailed(f"Unknown operation kind {kind}", field="kind")
+        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+            raise ValidationFailed(
+                "An idempotency key is 1-200 characters", field="idempotency_key"
+            )
+        repository = OperationRepository(session)
+        if idempotency_key:
+            existing = await repository.get_by_key(kind, idempotency_key)
+            if existing is not None:
+                return existing, False
+        operation_id = uuid.uuid4()
+        operation = Operation(
+            id=operation_id,
+            kind=kind,
+            idempotency_key=idempotency_key or str(operation_id),
+            owner_user_id=actor.user_id,
+            status="queued",
+            progress=0,
+            message=message,
+            input=input,
+            target_type=target_type,
+            target_id=None if target_id is None else str(target_id),
+        )
+        try:
+            async with session.begin_nested():
+                await repository.add(operation)
+        except IntegrityError:
+            # Another request with the same key won the race.
+            existing = await repository.get_by_key(kind, idempotency_key or "")
+            if existing is None:
+                raise
+            return existing, False
+        await repository.add_event(
+            OperationEvent(operation_id=operation_id, progress=0, message=message, step="queued")
+        )
+        await audit.record(
+            session,
+            actor,
+            "operation.start",
+            target_type="operation",
+            target_id=operation_id,
+            detail={"kind": kind, "target_type": target_type, "target_id": operation.target_id},
+        )
+
+        async def _enqueue() -> None:
+            await enqueue(operation_id, kind)
+
+        after_commit(session, _enqueue)
+        return operation, True
+
+    async def get(
+        self, session: AsyncSession, operation_id: uuid.UUID, *, owner_user_id: int | None
+    ) -> Operation:
+        """An operation the caller may see (`owner_user_id` None: any)."""
+        operation = await OperationRepository(session).get(operation_id)
+        if operation is None or (
+            owner_user_id is not None and operation.owner_user_id != owner_user_id
+        ):
+            raise NotFound(f"No operation with id {operation_id}")
+        return operation
+
+    async def events(self, session: AsyncSession, operation: Operation) -> Sequence[OperationEvent]:
+        return await OperationRepository(session).events(operation.id)
+
+    async def list(
+        self,
+        session: AsyncSession,
+        *,
+        params: PageParams,
+        owner_user_id: int | None,
+        kind: str | None = None,
+        status: str | None = None,
+        target_type: str | None = None,
+        target_id: str | None = None,
+    ) -> tuple[Sequence[Operation], int]:
+        if status is not None and status not in STATUSES:
+            raise ValidationFailed(f"The status is one of {', '.join(STATUSES)}", field="status")
+        return await OperationRepository(session).list(
+            offset=params.offset,
+            limit=params.per_page,
+            owner_user_id=owner_user_id,
+            kind=kind,
+            status=status,
+            target_type=target_type,
+            target_id=target_id,
+        )
+
+    async def cancel(self, session: AsyncSession, actor: Actor, operation: Operation) -> Operation:
+        if operation.status in FINISHED:
+            raise Conflict(
+                f"The operation has already {operation.status}", code="operation_finished"
+            )
+        now = utc_now()
+        await OperationRepository(session).set_status(
+            operation.id,
+            only_from=("queued", "running"),
+            status="cancelled",
+            message="Cancelled",
+            finished_at=now,
+        )
+        await OperationRepository(session).add_event(
+            OperationEvent(
+                operation_id=operation.id,
+                progress=operation.progress,
+                message=f"Cancelled by {actor.name}",
+                step="cancel",
+            )
+        )
+        await audit.record(
+            session, actor, "operation.cancel", target_type="operation", target_id=operation.id
+        )
+        await session.refresh(operation)
+
+        async def _stop() -> None:
+            if engine.is_launched():
+                await DBOS.cancel_workflow_async(str(operation.id))
+
+        after_commit(session, _stop)
+        return operation
+
+
+async def sweep(database: Database, *, older_than: float = 2.0) -> int:
+    """Enqueue operations whose start committed but never reached the engine."""
+    before = utc_now() - dt.timedelta(seconds=older_than)
+    async with database.session() as session:
+        stale = await OperationRepository(session).list_stale_queued(before)
+    count = 0
+    for operation in stale:
+        if operation.kind not in KINDS:
+            continue
+        status = await DBOS.get_workflow_status_async(str(operation.id))
+        if status is None:
+            await enqueue(operation.id, operation.kind)
+            count += 1
+    if count:
+        log.info("enqueued stranded operations", extra={"count": count})
+    return count
+
+
+operation = OperationService()

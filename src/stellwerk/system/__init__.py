@@ -1,0 +1,1 @@
+"""Service endpoints: status, health, metrics."""

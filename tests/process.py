@@ -1,0 +1,105 @@
+"""Running `stellwerk` as a real process, as an operator would: crash, CLI and end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+STELLWERK = str(Path(sys.executable).with_name("stellwerk"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def base_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
+    """A clean environment for a process on its own data directory and ports."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STELLWERK_")}
+    env.update(
+        {
+            "STELLWERK_DATA_DIR": str(data_dir),
+            "STELLWERK_HOST": "127.0.0.1",
+            "STELLWERK_PORT": str(free_port()),
+            "STELLWERK_REDIRECT_PORT": str(free_port()),
+            "STELLWERK_SANDBOX_PORT": "0",
+            "STELLWERK_SECRET_KEY": "process-test-secret",
+            "STELLWERK_LOG_FORMAT": "json",
+        }
+    )
+    if database_url:
+        env["STELLWERK_DATABASE_URL"] = database_url
+    return env
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [STELLWERK, *args], env=dict(env), input=stdin, capture_output=True, text=True, timeout=120
+    )
+
+
+class ServeProcess:
+    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+        self.env = dict(env)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.env['STELLWERK_PORT']}"
+
+    def start(self, timeout: float = 60) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [STELLWERK, "serve"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"stellwerk serve exited: {self.log_path.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"stellwerk serve did not come up: {self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+            self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def database_bytes(env: Mapping[str, str]) -> bytes:
+    """All the process stored: its SQLite files, or a data dump of its PostgreSQL database."""
+    url = env.get("STELLWERK_DATABASE_URL")
+    if url:
+        dump = subprocess.run(
+            ["pg_dump", "--data-only", url], capture_output=True, timeout=120, check=True
+        )
+        return dump.stdout
+    data_dir = Path(env["STELLWERK_DATA_DIR"])
+    return b"".join(p.read_bytes() for p in sorted(data_dir.glob("*.sqlite*")))
