@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+
+from stellwerk.runtime import Runtime
+from tests.factories import admin_headers, bearer, create_user, jwt_for
+
+
+async def wait_for(
+    client: httpx.AsyncClient, operation_id: str, headers: dict[str, str], *, timeout: float = 30
+) -> dict[str, object]:
+    for _ in range(int(timeout / 0.1)):
+        body: dict[str, object] = (
+            await client.get(f"/api/operations/{operation_id}", headers=headers)
+        ).json()
+        if body["status"] in ("completed", "failed", "cancelled"):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"operation {operation_id} did not finish: {body}")
+
+
+class TestOperations:
+    async def test_probe_runs_to_completion_with_progress(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        headers = await admin_headers(runtime)
+        started = await client.post(
+            "/api/operations/probe", json={"steps": 3, "seconds": 0}, headers=headers
+        )
+        assert started.status_code == 202
+        assert started.json()["status"] == "queued"
+        done = await wait_for(client, started.json()["id"], headers)
+        assert done["status"] == "completed"
+        assert done["progress"] == 100
+        assert done["result"] == {"steps": 3}
+        steps = [e["step"] for e in done["events"]]  # type: ignore[union-attr,index]
+        assert [s for s in steps if s and s.startswith("probe-")] == [
+            "probe-1",
+            "probe-2",
+            "probe-3",
+        ]
+
+    async def test_the_same_idempotency_key_gives_the_same_operation(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        headers = await admin_headers(runtime)
+        body = {"steps": 1, "seconds": 0, "idempotency_key": "once"}
+        first = await client.post("/api/operations/probe", json=body, headers=headers)
+        second = await client.post("/api/operations/probe", json=body, headers=headers)
+        assert first.status_code == 202
+        assert second.status_code == 200
+        assert first.json()["id"] == second.json()["id"]
+        listed = await client.get("/api/operations?kind=probe", headers=headers)
+        assert listed.json()["total"] == 1
+
+    async def test_cancel_stops_a_running_operation(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        headers = await admin_headers(runtime)
+        started = await client.post(
+            "/api/operations/probe", json={"steps": 10, "seconds": 0.3}, headers=headers
+        )
+        operation_id = started.json()["id"]
+        await asyncio.sleep(0.5)
+        cancelled = await client.post(f"/api/operations/{operation_id}/cancel", headers=headers)
+        assert cancelled.status_code == 200
+        assert cancelled.json()["status"] == "cancelled"
+        await asyncio.sleep(1.0)
+        final = await wait_for(client, operation_id, headers)
+        assert final["status"] == "cancelled"
+        again = await client.post(f"/api/operations/{operation_id}/cancel", headers=headers)
+        assert again.status_code == 409
+
+    async def test_others_operations_are_404(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        headers = await admin_headers(runtime)
+        started = await client.post(
+            "/api/operations/probe", json={"steps": 1, "seconds": 0}, headers=headers
+        )
+        stranger = bearer(jwt_for(runtime, await create_user(runtime)))
+        response = await client.get(f"/api/operations/{started.json()['id']}", headers=stranger)
+        assert response.status_code == 404
+        missing = await client.get(f"/api/operations/{uuid.uuid4()}", headers=headers)
+        assert missing.status_code == 404
+
+    async def test_bad_input(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
+        headers = await admin_headers(runtime)
+        too_many = await client.post("/api/operations/probe", json={"steps": 99}, headers=headers)
+        assert too_many.status_code == 422
+        assert too_many.json()["field"] == "steps"
+        bad_status = await client.get("/api/operations?status=sleeping", headers=headers)
+        assert bad_status.status_code == 422

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import httpx
+
+
+class TestServiceEndpoints:
+    async def test_root_satisfies_every_document(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["status"] == "ok"
+        assert body["service"] == "Stellwerk"
+        assert body["timestamp"].endswith("Z")
+        assert body["endpoints"]["docs"] == "/api/docs"
+
+    async def test_health(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health")
+        assert response.status_code == 200
+        assert response.json()["status"] == "healthy"
+        assert response.json()["timestamp"].endswith("Z")
+
+    async def test_status_lists_sandboxes_and_workers(self, client: httpx.AsyncClient) -> None:
+        body = (await client.get("/status")).json()
+        assert body["workers"]["running"] is True
+        assert body["sandboxes"] == {}
+        assert body["database"]["ok"] is True
+
+    async def test_metrics_in_prometheus_format(self, client: httpx.AsyncClient) -> None:
+        await client.get("/health")
+        response = await client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain")
+        assert "stellwerk_http_requests_total" in response.text
+
+    async def test_docs_and_openapi(self, client: httpx.AsyncClient) -> None:
+        assert (await client.get("/api/docs")).status_code == 200
+        assert (await client.get("/api/redoc")).status_code == 200
+        spec = (await client.get("/api/openapi.json")).json()
+        assert "/api/tokens" in spec["paths"]
+
+    async def test_unknown_route_uses_the_generic_envelope(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/api/nothing-here")
+        assert response.status_code == 404
+        assert response.json() == {"error": "not_found", "code": "not_found", "detail": "Not Found"}
+
+    async def test_request_id_is_returned(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health", headers={"X-Request-Id": "abc123"})
+        assert response.headers["x-request-id"] == "abc123"
+
+    async def test_oversized_body_is_refused(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/api/auth/login",
+            content=b"x" * 16,
+            headers={"content-length": str(11 * 1024 * 1024), "content-type": "application/json"},
+        )
+        assert response.status_code == 413
+        assert response.json()["code"] == "payload_too_large"
