@@ -1,0 +1,62 @@
+"""Request budgets per provider token: callers wait for a free slot instead of being refused.
+
+Budgets use the `limits` library, so with Redis configured all processes share one budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from stellwerk.kit.ratelimit import RateLimiter
+
+DEFAULT_BUDGETS: dict[str, tuple[str, ...]] = {
+    "hetzner": ("3600/hour",),
+    "linode": ("1600/minute",),
+    "linode:list": ("200/minute",),
+    "digitalocean": ("5000/hour", "250/minute"),
+    "coolify": ("200/minute",),
+    "inwx": ("10/second",),
+    "powerdns": ("100/second",),
+}
+
+
+def token_fingerprint(token: str) -> str:
+    """A stable, non-reversible id for a credential, to key budgets by."""
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+class Budget:
+    def __init__(self, limiter: RateLimiter, limits: tuple[str, ...]) -> None:
+        self._strategy = MovingWindowRateLimiter(limiter.storage)
+        self._items: tuple[RateLimitItem, ...] = tuple(parse(limit) for limit in limits)
+
+    async def acquire(self, *identifiers: str, max_wait: float = 120.0) -> None:
+        """Take one request from every window; wait (up to `max_wait`) while any is spent."""
+        deadline = time.monotonic() + max_wait
+        while True:
+            spent = [
+                item
+                for item in self._items
+                if not await self._strategy.test(item, "budget", *identifiers)
+            ]
+            if not spent:
+                taken: list[RateLimitItem] = []
+                for item in self._items:
+                    if not await self._strategy.hit(item, "budget", *identifiers):
+                        break  # another caller got there first; try again below
+                    taken.append(item)
+                else:
+                    return
+                spent = [i for i in self._items if i not in taken]
+            wait = 0.05
+            for item in spent:
+                stats = await self._strategy.get_window_stats(item, "budget", *identifiers)
+                wait = max(wait, stats.reset_time - time.time())
+            if time.monotonic() + wait > deadline:
+                raise TimeoutError("the provider's request budget is spent")
+            await asyncio.sleep(min(wait, 1.0))

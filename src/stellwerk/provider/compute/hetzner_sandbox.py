@@ -1,0 +1,810 @@
+"""The Hetzner Cloud sandbox: `/v1` servers, actions, server types, locations, images, and DNS
+zones with rrsets, in the shapes `hcloud` and the Hetzner OpenAPI spec use.
+
+Servers start `initializing` and run after `provision_delay` seconds with an IPv4 address and an
+IPv6 network; actions go `running` → `success` over `action_delay` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from stellwerk.provider.compute.sandbox_util import (
+    DEFAULT_ACTION_DELAY,
+    DEFAULT_PROVISION_DELAY,
+    body_of,
+    int_param,
+    ipv4_for,
+    ipv6_for,
+    iso,
+    now,
+    progress_of,
+    reply,
+)
+from stellwerk.provider.sandbox.kit import (
+    JsonState,
+    RateLimitStyle,
+    SandboxMiddleware,
+    SandboxProfile,
+)
+from stellwerk.provider.sandbox.listener import SandboxDefinition, register
+
+CREATED = "2024-01-01T00:00:00Z"
+
+
+def _price(location: str, hourly: str, monthly: str) -> dict[str, Any]:
+    def amount(net: str) -> dict[str, str]:
+        return {"net": f"{float(net):.10f}", "gross": f"{float(net) * 1.19:.16f}"}
+
+    return {
+        "location": location,
+        "price_hourly": amount(hourly),
+        "price_monthly": amount(monthly),
+        "included_traffic": 21990232555520,
+        "price_per_tb_traffic": amount("1.00"),
+    }
+
+
+LOCATIONS: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "name": "fsn1",
+        "description": "Falkenstein DC Park 1",
+        "country": "DE",
+        "city": "Falkenstein",
+        "latitude": 50.47612,
+        "longitude": 12.370071,
+        "network_zone": "eu-central",
+    },
+    {
+        "id": 2,
+        "name": "nbg1",
+        "description": "Nuremberg DC Park 1",
+        "country": "DE",
+        "city": "Nuremberg",
+        "latitude": 49.452102,
+        "longitude": 11.076665,
+        "network_zone": "eu-central",
+    },
+    {
+        "id": 3,
+        "name": "hel1",
+        "description": "Helsinki DC Park 1",
+        "country": "FI",
+        "city": "Helsinki",
+        "latitude": 60.169855,
+        "longitude": 24.938379,
+        "network_zone": "eu-central",
+    },
+    {
+        "id": 4,
+        "name": "ash",
+        "description": "Ashburn, VA",
+        "country": "US",
+        "city": "Ashburn, VA",
+        "latitude": 39.0438,
+        "longitude": -77.4874,
+        "network_zone": "us-east",
+    },
+]
+
+
+def _server_type(
+    type_id: int, name: str, cores: int, memory: float, disk: int, hourly: str, monthly: str
+) -> dict[str, Any]:
+    return {
+        "id": type_id,
+        "name": name,
+        "description": name.upper(),
+        "category": "shared",
+        "cores": cores,
+        "memory": memory,
+        "disk": disk,
+        "deprecated": False,
+        "deprecation": None,
+        "prices": [_price(loc["name"], hourly, monthly) for loc in LOCATIONS],
+        "storage_type": "local",
+        "cpu_type": "shared",
+        "architecture": "x86",
+        "locations": [
+            {
+                "id": loc["id"],
+                "name": loc["name"],
+                "deprecation": None,
+                "available": True,
+                "recommended": loc["name"] != "ash",
+            }
+            for loc in LOCATIONS
+        ],
+    }
+
+
+SERVER_TYPES: list[dict[str, Any]] = [
+    _server_type(22, "cx22", 2, 4.0, 40, "0.0060", "3.79"),
+    _server_type(23, "cx32", 4, 8.0, 80, "0.0110", "6.80"),
+    _server_type(24, "cx42", 8, 16.0, 160, "0.0260", "16.40"),
+    _server_type(101, "cpx11", 2, 2.0, 40, "0.0070", "4.35"),
+    _server_type(102, "cpx21", 3, 4.0, 80, "0.0130", "7.55"),
+]
+
+
+def _image(image_id: int, name: str, flavor: str, version: str, description: str) -> dict[str, Any]:
+    return {
+        "id": image_id,
+        "type": "system",
+        "status": "available",
+        "name": name,
+        "description": description,
+        "image_size": None,
+        "disk_size": 5,
+        "created": CREATED,
+        "created_from": None,
+        "bound_to": None,
+        "os_flavor": flavor,
+        "os_version": version,
+        "rapid_deploy": True,
+        "protection": {"delete": False},
+        "deprecated": None,
+        "deleted": None,
+        "labels": {},
+        "architecture": "x86",
+    }
+
+
+IMAGES: list[dict[str, Any]] = [
+    _image(161547269, "ubuntu-24.04", "ubuntu", "24.04", "Ubuntu 24.04"),
+    _image(67794396, "ubuntu-22.04", "ubuntu", "22.04", "Ubuntu 22.04"),
+    _image(114690387, "debian-12", "debian", "12", "Debian 12"),
+    _image(103908070, "rocky-9", "rocky", "9", "Rocky Linux 9"),
+]
+
+
+def _datacenter(location: dict[str, Any]) -> dict[str, Any]:
+    ids = [t["id"] for t in SERVER_TYPES]
+    return {
+        "id": location["id"],
+        "name": f"{location['name']}-dc{location['id'] + 7}",
+        "description": f"{location['city']} DC {location['id'] + 7}",
+        "location": location,
+        "server_types": {"supported": ids, "available": ids, "available_for_migration": ids},
+    }
+
+
+def _initial() -> dict[str, Any]:
+    return {"servers": {}, "actions": {}, "zones": {}}
+
+
+def error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    return reply({"error": {"code": code, "message": message, "details": details or {}}}, status)
+
+
+def _invalid(field: str, message: str) -> JSONResponse:
+    return error(
+        400,
+        "invalid_input",
+        f"invalid input in field '{field}'",
+        {"fields": [{"name": field, "messages": [message]}]},
+    )
+
+
+def _page(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
+    page = int_param(request, "page", 1, low=1, high=1_000_000)
+    per_page = int_param(request, "per_page", 25, low=1, high=50)
+    if page is None or per_page is None:
+        return _invalid("per_page" if per_page is None else "page", "invalid value")
+    total = len(items)
+    last = max(1, math.ceil(total / per_page))
+    chunk = items[(page - 1) * per_page : page * per_page]
+    return reply(
+        {
+            key: chunk,
+            "meta": {
+                "pagination": {
+                    "page": page,
+                    "per_page": per_page,
+                    "previous_page": page - 1 if page > 1 else None,
+                    "next_page": page + 1 if page < last else None,
+                    "last_page": last,
+                    "total_entries": total,
+                }
+            },
+        }
+    )
+
+
+def _label_matches(labels: dict[str, str], selector: str | None) -> bool:
+    if not selector:
+        return True
+    for term in selector.split(","):
+        key, sep, value = term.strip().partition("=")
+        if sep and labels.get(key) != value:
+            return False
+        if not sep and key not in labels:
+            return False
+    return True
+
+
+class HetznerSandbox:
+    def __init__(
+        self,
+        state: JsonState,
+        *,
+        provision_delay: float = DEFAULT_PROVISION_DELAY,
+        action_delay: float = DEFAULT_ACTION_DELAY,
+    ) -> None:
+        self.state = state
+        self.provision_delay = provision_delay
+        self.action_delay = action_delay
+
+    # --- state -------------------------------------------------------------------------------
+    @property
+    def servers(self) -> dict[str, dict[str, Any]]:
+        servers: dict[str, dict[str, Any]] = self.state.data["servers"]
+        return servers
+
+    @property
+    def actions(self) -> dict[str, dict[str, Any]]:
+        actions: dict[str, dict[str, Any]] = self.state.data["actions"]
+        return actions
+
+    def _new_action(
+        self, command: str, server_id: int | None, resource: str = "server"
+    ) -> dict[str, Any]:
+        action_id = self.state.next_id("action", 1000)
+        action = {
+            "id": action_id,
+            "command": command,
+            "started_at": now(),
+            "duration": self.action_delay,
+            "resources": [] if server_id is None else [{"id": server_id, "type": resource}],
+        }
+        self.actions[str(action_id)] = action
+        return action
+
+    def _action_view(self, action: dict[str, Any]) -> dict[str, Any]:
+        progress = progress_of(action["started_at"], action["duration"])
+        done = progress >= 100
+        return {
+            "id": action["id"],
+            "command": action["command"],
+            "status": "success" if done else "running",
+            "progress": progress,
+            "started": iso(action["started_at"]),
+            "finished": iso(action["started_at"] + action["duration"]) if done else None,
+            "resources": action["resources"],
+            "error": None,
+        }
+
+    def _settle(self, server: dict[str, Any]) -> None:
+        transition = server.get("transition")
+        if transition and now() >= transition["at"]:
+            server["status"] = transition["to"]
+            server["transition"] = None
+
+    def _server_view(self, server: dict[str, Any]) -> dict[str, Any]:
+        self._settle(server)
+        server_id = server["id"]
+        server_type = next(t for t in SERVER_TYPES if t["name"] == server["server_type"])
+        image = next(i for i in IMAGES if i["name"] == server["image"])
+        location = next(loc for loc in LOCATIONS if loc["name"] == server["location"])
+        return {
+            "id": server_id,
+            "name": server["name"],
+            "status": server["status"],
+            "created": iso(server["created"]),
+            "public_net": {
+                "ipv4": {
+                    "id": server_id + 10_000,
+                    "ip": ipv4_for(server_id),
+                    "blocked": False,
+                    "dns_ptr": f"static.{ipv4_for(server_id)}.clients.your-server.de",
+                }
+                if server["ipv4"]
+                else None,
+                "ipv6": {
+                    "id": server_id + 20_000,
+                    "ip": f"{ipv6_for(server_id).rsplit('::', 1)[0]}::/64",
+                    "blocked": False,
+                    "dns_ptr": [],
+                }
+                if server["ipv6"]
+                else None,
+                "floating_ips": [],
+                "firewalls": [],
+            },
+            "private_net": [],
+            "server_type": server_type,
+            "datacenter": _datacenter(location),
+            "location": location,
+            "image": image,
+            "iso": None,
+            "rescue_enabled": False,
+            "locked": False,
+            "backup_window": "22-02" if server["backups"] else None,
+            "outgoing_traffic": 0,
+            "ingoing_traffic": 0,
+            "included_traffic": 21990232555520,
+            "protection": {"delete": False, "rebuild": False},
+            "labels": server["labels"],
+            "volumes": [],
+            "load_balancers": [],
+            "primary_disk_size": server_type["disk"],
+            "placement_group": None,
+        }
+
+    def _find(self, request: Request) -> dict[str, Any] | None:
+        return self.servers.get(request.path_params["id"])
+
+    # --- catalogs ----------------------------------------------------------------------------
+    async def list_server_types(self, request: Request) -> Response:
+        name = request.query_params.get("name")
+        items = [t for t in SERVER_TYPES if name is None or t["name"] == name]
+        return _page(request, "server_types", items)
+
+    async def get_server_type(self, request: Request) -> Response:
+        for item in SERVER_TYPES:
+            if str(item["id"]) == request.path_params["id"]:
+                return reply({"server_type": item})
+        return error(404, "not_found", "server_type not found")
+
+    async def list_locations(self, request: Request) -> Response:
+        name = request.query_params.get("name")
+        return _page(request, "locations", [x for x in LOCATIONS if name in (None, x["name"])])
+
+    async def get_location(self, request: Request) -> Response:
+        for item in LOCATIONS:
+            if str(item["id"]) == request.path_params["id"]:
+                return reply({"location": item})
+        return error(404, "not_found", "location not found")
+
+    async def list_datacenters(self, request: Request) -> Response:
+        return _page(request, "datacenters", [_datacenter(loc) for loc in LOCATIONS])
+
+    async def list_images(self, request: Request) -> Response:
+        name = request.query_params.get("name")
+        types = request.query_params.getlist("type")
+        items = [
+            i for i in IMAGES if name in (None, i["name"]) and (not types or i["type"] in types)
+        ]
+        return _page(request, "images", items)
+
+    async def get_image(self, request: Request) -> Response:
+        for item in IMAGES:
+            if str(item["id"]) == request.path_params["id"]:
+                return reply({"image": item})
+        return error(404, "not_found", "image not found")
+
+    # --- servers -----------------------------------------------------------------------------
+    async def list_servers(self, request: Request) -> Response:
+        name = request.query_params.get("name")
+        selector = request.query_params.get("label_selector")
+        statuses = request.query_params.getlist("status")
+        items = []
+        for server in sorted(self.servers.values(), key=lambda s: int(s["id"])):
+            view = self._server_view(server)
+            if name not in (None, server["name"]):
+                continue
+            if not _label_matches(server["labels"], selector):
+                continue
+            if statuses and view["status"] not in statuses:
+                continue
+            items.append(view)
+        self.state.save()
+        return _page(request, "servers", items)
+
+    async def create_server(self, request: Request) -> Response:
+        body = await body_of(request)
+        if body is None:
+            return error(400, "json_error", "Invalid JSON")
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            return _invalid("name", "Missing data for required field.")
+        if any(s["name"] == name for s in self.servers.values()):
+            return error(409, "uniqueness_error", "server name is already used")
+        server_type = str(body.get("server_type", ""))
+        found_type = next(
+            (t for t in SERVER_TYPES if server_type in (t["name"], str(t["id"]))), None
+        )
+        if found_type is None:
+            return _invalid("server_type", "server type not found")
+        image_ref = str(body.get("image", ""))
+        image = next((i for i in IMAGES if image_ref in (i["name"], str(i["id"]))), None)
+        if image is None:
+            return _invalid("image", "image not found")
+        location_ref = body.get("location") or "fsn1"
+        datacenter = body.get("datacenter")
+        if datacenter and not body.get("location"):
+            location_ref = str(datacenter).split("-", 1)[0]
+        location = next(
+            (loc for loc in LOCATIONS if str(location_ref) in (loc["name"], str(loc["id"]))), None
+        )
+        if location is None:
+            return _invalid("location", "location not found")
+        labels = body.get("labels") or {}
+        if not isinstance(labels, dict):
+            return _invalid("labels", "labels must be an object")
+        public_net = body.get("public_net") or {}
+        server_id = self.state.next_id("server", 42)
+        start = body.get("start_after_create", True) is not False
+        server = {
+            "id": server_id,
+            "name": name,
+            "server_type": found_type["name"],
+            "image": image["name"],
+            "location": location["name"],
+            "labels": {str(k): str(v) for k, v in labels.items()},
+            "status": "initializing",
+            "transition": {"to": "running" if start else "off", "at": now() + self.provision_delay},
+            "created": now(),
+            "ipv4": public_net.get("enable_ipv4", True) is not False,
+            "ipv6": public_net.get("enable_ipv6", True) is not False,
+            "backups": False,
+        }
+        self.servers[str(server_id)] = server
+        action = self._new_action("create_server", server_id)
+        action["duration"] = self.provision_delay
+        next_actions = [self._new_action("start_server", server_id)] if start else []
+        self.state.save()
+        return reply(
+            {
+                "server": self._server_view(server),
+                "action": self._action_view(action),
+                "next_actions": [self._action_view(a) for a in next_actions],
+                "root_password": None if body.get("ssh_keys") else secrets.token_urlsafe(15),
+            },
+            201,
+        )
+
+    async def get_server(self, request: Request) -> Response:
+        server = self._find(request)
+        if server is None:
+            return error(
+                404, "not_found", f"Server with ID '{request.path_params['id']}' not found"
+            )
+        view = self._server_view(server)
+        self.state.save()
+        return reply({"server": view})
+
+    async def delete_server(self, request: Request) -> Response:
+        server = self._find(request)
+        if server is None:
+            return error(
+                404, "not_found", f"Server with ID '{request.path_params['id']}' not found"
+            )
+        del self.servers[str(server["id"])]
+        action = self._new_action("delete_server", server["id"])
+        self.state.save()
+        return reply({"action": self._action_view(action)})
+
+    async def server_action(self, request: Request) -> Response:
+        server = self._find(request)
+        if server is None:
+            return error(
+                404, "not_found", f"Server with ID '{request.path_params['id']}' not found"
+            )
+        self._settle(server)
+        command = request.path_params["command"]
+        transitions = {
+            "poweron": ("start_server", "starting", "running"),
+            "poweroff": ("stop_server", "stopping", "off"),
+            "shutdown": ("shutdown_server", "stopping", "off"),
+            "reboot": ("reboot_server", "running", "running"),
+            "reset": ("reset_server", "running", "running"),
+        }
+        if command not in transitions:
+            return error(404, "not_found", "not found")
+        if server["status"] == "initializing":
+            return error(423, "locked", "server is locked by a running action")
+        name, during, after = transitions[command]
+        action = self._new_action(name, server["id"])
+        server["status"] = during
+        server["transition"] = {"to": after, "at": now() + self.action_delay}
+        self.state.save()
+        return reply({"action": self._action_view(action)}, 201)
+
+    async def get_action(self, request: Request) -> Response:
+        action = self.actions.get(request.path_params["action_id"])
+        if action is None:
+            return error(
+                404, "not_found", f"Action with ID '{request.path_params['action_id']}' not found"
+            )
+        return reply({"action": self._action_view(action)})
+
+    # --- DNS zones (the Cloud API's zones and rrsets) ----------------------------------------
+    @property
+    def zones(self) -> dict[str, dict[str, Any]]:
+        zones: dict[str, dict[str, Any]] = self.state.data.setdefault("zones", {})
+        return zones
+
+    def _zone(self, ref: str) -> dict[str, Any] | None:
+        for zone in self.zones.values():
+            if ref in (zone["name"], str(zone["id"])):
+                return zone
+        return None
+
+    def _zone_view(self, zone: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": zone["id"],
+            "name": zone["name"],
+            "created": iso(zone["created"]),
+            "mode": "primary",
+            "primary_nameservers": [],
+            "labels": zone.get("labels", {}),
+            "protection": {"delete": False},
+            "ttl": zone["ttl"],
+            "status": "ok",
+            "record_count": sum(len(r["records"]) for r in zone["rrsets"].values()),
+            "authoritative_nameservers": {
+                "assigned": [
+                    "hydrogen.ns.hetzner.com.",
+                    "oxygen.ns.hetzner.com.",
+                    "helium.ns.hetzner.de.",
+                ],
+                "delegated": [],
+                "delegation_last_check": None,
+                "delegation_status": "unknown",
+            },
+            "registrar": "other",
+        }
+
+    @staticmethod
+    def _rrset_view(zone: dict[str, Any], rrset: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": f"{rrset['name']}/{rrset['type']}",
+            "name": rrset["name"],
+            "type": rrset["type"],
+            "ttl": rrset["ttl"],
+            "labels": rrset.get("labels", {}),
+            "protection": {"change": False},
+            "records": [
+                {"value": r["value"], "comment": r.get("comment", "")} for r in rrset["records"]
+            ],
+            "zone": zone["id"],
+        }
+
+    async def list_zones(self, request: Request) -> Response:
+        name = request.query_params.get("name")
+        items = [
+            self._zone_view(z)
+            for z in sorted(self.zones.values(), key=lambda z: z["id"])
+            if name in (None, z["name"])
+        ]
+        return _page(request, "zones", items)
+
+    async def create_zone(self, request: Request) -> Response:
+        body = await body_of(request)
+        if body is None:
+            return error(400, "json_error", "Invalid JSON")
+        name = str(body.get("name", "")).strip().rstrip(".").lower()
+        if not name or "." not in name:
+            return _invalid("name", "invalid zone name")
+        if self._zone(name) is not None:
+            return error(409, "uniqueness_error", "zone name is already used")
+        zone_id = self.state.next_id("zone", 1)
+        ttl = int(body.get("ttl") or 3600)
+        zone: dict[str, Any] = {
+            "id": zone_id,
+            "name": name,
+            "ttl": ttl,
+            "created": now(),
+            "labels": body.get("labels") or {},
+            "rrsets": {},
+        }
+        for rrset in body.get("rrsets") or []:
+            key = f"{rrset['name']}/{rrset['type']}"
+            zone["rrsets"][key] = {
+                "name": rrset["name"],
+                "type": rrset["type"],
+                "ttl": rrset.get("ttl"),
+                "records": list(rrset.get("records") or []),
+            }
+        self.zones[str(zone_id)] = zone
+        action = self._new_action("create_zone", zone_id, "zone")
+        action["duration"] = 0
+        self.state.save()
+        return reply({"zone": self._zone_view(zone), "action": self._action_view(action)}, 201)
+
+    async def get_zone(self, request: Request) -> Response:
+        zone = self._zone(request.path_params["zone"])
+        if zone is None:
+            return error(404, "not_found", "zone not found")
+        return reply({"zone": self._zone_view(zone)})
+
+    async def delete_zone(self, request: Request) -> Response:
+        zone = self._zone(request.path_params["zone"])
+        if zone is None:
+            return error(404, "not_found", "zone not found")
+        del self.zones[str(zone["id"])]
+        action = self._new_action("delete_zone", zone["id"], "zone")
+        action["duration"] = 0
+        self.state.save()
+        return reply({"action": self._action_view(action)})
+
+    async def list_rrsets(self, request: Request) -> Response:
+        zone = self._zone(request.path_params["zone"])
+        if zone is None:
+            return error(404, "not_found", "zone not found")
+        name = request.query_params.get("name")
+        types = request.query_params.getlist("type")
+        items = [
+            self._rrset_view(zone, r)
+            for r in sorted(zone["rrsets"].values(), key=lambda r: (r["name"], r["type"]))
+            if name in (None, r["name"]) and (not types or r["type"] in types)
+        ]
+        return _page(request, "rrsets", items)
+
+    async def create_rrset(self, request: Request) -> Response:
+        zone = self._zone(request.path_params["zone"])
+        if zone is None:
+            return error(404, "not_found", "zone not found")
+        body = await body_of(request)
+        if body is None:
+            return error(400, "json_error", "Invalid JSON")
+        name, type_ = str(body.get("name", "")), str(body.get("type", ""))
+        if not name or not type_:
+            return _invalid("name" if not name else "type", "Missing data for required field.")
+        records = body.get("records") or []
+        if not records or not all(isinstance(r, dict) and r.get("value") for r in records):
+            return _invalid("records", "at least one record with a value is required")
+        key = f"{name}/{type_}"
+        if key in zone["rrsets"]:
+            return error(409, "uniqueness_error", "rrset already exists")
+        zone["rrsets"][key] = {
+            "name": name,
+            "type": type_,
+            "ttl": body.get("ttl"),
+            "labels": body.get("labels") or {},
+            "records": [{"value": r["value"], "comment": r.get("comment", "")} for r in records],
+        }
+        action = self._new_action("create_rrset", zone["id"], "zone")
+        action["duration"] = 0
+        self.state.save()
+        return reply(
+            {
+                "rrset": self._rrset_view(zone, zone["rrsets"][key]),
+                "action": self._action_view(action),
+            },
+            201,
+        )
+
+    def _rrset(self, request: Request) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        zone = self._zone(request.path_params["zone"])
+        if zone is None:
+            return None, None
+        key = f"{request.path_params['rr_name']}/{request.path_params['rr_type']}"
+        return zone, zone["rrsets"].get(key)
+
+    async def get_rrset(self, request: Request) -> Response:
+        zone, rrset = self._rrset(request)
+        if zone is None or rrset is None:
+            return error(404, "not_found", "rrset not found")
+        return reply({"rrset": self._rrset_view(zone, rrset)})
+
+    async def delete_rrset(self, request: Request) -> Response:
+        zone, rrset = self._rrset(request)
+        if zone is None or rrset is None:
+            return error(404, "not_found", "rrset not found")
+        del zone["rrsets"][f"{rrset['name']}/{rrset['type']}"]
+        action = self._new_action("delete_rrset", zone["id"], "zone")
+        action["duration"] = 0
+        self.state.save()
+        return reply({"action": self._action_view(action)})
+
+    async def rrset_action(self, request: Request) -> Response:
+        zone, rrset = self._rrset(request)
+        command = request.path_params["command"]
+        body = await body_of(request)
+        if body is None:
+            return error(400, "json_error", "Invalid JSON")
+        if zone is None:
+            return error(404, "not_found", "zone not found")
+        records = [
+            {"value": r["value"], "comment": r.get("comment", "")}
+            for r in body.get("records") or []
+            if isinstance(r, dict) and r.get("value")
+        ]
+        key = f"{request.path_params['rr_name']}/{request.path_params['rr_type']}"
+        if command == "add_records":
+            if rrset is None:
+                rrset = {
+                    "name": request.path_params["rr_name"],
+                    "type": request.path_params["rr_type"],
+                    "ttl": body.get("ttl"),
+                    "records": [],
+                }
+                zone["rrsets"][key] = rrset
+            known = {r["value"] for r in rrset["records"]}
+            rrset["records"].extend(r for r in records if r["value"] not in known)
+        elif rrset is None:
+            return error(404, "not_found", "rrset not found")
+        elif command == "remove_records":
+            values = {r["value"] for r in records}
+            rrset["records"] = [r for r in rrset["records"] if r["value"] not in values]
+            if not rrset["records"]:
+                del zone["rrsets"][key]
+        elif command == "set_records":
+            rrset["records"] = records
+        elif command == "change_ttl":
+            rrset["ttl"] = body.get("ttl")
+        else:
+            return error(404, "not_found", "not found")
+        action = self._new_action(f"{command}_rrset", zone["id"], "zone")
+        action["duration"] = 0
+        self.state.save()
+        return reply({"action": self._action_view(action)}, 201)
+
+
+def create_app(
+    state_dir: Path | None = None,
+    *,
+    provision_delay: float = DEFAULT_PROVISION_DELAY,
+    action_delay: float = DEFAULT_ACTION_DELAY,
+    rate_limit: int = 3600,
+    rate_window: float = 3600.0,
+) -> SandboxMiddleware:
+    state = JsonState(None if state_dir is None else state_dir / "hetzner.json", _initial)
+    sandbox = HetznerSandbox(state, provision_delay=provision_delay, action_delay=action_delay)
+    s = sandbox
+    routes = [
+        Route("/v1/server_types", s.list_server_types),
+        Route("/v1/server_types/{id}", s.get_server_type),
+        Route("/v1/locations", s.list_locations),
+        Route("/v1/locations/{id}", s.get_location),
+        Route("/v1/datacenters", s.list_datacenters),
+        Route("/v1/images", s.list_images),
+        Route("/v1/images/{id}", s.get_image),
+        Route("/v1/servers", s.list_servers, methods=["GET"]),
+        Route("/v1/servers", s.create_server, methods=["POST"]),
+        Route("/v1/servers/{id}", s.get_server, methods=["GET"]),
+        Route("/v1/servers/{id}", s.delete_server, methods=["DELETE"]),
+        Route("/v1/servers/{id}/actions/{action_id:int}", s.get_action, methods=["GET"]),
+        Route("/v1/servers/{id}/actions/{command}", s.server_action, methods=["POST"]),
+        Route("/v1/actions/{action_id}", s.get_action),
+        Route("/v1/zones", s.list_zones, methods=["GET"]),
+        Route("/v1/zones", s.create_zone, methods=["POST"]),
+        Route("/v1/zones/{zone}", s.get_zone, methods=["GET"]),
+        Route("/v1/zones/{zone}", s.delete_zone, methods=["DELETE"]),
+        Route("/v1/zones/{zone}/rrsets", s.list_rrsets, methods=["GET"]),
+        Route("/v1/zones/{zone}/rrsets", s.create_rrset, methods=["POST"]),
+        Route("/v1/zones/{zone}/rrsets/{rr_name}/{rr_type}", s.get_rrset, methods=["GET"]),
+        Route("/v1/zones/{zone}/rrsets/{rr_name}/{rr_type}", s.delete_rrset, methods=["DELETE"]),
+        Route(
+            "/v1/zones/{zone}/rrsets/{rr_name}/{rr_type}/actions/{command}",
+            s.rrset_action,
+            methods=["POST"],
+        ),
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error(404, "not_found", "not found")
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.state.sandbox = sandbox
+    profile = SandboxProfile(
+        name="hetzner",
+        error_body=lambda status, code, message: {
+            "error": {"code": code, "message": message, "details": {}}
+        },
+        rate_limit=rate_limit,
+        rate_window=rate_window,
+        style=RateLimitStyle(
+            limit="RateLimit-Limit", remaining="RateLimit-Remaining", reset="RateLimit-Reset"
+        ),
+        unauthorized_code="unauthorized",
+        unauthorized_message="unable to authenticate",
+        rate_limited_code="rate_limit_exceeded",
+        rate_limited_message="limit of 3600 requests per hour reached",
+    )
+    return SandboxMiddleware(app, profile=profile, state=state)
+
+
+register(SandboxDefinition(name="hetzner", factory=create_app, suffix="/v1", port_offset=3))
+__all__ = ["HetznerSandbox", "create_app"]

@@ -1,0 +1,1 @@
+"""DNS providers: the `DnsProvider` Protocol (base.py) and its adapters (INWX, PowerDNS, ...)."""

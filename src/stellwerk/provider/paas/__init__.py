@@ -1,0 +1,1 @@
+"""Platforms that build and run applications: the `Paas` Protocol (base.py) and Coolify."""

@@ -1,0 +1,380 @@
+"""Coolify's REST API (`/api/v1`): a thin client on `ProviderHttp`, checked against the spec.
+
+The current API, not the seed's: start/stop/restart are POST (a GET answers 405 since 4.3),
+`POST /applications/public` needs `environment_name` or `environment_uuid`, deployments are read
+at `GET /deployments/{uuid}`, Hetzner servers are created with `POST /servers/hetzner`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from stellwerk.provider.action import Action, ActionStatus
+from stellwerk.provider.budget import Budget, token_fingerprint
+from stellwerk.provider.error import (
+    API_ERROR,
+    CONFLICT,
+    INVALID_ACTION,
+    INVALID_CREDENTIALS,
+    MISSING_CREDENTIALS,
+    NOT_FOUND,
+    PROVIDER_INACTIVE,
+    RATE_LIMIT_EXCEEDED,
+    VALIDATION_ERROR,
+    ProviderError,
+)
+from stellwerk.provider.http import ProviderHttp
+from stellwerk.provider.paas.base import (
+    CreatedHetznerServer,
+    Deployment,
+    EnvVar,
+    HetznerServerRequest,
+    PaasApplication,
+    PaasProject,
+    PaasServer,
+    PublicGitApp,
+)
+
+PROVIDER = "coolify"
+FINISHED = "finished"
+FAILED_STATES = frozenset({"failed", "cancelled-by-user", "cancelled"})
+
+
+def map_error(response: httpx.Response) -> ProviderError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    message = str(body.get("message") or f"Coolify answered HTTP {response.status_code}")
+    status = response.status_code
+    field = None
+    errors = body.get("errors")
+    if isinstance(errors, dict) and errors:
+        field = next(iter(errors))
+        details = errors[field]
+        if isinstance(details, list) and details:
+            message = f"{message} {field}: {details[0]}"
+    if status == 401:
+        code = INVALID_CREDENTIALS
+    elif status == 403:
+        code = PROVIDER_INACTIVE if "disabled" in message.lower() else INVALID_CREDENTIALS
+    elif status == 404:
+        code = NOT_FOUND
+    elif status == 405:
+        code = INVALID_ACTION
+    elif status == 409:
+        code = CONFLICT
+    elif status in (400, 422):
+        code = VALIDATION_ERROR
+    elif status == 429:
+        code = RATE_LIMIT_EXCEEDED
+    else:
+        code = API_ERROR
+    return ProviderError(
+        code, message, provider=PROVIDER, field=field, original=body or response.text[:500]
+    )
+
+
+def _split(value: Any) -> list[str]:
+    if not value:
+        return []
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _app(data: Mapping[str, Any]) -> PaasApplication:
+    raw = str(data.get("status") or "unknown")
+    status, _, health = raw.partition(":")
+    return PaasApplication(
+        uuid=str(data["uuid"]),
+        name=str(data.get("name", "")),
+        status=status,
+        health=health or None,
+        fqdn=data.get("fqdn"),
+        project_uuid=data.get("project_uuid"),
+        git_repository=data.get("git_repository"),
+        git_branch=data.get("git_branch"),
+    )
+
+
+def _server(data: Mapping[str, Any]) -> PaasServer:
+    settings = data.get("settings") or {}
+    reachable = settings.get("is_reachable") if isinstance(settings, dict) else None
+    return PaasServer(
+        uuid=str(data["uuid"]),
+        name=str(data.get("name", "")),
+        ip=data.get("ip"),
+        reachable=reachable,
+    )
+
+
+def _env(data: Mapping[str, Any]) -> EnvVar:
+    return EnvVar(
+        key=str(data["key"]),
+        value=str(
+            data.get("value") if data.get("value") is not None else data.get("real_value", "")
+        ),
+        is_preview=bool(data.get("is_preview", False)),
+        is_literal=bool(data.get("is_literal", False)),
+        uuid=data.get("uuid"),
+    )
+
+
+def _deployment(data: Mapping[str, Any]) -> Deployment:
+    return Deployment(
+        uuid=str(data.get("deployment_uuid") or data.get("uuid")),
+        status=str(data.get("status", "unknown")),
+        application_uuid=data.get("application_uuid") or data.get("application_id"),
+    )
+
+
+def _action_status(status: str) -> ActionStatus:
+    if status == FINISHED:
+        return "success"
+    if status in FAILED_STATES:
+        return "error"
+    return "running"
+
+
+class CoolifyPaas:
+    name = PROVIDER
+
+    def __init__(
+        self,
+        *,
+        api_url: str | None,
+        token: str | None,
+        budget: Budget | None = None,
+        timeout: float = 60.0,
+        max_attempts: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not api_url or not token:
+            raise ProviderError(
+                MISSING_CREDENTIALS,
+                "Coolify needs COOLIFY_API_URL and COOLIFY_API_TOKEN",
+                provider=PROVIDER,
+            )
+        self.http = ProviderHttp(
+            provider=PROVIDER,
+            base_url=api_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            map_error=map_error,
+            budget=budget,
+            budget_key=(PROVIDER, token_fingerprint(token)),
+            timeout=timeout,
+            max_attempts=max_attempts,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.http.request(method, path, **kwargs)
+        if not response.content:
+            return None
+        return response.json()
+
+    # Projects
+    async def list_projects(self) -> list[PaasProject]:
+        data = await self._json("GET", "/projects", timeout=20.0)
+        return [
+            PaasProject(uuid=p["uuid"], name=p.get("name", ""), description=p.get("description"))
+            for p in data or []
+        ]
+
+    async def get_project(self, *, uuid: str) -> PaasProject:
+        p = await self._json("GET", f"/projects/{uuid}", timeout=20.0)
+        return PaasProject(uuid=p["uuid"], name=p.get("name", ""), description=p.get("description"))
+
+    async def create_project(self, *, name: str, description: str | None = None) -> PaasProject:
+        body: dict[str, Any] = {"name": name}
+        if description is not None:
+            body["description"] = description
+        data = await self._json("POST", "/projects", json=body, timeout=30.0)
+        return PaasProject(uuid=data["uuid"], name=name, description=description)
+
+    async def delete_project(self, *, uuid: str) -> None:
+        await self._json("DELETE", f"/projects/{uuid}", timeout=30.0)
+
+    # Applications
+    async def list_applications(self) -> list[PaasApplication]:
+        data = await self._json("GET", "/applications", timeout=20.0)
+        return [_app(a) for a in data or []]
+
+    async def get_application(self, *, uuid: str) -> PaasApplication:
+        return _app(await self._json("GET", f"/applications/{uuid}", timeout=20.0))
+
+    async def create_public_application(self, *, app: PublicGitApp) -> PaasApplication:
+        body: dict[str, Any] = {
+            "project_uuid": app.project_uuid,
+            "server_uuid": app.server_uuid,
+            "environment_name": app.environment_name,
+            "git_repository": app.git_repository,
+            "git_branch": app.git_branch,
+            "build_pack": app.build_pack,
+            "ports_exposes": app.ports_exposes,
+            "name": app.name,
+            "is_force_https_enabled": app.is_force_https_enabled,
+            "is_auto_deploy_enabled": app.is_auto_deploy_enabled,
+            "health_check_enabled": app.health_check_enabled,
+            "health_check_path": app.health_check_path,
+            "health_check_interval": app.health_check_interval,
+            "instant_deploy": False,
+            **dict(app.extra),
+        }
+        if app.domains:
+            body["domains"] = ",".join(app.domains)
+        if app.description:
+            body["description"] = app.description
+        data = await self._json("POST", "/applications/public", json=body, timeout=60.0)
+        return PaasApplication(
+            uuid=data["uuid"],
+            name=app.name,
+            status="exited",
+            fqdn=",".join(app.domains) or None,
+            project_uuid=app.project_uuid,
+            git_repository=app.git_repository,
+            git_branch=app.git_branch,
+        )
+
+    async def delete_application(self, *, uuid: str) -> None:
+        await self._json(
+            "DELETE",
+            f"/applications/{uuid}",
+            params={"delete_configurations": "true", "delete_volumes": "true"},
+            timeout=60.0,
+        )
+
+    # Environment variables
+    async def list_envs(self, *, app_uuid: str) -> list[EnvVar]:
+        data = await self._json("GET", f"/applications/{app_uuid}/envs", timeout=20.0)
+        return [_env(e) for e in data or []]
+
+    async def create_env(self, *, app_uuid: str, env: EnvVar) -> EnvVar:
+        data = await self._json(
+            "POST",
+            f"/applications/{app_uuid}/envs",
+            json={
+                "key": env.key,
+                "value": env.value,
+                "is_preview": env.is_preview,
+                "is_literal": env.is_literal,
+            },
+            timeout=30.0,
+        )
+        return EnvVar(
+            key=env.key,
+            value=env.value,
+            is_preview=env.is_preview,
+            is_literal=env.is_literal,
+            uuid=data.get("uuid"),
+        )
+
+    async def set_envs(self, *, app_uuid: str, envs: Sequence[EnvVar]) -> list[EnvVar]:
+        data = await self._json(
+            "PATCH",
+            f"/applications/{app_uuid}/envs/bulk",
+            json={
+                "data": [
+                    {
+                        "key": e.key,
+                        "value": e.value,
+                        "is_preview": e.is_preview,
+                        "is_literal": e.is_literal,
+                    }
+                    for e in envs
+                ]
+            },
+            timeout=30.0,
+            # The bulk endpoint sets values: sending it twice leaves the same state.
+            idempotent=True,
+        )
+        return [_env(e) for e in data or []]
+
+    # Lifecycle
+    def _action(self, deployment_uuid: str, command: str, status: str) -> Action:
+        async def refresh() -> Action:
+            deployment = await self.get_deployment(uuid=deployment_uuid)
+            return self._action(deployment_uuid, command, deployment.status)
+
+        return Action(
+            id=deployment_uuid,
+            command=command,
+            status=_action_status(status),
+            progress=100 if status == FINISHED else 0,
+            refresh=refresh,
+            error=f"deployment {deployment_uuid} {status}" if status in FAILED_STATES else None,
+        )
+
+    async def _lifecycle(
+        self, app_uuid: str, action: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        return await self._json(
+            "POST", f"/applications/{app_uuid}/{action}", params=params, timeout=30.0
+        )
+
+    async def deploy(self, *, app_uuid: str, force: bool = False) -> Action:
+        data = await self._lifecycle(app_uuid, "start", {"force": "true" if force else "false"})
+        return self._action(str(data["deployment_uuid"]), "deploy", "queued")
+
+    async def start(self, *, app_uuid: str) -> Action:
+        data = await self._lifecycle(app_uuid, "start")
+        return self._action(str(data["deployment_uuid"]), "start", "queued")
+
+    async def stop(self, *, app_uuid: str) -> None:
+        await self._lifecycle(app_uuid, "stop")
+
+    async def restart(self, *, app_uuid: str) -> Action:
+        data = await self._lifecycle(app_uuid, "restart")
+        return self._action(str(data["deployment_uuid"]), "restart", "queued")
+
+    async def get_deployment(self, *, uuid: str) -> Deployment:
+        return _deployment(await self._json("GET", f"/deployments/{uuid}", timeout=20.0))
+
+    async def list_deployments(self, *, app_uuid: str) -> list[Deployment]:
+        data = await self._json("GET", f"/deployments/applications/{app_uuid}", timeout=20.0)
+        items = data.get("deployments", []) if isinstance(data, dict) else data or []
+        return [_deployment(d) for d in items]
+
+    # Servers
+    async def list_servers(self) -> list[PaasServer]:
+        return [_server(s) for s in await self._json("GET", "/servers", timeout=20.0) or []]
+
+    async def get_server(self, *, uuid: str) -> PaasServer:
+        return _server(await self._json("GET", f"/servers/{uuid}", timeout=20.0))
+
+    async def create_hetzner_server(self, *, request: HetznerServerRequest) -> CreatedHetznerServer:
+        body: dict[str, Any] = {
+            "cloud_provider_token_uuid": request.cloud_provider_token_uuid,
+            "location": request.location,
+            "server_type": request.server_type,
+            "image": request.image,
+            "private_key_uuid": request.private_key_uuid,
+            "enable_ipv4": request.enable_ipv4,
+            "enable_ipv6": request.enable_ipv6,
+            "instant_validate": request.instant_validate,
+        }
+        if request.name:
+            body["name"] = request.name
+        data = await self._json("POST", "/servers/hetzner", json=body, timeout=60.0)
+        return CreatedHetznerServer(
+            uuid=data["uuid"], hetzner_server_id=data.get("hetzner_server_id"), ip=data.get("ip")
+        )
+
+    async def hetzner_catalog(
+        self, *, kind: str, cloud_provider_token_uuid: str
+    ) -> list[dict[str, Any]]:
+        """Hetzner `locations`, `server-types` or `images` as Coolify sees them."""
+        data = await self._json(
+            "GET",
+            f"/hetzner/{kind}",
+            params={"cloud_provider_token_uuid": cloud_provider_token_uuid},
+            timeout=20.0,
+        )
+        return list(data or [])

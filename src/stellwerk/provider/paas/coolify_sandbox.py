@@ -1,0 +1,870 @@
+"""The Coolify sandbox: the current REST API at `/api/v1`, stateful, as Coolify 4.x answers.
+
+- Bearer tokens beginning with `sandbox-`; others get 401 `{"message": "Unauthenticated."}`.
+- Projects (with a `production` environment), applications from public git, environment
+  variables (single and bulk), servers (pre-seeded `hetzner-1`), Hetzner servers through
+  `POST /servers/hetzner`, deployments that go queued → in_progress → finished.
+- start/stop/restart are POST; a GET on them answers 405 "This endpoint has changed to a POST
+  request." (Coolify 4.3+).
+- `GET /__app__/{domain}/health` answers as the deployed application's health URL would.
+- Switches under `/__sandbox__/deployments`: `{"fail": N, "queue_seconds": s, "build_seconds": s}`
+  makes the next N deployments fail and sets how long they queue and build.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import string
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from stellwerk.provider.sandbox.kit import (
+    JsonState,
+    RateLimitStyle,
+    SandboxMiddleware,
+    SandboxProfile,
+)
+from stellwerk.provider.sandbox.listener import SandboxDefinition, register
+
+SEED_SERVER_UUID = "hetzner1server0uuid0000"
+SEED_KEY_UUID = "sandboxkey0000000000000"
+SEED_CLOUD_TOKEN_UUID = "sandboxhetznertoken0000"
+BUILD_PACKS = ("nixpacks", "static", "dockerfile", "dockercompose")
+
+
+def _uuid() -> str:
+    # Coolify's uuids are 24 lower-case letters and digits (cuid2 style).
+    return "".join(random.choices(string.ascii_lowercase + string.digits, k=24))
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+
+
+def _initial() -> dict[str, Any]:
+    return {
+        "projects": {},
+        "applications": {},
+        "envs": {},
+        "deployments": {},
+        "servers": {
+            SEED_SERVER_UUID: {
+                "id": 1,
+                "uuid": SEED_SERVER_UUID,
+                "name": "hetzner-1",
+                "description": "Pre-seeded sandbox server",
+                "ip": "203.0.113.10",
+                "port": 22,
+                "user": "root",
+                "proxy_type": "traefik",
+                "settings": {"is_reachable": True, "is_usable": True, "is_build_server": False},
+            }
+        },
+        "keys": {SEED_KEY_UUID: {"uuid": SEED_KEY_UUID, "name": "sandbox-key"}},
+        "cloud_tokens": {
+            SEED_CLOUD_TOKEN_UUID: {
+                "uuid": SEED_CLOUD_TOKEN_UUID,
+                "name": "hetzner",
+                "provider": "hetzner",
+            }
+        },
+        "switches": {
+            "fail": 0,
+            "queue_seconds": float(
+                os.environ.get("STELLWERK_SANDBOX_COOLIFY_QUEUE_SECONDS", "0.5")
+            ),
+            "build_seconds": float(
+                os.environ.get("STELLWERK_SANDBOX_COOLIFY_BUILD_SECONDS", "1.5")
+            ),
+        },
+        "_counters": {"id": 2},
+    }
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _not_found(what: str) -> JSONResponse:
+    return _json({"message": f"{what} not found."}, 404)
+
+
+def _invalid(errors: dict[str, list[str]]) -> JSONResponse:
+    return _json({"message": "Validation failed.", "errors": errors}, 422)
+
+
+class CoolifySandbox:
+    def __init__(self, state_dir: Path | None) -> None:
+        self.state = JsonState(state_dir / "coolify.json" if state_dir else None, _initial)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.state.data
+
+    def _id(self) -> int:
+        return self.state.next_id("id")
+
+    # --- deployments progress with the clock ---------------------------------------------
+    def _advance(self) -> None:
+        now = time.time()
+        changed = False
+        for deployment in self.data["deployments"].values():
+            status = deployment["status"]
+            if status == "queued" and now >= deployment["_start_at"]:
+                deployment["status"] = "in_progress"
+                deployment["_started"] = deployment["_start_at"]
+                changed = True
+                status = "in_progress"
+            if status == "in_progress" and now >= deployment["_done_at"]:
+                deployment["status"] = "failed" if deployment["_fail"] else "finished"
+                deployment["_finished"] = deployment["_done_at"]
+                deployment["updated_at"] = _now()
+                app = self.data["applications"].get(deployment["application_uuid"])
+                if app is not None:
+                    if deployment["_fail"]:
+                        app["status"] = "exited:unhealthy"
+                    else:
+                        app["status"] = "running:healthy"
+                changed = True
+        if changed:
+            self.state.save()
+
+    @staticmethod
+    def _public(item: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item.items() if not k.startswith("_")}
+
+    def _queue_deployment(
+        self, app: dict[str, Any], *, restart_only: bool = False
+    ) -> dict[str, Any]:
+        switches = self.data["switches"]
+        fail = switches["fail"] > 0
+        if fail:
+            switches["fail"] -= 1
+        now = time.time()
+        deployment_uuid = _uuid()
+        deployment = {
+            "id": self._id(),
+            "deployment_uuid": deployment_uuid,
+            "application_id": str(app["id"]),
+            "application_uuid": app["uuid"],
+            "application_name": app["name"],
+            "server_id": 1,
+            "server_name": "hetzner-1",
+            "status": "queued",
+            "commit": "HEAD",
+            "force_rebuild": False,
+            "is_api": True,
+            "is_webhook": False,
+            "restart_only": restart_only,
+            "rollback": False,
+            "only_this_server": False,
+            "pull_request_id": 0,
+            "deployment_url": (
+                f"/project/{app['_project_uuid']}/environment/production"
+                f"/application/{app['uuid']}/deployment/{deployment_uuid}"
+            ),
+            "logs": "[]",
+            "created_at": _now(),
+            "updated_at": _now(),
+            "_fail": fail,
+            "_queued": now,
+            "_start_at": now + switches["queue_seconds"],
+            "_done_at": now + switches["queue_seconds"] + switches["build_seconds"],
+        }
+        self.data["deployments"][deployment_uuid] = deployment
+        app["status"] = "starting:unknown" if app["status"].startswith("exited") else app["status"]
+        self.state.save()
+        return deployment
+
+    # --- projects --------------------------------------------------------------------------
+    async def projects(self, request: Request) -> JSONResponse:
+        if request.method == "GET":
+            return _json([self._project_summary(p) for p in self.data["projects"].values()])
+        body = await _body(request)
+        if body is None:
+            return _invalid({"body": ["The body must be a JSON object."]})
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            return _invalid({"name": ["The name field is required."]})
+        if len(name) > 255:
+            return _invalid({"name": ["The name may not be greater than 255 characters."]})
+        project_uuid = _uuid()
+        project = {
+            "id": self._id(),
+            "uuid": project_uuid,
+            "name": name,
+            "description": str(body.get("description") or ""),
+            "environments": [
+                {"id": self._id(), "uuid": _uuid(), "name": "production", "project_id": 0}
+            ],
+            "created_at": _now(),
+            "updated_at": _now(),
+        }
+        self.data["projects"][project_uuid] = project
+        self.state.save()
+        return _json({"uuid": project_uuid}, 201)
+
+    @staticmethod
+    def _project_summary(project: dict[str, Any]) -> dict[str, Any]:
+        return {k: project[k] for k in ("id", "uuid", "name", "description")}
+
+    async def project(self, request: Request) -> JSONResponse:
+        project = self.data["projects"].get(request.path_params["uuid"])
+        if project is None:
+            return _not_found("Project")
+        if request.method == "GET":
+            return _json(project)
+        if request.method == "DELETE":
+            if any(
+                a["_project_uuid"] == project["uuid"] for a in self.data["applications"].values()
+            ):
+                return _json({"message": "Project has resources, so it cannot be deleted."}, 400)
+            del self.data["projects"][project["uuid"]]
+            self.state.save()
+            return _json({"message": "Project deleted."})
+        body = await _body(request) or {}
+        for key in ("name", "description"):
+            if key in body:
+                project[key] = body[key]
+        self.state.save()
+        return _json(
+            {
+                "uuid": project["uuid"],
+                "name": project["name"],
+                "description": project["description"],
+            },
+            201,
+        )
+
+    async def environments(self, request: Request) -> JSONResponse:
+        project = self.data["projects"].get(request.path_params["uuid"])
+        if project is None:
+            return _not_found("Project")
+        return _json(project["environments"])
+
+    # --- applications --------------------------------------------------------------------------
+    async def applications(self, request: Request) -> JSONResponse:
+        self._advance()
+        return _json([self._public(a) for a in self.data["applications"].values()])
+
+    async def create_public(self, request: Request) -> JSONResponse:
+        body = await _body(request)
+        if body is None:
+            return _invalid({"body": ["The body must be a JSON object."]})
+        errors: dict[str, list[str]] = {}
+        for key in ("project_uuid", "server_uuid", "git_repository", "git_branch", "build_pack"):
+            if not isinstance(body.get(key), str) or not body.get(key):
+                errors[key] = [f"The {key.replace('_', ' ')} field is required."]
+        if not body.get("environment_name") and not body.get("environment_uuid"):
+            errors["environment_name"] = [
+                "The environment name field is required when environment uuid is not present."
+            ]
+        if body.get("build_pack") and body["build_pack"] not in BUILD_PACKS:
+            errors["build_pack"] = ["The selected build pack is invalid."]
+        if body.get("build_pack") != "dockercompose" and not body.get("ports_exposes"):
+            errors["ports_exposes"] = ["The ports exposes field is required."]
+        repo = body.get("git_repository")
+        if (
+            isinstance(repo, str)
+            and repo
+            and not (repo.startswith(("https://", "http://", "git@")) or "/" in repo)
+        ):
+            errors["git_repository"] = ["The git repository format is invalid."]
+        domains = _split_domains(body.get("domains"))
+        for domain in domains:
+            parsed = urlparse(domain)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                errors.setdefault("domains", []).append(f"Invalid domain: {domain}")
+        if errors:
+            return _invalid(errors)
+        project = self.data["projects"].get(body["project_uuid"])
+        if project is None:
+            return _not_found("Project")
+        env_name = body.get("environment_name")
+        environment = next(
+            (
+                e
+                for e in project["environments"]
+                if e["name"] == env_name or e["uuid"] == body.get("environment_uuid")
+            ),
+            None,
+        )
+        if environment is None:
+            return _not_found("Environment")
+        if body["server_uuid"] not in self.data["servers"]:
+            return _not_found("Server")
+        conflicts = []
+        for other in self.data["applications"].values():
+            taken = {urlparse(d).hostname for d in _split_domains(other.get("fqdn"))}
+            for domain in domains:
+                if urlparse(domain).hostname in taken:
+                    conflicts.append(
+                        {
+                            "domain": urlparse(domain).hostname,
+                            "resource_name": other["name"],
+                            "resource_uuid": other["uuid"],
+                            "resource_type": "application",
+                            "message": (
+                                f"Domain {urlparse(domain).hostname} is already in use "
+                                f"by application '{other['name']}'"
+                            ),
+                        }
+                    )
+        if conflicts and not body.get("force_domain_override"):
+            return _json(
+                {
+                    "message": (
+                        "Domain conflicts detected. Use force_domain_override=true to proceed."
+                    ),
+                    "warning": (
+                        "Using the same domain for multiple resources can cause routing "
+                        "conflicts and unpredictable behavior."
+                    ),
+                    "conflicts": conflicts,
+                },
+                409,
+            )
+        app_uuid = _uuid()
+        app = {
+            "id": self._id(),
+            "uuid": app_uuid,
+            "name": body.get("name") or f"{repo}:{body['git_branch']}",
+            "description": body.get("description"),
+            "fqdn": ",".join(domains) or None,
+            "git_repository": repo,
+            "git_branch": body["git_branch"],
+            "git_commit_sha": "HEAD",
+            "build_pack": body["build_pack"],
+            "ports_exposes": str(body.get("ports_exposes", "")),
+            "status": "exited:unhealthy",
+            "environment_id": environment["id"],
+            "destination_id": 1,
+            "destination_type": "App\\Models\\StandaloneDocker",
+            "health_check_enabled": bool(body.get("health_check_enabled", False)),
+            "health_check_path": body.get("health_check_path", "/"),
+            "health_check_interval": int(body.get("health_check_interval", 5)),
+            "health_check_port": body.get("health_check_port"),
+            "health_check_method": "GET",
+            "health_check_return_code": 200,
+            "health_check_scheme": "http",
+            "health_check_retries": 10,
+            "health_check_timeout": 5,
+            "health_check_start_period": 5,
+            "settings": {
+                "is_force_https_enabled": bool(body.get("is_force_https_enabled", True)),
+                "is_auto_deploy_enabled": bool(body.get("is_auto_deploy_enabled", True)),
+            },
+            "created_at": _now(),
+            "updated_at": _now(),
+            "_project_uuid": project["uuid"],
+            "_server_uuid": body["server_uuid"],
+        }
+        self.data["applications"][app_uuid] = app
+        self.data["envs"][app_uuid] = []
+        self.state.save()
+        if body.get("instant_deploy"):
+            self._queue_deployment(app)
+        return _json({"uuid": app_uuid, "domains": domains}, 201)
+
+    async def application(self, request: Request) -> JSONResponse:
+        self._advance()
+        app = self.data["applications"].get(request.path_params["uuid"])
+        if app is None:
+            return _not_found("Application")
+        if request.method == "GET":
+            return _json(self._public(app))
+        if request.method == "DELETE":
+            del self.data["applications"][app["uuid"]]
+            self.data["envs"].pop(app["uuid"], None)
+            self.state.save()
+            return _json({"message": "Application deletion request queued."})
+        body = await _body(request) or {}
+        for key in (
+            "name",
+            "description",
+            "git_branch",
+            "git_repository",
+            "ports_exposes",
+            "health_check_path",
+        ):
+            if key in body:
+                app[key] = body[key]
+        if "domains" in body:
+            app["fqdn"] = ",".join(_split_domains(body["domains"])) or None
+        self.state.save()
+        return _json({"uuid": app["uuid"]})
+
+    # --- environment variables ----------------------------------------------------------------
+    def _env(
+        self, app: dict[str, Any], item: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        env = existing or {
+            "id": self._id(),
+            "uuid": _uuid(),
+            "resourceable_type": "App\\Models\\Application",
+            "resourceable_id": app["id"],
+            "created_at": _now(),
+            "is_shared": False,
+            "version": "4.0.0",
+        }
+        env.update(
+            {
+                "key": item["key"],
+                "value": str(item.get("value", "")),
+                "real_value": str(item.get("value", "")),
+                "is_preview": bool(item.get("is_preview", False)),
+                "is_literal": bool(item.get("is_literal", False)),
+                "is_multiline": bool(item.get("is_multiline", False)),
+                "is_shown_once": bool(item.get("is_shown_once", False)),
+                "is_buildtime": bool(item.get("is_buildtime", item.get("is_build_time", True))),
+                "is_runtime": bool(item.get("is_runtime", True)),
+                "updated_at": _now(),
+            }
+        )
+        return env
+
+    async def envs(self, request: Request) -> JSONResponse:
+        app = self.data["applications"].get(request.path_params["uuid"])
+        if app is None:
+            return _not_found("Application")
+        envs: list[dict[str, Any]] = self.data["envs"].setdefault(app["uuid"], [])
+        if request.method == "GET":
+            return _json(envs)
+        body = await _body(request)
+        if body is None or not isinstance(body.get("key"), str) or not body["key"]:
+            return _invalid({"key": ["The key field is required."]})
+        existing = next(
+            (
+                e
+                for e in envs
+                if e["key"] == body["key"]
+                and e["is_preview"] == bool(body.get("is_preview", False))
+            ),
+            None,
+        )
+        if request.method == "POST":
+            if existing is not None:
+                return _json(
+                    {
+                        "message": (
+                            f"Environment variable {body['key']} already exists. "
+                            "Use PATCH request to update it."
+                        )
+                    },
+                    409,
+                )
+            env = self._env(app, body, None)
+            envs.append(env)
+            self.state.save()
+            return _json({"uuid": env["uuid"]}, 201)
+        if existing is None:
+            return _not_found("Environment variable")
+        env = self._env(app, body, existing)
+        self.state.save()
+        return _json(env, 201)
+
+    async def envs_bulk(self, request: Request) -> JSONResponse:
+        app = self.data["applications"].get(request.path_params["uuid"])
+        if app is None:
+            return _not_found("Application")
+        body = await _body(request)
+        items = body.get("data") if body else None
+        if not isinstance(items, list):
+            return _invalid({"data": ["The data field is required."]})
+        errors: dict[str, list[str]] = {}
+        for index, item in enumerate(items):
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("key"), str)
+                or not item["key"]
+            ):
+                errors[f"data.{index}.key"] = ["The key field is required."]
+        if errors:
+            return _invalid(errors)
+        envs: list[dict[str, Any]] = self.data["envs"].setdefault(app["uuid"], [])
+        touched = []
+        for item in items:
+            existing = next(
+                (
+                    e
+                    for e in envs
+                    if e["key"] == item["key"]
+                    and e["is_preview"] == bool(item.get("is_preview", False))
+                ),
+                None,
+            )
+            env = self._env(app, item, existing)
+            if existing is None:
+                envs.append(env)
+            touched.append(env)
+        self.state.save()
+        return _json(touched, 201)
+
+    async def env_delete(self, request: Request) -> JSONResponse:
+        envs: list[dict[str, Any]] | None = self.data["envs"].get(request.path_params["uuid"])
+        if envs is None:
+            return _not_found("Application")
+        env = next((e for e in envs if e["uuid"] == request.path_params["env_uuid"]), None)
+        if env is None:
+            return _not_found("Environment variable")
+        envs.remove(env)
+        self.state.save()
+        return _json({"message": "Environment variable deleted."})
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    async def lifecycle(self, request: Request) -> JSONResponse:
+        if request.path_params["action"] not in ("start", "stop", "restart"):
+            return _json({"message": "Not found."}, 404)
+        if request.method != "POST":
+            return _json(
+                {"message": "This endpoint has changed to a POST request."}, 405, {"Allow": "POST"}
+            )
+        self._advance()
+        app = self.data["applications"].get(request.path_params["uuid"])
+        if app is None:
+            return _not_found("Application")
+        action = request.path_params["action"]
+        if action == "stop":
+            app["status"] = "exited:unhealthy"
+            self.state.save()
+            return _json({"message": "Application stopping request queued."})
+        deployment = self._queue_deployment(app, restart_only=action == "restart")
+        message = "Restart request queued." if action == "restart" else "Deployment request queued."
+        return _json({"message": message, "deployment_uuid": deployment["deployment_uuid"]})
+
+    async def deployments(self, request: Request) -> JSONResponse:
+        self._advance()
+        running = [
+            d for d in self.data["deployments"].values() if d["status"] in ("queued", "in_progress")
+        ]
+        return _json([self._public(d) for d in running])
+
+    async def deployment(self, request: Request) -> JSONResponse:
+        self._advance()
+        deployment = self.data["deployments"].get(request.path_params["uuid"])
+        if deployment is None:
+            return _not_found("Deployment")
+        return _json(self._public(deployment))
+
+    async def app_deployments(self, request: Request) -> JSONResponse:
+        self._advance()
+        app_uuid = request.path_params["uuid"]
+        if app_uuid not in self.data["applications"]:
+            return _not_found("Application")
+        items = [
+            self._public(d)
+            for d in self.data["deployments"].values()
+            if d["application_uuid"] == app_uuid
+        ]
+        items.sort(key=lambda d: d["id"], reverse=True)
+        return _json(items)
+
+    # --- servers --------------------------------------------------------------------------------
+    async def servers(self, request: Request) -> JSONResponse:
+        return _json(list(self.data["servers"].values()))
+
+    async def server(self, request: Request) -> JSONResponse:
+        server = self.data["servers"].get(request.path_params["uuid"])
+        if server is None:
+            return _not_found("Server")
+        return _json(server)
+
+    async def hetzner_server(self, request: Request) -> JSONResponse:
+        body = await _body(request)
+        if body is None:
+            return _invalid({"body": ["The body must be a JSON object."]})
+        errors: dict[str, list[str]] = {}
+        for key in ("location", "server_type", "private_key_uuid"):
+            if not isinstance(body.get(key), str) or not body[key]:
+                errors[key] = [f"The {key.replace('_', ' ')} field is required."]
+        if not isinstance(body.get("image"), int):
+            errors["image"] = ["The image field must be an integer."]
+        token = body.get("cloud_provider_token_uuid") or body.get("cloud_provider_token_id")
+        if not token:
+            errors["cloud_provider_token_uuid"] = [
+                "The cloud provider token uuid field is required."
+            ]
+        if errors:
+            return _invalid(errors)
+        if body["private_key_uuid"] not in self.data["keys"]:
+            return _not_found("Private key")
+        if token not in self.data["cloud_tokens"]:
+            return _not_found("Cloud provider token")
+        if body["server_type"] not in {t["name"] for t in HETZNER_TYPES}:
+            return _invalid({"server_type": ["The selected server type is invalid."]})
+        server_uuid = _uuid()
+        ident = self._id()
+        ip = f"203.0.113.{10 + ident % 240}"
+        self.data["servers"][server_uuid] = {
+            "id": ident,
+            "uuid": server_uuid,
+            "name": body.get("name") or f"hetzner-{ident}",
+            "description": None,
+            "ip": ip,
+            "port": 22,
+            "user": "root",
+            "proxy_type": "traefik",
+            "settings": {
+                "is_reachable": bool(body.get("instant_validate")),
+                "is_usable": True,
+                "is_build_server": False,
+            },
+            "hetzner_server_id": 40_000_000 + ident,
+        }
+        self.state.save()
+        return _json({"uuid": server_uuid, "hetzner_server_id": 40_000_000 + ident, "ip": ip}, 201)
+
+    async def hetzner_catalog(self, request: Request) -> JSONResponse:
+        token = request.query_params.get("cloud_provider_token_uuid") or request.query_params.get(
+            "cloud_provider_token_id"
+        )
+        if not token:
+            return _invalid(
+                {"cloud_provider_token_uuid": ["The cloud provider token uuid field is required."]}
+            )
+        if token not in self.data["cloud_tokens"]:
+            return _not_found("Cloud provider token")
+        kind = request.path_params["kind"]
+        return _json(
+            {
+                "locations": HETZNER_LOCATIONS,
+                "server-types": HETZNER_TYPES,
+                "images": HETZNER_IMAGES,
+            }.get(kind, [])
+        )
+
+    async def keys(self, request: Request) -> JSONResponse:
+        return _json(list(self.data["keys"].values()))
+
+    async def cloud_tokens(self, request: Request) -> JSONResponse:
+        return _json(list(self.data["cloud_tokens"].values()))
+
+    # --- the deployed applications themselves -------------------------------------------
+    async def app_health(self, request: Request) -> JSONResponse:
+        """What `https://{domain}/health` of a deployed application would answer: 200 while an
+        application serving the domain runs healthy, 503 otherwise (no DNS needed)."""
+        self._advance()
+        host = request.path_params["domain"].lower()
+        for app in self.data["applications"].values():
+            hosts = {urlparse(d).hostname for d in _split_domains(app.get("fqdn"))}
+            if host in hosts:
+                if app["status"] == "running:healthy":
+                    return _json({"status": "ok", "application": app["uuid"]})
+                return _json({"status": app["status"]}, 503)
+        return _json({"message": "No application serves this domain."}, 404)
+
+    # --- control --------------------------------------------------------------------------------
+    def control_deployments(self, method: str, body: Any) -> Any:
+        switches = self.data["switches"]
+        if method == "POST" and isinstance(body, dict):
+            for key in ("fail", "queue_seconds", "build_seconds"):
+                if key in body:
+                    switches[key] = body[key]
+            self.state.save()
+        self._advance()
+        return {
+            "switches": switches,
+            "deployments": [
+                {
+                    "deployment_uuid": d["deployment_uuid"],
+                    "application_uuid": d["application_uuid"],
+                    "status": d["status"],
+                    "queued_at": d["_queued"],
+                    "started_at": d.get("_started"),
+                    "finished_at": d.get("_finished"),
+                }
+                for d in self.data["deployments"].values()
+            ],
+        }
+
+
+HETZNER_LOCATIONS = [
+    {
+        "id": 1,
+        "name": "fsn1",
+        "description": "Falkenstein DC Park 1",
+        "country": "DE",
+        "city": "Falkenstein",
+    },
+    {
+        "id": 2,
+        "name": "nbg1",
+        "description": "Nuremberg DC Park 1",
+        "country": "DE",
+        "city": "Nuremberg",
+    },
+    {
+        "id": 3,
+        "name": "hel1",
+        "description": "Helsinki DC Park 1",
+        "country": "FI",
+        "city": "Helsinki",
+    },
+]
+HETZNER_TYPES = [
+    {
+        "id": 104,
+        "name": "cx22",
+        "cores": 2,
+        "memory": 4.0,
+        "disk": 40,
+        "cpu_type": "shared",
+        "architecture": "x86",
+    },
+    {
+        "id": 105,
+        "name": "cx32",
+        "cores": 4,
+        "memory": 8.0,
+        "disk": 80,
+        "cpu_type": "shared",
+        "architecture": "x86",
+    },
+    {
+        "id": 106,
+        "name": "cx42",
+        "cores": 8,
+        "memory": 16.0,
+        "disk": 160,
+        "cpu_type": "shared",
+        "architecture": "x86",
+    },
+    {
+        "id": 45,
+        "name": "cax11",
+        "cores": 2,
+        "memory": 4.0,
+        "disk": 40,
+        "cpu_type": "shared",
+        "architecture": "arm",
+    },
+]
+HETZNER_IMAGES = [
+    {
+        "id": 161547269,
+        "name": "ubuntu-24.04",
+        "description": "Ubuntu 24.04",
+        "type": "system",
+        "architecture": "x86",
+    },
+    {
+        "id": 67794396,
+        "name": "ubuntu-22.04",
+        "description": "Ubuntu 22.04",
+        "type": "system",
+        "architecture": "x86",
+    },
+]
+
+
+def _split_domains(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+async def _body(request: Request) -> dict[str, Any] | None:
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    if status == 401:
+        return {"message": "Unauthenticated."}
+    if status == 429:
+        return {"message": "Too Many Attempts."}
+    return {"message": "Server Error" if status >= 500 else message}
+
+
+PROFILE = SandboxProfile(
+    name="coolify",
+    error_body=_error_body,
+    rate_limit=200,
+    rate_window=60.0,
+    style=RateLimitStyle(
+        limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset"
+    ),
+    unauthorized_message="Unauthenticated.",
+    rate_limited_message="Too Many Attempts.",
+    public_paths=("/__app__/",),
+)
+
+
+def create_app(state_dir: Path | None) -> ASGIApp:
+    sandbox = CoolifySandbox(state_dir)
+    prefix = "/api/v1"
+    app = Starlette(
+        routes=[
+            Route(f"{prefix}/projects", sandbox.projects, methods=["GET", "POST"]),
+            Route(
+                f"{prefix}/projects/{{uuid}}", sandbox.project, methods=["GET", "PATCH", "DELETE"]
+            ),
+            Route(
+                f"{prefix}/projects/{{uuid}}/environments", sandbox.environments, methods=["GET"]
+            ),
+            Route(f"{prefix}/applications", sandbox.applications, methods=["GET"]),
+            Route(f"{prefix}/applications/public", sandbox.create_public, methods=["POST"]),
+            Route(
+                f"{prefix}/applications/{{uuid}}",
+                sandbox.application,
+                methods=["GET", "PATCH", "DELETE"],
+            ),
+            Route(
+                f"{prefix}/applications/{{uuid}}/envs",
+                sandbox.envs,
+                methods=["GET", "POST", "PATCH"],
+            ),
+            Route(
+                f"{prefix}/applications/{{uuid}}/envs/bulk", sandbox.envs_bulk, methods=["PATCH"]
+            ),
+            Route(
+                f"{prefix}/applications/{{uuid}}/envs/{{env_uuid}}",
+                sandbox.env_delete,
+                methods=["DELETE"],
+            ),
+            Route(
+                f"{prefix}/applications/{{uuid}}/{{action:str}}",
+                sandbox.lifecycle,
+                methods=["GET", "POST"],
+            ),
+            Route(f"{prefix}/deployments", sandbox.deployments, methods=["GET"]),
+            Route(
+                f"{prefix}/deployments/applications/{{uuid}}",
+                sandbox.app_deployments,
+                methods=["GET"],
+            ),
+            Route(f"{prefix}/deployments/{{uuid}}", sandbox.deployment, methods=["GET"]),
+            Route(f"{prefix}/servers", sandbox.servers, methods=["GET"]),
+            Route(f"{prefix}/servers/hetzner", sandbox.hetzner_server, methods=["POST"]),
+            Route(f"{prefix}/servers/{{uuid}}", sandbox.server, methods=["GET"]),
+            Route(f"{prefix}/hetzner/{{kind}}", sandbox.hetzner_catalog, methods=["GET"]),
+            Route(f"{prefix}/security/keys", sandbox.keys, methods=["GET"]),
+            Route(f"{prefix}/cloud-tokens", sandbox.cloud_tokens, methods=["GET"]),
+            Route("/__app__/{domain}/health", sandbox.app_health, methods=["GET"]),
+        ]
+    )
+    middleware = SandboxMiddleware(
+        app,
+        profile=PROFILE,
+        state=sandbox.state,
+        controls={"deployments": sandbox.control_deployments},
+    )
+    middleware.sandbox = sandbox  # type: ignore[attr-defined]
+    return middleware
+
+
+register(SandboxDefinition(name="coolify", factory=create_app, suffix="/api/v1", port_offset=2))

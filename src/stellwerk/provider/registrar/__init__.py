@@ -1,0 +1,1 @@
+"""Domain registrars: the `Registrar` Protocol (base.py) and the INWX adapter."""

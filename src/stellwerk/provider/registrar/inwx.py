@@ -1,0 +1,410 @@
+"""INWX DomRobot over JSON-RPC: the small client and the `Registrar` adapter.
+
+The official `inwx-domrobot` client has three defects we fix here rather than wrap:
+it sets no HTTP timeout, never raises on API codes >= 2000, and computes the 2FA code as an int
+that loses its leading zeros. This client keeps the session cookie (`account.login`, then
+`account.unlock` with a zero-padded TOTP when the account has 2FA), logs in again once when the
+session has expired, sends every call through `ProviderHttp` (budget, retries of reads on
+transient failures, per-call timeouts, call log without secrets) and raises `ProviderError`
+with the normalized code for every answer with a code >= 2000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+import pyotp
+
+from stellwerk.provider.budget import Budget, token_fingerprint
+from stellwerk.provider.error import (
+    API_ERROR,
+    CONFLICT,
+    INSUFFICIENT_RESOURCES,
+    INVALID_ACTION,
+    INVALID_CREDENTIALS,
+    MISSING_CREDENTIALS,
+    NOT_FOUND,
+    PROVIDER_INACTIVE,
+    RATE_LIMIT_EXCEEDED,
+    UNKNOWN_ERROR,
+    VALIDATION_ERROR,
+    ProviderError,
+)
+from stellwerk.provider.http import ProviderHttp
+from stellwerk.provider.registrar.base import (
+    Contact,
+    ContactInput,
+    DomainCheck,
+    DomainStatus,
+    RegisteredDomain,
+)
+
+PROVIDER = "inwx"
+LIVE_URL = "https://api.domrobot.com"
+OTE_URL = "https://api.ote.domrobot.com"
+JSONRPC_PATH = "/jsonrpc/"
+
+OK = 1000
+PENDING = 1001
+
+# INWX (EPP) result codes → normalized codes. Anything else >= 2000 is API_ERROR.
+CODE_MAP: dict[int, str] = {
+    2001: INVALID_CREDENTIALS,  # the seed's "authentication failed"
+    2002: PROVIDER_INACTIVE,  # account locked
+    2003: VALIDATION_ERROR,  # required parameter missing
+    2004: VALIDATION_ERROR,  # parameter value range error
+    2005: VALIDATION_ERROR,  # parameter value syntax error
+    2100: NOT_FOUND,
+    2101: INVALID_ACTION,  # unimplemented command
+    2104: INSUFFICIENT_RESOURCES,  # billing failure
+    2200: INVALID_CREDENTIALS,  # authentication error
+    2201: INVALID_CREDENTIALS,  # authorization error
+    2202: INVALID_CREDENTIALS,  # invalid authorization information
+    2302: CONFLICT,  # object exists
+    2303: NOT_FOUND,  # object does not exist
+    2304: INVALID_ACTION,  # object status prohibits operation
+    2305: INVALID_ACTION,  # object association prohibits operation
+    2306: VALIDATION_ERROR,  # parameter value policy error
+    2308: VALIDATION_ERROR,  # data management policy violation
+    2502: RATE_LIMIT_EXCEEDED,  # session limit exceeded
+}
+# Codes after which the same call may succeed in a moment.
+TRANSIENT_API_CODES = frozenset({2400, 2500, 2501, 2502})
+AUTH_EXPIRED_CODES = frozenset({2200, 2202})
+
+# Per-call timeouts (seconds): reads are quick, purchases may take the registry a while.
+SLOW_METHODS = {"domain.create": 60.0, "domain.transfer": 60.0, "contact.create": 30.0}
+READ_PREFIXES = (".check", ".info", ".list", ".log")
+
+
+def error_for_code(method: str, body: Mapping[str, Any]) -> ProviderError:
+    code = int(body.get("code", 0))
+    message = str(body.get("msg") or f"INWX answered {code}")
+    reason = body.get("reason")
+    if reason:
+        message = f"{message}: {reason}"
+    normalized = CODE_MAP.get(code, API_ERROR if code >= 2400 else UNKNOWN_ERROR)
+    error = ProviderError(
+        normalized,
+        f"{method}: {message} ({code})",
+        provider=PROVIDER,
+        original={"code": code, "msg": body.get("msg"), "reason": reason},
+        # INWX answers everything with HTTP 200; only its 24xx/25xx are worth a retry.
+        http_status=None if code in TRANSIENT_API_CODES else 200,
+    )
+    return error
+
+
+def _http_error(response: httpx.Response) -> ProviderError:
+    return ProviderError(
+        API_ERROR,
+        f"INWX answered HTTP {response.status_code}",
+        provider=PROVIDER,
+        original=response.text[:500],
+    )
+
+
+def totp_code(secret: str) -> str:
+    """The current 2FA code, always six digits (the official client drops leading zeros)."""
+    try:
+        return str(pyotp.TOTP(secret.replace(" ", "").upper()).now()).zfill(6)
+    except (ValueError, TypeError) as error:  # not base32, or too short
+        raise ProviderError(
+            INVALID_CREDENTIALS, "INWX_2FA_SECRET is not a valid TOTP secret", provider=PROVIDER
+        ) from error
+
+
+class InwxClient:
+    def __init__(
+        self,
+        *,
+        username: str | None,
+        password: str | None,
+        otp_secret: str | None = None,
+        api_url: str = LIVE_URL,
+        budget: Budget | None = None,
+        timeout: float = 20.0,
+        max_attempts: int = 3,
+        language: str = "en",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not username or not password:
+            raise ProviderError(
+                MISSING_CREDENTIALS, "INWX needs a username and a password", provider=PROVIDER
+            )
+        self._username = username
+        self._password = password
+        self._otp_secret = otp_secret
+        self._language = language
+        self._logged_in = False
+        self._login_lock = asyncio.Lock()
+        self.api_url = api_url.rstrip("/")
+        self.http = ProviderHttp(
+            provider=PROVIDER,
+            base_url=self.api_url,
+            headers={"Content-Type": "application/json; charset=UTF-8"},
+            map_error=_http_error,
+            budget=budget,
+            budget_key=(PROVIDER, token_fingerprint(username)),
+            timeout=timeout,
+            max_attempts=max_attempts,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        if self._logged_in:
+            with contextlib.suppress(ProviderError):
+                await self._raw("account.logout", {})
+        self._logged_in = False
+        await self.http.aclose()
+
+    async def _raw(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        repeatable = method.endswith(READ_PREFIXES) or method.startswith("account.")
+        response = await self.http.request(
+            "POST",
+            JSONRPC_PATH,
+            json={"method": method, "params": dict(params)},
+            timeout=SLOW_METHODS.get(method, 20.0 if repeatable else 30.0),
+            idempotent=repeatable,
+        )
+        try:
+            body = response.json()
+        except ValueError as error:
+            raise ProviderError(
+                API_ERROR, f"{method}: INWX sent no JSON", provider=PROVIDER
+            ) from error
+        if not isinstance(body, dict) or "code" not in body:
+            raise ProviderError(API_ERROR, f"{method}: unexpected answer", provider=PROVIDER)
+        return body
+
+    async def login(self) -> None:
+        async with self._login_lock:
+            if self._logged_in:
+                return
+            body = await self._raw(
+                "account.login",
+                {"user": self._username, "pass": self._password, "lang": self._language},
+            )
+            if int(body["code"]) != OK:
+                raise error_for_code("account.login", body)
+            tfa = str((body.get("resData") or {}).get("tfa", "0"))
+            if tfa not in ("0", ""):
+                if not self._otp_secret:
+                    raise ProviderError(
+                        MISSING_CREDENTIALS,
+                        "The INWX account has two-factor authentication; set INWX_2FA_SECRET",
+                        provider=PROVIDER,
+                    )
+                unlock = await self._raw("account.unlock", {"tan": totp_code(self._otp_secret)})
+                if int(unlock["code"]) != OK:
+                    raise error_for_code("account.unlock", unlock)
+            self._logged_in = True
+
+    async def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Call `method`; returns the whole answer (code 1000 or 1001), raises for >= 2000."""
+        await self.login()
+        body = await self._raw(method, params or {})
+        code = int(body["code"])
+        if code in AUTH_EXPIRED_CODES:
+            # The session ended (INWX drops idle sessions after ~30 minutes): log in once more.
+            self._logged_in = False
+            await self.login()
+            body = await self._raw(method, params or {})
+            code = int(body["code"])
+        if code >= 2000:
+            raise error_for_code(method, body)
+        return body
+
+    async def res_data(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        return (await self.call(method, params)).get("resData") or {}
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def domain_status(raw: str | None) -> DomainStatus:
+    status = (raw or "").upper()
+    if status in ("OK", "ACTIVE", "CLIENT HOLD", "LOCK"):
+        return "active"
+    if status.startswith("TRANSFER") or status in ("PENDING", "CREATE PENDING", "ORDERED"):
+        return "pending"
+    if "FAIL" in status or status in ("DELETED", "EXPIRED"):
+        return "failed"
+    return "unknown"
+
+
+def _registered(data: Mapping[str, Any]) -> RegisteredDomain:
+    ns = data.get("ns") or []
+    roid = data.get("roId", data.get("id"))
+    return RegisteredDomain(
+        domain=str(data.get("domain", "")).lower(),
+        id=None if roid is None else str(roid),
+        status=domain_status(data.get("status")),
+        nameservers=tuple(str(n) for n in ns),
+        registrant=None if data.get("registrant") is None else str(data.get("registrant")),
+        expires_at=None if data.get("exDate") is None else str(data.get("exDate")),
+        raw_status=None if data.get("status") is None else str(data.get("status")),
+    )
+
+
+def _contact(data: Mapping[str, Any]) -> Contact:
+    return Contact(
+        id=str(data.get("id", data.get("roId", ""))),
+        name=str(data.get("name", "")),
+        email=data.get("email"),
+        organization=data.get("org") or None,
+        type=data.get("type"),
+    )
+
+
+class InwxRegistrar:
+    name = PROVIDER
+
+    def __init__(self, client: InwxClient) -> None:
+        self.client = client
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def check(self, *, domains: Sequence[str]) -> list[DomainCheck]:
+        data = await self.client.res_data("domain.check", {"domain": [d.lower() for d in domains]})
+        results = []
+        for item in data.get("domain") or []:
+            results.append(
+                DomainCheck(
+                    domain=str(item.get("domain", "")).lower(),
+                    available=_flag(item.get("avail")),
+                    price=_decimal(item.get("price")),
+                    currency=item.get("currency"),
+                    premium=_flag(item.get("premium", False)),
+                    status=item.get("status"),
+                )
+            )
+        return results
+
+    async def register(
+        self,
+        *,
+        domain: str,
+        contact_id: str,
+        nameservers: Sequence[str] = (),
+        period_years: int = 1,
+    ) -> RegisteredDomain:
+        contact = int(contact_id)
+        params: dict[str, Any] = {
+            "domain": domain.lower(),
+            "period": f"{period_years}Y",
+            "registrant": contact,
+            "admin": contact,
+            "tech": contact,
+            "billing": contact,
+        }
+        if nameservers:
+            params["ns"] = list(nameservers)
+        body = await self.client.call("domain.create", params)
+        data = body.get("resData") or {}
+        return RegisteredDomain(
+            domain=domain.lower(),
+            id=None
+            if data.get("roId", data.get("id")) is None
+            else str(data.get("roId", data.get("id"))),
+            status="pending" if int(body["code"]) == PENDING else "active",
+            nameservers=tuple(nameservers),
+            registrant=str(contact),
+            raw_status=data.get("status"),
+        )
+
+    async def transfer(
+        self, *, domain: str, auth_code: str, contact_id: str, nameservers: Sequence[str] = ()
+    ) -> RegisteredDomain:
+        contact = int(contact_id)
+        params: dict[str, Any] = {
+            "domain": domain.lower(),
+            "authCode": auth_code,
+            "registrant": contact,
+            "admin": contact,
+            "tech": contact,
+            "billing": contact,
+        }
+        if nameservers:
+            params["ns"] = list(nameservers)
+        body = await self.client.call("domain.transfer", params)
+        data = body.get("resData") or {}
+        roid = data.get("roId", data.get("id"))
+        return RegisteredDomain(
+            domain=domain.lower(),
+            id=None if roid is None else str(roid),
+            status="pending" if int(body["code"]) == PENDING else "active",
+            nameservers=tuple(nameservers),
+            registrant=str(contact),
+            raw_status=data.get("status"),
+        )
+
+    async def domain_info(self, *, domain: str) -> RegisteredDomain:
+        data = await self.client.res_data("domain.info", {"domain": domain.lower()})
+        return _registered({"domain": domain.lower(), **data})
+
+    async def list_domains(self) -> list[RegisteredDomain]:
+        domains: list[RegisteredDomain] = []
+        page = 1
+        for _ in range(1000):  # bounded: 250 per page
+            data = await self.client.res_data("domain.list", {"page": page, "pagelimit": 250})
+            items = data.get("domain") or []
+            domains.extend(_registered(item) for item in items)
+            if len(items) < 250 or len(domains) >= int(data.get("count", 0)):
+                break
+            page += 1
+        return domains
+
+    async def create_contact(self, *, contact: ContactInput) -> Contact:
+        params: dict[str, Any] = {
+            "type": contact.type,
+            "name": contact.name,
+            "street": contact.street,
+            "city": contact.city,
+            "pc": contact.postal_code,
+            "cc": contact.country_code.upper(),
+            "voice": contact.phone,
+            "email": contact.email,
+        }
+        if contact.organization:
+            params["org"] = contact.organization
+        data = await self.client.res_data("contact.create", params)
+        return Contact(
+            id=str(data["id"]),
+            name=contact.name,
+            email=contact.email,
+            organization=contact.organization,
+            type=contact.type,
+        )
+
+    async def get_contact(self, *, contact_id: str) -> Contact:
+        try:
+            ident = int(contact_id)
+        except ValueError as error:
+            raise ProviderError(
+                VALIDATION_ERROR, "An INWX contact id is a number", provider=PROVIDER, field="id"
+            ) from error
+        data = await self.client.res_data("contact.info", {"id": ident})
+        return _contact(data.get("contact") or data)
+
+    async def list_contacts(self) -> list[Contact]:
+        data = await self.client.res_data("contact.list", {"pagelimit": 1000})
+        return [_contact(item) for item in data.get("contact") or []]

@@ -1,0 +1,1 @@
+"""Sandboxes: stateful loopback servers that speak each provider's real wire protocol."""

@@ -1,0 +1,330 @@
+"""What every sandbox shares: token checks, rate-limit headers and 429s in the provider's own
+style, switchable faults, a request log, persisted state, and serving on a loopback port.
+
+Control endpoints (for tests in other processes), under `/__sandbox__/`:
+    GET    requests            {"count": N, "requests": [{"method","path","at","token"}...]}
+    POST   faults              {"kind": "status|timeout|rate_limit|slow", "count": 3,
+                                "status": 503, "retry_after": 2, "delay": 1.5,
+                                "path": "/v1/servers", "method": "POST"}
+    DELETE faults              switch every fault off
+    POST   reset               forget all state and the request log
+    *      <name>              a sandbox's own switches (`controls=`), e.g. Coolify's
+                               `deployments` (make the next deployments fail, change timings)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+ErrorBody = Callable[[int, str, str], Any]
+# A sandbox's own control endpoint: gets the method and the JSON body (None for none), returns
+# the JSON answer (None: 204).
+Control = Callable[[str, Any], Any]
+CONTROL_PREFIX = "/__sandbox__/"
+SANDBOX_TOKEN_PREFIX = "sandbox-"
+
+
+@dataclass
+class RateLimitStyle:
+    """How a provider announces its limits: header names and what `reset` holds."""
+
+    limit: str
+    remaining: str
+    reset: str | None
+    reset_kind: Literal["epoch", "seconds"] = "epoch"
+    retry_after_on_429: bool = True
+
+
+@dataclass
+class SandboxProfile:
+    name: str
+    error_body: ErrorBody
+    rate_limit: int
+    rate_window: float
+    style: RateLimitStyle
+    # Paths the token check skips (the INWX login, for example).
+    public_paths: tuple[str, ...] = ()
+    unauthorized_status: int = 401
+    unauthorized_code: str = "unauthorized"
+    unauthorized_message: str = "Unauthorized"
+    rate_limited_code: str = "rate_limit_exceeded"
+    rate_limited_message: str = "Rate limit exceeded"
+    bearer_auth: bool = True
+
+
+@dataclass
+class Fault:
+    kind: Literal["status", "timeout", "rate_limit", "slow"]
+    count: int
+    status: int = 503
+    retry_after: float | None = None
+    delay: float = 0.0
+    path: str | None = None
+    method: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.path and not path.startswith(self.path):
+            return False
+        return not (self.method and self.method.upper() != method.upper())
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    at: float
+    token: str | None
+
+
+class Faults:
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> None:
+        self._faults.append(fault)
+
+    def clear(self) -> None:
+        self._faults.clear()
+
+    def take(self, method: str, path: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.count > 0 and fault.matches(method, path):
+                fault.count -= 1
+                if fault.count == 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+
+class JsonState:
+    """Sandbox state kept in a JSON file, so a restarted sandbox still knows its servers."""
+
+    def __init__(self, path: Path | None, initial: Callable[[], dict[str, Any]]) -> None:
+        self.path = path
+        self._initial = initial
+        self.data: dict[str, Any] = initial()
+        if path is not None and path.exists():
+            self.data = json.loads(path.read_text())
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.data))
+        os.replace(temporary, self.path)
+
+    def reset(self) -> None:
+        self.data = self._initial()
+        self.save()
+
+    def next_id(self, counter: str, start: int = 1) -> int:
+        counters = self.data.setdefault("_counters", {})
+        value = int(counters.get(counter, start))
+        counters[counter] = value + 1
+        return value
+
+
+def token_of(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else None
+    return None
+
+
+def fingerprint(token: str | None) -> str | None:
+    return None if token is None else hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+class SandboxMiddleware:
+    """Wraps a provider's sandbox app with auth, limits, faults and the control endpoints."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        profile: SandboxProfile,
+        state: JsonState | None = None,
+        on_reset: Callable[[], None] | None = None,
+        controls: dict[str, Control] | None = None,
+    ) -> None:
+        self.app = app
+        self.controls = dict(controls or {})
+        self.profile = profile
+        self.state = state
+        self.on_reset = on_reset
+        self.faults = Faults()
+        self.log: deque[Recorded] = deque(maxlen=100_000)
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if path.startswith(CONTROL_PREFIX):
+            await self._control(scope, receive, send)
+            return
+        method: str = scope["method"]
+        token = token_of(scope)
+        self.log.append(Recorded(method, path, time.time(), fingerprint(token)))
+        fault = self.faults.take(method, path)
+        if fault is not None and fault.kind in ("timeout", "slow"):
+            await asyncio.sleep(fault.delay or 30.0)
+            if fault.kind == "timeout":
+                return  # never answer; the client's timeout fires
+        profile = self.profile
+        public = any(path.startswith(p) for p in profile.public_paths)
+        if (
+            profile.bearer_auth
+            and not public
+            and not (token and token.startswith(SANDBOX_TOKEN_PREFIX))
+        ):
+            body = profile.error_body(
+                profile.unauthorized_status, profile.unauthorized_code, profile.unauthorized_message
+            )
+            await self._send(send, profile.unauthorized_status, body, {})
+            return
+        headers, exhausted, reset_in = self._count(token or "anonymous")
+        if fault is not None and fault.kind == "rate_limit":
+            exhausted, reset_in = (
+                True,
+                fault.retry_after if fault.retry_after is not None else reset_in,
+            )
+        if exhausted:
+            if profile.style.retry_after_on_429:
+                headers["retry-after"] = str(max(1, round(reset_in)))
+            body = profile.error_body(429, profile.rate_limited_code, profile.rate_limited_message)
+            await self._send(send, 429, body, headers)
+            return
+        if fault is not None and fault.kind == "status":
+            body = profile.error_body(fault.status, "server_error", "Injected failure")
+            extra = dict(headers)
+            if fault.retry_after is not None:
+                extra["retry-after"] = str(fault.retry_after)
+            await self._send(send, fault.status, body, extra)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k.encode(), v.encode()) for k, v in headers.items()
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _count(self, token: str) -> tuple[dict[str, str], bool, float]:
+        """Fixed-window counting per token; returns headers, whether it is spent, reset in s."""
+        profile = self.profile
+        now = time.time()
+        started, used = self._windows.get(token, (now, 0))
+        if now - started >= profile.rate_window:
+            started, used = now, 0
+        used += 1
+        self._windows[token] = (started, used)
+        reset_at = started + profile.rate_window
+        style = profile.style
+        headers = {
+            style.limit: str(profile.rate_limit),
+            style.remaining: str(max(0, profile.rate_limit - used)),
+        }
+        if style.reset:
+            headers[style.reset] = (
+                str(int(reset_at)) if style.reset_kind == "epoch" else str(int(reset_at - now))
+            )
+        return headers, used > profile.rate_limit, max(0.0, reset_at - now)
+
+    async def _control(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        action = scope["path"][len(CONTROL_PREFIX) :].strip("/")
+        method = scope["method"]
+        if action == "requests" and method == "GET":
+            entries = [r.__dict__ for r in self.log]
+            await self._send(send, 200, {"count": len(entries), "requests": entries[-1000:]}, {})
+        elif action == "faults" and method == "POST":
+            self.faults.add(Fault(**(await request.json())))
+            await self._send(send, 204, None, {})
+        elif action == "faults" and method == "DELETE":
+            self.faults.clear()
+            await self._send(send, 204, None, {})
+        elif action == "reset" and method == "POST":
+            self.faults.clear()
+            self.log.clear()
+            self._windows.clear()
+            if self.state is not None:
+                self.state.reset()
+            if self.on_reset is not None:
+                self.on_reset()
+            await self._send(send, 204, None, {})
+        elif action in self.controls:
+            raw = await request.body()
+            answer = self.controls[action](method, json.loads(raw) if raw else None)
+            await self._send(send, 200 if answer is not None else 204, answer, {})
+        else:
+            await self._send(send, 404, {"message": "unknown sandbox control"}, {})
+
+    @staticmethod
+    async def _send(send: Send, status: int, body: Any, headers: dict[str, str]) -> None:
+        response = (
+            Response(status_code=status, headers=headers)
+            if body is None
+            else JSONResponse(body, status_code=status, headers=headers)
+        )
+        await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Any:
+    return {"type": "http.disconnect"}
+
+
+@dataclass
+class RunningSandbox:
+    name: str
+    url: str
+    port: int
+    server: uvicorn.Server = field(repr=False)
+    task: asyncio.Task[None] = field(repr=False)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(self.task, timeout=10)
+
+
+async def start_server(
+    app: ASGIApp | Starlette, *, name: str, host: str = "127.0.0.1", port: int = 0, suffix: str = ""
+) -> RunningSandbox:
+    """Serve `app` on a loopback port (0: any free one) in this event loop."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    for _ in range(200):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()
+    return RunningSandbox(name, f"http://{host}:{bound_port}{suffix}", bound_port, server, task)
