@@ -1,0 +1,1 @@
+"""Servers: provider accounts, plans and VPS instances at Linode, DigitalOcean and Hetzner."""

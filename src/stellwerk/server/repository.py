@@ -1,0 +1,162 @@
+"""All SQL for service providers, VPS plans and VPS instances."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
+
+# Instances that are gone: kept for the record, left out of lists and reconciliation.
+GONE = ("deleted",)
+
+
+class ProviderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, provider_id: uuid.UUID) -> ServiceProvider | None:
+        return await self.session.get(ServiceProvider, provider_id)
+
+    async def list(
+        self, *, type: str | None = None, active: bool | None = None
+    ) -> Sequence[ServiceProvider]:
+        statement = select(ServiceProvider).order_by(ServiceProvider.created_at, ServiceProvider.id)
+        if type is not None:
+            statement = statement.where(ServiceProvider.type == type)
+        if active is not None:
+            statement = statement.where(ServiceProvider.active.is_(active))
+        return (await self.session.scalars(statement)).all()
+
+    async def add(self, provider: ServiceProvider) -> ServiceProvider:
+        self.session.add(provider)
+        await self.session.flush()
+        return provider
+
+    async def delete(self, provider: ServiceProvider) -> None:
+        await self.session.delete(provider)
+        await self.session.flush()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class PlanRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, plan_id: uuid.UUID) -> VpsPlan | None:
+        return await self.session.get(VpsPlan, plan_id)
+
+    async def find(self, provider_id: uuid.UUID, provider_plan_id: str) -> VpsPlan | None:
+        return await self.session.scalar(
+            select(VpsPlan).where(
+                VpsPlan.provider_id == provider_id, VpsPlan.provider_plan_id == provider_plan_id
+            )
+        )
+
+    async def list(
+        self, *, provider_id: uuid.UUID | None = None, active: bool | None = None
+    ) -> Sequence[VpsPlan]:
+        statement = select(VpsPlan).order_by(VpsPlan.created_at, VpsPlan.id)
+        if provider_id is not None:
+            statement = statement.where(VpsPlan.provider_id == provider_id)
+        if active is not None:
+            statement = statement.where(VpsPlan.active.is_(active))
+        return (await self.session.scalars(statement)).all()
+
+    async def add(self, plan: VpsPlan) -> VpsPlan:
+        self.session.add(plan)
+        await self.session.flush()
+        return plan
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class InstanceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, instance_id: uuid.UUID) -> VpsInstance | None:
+        return await self.session.get(VpsInstance, instance_id)
+
+    async def get_for_update(self, instance_id: uuid.UUID) -> VpsInstance | None:
+        return await self.session.scalar(
+            select(VpsInstance).where(VpsInstance.id == instance_id).with_for_update()
+        )
+
+    async def get_by_key(self, user_id: int, idempotency_key: str) -> VpsInstance | None:
+        return await self.session.scalar(
+            select(VpsInstance).where(
+                VpsInstance.user_id == user_id, VpsInstance.idempotency_key == idempotency_key
+            )
+        )
+
+    async def list_for_user(
+        self, user_id: int | None, *, offset: int, limit: int, provider_type: str | None = None
+    ) -> tuple[Sequence[VpsInstance], int]:
+        condition: list[ColumnElement[bool]] = [VpsInstance.status.not_in(GONE)]
+        if user_id is not None:
+            condition.append(VpsInstance.user_id == user_id)
+        if provider_type is not None:
+            condition.append(VpsInstance.provider_type == provider_type)
+        total = int(
+            await self.session.scalar(
+                select(func.count()).select_from(VpsInstance).where(*condition)
+            )
+            or 0
+        )
+        rows = await self.session.scalars(
+            select(VpsInstance)
+            .where(*condition)
+            .order_by(VpsInstance.created_at.desc(), VpsInstance.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all(), total
+
+    async def live_for_provider(self, provider_id: uuid.UUID) -> Sequence[VpsInstance]:
+        """Instances that exist (or are being created) at the provider."""
+        rows = await self.session.scalars(
+            select(VpsInstance).where(
+                VpsInstance.provider_id == provider_id,
+                VpsInstance.status.not_in((*GONE, "failed")),
+            )
+        )
+        return rows.all()
+
+    async def known_server_ids(self, provider_id: uuid.UUID) -> set[str]:
+        rows = await self.session.scalars(
+            select(VpsInstance.provider_instance_id).where(
+                VpsInstance.provider_id == provider_id,
+                VpsInstance.provider_instance_id.is_not(None),
+            )
+        )
+        return {str(r) for r in rows.all()}
+
+    async def add(self, instance: VpsInstance) -> VpsInstance:
+        self.session.add(instance)
+        await self.session.flush()
+        return instance
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class OwnerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_username(self, username: str) -> User | None:
+        return await self.session.scalar(
+            select(User).where(func.lower(User.username) == username.lower())
+        )
+
+    async def first_admin(self) -> User | None:
+        return await self.session.scalar(
+            select(User).where(User.role == "admin").order_by(User.id).limit(1)
+        )

@@ -1,0 +1,167 @@
+"""Request and response bodies of the servers surface, named as multi-provider-vps-api.md
+names them (camelCase where the document uses it)."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ProviderCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    type: str = Field(min_length=1, max_length=50)
+    api_key: str | None = Field(default=None, max_length=500)
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    active: bool = True
+
+
+class ProviderUpdate(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    api_key: str | None = Field(default=None, min_length=1, max_length=500)
+    active: bool | None = None
+    configuration: dict[str, Any] | None = None
+
+
+class ProviderRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    type: str
+    active: bool
+    configuration: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class ProviderList(BaseModel):
+    providers: list[ProviderRead]
+
+
+class ProviderEnvelope(BaseModel):
+    success: bool = True
+    provider: ProviderRead
+
+
+class Message(BaseModel):
+    success: bool = True
+    message: str
+
+
+class PlanCreate(BaseModel):
+    provider_id: uuid.UUID
+    provider_plan_id: str = Field(min_length=1, max_length=255)
+    base_price: Decimal = Field(default=Decimal("0.00"), ge=0, le=Decimal("99999999.99"))
+    markup_price: Decimal = Field(default=Decimal("0.00"), ge=0, le=Decimal("99999999.99"))
+    specifications: dict[str, Any] | None = None
+    active: bool = True
+
+
+class PlanUpdate(BaseModel):
+    base_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
+    markup_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
+    specifications: dict[str, Any] | None = None
+    active: bool | None = None
+
+
+class PlanRead(BaseModel):
+    id: uuid.UUID
+    provider_id: uuid.UUID | None
+    provider_type: str | None
+    provider_plan_id: str
+    base_price: float
+    markup_price: float
+    # What a customer pays: base + markup per month, and its hourly share (672 h a month).
+    price_monthly: float
+    price_hourly: float
+    specifications: dict[str, Any]
+    active: bool
+    created_at: str
+    updated_at: str
+
+
+class PlanList(BaseModel):
+    plans: list[PlanRead]
+
+
+class PlanEnvelope(BaseModel):
+    success: bool = True
+    plan: PlanRead
+
+
+class InstanceCreate(BaseModel):
+    """DigitalOcean's, Linode's and Hetzner's documented bodies in one (each ignores the
+    others' options; Hetzner also takes `name`, `server_type` and `location`)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    provider_id: uuid.UUID | None = None
+    provider_type: str | None = Field(default=None, max_length=50)
+    label: str | None = Field(default=None, max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    type: str | None = Field(default=None, max_length=100)
+    server_type: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    location: str | None = Field(default=None, max_length=100)
+    image: str | None = Field(default=None, max_length=255)
+    rootPassword: str | None = Field(default=None, max_length=128)
+    sshKeys: list[str] = Field(default_factory=list, max_length=50)
+    backups: bool = False
+    monitoring: bool = False
+    ipv6: bool = True
+    privateIP: bool = False
+    vpc_uuid: str | None = Field(default=None, max_length=64)
+    appSlug: str | None = Field(default=None, max_length=100)
+    stackscriptId: int | None = None
+    stackscriptData: dict[str, str] | None = None
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    user_data: str | None = Field(default=None, max_length=65536)
+
+
+class InstanceRead(BaseModel):
+    id: uuid.UUID
+    provider_id: uuid.UUID | None
+    provider_type: str | None
+    provider_instance_id: str | None
+    label: str
+    status: str
+    ip_address: str | None
+    ipv6_address: str | None
+    region: str | None
+    type: str | None
+    image: str | None
+    plan_specs: dict[str, Any]
+    hourly_rate: float | None
+    monthly_rate: float | None
+    operation_id: uuid.UUID | None
+    error: str | None
+    created_at: str
+    updated_at: str
+
+
+class InstanceEnvelope(BaseModel):
+    success: bool = True
+    instance: InstanceRead
+
+
+class InstanceDetail(BaseModel):
+    instance: InstanceRead
+
+
+class InstanceList(BaseModel):
+    instances: list[InstanceRead]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+
+
+class ActionRequest(BaseModel):
+    action: str = Field(min_length=1, max_length=40)
+
+
+class CatalogRead(BaseModel):
+    """A catalog listing: one key (`sizes`, `images`, `regions`, `apps`, ...) with a list."""
+
+    model_config = ConfigDict(extra="allow")

@@ -1,0 +1,148 @@
+"""`stellwerk servers` and `stellwerk secrets rotate`, run against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from stellwerk.cli.main import app as cli
+from stellwerk.runtime import Runtime
+from stellwerk.server.compute import secret_box
+from tests.factories import admin_headers, bearer, create_user, jwt_for
+from tests.provider.compute.conftest import TOKEN, Sandbox
+from tests.server.factories import create_provider, create_running
+
+runner = CliRunner()
+
+
+async def _cli(runtime: Runtime, *args: str) -> Any:
+    settings = runtime.settings
+    env = {
+        "STELLWERK_DATA_DIR": str(settings.data_dir),
+        "STELLWERK_SECRET_KEY": settings.secret_key.get_secret_value()
+        if settings.secret_key
+        else "",
+        "STELLWERK_DATABASE_URL": settings.database_url or "",
+        "STELLWERK_SANDBOX": "false",
+    }
+    result = await asyncio.to_thread(runner.invoke, cli, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+async def test_list_import_action_create(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
+) -> None:
+    sandbox = sandboxes["hetzner"]
+    provider = await create_provider(client, await admin_headers(runtime), sandbox)
+    owner = await create_user(runtime)
+    user = bearer(jwt_for(runtime, owner))
+    detail = await create_running(client, user, provider)
+
+    listed = await _cli(runtime, "servers", "list", "--user", owner.username, "--json")
+    assert [i["id"] for i in listed] == [detail["id"]]
+
+    async with httpx.AsyncClient(base_url=sandbox.root) as http:
+        made = await http.post(
+            "/v1/servers",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"name": "legacy-1", "server_type": "cx22", "image": "debian-12"},
+        )
+    assert made.status_code == 201
+    adopted = await _cli(
+        runtime,
+        "servers",
+        "import",
+        "--provider",
+        provider["id"],
+        "--user",
+        owner.username,
+        "--json",
+    )
+    assert [i["label"] for i in adopted] == ["legacy-1"]
+    again = await _cli(
+        runtime,
+        "servers",
+        "import",
+        "--provider",
+        provider["id"],
+        "--user",
+        owner.username,
+        "--json",
+    )
+    assert again == []
+    assert (await client.get("/api/vps", headers=user)).json()["total"] == 2
+
+    acted = await _cli(
+        runtime, "servers", "action", detail["id"], "reboot", "--user", owner.username, "--json"
+    )
+    assert acted["message"] == "Action reboot initiated successfully"
+
+    created = await _cli(
+        runtime,
+        "servers",
+        "create",
+        "--provider",
+        provider["id"],
+        "--label",
+        "from-the-cli",
+        "--type",
+        "cx22",
+        "--region",
+        "nbg1",
+        "--image",
+        "ubuntu-24.04",
+        "--user",
+        owner.username,
+        "--json",
+    )
+    assert created["label"] == "from-the-cli"
+    assert created["status"] == "running"
+    assert created["ip_address"]
+
+
+async def test_secrets_rotate(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
+) -> None:
+    admin = await admin_headers(runtime)
+    providers = [await create_provider(client, admin, sandboxes[n]) for n in sorted(sandboxes)]
+    box = secret_box(runtime.settings)
+    old_key = Fernet(box.key(1))
+
+    result = await _cli(runtime, "secrets", "rotate", "--json")
+    assert result == {"success": True, "providers": 3, "generation": 2}
+
+    async with runtime.database.engine.connect() as connection:
+        stored = (
+            (await connection.execute(text("SELECT api_key_encrypted FROM service_providers")))
+            .scalars()
+            .all()
+        )
+    assert len(stored) == 3
+    for value in stored:
+        assert value.startswith("v2:")
+        with pytest.raises(InvalidToken):
+            old_key.decrypt(value.split(":", 1)[1].encode())
+        assert box.decrypt(value) == TOKEN
+
+    for provider in providers:
+        # A key check against the provider with the re-encrypted key, and a fresh catalog.
+        name = provider["type"]
+        checked = await client.put(
+            f"/api/admin/providers/{provider['id']}",
+            headers=admin,
+            json={"configuration": {"api_url": sandboxes[name].url, "default_region": "x"}},
+        )
+        assert checked.status_code == 200, checked.text
+        path = {"digitalocean": "sizes", "linode": "types", "hetzner": "server-types"}[name]
+        listed = await client.get(
+            f"/api/vps/{name}/{path}", headers=admin, params={"provider_id": provider["id"]}
+        )
+        assert listed.status_code == 200
