@@ -1,0 +1,151 @@
+"""HTTP for projects: `/api/projects...`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from stellwerk.database import SessionDep
+from stellwerk.identity.auth import AuthSubject, RuntimeDep
+from stellwerk.kit.pagination import Page, PageParams, page_params
+from stellwerk.models import Operation, Project
+from stellwerk.project.auth import ProjectsReader, ProjectsWriter
+from stellwerk.project.schemas import ProjectCreate, ProjectError, ProjectOperation, ProjectRead
+from stellwerk.project.service import project_service
+
+router = APIRouter(tags=["projects"])
+
+
+def project_read(project: Project, operation: Operation | None) -> ProjectRead:
+    return ProjectRead(
+        id=project.id,
+        name=project.name,
+        domain=project.domain,
+        plugins=list(project.plugins),
+        state=project.state,
+        register_domain=project.register_domain,
+        create_server=project.create_server,
+        server_uuid=project.server_uuid,
+        server_ip=project.server_ip,
+        dns_provider=project.dns_provider,
+        dns_records=list(project.dns_records),
+        coolify_project_uuid=project.coolify_project_uuid,
+        coolify_app_uuid=project.coolify_app_uuid,
+        deployment_uuid=project.deployment_uuid,
+        live_url=project.live_url,
+        error=ProjectError(step=project.error_step, message=project.error_message)
+        if project.state == "error"
+        else None,
+        operation=None
+        if operation is None
+        else ProjectOperation(
+            id=operation.id,
+            kind=operation.kind,
+            status=operation.status,
+            progress=operation.progress,
+            message=operation.message,
+        ),
+        created_at=project.created_at,
+        updated_at=project.updated_at,
+        activated_at=project.activated_at,
+    )
+
+
+def _owner(subject: AuthSubject) -> int | None:
+    return None if subject.is_admin else subject.user.id
+
+
+async def _one(session: SessionDep, project: Project) -> ProjectRead:
+    operations = await project_service.operations(session, [project])
+    return project_read(project, operations.get(project.operation_id))
+
+
+@router.post("/api/projects", response_model=ProjectRead, status_code=status.HTTP_202_ACCEPTED)
+async def create_project(
+    body: ProjectCreate, subject: ProjectsWriter, session: SessionDep
+) -> ProjectRead:
+    """Create a project and start provisioning it (follow `operation` or poll the project)."""
+    project, operation = await project_service.create(
+        session,
+        subject.actor,
+        name=body.name,
+        domain=body.domain,
+        plugins=body.plugins,
+        server_uuid=body.server_uuid,
+        register_domain=body.register_domain,
+        create_server=body.create_server,
+        dns_provider=body.dns_provider,
+    )
+    return project_read(project, operation)
+
+
+@router.get("/api/projects", response_model=Page[ProjectRead])
+async def list_projects(
+    subject: ProjectsReader,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    state: Annotated[str | None, Query(max_length=20)] = None,
+) -> Page[ProjectRead]:
+    rows, total = await project_service.list(
+        session, params=params, owner_user_id=_owner(subject), state=state
+    )
+    operations = await project_service.operations(session, rows)
+    return Page.of(
+        [project_read(p, operations.get(p.operation_id)) for p in rows],
+        total=total,
+        params=params,
+    )
+
+
+@router.get("/api/projects/{project_id}", response_model=ProjectRead)
+async def show_project(
+    project_id: int, subject: ProjectsReader, session: SessionDep
+) -> ProjectRead:
+    """State, DNS records, Coolify uuids, live URL, and the operation's progress."""
+    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    return await _one(session, project)
+
+
+@router.post(
+    "/api/projects/{project_id}/retry",
+    response_model=ProjectRead,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def retry_project(
+    project_id: int, subject: ProjectsWriter, session: SessionDep
+) -> ProjectRead:
+    """Run provisioning again from the failed step."""
+    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    operation = await project_service.retry(session, subject.actor, project)
+    return project_read(project, operation)
+
+
+@router.post("/api/projects/{project_id}/suspend", response_model=ProjectRead)
+async def suspend_project(
+    project_id: int, subject: ProjectsWriter, session: SessionDep, runtime: RuntimeDep
+) -> ProjectRead:
+    """Stop the application."""
+    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    await project_service.suspend(session, runtime.settings, subject.actor, project)
+    return await _one(session, project)
+
+
+@router.post("/api/projects/{project_id}/resume", response_model=ProjectRead)
+async def resume_project(
+    project_id: int, subject: ProjectsWriter, session: SessionDep, runtime: RuntimeDep
+) -> ProjectRead:
+    """Start the application again."""
+    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    await project_service.resume(session, runtime.settings, subject.actor, project)
+    return await _one(session, project)
+
+
+@router.post("/api/projects/{project_id}/archive", response_model=ProjectRead)
+async def archive_project(
+    project_id: int, subject: ProjectsWriter, session: SessionDep, runtime: RuntimeDep
+) -> ProjectRead:
+    """Remove the application, the Coolify project and the DNS records; keep the domain."""
+    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    await project_service.archive(session, runtime.settings, subject.actor, project)
+    return await _one(session, project)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ProjectCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=40, description="lower-case letters, digits, -")
+    domain: str = Field(max_length=253)
+    plugins: list[str] = Field(default_factory=list, max_length=50)
+    server_uuid: str | None = Field(default=None, max_length=64, description="A Coolify server")
+    register_domain: bool = Field(default=False, description="Buy the domain at the registrar")
+    create_server: bool = Field(
+        default=False, description="Create a Hetzner server through Coolify first"
+    )
+    dns_provider: str | None = Field(
+        default=None, description="inwx, powerdns or hetzner (default: the zone's provider)"
+    )
+
+
+class ProjectOperation(BaseModel):
+    id: uuid.UUID
+    kind: str
+    status: str
+    progress: int
+    message: str
+
+
+class ProjectError(BaseModel):
+    step: str | None
+    message: str | None
+
+
+class ProjectRead(BaseModel):
+    id: int
+    name: str
+    domain: str
+    plugins: list[str]
+    state: str
+    register_domain: bool
+    create_server: bool
+    server_uuid: str | None
+    server_ip: str | None
+    dns_provider: str | None
+    dns_records: list[dict[str, Any]]
+    coolify_project_uuid: str | None
+    coolify_app_uuid: str | None
+    deployment_uuid: str | None
+    live_url: str | None
+    error: ProjectError | None
+    operation: ProjectOperation | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    activated_at: dt.datetime | None

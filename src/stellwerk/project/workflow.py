@@ -1,0 +1,566 @@
+"""Provisioning a project as one durable workflow (vrs-api-integrations.md §7).
+
+domain (check → register if asked) → server (optional: Hetzner through Coolify; else the
+configured one) → DNS → Coolify project → application → environment → deploy (one at a time per
+Coolify instance) → poll until running (durable sleep) → verify health.
+
+Every step looks before it creates (a crash or a retry never buys, records or creates twice),
+transient provider failures are retried 3 times with exponential backoff, and on failure the
+created application, Coolify project and DNS records are removed again. A registered domain is
+never deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from typing import Any
+
+import httpx
+from dbos import DBOS, SetWorkflowID
+
+from stellwerk.audit.actor import Actor
+from stellwerk.config import Settings
+from stellwerk.dns.repository import DnsZoneRepository
+from stellwerk.dns.service import setup_project_dns
+from stellwerk.exceptions import StellwerkError
+from stellwerk.kit.time import utc_now
+from stellwerk.models import DnsZone, Project
+from stellwerk.operation import engine
+from stellwerk.operation.engine import worker_database
+from stellwerk.operation.workflow import OperationContext, operation_workflow
+from stellwerk.project.repository import ProjectRepository
+from stellwerk.provider import connect
+from stellwerk.provider.dns.base import DnsRecord
+from stellwerk.provider.error import NOT_FOUND, ProviderError
+from stellwerk.provider.paas.base import (
+    APP_RUNNING,
+    EnvVar,
+    HetznerServerRequest,
+    Paas,
+    PaasServer,
+    PublicGitApp,
+)
+from stellwerk.registrar.service import registrar as registrar_service
+
+log = logging.getLogger(__name__)
+
+KIND = "project.provision"
+DEPLOY_QUEUE = "coolify-deploy"
+# Deployments to one Coolify instance run one after another (§6.2).
+engine.register_queue(DEPLOY_QUEUE, global_concurrency=1)
+
+STEPS = (
+    "domain",
+    "server",
+    "dns",
+    "coolify_project",
+    "application",
+    "environment",
+    "deploy",
+    "running",
+    "health",
+)
+PROGRESS = {
+    "domain": (5, "Checking the domain"),
+    "server": (15, "Choosing the server"),
+    "dns": (25, "Setting DNS records"),
+    "coolify_project": (35, "Creating the Coolify project"),
+    "application": (45, "Creating the application"),
+    "environment": (55, "Setting environment variables"),
+    "deploy": (65, "Deploying (waiting for the deploy queue)"),
+    "running": (85, "Waiting until the application runs"),
+    "health": (95, "Verifying the health URL"),
+}
+ENV_KEYS = (
+    "VRS_PROJECT_ID",
+    "VRS_MARKETPLACE_URL",
+    "VRS_MARKETPLACE_KEY",
+    "VRS_PLUGINS",
+    "SECRET_KEY",
+    "DATABASE_URL",
+)
+MARKETPLACE_KEY_PREFIX = "vrs_mk_"
+
+
+class StepFailed(StellwerkError):
+    status_code = 502
+    default_kind = "provisioning_failed"
+    default_code = "step_failed"
+
+
+def _transient(error: BaseException) -> bool:
+    return isinstance(error, ProviderError) and error.transient
+
+
+RETRY: dict[str, Any] = {
+    "retries_allowed": True,
+    "max_attempts": 3,
+    "interval_seconds": 1.0,
+    "backoff_rate": 2.0,
+    "should_retry": _transient,
+}
+
+
+def app_name(project: Project) -> str:
+    return f"vrs-{project.name}"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def _load(session: Any, project_id: int) -> Project:
+    project = await ProjectRepository(session).get(project_id)
+    if project is None:
+        raise StepFailed(f"project {project_id} is gone", code="project_missing")
+    return project
+
+
+def _settings() -> Settings:
+    return engine.settings()
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+@DBOS.step(name="project.domain", **RETRY)
+async def step_domain(project_id: int) -> dict[str, Any]:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        if not project.register_domain:
+            return {"domain": project.domain, "registered": False}
+        domain = await registrar_service.ensure_registered(
+            session, settings, Actor.system(), domain=project.domain
+        )
+        return {"domain": domain.name, "registered": True, "status": domain.status}
+
+
+async def _pick_server(paas: Paas, settings: Settings, wanted: str | None) -> PaasServer:
+    if wanted:
+        return await paas.get_server(uuid=wanted)
+    if settings.coolify_default_server_uuid:
+        return await paas.get_server(uuid=settings.coolify_default_server_uuid)
+    servers = await paas.list_servers()
+    if not servers:
+        raise StepFailed("Coolify has no server to deploy to", code="no_server")
+    named = [s for s in servers if s.name == "hetzner-1"]
+    return (named or servers)[0]
+
+
+async def _create_server(paas: Paas, settings: Settings, project: Project) -> PaasServer:
+    """A Hetzner server through Coolify's `POST /servers/hetzner`, chosen from the live catalog."""
+    name = f"vrs-{project.name}"
+    for server in await paas.list_servers():
+        if server.name == name:  # created before a crash or retry
+            return server
+    catalog = getattr(paas, "hetzner_catalog", None)
+    token = settings.coolify_hetzner_token_uuid
+    key = settings.coolify_private_key_uuid
+    if connect.uses_sandbox(settings, "coolify"):
+        from stellwerk.provider.paas.coolify_sandbox import SEED_CLOUD_TOKEN_UUID, SEED_KEY_UUID
+
+        token, key = token or SEED_CLOUD_TOKEN_UUID, key or SEED_KEY_UUID
+    if catalog is None or not token or not key:
+        raise StepFailed(
+            "Creating servers needs COOLIFY_HETZNER_TOKEN_UUID and COOLIFY_PRIVATE_KEY_UUID",
+            code="server_not_configured",
+        )
+    types = await catalog(kind="server-types", cloud_provider_token_uuid=token)
+    names = [t["name"] for t in types]
+    server_type = settings.project_hetzner_server_type
+    if server_type not in names:
+        raise StepFailed(
+            f"Server type {server_type} is not offered (live catalog: {', '.join(names)})",
+            code="server_type_unavailable",
+        )
+    images = await catalog(kind="images", cloud_provider_token_uuid=token)
+    image = next((i for i in images if i.get("name") == settings.project_hetzner_image), None)
+    if image is None:
+        raise StepFailed(f"No image {settings.project_hetzner_image}", code="image_unavailable")
+    created = await paas.create_hetzner_server(
+        request=HetznerServerRequest(
+            location=settings.project_hetzner_location,
+            server_type=server_type,
+            image=int(image["id"]),
+            private_key_uuid=key,
+            cloud_provider_token_uuid=token,
+            name=name,
+        )
+    )
+    return PaasServer(uuid=created.uuid, name=name, ip=created.ip)
+
+
+@DBOS.step(name="project.server", **RETRY)
+async def step_server(project_id: int) -> dict[str, Any]:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        async with connect.paas(settings) as paas:
+            if project.create_server and not project.server_uuid:
+                server = await _create_server(paas, settings, project)
+            else:
+                server = await _pick_server(paas, settings, project.server_uuid)
+        ip = server.ip or settings.project_server_ip
+        if not ip:
+            raise StepFailed(f"Server {server.name} has no IP address", code="no_server_ip")
+        project.server_uuid = server.uuid
+        project.server_ip = ip
+        return {"server_uuid": server.uuid, "ip": ip}
+
+
+def _record_json(record: DnsRecord, created: bool) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "type": record.type,
+        "content": record.content,
+        "ttl": record.ttl,
+        "created": created,
+    }
+
+
+@DBOS.step(name="project.dns", **RETRY)
+async def step_dns(project_id: int) -> dict[str, Any]:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        zones = DnsZoneRepository(session)
+        zone = await zones.get(project.domain)
+        provider = project.dns_provider or (
+            zone.provider if zone else settings.dns_default_provider
+        )
+        previous = {str(r.get("id")): bool(r.get("created")) for r in project.dns_records}
+        async with connect.dns(settings, provider) as dns:
+            existing_ids: set[str] = set()
+            try:
+                existing_ids = {r.id for r in await dns.list_records(zone=project.domain)}
+            except ProviderError as error:
+                if error.code != NOT_FOUND:
+                    raise
+            records = await setup_project_dns(dns, project.domain, str(project.server_ip))
+        project.dns_provider = provider
+        project.dns_records = [
+            _record_json(r, previous.get(r.id, r.id not in existing_ids)) for r in records
+        ]
+        if zone is None:
+            await zones.add(DnsZone(name=project.domain, provider=provider))
+        return {"records": [r.id for r in records], "provider": provider}
+
+
+@DBOS.step(name="project.coolify_project", **RETRY)
+async def step_coolify_project(project_id: int) -> dict[str, Any]:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        async with connect.paas(settings) as paas:
+            found = None
+            for candidate in await paas.list_projects():
+                if candidate.uuid == project.coolify_project_uuid or candidate.name == app_name(
+                    project
+                ):
+                    found = candidate
+                    break
+            if found is None:
+                found = await paas.create_project(
+                    name=app_name(project), description=f"VRS Projekt: {project.name}"
+                )
+        project.coolify_project_uuid = found.uuid
+        return {"coolify_project_uuid": found.uuid}
+
+
+@DBOS.step(name="project.application", **RETRY)
+async def step_application(project_id: int) -> dict[str, Any]:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        async with connect.paas(settings) as paas:
+            found = None
+            for candidate in await paas.list_applications():
+                if candidate.uuid == project.coolify_app_uuid or candidate.name == app_name(
+                    project
+                ):
+                    found = candidate
+                    break
+            if found is None:
+                found = await paas.create_public_application(
+                    app=PublicGitApp(
+                        project_uuid=str(project.coolify_project_uuid),
+                        server_uuid=str(project.server_uuid),
+                        name=app_name(project),
+                        description=f"VRS Projekt: {project.name}",
+                        git_repository=settings.vrs_core_repo,
+                        git_branch=settings.vrs_core_branch,
+                        build_pack="nixpacks",
+                        ports_exposes="8000",
+                        domains=(f"https://{project.domain}", f"https://www.{project.domain}"),
+                        is_force_https_enabled=True,
+                        is_auto_deploy_enabled=False,
+                        health_check_enabled=True,
+                        health_check_path="/health",
+                        health_check_interval=30,
+                    )
+                )
+        project.coolify_app_uuid = found.uuid
+        return {"coolify_app_uuid": found.uuid}
+
+
+def _marketplace_url(settings: Settings) -> str:
+    return settings.marketplace_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
+
+
+@DBOS.step(name="project.environment", **RETRY)
+async def step_environment(project_id: int) -> dict[str, Any]:
+    """The project's variables in one bulk call. The marketplace key is fresh per project and
+    kept only as a hash here; a retry keeps the key the application already has."""
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        app_uuid = str(project.coolify_app_uuid)
+        async with connect.paas(settings) as paas:
+            current = {e.key: e.value for e in await paas.list_envs(app_uuid=app_uuid)}
+            key = current.get("VRS_MARKETPLACE_KEY")
+            if not key or project.marketplace_key_hash != hash_key(key):
+                key = MARKETPLACE_KEY_PREFIX + secrets.token_urlsafe(32)
+            secret_key = current.get("SECRET_KEY") or secrets.token_urlsafe(48)
+            values = {
+                "VRS_PROJECT_ID": str(project.id),
+                "VRS_MARKETPLACE_URL": _marketplace_url(settings),
+                "VRS_MARKETPLACE_KEY": key,
+                "VRS_PLUGINS": ",".join(project.plugins),
+                "SECRET_KEY": secret_key,
+            }
+            if settings.project_database_url:
+                values["DATABASE_URL"] = settings.project_database_url.replace(
+                    "{project}", project.name
+                )
+            await paas.set_envs(
+                app_uuid=app_uuid,
+                envs=[EnvVar(key=k, value=v, is_literal=True) for k, v in values.items()],
+            )
+        project.marketplace_key_hash = hash_key(key)
+        return {"keys": sorted(values)}
+
+
+@DBOS.step(name="project.start_deployment", **RETRY)
+async def step_start_deployment(project_id: int) -> str:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        app_uuid = str(project.coolify_app_uuid)
+        async with connect.paas(settings) as paas:
+            if project.deployment_uuid:
+                try:
+                    previous = await paas.get_deployment(uuid=project.deployment_uuid)
+                except ProviderError as error:
+                    if error.code != NOT_FOUND:
+                        raise
+                else:
+                    if previous.status in ("queued", "in_progress") and (
+                        previous.application_uuid in (None, app_uuid)
+                    ):
+                        return previous.uuid  # started before a crash: follow that one
+            action = await paas.deploy(app_uuid=app_uuid)
+        project.deployment_uuid = action.id
+        return action.id
+
+
+@DBOS.step(name="project.deployment_status", **RETRY)
+async def step_deployment_status(deployment_uuid: str) -> str:
+    async with connect.paas(_settings()) as paas:
+        return (await paas.get_deployment(uuid=deployment_uuid)).status
+
+
+@DBOS.workflow(name="project.deploy")
+async def deploy_workflow(project_id: int) -> dict[str, Any]:
+    """Runs on the deploy queue (one at a time): start the deployment and follow it."""
+    settings = _settings()
+    deployment_uuid = await step_start_deployment(project_id)
+    polls = max(1, int(settings.project_deploy_timeout_seconds / settings.project_poll_seconds))
+    for _ in range(polls):
+        status = await step_deployment_status(deployment_uuid)
+        if status == "finished":
+            return {"status": "finished", "deployment_uuid": deployment_uuid}
+        if status in ("failed", "cancelled-by-user", "cancelled"):
+            return {"status": "failed", "deployment_uuid": deployment_uuid, "detail": status}
+        await DBOS.sleep_async(settings.project_poll_seconds)
+    return {"status": "timeout", "deployment_uuid": deployment_uuid}
+
+
+@DBOS.step(name="project.app_status", **RETRY)
+async def step_app_status(project_id: int) -> dict[str, Any]:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        async with connect.paas(settings) as paas:
+            app = await paas.get_application(uuid=str(project.coolify_app_uuid))
+        return {"status": app.status, "health": app.health}
+
+
+@DBOS.step(name="project.health", **RETRY)
+async def step_health(project_id: int) -> dict[str, Any]:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        domain = project.domain
+    template = settings.project_health_url
+    sandbox = connect.sandbox_url(settings, "coolify")
+    if template is None and sandbox and connect.uses_sandbox(settings, "coolify"):
+        # Sandbox mode: the Coolify sandbox answers for its deployed applications.
+        template = sandbox.removesuffix("/api/v1") + "/__app__/{domain}/health"
+    url = (template or "https://{domain}/health").replace("{domain}", domain)
+    deadline = time.monotonic() + settings.project_health_timeout_seconds
+    last = "no answer"
+    async with httpx.AsyncClient(timeout=10.0, follow_redirects=True) as http:
+        while time.monotonic() < deadline:
+            try:
+                response = await http.get(url)
+                if response.status_code == 200:
+                    return {"verified_by": url, "status": 200}
+                last = f"HTTP {response.status_code}"
+            except httpx.HTTPError as error:
+                last = type(error).__name__
+            await asyncio.sleep(min(5.0, settings.project_poll_seconds))
+    raise StepFailed(f"{url} did not answer 200 ({last})", code="health_failed")
+
+
+@DBOS.step(name="project.activate")
+async def step_activate(project_id: int) -> dict[str, Any]:
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        project.state = "active"
+        project.live_url = f"https://{project.domain}"
+        project.error_step = project.error_message = None
+        project.activated_at = project.activated_at or utc_now()
+        return {
+            "project_id": project.id,
+            "live_url": project.live_url,
+            "coolify_project_uuid": project.coolify_project_uuid,
+            "coolify_app_uuid": project.coolify_app_uuid,
+            "dns_records": [r["id"] for r in project.dns_records],
+        }
+
+
+async def remove_resources(settings: Settings, project: Project) -> None:
+    """Remove the application, the Coolify project and the DNS records this project created;
+    never the domain. Missing pieces are fine (already gone)."""
+    async with connect.paas(settings) as paas:
+        if project.coolify_app_uuid:
+            await _ignore_missing(paas.delete_application(uuid=project.coolify_app_uuid))
+        if project.coolify_project_uuid:
+            await _ignore_missing(paas.delete_project(uuid=project.coolify_project_uuid))
+    if project.dns_records and project.dns_provider:
+        async with connect.dns(settings, project.dns_provider) as dns:
+            for record in project.dns_records:
+                if record.get("created", True):
+                    await _ignore_missing(
+                        dns.delete_record(zone=project.domain, record_id=str(record["id"]))
+                    )
+    project.coolify_app_uuid = None
+    project.coolify_project_uuid = None
+    project.deployment_uuid = None
+    project.dns_records = []
+    project.live_url = None
+
+
+async def _ignore_missing(call: Any) -> None:
+    try:
+        await call
+    except ProviderError as error:
+        if error.code != NOT_FOUND:
+            raise
+
+
+@DBOS.step(name="project.compensate", **RETRY)
+async def step_compensate(project_id: int) -> None:
+    settings = _settings()
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        await remove_resources(settings, project)
+
+
+@DBOS.step(name="project.fail")
+async def step_fail(project_id: int, step: str, message: str) -> None:
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        project.state = "error"
+        project.error_step = step
+        project.error_message = message[:2000]
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, StellwerkError):
+        return error.message
+    errors = getattr(error, "errors", None)  # DBOS: retries exhausted
+    if errors:
+        return _message(errors[-1])
+    return f"{type(error).__name__}: {error}"
+
+
+# --- the workflow -----------------------------------------------------------------------------
+
+
+@operation_workflow(KIND)
+async def provision(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    project_id = int(input["project_id"])
+    settings = _settings()
+    current = "domain"
+
+    async def enter(step: str) -> None:
+        nonlocal current
+        current = step
+        percent, message = PROGRESS[step]
+        await ctx.progress(percent, message, step=step)
+
+    try:
+        await enter("domain")
+        await step_domain(project_id)
+        await enter("server")
+        await step_server(project_id)
+        await enter("dns")
+        await step_dns(project_id)
+        await enter("coolify_project")
+        await step_coolify_project(project_id)
+        await enter("application")
+        await step_application(project_id)
+        await enter("environment")
+        await step_environment(project_id)
+        await enter("deploy")
+        queue = await DBOS.retrieve_queue_async(DEPLOY_QUEUE)
+        if queue is None:
+            raise StepFailed("the deploy queue is not registered")
+        with SetWorkflowID(f"{ctx.operation_id}-deploy"):
+            handle = await queue.enqueue_async(deploy_workflow, project_id)
+        deployed = await handle.get_result(polling_interval_sec=0.5)
+        if deployed["status"] != "finished":
+            detail = "timed out" if deployed["status"] == "timeout" else "failed"
+            raise StepFailed(f"Coolify deployment {deployed['deployment_uuid']} {detail}")
+        await enter("running")
+        polls = max(1, int(settings.project_deploy_timeout_seconds / settings.project_poll_seconds))
+        for _ in range(polls):
+            status = await step_app_status(project_id)
+            if status["status"] == APP_RUNNING:
+                break
+            await DBOS.sleep_async(settings.project_poll_seconds)
+        else:
+            raise StepFailed("The application did not start in time", code="not_running")
+        await enter("health")
+        await step_health(project_id)
+        result = await step_activate(project_id)
+    except Exception as error:
+        message = _message(error)
+        log.warning(
+            "project provisioning failed",
+            extra={"project_id": project_id, "step": current, "error": message},
+        )
+        try:
+            await step_compensate(project_id)
+        finally:
+            await step_fail(project_id, current, message)
+        raise StepFailed(f"{current}: {message}", code="step_failed") from error
+    await ctx.progress(100, f"Live at {result['live_url']}", step="active")
+    return result

@@ -1,0 +1,1 @@
+"""Registrar domains: availability, registration with a remembered default contact, transfers."""

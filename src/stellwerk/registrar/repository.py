@@ -1,0 +1,77 @@
+"""All SQL for registrar domains and contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stellwerk.models import RegistrarContact, RegistrarDomain
+
+
+class RegistrarRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, item: RegistrarDomain | RegistrarContact) -> None:
+        self.session.add(item)
+        await self.session.flush()
+
+    async def domain(self, name: str) -> RegistrarDomain | None:
+        result = await self.session.execute(
+            select(RegistrarDomain).where(RegistrarDomain.name == name)
+        )
+        return result.scalar_one_or_none()
+
+    async def domains(
+        self, *, offset: int, limit: int, status: str | None = None
+    ) -> tuple[Sequence[RegistrarDomain], int]:
+        query = select(RegistrarDomain)
+        count = select(func.count()).select_from(RegistrarDomain)
+        if status:
+            query = query.where(RegistrarDomain.status == status)
+            count = count.where(RegistrarDomain.status == status)
+        rows = await self.session.execute(
+            query.order_by(RegistrarDomain.name).offset(offset).limit(limit)
+        )
+        return rows.scalars().all(), int((await self.session.execute(count)).scalar_one())
+
+    async def pending_domains(self, limit: int = 100) -> Sequence[RegistrarDomain]:
+        rows = await self.session.execute(
+            select(RegistrarDomain).where(RegistrarDomain.status == "pending").limit(limit)
+        )
+        return rows.scalars().all()
+
+    async def contact(self, contact_id: int) -> RegistrarContact | None:
+        return await self.session.get(RegistrarContact, contact_id)
+
+    async def contact_by_handle(self, provider: str, handle: str) -> RegistrarContact | None:
+        result = await self.session.execute(
+            select(RegistrarContact).where(
+                RegistrarContact.provider == provider,
+                RegistrarContact.provider_contact_id == handle,
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def default_contact(self, provider: str) -> RegistrarContact | None:
+        result = await self.session.execute(
+            select(RegistrarContact)
+            .where(RegistrarContact.provider == provider, RegistrarContact.is_default.is_(True))
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def contacts(self, provider: str | None = None) -> Sequence[RegistrarContact]:
+        query = select(RegistrarContact).order_by(RegistrarContact.id)
+        if provider:
+            query = query.where(RegistrarContact.provider == provider)
+        return (await self.session.execute(query)).scalars().all()
+
+    async def clear_default(self, provider: str) -> None:
+        await self.session.execute(
+            update(RegistrarContact)
+            .where(RegistrarContact.provider == provider)
+            .values(is_default=False)
+        )

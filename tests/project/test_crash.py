@@ -1,0 +1,78 @@
+"""SIGKILL `stellwerk serve` at a step of the provisioning flow and start it again: the project
+completes with one domain, one record set, one Coolify project and one application."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.process import ServeProcess, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _show(env: dict[str, str]) -> dict[str, object]:
+    result = run_cli("projects", "show", "demo", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+MARKERS = {
+    "dns": "Setting DNS records",
+    "deploy": "Deploying",
+}
+
+
+@pytest.mark.parametrize("kill_at", ["dns", "deploy"])
+def test_sigkill_at_a_step_then_restart_completes_once(
+    serve_env: dict[str, str], tmp_path: Path, kill_at: str
+) -> None:
+    server = ServeProcess(serve_env, tmp_path / "serve.log")
+    server.start()
+    try:
+        created = run_cli(
+            "projects",
+            "create",
+            "demo",
+            "--domain",
+            "demo-shop.de",
+            "--plugins",
+            "core,crm",
+            "--no-follow",
+            "--json",
+            env=serve_env,
+        )
+        assert created.returncode == 0, created.stderr
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            project = _show(serve_env)
+            message = str(project["operation"]["message"])  # type: ignore[index]
+            if project["state"] != "provisioning" or MARKERS[kill_at] in message:
+                break
+            time.sleep(0.1)
+        server.kill()
+        server.start()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            project = _show(serve_env)
+            if project["state"] != "provisioning":
+                break
+            time.sleep(0.5)
+        assert project["state"] == "active", (project["error"], server.log()[-3000:])
+    finally:
+        server.stop()
+    sandbox_dir = Path(serve_env["STELLWERK_DATA_DIR"]) / "sandbox"
+    coolify = json.loads((sandbox_dir / "coolify.json").read_text())
+    inwx = json.loads((sandbox_dir / "inwx.json").read_text())
+    assert len(coolify["projects"]) == 1
+    assert len(coolify["applications"]) == 1
+    assert list(inwx["domains"]) == ["demo-shop.de"]
+    a_records = sorted(
+        r["name"] for r in inwx["zones"]["demo-shop.de"]["records"] if r["type"] == "A"
+    )
+    assert a_records == ["demo-shop.de", "www.demo-shop.de"]
+    (app,) = coolify["applications"].values()
+    assert len(coolify["envs"][app["uuid"]]) == 5

@@ -1,0 +1,171 @@
+"""Registrar domains and contacts through the API, against the INWX sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from stellwerk.runtime import Runtime
+from tests.factories import admin_headers, bearer, create_token, create_user
+from tests.provider.running import Sandboxes
+
+
+async def test_check(client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes) -> None:
+    headers = await admin_headers(runtime)
+    response = await client.post(
+        "/api/registrar/domains/check",
+        json={"domains": ["demo-shop.de", "example.com", "ab.io"]},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    free, taken, premium = response.json()["domains"]
+    assert free == {
+        "domain": "demo-shop.de",
+        "available": True,
+        "price": "4.90",
+        "currency": "EUR",
+        "premium": False,
+        "status": "free",
+    }
+    assert taken["available"] is False
+    assert (premium["premium"], premium["price"]) == (True, "2500.00")
+    get = await client.get(
+        "/api/registrar/domains/check", params={"domain": "demo-shop.de"}, headers=headers
+    )
+    assert get.json()["domains"][0]["available"] is True
+    bad = await client.post(
+        "/api/registrar/domains/check", json={"domains": ["no spaces.de"]}, headers=headers
+    )
+    assert bad.status_code == 422
+    assert bad.json()["field"] == "domains"
+
+
+async def test_register_with_remembered_default_contact(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    created = await client.post(
+        "/api/registrar/contacts",
+        json={
+            "type": "ORG",
+            "name": "Max Mustermann",
+            "organization": "Firma GmbH",
+            "street": "Musterstraße 1",
+            "city": "Musterstadt",
+            "postal_code": "12345",
+            "country_code": "DE",
+            "phone": "+49.123456789",
+            "email": "admin@example.com",
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    contact = created.json()
+    assert contact["is_default"] is True
+    handle = contact["provider_contact_id"]
+    assert handle in sandboxes.inwx_state["contacts"]
+
+    response = await client.post(
+        "/api/registrar/domains", json={"domain": "Demo-Shop.de"}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    domain = response.json()
+    assert (domain["name"], domain["status"], domain["origin"]) == (
+        "demo-shop.de",
+        "active",
+        "register",
+    )
+    assert (domain["price"], domain["currency"]) == ("4.90", "EUR")
+    assert domain["contact_id"] == contact["id"]
+    registered = sandboxes.inwx_state["domains"]["demo-shop.de"]
+    assert {registered[r] for r in ("registrant", "admin", "tech", "billing")} == {int(handle)}
+
+    again = await client.post(
+        "/api/registrar/domains", json={"domain": "demo-shop.de"}, headers=headers
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "domain_taken"
+    taken = await client.post(
+        "/api/registrar/domains", json={"domain": "example.com"}, headers=headers
+    )
+    assert taken.status_code == 409
+    assert list(sandboxes.inwx_state["domains"]) == ["demo-shop.de"]
+
+    listed = await client.get("/api/registrar/domains", headers=headers)
+    assert [d["name"] for d in listed.json()["items"]] == ["demo-shop.de"]
+    shown = await client.get("/api/registrar/domains/demo-shop.de", headers=headers)
+    assert shown.json()["id"] == domain["id"]
+
+    # Another default: the next domain uses it.
+    adopted = await client.post(
+        "/api/registrar/contacts", json={"provider_contact_id": "12345"}, headers=headers
+    )
+    assert adopted.status_code == 201
+    contacts = (await client.get("/api/registrar/contacts", headers=headers)).json()
+    assert [c["is_default"] for c in contacts] == [False, True]
+    back = await client.put(
+        f"/api/registrar/contacts/{contact['id']}", json={"default": True}, headers=headers
+    )
+    assert back.json()["is_default"] is True
+
+
+async def test_sandbox_adopts_the_documented_contact(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    response = await client.post(
+        "/api/registrar/domains", json={"domain": "first-shop.de"}, headers=headers
+    )
+    assert response.status_code == 201, response.text
+    assert sandboxes.inwx_state["domains"]["first-shop.de"]["registrant"] == 12345
+
+
+async def test_transfer_pending_until_done(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    response = await client.post(
+        "/api/registrar/domains/transfer",
+        json={"domain": "moving-shop.de", "auth_code": "ABC123XYZ"},
+        headers=headers,
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "pending"
+    assert "ABC123XYZ" not in response.text
+    status = "pending"
+    for _ in range(40):
+        status = (
+            await client.get("/api/registrar/domains/moving-shop.de", headers=headers)
+        ).json()["status"]
+        if status == "active":
+            break
+        await asyncio.sleep(0.1)
+    assert status == "active"
+    audit = await client.get("/api/admin/audit", headers=headers)
+    assert "ABC123XYZ" not in audit.text
+
+
+async def test_errors_and_scopes(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    invalid = await client.post(
+        "/api/registrar/domains", json={"domain": "-bad-.de"}, headers=headers
+    )
+    assert invalid.status_code == 422
+    missing = await client.get("/api/registrar/domains/nothing-here.de", headers=headers)
+    assert missing.status_code == 404
+    no_details = await client.post("/api/registrar/contacts", json={"name": "x"}, headers=headers)
+    assert no_details.status_code == 422
+    unknown = await client.post(
+        "/api/registrar/contacts", json={"provider_contact_id": "999"}, headers=headers
+    )
+    assert unknown.status_code == 404
+    user = await create_user(runtime)
+    reader = bearer(await create_token(runtime, user, ["read:dns"]))
+    denied = await client.post(
+        "/api/registrar/domains", json={"domain": "x-shop.de"}, headers=reader
+    )
+    assert denied.status_code == 403
+    assert denied.json()["required"] == "write:dns"
