@@ -1,0 +1,1 @@
+"""Redirect domains: the NexRedirect API, the data plane, private hit analytics."""

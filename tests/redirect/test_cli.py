@@ -1,0 +1,137 @@
+"""`stellwerk redirect ...` as an operator runs it: the standalone data plane with several
+workers (routing changes reach every worker process) and the domain commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from stellwerk.config import Settings
+from stellwerk.runtime import Runtime
+from tests.factories import create_admin
+from tests.process import STELLWERK, base_env, free_port, run_cli
+from tests.redirect.conftest import wait_for
+from tests.redirect.factories import create_domain
+
+pytestmark = pytest.mark.slow
+
+
+def _env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    env = base_env(tmp_path / "cli", settings.resolved_database_url)
+    env["STELLWERK_SECRET_KEY"] = "test-secret-key-not-for-production"
+    env["STELLWERK_PUBLIC_IPV4"] = "203.0.113.42"
+    env["STELLWERK_REDIRECT_REFRESH_SECONDS"] = "0.2"
+    return env
+
+
+async def test_domain_commands_with_json(
+    settings: Settings, runtime: Runtime, tmp_path: Path
+) -> None:
+    await create_admin(runtime, username="operator")
+    env = _env(settings, tmp_path)
+    added = await asyncio.to_thread(
+        run_cli,
+        "redirect",
+        "domains",
+        "add",
+        "cli-alt.example",
+        "--target",
+        "https://t.example",
+        "--code",
+        "302",
+        "--no-www",
+        "--json",
+        env=env,
+    )
+    assert added.returncode == 0, added.stderr
+    body = json.loads(added.stdout)
+    assert body["domain"]["redirect_code"] == 302
+    assert body["dns_records"] == [
+        {"type": "A", "name": "cli-alt.example", "value": "203.0.113.42"}
+    ]
+    listed = await asyncio.to_thread(run_cli, "redirect", "domains", "list", "--json", env=env)
+    assert [d["domain"] for d in json.loads(listed.stdout)] == ["cli-alt.example"]
+    bad = await asyncio.to_thread(
+        run_cli,
+        "redirect",
+        "domains",
+        "add",
+        "10.0.0.1",
+        "--target",
+        "https://t.example",
+        env=env,
+    )
+    assert bad.returncode == 1
+    assert "IP address" in bad.stderr
+    deleted = await asyncio.to_thread(
+        run_cli, "redirect", "domains", "delete", str(body["domain"]["id"]), "--json", env=env
+    )
+    assert json.loads(deleted.stdout)["ok"] is True
+    caddy = await asyncio.to_thread(run_cli, "redirect", "caddy-config", env=env)
+    assert "on_demand" in caddy.stdout
+    assert "/api/redirect/tls-ask" in caddy.stdout
+
+
+async def test_standalone_workers_follow_changes_and_flush_on_stop(
+    settings: Settings, runtime: Runtime, tmp_path: Path
+) -> None:
+    env = _env(settings, tmp_path)
+    port = free_port()
+    log_path = tmp_path / "plane.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: ASYNC220 - a long-running server, not awaited
+            [STELLWERK, "redirect", "serve", "--workers", "2", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+
+            async def up() -> bool:
+                try:
+                    await http.get("/", headers={"Host": "nothing.example"})
+                except httpx.HTTPError:
+                    return False
+                return True
+
+            await wait_for(up, timeout=30, interval=0.2)
+            admin = await create_admin(runtime)
+            await create_domain(runtime, admin, domain="workers.example")
+            created = time.monotonic()
+
+            async def all_workers_route() -> bool:
+                # New connections land on either worker; all must know the domain.
+                answers = []
+                for _ in range(6):
+                    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as fresh:
+                        answer = await fresh.get("/w", headers={"Host": "workers.example"})
+                    answers.append(answer.status_code)
+                return all(a == 301 for a in answers)
+
+            await wait_for(all_workers_route, timeout=6, interval=0.1)
+            # 1 s required (each check opens six connections, slow on a loaded machine).
+            assert time.monotonic() - created < 4.0
+            served = 0
+            for _ in range(100):
+                response = await http.get("/w?x=1", headers={"Host": "workers.example"})
+                assert response.headers["location"] == "https://www.firma.example/w?x=1"
+                served += 1
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.to_thread(process.wait, 30)
+    async with runtime.database.engine.connect() as connection:
+        stored = (
+            await connection.execute(
+                text("SELECT count(*) FROM redirect_hits WHERE path = '/w?x=1'")
+            )
+        ).scalar_one()
+    assert stored == served, log_path.read_text()[-3000:]
