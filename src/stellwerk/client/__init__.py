@@ -1,0 +1,1 @@
+"""Client libraries for Stellwerk's APIs."""

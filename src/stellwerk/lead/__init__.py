@@ -1,0 +1,1 @@
+"""The leads CRM: institutions (leads), their contacts, contact details and versioned notes."""

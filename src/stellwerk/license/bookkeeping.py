@@ -1,0 +1,125 @@
+"""Bookkeeping that verification causes, written in batches off the request path.
+
+Verify refreshes a device's `last_heartbeat` (at most once a minute per device). Instead of an
+UPDATE inside the request, the device id goes into a buffer that a background task writes with
+one executemany every `interval` seconds; stopping the app flushes what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from typing import cast
+
+from sqlalchemy import Table, bindparam, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from stellwerk.models import LicenseActivation
+
+log = logging.getLogger(__name__)
+
+_table = cast(Table, LicenseActivation.__table__)
+_TOUCH = (
+    update(_table)
+    .where(
+        _table.c.id == bindparam("b_id"),
+        # Never move a heartbeat backwards (a session heartbeat may have written a newer one).
+        _table.c.last_heartbeat < bindparam("b_at", type_=_table.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_table.c.last_heartbeat.type))
+)
+# Session heartbeats know the device by license and hardware hash.
+_TOUCH_DEVICE = (
+    update(_table)
+    .where(
+        _table.c.license_id == bindparam("b_license"),
+        _table.c.hardware_hash == bindparam("b_hardware"),
+        _table.c.is_active.is_(True),
+        _table.c.last_heartbeat < bindparam("b_older", type_=_table.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_table.c.last_heartbeat.type))
+)
+
+
+class TouchBuffer:
+    """Device ids whose `last_heartbeat` is due, with the time to write (latest wins)."""
+
+    def __init__(self, *, interval: float = 2.0, max_pending: int = 10_000) -> None:
+        self.interval = interval
+        self.max_pending = max_pending
+        self._pending: dict[int, dt.datetime] = {}
+        self._devices: dict[tuple[int, str], tuple[dt.datetime, dt.datetime]] = {}
+        self._engine: AsyncEngine | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    def add(self, activation_id: int, at: dt.datetime) -> None:
+        self._pending[activation_id] = at
+        if len(self._pending) >= self.max_pending:
+            self._wake.set()
+
+    def add_device(
+        self, license_id: int, hardware_hash: str, at: dt.datetime, *, older_than: dt.datetime
+    ) -> None:
+        """Refresh the device at `at` if its heartbeat is older than `older_than` by then."""
+        self._devices[(license_id, hardware_hash)] = (at, older_than)
+        if len(self._devices) >= self.max_pending:
+            self._wake.set()
+
+    def start(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="license-touch-buffer")
+
+    async def stop(self) -> None:
+        """Stop the writer and flush what is pending (a graceful stop loses nothing)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush()
+
+    async def flush(self) -> int:
+        if (not self._pending and not self._devices) or self._engine is None:
+            return 0
+        batch, self._pending = self._pending, {}
+        devices, self._devices = self._devices, {}
+        rows = [{"b_id": key, "b_at": at} for key, at in batch.items()]
+        device_rows = [
+            {"b_license": license_id, "b_hardware": hardware, "b_at": at, "b_older": older}
+            for (license_id, hardware), (at, older) in devices.items()
+        ]
+        try:
+            async with self._engine.begin() as connection:
+                if rows:
+                    await connection.execute(_TOUCH, rows)
+                if device_rows:
+                    await connection.execute(_TOUCH_DEVICE, device_rows)
+        except Exception:
+            # Keep the newest times for the next round rather than losing them.
+            count = len(rows) + len(device_rows)
+            log.warning("could not write %d device heartbeats; retrying", count, exc_info=True)
+            for key, at in batch.items():
+                self._pending.setdefault(key, at)
+            for device, times in devices.items():
+                self._devices.setdefault(device, times)
+            return 0
+        return len(rows) + len(device_rows)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            self._wake.clear()
+            await self.flush()
+
+
+# One per process: the service path (SQLite) and the fast path (PostgreSQL) both feed it.
+touches = TouchBuffer()

@@ -1,0 +1,24 @@
+"""License server metrics, shown on `/metrics`."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+ACTIVATIONS = Counter(
+    "stellwerk_license_activations_total",
+    "License activation attempts, by result.",
+    ["result"],
+)
+VERIFICATIONS = Counter(
+    "stellwerk_license_verifications_total",
+    "License verifications, by result (valid, expired, inactive, not_activated, ...).",
+    ["result"],
+)
+HEARTBEATS = Counter("stellwerk_license_heartbeats_total", "Session heartbeats accepted.")
+SESSIONS_STARTED = Counter("stellwerk_license_sessions_started_total", "Sessions started.")
+SESSIONS_EXPIRED = Counter(
+    "stellwerk_license_sessions_expired_total", "Sessions ended because heartbeats stopped."
+)
+ACTIVE_SESSIONS = Gauge("stellwerk_license_active_sessions", "Sessions currently open.")
+LICENSES = Gauge("stellwerk_licenses", "Licenses in the database, by state.", ["state"])
+LICENSES_DELETED = Counter("stellwerk_licenses_deleted_total", "Licenses deleted.")

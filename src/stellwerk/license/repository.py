@@ -1,0 +1,541 @@
+"""All SQL for licenses, activations, sessions, releases and client configs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from stellwerk.models import (
+    ClientConfig,
+    Customer,
+    License,
+    LicenseActivation,
+    LicenseSession,
+    Release,
+)
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+@dataclass(frozen=True)
+class VerifyRow:
+    license_id: int
+    license_key: str
+    license_type: str
+    valid_from: dt.date
+    valid_until: dt.date | None
+    max_users: int
+    is_active: bool
+    activation_id: int | None
+    activation_active: bool | None
+    activation_heartbeat: dt.datetime | None
+
+
+class LicenseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, license_id: int) -> License | None:
+        return await self.session.scalar(
+            select(License).options(joinedload(License.customer)).where(License.id == license_id)
+        )
+
+    async def get_by_key(self, license_key: str) -> License | None:
+        return await self.session.scalar(
+            select(License)
+            .options(joinedload(License.customer))
+            .where(License.license_key == license_key)
+        )
+
+    async def key_exists(self, license_key: str) -> bool:
+        found = await self.session.scalar(
+            select(License.id).where(License.license_key == license_key)
+        )
+        return found is not None
+
+    async def add(self, license: License) -> License:
+        self.session.add(license)
+        await self.session.flush()
+        return license
+
+    async def lock(self, license_id: int) -> License | None:
+        """Serialise seat and session changes of one license until the transaction ends.
+
+        A no-op UPDATE takes the row lock on PostgreSQL and the write lock on SQLite alike;
+        the license is then read fresh, after whoever held the lock has committed.
+        """
+        await self.session.execute(
+            update(License)
+            .where(License.id == license_id)
+            .values(is_active=License.is_active, updated_at=License.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+        return await self.session.scalar(
+            select(License)
+            .options(joinedload(License.customer))
+            .where(License.id == license_id)
+            .execution_options(populate_existing=True)
+        )
+
+    async def verify_row(self, license_key: str, hardware_hash: str) -> VerifyRow | None:
+        """The license and this device's activation in one round trip (two unique indexes)."""
+        row = (
+            await self.session.execute(
+                select(
+                    License.id,
+                    License.license_key,
+                    License.license_type,
+                    License.valid_from,
+                    License.valid_until,
+                    License.max_users,
+                    License.is_active,
+                    LicenseActivation.id,
+                    LicenseActivation.is_active,
+                    LicenseActivation.last_heartbeat,
+                )
+                .outerjoin(
+                    LicenseActivation,
+                    and_(
+                        LicenseActivation.license_id == License.id,
+                        LicenseActivation.hardware_hash == hardware_hash,
+                    ),
+                )
+                .where(License.license_key == license_key)
+            )
+        ).first()
+        if row is None:
+            return None
+        return VerifyRow(
+            license_id=row[0],
+            license_key=row[1],
+            license_type=row[2],
+            valid_from=row[3],
+            valid_until=row[4],
+            max_users=row[5],
+            is_active=row[6],
+            activation_id=row[7],
+            activation_active=row[8],
+            activation_heartbeat=row[9],
+        )
+
+    async def list(
+        self,
+        *,
+        query: str | None,
+        customer_id: int | None,
+        is_active: bool | None,
+        license_type: str | None,
+        offset: int,
+        limit: int,
+        expiring_between: tuple[dt.date, dt.date] | None = None,
+    ) -> tuple[Sequence[License], int]:
+        conditions = []
+        if query:
+            pattern = like_pattern(query)
+            conditions.append(
+                or_(
+                    func.lower(License.license_key).like(pattern, escape="\\"),
+                    func.lower(Customer.name).like(pattern, escape="\\"),
+                    func.lower(Customer.email).like(pattern, escape="\\"),
+                )
+            )
+        if customer_id is not None:
+            conditions.append(License.customer_id == customer_id)
+        if is_active is not None:
+            conditions.append(License.is_active.is_(is_active))
+        if license_type is not None:
+            conditions.append(License.license_type == license_type)
+        if expiring_between is not None:
+            conditions.append(License.valid_until.between(*expiring_between))
+        base = select(License).join(Customer, Customer.id == License.customer_id).where(*conditions)
+        total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
+        rows = await self.session.scalars(
+            base.options(joinedload(License.customer))
+            .order_by(License.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all(), int(total or 0)
+
+    async def existing_ids(self, license_ids: Sequence[int]) -> set[int]:
+        rows = await self.session.scalars(select(License.id).where(License.id.in_(license_ids)))
+        return set(rows.all())
+
+    async def ids_for_customer(self, customer_id: int) -> Sequence[int]:
+        rows = await self.session.scalars(
+            select(License.id).where(License.customer_id == customer_id)
+        )
+        return rows.all()
+
+    async def set_active(self, license_ids: Sequence[int], is_active: bool) -> int:
+        result = await self.session.execute(
+            update(License)
+            .where(License.id.in_(license_ids), License.is_active.is_not(is_active))
+            .values(is_active=is_active)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete_many(self, license_ids: Sequence[int]) -> int:
+        # Devices and sessions go with the license (ON DELETE CASCADE).
+        await self.session.execute(
+            delete(LicenseSession).where(LicenseSession.license_id.in_(license_ids))
+        )
+        await self.session.execute(
+            delete(LicenseActivation).where(LicenseActivation.license_id.in_(license_ids))
+        )
+        result = await self.session.execute(
+            delete(License)
+            .where(License.id.in_(license_ids))
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def counts_by_state(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(License.is_active, func.count()).group_by(License.is_active)
+        )
+        counts = {"active": 0, "inactive": 0}
+        for is_active, count in rows.tuples():
+            counts["active" if is_active else "inactive"] = int(count)
+        return counts
+
+    async def search(self, query: str, *, limit: int) -> Sequence[License]:
+        pattern = like_pattern(query)
+        rows = await self.session.scalars(
+            select(License)
+            .join(Customer, Customer.id == License.customer_id)
+            .options(joinedload(License.customer))
+            .where(
+                or_(
+                    func.lower(License.license_key).like(pattern, escape="\\"),
+                    func.lower(Customer.name).like(pattern, escape="\\"),
+                )
+            )
+            .order_by(License.id.desc())
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def count_search(self, query: str) -> int:
+        pattern = like_pattern(query)
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(License)
+                .join(Customer, Customer.id == License.customer_id)
+                .where(
+                    or_(
+                        func.lower(License.license_key).like(pattern, escape="\\"),
+                        func.lower(Customer.name).like(pattern, escape="\\"),
+                    )
+                )
+            )
+            or 0
+        )
+
+
+class ActivationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_for_hardware(
+        self, license_id: int, hardware_hash: str
+    ) -> LicenseActivation | None:
+        return await self.session.scalar(
+            select(LicenseActivation)
+            .where(
+                LicenseActivation.license_id == license_id,
+                LicenseActivation.hardware_hash == hardware_hash,
+            )
+            .execution_options(populate_existing=True)
+        )
+
+    async def get(self, license_id: int, activation_id: int) -> LicenseActivation | None:
+        return await self.session.scalar(
+            select(LicenseActivation).where(
+                LicenseActivation.license_id == license_id, LicenseActivation.id == activation_id
+            )
+        )
+
+    async def per_day(
+        self, *, since: dt.datetime, license_id: int | None = None
+    ) -> dict[dt.date, int]:
+        """Activations per UTC day since `since` (days without any are absent)."""
+        conditions = [LicenseActivation.activated_at >= since]
+        if license_id is not None:
+            conditions.append(LicenseActivation.license_id == license_id)
+        rows = await self.session.scalars(select(LicenseActivation.activated_at).where(*conditions))
+        counts: dict[dt.date, int] = {}
+        # Counted here, not in SQL: date functions differ between SQLite and PostgreSQL.
+        for at in rows.all():
+            day = (at if at.tzinfo is None else at.astimezone(dt.UTC)).date()
+            counts[day] = counts.get(day, 0) + 1
+        return counts
+
+    async def list_for_license(self, license_id: int) -> Sequence[LicenseActivation]:
+        rows = await self.session.scalars(
+            select(LicenseActivation)
+            .where(LicenseActivation.license_id == license_id)
+            .order_by(LicenseActivation.id)
+        )
+        return rows.all()
+
+    async def count_active(self, license_id: int) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(LicenseActivation)
+                .where(
+                    LicenseActivation.license_id == license_id,
+                    LicenseActivation.is_active.is_(True),
+                )
+            )
+            or 0
+        )
+
+    async def active_counts(self, license_ids: Sequence[int]) -> dict[int, int]:
+        if not license_ids:
+            return {}
+        rows = await self.session.execute(
+            select(LicenseActivation.license_id, func.count())
+            .where(
+                LicenseActivation.license_id.in_(license_ids),
+                LicenseActivation.is_active.is_(True),
+            )
+            .group_by(LicenseActivation.license_id)
+        )
+        return {license_id: int(count) for license_id, count in rows.tuples()}
+
+    async def add(self, activation: LicenseActivation) -> LicenseActivation:
+        self.session.add(activation)
+        await self.session.flush()
+        return activation
+
+    async def touch(self, activation_id: int, at: dt.datetime) -> None:
+        await self.session.execute(
+            update(LicenseActivation)
+            .where(LicenseActivation.id == activation_id)
+            .values(last_heartbeat=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def touch_hardware(
+        self, license_id: int, hardware_hash: str, *, at: dt.datetime, older_than: dt.datetime
+    ) -> None:
+        """Refresh the device's last_heartbeat, writing only when it is stale."""
+        await self.session.execute(
+            update(LicenseActivation)
+            .where(
+                LicenseActivation.license_id == license_id,
+                LicenseActivation.hardware_hash == hardware_hash,
+                LicenseActivation.is_active.is_(True),
+                LicenseActivation.last_heartbeat < older_than,
+            )
+            .values(last_heartbeat=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def search(self, query: str, *, limit: int) -> Sequence[tuple[LicenseActivation, str]]:
+        pattern = like_pattern(query)
+        rows = await self.session.execute(
+            select(LicenseActivation, License.license_key)
+            .join(License, License.id == LicenseActivation.license_id)
+            .where(
+                or_(
+                    func.lower(LicenseActivation.hardware_hash).like(pattern, escape="\\"),
+                    func.lower(LicenseActivation.machine_name).like(pattern, escape="\\"),
+                )
+            )
+            .order_by(LicenseActivation.id.desc())
+            .limit(limit)
+        )
+        return [(activation, key) for activation, key in rows.tuples()]
+
+    async def count_search(self, query: str) -> int:
+        pattern = like_pattern(query)
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(LicenseActivation)
+                .where(
+                    or_(
+                        func.lower(LicenseActivation.hardware_hash).like(pattern, escape="\\"),
+                        func.lower(LicenseActivation.machine_name).like(pattern, escape="\\"),
+                    )
+                )
+            )
+            or 0
+        )
+
+
+class SessionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, license_session: LicenseSession) -> LicenseSession:
+        self.session.add(license_session)
+        await self.session.flush()
+        return license_session
+
+    async def get_by_token_hash(self, token_hash: str) -> LicenseSession | None:
+        return await self.session.scalar(
+            select(LicenseSession).where(LicenseSession.token_hash == token_hash)
+        )
+
+    async def recent_for_license(self, license_id: int, *, limit: int) -> Sequence[LicenseSession]:
+        rows = await self.session.scalars(
+            select(LicenseSession)
+            .where(LicenseSession.license_id == license_id)
+            .order_by(LicenseSession.started_at.desc(), LicenseSession.id.desc())
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def open_for_license(self, license_id: int) -> Sequence[LicenseSession]:
+        rows = await self.session.scalars(
+            select(LicenseSession)
+            .where(LicenseSession.license_id == license_id, LicenseSession.ended_at.is_(None))
+            .execution_options(populate_existing=True)
+        )
+        return rows.all()
+
+    async def end_stale(
+        self,
+        *,
+        client_config_id: int,
+        older_than: dt.datetime,
+        now: dt.datetime,
+        license_id: int | None = None,
+    ) -> int:
+        conditions = [
+            LicenseSession.client_config_id == client_config_id,
+            LicenseSession.ended_at.is_(None),
+            LicenseSession.last_heartbeat < older_than,
+        ]
+        if license_id is not None:
+            conditions.append(LicenseSession.license_id == license_id)
+        result = await self.session.execute(
+            update(LicenseSession)
+            .where(*conditions)
+            .values(ended_at=now, end_reason="timeout")
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def end_for_licenses(
+        self, license_ids: Sequence[int], *, now: dt.datetime, reason: str
+    ) -> int:
+        result = await self.session.execute(
+            update(LicenseSession)
+            .where(LicenseSession.license_id.in_(license_ids), LicenseSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def end_for_device(
+        self, license_id: int, hardware_hash: str, *, now: dt.datetime, reason: str
+    ) -> int:
+        result = await self.session.execute(
+            update(LicenseSession)
+            .where(
+                LicenseSession.license_id == license_id,
+                LicenseSession.hardware_hash == hardware_hash,
+                LicenseSession.ended_at.is_(None),
+            )
+            .values(ended_at=now, end_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def count_open(self) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(LicenseSession)
+                .where(LicenseSession.ended_at.is_(None))
+            )
+            or 0
+        )
+
+
+class ClientConfigRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, config_id: int) -> ClientConfig | None:
+        return await self.session.get(ClientConfig, config_id)
+
+    async def get_by_name(self, name: str) -> ClientConfig | None:
+        return await self.session.scalar(
+            select(ClientConfig).where(func.lower(ClientConfig.name) == name.lower())
+        )
+
+    async def all(self) -> Sequence[ClientConfig]:
+        return (await self.session.scalars(select(ClientConfig).order_by(ClientConfig.id))).all()
+
+    async def list(self, *, offset: int, limit: int) -> tuple[Sequence[ClientConfig], int]:
+        total = await self.session.scalar(select(func.count()).select_from(ClientConfig))
+        rows = await self.session.scalars(
+            select(ClientConfig).order_by(ClientConfig.id).offset(offset).limit(limit)
+        )
+        return rows.all(), int(total or 0)
+
+    async def add(self, config: ClientConfig) -> ClientConfig:
+        self.session.add(config)
+        await self.session.flush()
+        return config
+
+    async def delete(self, config: ClientConfig) -> None:
+        await self.session.delete(config)
+        await self.session.flush()
+
+
+class ReleaseRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, release_id: int) -> Release | None:
+        return await self.session.get(Release, release_id)
+
+    async def get_version(self, channel: str, version: str) -> Release | None:
+        return await self.session.scalar(
+            select(Release).where(Release.channel == channel, Release.version == version)
+        )
+
+    async def for_channel(self, channel: str) -> Sequence[Release]:
+        return (await self.session.scalars(select(Release).where(Release.channel == channel))).all()
+
+    async def list(
+        self, *, channel: str | None, offset: int, limit: int
+    ) -> tuple[Sequence[Release], int]:
+        conditions = [] if channel is None else [Release.channel == channel]
+        total = await self.session.scalar(
+            select(func.count()).select_from(Release).where(*conditions)
+        )
+        rows = await self.session.scalars(
+            select(Release)
+            .where(*conditions)
+            .order_by(Release.release_date.desc(), Release.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all(), int(total or 0)
+
+    async def add(self, release: Release) -> Release:
+        self.session.add(release)
+        await self.session.flush()
+        return release
+
+    async def delete(self, release: Release) -> None:
+        await self.session.delete(release)
+        await self.session.flush()

@@ -1,0 +1,1 @@
+"""A pool of typed resources (servers, domains, ...) allocated to licenses."""

@@ -1,0 +1,1 @@
+"""Global search across customers, licenses, devices and leads (admin panel)."""

@@ -1,0 +1,3 @@
+from tests.license.conftest import api_key, license_client
+
+__all__ = ["api_key", "license_client"]
