@@ -1,0 +1,1 @@
+"""The module manager: repositories, module instances and the runtimes they run on."""

@@ -1,0 +1,385 @@
+"""HTTP for the module manager: repositories, catalog, instances, operations, legacy routes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi.responses import StreamingResponse
+
+from stellwerk.database import SessionDep
+from stellwerk.identity.auth import RuntimeDep
+from stellwerk.identity.scope import ADMIN
+from stellwerk.kit.pagination import Page, PageParams, page_params
+from stellwerk.module.auth import ModulesReader, ModulesWriter
+from stellwerk.module.schemas import (
+    CatalogResponse,
+    InstallInstanceRequest,
+    LegacyModule,
+    LegacyModulesResponse,
+    ModuleInstanceRead,
+    ModuleInstancesResponse,
+    OperationResponse,
+    RepositoryCreate,
+    RepositoryInstallRequest,
+    RepositoryListResponse,
+    RepositoryRead,
+    RepositoryUpdate,
+    UpdateRequest,
+)
+from stellwerk.module.service import catalog, module_instance, module_repository
+
+router = APIRouter(tags=["modules"])
+
+MODULES_STATUS = "/modules/status"
+REPOSITORY_STATUS = "/repository/install/status"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=200,
+        description="Repeat a request safely: the same key returns the same operation",
+    ),
+]
+
+
+# --- repositories --------------------------------------------------------------------------------
+
+
+@router.get("/repository/list", response_model=RepositoryListResponse)
+async def list_repositories_with_stats(
+    _: ModulesReader, session: SessionDep, runtime: RuntimeDep
+) -> RepositoryListResponse:
+    """Every enabled repository with its modules and statistics."""
+    return await catalog.repositories(session, runtime.settings)
+
+
+@router.get("/repository/modules", response_model=CatalogResponse)
+async def list_available_modules(
+    _: ModulesReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    repository: Annotated[str | None, Query(max_length=64, description="A repository id")] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    search: Annotated[str | None, Query(max_length=200)] = None,
+    installed: Annotated[bool | None, Query(description="Only (not) installed modules")] = None,
+) -> CatalogResponse:
+    """Modules the repositories offer, optionally filtered."""
+    return await catalog.modules(
+        session,
+        runtime.settings,
+        repository_id=repository,
+        category=category,
+        search=search,
+        installed=installed,
+    )
+
+
+@router.post(
+    "/repository/install", response_model=OperationResponse, status_code=status.HTTP_202_ACCEPTED
+)
+async def install_from_repository(
+    body: RepositoryInstallRequest,
+    subject: ModulesWriter,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> OperationResponse:
+    """Install a module (a new instance) from a repository, in the background."""
+    operation = await module_instance.start_install(
+        session,
+        runtime.settings,
+        subject.actor,
+        module_name=body.module_name,
+        repository_id=body.repository_id,
+        version=body.version,
+        idempotency_key=idempotency_key,
+    )
+    return module_instance.response(operation, status_prefix=REPOSITORY_STATUS)
+
+
+@router.get("/repository/install/status/{operation_id}", response_model=OperationResponse)
+async def repository_install_status(
+    operation_id: str, _: ModulesReader, session: SessionDep
+) -> OperationResponse:
+    """Progress of an installation."""
+    operation = await module_instance.operation(session, operation_id)
+    return module_instance.response(operation, status_prefix=REPOSITORY_STATUS)
+
+
+@router.delete(
+    "/repository/uninstall/{module_id}",
+    response_model=OperationResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def uninstall_module(
+    module_id: str, subject: ModulesWriter, session: SessionDep
+) -> OperationResponse:
+    """Remove every instance of a module, with its files and services."""
+    operation = await module_instance.start_uninstall(session, subject.actor, module_id)
+    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+
+
+@router.get("/repository/repositories", response_model=Page[RepositoryRead])
+async def list_repository_configs(
+    _: ModulesReader,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+) -> Page[RepositoryRead]:
+    """Configured repositories (enabled or not), by priority."""
+    rows, total = await module_repository.list(session, params=params)
+    return Page.of([RepositoryRead.model_validate(r) for r in rows], total=total, params=params)
+
+
+@router.post(
+    "/repository/repositories", response_model=RepositoryRead, status_code=status.HTTP_201_CREATED
+)
+async def create_repository_config(
+    body: RepositoryCreate, subject: ModulesWriter, session: SessionDep
+) -> RepositoryRead:
+    """Add a repository: `https` (an index URL) or, for administrators, `file` (a directory)."""
+    repository = await module_repository.create(
+        session, subject.actor, body, is_admin=subject.has(ADMIN)
+    )
+    return RepositoryRead.model_validate(repository)
+
+
+@router.get("/repository/repositories/{repository_id}", response_model=RepositoryRead)
+async def get_repository_config(
+    repository_id: str, _: ModulesReader, session: SessionDep
+) -> RepositoryRead:
+    return RepositoryRead.model_validate(await module_repository.get(session, repository_id))
+
+
+@router.put("/repository/repositories/{repository_id}", response_model=RepositoryRead)
+async def update_repository_config(
+    repository_id: str, body: RepositoryUpdate, subject: ModulesWriter, session: SessionDep
+) -> RepositoryRead:
+    repository = await module_repository.get(session, repository_id)
+    updated = await module_repository.update(
+        session, subject.actor, repository, body, is_admin=subject.has(ADMIN)
+    )
+    return RepositoryRead.model_validate(updated)
+
+
+@router.delete("/repository/repositories/{repository_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_repository_config(
+    repository_id: str, subject: ModulesWriter, session: SessionDep
+) -> Response:
+    repository = await module_repository.get(session, repository_id)
+    await module_repository.delete(session, subject.actor, repository)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/repository/repositories/{repository_id}/refresh", response_model=RepositoryRead)
+async def refresh_repository_index(
+    repository_id: str, _: ModulesWriter, session: SessionDep, runtime: RuntimeDep
+) -> RepositoryRead:
+    """Read the repository's index now, past the cache; `last_error` tells how it went."""
+    repository = await module_repository.get(session, repository_id)
+    refreshed = await module_repository.refresh(session, runtime.settings, repository)
+    return RepositoryRead.model_validate(refreshed)
+
+
+# --- module management ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/modules/install-instance",
+    response_model=OperationResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def install_instance(
+    body: InstallInstanceRequest,
+    subject: ModulesWriter,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> OperationResponse:
+    """Install a new instance of a module (newest version of the first repository with it)."""
+    operation = await module_instance.start_install(
+        session,
+        runtime.settings,
+        subject.actor,
+        module_name=body.module_name,
+        repository_id=body.repository_id,
+        version=body.version,
+        idempotency_key=idempotency_key,
+    )
+    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+
+
+@router.post(
+    "/modules/update", response_model=OperationResponse, status_code=status.HTTP_202_ACCEPTED
+)
+async def update_module(
+    body: UpdateRequest,
+    subject: ModulesWriter,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> OperationResponse:
+    """Update one instance, or all instances, to a version; unhealthy updates roll back."""
+    operation = await module_instance.start_update(
+        session,
+        runtime.settings,
+        subject.actor,
+        module_name=body.module_name,
+        instance_id=body.instance_id,
+        version=body.version,
+        repository_id=body.repository_id,
+        idempotency_key=idempotency_key,
+    )
+    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+
+
+@router.get("/modules/status/{operation_id}", response_model=OperationResponse)
+async def operation_status(
+    operation_id: str, _: ModulesReader, session: SessionDep
+) -> OperationResponse:
+    """Status and progress of a module operation."""
+    operation = await module_instance.operation(session, operation_id)
+    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+
+
+@router.get(
+    "/modules/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def operation_events(
+    _: ModulesReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    operation_id: Annotated[
+        str | None, Query(description="Only this operation; the stream ends when it finishes")
+    ] = None,
+) -> StreamingResponse:
+    """Live feed (server-sent events) of module operation updates."""
+    parsed: uuid.UUID | None = None
+    if operation_id is not None:
+        parsed = (await module_instance.operation(session, operation_id)).id
+    return StreamingResponse(
+        module_instance.feed(runtime.database, operation_id=parsed),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# --- instances ----------------------------------------------------------------------------------
+
+
+@router.get("/modules/instances", response_model=ModuleInstancesResponse)
+async def list_instances(
+    _: ModulesReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    module_name: Annotated[str | None, Query(max_length=64)] = None,
+) -> ModuleInstancesResponse:
+    """Every instance, grouped by module, with its live status."""
+    return await module_instance.list(session, runtime.settings, module_name=module_name)
+
+
+@router.get("/modules/instance/{module_name}/{instance_id}", response_model=ModuleInstanceRead)
+async def get_instance(
+    module_name: str, instance_id: str, _: ModulesReader, session: SessionDep, runtime: RuntimeDep
+) -> ModuleInstanceRead:
+    instance = await module_instance.get(session, module_name, instance_id)
+    return await module_instance.read_one(runtime.settings, instance)
+
+
+@router.delete(
+    "/modules/instance/{module_name}/{instance_id}",
+    response_model=OperationResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def delete_instance(
+    module_name: str, instance_id: str, subject: ModulesWriter, session: SessionDep
+) -> OperationResponse:
+    """Stop and remove an instance and its files; the oldest other instance becomes primary."""
+    instance = await module_instance.get(session, module_name, instance_id)
+    operation = await module_instance.start_remove(session, subject.actor, instance)
+    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+
+
+@router.get("/modules/primary/{module_name}", response_model=ModuleInstanceRead)
+async def get_primary_instance(
+    module_name: str, _: ModulesReader, session: SessionDep, runtime: RuntimeDep
+) -> ModuleInstanceRead:
+    instance = await module_instance.primary(session, module_name)
+    return await module_instance.read_one(runtime.settings, instance)
+
+
+@router.post("/modules/primary/{module_name}/{instance_id}", response_model=ModuleInstanceRead)
+async def set_primary_instance(
+    module_name: str,
+    instance_id: str,
+    subject: ModulesWriter,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> ModuleInstanceRead:
+    instance = await module_instance.get(session, module_name, instance_id)
+    instance = await module_instance.set_primary(session, subject.actor, instance)
+    return await module_instance.read_one(runtime.settings, instance)
+
+
+# --- legacy (deprecated) ------------------------------------------------------------------------
+
+
+@router.get("/api/modules", response_model=LegacyModulesResponse, deprecated=True)
+async def legacy_list_modules(
+    _: ModulesReader, session: SessionDep, runtime: RuntimeDep
+) -> LegacyModulesResponse:
+    """Installed modules with their primary instance (use `/modules/instances`)."""
+    listing = await module_instance.list(session, runtime.settings)
+    modules = []
+    for group in listing.modules:
+        primary = next(
+            (i for i in group.instances if i.instance_id == group.primary_instance_id), None
+        )
+        shown = primary or group.instances[0]
+        modules.append(
+            LegacyModule(
+                name=group.module_name,
+                version=shown.version,
+                status=shown.status,
+                instance_count=len(group.instances),
+                primary_instance=primary,
+                frontend_url=shown.frontend_url,
+            )
+        )
+    return LegacyModulesResponse(modules=modules)
+
+
+@router.get("/api/modules/{module_name}", response_model=ModuleInstanceRead, deprecated=True)
+async def legacy_get_module(
+    module_name: str, _: ModulesReader, session: SessionDep, runtime: RuntimeDep
+) -> ModuleInstanceRead:
+    """The module's primary instance (use `/modules/primary/{module_name}`)."""
+    instance = await module_instance.primary(session, module_name)
+    return await module_instance.read_one(runtime.settings, instance)
+
+
+@router.post(
+    "/api/install/{module_name}",
+    response_model=OperationResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+    deprecated=True,
+)
+async def legacy_install(
+    module_name: str,
+    subject: ModulesWriter,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> OperationResponse:
+    """Install a new instance (use `/modules/install-instance`)."""
+    operation = await module_instance.start_install(
+        session,
+        runtime.settings,
+        subject.actor,
+        module_name=module_name,
+        idempotency_key=idempotency_key,
+    )
+    return module_instance.response(operation, status_prefix=MODULES_STATUS)

@@ -1,0 +1,545 @@
+"""Where module instances run: Docker Swarm services, plain Docker containers, or local processes.
+
+All three answer the same `ModuleRuntime` protocol, keyed by a unit name
+`{stack}_{module_name}_{instance_id}`. `start` and `stop` are idempotent, so a workflow step that
+runs again after a crash does no harm. The Docker SDK is synchronous: its calls run in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from stellwerk.config import Settings
+from stellwerk.exceptions import ServiceUnavailable, ValidationFailed
+from stellwerk.module.files import ModuleFiles
+from stellwerk.module.manifest import Manifest
+
+# running: up; starting: on its way; stopped: exited cleanly or absent; error: failed.
+RUNNING, STARTING, STOPPED, ERROR, MISSING = "running", "starting", "stopped", "error", "missing"
+SWARM_NAME_LIMIT = 63  # service names are DNS labels
+START_TIMEOUT_SECONDS = 60.0
+UNIT_MARKER = "STELLWERK_MODULE_UNIT"
+
+
+class RuntimeUnavailable(ServiceUnavailable):
+    default_code = "runtime_unavailable"
+
+
+class ModuleStartFailed(ServiceUnavailable):
+    default_code = "module_start_failed"
+
+
+def unit_name(stack: str, module_name: str, instance_id: str, *, candidate: bool = False) -> str:
+    """The documented service name; an update's candidate replaces the id's tail with `-next`."""
+    suffix = f"{instance_id[:27]}-next" if candidate else instance_id
+    return f"{stack}_{module_name}_{suffix}"
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    unit_name: str
+    module_name: str
+    instance_id: str
+    version: str
+    path: Path
+    manifest: Manifest
+
+    def environment(self, mount_path: str) -> dict[str, str]:
+        return {
+            **self.manifest.run.env,
+            "MODULE_NAME": self.module_name,
+            "MODULE_INSTANCE_ID": self.instance_id,
+            "MODULE_VERSION": self.version,
+            "MODULE_PATH": mount_path,
+            UNIT_MARKER: self.unit_name,
+        }
+
+
+class ModuleRuntime(Protocol):
+    name: str
+
+    def check(self, unit: str, manifest: Manifest) -> None:
+        """Raise `ValidationFailed` if this runtime cannot run the module at all."""
+
+    async def start(self, spec: UnitSpec) -> dict[str, Any]:
+        """Start the unit unless it already runs; returns details worth keeping."""
+
+    async def stop(self, unit: str) -> None:
+        """Stop and remove the unit; nothing happens if it does not exist."""
+
+    async def statuses(self, units: list[str]) -> dict[str, str]:
+        """The current status of each unit."""
+
+    async def run_health_command(self, spec: UnitSpec) -> bool:
+        """Run the manifest's health command, if any; True when it passes."""
+
+
+async def wait_healthy(runtime: ModuleRuntime, spec: UnitSpec) -> tuple[bool, str]:
+    """Healthy: running, still running after the grace period, and the health command passes."""
+    health = spec.manifest.health
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    status = STARTING
+    for _ in range(int(START_TIMEOUT_SECONDS / 0.25) + 1):
+        status = (await runtime.statuses([spec.unit_name]))[spec.unit_name]
+        if status == RUNNING or status in (ERROR, STOPPED, MISSING) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    if status != RUNNING:
+        return False, f"the module did not start ({status})"
+    await asyncio.sleep(health.grace_seconds)
+    status = (await runtime.statuses([spec.unit_name]))[spec.unit_name]
+    if status != RUNNING:
+        return False, f"the module stopped within {health.grace_seconds:g}s ({status})"
+    if health.command and not await runtime.run_health_command(spec):
+        return False, "the health command failed"
+    return True, "healthy"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class ProcessRuntime:
+    """Modules as local processes (the manifest's `run.command`), for machines without Docker.
+
+    Each process gets its own session (so it outlives a restart of Stellwerk), a free loopback
+    port in `PORT`, and a pid file; the unit's name in its environment guards against pid reuse.
+    """
+
+    name = "process"
+    _children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def __init__(self, files: ModuleFiles) -> None:
+        self.files = files
+
+    def check(self, unit: str, manifest: Manifest) -> None:
+        if not manifest.run.command:
+            raise ValidationFailed(
+                f"Module {manifest.name} names no run.command for the process runtime",
+                code="unsupported_runtime",
+            )
+
+    def _read(self, unit: str) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(self.files.run_file(unit).read_text())
+            return data
+        except (OSError, ValueError):
+            return None
+
+    def _alive(self, unit: str, pid: int) -> bool:
+        child = self._children.get(unit)
+        if child is not None and child.pid == pid:
+            return child.poll() is None
+        proc = Path(f"/proc/{pid}")
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            environ = (proc / "environ").read_bytes()
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X") and f"{UNIT_MARKER}={unit}".encode() in environ
+
+    def _status(self, unit: str) -> str:
+        state = self._read(unit)
+        if state is None:
+            return MISSING
+        if self._alive(unit, int(state["pid"])):
+            return RUNNING
+        child = self._children.get(unit)
+        if child is not None and child.returncode not in (None, 0, -signal.SIGTERM):
+            return ERROR
+        return STOPPED
+
+    def _command(self, spec: UnitSpec, port: int) -> list[str]:
+        values = {"{python}": sys.executable, "{port}": str(port), "{module_path}": str(spec.path)}
+        command = []
+        for part in spec.manifest.run.command or []:
+            for placeholder, value in values.items():
+                part = part.replace(placeholder, value)
+            command.append(part)
+        if command and command[0].startswith("./"):
+            command[0] = str(spec.path / command[0][2:])
+        return command
+
+    def _start(self, spec: UnitSpec) -> dict[str, Any]:
+        if self._status(spec.unit_name) == RUNNING:
+            return self._read(spec.unit_name) or {}
+        port = _free_port()
+        env = {
+            key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "TZ") if key in os.environ
+        }
+        env.update(spec.environment(str(spec.path)))
+        env["PORT"] = str(port)
+        self.files.ensure()
+        with self.files.log_file(spec.unit_name).open("ab") as log:
+            try:
+                # The module's own command, from its verified archive: running it is the point.
+                child = subprocess.Popen(  # noqa: S603
+                    self._command(spec, port),
+                    cwd=spec.path,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as error:
+                raise ModuleStartFailed(f"Cannot start {spec.module_name}: {error}") from error
+        self._children[spec.unit_name] = child
+        state = {
+            "pid": child.pid,
+            "port": port,
+            "version": spec.version,
+            "started_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        run_file = self.files.run_file(spec.unit_name)
+        temporary = run_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state))
+        os.replace(temporary, run_file)
+        return state
+
+    def _stop(self, unit: str) -> None:
+        state = self._read(unit)
+        if state is not None and self._alive(unit, int(state["pid"])):
+            pid = int(state["pid"])
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not self._alive(unit, pid):
+                    break
+                time.sleep(0.1)
+            else:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        child = self._children.pop(unit, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            self.files.run_file(unit).unlink()
+
+    async def start(self, spec: UnitSpec) -> dict[str, Any]:
+        return await asyncio.to_thread(self._start, spec)
+
+    async def stop(self, unit: str) -> None:
+        await asyncio.to_thread(self._stop, unit)
+
+    async def statuses(self, units: list[str]) -> dict[str, str]:
+        return {unit: self._status(unit) for unit in units}
+
+    async def run_health_command(self, spec: UnitSpec) -> bool:
+        command = spec.manifest.health.command
+        if not command:
+            return True
+        state = self._read(spec.unit_name) or {}
+        env = {key: os.environ[key] for key in ("PATH", "LANG") if key in os.environ}
+        env.update(spec.environment(str(spec.path)))
+        env["PORT"] = str(state.get("port", ""))
+        argv = [
+            part.replace("{port}", env["PORT"]).replace("{python}", sys.executable)
+            for part in command
+        ]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=spec.path,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            return False
+        try:
+            return (
+                await asyncio.wait_for(process.wait(), timeout=spec.manifest.health.timeout_seconds)
+                == 0
+            )
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return False
+
+
+_docker_clients: dict[str, Any] = {}
+
+
+class _DockerRuntime:
+    """What the container and Swarm runtimes share: the client, labels, the network."""
+
+    name = "docker"
+    network_driver = "bridge"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.mount_target = settings.module_mount_target
+        self.network = settings.module_network or f"{settings.module_stack_name}_modules"
+        self._client: Any = None
+
+    def client(self) -> Any:
+        host = self.settings.module_docker_host or ""
+        if self._client is None:
+            self._client = _docker_clients.get(host)
+        if self._client is None:
+            import docker
+
+            try:
+                if host:
+                    self._client = docker.DockerClient(base_url=host, timeout=60)
+                else:
+                    self._client = docker.from_env(timeout=60)
+            except Exception as error:
+                raise RuntimeUnavailable(f"Docker is not reachable: {error}") from error
+            # One client (and connection pool) per engine for the life of the process.
+            _docker_clients[host] = self._client
+        return self._client
+
+    async def call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        import docker.errors
+
+        try:
+            return await asyncio.to_thread(function, *args, **kwargs)
+        except docker.errors.APIError as error:
+            detail = error.explanation or str(error)
+            raise ModuleStartFailed(f"Docker refused the request: {detail}") from error
+        except docker.errors.DockerException as error:
+            raise RuntimeUnavailable(f"Docker is not reachable: {error}") from error
+
+    def check(self, unit: str, manifest: Manifest) -> None:
+        if not manifest.run.image:
+            raise ValidationFailed(
+                f"Module {manifest.name} names no run.image for the {self.name} runtime",
+                code="unsupported_runtime",
+            )
+
+    @staticmethod
+    def labels(spec: UnitSpec) -> dict[str, str]:
+        return {
+            "stellwerk.module": spec.module_name,
+            "stellwerk.instance": spec.instance_id,
+            "stellwerk.unit": spec.unit_name,
+            "stellwerk.version": spec.version,
+        }
+
+    def _ensure_network(self) -> None:
+        import docker.errors
+
+        if self.network in ("none", "host", "bridge"):
+            return
+        client = self.client()
+        if client.networks.list(names=[self.network]):
+            return
+        with contextlib.suppress(docker.errors.APIError):  # created concurrently
+            options: dict[str, Any] = {"driver": self.network_driver}
+            if self.network_driver == "overlay":
+                options["attachable"] = True
+                options["scope"] = "swarm"
+            client.networks.create(self.network, labels={"stellwerk": "modules"}, **options)
+
+    async def run_health_command(self, spec: UnitSpec) -> bool:
+        return True  # containers carry their own HEALTHCHECK; running is what is checked
+
+
+class ContainerRuntime(_DockerRuntime):
+    """Modules as plain containers on a Docker engine without Swarm."""
+
+    name = "container"
+
+    def _start(self, spec: UnitSpec) -> dict[str, Any]:
+        import docker.errors
+
+        client = self.client()
+        try:
+            existing = client.containers.get(spec.unit_name)
+            if existing.status == "running":
+                return {"container_id": existing.id}
+            existing.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        self._ensure_network()
+        container = client.containers.run(
+            spec.manifest.run.image,
+            command=spec.manifest.run.container_command,
+            name=spec.unit_name,
+            detach=True,
+            labels=self.labels(spec),
+            environment=spec.environment(self.mount_target),
+            volumes={str(spec.path): {"bind": self.mount_target, "mode": "ro"}},
+            network=self.network,
+            restart_policy={"Name": "unless-stopped"},
+        )
+        return {"container_id": container.id}
+
+    def _stop(self, unit: str) -> None:
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client().containers.get(unit).remove(force=True)
+
+    def _statuses(self, units: list[str]) -> dict[str, str]:
+        found = {}
+        # ignore_removed: a container removed between listing and inspecting is simply gone.
+        for container in self.client().containers.list(
+            all=True, filters={"label": "stellwerk.unit"}, ignore_removed=True
+        ):
+            state = container.attrs.get("State", {})
+            status = container.status
+            if status == "running":
+                found[container.name] = RUNNING
+            elif status in ("created", "restarting"):
+                found[container.name] = STARTING
+            elif status == "exited" and state.get("ExitCode", 0) != 0:
+                found[container.name] = ERROR
+            else:
+                found[container.name] = STOPPED
+        return {unit: found.get(unit, MISSING) for unit in units}
+
+    async def start(self, spec: UnitSpec) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(self._start, spec)
+        return result
+
+    async def stop(self, unit: str) -> None:
+        await self.call(self._stop, unit)
+
+    async def statuses(self, units: list[str]) -> dict[str, str]:
+        result: dict[str, str] = await self.call(self._statuses, units)
+        return result
+
+
+_TASK_STATES = {
+    "running": RUNNING,
+    "new": STARTING,
+    "allocated": STARTING,
+    "pending": STARTING,
+    "assigned": STARTING,
+    "accepted": STARTING,
+    "preparing": STARTING,
+    "ready": STARTING,
+    "starting": STARTING,
+    "complete": STOPPED,
+    "shutdown": STOPPED,
+    "failed": ERROR,
+    "rejected": ERROR,
+    "orphaned": ERROR,
+    "remove": STOPPED,
+}
+
+
+class SwarmRuntime(_DockerRuntime):
+    """Modules as Swarm services `{stack}_{module_name}_{instance_id}` on the stack network."""
+
+    name = "swarm"
+    network_driver = "overlay"
+
+    def check(self, unit: str, manifest: Manifest) -> None:
+        super().check(unit, manifest)
+        if len(unit) > SWARM_NAME_LIMIT:
+            raise ValidationFailed(
+                f"The service name {unit} is longer than {SWARM_NAME_LIMIT} characters; "
+                "use a shorter module or stack name",
+                field="module_name",
+                code="name_too_long",
+            )
+
+    def _start(self, spec: UnitSpec) -> dict[str, Any]:
+        import docker.errors
+        from docker.types import Mount, RestartPolicy
+
+        client = self.client()
+        try:
+            existing = client.services.get(spec.unit_name)
+            return {"service_id": existing.id}
+        except docker.errors.NotFound:
+            pass
+        self._ensure_network()
+        service = client.services.create(
+            spec.manifest.run.image,
+            command=spec.manifest.run.container_command,
+            name=spec.unit_name,
+            labels=self.labels(spec),
+            container_labels=self.labels(spec),
+            env=[f"{k}={v}" for k, v in spec.environment(self.mount_target).items()],
+            mounts=[
+                Mount(target=self.mount_target, source=str(spec.path), type="bind", read_only=True)
+            ],
+            networks=[] if self.network in ("none", "host", "bridge") else [self.network],
+            restart_policy=RestartPolicy(
+                condition="on-failure", delay=1_000_000_000, max_attempts=3
+            ),
+        )
+        return {"service_id": service.id}
+
+    def _stop(self, unit: str) -> None:
+        import docker.errors
+
+        client = self.client()
+        try:
+            client.services.get(unit).remove()
+        except docker.errors.NotFound:
+            return
+        # Wait (bounded) for the service's containers to go, so its files can be removed.
+        for _ in range(100):
+            # sparse: one listing call, no inspect of containers Swarm is removing meanwhile.
+            left = client.containers.list(
+                all=True, filters={"label": f"stellwerk.unit={unit}"}, sparse=True
+            )
+            if not left:
+                return
+            time.sleep(0.2)
+
+    def _statuses(self, units: list[str]) -> dict[str, str]:
+        client = self.client()
+        services = {s.name: s.id for s in client.services.list(filters={"label": "stellwerk.unit"})}
+        # Per service, the newest task that should be running (else the newest task at all).
+        best: dict[str, tuple[tuple[bool, str], str]] = {}
+        for task in client.api.tasks():
+            service_id = str(task.get("ServiceID", ""))
+            rank = (task.get("DesiredState") == "running", str(task.get("CreatedAt", "")))
+            state = str(task.get("Status", {}).get("State", ""))
+            if service_id not in best or rank > best[service_id][0]:
+                best[service_id] = (rank, state)
+        found: dict[str, str] = {}
+        for unit in units:
+            known = services.get(unit)
+            if known is None:
+                found[unit] = MISSING
+                continue
+            state = best[known][1] if known in best else "pending"
+            found[unit] = _TASK_STATES.get(state, STARTING)
+        return found
+
+    async def start(self, spec: UnitSpec) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(self._start, spec)
+        return result
+
+    async def stop(self, unit: str) -> None:
+        await self.call(self._stop, unit)
+
+    async def statuses(self, units: list[str]) -> dict[str, str]:
+        result: dict[str, str] = await self.call(self._statuses, units)
+        return result
+
+
+def runtime_for(name: str, settings: Settings) -> ModuleRuntime:
+    files = ModuleFiles(settings.resolved_modules_root)
+    if name == "process":
+        return ProcessRuntime(files)
+    if name == "container":
+        return ContainerRuntime(settings)
+    if name == "swarm":
+        return SwarmRuntime(settings)
+    raise ValueError(f"unknown module runtime {name}")

@@ -1,0 +1,797 @@
+"""The module manager: repository configuration, the catalog, instances and their operations."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stellwerk.audit.actor import Actor
+from stellwerk.audit.service import audit
+from stellwerk.config import Settings
+from stellwerk.database import Database
+from stellwerk.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from stellwerk.kit.netguard import UnsafeUrl, check_url_syntax
+from stellwerk.kit.pagination import PageParams
+from stellwerk.kit.time import utc_now
+from stellwerk.models import ModuleInstance, ModuleRepository, Operation
+from stellwerk.module import workflow
+from stellwerk.module.files import ModuleFiles
+from stellwerk.module.manifest import (
+    IndexModule,
+    IndexVersion,
+    RepositoryIndex,
+    check_instance_id,
+    check_module_name,
+)
+from stellwerk.module.repository import (
+    ModuleInstanceRepository,
+    ModuleOperationRepository,
+    ModuleRepositoryRepository,
+)
+from stellwerk.module.runtimes import (
+    ERROR,
+    MISSING,
+    RUNNING,
+    STOPPED,
+    SWARM_NAME_LIMIT,
+    RuntimeUnavailable,
+    runtime_for,
+    unit_name,
+)
+from stellwerk.module.schemas import (
+    CatalogModule,
+    CatalogResponse,
+    ModuleInstanceGroup,
+    ModuleInstanceRead,
+    ModuleInstancesResponse,
+    OperationResponse,
+    RepositoryCreate,
+    RepositoryListResponse,
+    RepositoryStats,
+    RepositoryUpdate,
+)
+from stellwerk.module.sources import (
+    BUILTIN_URL,
+    RepositorySource,
+    RepositoryUnavailable,
+    index_cache,
+)
+from stellwerk.operation.repository import OperationRepository
+from stellwerk.operation.service import operation as operation_service
+from stellwerk.operation.workflow import FINISHED
+
+BUILTIN_ID = "local-module-repository"
+FEED_POLL_SECONDS = 0.5
+FEED_MAX_SECONDS = 3600.0
+
+
+class ModuleNotFound(NotFound):
+    default_code = "module_not_found"
+
+
+class InstanceNotFound(NotFound):
+    default_code = "instance_not_found"
+
+
+class RepositoryNotFound(NotFound):
+    default_code = "repository_not_found"
+
+
+# --- repository configuration ------------------------------------------------------------------
+
+
+class ModuleRepositoryService:
+    async def ensure_builtin(self, session: AsyncSession) -> bool:
+        """Register the built-in file repository once (a no-op when it exists)."""
+        repositories = ModuleRepositoryRepository(session)
+        if await repositories.get(BUILTIN_ID) is not None:
+            return False
+        await repositories.add(
+            ModuleRepository(
+                id=BUILTIN_ID,
+                name="Local module repository",
+                type="file",
+                url=BUILTIN_URL,
+                description="Modules shipped with Stellwerk (the v2_dashboard demo)",
+                enabled=True,
+                priority=1000,
+                builtin=True,
+            )
+        )
+        return True
+
+    async def get(self, session: AsyncSession, repository_id: str) -> ModuleRepository:
+        repository = await ModuleRepositoryRepository(session).get(repository_id)
+        if repository is None:
+            raise RepositoryNotFound(f"No module repository with id {repository_id}")
+        return repository
+
+    async def list(
+        self, session: AsyncSession, *, params: PageParams
+    ) -> tuple[Sequence[ModuleRepository], int]:
+        return await ModuleRepositoryRepository(session).list(
+            offset=params.offset, limit=params.per_page
+        )
+
+    def _check_location(self, kind: str, url: str, allow_http: bool, *, is_admin: bool) -> None:
+        if kind == "file":
+            # A directory on this server: reading arbitrary paths is an administrator's call.
+            if not is_admin:
+                raise Forbidden(
+                    "Only administrators may configure file repositories", code="admin_required"
+                )
+            path = Path(url)
+            if url == BUILTIN_URL or not path.is_absolute() or ".." in path.parts:
+                raise ValidationFailed(
+                    "A file repository's url is an absolute directory path", field="url"
+                )
+            return
+        try:
+            check_url_syntax(url, allow_http=allow_http)
+        except UnsafeUrl as error:
+            raise ValidationFailed(str(error), field="url", code="unsafe_url") from error
+
+    async def create(
+        self, session: AsyncSession, actor: Actor, body: RepositoryCreate, *, is_admin: bool
+    ) -> ModuleRepository:
+        self._check_location(body.type, body.url, body.allow_http, is_admin=is_admin)
+        repositories = ModuleRepositoryRepository(session)
+        if await repositories.get(body.id) is not None:
+            raise Conflict(f"A repository with id {body.id} exists", code="repository_exists")
+        repository = await repositories.add(ModuleRepository(**body.model_dump(), builtin=False))
+        await audit.record(
+            session,
+            actor,
+            "module.repository.create",
+            target_type="module_repository",
+            target_id=body.id,
+            detail={"type": body.type, "url": body.url},
+        )
+        return repository
+
+    async def update(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        repository: ModuleRepository,
+        body: RepositoryUpdate,
+        *,
+        is_admin: bool,
+    ) -> ModuleRepository:
+        changes = body.model_dump(exclude_unset=True)
+        if repository.builtin and ({"url", "allow_http", "ca_pem"} & changes.keys()):
+            raise Conflict(
+                "The built-in repository's location cannot change", code="builtin_repository"
+            )
+        if not changes:
+            return repository
+        url = changes.get("url") or repository.url
+        allow_http = changes.get("allow_http", repository.allow_http)
+        if not repository.builtin:
+            self._check_location(repository.type, url, bool(allow_http), is_admin=is_admin)
+        for key, value in changes.items():
+            if key in ("name", "enabled", "priority", "allow_http") and value is None:
+                raise ValidationFailed(f"{key} cannot be null", field=key)
+            setattr(repository, key, value)
+        await session.flush()
+        index_cache.forget(repository.id)
+        await audit.record(
+            session,
+            actor,
+            "module.repository.update",
+            target_type="module_repository",
+            target_id=repository.id,
+            detail={"fields": sorted(changes)},
+        )
+        return repository
+
+    async def delete(
+        self, session: AsyncSession, actor: Actor, repository: ModuleRepository
+    ) -> None:
+        if repository.builtin:
+            raise Conflict(
+                "The built-in repository cannot be deleted; disable it instead",
+                code="builtin_repository",
+            )
+        await ModuleRepositoryRepository(session).delete(repository)
+        index_cache.forget(repository.id)
+        await audit.record(
+            session,
+            actor,
+            "module.repository.delete",
+            target_type="module_repository",
+            target_id=repository.id,
+        )
+
+    async def refresh(
+        self, session: AsyncSession, settings: Settings, repository: ModuleRepository
+    ) -> ModuleRepository:
+        """Read the index now (past the cache) and remember whether that worked."""
+        error: str | None = None
+        try:
+            await index_cache.get(
+                RepositorySource.of(repository),
+                ttl=settings.module_index_ttl_seconds,
+                refresh=True,
+            )
+        except RepositoryUnavailable as failure:
+            error = failure.message[:1000]
+        await ModuleRepositoryRepository(session).record_fetch(
+            repository.id, last_error=error, last_fetched_at=utc_now()
+        )
+        await session.refresh(repository)
+        return repository
+
+
+# --- catalog -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resolved:
+    source: RepositorySource
+    module: IndexModule
+    version: IndexVersion
+
+
+class CatalogService:
+    async def indexes(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        *,
+        repository_id: str | None = None,
+        refresh: bool = False,
+    ) -> tuple[list[tuple[ModuleRepository, RepositoryIndex | None]], dict[str, str]]:
+        """Every enabled repository with its index (None where it could not be read)."""
+        rows, _ = await ModuleRepositoryRepository(session).list(enabled_only=True)
+        if repository_id is not None:
+            rows = [r for r in rows if r.id == repository_id]
+            if not rows:
+                raise RepositoryNotFound(f"No enabled module repository with id {repository_id}")
+        sources = [RepositorySource.of(r) for r in rows]
+        results = await asyncio.gather(
+            *(
+                index_cache.get(s, ttl=settings.module_index_ttl_seconds, refresh=refresh)
+                for s in sources
+            ),
+            return_exceptions=True,
+        )
+        found: list[tuple[ModuleRepository, RepositoryIndex | None]] = []
+        errors: dict[str, str] = {}
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, RepositoryIndex):
+                found.append((row, result))
+            elif isinstance(result, RepositoryUnavailable):
+                found.append((row, None))
+                errors[row.id] = result.message
+            elif isinstance(result, BaseException):
+                raise result
+        return found, errors
+
+    async def repositories(
+        self, session: AsyncSession, settings: Settings
+    ) -> RepositoryListResponse:
+        indexes, errors = await self.indexes(session, settings)
+        counts = await ModuleInstanceRepository(session).installed_counts()
+        items: list[RepositoryStats] = []
+        all_modules: set[str] = set()
+        for row, index in indexes:
+            modules = [m.name for m in index.modules] if index else []
+            all_modules.update(modules)
+            items.append(
+                RepositoryStats(
+                    id=row.id,
+                    name=row.name,
+                    type=row.type,
+                    url=row.url,
+                    enabled=row.enabled,
+                    priority=row.priority,
+                    module_count=len(modules),
+                    installed_count=sum(1 for m in modules if counts.get(m)),
+                    categories=sorted(
+                        {m.category for m in index.modules if m.category} if index else set()
+                    ),
+                    modules=sorted(modules),
+                    error=errors.get(row.id),
+                )
+            )
+        return RepositoryListResponse(
+            repositories=items,
+            total_repositories=len(items),
+            total_modules=len(all_modules),
+            installed_modules=sum(1 for m in all_modules if counts.get(m)),
+        )
+
+    async def modules(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        *,
+        repository_id: str | None = None,
+        category: str | None = None,
+        search: str | None = None,
+        installed: bool | None = None,
+    ) -> CatalogResponse:
+        indexes, errors = await self.indexes(session, settings, repository_id=repository_id)
+        instances = ModuleInstanceRepository(session)
+        counts = await instances.installed_counts()
+        versions = await instances.installed_versions()
+        needle = (search or "").strip().lower()
+        items: list[CatalogModule] = []
+        categories: set[str] = set()
+        for row, index in indexes:
+            for module in index.modules if index else []:
+                if module.category:
+                    categories.add(module.category)
+                count = counts.get(module.name, 0)
+                if category is not None and (module.category or "").lower() != category.lower():
+                    continue
+                if installed is not None and (count > 0) != installed:
+                    continue
+                text = " ".join(
+                    filter(None, (module.name, module.display_name, module.description))
+                ).lower()
+                if needle and needle not in text:
+                    continue
+                items.append(
+                    CatalogModule(
+                        id=module.name,
+                        name=module.name,
+                        display_name=module.display_name,
+                        description=module.description,
+                        category=module.category,
+                        multi_instance=module.multi_instance,
+                        latest_version=module.latest.version,
+                        versions=[v.version for v in module.sorted_versions()],
+                        repository_id=row.id,
+                        installed=count > 0,
+                        installed_versions=sorted(versions.get(module.name, set())),
+                        instance_count=count,
+                    )
+                )
+        return CatalogResponse(
+            modules=items, total=len(items), categories=sorted(categories), errors=errors
+        )
+
+    async def resolve(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        module_name: str,
+        *,
+        repository_id: str | None,
+        version: str | None,
+        fresh: bool = False,
+    ) -> Resolved:
+        """The repository, index entry and version to install (first repository by priority).
+
+        A miss in the cached indexes reads them again once: a version published a moment ago
+        is installable right away.
+        """
+        errors: dict[str, str] = {}
+        for refresh in (True,) if fresh else (False, True):
+            indexes, errors = await self.indexes(
+                session, settings, repository_id=repository_id, refresh=refresh
+            )
+            for row, index in indexes:
+                module = index.module(module_name) if index else None
+                if module is None:
+                    continue
+                chosen = module.find(version)
+                if chosen is not None:
+                    return Resolved(RepositorySource.of(row), module, chosen)
+                if refresh:
+                    raise ModuleNotFound(
+                        f"Module {module_name} has no version {version} in repository {row.id}",
+                        field="version",
+                        code="version_not_found",
+                    )
+                break
+        if repository_id is not None and repository_id in errors:
+            raise RepositoryUnavailable(errors[repository_id])
+        where = f"repository {repository_id}" if repository_id else "any enabled repository"
+        raise ModuleNotFound(f"Module {module_name} is not in {where}", field="module_name")
+
+
+# --- instances and operations --------------------------------------------------------------------
+
+
+def _documented_status(stored: str, live: str | None) -> str:
+    if live is None:
+        return stored if stored in ("installed", "running", "stopped", "error") else "error"
+    if live == RUNNING:
+        return "running"
+    if live == ERROR:
+        return "error"
+    if live in (STOPPED, MISSING):
+        return "stopped" if stored == "running" else stored
+    return stored  # starting
+
+
+def _relative_path(instance: ModuleInstance) -> str:
+    return f"/modules/{instance.module_name}_{instance.id}"
+
+
+class ModuleInstanceService:
+    async def live_statuses(
+        self, settings: Settings, instances: Sequence[ModuleInstance]
+    ) -> dict[str, str | None]:
+        """What each instance's runtime says now (None where the runtime cannot be asked)."""
+        by_runtime: dict[str, list[ModuleInstance]] = {}
+        for instance in instances:
+            by_runtime.setdefault(instance.runtime, []).append(instance)
+        live: dict[str, str | None] = {}
+        for name, group in by_runtime.items():
+            try:
+                statuses = await runtime_for(name, settings).statuses([i.unit_name for i in group])
+            except (RuntimeUnavailable, Exception):  # a down engine must not break listing
+                statuses = {}
+            for instance in group:
+                live[instance.id] = statuses.get(instance.unit_name)
+        return live
+
+    def read(self, instance: ModuleInstance, live: str | None) -> ModuleInstanceRead:
+        return ModuleInstanceRead(
+            instance_id=instance.id,
+            path=_relative_path(instance),
+            version=instance.version,
+            status=_documented_status(instance.status, live),
+            is_primary=instance.is_primary,
+            frontend_url=instance.frontend_url,
+            created_at=instance.created_at,
+            updated_at=instance.updated_at,
+        )
+
+    async def list(
+        self, session: AsyncSession, settings: Settings, *, module_name: str | None = None
+    ) -> ModuleInstancesResponse:
+        if module_name is not None:
+            check_module_name(module_name)
+        instances = await ModuleInstanceRepository(session).list(module_name=module_name)
+        live = await self.live_statuses(settings, instances)
+        groups: dict[str, ModuleInstanceGroup] = {}
+        for instance in instances:
+            group = groups.setdefault(
+                instance.module_name,
+                ModuleInstanceGroup(
+                    module_name=instance.module_name, primary_instance_id=None, instances=[]
+                ),
+            )
+            if instance.is_primary:
+                group.primary_instance_id = instance.id
+            group.instances.append(self.read(instance, live.get(instance.id)))
+        return ModuleInstancesResponse(modules=list(groups.values()), total=len(instances))
+
+    async def get(
+        self, session: AsyncSession, module_name: str, instance_id: str
+    ) -> ModuleInstance:
+        check_module_name(module_name)
+        check_instance_id(instance_id)
+        instance = await ModuleInstanceRepository(session).get(instance_id)
+        if instance is None or instance.module_name != module_name:
+            raise InstanceNotFound(f"No instance {instance_id} of module {module_name}")
+        return instance
+
+    async def primary(self, session: AsyncSession, module_name: str) -> ModuleInstance:
+        check_module_name(module_name)
+        instance = await ModuleInstanceRepository(session).primary(module_name)
+        if instance is None:
+            raise ModuleNotFound(f"Module {module_name} is not installed")
+        return instance
+
+    async def read_one(self, settings: Settings, instance: ModuleInstance) -> ModuleInstanceRead:
+        live = await self.live_statuses(settings, [instance])
+        return self.read(instance, live.get(instance.id))
+
+    async def set_primary(
+        self, session: AsyncSession, actor: Actor, instance: ModuleInstance
+    ) -> ModuleInstance:
+        instances = ModuleInstanceRepository(session)
+        if not instance.is_primary:
+            await instances.clear_primary(instance.module_name)
+            await instances.set_values(instance.id, is_primary=True)
+            await session.flush()
+            await session.refresh(instance)
+            await audit.record(
+                session,
+                actor,
+                "module.primary.set",
+                target_type="module_instance",
+                target_id=instance.id,
+                detail={"module_name": instance.module_name},
+            )
+        return instance
+
+    async def _busy(self, session: AsyncSession, module_name: str) -> Operation | None:
+        for operation in await ModuleOperationRepository(session).active(workflow.KINDS):
+            if operation.input.get("module_name") == module_name:
+                return operation
+        return None
+
+    async def _existing(
+        self, session: AsyncSession, kind: str, idempotency_key: str | None
+    ) -> Operation | None:
+        if not idempotency_key:
+            return None
+        return await OperationRepository(session).get_by_key(kind, idempotency_key)
+
+    async def start_install(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        actor: Actor,
+        *,
+        module_name: str,
+        repository_id: str | None = None,
+        version: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Operation:
+        check_module_name(module_name)
+        existing = await self._existing(session, workflow.INSTALL, idempotency_key)
+        if existing is not None:
+            return existing
+        resolved = await catalog.resolve(
+            session, settings, module_name, repository_id=repository_id, version=version
+        )
+        if not resolved.module.multi_instance:
+            if await ModuleInstanceRepository(session).count(module_name) > 0:
+                raise Conflict(
+                    f"Module {module_name} allows only one instance and is already installed",
+                    code="single_instance",
+                )
+            busy = await self._busy(session, module_name)
+            if busy is not None and busy.kind == workflow.INSTALL:
+                raise Conflict(
+                    f"Module {module_name} is being installed (operation {busy.id})",
+                    code="operation_in_progress",
+                )
+        instance_id = uuid.uuid4().hex
+        unit = unit_name(settings.module_stack_name, module_name, instance_id)
+        if settings.module_runtime == "swarm" and len(unit) > SWARM_NAME_LIMIT:
+            raise ValidationFailed(
+                f"The service name {unit} would exceed {SWARM_NAME_LIMIT} characters",
+                field="module_name",
+                code="name_too_long",
+            )
+        operation, _ = await operation_service.start(
+            session,
+            actor,
+            kind=workflow.INSTALL,
+            input={
+                "module_name": module_name,
+                "instance_id": instance_id,
+                "repository": resolved.source.as_dict(),
+                "archive": resolved.version.model_dump(mode="json"),
+                "runtime": settings.module_runtime,
+                "stack": settings.module_stack_name,
+            },
+            idempotency_key=idempotency_key,
+            target_type="module",
+            target_id=module_name,
+        )
+        await audit.record(
+            session,
+            actor,
+            "module.install",
+            target_type="module",
+            target_id=module_name,
+            detail={
+                "instance_id": instance_id,
+                "version": resolved.version.version,
+                "repository_id": resolved.source.id,
+                "operation_id": str(operation.id),
+            },
+        )
+        return operation
+
+    async def start_update(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        actor: Actor,
+        *,
+        module_name: str,
+        instance_id: str | None = None,
+        version: str | None = None,
+        repository_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Operation:
+        check_module_name(module_name)
+        existing = await self._existing(session, workflow.UPDATE, idempotency_key)
+        if existing is not None:
+            return existing
+        if instance_id is not None:
+            targets = [await self.get(session, module_name, instance_id)]
+        else:
+            targets = list(await ModuleInstanceRepository(session).list(module_name=module_name))
+            if not targets:
+                raise ModuleNotFound(f"Module {module_name} is not installed")
+        busy = await self._busy(session, module_name)
+        if busy is not None:
+            raise Conflict(
+                f"Module {module_name} has an operation in progress ({busy.id})",
+                code="operation_in_progress",
+            )
+        resolved = await catalog.resolve(
+            session,
+            settings,
+            module_name,
+            repository_id=repository_id or targets[0].repository_id,
+            version=version,
+            fresh=True,  # "the newest version" means the newest published now
+        )
+        chosen = resolved.version.version
+        pending = [t for t in targets if t.version != chosen]
+        if not pending:
+            raise Conflict(f"Already at version {chosen}", code="up_to_date")
+        operation, _ = await operation_service.start(
+            session,
+            actor,
+            kind=workflow.UPDATE,
+            input={
+                "module_name": module_name,
+                "instance_ids": [t.id for t in pending],
+                "repository": resolved.source.as_dict(),
+                "archive": resolved.version.model_dump(mode="json"),
+            },
+            idempotency_key=idempotency_key,
+            target_type="module",
+            target_id=module_name,
+        )
+        await audit.record(
+            session,
+            actor,
+            "module.update",
+            target_type="module",
+            target_id=module_name,
+            detail={
+                "version": chosen,
+                "instances": [t.id for t in pending],
+                "operation_id": str(operation.id),
+            },
+        )
+        return operation
+
+    async def start_remove(
+        self, session: AsyncSession, actor: Actor, instance: ModuleInstance
+    ) -> Operation:
+        busy = await self._busy(session, instance.module_name)
+        if busy is not None and busy.kind != workflow.INSTALL:
+            raise Conflict(
+                f"Module {instance.module_name} has an operation in progress ({busy.id})",
+                code="operation_in_progress",
+            )
+        operation, _ = await operation_service.start(
+            session,
+            actor,
+            kind=workflow.REMOVE,
+            input={
+                "module_name": instance.module_name,
+                "instance_id": instance.id,
+                "runtime": instance.runtime,
+                "unit": instance.unit_name,
+            },
+            target_type="module",
+            target_id=instance.module_name,
+        )
+        await audit.record(
+            session,
+            actor,
+            "module.instance.delete",
+            target_type="module_instance",
+            target_id=instance.id,
+            detail={"module_name": instance.module_name, "operation_id": str(operation.id)},
+        )
+        return operation
+
+    async def start_uninstall(
+        self, session: AsyncSession, actor: Actor, module_name: str
+    ) -> Operation:
+        check_module_name(module_name, field="module_id")
+        instances = await ModuleInstanceRepository(session).list(module_name=module_name)
+        if not instances:
+            raise ModuleNotFound(f"Module {module_name} is not installed")
+        busy = await self._busy(session, module_name)
+        if busy is not None:
+            raise Conflict(
+                f"Module {module_name} has an operation in progress ({busy.id})",
+                code="operation_in_progress",
+            )
+        operation, _ = await operation_service.start(
+            session,
+            actor,
+            kind=workflow.UNINSTALL,
+            input={
+                "module_name": module_name,
+                "instances": [
+                    {"id": i.id, "runtime": i.runtime, "unit": i.unit_name} for i in instances
+                ],
+            },
+            target_type="module",
+            target_id=module_name,
+        )
+        await audit.record(
+            session,
+            actor,
+            "module.uninstall",
+            target_type="module",
+            target_id=module_name,
+            detail={"instances": [i.id for i in instances], "operation_id": str(operation.id)},
+        )
+        return operation
+
+    async def operation(self, session: AsyncSession, operation_id: str) -> Operation:
+        try:
+            parsed = uuid.UUID(operation_id)
+        except ValueError as error:
+            raise ValidationFailed(
+                "The operation id is a UUID", field="operation_id", code="invalid_operation_id"
+            ) from error
+        operation = await OperationRepository(session).get(parsed)
+        if operation is None or operation.kind not in workflow.KINDS:
+            raise NotFound(
+                f"No module operation with id {operation_id}", code="operation_not_found"
+            )
+        return operation
+
+    def response(self, operation: Operation, *, status_prefix: str) -> OperationResponse:
+        return OperationResponse(
+            operation_id=str(operation.id),
+            status=operation.status,
+            progress=operation.progress,
+            message=operation.message,
+            module_name=str(operation.input.get("module_name", "")),
+            status_url=f"{status_prefix}/{operation.id}",
+        )
+
+    async def feed(
+        self,
+        database: Database,
+        *,
+        operation_id: uuid.UUID | None = None,
+        max_seconds: float = FEED_MAX_SECONDS,
+    ) -> AsyncIterator[bytes]:
+        """Server-sent events: one `operation` event per change of a module operation."""
+        since: dt.datetime | None = None
+        seen: dict[str, tuple[str, int, str]] = {}
+        deadline = time.monotonic() + max_seconds
+        yield b": module operations\n\n"
+        while time.monotonic() < deadline:
+            async with database.session() as session:
+                changed = await ModuleOperationRepository(session).updated_since(
+                    workflow.KINDS, since, operation_id
+                )
+            finished = False
+            for operation in changed:
+                since = operation.updated_at if since is None else max(since, operation.updated_at)
+                key = (operation.status, operation.progress, operation.message)
+                if seen.get(str(operation.id)) == key:
+                    continue
+                seen[str(operation.id)] = key
+                body = self.response(operation, status_prefix="/modules/status").model_dump()
+                body["kind"] = operation.kind
+                body["error"] = operation.error
+                yield b"event: operation\ndata: " + orjson.dumps(body) + b"\n\n"
+                finished = finished or (operation_id is not None and operation.status in FINISHED)
+            if finished:
+                return
+            await asyncio.sleep(FEED_POLL_SECONDS)
+
+
+async def reconcile_files(database: Database, settings: Settings) -> int:
+    """Periodic job: clean what interrupted module operations left on disk."""
+    ModuleFiles(settings.resolved_modules_root).ensure()
+    return await workflow.reconcile(database, settings)
+
+
+module_repository = ModuleRepositoryService()
+catalog = CatalogService()
+module_instance = ModuleInstanceService()

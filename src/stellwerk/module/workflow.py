@@ -1,0 +1,483 @@
+"""The module operations as durable workflows: install, update, remove, uninstall.
+
+Every filesystem, database and runtime action is a `@DBOS.step` and idempotent, so a process
+killed at any point resumes after its last completed step and ends with a complete instance or
+none: files are unpacked in a staging directory and appear in their final place by one rename;
+the instance row is written only after that; a failed install removes what it made.
+
+Updates start the new version as a candidate next to the running one and switch only once the
+candidate is healthy; if the switched instance then fails its health check, the old files and
+unit come back. The old version keeps running until the new one has proved itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from stellwerk.config import Settings
+from stellwerk.database import Database
+from stellwerk.exceptions import BadRequest, Conflict, ServiceUnavailable, StellwerkError
+from stellwerk.kit.archive import ArchiveLimits, UnsafeArchive, safe_extract
+from stellwerk.kit.time import utc_now
+from stellwerk.models import ModuleInstance
+from stellwerk.module.files import ModuleFiles
+from stellwerk.module.manifest import MANIFEST_FILE, IndexVersion, Manifest, describe_validation
+from stellwerk.module.repository import ModuleInstanceRepository, ModuleOperationRepository
+from stellwerk.module.runtimes import (
+    RUNNING,
+    ModuleRuntime,
+    UnitSpec,
+    runtime_for,
+    unit_name,
+    wait_healthy,
+)
+from stellwerk.module.sources import RepositorySource, fetch_archive
+from stellwerk.operation.engine import settings, worker_database
+from stellwerk.operation.workflow import OperationContext, operation_workflow
+
+log = logging.getLogger(__name__)
+
+INSTALL, UPDATE, REMOVE, UNINSTALL = (
+    "module.install",
+    "module.update",
+    "module.remove",
+    ("module.uninstall"),
+)
+KINDS = (INSTALL, UPDATE, REMOVE, UNINSTALL)
+
+
+class UnsafeModuleArchive(BadRequest):
+    default_code = "unsafe_archive"
+
+
+class InvalidManifest(BadRequest):
+    default_code = "invalid_manifest"
+
+
+class ModuleUnhealthy(ServiceUnavailable):
+    default_code = "module_unhealthy"
+
+
+def _files() -> ModuleFiles:
+    files = ModuleFiles(settings().resolved_modules_root)
+    files.ensure()
+    return files
+
+
+def _runtime(name: str) -> ModuleRuntime:
+    return runtime_for(name, settings())
+
+
+def _read_manifest(tree: Any, module_name: str, version: str) -> Manifest:
+    path = tree / MANIFEST_FILE
+    if not path.is_file() or path.is_symlink():
+        raise InvalidManifest(f"The archive has no {MANIFEST_FILE} at its root")
+    try:
+        manifest = Manifest.model_validate(json.loads(path.read_text()))
+    except (ValueError, ValidationError) as error:
+        detail = describe_validation(error) if isinstance(error, ValidationError) else str(error)
+        raise InvalidManifest(f"{MANIFEST_FILE} is invalid: {detail}") from error
+    if manifest.name != module_name or manifest.version != version:
+        raise InvalidManifest(
+            f"{MANIFEST_FILE} describes {manifest.name} {manifest.version}, "
+            f"not {module_name} {version}"
+        )
+    return manifest
+
+
+def _unpack(operation_id: str, module_name: str, version: str) -> dict[str, Any]:
+    files = _files()
+    staging = files.staging_dir(operation_id)
+    tree = staging / "tree"
+    if tree.exists():
+        shutil.rmtree(tree)
+    try:
+        safe_extract(
+            staging / "archive",
+            tree,
+            limits=ArchiveLimits(max_total_bytes=settings().module_max_archive_bytes * 5),
+        )
+    except UnsafeArchive as error:
+        shutil.rmtree(tree, ignore_errors=True)
+        raise UnsafeModuleArchive(f"The module archive was refused: {error}") from error
+    manifest = _read_manifest(tree, module_name, version)
+    return manifest.model_dump(mode="json")
+
+
+@DBOS.step(name="module.stage")
+async def stage(
+    operation_id: str, module_name: str, source: dict[str, Any], version: dict[str, Any]
+) -> dict[str, Any]:
+    """Fetch and check the archive, unpack it into staging; returns the manifest."""
+    files = await asyncio.to_thread(_files)
+    staging = files.staging_dir(operation_id)
+    await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
+    index_version = IndexVersion.model_validate(version)
+    await fetch_archive(
+        RepositorySource(**source),
+        index_version,
+        staging / "archive",
+        max_bytes=settings().module_max_archive_bytes,
+    )
+    return await asyncio.to_thread(_unpack, operation_id, module_name, index_version.version)
+
+
+@DBOS.step(name="module.place")
+async def place(operation_id: str, module_name: str, instance_id: str) -> str:
+    files = await asyncio.to_thread(_files)
+    target = files.instance_dir(module_name, instance_id)
+    await asyncio.to_thread(files.place, files.staging_dir(operation_id) / "tree", target)
+    return str(target)
+
+
+@DBOS.step(name="module.register")
+async def register(
+    module_name: str,
+    instance_id: str,
+    repository_id: str,
+    manifest: dict[str, Any],
+    runtime_name: str,
+) -> None:
+    parsed = Manifest.model_validate(manifest)
+    async with worker_database().session() as session:
+        instances = ModuleInstanceRepository(session)
+        if await instances.get(instance_id) is not None:
+            return  # registered by an earlier run of this step
+        if not parsed.multi_instance and await instances.count(module_name) > 0:
+            raise Conflict(
+                f"Module {module_name} allows only one instance and is already installed",
+                code="single_instance",
+            )
+        instance = ModuleInstance(
+            id=instance_id,
+            module_name=module_name,
+            repository_id=repository_id,
+            version=parsed.version,
+            status="installed",
+            is_primary=await instances.primary(module_name) is None,
+            multi_instance=parsed.multi_instance,
+            frontend_url=parsed.frontend_url or f"/{module_name}/",
+            runtime=runtime_name,
+            unit_name=unit_name(settings().module_stack_name, module_name, instance_id),
+            manifest=manifest,
+            runtime_state={},
+        )
+        try:
+            async with session.begin_nested():
+                await instances.add(instance)
+        except IntegrityError:
+            # Another instance became primary at the same moment: this one is not.
+            instance.is_primary = False
+            await instances.add(instance)
+
+
+def _spec(instance: ModuleInstance, path: Any, *, candidate: bool = False) -> UnitSpec:
+    manifest = Manifest.model_validate(instance.manifest)
+    return UnitSpec(
+        unit_name=unit_name(
+            settings().module_stack_name, instance.module_name, instance.id, candidate=candidate
+        )
+        if candidate
+        else instance.unit_name,
+        module_name=instance.module_name,
+        instance_id=instance.id,
+        version=manifest.version,
+        path=path,
+        manifest=manifest,
+    )
+
+
+async def _load(instance_id: str) -> ModuleInstance | None:
+    async with worker_database().session() as session:
+        return await ModuleInstanceRepository(session).get(instance_id)
+
+
+async def _set(instance_id: str, **values: Any) -> None:
+    async with worker_database().session() as session:
+        await ModuleInstanceRepository(session).set_values(instance_id, **values)
+
+
+@DBOS.step(name="module.start")
+async def start_instance(instance_id: str) -> dict[str, Any]:
+    """Start the unit and wait for it to be healthy; returns {healthy, reason}."""
+    instance = await _load(instance_id)
+    if instance is None:
+        raise LookupError(f"instance {instance_id} is gone")
+    files = await asyncio.to_thread(_files)
+    spec = _spec(instance, files.instance_dir(instance.module_name, instance.id))
+    runtime = _runtime(instance.runtime)
+    runtime.check(spec.unit_name, spec.manifest)
+    state = await runtime.start(spec)
+    healthy, reason = await wait_healthy(runtime, spec)
+    await _set(instance_id, status=RUNNING if healthy else "error", runtime_state=state)
+    return {"healthy": healthy, "reason": reason}
+
+
+@DBOS.step(name="module.discard")
+async def discard(
+    operation_id: str, module_name: str, instance_id: str, runtime_name: str, unit: str
+) -> None:
+    """Undo a failed install: unit, row and files (every part may already be gone)."""
+    try:
+        await _runtime(runtime_name).stop(unit)
+    except Exception:  # the runtime may be what failed; the files go regardless
+        log.warning("could not stop a failed module unit", extra={"unit": unit}, exc_info=True)
+    async with worker_database().session() as session:
+        await _delete_row(session, module_name, instance_id)
+    files = await asyncio.to_thread(_files)
+    await asyncio.to_thread(files.remove_tree, files.instance_dir(module_name, instance_id))
+    await asyncio.to_thread(files.remove_tree, files.staging_dir(operation_id))
+
+
+@DBOS.step(name="module.cleanup")
+async def cleanup(operation_id: str) -> None:
+    files = await asyncio.to_thread(_files)
+    await asyncio.to_thread(files.remove_tree, files.staging_dir(operation_id))
+
+
+async def _delete_row(session: Any, module_name: str, instance_id: str) -> None:
+    """Delete an instance row; if it was the primary, the oldest other instance takes over."""
+    instances = ModuleInstanceRepository(session)
+    instance = await instances.get(instance_id)
+    if instance is None:
+        return
+    was_primary = instance.is_primary
+    await instances.delete(instance_id)
+    await session.flush()
+    if was_primary:
+        successor = await instances.oldest_other(module_name, instance_id)
+        if successor is not None:
+            await instances.set_values(successor.id, is_primary=True)
+
+
+@operation_workflow(INSTALL)
+async def install(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    module_name = str(input["module_name"])
+    instance_id = str(input["instance_id"])
+    runtime_name = str(input["runtime"])
+    unit = unit_name(str(input["stack"]), module_name, instance_id)
+    try:
+        await ctx.progress(5, "Fetching module archive", step="fetch")
+        manifest = await stage(ctx.operation_id, module_name, input["repository"], input["archive"])
+        await ctx.progress(40, "Module files copied", step="stage")
+        path = await place(ctx.operation_id, module_name, instance_id)
+        await ctx.progress(55, "Module files in place", step="place")
+        await register(
+            module_name, instance_id, str(input["repository"]["id"]), manifest, runtime_name
+        )
+        await ctx.progress(65, "Starting module", step="register")
+        outcome = await start_instance(instance_id)
+        if not outcome["healthy"]:
+            raise ModuleUnhealthy(f"Module {module_name} is not healthy: {outcome['reason']}")
+        await ctx.progress(95, "Module running", step="start")
+        await cleanup(ctx.operation_id)
+    except Exception:
+        await discard(ctx.operation_id, module_name, instance_id, runtime_name, unit)
+        raise
+    return {
+        "module_name": module_name,
+        "instance_id": instance_id,
+        "version": manifest["version"],
+        "path": path,
+        "status": RUNNING,
+    }
+
+
+def _copy_tree(operation_id: str, instance_id: str) -> str:
+    files = _files()
+    staging = files.staging_dir(operation_id)
+    target = staging / instance_id
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(staging / "tree", target, symlinks=True)
+    return str(target)
+
+
+@DBOS.step(name="module.try_candidate")
+async def try_candidate(
+    operation_id: str, instance_id: str, manifest: dict[str, Any]
+) -> dict[str, Any]:
+    """Run the new version beside the old one; keep it only long enough to prove it healthy."""
+    instance = await _load(instance_id)
+    if instance is None:
+        return {"healthy": False, "reason": "the instance was removed"}
+    tree = await asyncio.to_thread(_copy_tree, operation_id, instance_id)
+    candidate_row = ModuleInstance(
+        id=instance.id,
+        module_name=instance.module_name,
+        unit_name=instance.unit_name,
+        manifest=manifest,
+        runtime=instance.runtime,
+    )
+    spec = _spec(candidate_row, Path(tree), candidate=True)
+    runtime = _runtime(instance.runtime)
+    runtime.check(spec.unit_name, spec.manifest)
+    try:
+        await runtime.start(spec)
+        healthy, reason = await wait_healthy(runtime, spec)
+    finally:
+        await runtime.stop(spec.unit_name)
+    return {"healthy": healthy, "reason": reason}
+
+
+@DBOS.step(name="module.switch")
+async def switch(operation_id: str, instance_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Replace the old files and unit by the new ones; put the old ones back if unhealthy."""
+    instance = await _load(instance_id)
+    if instance is None:
+        return {"healthy": False, "reason": "the instance was removed"}
+    files = await asyncio.to_thread(_files)
+    final = files.instance_dir(instance.module_name, instance.id)
+    previous = files.previous_dir(instance.module_name, instance.id)
+    new_tree = files.staging_dir(operation_id) / instance_id
+    runtime = _runtime(instance.runtime)
+    old_manifest, old_version = instance.manifest, instance.version
+    new_version = str(manifest["version"])
+    await runtime.stop(instance.unit_name)
+    # Idempotent moves: old files to .previous, new files into place.
+    if not previous.exists():
+        await asyncio.to_thread(files.place, final, previous)
+    if not final.exists():
+        await asyncio.to_thread(files.place, new_tree, final)
+    await _set(instance_id, version=new_version, manifest=manifest, status="installed")
+    instance.manifest, instance.version = manifest, new_version
+    spec = _spec(instance, final)
+    state = await runtime.start(spec)
+    healthy, reason = await wait_healthy(runtime, spec)
+    if healthy:
+        await _set(instance_id, status=RUNNING, runtime_state=state)
+        await asyncio.to_thread(files.remove_tree, previous)
+        return {"healthy": True, "reason": reason}
+    # Roll back: the old files and the old unit.
+    await runtime.stop(instance.unit_name)
+    await asyncio.to_thread(files.remove_tree, final)
+    await asyncio.to_thread(files.place, previous, final)
+    await _set(instance_id, version=old_version, manifest=old_manifest, status="installed")
+    instance.manifest, instance.version = old_manifest, old_version
+    old_spec = _spec(instance, final)
+    state = await runtime.start(old_spec)
+    restored, _ = await wait_healthy(runtime, old_spec)
+    await _set(instance_id, status=RUNNING if restored else "error", runtime_state=state)
+    return {"healthy": False, "reason": reason}
+
+
+@operation_workflow(UPDATE)
+async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    module_name = str(input["module_name"])
+    target = str(input["archive"]["version"])
+    instance_ids = [str(i) for i in input["instance_ids"]]
+    results: dict[str, str] = {}
+    try:
+        await ctx.progress(5, f"Fetching {module_name} {target}", step="fetch")
+        manifest = await stage(ctx.operation_id, module_name, input["repository"], input["archive"])
+        await ctx.progress(30, "Module files copied", step="stage")
+        share = 60 // max(1, len(instance_ids))
+        for number, instance_id in enumerate(instance_ids):
+            base = 30 + number * share
+            await ctx.progress(base, f"Starting {target} beside instance {instance_id}")
+            trial = await try_candidate(ctx.operation_id, instance_id, manifest)
+            if not trial["healthy"]:
+                results[instance_id] = f"kept the old version: {trial['reason']}"
+                continue
+            await ctx.progress(base + share // 2, f"Switching instance {instance_id} to {target}")
+            outcome = await switch(ctx.operation_id, instance_id, manifest)
+            results[instance_id] = (
+                "updated" if outcome["healthy"] else f"rolled back: {outcome['reason']}"
+            )
+    finally:
+        await cleanup(ctx.operation_id)
+    failed = {k: v for k, v in results.items() if v != "updated"}
+    if failed:
+        raise ModuleUnhealthy(
+            f"Update of {module_name} to {target} failed and was rolled back: "
+            + "; ".join(f"{k}: {v}" for k, v in failed.items())
+        )
+    return {"module_name": module_name, "version": target, "instances": results}
+
+
+@DBOS.step(name="module.remove_instance")
+async def remove_instance(module_name: str, instance_id: str, runtime_name: str, unit: str) -> None:
+    """Stop the unit, forget the row (promoting a new primary), then delete the files."""
+    await _runtime(runtime_name).stop(unit)
+    async with worker_database().session() as session:
+        await _delete_row(session, module_name, instance_id)
+    files = await asyncio.to_thread(_files)
+    await asyncio.to_thread(files.remove_tree, files.instance_dir(module_name, instance_id))
+    await asyncio.to_thread(files.remove_tree, files.previous_dir(module_name, instance_id))
+
+
+@operation_workflow(REMOVE)
+async def remove(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
+    await ctx.progress(10, f"Removing instance {instance_id}", step="remove")
+    await remove_instance(module_name, instance_id, str(input["runtime"]), str(input["unit"]))
+    return {"module_name": module_name, "instance_id": instance_id, "removed": True}
+
+
+@operation_workflow(UNINSTALL)
+async def uninstall(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    module_name = str(input["module_name"])
+    instances: list[dict[str, Any]] = list(input["instances"])
+    for number, item in enumerate(instances):
+        await ctx.progress(
+            int(100 * number / max(1, len(instances))), f"Removing instance {item['id']}"
+        )
+        await remove_instance(module_name, str(item["id"]), str(item["runtime"]), str(item["unit"]))
+    return {"module_name": module_name, "removed": [str(i["id"]) for i in instances]}
+
+
+async def reconcile(database: Database, config: Settings) -> int:
+    """Tidy what interrupted or cancelled operations left on disk; returns entries fixed."""
+    files = ModuleFiles(config.resolved_modules_root)
+    if not files.root.is_dir():
+        return 0
+    # Look at the disk first, the database second: whatever an operation put on disk before the
+    # listing belongs to an operation (or instance) the database then still shows.
+    staged = await asyncio.to_thread(files.staging_ids)
+    placed = await asyncio.to_thread(files.instance_dirs)
+    previous_root = files.root / ".previous"
+    previous = list(previous_root.iterdir()) if previous_root.is_dir() else []
+    async with database.session() as session:
+        active = await ModuleOperationRepository(session).active(KINDS)
+        known = {i.id for i in await ModuleInstanceRepository(session).list()}
+    busy_operations = {str(o.id) for o in active}
+    busy_instances: set[str] = set()
+    for operation in active:
+        busy_instances.add(str(operation.input.get("instance_id", "")))
+        busy_instances.update(str(i) for i in operation.input.get("instance_ids", []))
+        busy_instances.update(str(i.get("id")) for i in operation.input.get("instances", []))
+    fixed = 0
+    for operation_id in staged:
+        if operation_id not in busy_operations:
+            await asyncio.to_thread(files.remove_tree, files.root / ".staging" / operation_id)
+            fixed += 1
+    for module_name, instance_id in placed:
+        if instance_id not in known and instance_id not in busy_instances:
+            await asyncio.to_thread(files.remove_tree, files.instance_dir(module_name, instance_id))
+            fixed += 1
+    for entry in previous:
+        module_name, _, instance_id = entry.name.rpartition("_")
+        if instance_id in busy_instances:
+            continue
+        try:
+            final = files.instance_dir(module_name, instance_id)
+        except StellwerkError:
+            continue
+        if final.exists() or instance_id not in known:
+            await asyncio.to_thread(files.remove_tree, entry)
+        else:
+            await asyncio.to_thread(files.place, entry, final)
+        fixed += 1
+    await asyncio.to_thread(files.empty_trash)
+    if fixed:
+        log.info("module files reconciled", extra={"fixed": fixed, "at": str(utc_now())})
+    return fixed

@@ -1,0 +1,225 @@
+"""Docker runtimes against a real dockerd (Swarm services and plain containers)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from stellwerk.module.repository import ModuleInstanceRepository
+from stellwerk.runtime import Runtime
+from tests.module.conftest import DockerEngine
+from tests.module.factories import RepositoryDir, archive_bytes, install, manifest, wait_operation
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def engine_client(docker_runtime: DockerEngine) -> Iterator[Any]:
+    client = docker.DockerClient(base_url=docker_runtime.host, timeout=60)
+    yield client
+    client.close()
+
+
+def _container_module(name: str, version: str, image: str, command: list[str]) -> bytes:
+    return archive_bytes(
+        manifest(
+            name,
+            version,
+            command=None,
+            image=image,
+            container_command=command,
+            grace_seconds=1.0,
+        ),
+        {"VERSION": version.encode()},
+    )
+
+
+async def _instance(runtime: Runtime) -> Any:
+    async with runtime.database.session() as session:
+        (instance,) = await ModuleInstanceRepository(session).list()
+    return instance
+
+
+class TestSwarm:
+    async def test_install_runs_a_swarm_service_and_delete_removes_it(
+        self,
+        client: httpx.AsyncClient,
+        modules_headers: dict[str, str],
+        test_repository: RepositoryDir,
+        runtime: Runtime,
+        docker_runtime: DockerEngine,
+        engine_client: Any,
+    ) -> None:
+        runtime.settings.module_runtime = "swarm"
+        runtime.settings.module_network = "stwtest_modules"
+        test_repository.add(
+            "busy",
+            "1.0.0",
+            _container_module("busy", "1.0.0", docker_runtime.image, ["sleep", "600"]),
+        )
+        _, final = await install(client, modules_headers, "busy")
+        assert final["status"] == "completed", final
+        instance = await _instance(runtime)
+        name = f"stellwerk_busy_{instance.id}"
+        service = engine_client.services.get(name)
+        spec = service.attrs["Spec"]
+        assert spec["Labels"]["stellwerk.module"] == "busy"
+        mounts = spec["TaskTemplate"]["ContainerSpec"]["Mounts"]
+        directory = runtime.settings.resolved_modules_root / f"busy_{instance.id}"
+        assert mounts[0]["Source"] == str(directory)
+        assert mounts[0]["Target"] == "/module"
+        network = engine_client.networks.get("stwtest_modules")
+        assert network.attrs["Driver"] == "overlay"
+        assert spec["TaskTemplate"]["Networks"][0]["Target"] == network.id
+        env = spec["TaskTemplate"]["ContainerSpec"]["Env"]
+        assert f"MODULE_INSTANCE_ID={instance.id}" in env
+
+        listing = (await client.get("/modules/instances", headers=modules_headers)).json()
+        shown = listing["modules"][0]["instances"][0]
+        assert shown["status"] == "running"
+        assert shown["path"] == f"/modules/busy_{instance.id}"
+
+        deleted = await client.delete(
+            f"/modules/instance/busy/{instance.id}", headers=modules_headers
+        )
+        assert deleted.status_code == 202
+        final = await wait_operation(
+            client, modules_headers, deleted.json()["operation_id"], timeout=180
+        )
+        assert final["status"] == "completed", final
+        assert engine_client.services.list(filters={"name": name}) == []
+        assert not directory.exists()
+
+    async def test_an_unhealthy_swarm_update_rolls_back(
+        self,
+        client: httpx.AsyncClient,
+        modules_headers: dict[str, str],
+        test_repository: RepositoryDir,
+        runtime: Runtime,
+        docker_runtime: DockerEngine,
+        engine_client: Any,
+    ) -> None:
+        runtime.settings.module_runtime = "swarm"
+        runtime.settings.module_network = "stwtest_modules"
+        image = docker_runtime.image
+        test_repository.add(
+            "roll", "1.0.0", _container_module("roll", "1.0.0", image, ["sleep", "600"])
+        )
+        _, final = await install(client, modules_headers, "roll")
+        assert final["status"] == "completed", final
+        instance = await _instance(runtime)
+        service = engine_client.services.get(f"stellwerk_roll_{instance.id}")
+        task_before = [t["ID"] for t in service.tasks() if t["DesiredState"] == "running"]
+        test_repository.add(
+            "roll", "2.0.0", _container_module("roll", "2.0.0", image, ["sh", "-c", "exit 1"])
+        )
+        response = await client.post(
+            "/modules/update", json={"module_name": "roll"}, headers=modules_headers
+        )
+        final = await wait_operation(
+            client, modules_headers, response.json()["operation_id"], timeout=180
+        )
+        assert final["status"] == "failed", final
+        assert "rolled back" in final["message"]
+        service.reload()
+        task_after = [t["ID"] for t in service.tasks() if t["DesiredState"] == "running"]
+        assert task_after == task_before  # the old task never stopped
+        shown = await client.get(f"/modules/instance/roll/{instance.id}", headers=modules_headers)
+        assert shown.json()["version"] == "1.0.0"
+        assert shown.json()["status"] == "running"
+        # The candidate service is gone.
+        names = [s.name for s in engine_client.services.list()]
+        assert names == [f"stellwerk_roll_{instance.id}"]
+
+        # A healthy version replaces the service under the same name.
+        test_repository.add(
+            "roll", "3.0.0", _container_module("roll", "3.0.0", image, ["sleep", "601"])
+        )
+        response = await client.post(
+            "/modules/update", json={"module_name": "roll"}, headers=modules_headers
+        )
+        final = await wait_operation(
+            client, modules_headers, response.json()["operation_id"], timeout=180
+        )
+        assert final["status"] == "completed", final
+        service = engine_client.services.get(f"stellwerk_roll_{instance.id}")
+        assert service.attrs["Spec"]["Labels"]["stellwerk.version"] == "3.0.0"
+        assert service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Command"] == [
+            "sleep",
+            "601",
+        ]
+        shown = await client.get(f"/modules/instance/roll/{instance.id}", headers=modules_headers)
+        assert shown.json()["version"] == "3.0.0"
+        assert shown.json()["status"] == "running"
+
+
+class TestContainers:
+    async def test_install_and_delete_a_plain_container(
+        self,
+        client: httpx.AsyncClient,
+        modules_headers: dict[str, str],
+        test_repository: RepositoryDir,
+        runtime: Runtime,
+        docker_runtime: DockerEngine,
+        engine_client: Any,
+    ) -> None:
+        runtime.settings.module_runtime = "container"
+        runtime.settings.module_network = "none"
+        test_repository.add(
+            "boxed",
+            "1.0.0",
+            _container_module(
+                "boxed",
+                "1.0.0",
+                docker_runtime.image,
+                ["sleep", "600"],
+            ),
+        )
+        _, final = await install(client, modules_headers, "boxed")
+        assert final["status"] == "completed", final
+        instance = await _instance(runtime)
+        container = engine_client.containers.get(f"stellwerk_boxed_{instance.id}")
+        assert container.status == "running"
+        exit_code, output = container.exec_run(["cat", "/module/VERSION"])
+        assert (exit_code, output) == (0, b"1.0.0")  # the module directory is mounted
+        shown = await client.get(f"/modules/instance/boxed/{instance.id}", headers=modules_headers)
+        assert shown.json()["status"] == "running"
+
+        container.kill()
+        for _ in range(50):
+            status = (
+                await client.get(f"/modules/instance/boxed/{instance.id}", headers=modules_headers)
+            ).json()["status"]
+            if status != "running":
+                break
+            await asyncio.sleep(0.1)
+        assert status in ("stopped", "error")
+
+        deleted = await client.delete(
+            f"/modules/instance/boxed/{instance.id}", headers=modules_headers
+        )
+        final = await wait_operation(
+            client, modules_headers, deleted.json()["operation_id"], timeout=180
+        )
+        assert final["status"] == "completed"
+        assert engine_client.containers.list(all=True, filters={"name": "stellwerk_boxed"}, sparse=True) == []
+
+    async def test_a_module_without_an_image_is_refused(
+        self,
+        client: httpx.AsyncClient,
+        modules_headers: dict[str, str],
+        test_repository: RepositoryDir,
+        runtime: Runtime,
+        docker_runtime: DockerEngine,
+    ) -> None:
+        runtime.settings.module_runtime = "container"
+        test_repository.add_module(manifest("noimage", "1.0.0"))
+        _, final = await install(client, modules_headers, "noimage")
+        assert final["status"] == "failed"
+        assert "run.image" in final["message"]
+        assert list(runtime.settings.resolved_modules_root.glob("noimage_*")) == []
