@@ -1,0 +1,40 @@
+"""Who may see a page. Without a session the browser is sent to the login page, not given JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+
+from stellwerk.database import SessionDep
+from stellwerk.exceptions import Forbidden
+from stellwerk.identity.auth import AuthSubject, authenticate
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+async def web_user(request: Request, session: SessionDep) -> AuthSubject:
+    subject = await authenticate(request, session)
+    if subject is None or subject.credential != "session":
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(path)
+    return subject
+
+
+async def web_admin(subject: Annotated[AuthSubject, Depends(web_user)]) -> AuthSubject:
+    if not subject.is_admin:
+        raise Forbidden("This page is for admins", code="admin_only")
+    return subject
+
+
+WebUser = Annotated[AuthSubject, Depends(web_user)]
+WebAdmin = Annotated[AuthSubject, Depends(web_admin)]
+
+
+def login_url(next_path: str) -> str:
+    return f"/login?next={quote(next_path, safe='/')}"

@@ -1,0 +1,106 @@
+"""Server-side SVG charts with the same numbers as a table beside them (no JavaScript needed).
+
+Any area can use them: `daily_bars` for counts per day, `bar_list` for a ranking.
+The SVG is decorative for screen readers (`aria-hidden`); the table carries the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from markupsafe import Markup, escape
+
+WIDTH = 720
+HEIGHT = 180
+AXIS = 24  # room under the bars for day labels
+
+
+def fill_days(
+    counts: Mapping[dt.date, int], *, start: dt.date, end: dt.date
+) -> list[tuple[dt.date, int]]:
+    """Every day from `start` to `end` (inclusive), with 0 where nothing happened."""
+    days = (end - start).days + 1
+    return [
+        (day, counts.get(day, 0))
+        for day in (start + dt.timedelta(days=offset) for offset in range(max(days, 0)))
+    ]
+
+
+def _table(caption: str, head: tuple[str, str], rows: Sequence[tuple[str, int]]) -> str:
+    body = "".join(f"<tr><td>{escape(label)}</td><td>{value}</td></tr>" for label, value in rows)
+    return (
+        f'<details class="chart-table"><summary>{escape(caption)} as a table</summary>'
+        f"<table><thead><tr><th>{escape(head[0])}</th><th>{escape(head[1])}</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></details>"
+    )
+
+
+def daily_bars(
+    counts: Mapping[dt.date, int],
+    *,
+    start: dt.date,
+    end: dt.date,
+    title: str,
+    unit: str = "count",
+) -> Markup:
+    """A bar per day from `start` to `end`; days without data are drawn as zero."""
+    days = fill_days(counts, start=start, end=end)
+    peak = max((value for _, value in days), default=0)
+    total = sum(value for _, value in days)
+    slot = WIDTH / max(len(days), 1)
+    bar_width = max(slot * 0.8, 1.0)
+    plot_height = HEIGHT - AXIS
+    label_every = max(1, len(days) // 8)
+    parts: list[str] = []
+    for index, (day, value) in enumerate(days):
+        height = 0.0 if peak == 0 else plot_height * value / peak
+        x = index * slot + (slot - bar_width) / 2
+        y = plot_height - height
+        parts.append(
+            f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bar_width:.1f}" '
+            f'height="{height:.1f}"><title>{day.isoformat()}: {value}</title></rect>'
+        )
+        if index % label_every == 0:
+            # The first label starts at the left edge so it is not cut off.
+            anchor, label_x = ("start", x) if index == 0 else ("middle", x + bar_width / 2)
+            parts.append(
+                f'<text x="{label_x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
+                f"{day.strftime('%m-%d')}</text>"
+            )
+    parts.append(
+        f'<line class="axis" x1="0" y1="{plot_height}" x2="{WIDTH}" y2="{plot_height}"></line>'
+    )
+    svg = (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'aria-hidden="true" focusable="false">{"".join(parts)}</svg>'
+    )
+    summary = f"{total} in {len(days)} days, at most {peak} a day"
+    table = _table(title, ("Day", unit), [(day.isoformat(), value) for day, value in days])
+    # Every interpolated text is escaped above; the rest are numbers and fixed markup.
+    return Markup(  # noqa: S704
+        f'<figure class="chart-figure"><figcaption>{escape(title)} '
+        f'<span class="muted">{escape(summary)}</span></figcaption>{svg}{table}</figure>'
+    )
+
+
+def bar_list(rows: Sequence[tuple[str, int]], *, title: str, unit: str = "count") -> Markup:
+    """Horizontal bars, one per labelled value, longest first as given."""
+    peak = max((value for _, value in rows), default=0)
+    items = []
+    for label, value in rows:
+        share = 0.0 if peak == 0 else 100 * value / peak
+        items.append(
+            f'<li><span class="bar-label">{escape(label)}</span>'
+            f'<svg class="hbar" viewBox="0 0 100 10" preserveAspectRatio="none" '
+            f'aria-hidden="true" focusable="false"><rect class="bar" x="0" y="0" '
+            f'width="{share:.1f}" height="10"></rect></svg>'
+            f'<span class="bar-value">{value}</span></li>'
+        )
+    listing = "".join(items) or '<li class="empty">Nothing yet.</li>'
+    # Every interpolated text is escaped above; the rest are numbers and fixed markup.
+    return Markup(  # noqa: S704
+        f'<figure class="chart-figure"><figcaption>{escape(title)}</figcaption>'
+        f'<ul class="bar-list" aria-hidden="true">{listing}</ul>'
+        f"{_table(title, ('Name', unit), list(rows))}</figure>"
+    )

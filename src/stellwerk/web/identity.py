@@ -1,0 +1,184 @@
+"""Pages for API tokens, users and the system API key."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from stellwerk.database import SessionDep
+from stellwerk.exceptions import StellwerkError
+from stellwerk.identity import service as identity_service
+from stellwerk.identity.scope import scopes_for_role, sorted_scopes
+from stellwerk.kit.pagination import Page
+from stellwerk.web.auth import WebAdmin, WebUser
+from stellwerk.web.forms import date_or_none, field_errors, page_params, read_form, text
+from stellwerk.web.templates import flash, render
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _tokens_page(
+    request: Request,
+    subject: WebUser,
+    session: SessionDep,
+    *,
+    page: int = 1,
+    created: str | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    params = page_params(page)
+    tokens, total = await identity_service.token.list(
+        session, user_id=None if subject.is_admin else subject.user.id, params=params
+    )
+    return render(
+        request,
+        "identity/tokens.html",
+        {
+            "tokens": tokens,
+            "page": Page.of(tokens, total=total, params=params),
+            "scopes": sorted_scopes(scopes_for_role(subject.user.role)),
+            "created": created,
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/ui/tokens", response_class=HTMLResponse)
+async def tokens(
+    request: Request, subject: WebUser, session: SessionDep, page: int = 1
+) -> Response:
+    return await _tokens_page(request, subject, session, page=page)
+
+
+@router.post("/ui/tokens", response_class=HTMLResponse)
+async def create_token(request: Request, subject: WebUser, session: SessionDep) -> Response:
+    form = await read_form(request)
+    try:
+        _, plain = await identity_service.token.create(
+            session,
+            subject.actor,
+            subject.user,
+            name=text(form, "name"),
+            scopes=[s for s in form.getlist("scopes") if isinstance(s, str)],
+            expires_at=date_or_none(form, "expires_on"),
+        )
+    except (StellwerkError, ValueError) as error:
+        errors = (
+            field_errors(error)
+            if isinstance(error, StellwerkError)
+            else {"expires_on": "Use a date like 2027-01-31"}
+        )
+        return await _tokens_page(request, subject, session, errors=errors, status_code=422)
+    await session.flush()
+    # Shown in this response only: never in a URL, a cookie or a later page.
+    return await _tokens_page(request, subject, session, created=plain, status_code=201)
+
+
+@router.post("/ui/tokens/{token_id}/revoke")
+async def revoke_token(token_id: int, subject: WebUser, session: SessionDep) -> Response:
+    await identity_service.token.revoke(
+        session,
+        subject.actor,
+        token_id=token_id,
+        user_id=None if subject.is_admin else subject.user.id,
+    )
+    response = RedirectResponse("/ui/tokens", status_code=303)
+    flash(response, "The token is revoked.")
+    return response
+
+
+@router.get("/ui/users", response_class=HTMLResponse)
+async def users(
+    request: Request,
+    _: WebAdmin,
+    session: SessionDep,
+    page: int = 1,
+) -> Response:
+    params = page_params(page)
+    rows, total = await identity_service.user.list(session, params=params)
+    return render(
+        request,
+        "identity/users.html",
+        {"users": rows, "page": Page.of(rows, total=total, params=params), "errors": {}},
+    )
+
+
+@router.post("/ui/users", response_class=HTMLResponse)
+async def create_user(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+    form = await read_form(request)
+    try:
+        user = await identity_service.user.create(
+            session,
+            subject.actor,
+            username=text(form, "username"),
+            password=text(form, "password"),
+            role=text(form, "role", "user"),
+            email=text(form, "email") or None,
+        )
+    except StellwerkError as error:
+        params = page_params(1)
+        rows, total = await identity_service.user.list(session, params=params)
+        return render(
+            request,
+            "identity/users.html",
+            {
+                "users": rows,
+                "page": Page.of(rows, total=total, params=params),
+                "errors": field_errors(error),
+                "values": {"username": text(form, "username"), "email": text(form, "email")},
+            },
+            status_code=422,
+        )
+    response = RedirectResponse("/ui/users", status_code=303)
+    flash(response, f"Created {user.username}.")
+    return response
+
+
+@router.post("/ui/users/{user_id}")
+async def update_user(
+    user_id: int, request: Request, subject: WebAdmin, session: SessionDep
+) -> Response:
+    form = await read_form(request)
+    user = await identity_service.user.get(session, user_id)
+    response = RedirectResponse("/ui/users", status_code=303)
+    try:
+        await identity_service.user.update(
+            session,
+            subject.actor,
+            user,
+            role=text(form, "role") or None,
+            is_active=text(form, "is_active") == "true" if text(form, "is_active") else None,
+            password=text(form, "password") or None,
+        )
+    except StellwerkError as error:
+        flash(response, error.message)
+        return response
+    flash(response, f"Saved {user.username}.")
+    return response
+
+
+@router.post("/ui/users/{user_id}/delete")
+async def delete_user(user_id: int, subject: WebAdmin, session: SessionDep) -> Response:
+    user = await identity_service.user.get(session, user_id)
+    response = RedirectResponse("/ui/users", status_code=303)
+    try:
+        await identity_service.user.delete(session, subject.actor, user)
+    except StellwerkError as error:
+        flash(response, error.message)
+        return response
+    flash(response, f"Deleted {user.username}.")
+    return response
+
+
+@router.get("/ui/api-key", response_class=HTMLResponse)
+async def api_key(request: Request, _: WebAdmin, session: SessionDep) -> Response:
+    key = await identity_service.system_api_key.active(session)
+    return render(request, "identity/api_key.html", {"key": key, "created": None})
+
+
+@router.post("/ui/api-key/rotate", response_class=HTMLResponse)
+async def rotate_api_key(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+    key, plain = await identity_service.system_api_key.rotate(session, subject.actor)
+    return render(request, "identity/api_key.html", {"key": key, "created": plain})

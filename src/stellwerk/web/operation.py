@@ -1,0 +1,103 @@
+"""Pages for operations: the list, and one operation with its live progress."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from stellwerk.database import SessionDep
+from stellwerk.exceptions import StellwerkError
+from stellwerk.kit.pagination import Page
+from stellwerk.operation.service import STATUSES
+from stellwerk.operation.service import operation as operation_service
+from stellwerk.operation.workflow import FINISHED, KINDS
+from stellwerk.web.auth import WebUser
+from stellwerk.web.forms import page_params
+from stellwerk.web.templates import flash, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/ui/operations", response_class=HTMLResponse)
+async def operations(
+    request: Request,
+    subject: WebUser,
+    session: SessionDep,
+    page: int = 1,
+    kind: str | None = None,
+    status: str | None = None,
+) -> Response:
+    params = page_params(page)
+    kind = kind or None
+    status = status if status in STATUSES else None
+    rows, total = await operation_service.list(
+        session,
+        params=params,
+        owner_user_id=None if subject.is_admin else subject.user.id,
+        kind=kind,
+        status=status,
+    )
+    query = "&".join(f"{k}={v}" for k, v in (("kind", kind), ("status", status)) if v)
+    return render(
+        request,
+        "operation/list.html",
+        {
+            "operations": rows,
+            "page": Page.of(rows, total=total, params=params),
+            "kinds": sorted(KINDS),
+            "statuses": STATUSES,
+            "kind": kind,
+            "status": status,
+            "base": "/ui/operations" + (f"?{query}" if query else ""),
+        },
+    )
+
+
+@router.get("/ui/operations/{operation_id}", response_class=HTMLResponse)
+async def operation_detail(
+    operation_id: uuid.UUID, request: Request, subject: WebUser, session: SessionDep
+) -> Response:
+    operation = await operation_service.get(
+        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
+    )
+    events = await operation_service.events(session, operation)
+    return render(
+        request,
+        "operation/detail.html",
+        {"operation": operation, "events": events, "finished": operation.status in FINISHED},
+    )
+
+
+@router.get("/ui/operations/{operation_id}/progress", response_class=HTMLResponse)
+async def operation_progress(
+    operation_id: uuid.UUID, request: Request, subject: WebUser, session: SessionDep
+) -> Response:
+    """The live part of the detail page, fetched again every second until it is final."""
+    operation = await operation_service.get(
+        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
+    )
+    events = await operation_service.events(session, operation)
+    return render(
+        request,
+        "operation/_progress.html",
+        {"operation": operation, "events": events, "finished": operation.status in FINISHED},
+    )
+
+
+@router.post("/ui/operations/{operation_id}/cancel")
+async def cancel_operation(
+    operation_id: uuid.UUID, subject: WebUser, session: SessionDep
+) -> Response:
+    operation = await operation_service.get(
+        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
+    )
+    response = RedirectResponse(f"/ui/operations/{operation_id}", status_code=303)
+    try:
+        await operation_service.cancel(session, subject.actor, operation)
+    except StellwerkError as error:
+        flash(response, error.message)
+        return response
+    flash(response, "The operation is cancelled.")
+    return response
