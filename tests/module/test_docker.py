@@ -207,7 +207,12 @@ class TestContainers:
             client, modules_headers, deleted.json()["operation_id"], timeout=180
         )
         assert final["status"] == "completed"
-        assert engine_client.containers.list(all=True, filters={"name": "stellwerk_boxed"}, sparse=True) == []
+        assert (
+            engine_client.containers.list(
+                all=True, filters={"name": "stellwerk_boxed"}, sparse=True
+            )
+            == []
+        )
 
     async def test_a_module_without_an_image_is_refused(
         self,
