@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def serve(
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
 
+    from stellwerk.redirect.dataplane import spool_writer_process
+
     settings = load_settings(**data_dir_override(data_dir))
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +67,14 @@ def serve(
     bind_host = host or settings.host
     bind_port = settings.redirect_port if port is None else port
     console.print(f"Redirect data plane on http://{bind_host}:{bind_port} ({workers} workers)")
-    Granian(
+    # Workers hand their hits to spool files; one process of its own stores them, and it stops
+    # only after the workers have handed over their last hits.
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    writer = context.Process(
+        target=spool_writer_process, args=(stop,), name="stellwerk-hit-writer", daemon=False
+    )
+    server = Granian(
         "stellwerk.redirect.dataplane:rsgi_app",
         address=bind_host,
         port=bind_port,
@@ -75,7 +85,18 @@ def serve(
         websockets=False,
         backlog=2048,
         log_access=False,
-    ).serve()
+    )
+
+    @server.on_startup
+    def start_writer() -> None:
+        writer.start()
+
+    @server.on_shutdown
+    def stop_writer() -> None:
+        stop.set()
+        writer.join(60)
+
+    server.serve()
 
 
 def _domain_row(record: RedirectDomain) -> dict[str, object]:

@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,7 +28,14 @@ from stellwerk import migrate
 from stellwerk.config import Settings, get_settings
 from stellwerk.database import Database
 from stellwerk.keyfile import derive_key, load_or_create_master_key
-from stellwerk.redirect.hits import HitRecorder, HitWriter, SaltKeeper, TrustedProxies
+from stellwerk.redirect.hits import (
+    HitRecorder,
+    HitSpool,
+    HitWriter,
+    SaltKeeper,
+    TrustedProxies,
+    run_spool_writer,
+)
 from stellwerk.redirect.repository import DomainRepository, RoutingStateRepository
 
 log = logging.getLogger(__name__)
@@ -123,7 +131,12 @@ class RoutingTable:
 
 
 class DataPlane:
-    def __init__(self, settings: Settings, database: Database, master_key: bytes) -> None:
+    """The redirect server. With `spool`, hits are handed to spool files for a writer process
+    (`stellwerk redirect serve`); without, a writer thread of this process stores them."""
+
+    def __init__(
+        self, settings: Settings, database: Database, master_key: bytes, *, spool: bool = False
+    ) -> None:
         self.settings = settings
         self.database = database
         self.table = RoutingTable()
@@ -132,22 +145,33 @@ class DataPlane:
             retention_days=settings.redirect_salt_retention_days,
         )
         self.recorder = HitRecorder(self.salts, TrustedProxies(settings.trusted_proxies))
-        self.writer = HitWriter(
-            database.url,
-            spool_dir=settings.data_dir / "redirect-spool",
-            flush_seconds=settings.redirect_hit_flush_seconds,
-            batch_size=settings.redirect_hit_batch_size,
-            buffer_max=settings.redirect_hit_buffer_max,
-        )
+        self.writer: HitWriter | HitSpool
+        if spool:
+            self.writer = HitSpool(
+                spool_dir(settings),
+                flush_seconds=settings.redirect_hit_flush_seconds,
+                batch_size=settings.redirect_hit_batch_size,
+            )
+        else:
+            self.writer = HitWriter(
+                database.url,
+                spool_dir=spool_dir(settings),
+                flush_seconds=settings.redirect_hit_flush_seconds,
+                batch_size=settings.redirect_hit_batch_size,
+                buffer_max=settings.redirect_hit_buffer_max,
+            )
         self._tasks: list[asyncio.Task[None]] = []
         self.served = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, database: Database | None = None) -> DataPlane:
+    def from_settings(
+        cls, settings: Settings, *, database: Database | None = None, spool: bool = False
+    ) -> DataPlane:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         configured = settings.secret_key.get_secret_value() if settings.secret_key else None
         master_key = load_or_create_master_key(settings.data_dir, configured)
-        return cls(settings, database or Database(settings.resolved_database_url), master_key)
+        database = database or Database(settings.resolved_database_url)
+        return cls(settings, database, master_key, spool=spool)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -315,9 +339,25 @@ class DataPlane:
             proto.response_empty(status, [("location", target)])
 
 
+def spool_dir(settings: Settings) -> Path:
+    return settings.data_dir / "redirect-spool"
+
+
 def rsgi_app() -> DataPlane:
     """The granian factory of `stellwerk redirect serve` (settings from the environment)."""
-    return DataPlane.from_settings(get_settings())
+    return DataPlane.from_settings(get_settings(), spool=True)
+
+
+def spool_writer_process(stop: Any) -> None:
+    """The writer process beside the granian workers; `stop` is a multiprocessing Event."""
+    settings = get_settings()
+    run_spool_writer(
+        settings.resolved_database_url,
+        spool_dir(settings),
+        flush_seconds=settings.redirect_hit_flush_seconds,
+        batch_size=settings.redirect_hit_batch_size,
+        stop=stop.is_set,
+    )
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
