@@ -28,6 +28,7 @@ HOST = "bench-old.example"
 TARGET = "https://bench-new.example"
 PATH = "/some/path?utm=x"
 STELLWERK = str(Path(sys.executable).with_name("stellwerk"))
+SERVERS = ("nginx", "caddy", "bare", "stellwerk")
 
 
 def free_port() -> int:
@@ -73,6 +74,29 @@ def nginx(work: Path, port: int) -> list[str]:
         f" return 301 {TARGET}$request_uri; }} }}\n"
     )
     return ["nginx", "-p", str(work), "-c", str(work / "nginx.conf")]
+
+
+def bare_granian(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "rsgi",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--http",
+        "1",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "--workers",
+        "1",
+        "bare_app:app",
+    ]
 
 
 def caddy(work: Path, port: int) -> list[str]:
@@ -163,7 +187,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-redirect-") as scratch:
         work = Path(scratch)
         for round_number in range(rounds):
-            for name in ("nginx", "caddy", "stellwerk"):
+            for name in SERVERS:
                 port = free_port()
                 server_dir = work / f"{name}-{round_number}"
                 server_dir.mkdir()
@@ -177,6 +201,9 @@ def main() -> None:
                         "XDG_DATA_HOME": str(server_dir),
                         "XDG_CONFIG_HOME": str(server_dir),
                     }
+                elif name == "bare":
+                    command = bare_granian(port)
+                    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
                 else:
                     env = stellwerk_env(server_dir, port)
                     prepare_stellwerk(env)
@@ -206,13 +233,14 @@ def print_table(
     labels = {
         "nginx": "nginx `return 301` (1 worker)",
         "caddy": "Caddy `redir`",
+        "bare": "bare granian RSGI app, no hits (the Python ceiling)",
         "stellwerk": f"Stellwerk data plane, granian RSGI, {workers} worker(s), hit logging on",
     }
     nginx_rps = median([r[0] for r in results["nginx"]])
     print(f"wrk -t2 -c64 -d{seconds}s, median of {len(results['nginx'])} round(s)\n")
     print("| server | req/s | p99 ms | vs nginx |")
     print("|---|---|---|---|")
-    for name in ("nginx", "caddy", "stellwerk"):
+    for name in SERVERS:
         rps = median([r[0] for r in results[name]])
         p99 = median([r[1] for r in results[name]])
         print(f"| {labels[name]} | {rps:,.0f} | {p99:.2f} | {rps / nginx_rps:.2f} |")
