@@ -23,9 +23,13 @@ from stellwerk.search.router import router as search_router
 from stellwerk.server.router import router as server_router
 from stellwerk.system.router import router as system_router
 from stellwerk.web.audit import router as web_audit_router
+from stellwerk.web.domain import router as web_domain_router
 from stellwerk.web.identity import router as web_identity_router
 from stellwerk.web.license import router as web_license_router
+from stellwerk.web.module import router as web_module_router
 from stellwerk.web.operation import router as web_operation_router
+from stellwerk.web.project import router as web_project_router
+from stellwerk.web.redirect import router as web_redirect_router
 from stellwerk.web.router import router as web_router
 from stellwerk.web.server import router as web_server_router
 
@@ -55,3 +59,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(web_audit_router)
     app.include_router(web_license_router)
     app.include_router(web_server_router)
+    app.include_router(web_project_router)
+    app.include_router(web_module_router)
+    app.include_router(web_redirect_router)
+    app.include_router(web_domain_router)

@@ -1,7 +1,9 @@
-"""The leads CRM's pages (server-rendered): overview, create, edit, delete, CSV export/import."""
+"""The leads CRM's pages (server-rendered): overview, create, edit, delete, CSV export/import,
+and an institution's contacts and notes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +14,16 @@ from pydantic import ValidationError
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
 from stellwerk.kit.pagination import Page
-from stellwerk.lead.schemas import INSTITUTION_TYPES, LEAD_STATUSES, InstitutionCreate
+from stellwerk.lead.schemas import (
+    INSTITUTION_TYPES,
+    LEAD_STATUSES,
+    ContactCreate,
+    ContactUpdate,
+    DetailCreate,
+    InstitutionCreate,
+    NoteCreate,
+)
+from stellwerk.lead.service import ContactView
 from stellwerk.lead.service import lead as lead_service
 from stellwerk.models import LeadInstitution
 from stellwerk.web.auth import WebAdmin
@@ -22,6 +33,7 @@ from stellwerk.web.templates import flash, render
 router = APIRouter(prefix="/leads", include_in_schema=False)
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+CONTACT_FIELDS = ("first_name", "last_name", "position", "email", "phone")
 
 
 def _form_values(form: Any) -> dict[str, Any]:
@@ -33,15 +45,20 @@ def _form_values(form: Any) -> dict[str, Any]:
     }
 
 
+def _errors(error: ValidationError, prefix: str = "") -> dict[str, str]:
+    """Pydantic's complaints by field; `prefix` tells the forms of one page apart."""
+    errors: dict[str, str] = {}
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "_"
+        errors.setdefault(f"{prefix}{field}", str(item["msg"]))
+    return errors
+
+
 def _validate(values: dict[str, Any]) -> tuple[InstitutionCreate | None, dict[str, str]]:
     try:
         return InstitutionCreate.model_validate(values), {}
     except ValidationError as error:
-        errors: dict[str, str] = {}
-        for item in error.errors():
-            field = str(item["loc"][0]) if item["loc"] else "_"
-            errors.setdefault(field, str(item["msg"]))
-        return None, errors
+        return None, _errors(error)
 
 
 def _form_page(
@@ -50,7 +67,8 @@ def _form_page(
     values: dict[str, Any],
     errors: dict[str, str],
     lead: LeadInstitution | None = None,
-    contacts: Any = (),
+    contacts: Sequence[ContactView] = (),
+    forms: dict[str, dict[str, str]] | None = None,
     status_code: int = 200,
 ) -> Response:
     return render(
@@ -61,6 +79,7 @@ def _form_page(
             "values": values,
             "errors": errors,
             "contacts": contacts,
+            "forms": forms or {},
             "types": INSTITUTION_TYPES,
             "statuses": LEAD_STATUSES,
         },
@@ -118,19 +137,50 @@ async def create(request: Request, subject: WebAdmin, session: SessionDep) -> Re
     return response
 
 
-@router.get("/edit/{lead_id:int}", response_class=HTMLResponse)
-async def edit_form(request: Request, lead_id: int, _: WebAdmin, session: SessionDep) -> Response:
-    found = await lead_service.institution(session, lead_id)
+async def _contact_views(session: SessionDep, institution_id: int) -> list[ContactView]:
     contacts, _total = await lead_service.contacts(
-        session, search=None, institution_id=found.id, params=page_params(1, 200)
+        session, search=None, institution_id=institution_id, params=page_params(1, 200)
     )
+    return [await lead_service.contact_view(session, c.id) for c in contacts]
+
+
+async def _lead_page(
+    request: Request,
+    session: SessionDep,
+    found: LeadInstitution,
+    *,
+    errors: dict[str, str] | None = None,
+    forms: dict[str, dict[str, str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The institution's page with its contacts and notes; a form's errors shown in place."""
     values = {
         "name": found.name,
         "type": found.institution_type,
         "status": found.status,
         "website": found.website,
     }
-    return _form_page(request, values=values, errors={}, lead=found, contacts=contacts)
+    return _form_page(
+        request,
+        values=values,
+        errors=errors or {},
+        lead=found,
+        contacts=await _contact_views(session, found.id),
+        forms=forms,
+        status_code=status_code,
+    )
+
+
+def _back_to(lead_id: int, message: str, anchor: str = "") -> Response:
+    response = RedirectResponse(f"/leads/edit/{lead_id}{anchor}", status_code=303)
+    flash(response, message)
+    return response
+
+
+@router.get("/edit/{lead_id:int}", response_class=HTMLResponse)
+async def edit_form(request: Request, lead_id: int, _: WebAdmin, session: SessionDep) -> Response:
+    found = await lead_service.institution(session, lead_id)
+    return await _lead_page(request, session, found)
 
 
 @router.post("/update/{lead_id:int}", response_class=HTMLResponse)
@@ -141,7 +191,14 @@ async def update(
     values = _form_values(await read_form(request))
     checked, errors = _validate(values)
     if checked is None:
-        return _form_page(request, values=values, errors=errors, lead=found, status_code=422)
+        return _form_page(
+            request,
+            values=values,
+            errors=errors,
+            lead=found,
+            contacts=await _contact_views(session, found.id),
+            status_code=422,
+        )
     try:
         await lead_service.update_institution(
             session,
@@ -157,7 +214,12 @@ async def update(
     except StellwerkError as error:
         errors = field_errors(error) if error.field else {"name": error.message}
         return _form_page(
-            request, values=values, errors=errors, lead=found, status_code=error.status
+            request,
+            values=values,
+            errors=errors,
+            lead=found,
+            contacts=await _contact_views(session, found.id),
+            status_code=error.status,
         )
     response = RedirectResponse(f"/leads/edit/{lead_id}", status_code=303)
     flash(response, "Lead saved")
@@ -207,3 +269,152 @@ async def import_leads(request: Request, subject: WebAdmin, session: SessionDep)
             request, "leads/import.html", {"error": error.message}, status_code=error.status
         )
     return render(request, "leads/import.html", {"report": report})
+
+
+# --- contacts and notes ---------------------------------------------------------------------------
+
+
+def _details(values: dict[str, str], prefix: str) -> tuple[list[DetailCreate], dict[str, str]]:
+    details: list[DetailCreate] = []
+    for kind in ("email", "phone"):
+        if not values.get(kind):
+            continue
+        try:
+            details.append(DetailCreate.model_validate({"type": kind, "value": values[kind]}))
+        except ValidationError as error:
+            return [], {
+                f"{prefix}{kind}": str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+            }
+    return details, {}
+
+
+@router.post("/edit/{lead_id:int}/contacts", response_class=HTMLResponse)
+async def create_contact(
+    request: Request, lead_id: int, subject: WebAdmin, session: SessionDep
+) -> Response:
+    found = await lead_service.institution(session, lead_id)
+    form = await read_form(request)
+    values = {name: text(form, name) for name in CONTACT_FIELDS}
+    prefix = "contact_"
+    try:
+        body = ContactCreate.model_validate(
+            {
+                "institution_id": found.id,
+                "first_name": values["first_name"],
+                "last_name": values["last_name"],
+                "position": values["position"] or None,
+            }
+        )
+        details, errors = _details(values, prefix)
+    except ValidationError as error:
+        details, errors = [], _errors(error, prefix)
+    if errors:
+        return await _lead_page(
+            request, session, found, errors=errors, forms={"contact": values}, status_code=422
+        )
+    contact = await lead_service.create_contact(
+        session,
+        subject.actor,
+        institution_id=found.id,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        position=body.position,
+        details=[(d.type, d.value, d.label) for d in details],
+    )
+    name = f"{contact.first_name} {contact.last_name}"
+    return _back_to(lead_id, f"Contact {name} added", f"#contact-{contact.id}")
+
+
+@router.post("/contacts/{contact_id:int}/update", response_class=HTMLResponse)
+async def update_contact(
+    request: Request, contact_id: int, subject: WebAdmin, session: SessionDep
+) -> Response:
+    contact = await lead_service.contact(session, contact_id)
+    form = await read_form(request)
+    values = {name: text(form, name) for name in ("first_name", "last_name", "position")}
+    try:
+        body = ContactUpdate.model_validate(
+            {
+                "first_name": values["first_name"],
+                "last_name": values["last_name"],
+                "position": values["position"] or None,
+            }
+        )
+    except ValidationError as error:
+        found = await lead_service.institution(session, contact.institution_id)
+        return await _lead_page(
+            request,
+            session,
+            found,
+            errors=_errors(error, f"contact_{contact_id}_"),
+            forms={f"contact_{contact_id}": values},
+            status_code=422,
+        )
+    await lead_service.update_contact(
+        session, subject.actor, contact, changes=body.model_dump(exclude_unset=True)
+    )
+    name = f"{contact.first_name} {contact.last_name}"
+    return _back_to(contact.institution_id, f"Contact {name} saved", f"#contact-{contact_id}")
+
+
+@router.post("/contacts/{contact_id:int}/delete")
+async def delete_contact(contact_id: int, subject: WebAdmin, session: SessionDep) -> Response:
+    contact = await lead_service.contact(session, contact_id)
+    await lead_service.delete_contact(session, subject.actor, contact)
+    name = f"{contact.first_name} {contact.last_name}"
+    return _back_to(contact.institution_id, f"Contact {name} deleted")
+
+
+@router.post("/contacts/{contact_id:int}/notes", response_class=HTMLResponse)
+async def add_note(
+    request: Request, contact_id: int, subject: WebAdmin, session: SessionDep
+) -> Response:
+    contact = await lead_service.contact(session, contact_id)
+    content = text(await read_form(request), "content")
+    try:
+        body = NoteCreate.model_validate({"content": content})
+    except ValidationError as error:
+        found = await lead_service.institution(session, contact.institution_id)
+        return await _lead_page(
+            request,
+            session,
+            found,
+            errors=_errors(error, f"note_{contact_id}_"),
+            forms={f"note_{contact_id}": {"content": content}},
+            status_code=422,
+        )
+    await lead_service.add_note(session, subject.actor, contact, content=body.content)
+    return _back_to(contact.institution_id, "Note added", f"#contact-{contact_id}")
+
+
+@router.post("/notes/{note_id:int}/update", response_class=HTMLResponse)
+async def edit_note(
+    request: Request, note_id: int, subject: WebAdmin, session: SessionDep
+) -> Response:
+    note = await lead_service.note(session, note_id)
+    contact = await lead_service.contact(session, note.contact_id)
+    content = text(await read_form(request), "content")
+    try:
+        body = NoteCreate.model_validate({"content": content})
+    except ValidationError as error:
+        found = await lead_service.institution(session, contact.institution_id)
+        return await _lead_page(
+            request,
+            session,
+            found,
+            errors=_errors(error, f"note_edit_{note_id}_"),
+            forms={f"note_edit_{note_id}": {"content": content}},
+            status_code=422,
+        )
+    version = await lead_service.edit_note(session, subject.actor, note, content=body.content)
+    return _back_to(
+        contact.institution_id, f"Note saved (version {version.version})", f"#note-{note_id}"
+    )
+
+
+@router.post("/notes/{note_id:int}/delete")
+async def delete_note(note_id: int, subject: WebAdmin, session: SessionDep) -> Response:
+    note = await lead_service.note(session, note_id)
+    contact = await lead_service.contact(session, note.contact_id)
+    await lead_service.delete_note(session, subject.actor, note)
+    return _back_to(contact.institution_id, "Note deleted", f"#contact-{contact.id}")

@@ -24,6 +24,7 @@ from stellwerk.operation.service import operation as operation_service
 from stellwerk.project.repository import ProjectRepository
 from stellwerk.project.workflow import KIND, remove_resources
 from stellwerk.provider import connect
+from stellwerk.provider.paas.base import PaasServer
 from stellwerk.registrar.service import normalize_domain
 
 STATES = ("draft", "provisioning", "active", "error", "suspended", "archived")
@@ -168,6 +169,11 @@ class ProjectService:
     ) -> dict[uuid.UUID | None, Operation]:
         ids = [p.operation_id for p in projects if p.operation_id is not None]
         return dict((await ProjectRepository(session).operations(ids)).items())
+
+    async def servers(self, settings: Settings) -> Sequence[PaasServer]:
+        """The Coolify servers a project can deploy to (for choosing one in a form)."""
+        async with connect.paas(settings) as paas:
+            return await paas.list_servers()
 
     async def retry(self, session: AsyncSession, actor: Actor, project: Project) -> Operation:
         """Run the flow again from the failed step (earlier steps only look and find)."""

@@ -1,0 +1,420 @@
+"""Pages for the module manager: installed instances, available modules, repositories, and the
+live progress of install, update and delete operations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from stellwerk.database import SessionDep
+from stellwerk.exceptions import StellwerkError
+from stellwerk.identity.auth import RuntimeDep
+from stellwerk.models import ModuleRepository, Operation
+from stellwerk.module.schemas import RepositoryCreate, RepositoryUpdate
+from stellwerk.module.service import catalog, module_instance, module_repository
+from stellwerk.operation.service import operation as operation_service
+from stellwerk.operation.workflow import FINISHED
+from stellwerk.runtime import Runtime
+from stellwerk.web.auth import WebUser
+from stellwerk.web.forms import checked, field_errors, page_params, read_form, text
+from stellwerk.web.templates import flash, render
+
+router = APIRouter(include_in_schema=False)
+
+OPERATION_LABELS = {
+    "module.install": "Install",
+    "module.update": "Update",
+    "module.remove": "Delete instance",
+    "module.uninstall": "Uninstall",
+}
+RECENT_OPERATIONS = 5
+REPOSITORY_FIELDS = ("id", "name", "type", "url", "description", "priority", "ca_pem")
+
+
+def _back(url: str, message: str) -> Response:
+    response = RedirectResponse(url, status_code=303)
+    flash(response, message)
+    return response
+
+
+def _operation_page(operation: Operation, message: str) -> Response:
+    return _back(f"/ui/modules/operations/{operation.id}", message)
+
+
+def _validation_errors(error: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "_"
+        errors.setdefault(field, str(item["msg"]))
+    return errors
+
+
+# --- installed instances ------------------------------------------------------------------------
+
+
+async def _instances_context(session: SessionDep, runtime: Runtime) -> dict[str, Any]:
+    listing = await module_instance.list(session, runtime.settings)
+    available = await catalog.modules(session, runtime.settings)
+    latest: dict[str, str] = {}
+    for module in available.modules:
+        latest.setdefault(module.name, module.latest_version)
+    recent, _ = await operation_service.list(
+        session,
+        params=page_params(1, RECENT_OPERATIONS),
+        owner_user_id=None,
+        target_type="module",
+    )
+    return {
+        "groups": listing.modules,
+        "total": listing.total,
+        "latest": latest,
+        "operations": recent,
+        "labels": OPERATION_LABELS,
+        "settling": any(o.status not in FINISHED for o in recent),
+    }
+
+
+@router.get("/ui/modules", response_class=HTMLResponse)
+async def modules(
+    request: Request, _: WebUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    return render(request, "module/instances.html", await _instances_context(session, runtime))
+
+
+@router.get("/ui/modules/live", response_class=HTMLResponse)
+async def modules_live(
+    request: Request, _: WebUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """The instances page's live part: polled while a module operation runs."""
+    return render(request, "module/_instances.html", await _instances_context(session, runtime))
+
+
+@router.post("/ui/modules/instances/{module_name}/{instance_id}/primary")
+async def make_primary(
+    module_name: str, instance_id: str, subject: WebUser, session: SessionDep
+) -> Response:
+    try:
+        instance = await module_instance.get(session, module_name, instance_id)
+        await module_instance.set_primary(session, subject.actor, instance)
+    except StellwerkError as error:
+        return _back("/ui/modules", f"Not changed: {error.message}")
+    return _back("/ui/modules", f"Instance {instance_id[:8]} is the primary {module_name}.")
+
+
+@router.post("/ui/modules/instances/{module_name}/{instance_id}/update")
+async def update_instance(
+    module_name: str,
+    instance_id: str,
+    subject: WebUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    try:
+        operation = await module_instance.start_update(
+            session,
+            runtime.settings,
+            subject.actor,
+            module_name=module_name,
+            instance_id=instance_id,
+        )
+    except StellwerkError as error:
+        return _back("/ui/modules", f"Update failed: {error.message}")
+    return _operation_page(operation, f"Updating {module_name} instance {instance_id[:8]}.")
+
+
+@router.post("/ui/modules/instances/{module_name}/{instance_id}/delete")
+async def delete_instance(
+    module_name: str, instance_id: str, subject: WebUser, session: SessionDep
+) -> Response:
+    try:
+        instance = await module_instance.get(session, module_name, instance_id)
+        operation = await module_instance.start_remove(session, subject.actor, instance)
+    except StellwerkError as error:
+        return _back("/ui/modules", f"Delete failed: {error.message}")
+    return _operation_page(operation, f"Deleting {module_name} instance {instance_id[:8]}.")
+
+
+# --- available modules ---------------------------------------------------------------------------
+
+
+@router.get("/ui/modules/available", response_class=HTMLResponse)
+async def available(
+    request: Request,
+    _: WebUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    repository: str = "",
+    category: str = "",
+    search: str = "",
+    installed: str = "",
+) -> Response:
+    filters = {
+        "repository": repository[:64],
+        "category": category[:100],
+        "search": search[:200],
+        "installed": installed if installed in ("yes", "no") else "",
+    }
+    repositories, _total = await module_repository.list(session, params=page_params(1, 200))
+    error = None
+    listing = None
+    try:
+        listing = await catalog.modules(
+            session,
+            runtime.settings,
+            repository_id=filters["repository"] or None,
+            category=filters["category"] or None,
+            search=filters["search"] or None,
+            installed=None if not filters["installed"] else filters["installed"] == "yes",
+        )
+    except StellwerkError as failure:
+        error = failure.message
+    return render(
+        request,
+        "module/available.html",
+        {
+            "modules": listing.modules if listing else [],
+            "categories": listing.categories if listing else [],
+            "errors": listing.errors if listing else {},
+            "error": error,
+            "repositories": [r for r in repositories if r.enabled],
+            "filters": filters,
+            "filtered": any(filters.values()),
+        },
+    )
+
+
+@router.post("/ui/modules/install")
+async def install(
+    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    form = await read_form(request)
+    module_name = text(form, "module_name")
+    try:
+        operation = await module_instance.start_install(
+            session,
+            runtime.settings,
+            subject.actor,
+            module_name=module_name,
+            repository_id=text(form, "repository_id") or None,
+            version=text(form, "version") or None,
+        )
+    except StellwerkError as error:
+        return _back("/ui/modules/available", f"Install failed: {error.message}")
+    return _operation_page(operation, f"Installing {module_name}.")
+
+
+# --- operations -----------------------------------------------------------------------------------
+
+
+async def _operation_context(session: SessionDep, operation_id: uuid.UUID) -> dict[str, Any]:
+    operation = await module_instance.operation(session, str(operation_id))
+    return {
+        "operation": operation,
+        "events": await operation_service.events(session, operation),
+        "finished": operation.status in FINISHED,
+        "label": OPERATION_LABELS.get(operation.kind, operation.kind),
+        "module_name": str(operation.input.get("module_name", "")),
+    }
+
+
+@router.get("/ui/modules/operations/{operation_id}", response_class=HTMLResponse)
+async def module_operation(
+    operation_id: uuid.UUID, request: Request, _: WebUser, session: SessionDep
+) -> Response:
+    context = await _operation_context(session, operation_id)
+    return render(request, "module/operation.html", context)
+
+
+@router.get("/ui/modules/operations/{operation_id}/progress", response_class=HTMLResponse)
+async def module_operation_progress(
+    operation_id: uuid.UUID, request: Request, _: WebUser, session: SessionDep
+) -> Response:
+    """The live part of a module operation's page, fetched until it is final."""
+    context = await _operation_context(session, operation_id)
+    return render(request, "module/_operation.html", context)
+
+
+# --- repositories -------------------------------------------------------------------------------
+
+
+async def _repositories_page(
+    request: Request,
+    session: SessionDep,
+    runtime: Runtime,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    rows, _total = await module_repository.list(session, params=page_params(1, 200))
+    statistics = await catalog.repositories(session, runtime.settings)
+    return render(
+        request,
+        "module/repositories.html",
+        {
+            "repositories": rows,
+            "stats": {s.id: s for s in statistics.repositories},
+            "summary": statistics,
+            "values": values or {"type": "https", "priority": "100", "enabled": "on"},
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/ui/modules/repositories", response_class=HTMLResponse)
+async def repositories(
+    request: Request, _: WebUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    return await _repositories_page(request, session, runtime)
+
+
+def _repository_values(form: FormData) -> dict[str, str]:
+    values = {name: text(form, name) for name in REPOSITORY_FIELDS}
+    values["enabled"] = "on" if checked(form, "enabled") else ""
+    values["allow_http"] = "on" if checked(form, "allow_http") else ""
+    return values
+
+
+def _optional(value: str) -> str | None:
+    return value or None
+
+
+@router.post("/ui/modules/repositories", response_class=HTMLResponse)
+async def create_repository(
+    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    values = _repository_values(await read_form(request))
+    try:
+        body = RepositoryCreate.model_validate(
+            {
+                "id": values["id"],
+                "name": values["name"],
+                "type": values["type"],
+                "url": values["url"],
+                "description": _optional(values["description"]),
+                "priority": values["priority"] or "100",
+                "enabled": bool(values["enabled"]),
+                "allow_http": bool(values["allow_http"]),
+                "ca_pem": _optional(values["ca_pem"]),
+            }
+        )
+    except ValidationError as error:
+        return await _repositories_page(
+            request,
+            session,
+            runtime,
+            values=values,
+            errors=_validation_errors(error),
+            status_code=422,
+        )
+    try:
+        repository = await module_repository.create(
+            session, subject.actor, body, is_admin=subject.is_admin
+        )
+    except StellwerkError as error:
+        errors = field_errors(error)
+        if error.code == "repository_exists":
+            errors = {"id": error.message}
+        elif error.code == "admin_required":
+            errors = {"type": error.message}
+        return await _repositories_page(
+            request, session, runtime, values=values, errors=errors, status_code=error.status
+        )
+    return _back("/ui/modules/repositories", f"Added the repository {repository.name}.")
+
+
+def _edit_page(
+    request: Request,
+    repository: ModuleRepository,
+    *,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    if values is None:
+        values = {
+            "name": repository.name,
+            "url": repository.url,
+            "description": repository.description or "",
+            "priority": str(repository.priority),
+            "enabled": "on" if repository.enabled else "",
+            "allow_http": "on" if repository.allow_http else "",
+        }
+    return render(
+        request,
+        "module/repository.html",
+        {"repository": repository, "values": values, "errors": errors or {}},
+        status_code=status_code,
+    )
+
+
+@router.get("/ui/modules/repositories/{repository_id}", response_class=HTMLResponse)
+async def edit_repository(
+    repository_id: str, request: Request, _: WebUser, session: SessionDep
+) -> Response:
+    return _edit_page(request, await module_repository.get(session, repository_id))
+
+
+@router.post("/ui/modules/repositories/{repository_id}", response_class=HTMLResponse)
+async def update_repository(
+    repository_id: str, request: Request, subject: WebUser, session: SessionDep
+) -> Response:
+    repository = await module_repository.get(session, repository_id)
+    values = _repository_values(await read_form(request))
+    changes: dict[str, Any] = {
+        "name": values["name"],
+        "description": _optional(values["description"]),
+        "priority": values["priority"] or "100",
+        "enabled": bool(values["enabled"]),
+    }
+    if not repository.builtin:
+        # The built-in repository's location is fixed; its form does not offer it.
+        changes["url"] = values["url"]
+        changes["allow_http"] = bool(values["allow_http"])
+        if values["ca_pem"]:
+            changes["ca_pem"] = values["ca_pem"]
+    try:
+        body = RepositoryUpdate.model_validate(changes)
+        await module_repository.update(
+            session, subject.actor, repository, body, is_admin=subject.is_admin
+        )
+    except ValidationError as error:
+        return _edit_page(
+            request, repository, values=values, errors=_validation_errors(error), status_code=422
+        )
+    except StellwerkError as error:
+        errors = field_errors(error)
+        if error.code == "admin_required":
+            errors = {"url": error.message}
+        return _edit_page(
+            request, repository, values=values, errors=errors, status_code=error.status
+        )
+    return _back("/ui/modules/repositories", f"Saved the repository {repository.name}.")
+
+
+@router.post("/ui/modules/repositories/{repository_id}/refresh")
+async def refresh_repository(
+    repository_id: str, _: WebUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    repository = await module_repository.get(session, repository_id)
+    refreshed = await module_repository.refresh(session, runtime.settings, repository)
+    if refreshed.last_error:
+        return _back("/ui/modules/repositories", f"{refreshed.name}: {refreshed.last_error}")
+    return _back("/ui/modules/repositories", f"Read the index of {refreshed.name} again.")
+
+
+@router.post("/ui/modules/repositories/{repository_id}/delete")
+async def delete_repository(repository_id: str, subject: WebUser, session: SessionDep) -> Response:
+    repository = await module_repository.get(session, repository_id)
+    name = repository.name
+    try:
+        await module_repository.delete(session, subject.actor, repository)
+    except StellwerkError as error:
+        return _back("/ui/modules/repositories", error.message)
+    return _back("/ui/modules/repositories", f"Deleted the repository {name}.")

@@ -1,0 +1,193 @@
+"""Module manager pages through the ASGI client, on a file repository and the process runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest_asyncio
+
+from stellwerk.module.service import module_repository
+from stellwerk.module.sources import index_cache
+from stellwerk.runtime import Runtime
+from tests.factories import create_admin, create_user
+from tests.module.conftest import _stop_everything
+from tests.module.factories import RepositoryDir, archive_bytes, manifest
+from tests.web.test_router import log_in
+
+OPERATION = re.compile(r"/ui/modules/operations/([0-9a-f-]{36})")
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _modules_state(runtime: Runtime) -> AsyncIterator[None]:
+    async with runtime.database.session() as session:
+        await module_repository.ensure_builtin(session)
+    yield
+    await _stop_everything(runtime)
+    index_cache._entries.clear()
+
+
+def _release(name: str, version: str) -> bytes:
+    return archive_bytes(manifest(name, version, category="tools"), {"VERSION": version.encode()})
+
+
+async def _finished(client: httpx.AsyncClient, started: httpx.Response) -> str:
+    """Follow an operation's page the way the browser polls it, until it is final."""
+    assert started.status_code == 303, started.text
+    match = OPERATION.fullmatch(started.headers["location"])
+    assert match, started.headers["location"]
+    page = await client.get(started.headers["location"])
+    assert f'data-poll="/ui/modules/operations/{match.group(1)}/progress"' in page.text
+    deadline = time.monotonic() + 90
+    html = ""
+    while time.monotonic() < deadline:
+        html = (await client.get(f"{started.headers['location']}/progress")).text
+        if 'data-final="true"' in html:
+            return html
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the operation did not finish: {html}")
+
+
+def _instance_ids(html: str) -> list[str]:
+    return re.findall(r'data-instance="([0-9a-f]{32})"', html)
+
+
+async def test_pages_need_a_login(client: httpx.AsyncClient) -> None:
+    for path in ("/ui/modules", "/ui/modules/available", "/ui/modules/repositories"):
+        response = await client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/login?next=")
+
+
+async def test_repositories_install_primary_update_delete(
+    client: httpx.AsyncClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    repository = RepositoryDir(tmp_path / "repo")
+    repository.add("web_tool", "1.0.0", _release("web_tool", "1.0.0"), category="tools")
+    await create_admin(runtime, username="modadmin")
+    csrf = await log_in(client, "modadmin")
+
+    listing = await client.get("/ui/modules/repositories")
+    assert 'data-repository="local-module-repository"' in listing.text
+    fields = {"id": "team", "name": "Team modules", "type": "file", "url": str(repository.root)}
+    refused = await client.post("/ui/modules/repositories", data=fields)
+    assert refused.status_code == 403
+    bad = await client.post(
+        "/ui/modules/repositories", data={**fields, "id": "Bad Id", "csrf_token": csrf}
+    )
+    assert bad.status_code == 422
+    assert 'id="id-error"' in bad.text
+    relative = await client.post(
+        "/ui/modules/repositories", data={**fields, "url": "repo", "csrf_token": csrf}
+    )
+    assert 'id="url-error"' in relative.text
+    added = await client.post(
+        "/ui/modules/repositories",
+        data={**fields, "priority": "10", "enabled": "on", "csrf_token": csrf},
+    )
+    assert added.status_code == 303, added.text
+    listing = await client.get("/ui/modules/repositories")
+    assert "Added the repository Team modules" in listing.text
+    assert re.search(r'data-repository="team">.*?1 \(0 installed\)', listing.text, re.S)
+
+    edit = await client.get("/ui/modules/repositories/team")
+    assert str(repository.root) in edit.text
+    wrong = await client.post(
+        "/ui/modules/repositories/team",
+        data={"name": "Team modules", "url": str(repository.root), "priority": "x"}
+        | {"csrf_token": csrf},
+    )
+    assert wrong.status_code == 422
+    assert 'id="priority-error"' in wrong.text
+
+    available = await client.get("/ui/modules/available?category=tools&installed=no")
+    assert 'data-module="web_tool"' in available.text
+    assert 'data-module="v2_dashboard"' not in available.text
+    nothing = await client.get("/ui/modules/available?search=no-such-module")
+    assert "No module matches these filters" in nothing.text
+
+    for _ in range(2):
+        install = {"module_name": "web_tool", "repository_id": "team", "version": "1.0.0"}
+        done = await _finished(
+            client, await client.post("/ui/modules/install", data={**install, "csrf_token": csrf})
+        )
+        assert 'class="status completed"' in done, done
+        assert "100 %" in done
+    page = (await client.get("/ui/modules")).text
+    first, second = _instance_ids(page)
+    assert page.count('class="status running"') == 2
+    assert page.count("primary</span>") == 1
+    assert "Update to" not in page
+    installed = await client.get("/ui/modules/available?installed=yes")
+    assert "2 instances (1.0.0)" in installed.text
+
+    made = await client.post(
+        f"/ui/modules/instances/web_tool/{second}/primary", data={"csrf_token": csrf}
+    )
+    assert made.status_code == 303
+    page = (await client.get("/ui/modules")).text
+    assert f"Instance {second[:8]} is the primary web_tool" in page
+    row = page[page.index(f'data-instance="{second}"') :]
+    assert row.index("primary</span>") < row.index("</tr>")
+
+    # A new version shows up once the index is read again; updating one instance moves it.
+    repository.add("web_tool", "1.1.0", _release("web_tool", "1.1.0"), category="tools")
+    await client.post("/ui/modules/repositories/team/refresh", data={"csrf_token": csrf})
+    assert "Update to 1.1.0" in (await client.get("/ui/modules")).text
+    done = await _finished(
+        client,
+        await client.post(
+            f"/ui/modules/instances/web_tool/{first}/update", data={"csrf_token": csrf}
+        ),
+    )
+    assert 'class="status completed"' in done, done
+    page = (await client.get("/ui/modules")).text
+    assert page.count("Update to 1.1.0") == 1
+
+    done = await _finished(
+        client,
+        await client.post(
+            f"/ui/modules/instances/web_tool/{second}/delete", data={"csrf_token": csrf}
+        ),
+    )
+    assert 'class="status completed"' in done, done
+    assert _instance_ids((await client.get("/ui/modules")).text) == [first]
+
+    deleted = await client.post("/ui/modules/repositories/team/delete", data={"csrf_token": csrf})
+    assert (
+        "Deleted the repository Team modules"
+        in (await client.get(deleted.headers["location"])).text
+    )
+    builtin = await client.post(
+        "/ui/modules/repositories/local-module-repository/delete", data={"csrf_token": csrf}
+    )
+    assert "cannot be deleted" in (await client.get(builtin.headers["location"])).text
+
+
+async def test_a_user_may_not_add_a_file_repository(
+    client: httpx.AsyncClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    await create_user(runtime, username="moduser")
+    csrf = await log_in(client, "moduser")
+    page = await client.get("/ui/modules")
+    assert "No modules installed" in page.text
+    refused = await client.post(
+        "/ui/modules/repositories",
+        data={
+            "id": "mine",
+            "name": "Mine",
+            "type": "file",
+            "url": str(tmp_path),
+            "csrf_token": csrf,
+        },
+    )
+    assert refused.status_code == 403
+    assert re.search(r'id="type-error">[^<]*administrators', refused.text)
+    missing = await client.post(
+        "/ui/modules/install", data={"module_name": "nope", "csrf_token": csrf}
+    )
+    assert "Install failed" in (await client.get(missing.headers["location"])).text
