@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stellwerk.provider.compute.sandbox_util import (
+from stellwerk.provider.compute.sandbox_common import (
     DEFAULT_ACTION_DELAY,
     DEFAULT_PROVISION_DELAY,
+    ComputeSandbox,
     body_of,
     int_param,
     ipv4_for,
@@ -228,27 +229,14 @@ def _page(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
     )
 
 
-class DigitalOceanSandbox:
-    def __init__(
-        self,
-        state: JsonState,
-        *,
-        provision_delay: float = DEFAULT_PROVISION_DELAY,
-        action_delay: float = DEFAULT_ACTION_DELAY,
-    ) -> None:
-        self.state = state
-        self.provision_delay = provision_delay
-        self.action_delay = action_delay
-
+class DigitalOceanSandbox(ComputeSandbox):
     @property
     def droplets(self) -> dict[str, dict[str, Any]]:
-        droplets: dict[str, dict[str, Any]] = self.state.data["droplets"]
-        return droplets
+        return self.table("droplets")
 
     @property
     def actions(self) -> dict[str, dict[str, Any]]:
-        actions: dict[str, dict[str, Any]] = self.state.data["actions"]
-        return actions
+        return self.table("actions")
 
     def _new_action(self, kind: str, droplet: dict[str, Any], duration: float) -> dict[str, Any]:
         action_id = self.state.next_id("action", 36804636)
@@ -278,14 +266,8 @@ class DigitalOceanSandbox:
             "region_slug": region["slug"],
         }
 
-    def _settle(self, droplet: dict[str, Any]) -> None:
-        transition = droplet.get("transition")
-        if transition and now() >= transition["at"]:
-            droplet["status"] = transition["to"]
-            droplet["transition"] = None
-
     def _view(self, droplet: dict[str, Any]) -> dict[str, Any]:
-        self._settle(droplet)
+        self.settle(droplet)
         droplet_id = droplet["id"]
         size = next(s for s in SIZES if s["slug"] == droplet["size"])
         image = next(i for i in IMAGES if i["slug"] == droplet["image"])
@@ -506,7 +488,7 @@ class DigitalOceanSandbox:
         body = await body_of(request)
         if body is None:
             return error(400, "bad_request", "Request body must be a JSON object")
-        self._settle(droplet)
+        self.settle(droplet)
         kind = body.get("type")
         transitions = {
             "power_on": "active",

@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from stellwerk.provider.compute.sandbox_util import (
+from stellwerk.provider.compute.sandbox_common import (
     DEFAULT_ACTION_DELAY,
     DEFAULT_PROVISION_DELAY,
+    ComputeSandbox,
     body_of,
     int_param,
     ipv4_for,
@@ -232,28 +233,15 @@ def _label_matches(labels: dict[str, str], selector: str | None) -> bool:
     return True
 
 
-class HetznerSandbox:
-    def __init__(
-        self,
-        state: JsonState,
-        *,
-        provision_delay: float = DEFAULT_PROVISION_DELAY,
-        action_delay: float = DEFAULT_ACTION_DELAY,
-    ) -> None:
-        self.state = state
-        self.provision_delay = provision_delay
-        self.action_delay = action_delay
-
+class HetznerSandbox(ComputeSandbox):
     # --- state -------------------------------------------------------------------------------
     @property
     def servers(self) -> dict[str, dict[str, Any]]:
-        servers: dict[str, dict[str, Any]] = self.state.data["servers"]
-        return servers
+        return self.table("servers")
 
     @property
     def actions(self) -> dict[str, dict[str, Any]]:
-        actions: dict[str, dict[str, Any]] = self.state.data["actions"]
-        return actions
+        return self.table("actions")
 
     def _new_action(
         self, command: str, server_id: int | None, resource: str = "server"
@@ -283,14 +271,8 @@ class HetznerSandbox:
             "error": None,
         }
 
-    def _settle(self, server: dict[str, Any]) -> None:
-        transition = server.get("transition")
-        if transition and now() >= transition["at"]:
-            server["status"] = transition["to"]
-            server["transition"] = None
-
     def _server_view(self, server: dict[str, Any]) -> dict[str, Any]:
-        self._settle(server)
+        self.settle(server)
         server_id = server["id"]
         server_type = next(t for t in SERVER_TYPES if t["name"] == server["server_type"])
         image = next(i for i in IMAGES if i["name"] == server["image"])
@@ -490,7 +472,7 @@ class HetznerSandbox:
             return error(
                 404, "not_found", f"Server with ID '{request.path_params['id']}' not found"
             )
-        self._settle(server)
+        self.settle(server)
         command = request.path_params["command"]
         transitions = {
             "poweron": ("start_server", "starting", "running"),

@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from stellwerk.provider.compute.sandbox_util import (
+from stellwerk.provider.compute.sandbox_common import (
     DEFAULT_ACTION_DELAY,
     DEFAULT_PROVISION_DELAY,
+    ComputeSandbox,
     body_of,
     int_param,
     ipv4_for,
@@ -243,22 +244,10 @@ def _page(request: Request, items: list[dict[str, Any]]) -> Response:
     )
 
 
-class LinodeSandbox:
-    def __init__(
-        self,
-        state: JsonState,
-        *,
-        provision_delay: float = DEFAULT_PROVISION_DELAY,
-        action_delay: float = DEFAULT_ACTION_DELAY,
-    ) -> None:
-        self.state = state
-        self.provision_delay = provision_delay
-        self.action_delay = action_delay
-
+class LinodeSandbox(ComputeSandbox):
     @property
     def instances(self) -> dict[str, dict[str, Any]]:
-        instances: dict[str, dict[str, Any]] = self.state.data["instances"]
-        return instances
+        return self.table("instances")
 
     def _event(self, action: str, instance: dict[str, Any], duration: float) -> None:
         event_id = self.state.next_id("event", 100)
@@ -298,14 +287,8 @@ class LinodeSandbox:
             "duration": event["duration"] if done else None,
         }
 
-    def _settle(self, instance: dict[str, Any]) -> None:
-        transition = instance.get("transition")
-        if transition and now() >= transition["at"]:
-            instance["status"] = transition["to"]
-            instance["transition"] = None
-
     def _view(self, instance: dict[str, Any]) -> dict[str, Any]:
-        self._settle(instance)
+        self.settle(instance)
         instance_id = instance["id"]
         plan = next(t for t in TYPES if t["id"] == instance["type"])
         return {
@@ -523,7 +506,7 @@ class LinodeSandbox:
         instance = self._find(request)
         if instance is None:
             return errors(404, "Not found")
-        self._settle(instance)
+        self.settle(instance)
         command = request.path_params["command"]
         transitions = {
             "boot": ("linode_boot", "booting", "running"),

@@ -1,4 +1,4 @@
-"""Small helpers the compute sandboxes share: clocks, JSON bodies, delays, IP addresses."""
+"""What the compute sandboxes share: their state and clocks, JSON bodies, delays, IP addresses."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+from stellwerk.provider.sandbox.kit import JsonState
 
 # Seconds until a new server runs and until an action finishes; `STELLWERK_SANDBOX_*` override.
 DEFAULT_PROVISION_DELAY = float(os.environ.get("STELLWERK_SANDBOX_PROVISION_SECONDS", "3"))
@@ -68,3 +70,31 @@ def progress_of(started: float, duration: float) -> int:
     if duration <= 0:
         return 100
     return max(0, min(100, int(100 * (now() - started) / duration)))
+
+
+class ComputeSandbox:
+    """A provider's persisted state, and servers that change status on a clock."""
+
+    def __init__(
+        self,
+        state: JsonState,
+        *,
+        provision_delay: float = DEFAULT_PROVISION_DELAY,
+        action_delay: float = DEFAULT_ACTION_DELAY,
+    ) -> None:
+        self.state = state
+        self.provision_delay = provision_delay
+        self.action_delay = action_delay
+
+    def table(self, name: str) -> dict[str, dict[str, Any]]:
+        """Records by id, one of the state's top-level tables."""
+        records: dict[str, dict[str, Any]] = self.state.data[name]
+        return records
+
+    @staticmethod
+    def settle(server: dict[str, Any]) -> None:
+        """Apply a status change whose time has come (booting → running, …)."""
+        transition = server.get("transition")
+        if transition and now() >= transition["at"]:
+            server["status"] = transition["to"]
+            server["transition"] = None
