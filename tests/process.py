@@ -23,6 +23,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_sandbox_base_port() -> int:
+    """A `STELLWERK_SANDBOX_PORT` whose sandbox ports (+1..+5) are free: the sandboxes keep their
+    URLs across a restart, and CLI commands next to `stellwerk serve` find them."""
+    for _ in range(50):
+        base = free_port()
+        if base + 5 > 65535:
+            continue
+        try:
+            for offset in range(1, 6):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range for the sandboxes")
+
+
 def base_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
     """A clean environment for a process on its own data directory and ports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLWERK_")}

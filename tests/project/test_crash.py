@@ -1,5 +1,6 @@
 """SIGKILL `stellwerk serve` at a step of the provisioning flow and start it again: the project
-completes with one domain, one record set, one Coolify project and one application."""
+completes with one domain, one record set, one Coolify project and one application, and
+`stellwerk reconcile` finds nothing amiss."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import ServeProcess, run_cli
+from tests.process import ServeProcess, free_sandbox_base_port, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +31,8 @@ MARKERS = {
 def test_sigkill_at_a_step_then_restart_completes_once(
     serve_env: dict[str, str], tmp_path: Path, kill_at: str
 ) -> None:
+    # Fixed sandbox ports: `stellwerk reconcile` below asks the same sandboxes.
+    serve_env["STELLWERK_SANDBOX_PORT"] = str(free_sandbox_base_port())
     server = ServeProcess(serve_env, tmp_path / "serve.log")
     server.start()
     try:
@@ -62,6 +65,9 @@ def test_sigkill_at_a_step_then_restart_completes_once(
                 break
             time.sleep(0.5)
         assert project["state"] == "active", (project["error"], server.log()[-3000:])
+        report = run_cli("reconcile", "--json", env=serve_env)
+        assert report.returncode == 0, (report.stdout, report.stderr)
+        assert json.loads(report.stdout)["checked"]["coolify"] == {"coolify": 2}
     finally:
         server.stop()
     sandbox_dir = Path(serve_env["STELLWERK_DATA_DIR"]) / "sandbox"

@@ -3,7 +3,8 @@
 server.create  (input: {"instance_id"})
   1. create_at_provider: look for a server carrying the instance's marker; create it only
      when there is none (a step may run twice), then record its id and clear the stored
-     root password
+     root password. A create that fails transiently (5xx, 429, no answer) may still have
+     made the server, so the marker is looked up again before each further attempt.
   2. wait_until_running: follow the provider's action and the server's status until it runs
      (bounded; reconciliation takes over after `servers_provision_timeout_seconds`)
 """
@@ -11,6 +12,7 @@ server.create  (input: {"instance_id"})
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from typing import Any
@@ -27,6 +29,12 @@ from stellwerk.runtime import Runtime
 from stellwerk.server.compute import connected, secret_box
 from stellwerk.server.repository import InstanceRepository, ProviderRepository
 from stellwerk.server.service import CREATE_KIND, apply_server, as_body_field, reconcile
+
+log = logging.getLogger(__name__)
+
+# Creates attempted per step run; the marker is looked up between them.
+CREATE_ATTEMPTS = 4
+CREATE_BACKOFF = exponential_backoff(base=1.0, multiplier=2.0, cap=15.0)
 
 
 class InstanceGone(Exception):
@@ -64,7 +72,9 @@ async def create_at_provider(instance_id: str) -> dict[str, Any]:
         )
         async with connected(provider, settings) as compute:
             server = await compute.find_server(marker=instance_id)
-            if server is None:
+            attempt = 0
+            while server is None:
+                attempt += 1
                 try:
                     created = await compute.create_server(
                         request=CreateServer(
@@ -88,7 +98,19 @@ async def create_at_provider(instance_id: str) -> dict[str, Any]:
                         )
                     )
                 except ProviderError as error:
-                    raise as_body_field(error) from error
+                    if not error.transient:
+                        raise as_body_field(error) from error
+                    log.warning(
+                        "creating a server failed transiently; looking for it before retrying",
+                        extra={"instance_id": instance_id, "code": error.code, "attempt": attempt},
+                    )
+                    if attempt < CREATE_ATTEMPTS:
+                        await asyncio.sleep(CREATE_BACKOFF(attempt - 1))
+                    # The provider may have made the server and only its answer was lost.
+                    server = await compute.find_server(marker=instance_id)
+                    if server is None and attempt >= CREATE_ATTEMPTS:
+                        raise as_body_field(error) from error
+                    continue
                 server = created.server
         apply_server(instance, server)
         instance.root_password_encrypted = None

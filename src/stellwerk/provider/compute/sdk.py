@@ -73,7 +73,11 @@ class SdkAdapter:
             return await asyncio.get_running_loop().run_in_executor(SDK_EXECUTOR, call)
         except ProviderError:
             raise
-        except (requests.ConnectionError, requests.Timeout) as error:
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,  # the connection broke mid-answer
+        ) as error:
             raise ProviderError(
                 API_ERROR,
                 f"{self.name} did not answer: {type(error).__name__}",

@@ -75,6 +75,9 @@ def map_error(response: httpx.Response) -> ProviderError:
         code = RATE_LIMIT_EXCEEDED
     else:
         code = API_ERROR
+        if status >= 500 and body.get("message"):
+            # Laravel's 5xx body says only "Server Error": keep the status for the reason.
+            message = f"Coolify answered HTTP {status}: {message}"
     return ProviderError(
         code, message, provider=PROVIDER, field=field, original=body or response.text[:500]
     )

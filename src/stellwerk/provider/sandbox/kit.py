@@ -3,9 +3,14 @@ style, switchable faults, a request log, persisted state, and serving on a loopb
 
 Control endpoints (for tests in other processes), under `/__sandbox__/`:
     GET    requests            {"count": N, "requests": [{"method","path","at","token"}...]}
-    POST   faults              {"kind": "status|timeout|rate_limit|slow", "count": 3,
+    POST   faults              {"kind": "status|timeout|rate_limit|slow|drop", "count": 3,
                                 "status": 503, "retry_after": 2, "delay": 1.5,
-                                "path": "/v1/servers", "method": "POST"}
+                                "path": "/v1/servers", "method": "POST",
+                                "body_contains": "domain.create", "after_write": true}
+                               `drop` cuts the connection without an answer; `after_write`
+                               lets the sandbox do the work first and then loses the answer
+                               (`status`: a 5xx instead, `timeout`/`drop`: no answer), as when
+                               the provider created something but the response never arrived
     DELETE faults              switch every fault off
     POST   reset               forget all state and the request log
     *      <name>              a sandbox's own switches (`controls=`), e.g. Coolify's
@@ -71,16 +76,21 @@ class SandboxProfile:
 
 @dataclass
 class Fault:
-    kind: Literal["status", "timeout", "rate_limit", "slow"]
+    kind: Literal["status", "timeout", "rate_limit", "slow", "drop"]
     count: int
     status: int = 503
     retry_after: float | None = None
     delay: float = 0.0
     path: str | None = None
     method: str | None = None
+    # JSON-RPC providers (INWX) send every call to one path: match the call in the body.
+    body_contains: str | None = None
+    after_write: bool = False
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         if self.path and not path.startswith(self.path):
+            return False
+        if self.body_contains and self.body_contains.encode() not in body:
             return False
         return not (self.method and self.method.upper() != method.upper())
 
@@ -103,9 +113,9 @@ class Faults:
     def clear(self) -> None:
         self._faults.clear()
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, body: bytes = b"") -> Fault | None:
         for fault in self._faults:
-            if fault.count > 0 and fault.matches(method, path):
+            if fault.count > 0 and fault.matches(method, path, body):
                 fault.count -= 1
                 if fault.count == 0:
                     self._faults.remove(fault)
@@ -186,8 +196,12 @@ class SandboxMiddleware:
         method: str = scope["method"]
         token = token_of(scope)
         self.log.append(Recorded(method, path, time.time(), fingerprint(token)))
-        fault = self.faults.take(method, path)
-        if fault is not None and fault.kind in ("timeout", "slow"):
+        body, receive = await _buffered(receive)
+        fault = self.faults.take(method, path, body)
+        if fault is not None and fault.kind == "drop" and not fault.after_write:
+            await _drop(send)
+            return
+        if fault is not None and fault.kind in ("timeout", "slow") and not fault.after_write:
             await asyncio.sleep(fault.delay or 30.0)
             if fault.kind == "timeout":
                 return  # never answer; the client's timeout fires
@@ -198,10 +212,10 @@ class SandboxMiddleware:
             and not public
             and not (token and token.startswith(SANDBOX_TOKEN_PREFIX))
         ):
-            body = profile.error_body(
+            answer = profile.error_body(
                 profile.unauthorized_status, profile.unauthorized_code, profile.unauthorized_message
             )
-            await self._send(send, profile.unauthorized_status, body, {})
+            await self._send(send, profile.unauthorized_status, answer, {})
             return
         headers, exhausted, reset_in = self._count(token or "anonymous")
         if fault is not None and fault.kind == "rate_limit":
@@ -212,15 +226,25 @@ class SandboxMiddleware:
         if exhausted:
             if profile.style.retry_after_on_429:
                 headers["retry-after"] = str(max(1, round(reset_in)))
-            body = profile.error_body(429, profile.rate_limited_code, profile.rate_limited_message)
-            await self._send(send, 429, body, headers)
+            answer = profile.error_body(
+                429, profile.rate_limited_code, profile.rate_limited_message
+            )
+            await self._send(send, 429, answer, headers)
+            return
+        if fault is not None and fault.after_write and fault.kind in ("timeout", "drop"):
+            await self.app(scope, receive, _discard)
+            if fault.kind == "timeout":
+                await asyncio.sleep(fault.delay or 30.0)
+            await _drop(send)
             return
         if fault is not None and fault.kind == "status":
-            body = profile.error_body(fault.status, "server_error", "Injected failure")
+            if fault.after_write:
+                await self.app(scope, receive, _discard)
+            error = profile.error_body(fault.status, "server_error", "Injected failure")
             extra = dict(headers)
             if fault.retry_after is not None:
                 extra["retry-after"] = str(fault.retry_after)
-            await self._send(send, fault.status, body, extra)
+            await self._send(send, fault.status, error, extra)
             return
 
         async def send_with_headers(message: Any) -> None:
@@ -294,6 +318,43 @@ class SandboxMiddleware:
 
 async def _no_receive() -> Any:
     return {"type": "http.disconnect"}
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body (faults may match on it), and a `receive` that replays it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Any:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
+
+
+async def _discard(message: Any) -> None:
+    """The answer that never reaches the client."""
+
+
+async def _drop(send: Send) -> None:
+    """Cut the connection without an answer: the headers promise a body that never comes, so
+    the server closes the connection and the client sees it break."""
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"64")]}
+    )
+    with contextlib.suppress(Exception):
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 @dataclass

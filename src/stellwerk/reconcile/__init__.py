@@ -1,0 +1,1 @@
+"""Comparing Stellwerk's records with what the providers and runtimes actually hold."""

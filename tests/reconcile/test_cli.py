@@ -1,0 +1,75 @@
+"""`stellwerk reconcile` against the test database and the compute sandboxes: it reports servers
+made behind Stellwerk's back and servers gone from the provider, and exits 1 for them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+from typer.testing import CliRunner
+
+from stellwerk.cli.main import app as cli
+from stellwerk.runtime import Runtime
+from tests.factories import admin_headers, bearer, create_user, jwt_for
+from tests.provider.compute.conftest import TOKEN, Sandbox
+from tests.server.factories import create_provider, create_running
+
+runner = CliRunner()
+
+
+async def _reconcile(runtime: Runtime, *args: str) -> tuple[int, str]:
+    settings = runtime.settings
+    env = {
+        "STELLWERK_DATA_DIR": str(settings.data_dir),
+        "STELLWERK_SECRET_KEY": settings.secret_key.get_secret_value()
+        if settings.secret_key
+        else "",
+        "STELLWERK_DATABASE_URL": settings.database_url or "",
+        "STELLWERK_SANDBOX": "false",
+        "COLUMNS": "200",  # the table unwrapped
+    }
+    result = await asyncio.to_thread(runner.invoke, cli, ["reconcile", *args], env=env)
+    return result.exit_code, result.stdout
+
+
+async def test_reports_orphaned_and_missing_servers(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
+) -> None:
+    sandbox = sandboxes["hetzner"]
+    provider = await create_provider(client, await admin_headers(runtime), sandbox)
+    user = bearer(jwt_for(runtime, await create_user(runtime)))
+    kept = await create_running(client, user, provider)
+    gone = await create_running(client, user, provider, name="gone-server")
+
+    code, output = await _reconcile(runtime, "--json")
+    report: dict[str, Any] = json.loads(output)
+    assert code == 0, report
+    assert report["matches"] is True
+    assert report["checked"]["servers"] == {"Hetzner (hetzner)": 2}
+
+    async with httpx.AsyncClient(base_url=sandbox.url) as http:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        orphan = await http.post(
+            "/servers",
+            headers=auth,
+            json={"name": "behind-our-back", "server_type": "cx22", "image": "debian-12"},
+        )
+        assert orphan.status_code == 201
+        deleted = await http.delete(f"/servers/{gone['provider_instance_id']}", headers=auth)
+        assert deleted.status_code == 200
+
+    code, output = await _reconcile(runtime, "--json")
+    assert code == 1
+    findings = {(f["kind"], f["subject"]): f for f in json.loads(output)["findings"]}
+    orphan_id = str(orphan.json()["server"]["id"])
+    assert set(findings) == {("orphan", orphan_id), ("missing", gone["provider_instance_id"])}
+    assert "not made by Stellwerk" in findings[("orphan", orphan_id)]["detail"]
+    assert findings[("missing", gone["provider_instance_id"])]["ours"] == "running"
+    assert kept["provider_instance_id"] not in {subject for _, subject in findings}
+
+    code, table = await _reconcile(runtime)
+    assert code == 1
+    assert "behind-our-back" in table
+    assert "2 mismatch(es)" in table
