@@ -44,6 +44,7 @@ def create_app(
     *,
     on_first_start: Callable[[FirstStart], None] | None = None,
     listener_urls: dict[str, Any] | None = None,
+    serves_http: bool = True,
 ) -> FastAPI:
     settings = settings or get_settings()
     # License verification answers without the framework on PostgreSQL (its hot path).
@@ -68,8 +69,9 @@ def create_app(
                 asyncio.create_task(run_every(job.name, job.seconds, partial(job.run, runtime)))
                 for job in JOBS
             ]
-        await verify_fast_path.start(runtime)
-        verify_fast_path.install(app)
+        if serves_http:  # a worker-only process answers no license clients
+            await verify_fast_path.start(runtime)
+            verify_fast_path.install(app)
         try:
             yield
         finally:
@@ -77,7 +79,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await engine.shutdown()
-            await verify_fast_path.stop()  # flushes buffered bookkeeping
+            if serves_http:
+                await verify_fast_path.stop()  # flushes buffered bookkeeping
             await runtime.close()
 
     # The documentation pages serve their scripts themselves: they work offline.

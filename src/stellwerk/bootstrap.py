@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
+
 from stellwerk.audit.actor import Actor
 from stellwerk.identity import service as identity_service
 from stellwerk.identity.repository import UserRepository
@@ -26,10 +28,20 @@ class FirstStart:
         return bool(self.admin_username or self.api_key)
 
 
+# Any fixed number: the PostgreSQL advisory lock first-start work takes.
+BOOTSTRAP_LOCK_ID = 0x5374_6542
+
+
 async def bootstrap(runtime: Runtime) -> FirstStart:
     report = FirstStart()
     settings = runtime.settings
     async with runtime.database.session() as session:
+        if runtime.database.dialect == "postgresql":
+            # Processes starting together (API and worker units) take turns, so exactly one
+            # creates the first admin and the API key; held until this transaction commits.
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:id)"), {"id": BOOTSTRAP_LOCK_ID}
+            )
         if await UserRepository(session).count() == 0:
             username = settings.admin_username or "admin"
             configured = (

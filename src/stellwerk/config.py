@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # Durable operations
     executor_id: str = "local"
     workers: bool = True
+    # What `stellwerk serve` runs: everything (all), only HTTP (api), or only workflows (worker).
+    role: Literal["all", "api", "worker"] = "all"
 
     # Sandboxes
     sandbox: bool | None = None

@@ -2,6 +2,12 @@
 
 Features add listeners (the redirect data plane, the provider sandboxes) to `LISTENERS`; each is
 started before the API and stopped after it.
+
+Scaled out (`STELLWERK_ROLE`), a process takes one part: `api` answers HTTP and enqueues
+operations for the workers; `worker` runs the workflow engine and the periodic jobs without
+listening anywhere. Neither starts the listeners: the redirect data plane runs alone
+(`stellwerk redirect serve`), and in sandbox mode both use the sandboxes of `stellwerk sandbox`
+on `STELLWERK_SANDBOX_PORT` (processes cannot share one in-process sandbox's state).
 """
 
 from __future__ import annotations
@@ -9,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import uvicorn
@@ -18,7 +25,7 @@ import uvicorn
 from stellwerk.app import create_app
 from stellwerk.bootstrap import FirstStart
 from stellwerk.config import Settings
-from stellwerk.provider.sandbox.listener import sandbox_listener
+from stellwerk.provider.sandbox.listener import SANDBOXES, sandbox_listener
 from stellwerk.redirect.dataplane import redirect_listener
 
 log = logging.getLogger(__name__)
@@ -34,9 +41,16 @@ async def serve(
     on_first_start: Callable[[FirstStart], None] | None = None,
     on_ready: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
+    if settings.role == "worker":
+        await serve_worker(settings, on_first_start=on_first_start, on_ready=on_ready)
+        return
+    listeners = LISTENERS
+    if settings.role == "api":
+        settings = settings.model_copy(update={"workers": False})
+        listeners = [sandboxes_elsewhere]
     urls: dict[str, Any] = {}
     async with contextlib.AsyncExitStack() as stack:
-        for listener in LISTENERS:
+        for listener in listeners:
             await stack.enter_async_context(listener(settings, urls))
         app = create_app(settings, on_first_start=on_first_start, listener_urls=urls)
         config = uvicorn.Config(
@@ -57,6 +71,47 @@ async def serve(
         if server.started and on_ready is not None:
             on_ready(urls)
         await task
+
+
+async def serve_worker(
+    settings: Settings,
+    *,
+    on_first_start: Callable[[FirstStart], None] | None = None,
+    on_ready: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """The workflow engine and the periodic jobs, until SIGTERM or SIGINT."""
+    settings = settings.model_copy(update={"workers": True})
+    urls: dict[str, Any] = {}
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with sandboxes_elsewhere(settings, urls):
+            app = create_app(
+                settings, on_first_start=on_first_start, listener_urls=urls, serves_http=False
+            )
+            async with app.router.lifespan_context(app):
+                urls["executor_id"] = settings.executor_id
+                if on_ready is not None:
+                    on_ready(urls)
+                await stop.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+@asynccontextmanager
+async def sandboxes_elsewhere(settings: Settings, urls: dict[str, Any]) -> AsyncIterator[None]:
+    """In sandbox mode, point this process at the sandboxes of `stellwerk sandbox`."""
+    if settings.sandbox_enabled and settings.sandbox_port:
+        import stellwerk.provider.sandboxes  # noqa: F401 - each sandbox registers itself
+
+        urls["sandboxes"] = {
+            d.name: f"http://127.0.0.1:{settings.sandbox_port + d.port_offset}{d.suffix}"
+            for d in sorted(SANDBOXES.values(), key=lambda d: d.port_offset)
+        }
+    yield
 
 
 def _display_host(host: str) -> str:

@@ -12,12 +12,19 @@ from rich.panel import Panel
 
 from stellwerk import __version__, migrate
 from stellwerk.bootstrap import FirstStart
-from stellwerk.cli.common import DataDirOption, console, data_dir_override, load_settings
+from stellwerk.cli.common import (
+    DataDirOption,
+    console,
+    data_dir_override,
+    fail,
+    load_settings,
+)
 from stellwerk.cli.identity import admin_app, apikey_app, token_app
 from stellwerk.cli.license import license_app
 from stellwerk.cli.module import modules_app
 from stellwerk.cli.operation import ops_app
 from stellwerk.cli.project import projects_app
+from stellwerk.cli.reconcile import reconcile_command
 from stellwerk.cli.redirect import redirect_app
 from stellwerk.cli.registrar import domains_app
 from stellwerk.cli.sandbox import sandbox_command
@@ -45,6 +52,7 @@ app.add_typer(servers_app, name="servers")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(projects_app, name="projects")
 app.command("sandbox")(sandbox_command)
+app.command("reconcile")(reconcile_command)
 
 
 def _version(value: bool) -> None:
@@ -75,7 +83,11 @@ def _show_first_start(report: FirstStart) -> None:
 
 
 def _show_ready(urls: dict[str, Any]) -> None:
-    lines = [f"API and web UI   {urls['api']}", f"API docs         {urls['api']}/api/docs"]
+    lines = []
+    if "api" in urls:
+        lines += [f"API and web UI   {urls['api']}", f"API docs         {urls['api']}/api/docs"]
+    if "executor_id" in urls:
+        lines.append(f"Worker           executor id {urls['executor_id']} (no HTTP listener)")
     if "redirect" in urls:
         lines.append(f"Redirects        {urls['redirect']}")
     sandboxes = urls.get("sandboxes") or {}
@@ -93,15 +105,38 @@ def serve(
         None, "--host", help="Address to listen on.", envvar="STELLWERK_HOST"
     ),
     port: int | None = typer.Option(None, "--port", help="API port.", envvar="STELLWERK_PORT"),
+    role: str | None = typer.Option(
+        None,
+        "--role",
+        help="all (default): everything in one process; api: HTTP only, operations run on "
+        "workers; worker: workflows and periodic jobs only (no HTTP).",
+        envvar="STELLWERK_ROLE",
+    ),
+    executor_id: str | None = typer.Option(
+        None,
+        "--executor-id",
+        help="Stable id of this worker, unique per process; a restart with the same id resumes "
+        "its unfinished operations.",
+        envvar="STELLWERK_EXECUTOR_ID",
+    ),
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Run Stellwerk: API, web UI, workers and every listener, in one process."""
+    """Run Stellwerk: API, web UI, workers and every listener, in one process (or one role)."""
     from stellwerk.serve import serve as run
 
-    settings = load_settings(host=host, port=port, **data_dir_override(data_dir))
+    if role is not None and role not in ("all", "api", "worker"):
+        fail("--role is one of all, api, worker")
+    settings = load_settings(
+        host=host, port=port, role=role, executor_id=executor_id, **data_dir_override(data_dir)
+    )
+    if settings.role != "all" and settings.is_sqlite:
+        fail("--role api|worker needs PostgreSQL (STELLWERK_DATABASE_URL)")
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     database = "SQLite" if settings.is_sqlite else "PostgreSQL"
-    console.print(f"Starting Stellwerk on {database} (data in {settings.data_dir.resolve()})")
+    console.print(
+        f"Starting Stellwerk ({settings.role}) on {database} "
+        f"(data in {settings.data_dir.resolve()})"
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(settings, on_first_start=_show_first_start, on_ready=_show_ready))
 

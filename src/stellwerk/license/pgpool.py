@@ -46,7 +46,13 @@ class TinyPool:
         if self._closed:
             raise asyncpg.InterfaceError("the pool is closed")
         if self._open < self.size:
-            return await self._connect()
+            try:
+                return await self._connect()
+            except asyncpg.TooManyConnectionsError:
+                if self._open == 0:
+                    raise
+                # The server has no connection to spare (max_connections is shared with every
+                # other client): wait for one of ours rather than fail the request.
         waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:

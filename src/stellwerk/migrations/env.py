@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import stellwerk.models  # noqa: F401 - registers every table on the metadata
@@ -31,7 +31,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Any fixed number: the PostgreSQL advisory lock that serialises migrations of one database.
+MIGRATION_LOCK_ID = 0x5374_6557
+
+
 def _run_sync(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Several processes starting at once (API and worker units) would otherwise race to
+        # create the same tables; the lock is held until the migration transaction commits.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
     _configure(connection=connection)
     with context.begin_transaction():
         context.run_migrations()
