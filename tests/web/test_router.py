@@ -5,7 +5,8 @@ import re
 import httpx
 
 from stellwerk.runtime import Runtime
-from tests.factories import DEFAULT_PASSWORD, create_admin, create_user
+from tests.factories import DEFAULT_PASSWORD, admin_headers, create_admin, create_user
+from tests.operation.test_router import wait_for
 
 
 def _login_csrf(page: str) -> str:
@@ -130,3 +131,22 @@ class TestErrorPages:
         response = await client.get("/ui/operations/00000000-0000-0000-0000-000000000001")
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("text/html")
+
+
+class TestOperationPages:
+    async def test_the_list_charts_how_long_each_kind_takes(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        headers = await admin_headers(runtime)
+        started = await client.post(
+            "/api/operations/probe", json={"steps": 2, "seconds": 0}, headers=headers
+        )
+        await wait_for(client, started.json()["id"], headers)
+        client.headers.pop("Authorization", None)
+        await create_admin(runtime, username="opsadmin")
+        await log_in(client, "opsadmin")
+        page = await client.get("/ui/operations")
+        assert page.status_code == 200
+        assert "Median duration of completed operations, last 30 days" in page.text
+        assert "probe (1×)" in page.text
+        assert "<th>seconds</th>" in page.text  # the accessible table beside the chart

@@ -68,6 +68,29 @@ class OperationRepository:
         )
         return rows.all(), int(total or 0)
 
+    async def run_times(
+        self, *, since: dt.datetime, owner_user_id: int | None, limit: int
+    ) -> Sequence[tuple[str, dt.datetime, dt.datetime]]:
+        """(kind, started, finished) of the newest completed operations since `since`."""
+        statement = (
+            select(Operation.kind, Operation.started_at, Operation.finished_at)
+            .where(
+                Operation.status == "completed",
+                Operation.finished_at >= since,
+                Operation.started_at.is_not(None),
+            )
+            .order_by(Operation.finished_at.desc())
+            .limit(limit)
+        )
+        if owner_user_id is not None:
+            statement = statement.where(Operation.owner_user_id == owner_user_id)
+        rows = await self.session.execute(statement)
+        return [
+            (kind, started, finished)
+            for kind, started, finished in rows.all()
+            if started is not None and finished is not None
+        ]
+
     async def list_stale_queued(self, before: dt.datetime, limit: int = 100) -> Sequence[Operation]:
         rows = await self.session.scalars(
             select(Operation)

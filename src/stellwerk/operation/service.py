@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import statistics
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -160,6 +161,21 @@ class OperationService:
             target_type=target_type,
             target_id=target_id,
         )
+
+    async def median_durations(
+        self, session: AsyncSession, *, owner_user_id: int | None, days: int = 30
+    ) -> Sequence[tuple[str, float, int]]:
+        """(kind, median seconds, how many) of completed operations, slowest kind first."""
+        rows = await OperationRepository(session).run_times(
+            since=utc_now() - dt.timedelta(days=days), owner_user_id=owner_user_id, limit=5000
+        )
+        seconds: dict[str, list[float]] = {}
+        for kind, started, finished in rows:
+            seconds.setdefault(kind, []).append(max(0.0, (finished - started).total_seconds()))
+        medians = [
+            (kind, statistics.median(values), len(values)) for kind, values in seconds.items()
+        ]
+        return sorted(medians, key=lambda row: row[1], reverse=True)
 
     async def cancel(self, session: AsyncSession, actor: Actor, operation: Operation) -> Operation:
         if operation.status in FINISHED:

@@ -27,8 +27,14 @@ def fill_days(
     ]
 
 
-def _table(caption: str, head: tuple[str, str], rows: Sequence[tuple[str, int]]) -> str:
-    body = "".join(f"<tr><td>{escape(label)}</td><td>{value}</td></tr>" for label, value in rows)
+def _number(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:,.1f}"
+
+
+def _table(caption: str, head: tuple[str, str], rows: Sequence[tuple[str, float]]) -> str:
+    body = "".join(
+        f"<tr><td>{escape(label)}</td><td>{_number(value)}</td></tr>" for label, value in rows
+    )
     return (
         f'<details class="chart-table"><summary>{escape(caption)} as a table</summary>'
         f"<table><thead><tr><th>{escape(head[0])}</th><th>{escape(head[1])}</th></tr></thead>"
@@ -84,7 +90,7 @@ def daily_bars(
     )
 
 
-def bar_list(rows: Sequence[tuple[str, int]], *, title: str, unit: str = "count") -> Markup:
+def bar_list(rows: Sequence[tuple[str, float]], *, title: str, unit: str = "count") -> Markup:
     """Horizontal bars, one per labelled value, longest first as given."""
     peak = max((value for _, value in rows), default=0)
     items = []
@@ -95,7 +101,7 @@ def bar_list(rows: Sequence[tuple[str, int]], *, title: str, unit: str = "count"
             f'<svg class="hbar" viewBox="0 0 100 10" preserveAspectRatio="none" '
             f'aria-hidden="true" focusable="false"><rect class="bar" x="0" y="0" '
             f'width="{share:.1f}" height="10"></rect></svg>'
-            f'<span class="bar-value">{value}</span></li>'
+            f'<span class="bar-value">{_number(value)}</span></li>'
         )
     listing = "".join(items) or '<li class="empty">Nothing yet.</li>'
     # Every interpolated text is escaped above; the rest are numbers and fixed markup.

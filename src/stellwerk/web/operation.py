@@ -14,6 +14,7 @@ from stellwerk.operation.service import STATUSES
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED, KINDS
 from stellwerk.web.auth import WebUser
+from stellwerk.web.charts import bar_list
 from stellwerk.web.forms import page_params
 from stellwerk.web.templates import flash, render
 
@@ -40,6 +41,9 @@ async def operations(
         status=status,
     )
     query = "&".join(f"{k}={v}" for k, v in (("kind", kind), ("status", status)) if v)
+    durations = await operation_service.median_durations(
+        session, owner_user_id=None if subject.is_admin else subject.user.id
+    )
     return render(
         request,
         "operation/list.html",
@@ -51,6 +55,11 @@ async def operations(
             "kind": kind,
             "status": status,
             "base": "/ui/operations" + (f"?{query}" if query else ""),
+            "durations_chart": bar_list(
+                [(f"{kind} ({runs}×)", round(seconds, 1)) for kind, seconds, runs in durations],
+                title="Median duration of completed operations, last 30 days",
+                unit="seconds",
+            ),
         },
     )
 
