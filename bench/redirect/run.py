@@ -64,9 +64,9 @@ def running(command: list[str], port: int, env: dict[str, str], log: Path) -> It
             process.wait(timeout=10)
 
 
-def nginx(work: Path, port: int) -> list[str]:
+def nginx(work: Path, port: int, workers: int) -> list[str]:
     (work / "nginx.conf").write_text(
-        f"worker_processes 1; daemon off; pid {work}/nginx.pid; error_log stderr warn;\n"
+        f"worker_processes {workers}; daemon off; pid {work}/nginx.pid; error_log stderr warn;\n"
         "events { worker_connections 1024; }\n"
         f"http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work};\n"
         f"  fastcgi_temp_path {work}; uwsgi_temp_path {work}; scgi_temp_path {work};\n"
@@ -76,7 +76,7 @@ def nginx(work: Path, port: int) -> list[str]:
     return ["nginx", "-p", str(work), "-c", str(work / "nginx.conf")]
 
 
-def bare_granian(port: int) -> list[str]:
+def bare_granian(port: int, workers: int) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -94,7 +94,9 @@ def bare_granian(port: int) -> list[str]:
         "--log-level",
         "warning",
         "--workers",
-        "1",
+        str(workers),
+        "--task-impl",
+        "rust",
         "bare_app:app",
     ]
 
@@ -179,7 +181,12 @@ def main() -> None:
     parser.add_argument("--short", action="store_true", help="2 s per server, one round")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1, help="data plane workers")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes of nginx, the bare app and the data plane (default: one per CPU)",
+    )
     args = parser.parse_args()
     seconds, rounds = (2, 1) if args.short else (args.seconds, args.rounds)
     results: dict[str, list[tuple[float, float, int]]] = {}
@@ -192,7 +199,7 @@ def main() -> None:
                 server_dir = work / f"{name}-{round_number}"
                 server_dir.mkdir()
                 if name == "nginx":
-                    command, env = nginx(server_dir, port), dict(os.environ)
+                    command, env = nginx(server_dir, port, args.workers), dict(os.environ)
                 elif name == "caddy":
                     command = caddy(server_dir, port)
                     env = {
@@ -202,7 +209,7 @@ def main() -> None:
                         "XDG_CONFIG_HOME": str(server_dir),
                     }
                 elif name == "bare":
-                    command = bare_granian(port)
+                    command = bare_granian(port, args.workers)
                     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
                 else:
                     env = stellwerk_env(server_dir, port)
@@ -231,9 +238,9 @@ def print_table(
     workers: int,
 ) -> None:
     labels = {
-        "nginx": "nginx `return 301` (1 worker)",
-        "caddy": "Caddy `redir`",
-        "bare": "bare granian RSGI app, no hits (the Python ceiling)",
+        "nginx": f"nginx `return 301`, {workers} worker(s)",
+        "caddy": "Caddy `redir` (all CPUs)",
+        "bare": f"bare granian RSGI app, {workers} worker(s), no hits (the Python ceiling)",
         "stellwerk": f"Stellwerk data plane, granian RSGI, {workers} worker(s), hit logging on",
     }
     nginx_rps = median([r[0] for r in results["nginx"]])

@@ -237,6 +237,7 @@ class HitRecorder:
 
 
 SPOOL_PATTERN = "hits-*.json"
+WRITER_NICENESS = 10
 
 
 def write_spool_file(spool_dir: Path, rows: Sequence[HitRow], *, durable: bool) -> None:
@@ -513,6 +514,9 @@ def run_spool_writer(
     it must outlive the workers, which hand their last hits over while they stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Answering comes first: under full load the writer falls behind (the spool is on disk) and
+    # catches up as soon as the workers leave it a share of the CPU.
+    os.nice(WRITER_NICENESS)
     parent = os.getppid()
     asyncio.run(
         _spool_writer_loop(
