@@ -10,12 +10,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from stellwerk.exceptions import ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,33 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    event.listen(engine.sync_engine, "handle_error", _refuse_unstorable_input)
+    return engine
+
+
+def _refuse_unstorable_input(context: ExceptionContext) -> None:
+    """Input the database cannot hold is the caller's mistake, not the server's: an integer
+    beyond the column (PostgreSQL INTEGER is 32 bits, SQLite's 64; it names no row either), or
+    text with NUL characters (PostgreSQL refuses them in text and JSON)."""
+    error: BaseException | None = context.original_exception
+    while error is not None:
+        if isinstance(error, OverflowError):
+            raise ValidationFailed(
+                "A number is out of range", code="out_of_range"
+            ) from context.original_exception
+        if getattr(error, "sqlstate", None) in _UNSTORABLE_TEXT:
+            raise ValidationFailed(
+                "Text must not contain NUL characters", code="invalid_text"
+            ) from context.original_exception
+        error = error.__cause__
+
+
+# character_not_in_repertoire (NUL in text), untranslatable_character (\u0000 in JSON)
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -15,6 +15,7 @@ from stellwerk.exceptions import (
     BadRequest,
     Forbidden,
     NotFound,
+    PayloadTooLarge,
     ServiceUnavailable,
     StellwerkError,
     Unauthorized,
@@ -72,6 +73,7 @@ _HTTP_ERRORS: dict[int, type[StellwerkError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    413: PayloadTooLarge,
 }
 
 

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellwerk.exceptions import PayloadTooLarge
@@ -44,10 +45,10 @@ class RequestContextMiddleware:
 
         try:
             length = _header(scope, b"content-length")
-            if length and length.isdigit() and int(length) > self.max_body_bytes:
+            if length and length.isdecimal() and int(length) > self.max_body_bytes:
                 await _reject_too_large(scope, send_with_id, self.max_body_bytes)
             else:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, _counting(receive, self.max_body_bytes), send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
@@ -63,6 +64,23 @@ class RequestContextMiddleware:
                 extra={"duration_ms": round(elapsed * 1000, 1)},
             )
             request_id_var.reset(token)
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    """`receive` that stops a body sent without Content-Length (chunked) at the limit too."""
+    received = 0
+
+    async def receive_counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                # Raised inside the route's body parsing, which passes HTTP errors through.
+                raise HTTPException(413, f"The request body is larger than {limit} bytes")
+        return message
+
+    return receive_counted
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

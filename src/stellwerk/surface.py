@@ -8,7 +8,9 @@ everything else `{"error", "code", "detail"}`.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from stellwerk.exceptions import MissingScope, StellwerkError
 
@@ -80,3 +82,60 @@ def error_body(error: StellwerkError, surface: Surface) -> dict[str, Any]:
     if error.field:
         body["field"] = error.field
     return {**body, **error.extra}
+
+
+class FieldError(BaseModel):
+    field: str | None = Field(description="The offending field, dotted (`items.0.name`)")
+    message: str
+
+
+class _Envelope(BaseModel):
+    # Errors may add keys of their own (`required`, `retry_after`, `missing_ids`, ...).
+    model_config = ConfigDict(extra="allow")
+
+    field: str | None = Field(default=None, description="The field the error is about")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Validation errors: every offending field"
+    )
+
+
+class RedirectError(_Envelope):
+    error: str = Field(description="The kind of error, such as `not_found`")
+    code: str
+    message: str | None = None
+
+
+class ServerError(_Envelope):
+    success: Literal[False]
+    error: str = Field(description="What went wrong, for people")
+    code: str
+
+
+class LicenseError(_Envelope):
+    error: str = Field(description="What went wrong, for people")
+    code: str
+    status: int = Field(description="The HTTP status, repeated")
+
+
+class GenericError(_Envelope):
+    error: str = Field(description="The kind of error, such as `not_found`")
+    code: str
+    detail: str = Field(description="What went wrong, for people")
+
+
+_ENVELOPES: dict[Surface, type[BaseModel]] = {
+    Surface.REDIRECT: RedirectError,
+    Surface.SERVER: ServerError,
+    Surface.LICENSE: LicenseError,
+    Surface.GENERIC: GenericError,
+}
+
+
+def error_responses(surface: Surface) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a router: the envelope its errors come in (FastAPI would
+    otherwise document its own validation error body, which Stellwerk never sends)."""
+    model = _ENVELOPES[surface]
+    return {
+        422: {"model": model, "description": "Validation error: `errors` lists each field"},
+        "4XX": {"model": model, "description": "Error"},
+    }

@@ -12,8 +12,9 @@ from stellwerk.audit.service import audit
 from stellwerk.database import SessionDep
 from stellwerk.identity.auth import AdminUser
 from stellwerk.kit.pagination import Page, PageParams, page_params
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], responses=error_responses(Surface.GENERIC))
 
 
 @router.get("/api/admin/audit", response_model=Page[AuditEventRead])

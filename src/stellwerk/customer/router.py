@@ -21,8 +21,9 @@ from stellwerk.customer.service import customer as customer_service
 from stellwerk.database import SessionDep
 from stellwerk.kit.pagination import MAX_PER_PAGE, PageParams
 from stellwerk.models import Customer
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(tags=["customers"], responses=error_responses(Surface.LICENSE))
 
 
 def _read(customer: Customer, license_count: int) -> CustomerRead:

@@ -12,8 +12,9 @@ from stellwerk.dns.schemas import RecordCreate, RecordRead, RecordUpdate, ZoneCr
 from stellwerk.dns.service import ZoneRef, dns_service
 from stellwerk.identity.auth import RuntimeDep
 from stellwerk.provider.dns.base import DnsRecord
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["dns"])
+router = APIRouter(tags=["dns"], responses=error_responses(Surface.GENERIC))
 
 
 def _read(ref: ZoneRef, record: DnsRecord) -> RecordRead:

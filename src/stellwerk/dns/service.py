@@ -89,7 +89,7 @@ def validate_record(
         if not _SRV_NAME.match(relative):
             raise ValidationFailed("An SRV name is _service._proto[.name]", field="name")
         parts = content.split()
-        if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        if len(parts) != 3 or not parts[0].isdecimal() or not parts[1].isdecimal():
             raise ValidationFailed("SRV content is `weight port target`", field="content")
         if not 0 <= int(parts[0]) <= 65535 or not 0 < int(parts[1]) <= 65535:
             raise ValidationFailed("SRV weight is 0-65535 and port 1-65535", field="content")

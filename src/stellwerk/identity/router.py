@@ -33,8 +33,9 @@ from stellwerk.identity.schemas import (
 )
 from stellwerk.identity.scope import sorted_scopes
 from stellwerk.kit.pagination import Page, PageParams, page_params
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["identity"])
+router = APIRouter(tags=["identity"], responses=error_responses(Surface.GENERIC))
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 

@@ -136,7 +136,7 @@ async def guarded_get(
                 if response.status_code != 200:
                     raise UnsafeUrl(f"{url} answered HTTP {response.status_code}")
                 declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
+                if declared and declared.isdecimal() and int(declared) > max_bytes:
                     raise UnsafeUrl(f"{url} is larger than {max_bytes} bytes")
                 chunks: list[bytes] = []
                 size = 0

@@ -36,7 +36,7 @@ class Version:
     def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
         # A release sorts after its pre-releases; numeric identifiers sort before text ones.
         identifiers = tuple(
-            (0, int(part), "") if part.isdigit() else (1, 0, part) for part in self.prerelease
+            (0, int(part), "") if part.isdecimal() else (1, 0, part) for part in self.prerelease
         )
         return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, identifiers)
 

@@ -29,8 +29,9 @@ from stellwerk.lead.schemas import (
 from stellwerk.lead.service import ContactView
 from stellwerk.lead.service import lead as lead_service
 from stellwerk.models import LeadContactDetail, LeadInstitution, LeadNoteVersion
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(prefix="/leads/api", tags=["leads"])
+router = APIRouter(prefix="/leads/api", tags=["leads"], responses=error_responses(Surface.LICENSE))
 PageDep = Annotated[PageParams, Depends(page_params)]
 Search = Annotated[str | None, Query(max_length=200)]
 

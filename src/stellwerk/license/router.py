@@ -61,9 +61,14 @@ from stellwerk.license.schemas import (
     normalize_key,
 )
 from stellwerk.models import License
+from stellwerk.surface import Surface, error_responses
 
-client_router = APIRouter(tags=["license client"], dependencies=LICENSE_CLIENT)
-admin_router = APIRouter(tags=["license admin"])
+client_router = APIRouter(
+    tags=["license client"],
+    dependencies=LICENSE_CLIENT,
+    responses=error_responses(Surface.LICENSE),
+)
+admin_router = APIRouter(tags=["license admin"], responses=error_responses(Surface.LICENSE))
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 # --- License client API ---------------------------------------------------------------------

@@ -57,7 +57,7 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
     main, _, pre = version.partition("-")
     parts: list[tuple[int, int | str]] = []
     for piece in re.split(r"[.+_]", main):
-        parts.append((1, int(piece)) if piece.isdigit() else (0, piece))
+        parts.append((1, int(piece)) if piece.isdecimal() else (0, piece))
     parts.append((0, pre) if pre else (1, 0))
     return tuple(parts)
 

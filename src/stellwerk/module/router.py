@@ -29,8 +29,9 @@ from stellwerk.module.schemas import (
     UpdateRequest,
 )
 from stellwerk.module.service import catalog, module_instance, module_repository
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["modules"])
+router = APIRouter(tags=["modules"], responses=error_responses(Surface.GENERIC))
 
 MODULES_STATUS = "/modules/status"
 REPOSITORY_STATUS = "/repository/install/status"

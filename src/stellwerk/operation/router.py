@@ -19,8 +19,9 @@ from stellwerk.operation.schemas import (
     ProbeRequest,
 )
 from stellwerk.operation.service import operation as operation_service
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], responses=error_responses(Surface.GENERIC))
 
 
 @router.get("/api/operations", response_model=Page[OperationRead])

@@ -13,8 +13,9 @@ from stellwerk.models import Operation, Project
 from stellwerk.project.auth import ProjectsReader, ProjectsWriter
 from stellwerk.project.schemas import ProjectCreate, ProjectError, ProjectOperation, ProjectRead
 from stellwerk.project.service import project_service
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(tags=["projects"], responses=error_responses(Surface.GENERIC))
 
 
 def project_read(project: Project, operation: Operation | None) -> ProjectRead:

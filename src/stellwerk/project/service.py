@@ -141,7 +141,7 @@ class ProjectService:
         self, session: AsyncSession, ref: str, *, owner_user_id: int | None = None
     ) -> Project:
         """A project by id or by name (the CLI takes either)."""
-        if ref.isdigit():
+        if ref.isdecimal():
             return await self.get(session, int(ref), owner_user_id=owner_user_id)
         project = await ProjectRepository(session).by_name(ref.strip().lower())
         if project is None or (

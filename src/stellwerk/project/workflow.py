@@ -27,6 +27,7 @@ from stellwerk.config import Settings
 from stellwerk.dns.repository import DnsZoneRepository
 from stellwerk.dns.service import setup_project_dns
 from stellwerk.exceptions import StellwerkError
+from stellwerk.kit import netguard
 from stellwerk.kit.time import utc_now
 from stellwerk.models import DnsZone, Project
 from stellwerk.operation import engine
@@ -84,6 +85,7 @@ ENV_KEYS = (
     "DATABASE_URL",
 )
 MARKETPLACE_KEY_PREFIX = "vrs_mk_"
+HEALTH_MAX_BYTES = 1024 * 1024
 
 
 class StepFailed(StellwerkError):
@@ -415,17 +417,28 @@ async def step_health(project_id: int) -> dict[str, Any]:
     url = (template or "https://{domain}/health").replace("{domain}", domain)
     deadline = time.monotonic() + settings.project_health_timeout_seconds
     last = "no answer"
-    async with httpx.AsyncClient(timeout=10.0, follow_redirects=True) as http:
-        while time.monotonic() < deadline:
-            try:
-                response = await http.get(url)
-                if response.status_code == 200:
-                    return {"verified_by": url, "status": 200}
-                last = f"HTTP {response.status_code}"
-            except httpx.HTTPError as error:
-                last = type(error).__name__
-            await asyncio.sleep(min(5.0, settings.project_poll_seconds))
+    while time.monotonic() < deadline:
+        # Plain http only where the operator configured it (or the sandbox answers).
+        problem = await check_health(url, allow_http=template is not None)
+        if problem is None:
+            return {"verified_by": url, "status": 200}
+        last = problem
+        await asyncio.sleep(min(5.0, settings.project_poll_seconds))
     raise StepFailed(f"{url} did not answer 200 ({last})", code="health_failed")
+
+
+async def check_health(url: str, *, allow_http: bool) -> str | None:
+    """None when `url` answers 200, else why not. The domain is the customer's: the request goes
+    through the SSRF guard, and so does every redirect it follows."""
+    try:
+        await netguard.guarded_get(
+            url, allow_http=allow_http, max_bytes=HEALTH_MAX_BYTES, timeout=10.0
+        )
+    except netguard.UnsafeUrl as error:
+        return str(error)
+    except httpx.HTTPError as error:
+        return type(error).__name__
+    return None
 
 
 @DBOS.step(name="project.activate")

@@ -100,7 +100,7 @@ def host_key(raw: str) -> str:
     if host.startswith("["):
         return host.split("]", 1)[0] + "]"
     name, sep, port = host.rpartition(":")
-    if sep and port.isdigit():
+    if sep and port.isdecimal():
         host = name
     return host.rstrip(".")
 

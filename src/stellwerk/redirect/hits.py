@@ -276,7 +276,7 @@ def reclaim_abandoned(spool_dir: Path) -> None:
         return
     for claimed in spool_dir.glob(".replay-*-hits-*.json"):
         _, pid, original = claimed.name.split("-", 2)
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdecimal() and not _alive(int(pid)):
             with contextlib.suppress(OSError):
                 claimed.rename(claimed.with_name(original))
 

@@ -6,9 +6,8 @@ import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
-import idna
-
 from stellwerk.exceptions import ValidationFailed
+from stellwerk.kit import idn
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 MAX_TARGET_LENGTH = 2048
@@ -32,15 +31,15 @@ def normalize_domain(raw: str, *, field: str = "domain") -> str:
     else:
         raise _invalid("An IP address cannot be a redirect domain", field, "ip_not_allowed")
     try:
-        ascii_name = idna.encode(name, uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError) as error:
+        ascii_name = idn.to_ascii(name)
+    except idn.InvalidDomain as error:
         raise _invalid(f"Not a valid domain name: {error}", field) from error
     labels = ascii_name.split(".")
     if len(labels) < 2:
         raise _invalid("A domain name needs at least two labels (like example.com)", field)
     if len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels):
         raise _invalid("Not a valid domain name", field)
-    if labels[-1].isdigit():
+    if labels[-1].isdecimal():
         raise _invalid("The top-level domain cannot be numeric", field)
     return ascii_name
 

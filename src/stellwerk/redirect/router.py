@@ -41,6 +41,7 @@ from stellwerk.redirect.schemas import (
     Version,
 )
 from stellwerk.runtime import Runtime
+from stellwerk.surface import Surface, error_responses
 
 
 def _sunset(response: Response, runtime: Annotated[Runtime, Depends(get_runtime)]) -> None:
@@ -51,8 +52,13 @@ def _sunset(response: Response, runtime: Annotated[Runtime, Depends(get_runtime)
         response.headers["Deprecation"] = "true"
 
 
-v1 = APIRouter(prefix="/api/v1", tags=["redirects"], dependencies=[Depends(_sunset)])
-router = APIRouter(tags=["redirects"])
+v1 = APIRouter(
+    prefix="/api/v1",
+    tags=["redirects"],
+    dependencies=[Depends(_sunset)],
+    responses=error_responses(Surface.REDIRECT),
+)
+router = APIRouter(tags=["redirects"], responses=error_responses(Surface.GENERIC))
 
 DaysQuery = Annotated[int, Query(ge=1, le=service.MAX_STATS_DAYS, description="UTC days back")]
 DomainId = Annotated[int, Query(ge=1)]
@@ -188,7 +194,7 @@ async def list_hits(
     """Raw hits, newest first: a daily visitor hash, never an IP address."""
     before_id = None
     if cursor is not None:
-        if not cursor.isdigit():
+        if not cursor.isdecimal():  # isdigit() lets "³" through to int()
             raise ValidationFailed(
                 "cursor must be a `next_cursor` value", field="cursor", extra={"field": "cursor"}
             )
@@ -221,8 +227,12 @@ async def verify_domain(
 
 @router.get(
     "/api/redirect/tls-ask",
-    response_class=PlainTextResponse,
-    responses={200: {"description": "Allowed"}, 404: {"description": "Not an active domain"}},
+    # Plain text for Caddy; refused input still gets the JSON error envelope.
+    response_class=Response,
+    responses={
+        200: {"description": "Allowed", "content": {"text/plain": {}}},
+        404: {"description": "Not an active domain", "content": {"text/plain": {}}},
+    },
 )
 async def tls_ask(
     session: SessionDep, domain: Annotated[str, Query(max_length=300)] = ""

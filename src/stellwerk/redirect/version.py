@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -12,10 +13,12 @@ import httpx
 
 from stellwerk import __version__
 from stellwerk.config import Settings
+from stellwerk.kit import netguard
 
 log = logging.getLogger(__name__)
 
 FEED_TIMEOUT_SECONDS = 3.0
+FEED_MAX_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,11 +70,13 @@ async def latest_release(settings: Settings) -> Release | None:
         return cached.release
     release: Release | None = None
     try:
-        async with httpx.AsyncClient(timeout=FEED_TIMEOUT_SECONDS) as client:
-            response = await client.get(url, headers={"Accept": "application/json"})
-            response.raise_for_status()
-            release = parse_feed(response.json())
-    except (httpx.HTTPError, ValueError) as error:
+        # Through the SSRF guard: the feed may redirect, and no hop may reach metadata addresses.
+        # Plain http stays allowed: the operator chose this URL (a mirror on the LAN, say).
+        fetched = await netguard.guarded_get(
+            url, allow_http=True, max_bytes=FEED_MAX_BYTES, timeout=FEED_TIMEOUT_SECONDS
+        )
+        release = parse_feed(json.loads(fetched.content))
+    except (httpx.HTTPError, ValueError) as error:  # UnsafeUrl and bad JSON are ValueErrors
         log.warning("release feed unavailable: %s", type(error).__name__)
         # Offline: remember that for a minute, so every call does not wait for the timeout.
         _cache[url] = _Cached(url, None, now + min(60.0, settings.release_feed_cache_seconds))

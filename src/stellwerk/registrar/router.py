@@ -24,8 +24,9 @@ from stellwerk.registrar.schemas import (
     DomainTransferRequest,
 )
 from stellwerk.registrar.service import registrar as registrar_service
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["registrar"])
+router = APIRouter(tags=["registrar"], responses=error_responses(Surface.GENERIC))
 
 
 async def _check(runtime: RuntimeDep, domains: list[str]) -> DomainCheckResult:

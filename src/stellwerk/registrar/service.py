@@ -16,6 +16,7 @@ from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.kit import idn
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import utc_now
 from stellwerk.models import RegistrarContact, RegistrarDomain
@@ -33,17 +34,18 @@ _NAMESERVER = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}\.?$
 
 def normalize_domain(raw: str, *, field: str = "domain") -> str:
     """A registrable domain name, lower case, IDN as punycode; raises `ValidationFailed`."""
-    name = raw.strip().rstrip(".").lower()
     try:
-        name = name.encode("idna").decode("ascii")
-    except UnicodeError as error:
-        raise ValidationFailed(f"{raw!r} is not a valid domain name", field=field) from error
+        name = idn.to_ascii(raw.lower())
+    except idn.InvalidDomain as error:
+        raise ValidationFailed(
+            f"{raw!r} is not a valid domain name: {error}", field=field
+        ) from error
     labels = name.split(".")
     if (
         len(name) > 253
         or len(labels) < 2
         or not all(_LABEL.match(label) for label in labels)
-        or labels[-1].isdigit()
+        or labels[-1].isdecimal()
     ):
         raise ValidationFailed(f"{raw!r} is not a valid domain name", field=field)
     return name

@@ -24,8 +24,9 @@ from stellwerk.resource.schemas import (
     ResourceUpdate,
 )
 from stellwerk.resource.service import resource as resource_service
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["resources"])
+router = APIRouter(tags=["resources"], responses=error_responses(Surface.LICENSE))
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 

@@ -12,8 +12,9 @@ from stellwerk.identity.auth import Authenticated
 from stellwerk.search.schemas import SearchResults
 from stellwerk.search.service import SCOPES
 from stellwerk.search.service import search as search_service
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["license admin"])
+router = APIRouter(tags=["license admin"], responses=error_responses(Surface.LICENSE))
 
 
 @router.get("/api/global-search", response_model=SearchResults)

@@ -44,8 +44,9 @@ from stellwerk.server.service import (
     plan_service,
     provider_service,
 )
+from stellwerk.surface import Surface, error_responses
 
-router = APIRouter(tags=["servers"])
+router = APIRouter(tags=["servers"], responses=error_responses(Surface.SERVER))
 
 ProviderIdQuery = Annotated[
     uuid.UUID | None, Query(description="Specific provider ID to use (default: the first active)")
@@ -332,7 +333,7 @@ def _app(app: dict[str, Any]) -> dict[str, Any]:
 
 def _stackscript(app: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": int(app["id"]) if str(app["id"]).isdigit() else app["id"],
+        "id": int(app["id"]) if str(app["id"]).isdecimal() else app["id"],
         "label": app["name"],
         "description": app["description"],
         "images": app["compatible_images"],

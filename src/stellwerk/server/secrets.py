@@ -61,7 +61,7 @@ class SecretBox:
     @staticmethod
     def split(stored: str) -> tuple[int, str]:
         head, sep, token = stored.partition(":")
-        if not sep or not head.startswith(PREFIX) or not head[1:].isdigit():
+        if not sep or not head.startswith(PREFIX) or not head[1:].isdecimal():
             raise SecretUnreadable("A stored provider key has an unknown format")
         return int(head[1:]), token
 

@@ -11,9 +11,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from stellwerk.exceptions import Unauthorized
 from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.secret import tokens_equal
+from stellwerk.surface import Surface, error_responses
 from stellwerk.system import service as system_service
 
-router = APIRouter(tags=["service"])
+router = APIRouter(tags=["service"], responses=error_responses(Surface.GENERIC))
 
 
 @router.get("/")

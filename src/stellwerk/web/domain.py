@@ -50,7 +50,7 @@ def _whole_number(form: FormData, name: str, *, low: int, high: int, default: in
     value = text(form, name)
     if not value:
         return default
-    if not value.isdigit() or not low <= int(value) <= high:
+    if not value.isdecimal() or not low <= int(value) <= high:
         raise ValidationFailed(f"Enter a whole number from {low} to {high}", field=name)
     return int(value)
 
@@ -59,7 +59,7 @@ def _priority(form: FormData) -> int | None:
     value = text(form, "priority")
     if not value:
         return None
-    if not value.isdigit() or int(value) > 65535:
+    if not value.isdecimal() or int(value) > 65535:
         raise ValidationFailed("Enter a priority from 0 to 65535", field="priority")
     return int(value)
 

@@ -126,7 +126,7 @@ async def create_redirect(request: Request, subject: WebUser, session: SessionDe
             raise ValidationFailed("Enter a domain like alt-firma.de", field="domain")
         if not values["target_url"]:
             raise ValidationFailed("Enter the URL visitors go to", field="target_url")
-        code = int(values["redirect_code"]) if values["redirect_code"].isdigit() else 0
+        code = int(values["redirect_code"]) if values["redirect_code"].isdecimal() else 0
         record = await service.domain.create(
             session,
             subject.actor,

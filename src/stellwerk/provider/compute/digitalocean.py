@@ -216,7 +216,7 @@ class DigitalOceanCompute:
             if is_public_key(key):
                 raw_keys.append(key)
             else:
-                keys.append(int(key) if key.isdigit() else key)
+                keys.append(int(key) if key.isdecimal() else key)
         body: dict[str, Any] = {
             "name": request.name,
             "region": request.region,
@@ -248,7 +248,7 @@ class DigitalOceanCompute:
         return CreatedServer(server=self._server(created["droplet"]), action=action)
 
     async def get_server(self, *, server_id: str) -> Server:
-        if not server_id.isdigit():
+        if not server_id.isdecimal():
             raise ProviderError(
                 NOT_FOUND, "The resource you requested could not be found.", provider=self.name
             )

@@ -202,7 +202,7 @@ class HetznerCompute(SdkAdapter):
                 labels[tag] = ""
         raw_keys = [k for k in request.ssh_keys if is_public_key(k)]
         named = [
-            SSHKey(id=int(k)) if k.isdigit() else SSHKey(name=k)
+            SSHKey(id=int(k)) if k.isdecimal() else SSHKey(name=k)
             for k in request.ssh_keys
             if not is_public_key(k)
         ]
@@ -228,7 +228,7 @@ class HetznerCompute(SdkAdapter):
         )
 
     async def get_server(self, *, server_id: str) -> Server:
-        if not server_id.isdigit():
+        if not server_id.isdecimal():
             raise ProviderError(
                 NOT_FOUND, f"Server with ID '{server_id}' not found", provider=self.name
             )

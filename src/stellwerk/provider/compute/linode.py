@@ -218,7 +218,7 @@ class LinodeCompute(SdkAdapter):
         )
 
     async def get_server(self, *, server_id: str) -> Server:
-        if not server_id.isdigit():
+        if not server_id.isdecimal():
             raise ProviderError(NOT_FOUND, "Not found", provider=self.name)
 
         def load() -> Instance:

@@ -90,7 +90,7 @@ def from_wire(type_: str, wire: str) -> tuple[str, int | None]:
         return unquote_txt(wire), None
     if type_ in PRIORITY_TYPES:
         prio, _, rest = wire.partition(" ")
-        return rest.rstrip("."), int(prio) if prio.isdigit() else None
+        return rest.rstrip("."), int(prio) if prio.isdecimal() else None
     if type_ in HOST_TYPES:
         return wire.rstrip("."), None
     return wire, None

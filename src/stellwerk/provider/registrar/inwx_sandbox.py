@@ -143,7 +143,7 @@ class InwxSandbox:
             raise Fail(2200)
         tan = params.get("tan")
         # The real API wants the code as sent by an authenticator: six digits, leading zeros kept.
-        if not isinstance(tan, str) or len(tan) != 6 or not tan.isdigit():
+        if not isinstance(tan, str) or len(tan) != 6 or not tan.isdecimal():
             raise Fail(2200, "Invalid TAN")
         if not pyotp.TOTP(SANDBOX_2FA_SECRET).verify(tan, valid_window=1):
             raise Fail(2200, "Invalid TAN")
@@ -199,7 +199,7 @@ class InwxSandbox:
         if self._taken(name):
             raise Fail(2302, f"Domain {name} is already registered")
         period = str(params.get("period", "1Y"))
-        years = int(period.rstrip("YM")) if period.rstrip("YM").isdigit() else 1
+        years = int(period.rstrip("YM")) if period.rstrip("YM").isdecimal() else 1
         roid = self.state.next_id("domain")
         check = self.domain_check({"domain": name}, session)["domain"][0]
         self.data["domains"][name] = {
