@@ -166,6 +166,8 @@ def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "STELLWERK_SANDBOX": "true",
             "STELLWERK_SANDBOX_PORT": str(sandbox_port),
             "STELLWERK_LOGIN_RATE_LIMIT": f"{LOGIN_LIMIT}/minute",
+            # The tests poll operations with one token; its limit is shared through Redis.
+            "STELLWERK_TOKEN_RATE_LIMIT": "100000/minute",
             "STELLWERK_ADMIN_USERNAME": "root-admin",
             "STELLWERK_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "STELLWERK_PROJECT_POLL_SECONDS": "0.3",
@@ -346,6 +348,7 @@ def test_killed_worker_resumes_its_operation(cluster: Cluster) -> None:
         response = httpx.get(
             f"{api.url}/api/operations/{operation_id}", headers=cluster.headers, timeout=10
         )
+        assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
     deadline = time.monotonic() + 60

@@ -219,6 +219,12 @@ async def test_hetzner_responses_match_the_spec(hetzner: Sandbox) -> None:
     spec.validate(name, spec.response_schema(name, "/servers", "post", "201"), created.json())
     server_id = created.json()["server"]["id"]
     action_id = created.json()["action"]["id"]
+    # A server still initializing is locked (423); power actions need it running.
+    for _ in range(100):
+        shown = await _call(hetzner, "GET", f"/v1/servers/{server_id}")
+        if shown.json()["server"]["status"] == "running":
+            break
+        await asyncio.sleep(0.05)
     checks = [
         ("GET", f"/v1/servers/{server_id}", "/servers/{id}", "get", "200"),
         ("GET", "/v1/servers", "/servers", "get", "200"),
