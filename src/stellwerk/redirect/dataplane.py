@@ -41,6 +41,7 @@ from stellwerk.redirect.repository import DomainRepository, RoutingStateReposito
 log = logging.getLogger(__name__)
 
 SALT_REFRESH_SECONDS = 60.0
+HOST_CACHE_MAX = 10_000
 NOT_FOUND_BODY = (
     b"<!doctype html><html><head><meta charset=utf-8><title>Not found</title></head>"
     b"<body><h1>Not found</h1><p>No redirect is configured for this host.</p></body></html>"
@@ -90,8 +91,9 @@ def safe_query(raw: str) -> str:
 def location(route: Route, path: str, query: str) -> str:
     if not route.preserve_path:
         return route.target
-    joined = "&".join(q for q in (route.query, query) if q)
-    return f"{route.base}{path}?{joined}" if joined else f"{route.base}{path}"
+    if route.query:
+        query = f"{route.query}&{query}" if query else route.query
+    return f"{route.base}{path}?{query}" if query else f"{route.base}{path}"
 
 
 def host_key(raw: str) -> str:
@@ -162,6 +164,8 @@ class DataPlane:
             )
         self._tasks: list[asyncio.Task[None]] = []
         self.served = 0
+        self._hosts: dict[str, str] = {}  # Host header as sent → routing key
+        self._forwarding = bool(self.recorder.proxies)  # X-Forwarded-For matters only then
 
     @classmethod
     def from_settings(
@@ -227,7 +231,12 @@ class DataPlane:
         referer: str | None,
     ) -> tuple[int, str | None]:
         """Status and Location for a request, with its hit recorded."""
-        host = host_key(raw_host.replace("\x00", "") if "\x00" in raw_host else raw_host)
+        host = self._hosts.get(raw_host)
+        if host is None:
+            host = host_key(raw_host.replace("\x00", "") if "\x00" in raw_host else raw_host)
+            if len(self._hosts) > HOST_CACHE_MAX:
+                self._hosts.clear()
+            self._hosts[raw_host] = host
         route = self.table.routes.get(host)
         path = safe_path(raw_path)
         if query:
@@ -321,7 +330,7 @@ class DataPlane:
             scope.path.encode("latin-1", "replace"),
             scope.query_string,
             peer,
-            headers.get("x-forwarded-for"),
+            headers.get("x-forwarded-for") if self._forwarding else None,
             headers.get("user-agent"),
             headers.get("referer"),
         )

@@ -166,11 +166,12 @@ class HitRecorder:
         self.salts = salts
         self.proxies = proxies
         self._paths: dict[str, set[str]] = {}
-        self._window_started = time.monotonic()
+        self._window_started = time.time()
         self._day = -1
         self._salt = b""
         self._generation = -1
-        self._bots: dict[str | None, bool] = {}
+        # Raw user agent → (storable text, bot?): visitors send few distinct agents.
+        self._agents: dict[bytes | str | None, tuple[str | None, bool]] = {}
 
     def record(
         self,
@@ -194,14 +195,15 @@ class HitRecorder:
             country = iptocc.country_code(ip) or ""
         except ValueError:
             country = ""
-        agent = clean_text(user_agent, MAX_USER_AGENT)
-        is_bot = self._bots.get(agent)
-        if is_bot is None:
-            is_bot = agent is None or _BOT_AGENT.search(agent) is not None
-            if len(self._bots) > CACHE_MAX:
-                self._bots.clear()
-            self._bots[agent] = is_bot
-        if self._scanning(ip_hash, path):
+        known = self._agents.get(user_agent)
+        if known is None:
+            cleaned = clean_text(user_agent, MAX_USER_AGENT)
+            known = (cleaned, cleaned is None or _BOT_AGENT.search(cleaned) is not None)
+            if len(self._agents) > CACHE_MAX:
+                self._agents.clear()
+            self._agents[user_agent] = known
+        agent, is_bot = known
+        if self._scanning(ip_hash, path, now):
             is_bot = True
         # tuple.__new__ skips the named tuple's Python-level constructor (hot path).
         return tuple.__new__(
@@ -221,8 +223,7 @@ class HitRecorder:
             ),
         )
 
-    def _scanning(self, ip_hash: str, path: str) -> bool:
-        now = time.monotonic()
+    def _scanning(self, ip_hash: str, path: str, now: float) -> bool:
         if now - self._window_started > SCANNER_WINDOW_SECONDS:
             self._paths.clear()
             self._window_started = now
