@@ -238,7 +238,7 @@ class HitRecorder:
 
 
 SPOOL_PATTERN = "hits-*.json"
-WRITER_NICENESS = 10
+WRITER_NICENESS = 19
 
 
 def write_spool_file(spool_dir: Path, rows: Sequence[HitRow], *, durable: bool) -> None:
