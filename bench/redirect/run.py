@@ -240,8 +240,8 @@ def print_table(
     labels = {
         "nginx": f"nginx `return 301`, {workers} worker(s)",
         "caddy": "Caddy `redir` (all CPUs)",
-        "bare": f"bare granian RSGI app, {workers} worker(s), no hits (the Python ceiling)",
-        "stellwerk": f"Stellwerk data plane, granian RSGI, {workers} worker(s), hit logging on",
+        "bare": f"bare granian RSGI app, {workers} worker(s), no hits (a general Python server)",
+        "stellwerk": f"Stellwerk data plane, {workers} worker(s), hit logging on",
     }
     nginx_rps = median([r[0] for r in results["nginx"]])
     print(f"wrk -t2 -c64 -d{seconds}s, median of {len(results['nginx'])} round(s)\n")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import sys
 from pathlib import Path
 
 import typer
@@ -54,55 +52,21 @@ def serve(
     ),
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Run only the redirect data plane (granian, RSGI) with N workers."""
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces, TaskImpl
-
-    from stellwerk.redirect.dataplane import spool_writer_process
+    """Run only the redirect data plane with N worker processes (stop with Ctrl+C)."""
+    from stellwerk.redirect.workers import serve_workers
 
     settings = load_settings(**data_dir_override(data_dir))
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.resolved_database_url)
-    # The workers read their settings from the environment.
+    # The hit writer process reads its settings from the environment.
     if data_dir is not None:
         os.environ["STELLWERK_DATA_DIR"] = str(data_dir)
     workers = workers or os.cpu_count() or 1
     bind_host = host or settings.host
     bind_port = settings.redirect_port if port is None else port
     console.print(f"Redirect data plane on http://{bind_host}:{bind_port} ({workers} workers)")
-    # Workers hand their hits to spool files; one process of its own stores them, and it stops
-    # only after the workers have handed over their last hits.
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    writer = context.Process(
-        target=spool_writer_process, args=(stop,), name="stellwerk-hit-writer", daemon=False
-    )
-    server = Granian(
-        "stellwerk.redirect.dataplane:rsgi_app",
-        address=bind_host,
-        port=bind_port,
-        interface=Interfaces.RSGI,
-        workers=workers,
-        factory=True,
-        http=HTTPModes.http1,
-        websockets=False,
-        backlog=2048,
-        log_access=False,
-        # Granian's own task type is cheaper per request; it exists up to Python 3.11.
-        task_impl=TaskImpl.rust if sys.version_info < (3, 12) else TaskImpl.asyncio,
-    )
-
-    @server.on_startup
-    def start_writer() -> None:
-        writer.start()
-
-    @server.on_shutdown
-    def stop_writer() -> None:
-        stop.set()
-        writer.join(60)
-
-    server.serve()
+    serve_workers(settings, bind_host, bind_port, workers)
 
 
 def _domain_row(record: RedirectDomain) -> dict[str, object]:

@@ -3,8 +3,9 @@
 A request costs a dict lookup on the lower-cased host (port stripped), building `Location`, and
 appending one hit to a list. The routing table lives in memory and is reloaded when the routing
 version in the database moves (polled every `redirect_refresh_seconds`), so every worker of every
-process sees a change within a second. It speaks ASGI (`stellwerk serve`, in-process) and RSGI
-(`stellwerk redirect serve`, granian with N workers).
+process sees a change within a second. It is served by `kit.http1` (an HTTP/1.1 protocol on the
+event loop, no per-request task): inside `stellwerk serve` on its loop, and by the worker
+processes of `stellwerk redirect serve` (`redirect.workers`).
 """
 
 from __future__ import annotations
@@ -15,19 +16,18 @@ import gc
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import uvicorn
-
 from stellwerk import migrate
 from stellwerk.config import Settings, get_settings
 from stellwerk.database import Database
 from stellwerk.keyfile import derive_key, load_or_create_master_key
+from stellwerk.kit.http1 import Http1Server
 from stellwerk.redirect.hits import (
     HitRecorder,
     HitSpool,
@@ -46,14 +46,11 @@ NOT_FOUND_BODY = (
     b"<!doctype html><html><head><meta charset=utf-8><title>Not found</title></head>"
     b"<body><h1>Not found</h1><p>No redirect is configured for this host.</p></body></html>"
 )
+NOT_FOUND_HEADERS = b"content-type: text/html; charset=utf-8\r\n"
+GRACE_SECONDS = 10.0  # a graceful stop waits this long for requests under way
 # Bytes a Location path may carry as they are; everything else is percent-encoded.
 _SAFE = frozenset(range(0x21, 0x7F)) - {ord('"'), ord("<"), ord(">"), ord("\\"), ord("`")}
 _SAFE_BYTES = bytes(sorted(_SAFE))
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +78,10 @@ def safe_path(raw: bytes) -> str:
     return "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in raw)
 
 
-def safe_query(raw: str) -> str:
-    data = raw.encode("utf-8", "surrogateescape")
-    if not data.translate(None, _SAFE_BYTES):
-        return raw
-    return "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in data)
+def safe_query(raw: bytes) -> str:
+    if not raw.translate(None, _SAFE_BYTES):
+        return raw.decode("ascii")
+    return "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in raw)
 
 
 def location(route: Route, path: str, query: str) -> str:
@@ -164,7 +160,7 @@ class DataPlane:
             )
         self._tasks: list[asyncio.Task[None]] = []
         self.served = 0
-        self._hosts: dict[str, str] = {}  # Host header as sent → routing key
+        self._hosts: dict[bytes, str] = {}  # Host header as sent → routing key
         self._forwarding = bool(self.recorder.proxies)  # X-Forwarded-For matters only then
 
     @classmethod
@@ -220,141 +216,60 @@ class DataPlane:
 
     # -- the hot path ------------------------------------------------------------------------
 
-    def answer(
+    def respond(
         self,
-        raw_host: str,
+        method: bytes,
         raw_path: bytes,
-        query: str,
+        raw_query: bytes,
+        headers: dict[bytes, bytes],
         peer: str,
-        forwarded_for: str | None,
-        user_agent: str | None,
-        referer: str | None,
-    ) -> tuple[int, str | None]:
-        """Status and Location for a request, with its hit recorded."""
+    ) -> tuple[int, bytes, bytes]:
+        """The `kit.http1` handler: status, header lines and body, with the hit recorded."""
+        raw_host = headers.get(b"host", b"")
         host = self._hosts.get(raw_host)
         if host is None:
-            host = host_key(raw_host.replace("\x00", "") if "\x00" in raw_host else raw_host)
-            if len(self._hosts) > HOST_CACHE_MAX:
-                self._hosts.clear()
-            self._hosts[raw_host] = host
+            host = self._host_key(raw_host)
         route = self.table.routes.get(host)
-        path = safe_path(raw_path)
-        if query:
-            query = safe_query(query)
-        full_path = f"{path}?{query}" if query else path
+        if raw_path[:1] == b"/" and not raw_path.translate(None, _SAFE_BYTES):
+            path = raw_path.decode("ascii")  # the common case, at C speed
+        else:
+            path = safe_path(raw_path)
+        query = safe_query(raw_query) if raw_query else ""
+        forwarded = headers.get(b"x-forwarded-for") if self._forwarding else None
         self.writer.add(
             self.recorder.record(
-                domain_id=route.domain_id if route else None,
-                host=host,
-                peer=peer,
-                forwarded_for=forwarded_for,
-                user_agent=user_agent,
-                referer=referer,
-                path=full_path,
+                route.domain_id if route else None,
+                host,
+                peer,
+                forwarded.decode("latin-1") if forwarded else None,
+                headers.get(b"user-agent"),
+                headers.get(b"referer"),
+                f"{path}?{query}" if query else path,
             )
         )
         self.served += 1
         if route is None:
-            return 404, None
-        return route.status, location(route, path, query)
+            return 404, NOT_FOUND_HEADERS, NOT_FOUND_BODY
+        return route.status, b"location: " + location(route, path, query).encode() + b"\r\n", b""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """ASGI."""
-        kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(receive, send)
-            return
-        if kind != "http":
-            return
-        host = forwarded = agent = referer = None
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value.decode("latin-1")
-            elif name == b"user-agent":
-                agent = value.decode("latin-1")
-            elif name == b"referer":
-                referer = value.decode("latin-1")
-            elif name == b"x-forwarded-for":
-                forwarded = value.decode("latin-1")
-        client = scope.get("client")
-        status, target = self.answer(
-            host or "",
-            scope.get("raw_path") or scope["path"].encode(),
-            scope["query_string"].decode("latin-1"),
-            client[0] if client else "",
-            forwarded,
-            agent,
-            referer,
-        )
-        if target is None:
-            headers = [
-                (b"content-type", b"text/html; charset=utf-8"),
-                (b"content-length", str(len(NOT_FOUND_BODY)).encode()),
-            ]
-            body = b"" if scope["method"] == "HEAD" else NOT_FOUND_BODY
-        else:
-            headers = [(b"location", target.encode()), (b"content-length", b"0")]
-            body = b""
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    def _host_key(self, raw_host: bytes) -> str:
+        text = raw_host.decode("latin-1")
+        host = host_key(text.replace("\x00", "") if "\x00" in text else text)
+        if len(self._hosts) > HOST_CACHE_MAX:
+            self._hosts.clear()
+        self._hosts[raw_host] = host
+        return host
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-
-    # RSGI (granian): the fastest interface granian offers.
-    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.run_until_complete(self.start())
-        # A process of its own: keep the collector from walking the whole heap during requests
-        # (full collections were the p99 stalls). Hits are tuples of atoms, never cycles.
+    def freeze_heap(self) -> None:
+        """For a process of its own: keep the collector from walking the whole heap during
+        requests (full collections were the p99 stalls). Hits are tuples of atoms, never cycles."""
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
 
-    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.run_until_complete(self.stop())
-
-    async def __rsgi__(self, scope: Any, proto: Any) -> None:
-        headers = scope.headers
-        client: str = scope.client
-        peer = client.rsplit(":", 1)[0].strip("[]") if ":" in client else client
-        status, target = self.answer(
-            headers.get("host") or scope.authority or "",
-            scope.path.encode("latin-1", "replace"),
-            scope.query_string,
-            peer,
-            headers.get("x-forwarded-for") if self._forwarding else None,
-            headers.get("user-agent"),
-            headers.get("referer"),
-        )
-        if target is None:
-            body = b"" if scope.method == "HEAD" else NOT_FOUND_BODY
-            proto.response_bytes(
-                status,
-                [
-                    ("content-type", "text/html; charset=utf-8"),
-                    ("content-length", str(len(NOT_FOUND_BODY))),
-                ],
-                body,
-            )
-        else:
-            proto.response_empty(status, [("location", target)])
-
 
 def spool_dir(settings: Settings) -> Path:
     return settings.data_dir / "redirect-spool"
-
-
-def rsgi_app() -> DataPlane:
-    """The granian factory of `stellwerk redirect serve` (settings from the environment)."""
-    return DataPlane.from_settings(get_settings(), spool=True)
 
 
 def spool_writer_process(stop: Any) -> None:
@@ -392,32 +307,18 @@ async def redirect_listener(settings: Settings, urls: dict[str, Any]) -> AsyncIt
 
 @asynccontextmanager
 async def serve_data_plane(plane: DataPlane, host: str, port: int) -> AsyncIterator[str]:
-    """Serve `plane` over HTTP on host:port (0 = any free port); yields its URL."""
+    """Serve `plane` over HTTP on host:port (0 = any free port) on this loop; yields its URL."""
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        plane,
-        lifespan="off",
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        proxy_headers=False,  # X-Forwarded-For is judged by TrustedProxies, not uvicorn
-        date_header=False,
-        timeout_graceful_shutdown=10,
-    )
-    server = uvicorn.Server(config)
+    server = Http1Server(plane.respond)
     await plane.start()
-    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
-            await asyncio.sleep(0.02)
+        await server.listen(sock)
         display = "127.0.0.1" if host in ("0.0.0.0", "") else host
         display = f"[{display}]" if ":" in display else display
         yield f"http://{display}:{bound_port}"
     finally:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await task
+        await server.shutdown(GRACE_SECONDS)
         sock.close()
         # Every answered request is in the writer's buffer now: this writes it all.
         await plane.stop()

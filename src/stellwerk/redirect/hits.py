@@ -172,10 +172,24 @@ class HitRecorder:
         self._generation = -1
         # Raw user agent → (storable text, bot?): visitors send few distinct agents.
         self._agents: dict[bytes | str | None, tuple[str | None, bool]] = {}
+        # Address → (hash with today's salt, country), in memory only: a visitor's requests
+        # after the first skip hashing and the GeoIP lookup. Emptied when the salt changes.
+        self._visitors: dict[str, tuple[str, str | None]] = {}
+
+    def _visitor(self, ip: str) -> tuple[str, str | None]:
+        ip_hash = hashlib.sha256(ip.encode() + self._salt).hexdigest()
+        try:
+            country = iptocc.country_code(ip) or None
+        except ValueError:
+            country = None
+        visitor = (ip_hash, country if country and len(country) == 2 else None)
+        if len(self._visitors) >= CACHE_MAX:
+            self._visitors.clear()
+        self._visitors[ip] = visitor
+        return visitor
 
     def record(
         self,
-        *,
         domain_id: int | None,
         host: str,
         peer: str,
@@ -190,11 +204,11 @@ class HitRecorder:
         if epoch_day != self._day or self.salts.generation != self._generation:
             self._day, self._generation = epoch_day, self.salts.generation
             self._salt = self.salts.salt_for(utc_day(now))
-        ip_hash = hashlib.sha256(ip.encode() + self._salt).hexdigest()
-        try:
-            country = iptocc.country_code(ip) or ""
-        except ValueError:
-            country = ""
+            self._visitors.clear()  # hashes of the old salt
+        visitor = self._visitors.get(ip)
+        if visitor is None:
+            visitor = self._visitor(ip)
+        ip_hash, country = visitor
         known = self._agents.get(user_agent)
         if known is None:
             cleaned = clean_text(user_agent, MAX_USER_AGENT)
@@ -213,7 +227,7 @@ class HitRecorder:
                 host[:MAX_HOST],
                 int(now * 1000),
                 ip_hash,
-                country if len(country) == 2 else None,
+                country,
                 agent,
                 clean_text(referer, MAX_REFERER) if referer else None,
                 path
