@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import time
@@ -135,3 +136,59 @@ async def test_standalone_workers_follow_changes_and_flush_on_stop(
             )
         ).scalar_one()
     assert stored == served, log_path.read_text()[-3000:]
+
+
+def _worker_pids(parent: int) -> set[int]:
+    """Forked workers carry the parent's command line (the writer and helpers are spawned)."""
+    parent_cmdline = Path(f"/proc/{parent}/cmdline").read_bytes()
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    pids = set()
+    for child in map(int, children):
+        try:
+            if Path(f"/proc/{child}/cmdline").read_bytes() == parent_cmdline:
+                pids.add(child)
+        except FileNotFoundError:
+            continue
+    return pids
+
+
+async def test_a_killed_worker_is_replaced(
+    settings: Settings, runtime: Runtime, tmp_path: Path
+) -> None:
+    env = _env(settings, tmp_path)
+    port = free_port()
+    with (tmp_path / "plane.log").open("wb") as log:
+        process = subprocess.Popen(  # noqa: ASYNC220 - a long-running server, not awaited
+            [STELLWERK, "redirect", "serve", "--workers", "2", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        async def two_workers() -> bool:
+            return len(_worker_pids(process.pid)) == 2
+
+        await wait_for(two_workers, timeout=30, interval=0.2)
+        victim = min(_worker_pids(process.pid))
+        os.kill(victim, signal.SIGKILL)
+
+        async def replaced() -> bool:
+            pids = _worker_pids(process.pid)
+            return len(pids) == 2 and victim not in pids
+
+        await wait_for(replaced, timeout=10, interval=0.2)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+
+            async def answers() -> bool:
+                try:
+                    response = await http.get("/", headers={"Host": "nothing.example"})
+                except httpx.HTTPError:
+                    return False
+                return response.status_code == 404
+
+            await wait_for(answers, timeout=30, interval=0.2)
+        assert "exited" in (tmp_path / "plane.log").read_text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert await asyncio.to_thread(process.wait, 30) == 0

@@ -48,8 +48,18 @@ def _date_line() -> bytes:
 class Http1Server:
     """The shared state of every connection: handler, clock, Date line, open connections."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        max_head_bytes: int = MAX_HEAD_BYTES,
+        head_timeout: float = HEAD_TIMEOUT_SECONDS,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ) -> None:
         self.handler = handler
+        self.max_head_bytes = max_head_bytes
+        self.head_timeout = head_timeout
+        self.idle_timeout = idle_timeout
         self.connections: set[Http1Connection] = set()
         self.closing = False
         self.clock = time.monotonic()
@@ -161,13 +171,13 @@ class Http1Connection(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self.url += url
         self.head_bytes += len(url)
-        if self.head_bytes > MAX_HEAD_BYTES:
+        if self.head_bytes > self.server.max_head_bytes:
             self._fail(414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.lower()] = value
         self.head_bytes += len(name) + len(value)
-        if self.head_bytes > MAX_HEAD_BYTES:
+        if self.head_bytes > self.server.max_head_bytes:
             self._fail(431)
 
     def on_headers_complete(self) -> None:
@@ -240,9 +250,9 @@ class Http1Connection(asyncio.Protocol):
         self.transport.close()
 
     def check_timeouts(self, now: float) -> None:
-        if self.head_started and now - self.head_started > HEAD_TIMEOUT_SECONDS:
+        if self.head_started and now - self.head_started > self.server.head_timeout:
             self._fail(408)
-        elif now - self.last_active > IDLE_TIMEOUT_SECONDS:
+        elif now - self.last_active > self.server.idle_timeout:
             self.transport.close()
 
     def close_if_idle(self) -> None:

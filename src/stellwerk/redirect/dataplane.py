@@ -273,7 +273,7 @@ def spool_dir(settings: Settings) -> Path:
 
 
 def spool_writer_process(stop: Any) -> None:
-    """The writer process beside the granian workers; `stop` is a multiprocessing Event."""
+    """The hit writer beside the workers of `stellwerk redirect serve`; `stop` is an Event."""
     settings = get_settings()
     run_spool_writer(
         settings.resolved_database_url,

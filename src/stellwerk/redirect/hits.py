@@ -6,7 +6,7 @@ Two ways take it from there:
 - `HitWriter` (the data plane inside `stellwerk serve`) flushes that list from a thread of its own
   by size or time; while the database is unreachable it keeps the rows (bounded in memory, the
   rest spilled to spool files in the data directory) and writes them once it is back.
-- `HitSpool` (the granian workers of `stellwerk redirect serve`) only hands each batch to a spool
+- `HitSpool` (the worker processes of `stellwerk redirect serve`) only hands each batch to a spool
   file; one writer process (`run_spool_writer`) stores the files. No database code and no second
   thread compete with requests for the interpreter: the writer thread cost the workers about 40 %
   of their throughput.
