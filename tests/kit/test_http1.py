@@ -113,12 +113,15 @@ async def test_http10_closes_and_head_has_no_body() -> None:
         writer.close()
 
 
-async def test_absolute_form_target_sets_host_and_path() -> None:
+async def test_absolute_form_sets_host_and_fragments_are_dropped() -> None:
     async with serving() as (_, _, open_connection):
         reader, writer = await open_connection()
         writer.write(b"GET http://Other.example:8080/p?q=1 HTTP/1.1\r\nHost: a\r\n\r\n")
         body = json.loads((await read_response(reader))[2])
         assert (body["host"], body["path"], body["query"]) == ("Other.example:8080", "/p", "q=1")
+        writer.write(b"GET /frag#x?y HTTP/1.1\r\nHost: a\r\n\r\n")
+        body = json.loads((await read_response(reader))[2])
+        assert (body["path"], body["query"]) == ("/frag", "")
         writer.close()
 
 

@@ -161,16 +161,17 @@ class Http1Connection(asyncio.Protocol):
 
     # -- parser callbacks -------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self.url = b""
-        self.headers = {}
-        self.head_bytes = 0
-        self.head_started = self.server.clock or 1.0
-        self.answered = False
-
+    # No on_message_begin/on_message_complete: every callback is a Python call per request, so
+    # the first piece of a URL marks the start of a request head.
     def on_url(self, url: bytes) -> None:
-        self.url += url
-        self.head_bytes += len(url)
+        if self.head_started:
+            self.url += url
+            self.head_bytes += len(url)
+        else:
+            self.head_started = self.server.clock or 1.0
+            self.answered = False
+            self.url = url
+            self.head_bytes = len(url)
         if self.head_bytes > self.server.max_head_bytes:
             self._fail(414)
 
@@ -185,22 +186,23 @@ class Http1Connection(asyncio.Protocol):
         if self.answered or self.transport.is_closing():  # refused already
             return
         self.answered = True
+        self.in_request = False  # a body may follow: it is read and dropped
         parser = self.parser
         method = parser.get_method()
         url = self.url
+        headers = self.headers
+        self.headers = {}
+        if b"#" in url:  # a fragment is never meant for the server
+            url = url.split(b"#", 1)[0]
         if url[:1] == b"/":
             path, _, query = url.partition(b"?")
-            if b"#" in query:
-                query = query.split(b"#", 1)[0]
         else:
             try:
-                path, query = self._absolute_form(url)
+                path, query = self._absolute_form(url, headers)
             except httptools.HttpParserInvalidURLError:
                 self._fail(400)
                 return
-        status, header_lines, body = self.server.handler(
-            method, path, query, self.headers, self.peer
-        )
+        status, header_lines, body = self.server.handler(method, path, query, headers, self.peer)
         keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
         keep_alive = keep_alive and not self.server.closing
         self.transport.write(
@@ -218,19 +220,16 @@ class Http1Connection(asyncio.Protocol):
         if not keep_alive:
             self.transport.close()
 
-    def on_message_complete(self) -> None:
-        self.in_request = False
-
     # -- helpers ----------------------------------------------------------------------------
 
-    def _absolute_form(self, url: bytes) -> tuple[bytes, bytes]:
+    def _absolute_form(self, url: bytes, headers: dict[bytes, bytes]) -> tuple[bytes, bytes]:
         """`GET http://host/path?q` (proxies send it): its host replaces the Host header."""
         if url == b"*":
             return b"/", b""
         parsed = httptools.parse_url(url)
         if parsed.host:
             port = b":%d" % parsed.port if parsed.port else b""
-            self.headers[b"host"] = parsed.host + port
+            headers[b"host"] = parsed.host + port
         return parsed.path or b"/", parsed.query or b""
 
     def _fail(self, status: int) -> None:
