@@ -28,7 +28,7 @@ HOST = "bench-old.example"
 TARGET = "https://bench-new.example"
 PATH = "/some/path?utm=x"
 STELLWERK = str(Path(sys.executable).with_name("stellwerk"))
-SERVERS = ("nginx", "caddy", "bare", "stellwerk")
+SERVERS = ("nginx", "caddy", "bare", "bare-http1", "stellwerk")
 
 
 def free_port() -> int:
@@ -211,6 +211,10 @@ def main() -> None:
                 elif name == "bare":
                     command = bare_granian(port, args.workers)
                     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+                elif name == "bare-http1":
+                    script = str(Path(__file__).with_name("bare_http1.py"))
+                    command = [sys.executable, script, str(port), str(args.workers)]
+                    env = dict(os.environ)
                 else:
                     env = stellwerk_env(server_dir, port)
                     prepare_stellwerk(env)
@@ -241,6 +245,7 @@ def print_table(
         "nginx": f"nginx `return 301`, {workers} worker(s)",
         "caddy": "Caddy `redir` (all CPUs)",
         "bare": f"bare granian RSGI app, {workers} worker(s), no hits (a general Python server)",
+        "bare-http1": f"bare app on the data plane's HTTP server, {workers} worker(s), no hits",
         "stellwerk": f"Stellwerk data plane, {workers} worker(s), hit logging on",
     }
     nginx_rps = median([r[0] for r in results["nginx"]])
