@@ -172,3 +172,22 @@ async def test_graceful_stop_answers_a_request_under_way() -> None:
         assert headers["connection"] == "close"
         await asyncio.wait_for(stopping, 5)
         assert not server.connections
+
+
+async def test_a_failing_handler_gives_500_and_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*args: object) -> tuple[int, bytes, bytes]:
+        raise RuntimeError("bug")
+
+    sock = bind_socket("127.0.0.1", 0)
+    server = Http1Server(broken)
+    await server.listen(sock)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        writer.write(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        status, headers, _ = await read_response(reader)
+        assert (status, headers["connection"]) == (500, "close")
+        assert "HTTP handler failed" in caplog.text
+        writer.close()
+    finally:
+        await server.shutdown(1.0)
+        sock.close()

@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import logging
 import socket
 import time
 from collections.abc import Callable
 from http import HTTPStatus
 
 import httptools
+
+log = logging.getLogger(__name__)
 
 # (method, path, query, headers with lower-case names, peer address) → (status, extra header
 # lines, body). Header lines are complete `name: value\r\n` byte strings.
@@ -156,6 +159,9 @@ class Http1Connection(asyncio.Protocol):
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             pass  # answered at the end of the head like any request; the connection closes
+        except httptools.HttpParserCallbackError:
+            log.exception("HTTP handler failed")  # a bug of ours, not a bad request
+            self._fail(500)
         except httptools.HttpParserError:
             self._fail(400)
 
@@ -185,7 +191,6 @@ class Http1Connection(asyncio.Protocol):
         self.head_started = 0.0
         if self.answered or self.transport.is_closing():  # refused already
             return
-        self.answered = True
         self.in_request = False  # a body may follow: it is read and dropped
         parser = self.parser
         method = parser.get_method()
@@ -205,6 +210,7 @@ class Http1Connection(asyncio.Protocol):
         status, header_lines, body = self.server.handler(method, path, query, headers, self.peer)
         keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
         keep_alive = keep_alive and not self.server.closing
+        self.answered = True
         self.transport.write(
             b"".join(
                 (
@@ -237,12 +243,16 @@ class Http1Connection(asyncio.Protocol):
         if not self.answered and not self.transport.is_closing():
             self.answered = True
             body = HTTPStatus(status).phrase.encode() + b"\n"
+            try:
+                head_only = self.parser.get_method() == b"HEAD"
+            except httptools.HttpParserError:
+                head_only = False  # the request line itself was not understood
             self.transport.write(
                 status_line(status)
                 + self.server.date_line
                 + b"content-type: text/plain; charset=utf-8\r\n"
                 + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
-                + body
+                + (b"" if head_only else body)
             )
         self.head_started = 0.0
         self.in_request = False
