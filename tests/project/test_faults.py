@@ -61,6 +61,17 @@ async def test_lost_answers_after_the_write_create_nothing_twice(
         await _fault(
             sandboxes, "coolify", kind="drop", count=1, method="POST", path=path, after_write=True
         )
+    # Coolify queues the deployment and the answer with its uuid is lost.
+    await _fault(
+        sandboxes,
+        "coolify",
+        kind="drop",
+        count=1,
+        method="POST",
+        path="/api/v1/applications/",
+        path_suffix="/start",
+        after_write=True,
+    )
 
     project = await _provision(client, runtime, "faulty", "faulty-shop.de", create_server=True)
 
@@ -72,6 +83,8 @@ async def test_lost_answers_after_the_write_create_nothing_twice(
     assert servers == [project["server_uuid"]]
     assert [p["uuid"] for p in coolify["projects"].values()] == [project["coolify_project_uuid"]]
     assert [a["uuid"] for a in coolify["applications"].values()] == [project["coolify_app_uuid"]]
+    deployments = list(coolify["deployments"])
+    assert deployments == [project["deployment_uuid"]]  # followed, not started a second time
     domains = await client.get("/api/registrar/domains", headers=await admin_headers(runtime))
     assert [d["name"] for d in domains.json()["items"]] == ["faulty-shop.de"]
 

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 KIND = "project.provision"
 DEPLOY_QUEUE = "coolify-deploy"
+ACTIVE_DEPLOYMENT = ("queued", "in_progress")
 # Deployments to one Coolify instance run one after another (§6.2).
 engine.register_queue(DEPLOY_QUEUE, global_concurrency=1)
 
@@ -348,8 +349,17 @@ async def step_environment(project_id: int) -> dict[str, Any]:
         return {"keys": sorted(values)}
 
 
+@DBOS.step(name="project.known_deployments", **RETRY)
+async def step_known_deployments(project_id: int) -> list[str]:
+    """The application's deployments before this one is asked for (recorded by the engine)."""
+    async with worker_database().session() as session:
+        app_uuid = str((await _load(session, project_id)).coolify_app_uuid)
+    async with connect.paas(_settings()) as paas:
+        return [deployment.uuid for deployment in await paas.list_deployments(app_uuid=app_uuid)]
+
+
 @DBOS.step(name="project.start_deployment", **RETRY)
-async def step_start_deployment(project_id: int) -> str:
+async def step_start_deployment(project_id: int, known: list[str]) -> str:
     settings = _settings()
     async with worker_database().session() as session:
         project = await _load(session, project_id)
@@ -362,13 +372,20 @@ async def step_start_deployment(project_id: int) -> str:
                     if error.code != NOT_FOUND:
                         raise
                 else:
-                    if previous.status in ("queued", "in_progress") and (
+                    if previous.status in ACTIVE_DEPLOYMENT and (
                         previous.application_uuid in (None, app_uuid)
                     ):
                         return previous.uuid  # started before a crash: follow that one
-            action = await paas.deploy(app_uuid=app_uuid)
-        project.deployment_uuid = action.id
-        return action.id
+            # A retry after a lost answer: Coolify started the deployment, we never learnt its
+            # uuid. It is the one that was not there before (deployments run one at a time).
+            fresh = [
+                deployment.uuid
+                for deployment in await paas.list_deployments(app_uuid=app_uuid)
+                if deployment.uuid not in known
+            ]
+            deployment_uuid = fresh[0] if fresh else (await paas.deploy(app_uuid=app_uuid)).id
+        project.deployment_uuid = deployment_uuid
+        return deployment_uuid
 
 
 @DBOS.step(name="project.deployment_status", **RETRY)
@@ -381,7 +398,8 @@ async def step_deployment_status(deployment_uuid: str) -> str:
 async def deploy_workflow(project_id: int) -> dict[str, Any]:
     """Runs on the deploy queue (one at a time): start the deployment and follow it."""
     settings = _settings()
-    deployment_uuid = await step_start_deployment(project_id)
+    known = await step_known_deployments(project_id)
+    deployment_uuid = await step_start_deployment(project_id, known)
     polls = max(1, int(settings.project_deploy_timeout_seconds / settings.project_poll_seconds))
     for _ in range(polls):
         status = await step_deployment_status(deployment_uuid)

@@ -5,7 +5,7 @@ Control endpoints (for tests in other processes), under `/__sandbox__/`:
     GET    requests            {"count": N, "requests": [{"method","path","at","token"}...]}
     POST   faults              {"kind": "status|timeout|rate_limit|slow|drop", "count": 3,
                                 "status": 503, "retry_after": 2, "delay": 1.5,
-                                "path": "/v1/servers", "method": "POST",
+                                "path": "/v1/servers", "path_suffix": "/start", "method": "POST",
                                 "body_contains": "domain.create", "after_write": true}
                                `drop` cuts the connection without an answer; `after_write`
                                lets the sandbox do the work first and then loses the answer
@@ -81,7 +81,8 @@ class Fault:
     status: int = 503
     retry_after: float | None = None
     delay: float = 0.0
-    path: str | None = None
+    path: str | None = None  # a prefix
+    path_suffix: str | None = None  # e.g. "/start" for every application's start
     method: str | None = None
     # JSON-RPC providers (INWX) send every call to one path: match the call in the body.
     body_contains: str | None = None
@@ -89,6 +90,8 @@ class Fault:
 
     def matches(self, method: str, path: str, body: bytes = b"") -> bool:
         if self.path and not path.startswith(self.path):
+            return False
+        if self.path_suffix and not path.endswith(self.path_suffix):
             return False
         if self.body_contains and self.body_contains.encode() not in body:
             return False
