@@ -54,13 +54,16 @@ STREAMS: set[tuple[str, str]] = {("GET", "/modules/events")}
 class Rule:
     kind: str  # public | scope | any | login | api_key | web
     scope: str | None = None
+    admin_owner: bool = False  # the credential must also belong to an admin
 
 
 def _rule_of_call(call: object) -> Rule | None:
     if isinstance(call, Authenticator):
         if call.login_only:
             return Rule("login", call.scope)
-        return Rule("scope", call.scope) if call.scope else Rule("any")
+        if call.scope:
+            return Rule("scope", call.scope, admin_owner=call.admin_owner)
+        return Rule("any")
     if call is require_system_api_key:
         return Rule("api_key")
     if call in (web_user, web_admin):
@@ -202,7 +205,7 @@ async def test_route_answers_each_credential_as_its_rule_says(
     assert await call(creds.without_scope) == 403
     assert _passed(await call(creds.with_scope))
     user_status = await call(creds.user)
-    if rule.scope in USER_SCOPES:
+    if rule.scope in USER_SCOPES and not rule.admin_owner:
         assert _passed(user_status)
     else:
         assert user_status == 403

@@ -230,6 +230,17 @@ async def test_scopes(client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sa
     }
     assert (await client.get("/api/projects", headers=reader)).status_code == 200
     assert (await client.get("/api/projects")).status_code == 401
+    # Buying the domain with the project is for admins, as `POST /api/registrar/domains`.
+    writer = bearer(await create_token(runtime, user, ["read:projects", "write:projects"]))
+    buying = await client.post(
+        "/api/projects",
+        json={"name": "buy", "domain": "buy-shop.de", "register_domain": True},
+        headers=writer,
+    )
+    assert buying.status_code == 403, buying.text
+    assert buying.json() == {"error": "forbidden", "code": "missing_scope", "required": "admin"}
+    assert (await client.get("/api/projects", headers=writer)).json()["items"] == []
+    assert sandboxes.inwx_state["domains"] == {}
 
 
 @pytest.mark.slow

@@ -7,7 +7,14 @@ import asyncio
 import httpx
 
 from stellwerk.runtime import Runtime
-from tests.factories import admin_headers, bearer, create_token, create_user
+from tests.factories import (
+    admin_headers,
+    bearer,
+    create_admin,
+    create_token,
+    create_user,
+    jwt_for,
+)
 from tests.provider.running import Sandboxes
 
 
@@ -162,10 +169,67 @@ async def test_errors_and_scopes(
         "/api/registrar/contacts", json={"provider_contact_id": "999"}, headers=headers
     )
     assert unknown.status_code == 404
-    user = await create_user(runtime)
-    reader = bearer(await create_token(runtime, user, ["read:dns"]))
+    admin = await create_admin(runtime)
+    reader = bearer(await create_token(runtime, admin, ["read:dns"]))
     denied = await client.post(
         "/api/registrar/domains", json={"domain": "x-shop.de"}, headers=reader
     )
     assert denied.status_code == 403
     assert denied.json()["required"] == "write:dns"
+
+
+async def test_register_and_transfer_are_for_admins(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    """Buying or moving a domain charges the registrar account: a non-admin's login or token is
+    refused like on any admin-only route, and nothing reaches the registrar."""
+    user = await create_user(runtime)
+    refused_as = {
+        "login": bearer(jwt_for(runtime, user)),
+        "token": bearer(await create_token(runtime, user, ["read:dns", "write:dns"])),
+    }
+    calls = [
+        ("/api/registrar/domains", {"domain": "user-shop.de"}),
+        ("/api/registrar/domains/transfer", {"domain": "user-move.de", "auth_code": "ABC123XYZ"}),
+    ]
+    for name, headers in refused_as.items():
+        for path, body in calls:
+            response = await client.post(path, json=body, headers=headers)
+            assert response.status_code == 403, (name, path, response.text)
+            assert response.json() == {
+                "error": "forbidden",
+                "code": "missing_scope",
+                "required": "admin",
+            }, (name, path)
+        # Reading stays open to every user.
+        check = await client.post(
+            "/api/registrar/domains/check", json={"domains": ["user-shop.de"]}, headers=headers
+        )
+        assert check.status_code == 200, check.text
+        listed = await client.get("/api/registrar/domains", headers=headers)
+        assert listed.status_code == 200
+    assert sandboxes.inwx_state["domains"] == {}
+    listed = await client.get("/api/registrar/domains", headers=await admin_headers(runtime))
+    assert listed.json()["items"] == []
+
+    # An admin's login, and an admin's token narrowed to write:dns, still buy and move.
+    admin = await create_admin(runtime)
+    for headers, domain in [
+        (bearer(jwt_for(runtime, admin)), "admin-shop.de"),
+        (bearer(await create_token(runtime, admin, ["write:dns"])), "token-shop.de"),
+    ]:
+        bought = await client.post(
+            "/api/registrar/domains", json={"domain": domain}, headers=headers
+        )
+        assert bought.status_code == 201, bought.text
+    moved = await client.post(
+        "/api/registrar/domains/transfer",
+        json={"domain": "admin-move.de", "auth_code": "ABC123XYZ"},
+        headers=bearer(jwt_for(runtime, admin)),
+    )
+    assert moved.status_code == 202, moved.text
+    assert sorted(sandboxes.inwx_state["domains"]) == [
+        "admin-move.de",
+        "admin-shop.de",
+        "token-shop.de",
+    ]

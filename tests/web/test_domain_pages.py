@@ -79,9 +79,15 @@ class TestAccess:
         self, client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
     ) -> None:
         """The API grants read:dns and write:dns to every user; admin pages stay closed."""
+        await create_admin(runtime, username="dnsadminuser")
+        await log_in(client, "dnsadminuser")
+        for path in PAGES:
+            response = await client.get(path)
+            assert response.status_code == 200, (path, response.text[:500])
+        client.cookies.clear()
         await create_user(runtime, username="dnsuser")
         await log_in(client, "dnsuser")
-        for path in PAGES:
+        for path in ["/ui/domains", "/ui/dns"]:
             response = await client.get(path)
             assert response.status_code == 200, (path, response.text[:500])
         assert 'href="/ui/domains"' in response.text
@@ -112,10 +118,45 @@ class TestAccess:
 
 
 class TestRegistrar:
+    async def test_register_and_transfer_are_for_admins(
+        self, client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+    ) -> None:
+        """They charge the registrar account: a user sees no form and a POST is refused."""
+        await create_user(runtime, username="nobuyer")
+        csrf = await log_in(client, "nobuyer")
+        listing = await client.get("/ui/domains", params={"check": "demo-shop.de"})
+        assert listing.status_code == 200
+        assert "4.90 EUR" in listing.text  # checking stays open
+        for path in ["/ui/domains/register", "/ui/domains/transfer"]:
+            assert f'href="{path}' not in listing.text, path
+        assert "Only admins may register or transfer domains" in _text(listing)
+        for path, form in [
+            ("/ui/domains/register", {"domain": "demo-shop.de"}),
+            ("/ui/domains/transfer", {"domain": "moving-shop.de", "auth_code": "Sup3r-S3cret"}),
+        ]:
+            page = await client.get(path)
+            assert page.status_code == 403, path
+            assert "Only admins may register or transfer domains" in _text(page)
+            assert f'action="{path}"' not in page.text
+            refused = await client.post(path, data={**form, "csrf_token": csrf})
+            assert refused.status_code == 403, path
+            assert "Only admins may register or transfer domains" in _text(refused)
+        assert sandboxes.inwx_state["domains"] == {}
+        assert "No domains yet." in (await client.get("/ui/domains")).text
+
+        client.cookies.clear()
+        await create_admin(runtime, username="admbuyer")
+        await log_in(client, "admbuyer")
+        listing = await client.get("/ui/domains", params={"check": "demo-shop.de"})
+        assert 'href="/ui/domains/register"' in listing.text
+        assert 'href="/ui/domains/transfer"' in listing.text
+        assert 'href="/ui/domains/register?domain=demo-shop.de"' in listing.text
+        assert "Only admins may" not in listing.text
+
     async def test_check_shows_price_currency_and_premium(
         self, client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
     ) -> None:
-        await create_user(runtime, username="checker")
+        await create_admin(runtime, username="checker")
         await log_in(client, "checker")
         response = await client.get(
             "/ui/domains", params={"check": "demo-shop.de, example.com ab.io"}
@@ -139,7 +180,7 @@ class TestRegistrar:
     async def test_register_then_see_it_listed(
         self, client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
     ) -> None:
-        await create_user(runtime, username="buyer")
+        await create_admin(runtime, username="buyer")
         csrf = await log_in(client, "buyer")
         form = await client.get("/ui/domains/register", params={"domain": "demo-shop.de"})
         assert "4.90 EUR" in form.text
@@ -183,7 +224,7 @@ class TestRegistrar:
     async def test_transfer_is_pending_and_keeps_no_auth_code(
         self, client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
     ) -> None:
-        await create_user(runtime, username="mover")
+        await create_admin(runtime, username="mover")
         csrf = await log_in(client, "mover")
         short = await client.post(
             "/ui/domains/transfer",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import time
 from collections.abc import AsyncIterator
@@ -119,7 +120,23 @@ async def test_create_watch_and_archive(
 
     # Someone else sees neither the project nor its page, but has the pages.
     await create_user(runtime, username="projuser")
-    await log_in(other_client, "projuser")
+    other_csrf = await log_in(other_client, "projuser")
+    # Buying the domain with a project is for admins: no checkbox, and a POST is refused.
+    their_form = await other_client.get("/ui/projects/new")
+    assert 'name="register_domain"' not in their_form.text
+    assert "Only admins may register or transfer domains" in html.unescape(their_form.text)
+    buying = await other_client.post(
+        "/ui/projects",
+        data={
+            "name": "buy",
+            "domain": "buy-shop.de",
+            "register_domain": "on",
+            "csrf_token": other_csrf,
+        },
+    )
+    assert buying.status_code == 403
+    assert "Only admins may register or transfer domains" in html.unescape(buying.text)
+    assert "buy-shop.de" not in sandboxes.inwx_state["domains"]
     theirs = await other_client.get("/ui/projects")
     assert theirs.status_code == 200
     assert 'href="/ui/projects"' in theirs.text

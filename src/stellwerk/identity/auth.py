@@ -48,6 +48,12 @@ class AuthSubject:
     def is_admin(self) -> bool:
         return ADMIN in self.scopes
 
+    @property
+    def owner_is_admin(self) -> bool:
+        """Whether the person behind the credential is an admin now, whatever scopes the
+        credential itself holds (an admin's token narrowed to `write:dns` still counts)."""
+        return ADMIN in scopes_for_role(self.user.role)
+
     def has(self, scope: str) -> bool:
         return grants(self.scopes, scope)
 
@@ -154,15 +160,24 @@ async def authenticate(request: Request, session: SessionDep) -> AuthSubject | N
 
 class Authenticator:
     """A route's auth rule: any credential (or only a login), holding `scope` (or `admin`) when
-    one is named."""
+    one is named; with `admin_owner`, the credential must also belong to an admin."""
 
     def __init__(
-        self, *, scope: str | None = None, admin: bool = False, login_only: bool = False
+        self,
+        *,
+        scope: str | None = None,
+        admin: bool = False,
+        login_only: bool = False,
+        admin_owner: bool = False,
     ) -> None:
         self.scope = ADMIN if admin else scope
         self.admin = admin
         # For actions meant for people: a login (JWT or web session), never an API token.
         self.login_only = login_only
+        # For actions that spend the company's money (buying a domain): only an admin's login or
+        # an admin's token holding `scope`. Refused like any admin-only route: 403 missing_scope
+        # with `required: admin`.
+        self.admin_owner = admin_owner
 
     async def __call__(
         self,
@@ -175,6 +190,8 @@ class Authenticator:
             raise Unauthorized()
         if self.login_only and subject.credential == "token":
             raise Forbidden("This needs a user login, not an API token", code="login_required")
+        if self.admin_owner and not subject.owner_is_admin:
+            raise MissingScope(ADMIN)
         if self.scope is not None and not subject.has(self.scope):
             raise MissingScope(self.scope)
         return subject

@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from stellwerk.database import SessionDep
+from stellwerk.exceptions import MissingScope
 from stellwerk.identity.auth import AuthSubject, RuntimeDep
+from stellwerk.identity.scope import ADMIN
 from stellwerk.kit.pagination import Page, PageParams, page_params
 from stellwerk.models import Operation, Project
 from stellwerk.project.auth import ProjectsReader, ProjectsWriter
@@ -66,7 +68,12 @@ async def _one(session: SessionDep, project: Project) -> ProjectRead:
 async def create_project(
     body: ProjectCreate, subject: ProjectsWriter, session: SessionDep
 ) -> ProjectRead:
-    """Create a project and start provisioning it (follow `operation` or poll the project)."""
+    """Create a project and start provisioning it (follow `operation` or poll the project).
+
+    `register_domain: true` buys the domain at the registrar: admins only, as
+    `POST /api/registrar/domains`; anyone else gets 403 `missing_scope` with `required: admin`."""
+    if body.register_domain and not subject.owner_is_admin:
+        raise MissingScope(ADMIN)
     project, operation = await project_service.create(
         session,
         subject.actor,

@@ -11,7 +11,7 @@ from stellwerk.exceptions import ValidationFailed
 from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import Page, PageParams, page_params
 from stellwerk.provider.registrar.base import ContactInput
-from stellwerk.registrar.auth import DnsReader, DnsWriter
+from stellwerk.registrar.auth import DnsReader, DnsWriter, DomainBuyer
 from stellwerk.registrar.schemas import (
     ContactCreate,
     ContactRead,
@@ -79,9 +79,12 @@ async def list_domains(
     "/api/registrar/domains", response_model=DomainRead, status_code=status.HTTP_201_CREATED
 )
 async def register_domain(
-    body: DomainRegisterRequest, subject: DnsWriter, session: SessionDep, runtime: RuntimeDep
+    body: DomainRegisterRequest, subject: DomainBuyer, session: SessionDep, runtime: RuntimeDep
 ) -> DomainRead:
-    """Buy a domain with the default contact (or `contact_id`) in every role."""
+    """Buy a domain with the default contact (or `contact_id`) in every role.
+
+    Admins only (it charges the registrar account): an admin's login or an admin's token with
+    `write:dns`; anyone else gets 403 `missing_scope` with `required: admin`."""
     row = await registrar_service.register(
         session,
         runtime.settings,
@@ -100,10 +103,12 @@ async def register_domain(
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def transfer_domain(
-    body: DomainTransferRequest, subject: DnsWriter, session: SessionDep, runtime: RuntimeDep
+    body: DomainTransferRequest, subject: DomainBuyer, session: SessionDep, runtime: RuntimeDep
 ) -> DomainRead:
     """Start a transfer with the auth code; the domain is `pending` until the registrar completes
-    it (the auth code is never stored)."""
+    it (the auth code is never stored).
+
+    Admins only, like registering: anyone else gets 403 `missing_scope` with `required: admin`."""
     row = await registrar_service.transfer(
         session,
         runtime.settings,

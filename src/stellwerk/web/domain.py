@@ -1,26 +1,29 @@
 """Pages for registrar domains (check, register, transfer) and DNS zones with their records.
 
-The API lets every login holding `read:dns`/`write:dns` do this (every user does), so the pages
-are for every user too; without credentials the registrar and DNS sandboxes answer.
+The API lets every login holding `read:dns`/`write:dns` check, list and edit DNS (every user
+does), so those pages are for every user too. Registering and transferring charge the company's
+registrar account: as in the API, only admins may, and the pages refuse everyone else with a 403
+that says so. Without credentials the registrar and DNS sandboxes answer.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from stellwerk.database import SessionDep
 from stellwerk.dns.service import RECORD_TYPES, dns_service
-from stellwerk.exceptions import StellwerkError, ValidationFailed
-from stellwerk.identity.auth import RuntimeDep
+from stellwerk.exceptions import Forbidden, StellwerkError, ValidationFailed
+from stellwerk.identity.auth import AuthSubject, RuntimeDep
 from stellwerk.kit.pagination import Page
 from stellwerk.provider import connect
 from stellwerk.provider.dns.base import PRIORITY_TYPES
 from stellwerk.provider.registrar.base import DomainCheck
+from stellwerk.registrar.auth import BUY_REFUSED, may_buy_domains
 from stellwerk.registrar.service import registrar as registrar_service
 from stellwerk.runtime import Runtime
 from stellwerk.web.auth import WebUser
@@ -33,6 +36,16 @@ DOMAIN_STATUSES = ("active", "pending", "failed")
 MAX_CHECK = 50
 DEFAULT_TTL = 3600
 _SEPARATORS = re.compile(r"[\s,;]+")
+
+
+async def domain_buyer(subject: WebUser) -> AuthSubject:
+    """Register and transfer: admins only, the same rule as the API's `DomainBuyer`."""
+    if not may_buy_domains(subject):
+        raise Forbidden(BUY_REFUSED, code="admin_only")
+    return subject
+
+
+WebDomainBuyer = Annotated[AuthSubject, Depends(domain_buyer)]
 
 
 def _back(url: str, message: str) -> Response:
@@ -78,7 +91,7 @@ async def _check(runtime: Runtime, names: list[str]) -> list[DomainCheck]:
 @router.get("/ui/domains", response_class=HTMLResponse)
 async def domains(
     request: Request,
-    _: WebUser,
+    subject: WebUser,
     session: SessionDep,
     runtime: RuntimeDep,
     page: int = 1,
@@ -109,6 +122,8 @@ async def domains(
             "check": query,
             "results": results,
             "errors": errors,
+            "may_buy": may_buy_domains(subject),
+            "buy_refused": BUY_REFUSED,
         },
         status_code=422 if errors else 200,
     )
@@ -140,7 +155,7 @@ async def _register_page(
 
 @router.get("/ui/domains/register", response_class=HTMLResponse)
 async def register_form(
-    request: Request, _: WebUser, runtime: RuntimeDep, domain: str | None = None
+    request: Request, _: WebDomainBuyer, runtime: RuntimeDep, domain: str | None = None
 ) -> Response:
     values = {"domain": (domain or "").strip()[:253], "period_years": "1", "nameservers": ""}
     return await _register_page(request, runtime, values=values)
@@ -148,7 +163,7 @@ async def register_form(
 
 @router.post("/ui/domains/register", response_class=HTMLResponse)
 async def register(
-    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebDomainBuyer, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request)
     values = {name: text(form, name) for name in ("domain", "period_years", "nameservers")}
@@ -189,13 +204,13 @@ def _transfer_page(
 
 
 @router.get("/ui/domains/transfer", response_class=HTMLResponse)
-async def transfer_form(request: Request, _: WebUser) -> Response:
+async def transfer_form(request: Request, _: WebDomainBuyer) -> Response:
     return _transfer_page(request)
 
 
 @router.post("/ui/domains/transfer", response_class=HTMLResponse)
 async def transfer(
-    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebDomainBuyer, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request)
     values = {name: text(form, name) for name in ("domain", "nameservers")}

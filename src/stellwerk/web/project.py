@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stellwerk.database import SessionDep
-from stellwerk.exceptions import StellwerkError, ValidationFailed
+from stellwerk.exceptions import Forbidden, StellwerkError, ValidationFailed
 from stellwerk.identity.auth import AuthSubject, RuntimeDep
 from stellwerk.kit.pagination import Page
 from stellwerk.models import Operation, Project
@@ -19,6 +19,7 @@ from stellwerk.project.service import STATES, project_service
 from stellwerk.project.workflow import PROGRESS, STEPS
 from stellwerk.provider import connect
 from stellwerk.provider.paas.base import PaasServer
+from stellwerk.registrar.auth import BUY_REFUSED
 from stellwerk.runtime import Runtime
 from stellwerk.web.auth import WebUser
 from stellwerk.web.forms import checked, field_errors, page_params, read_form, text
@@ -124,6 +125,7 @@ async def _new_project_page(
             "servers": servers,
             "servers_error": servers_error,
             "dns_providers": sorted(connect.DNS_FACTORIES),
+            "buy_refused": BUY_REFUSED,
             "values": values or {},
             "errors": errors or {},
         },
@@ -143,6 +145,9 @@ async def create_project(
     form = await read_form(request)
     values = {name: text(form, name) for name in FORM_FIELDS}
     register_domain = checked(form, "register_domain")
+    if register_domain and not subject.owner_is_admin:
+        # Buying the domain charges the registrar account: admins only, as on /ui/domains.
+        raise Forbidden(BUY_REFUSED, code="admin_only")
     try:
         if not values["name"]:
             raise ValidationFailed("Enter a name", field="name")
