@@ -11,6 +11,16 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object | None
+) -> bool:
+    """What autogenerate compares: everything but the global search's trigram indexes, which
+    exist on PostgreSQL only and outside the models (migration 0950)."""
+    return not (
+        type_ == "index" and reflected and compare_to is None and str(name).endswith("_trgm")
+    )
+
+
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -39,8 +39,8 @@ class CustomerRepository:
             pattern = _like(query)
             conditions.append(
                 or_(
-                    func.lower(Customer.name).like(pattern, escape="\\"),
-                    func.lower(Customer.email).like(pattern, escape="\\"),
+                    Customer.name.ilike(pattern, escape="\\"),
+                    Customer.email.ilike(pattern, escape="\\"),
                 )
             )
         total = await self.session.scalar(

@@ -49,7 +49,7 @@ class LeadRepository:
     ) -> tuple[Sequence[tuple[LeadInstitution, int]], int]:
         conditions = []
         if search:
-            conditions.append(func.lower(LeadInstitution.name).like(_like(search), escape="\\"))
+            conditions.append(LeadInstitution.name.ilike(_like(search), escape="\\"))
         total = await self.session.scalar(
             select(func.count()).select_from(LeadInstitution).where(*conditions)
         )
@@ -189,7 +189,7 @@ class LeadRepository:
         return (
             await self.session.scalars(
                 select(LeadInstitution)
-                .where(func.lower(LeadInstitution.name).like(_like(query), escape="\\"))
+                .where(LeadInstitution.name.ilike(_like(query), escape="\\"))
                 .order_by(LeadInstitution.name)
                 .limit(limit)
             )
@@ -200,7 +200,7 @@ class LeadRepository:
             await self.session.scalar(
                 select(func.count())
                 .select_from(LeadInstitution)
-                .where(func.lower(LeadInstitution.name).like(_like(query), escape="\\"))
+                .where(LeadInstitution.name.ilike(_like(query), escape="\\"))
             )
             or 0
         )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import stellwerk.models  # noqa: F401 - registers every table on the metadata
 from stellwerk.kit.db import Base
+from stellwerk.migrate import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,6 +23,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite rebuilds tables for ALTERs
         compare_type=True,
+        include_object=include_object,
     )
 
 
