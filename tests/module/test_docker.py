@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from stellwerk.module.repository import ModuleInstanceRepository
+from stellwerk.reconcile.service import reconcile_service
 from stellwerk.runtime import Runtime
 from tests.module.conftest import DockerEngine
 from tests.module.factories import RepositoryDir, archive_bytes, install, manifest, wait_operation
@@ -228,3 +229,44 @@ class TestContainers:
         assert final["status"] == "failed"
         assert "run.image" in final["message"]
         assert list(runtime.settings.resolved_modules_root.glob("noimage_*")) == []
+
+
+class TestReconcile:
+    async def test_stray_containers_and_services_are_reported(
+        self, runtime: Runtime, docker_runtime: DockerEngine, engine_client: Any
+    ) -> None:
+        """Units of this installation that no instance refers to, in both Docker runtimes;
+        another installation's units (another stack name) are not ours to report."""
+        labels = {"stellwerk.unit": "stellwerk_ghost_1", "stellwerk.module": "ghost"}
+        container = engine_client.containers.create(
+            docker_runtime.image, ["sleep", "600"], name="stellwerk_ghost_1", labels=labels
+        )
+        other = engine_client.containers.create(
+            docker_runtime.image,
+            ["sleep", "600"],
+            name="otherstack_ghost_2",
+            labels={"stellwerk.unit": "otherstack_ghost_2"},
+        )
+        service = engine_client.services.create(
+            docker_runtime.image,
+            ["sleep", "600"],
+            name="stellwerk_ghost_3",
+            labels={"stellwerk.unit": "stellwerk_ghost_3"},
+        )
+        try:
+            for configured in ("container", "swarm"):
+                runtime.settings.module_runtime = configured
+                async with runtime.database.session() as session:
+                    report = await reconcile_service.report(session, runtime.settings)
+                strays = [
+                    (f.scope, f.subject)
+                    for f in report.findings
+                    if f.area == "modules" and f.kind == "orphan"
+                ]
+                expected = {"container": "stellwerk_ghost_1", "swarm": "stellwerk_ghost_3"}
+                assert strays == [(configured, expected[configured])]
+                assert not report.matches
+        finally:
+            service.remove()
+            container.remove(force=True)
+            other.remove(force=True)

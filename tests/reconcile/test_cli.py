@@ -72,4 +72,4 @@ async def test_reports_orphaned_and_missing_servers(
     code, table = await _reconcile(runtime)
     assert code == 1
     assert "behind-our-back" in table
-    assert "2 mismatch(es)" in table
+    assert "2 mismatch(es)" in table, table

@@ -82,6 +82,9 @@ class ModuleRuntime(Protocol):
     async def statuses(self, units: list[str]) -> dict[str, str]:
         """The current status of each unit."""
 
+    async def units(self) -> list[str]:
+        """Every unit this runtime holds for Stellwerk, running or not (for reconciliation)."""
+
     async def run_health_command(self, spec: UnitSpec) -> bool:
         """Run the manifest's health command, if any; True when it passes."""
 
@@ -240,6 +243,11 @@ class ProcessRuntime:
 
     async def statuses(self, units: list[str]) -> dict[str, str]:
         return {unit: self._status(unit) for unit in units}
+
+    async def units(self) -> list[str]:
+        run_dir = self.files.root / ".run"
+        files = await asyncio.to_thread(lambda: list(run_dir.glob("*.json")))
+        return sorted(path.stem for path in files)
 
     async def run_health_command(self, spec: UnitSpec) -> bool:
         command = spec.manifest.health.command
@@ -419,6 +427,14 @@ class ContainerRuntime(_DockerRuntime):
         result: dict[str, str] = await self.call(self._statuses, units)
         return result
 
+    def _units(self) -> list[str]:
+        listed = self.client().api.containers(all=True, filters={"label": "stellwerk.unit"})
+        return sorted(str(c.get("Labels", {}).get("stellwerk.unit", "")) for c in listed)
+
+    async def units(self) -> list[str]:
+        result: list[str] = await self.call(self._units)
+        return result
+
 
 _TASK_STATES = {
     "running": RUNNING,
@@ -531,6 +547,14 @@ class SwarmRuntime(_DockerRuntime):
 
     async def statuses(self, units: list[str]) -> dict[str, str]:
         result: dict[str, str] = await self.call(self._statuses, units)
+        return result
+
+    def _units(self) -> list[str]:
+        listed = self.client().services.list(filters={"label": "stellwerk.unit"})
+        return sorted(str(service.name) for service in listed)
+
+    async def units(self) -> list[str]:
+        result: list[str] = await self.call(self._units)
         return result
 
 

@@ -10,12 +10,12 @@ that cannot be asked is reported as such (an unchecked area is not a matching on
   registrar does not list;
 - Coolify: the project and application of every project, and `vrs-*` projects and
   applications no project refers to;
-- modules: every instance's unit in its runtime, and process units running without an instance.
+- modules: every instance's unit in its runtime, and units no instance refers to (Docker
+  containers and Swarm services of this installation in any state, processes while they run).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.config import Settings
 from stellwerk.models import ModuleInstance, ServiceProvider, VpsInstance
-from stellwerk.module.files import ModuleFiles
 from stellwerk.module.runtimes import MISSING, RUNNING, runtime_for
 from stellwerk.provider import connect
 from stellwerk.provider.compute.base import Server
@@ -238,7 +237,9 @@ class ReconcileService:
                             detail=f"{instance.module_name} {instance.version}",
                         )
                     )
-        report.findings.extend(await orphan_process_units(settings, instances))
+        # Units no instance refers to, in every runtime in use and the configured one.
+        for name in sorted({*by_runtime, settings.module_runtime}):
+            report.findings.extend(await orphan_units(settings, name, by_runtime.get(name, [])))
 
 
 async def _ask(
@@ -313,33 +314,36 @@ def compare_servers(
     return findings
 
 
-async def orphan_process_units(
-    settings: Settings, instances: list[ModuleInstance]
+async def orphan_units(
+    settings: Settings, runtime_name: str, instances: list[ModuleInstance]
 ) -> list[Finding]:
-    """Process units still running with no instance (update candidates included)."""
-    files = ModuleFiles(settings.resolved_modules_root)
-    run_dir = files.root / ".run"
-    if not run_dir.is_dir():
-        return []
-    known = {i.unit_name for i in instances if i.runtime == "process"}
-    units = sorted(p.stem for p in await asyncio.to_thread(lambda: list(run_dir.glob("*.json"))))
-    strays = [u for u in units if u not in known]
-    if not strays:
-        return []
-    live = await runtime_for("process", settings).statuses(strays)
+    """Units of this installation (`{stack}_…`) that no instance refers to, update candidates
+    included: Docker containers and Swarm services in any state, processes while they run."""
+    runtime = runtime_for(runtime_name, settings)
+    try:
+        units = await runtime.units()
+        prefix = f"{settings.module_stack_name}_"
+        known = {i.unit_name for i in instances}
+        strays = [u for u in units if u.startswith(prefix) and u not in known]
+        live = await runtime.statuses(strays) if strays else {}
+    except Exception as error:
+        if instances:  # reported as unreachable with the instances already
+            return []
+        log.debug("reconcile: %s runtime not checked for strays: %s", runtime_name, error)
+        return []  # a runtime nothing uses, not reachable here (no Docker): nothing to find
     return [
         Finding(
             "modules",
-            "process",
+            runtime_name,
             ORPHAN,
             unit,
-            theirs=RUNNING,
-            detail="an update candidate left running"
+            theirs=live.get(unit, MISSING),
+            detail="an update candidate left behind"
             if unit.endswith(CANDIDATE_MARK)
-            else "a running unit without an instance",
+            else "a unit without an instance",
         )
         for unit in strays
-        if live.get(unit) == RUNNING
+        if runtime_name != "process" or live.get(unit) == RUNNING
     ]
 
 
