@@ -60,3 +60,22 @@ def configure_logging(*, level: str = "INFO", fmt: str = "console") -> None:
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access", "httpx", "httpcore", "dbos", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    handler.addFilter(OnceFilter("Started server process"))
+
+
+class OnceFilter(logging.Filter):
+    """Lets a message through once: every listener of the process (API, sandboxes) is a uvicorn
+    server of its own, and each would announce the same process."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.seen = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.msg, str) or not record.msg.startswith(self.prefix):
+            return True
+        if self.seen:
+            return False
+        self.seen = True
+        return True
