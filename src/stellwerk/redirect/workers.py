@@ -22,6 +22,7 @@ from types import FrameType
 import uvloop
 
 from stellwerk.config import Settings
+from stellwerk.keyfile import load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
 from stellwerk.redirect.dataplane import (
     GRACE_SECONDS,
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 
 def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
     """Run until SIGINT/SIGTERM; returns once every hit is stored or spooled."""
+    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
+    load_or_create_master_key(settings.data_dir, configured)  # not raced for by the workers
     sock = bind_socket(host, port)
     spawn = multiprocessing.get_context("spawn")
     writer_stop = spawn.Event()
@@ -91,7 +94,10 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
 
 def run_worker(settings: Settings, sock: socket.socket) -> None:
     """One worker process: its own event loop, routing table and spool hand-off."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # until the loop takes over
+    # Until the loop takes over: Ctrl+C reaches the whole process group and the parent stops
+    # the workers itself; SIGTERM before serving simply ends the worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
