@@ -44,14 +44,6 @@ from stellwerk.search.service import search
 PG = "postgresql://postgres@127.0.0.1:5432"
 KINDS = ["customer", "license", "device", "lead"]
 LEAD_WORDS = ["University", "Institute", "Clinic", "Labs", "Systems", "Works", "College"]
-TRIGRAM_INDEXES = [
-    "ix_customers_name_trgm",
-    "ix_customers_email_trgm",
-    "ix_licenses_license_key_trgm",
-    "ix_license_activations_hardware_hash_trgm",
-    "ix_license_activations_machine_name_trgm",
-    "ix_lead_institutions_name_trgm",
-]
 
 
 DATABASE = "stellwerk_bench_search"
@@ -76,10 +68,11 @@ async def seed_leads(database: str, count: int) -> None:
 
 
 async def drop_trigram_indexes(database: str) -> None:
+    names = await trigram_indexes(database)  # whatever migration 0950 made here
     connection = await asyncpg.connect(f"{PG}/{database}")
     try:
-        for name in TRIGRAM_INDEXES:
-            await connection.execute(f"DROP INDEX IF EXISTS {name}")
+        for name in names:
+            await connection.execute(f'DROP INDEX IF EXISTS "{name}"')
     finally:
         await connection.close()
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +37,7 @@ from tests.factories import (
     create_token,
     jwt_for,
 )
+from tests.loopback import json_answer, loopback_server
 from tests.provider.running import provider_sandboxes
 
 # The app's background work may draw from `random` while Hypothesis generates an example.
@@ -385,31 +384,14 @@ def loopback() -> Iterator[Loopback]:
     """A loopback server: `/redirect` sends to the metadata address, `/health` answers 200."""
     seen: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            if self.path.startswith("/redirect"):
-                self.send_response(302)
-                self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            body = json.dumps({"tag_name": "v99.0.0"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        seen.append(path)
+        if path.startswith("/redirect"):
+            return 302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""
+        return json_answer({"tag_name": "v99.0.0"})
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Loopback(f"http://127.0.0.1:{server.server_address[1]}", seen)
-    server.shutdown()
-    server.server_close()
+    with loopback_server(answer) as url:
+        yield Loopback(url, seen)
 
 
 UNSAFE_URLS = [

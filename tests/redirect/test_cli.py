@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -31,6 +33,25 @@ def _env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     env["STELLWERK_PUBLIC_IPV4"] = "203.0.113.42"
     env["STELLWERK_REDIRECT_REFRESH_SECONDS"] = "0.2"
     return env
+
+
+@asynccontextmanager
+async def standalone_plane(
+    env: dict[str, str], port: int, log_path: Path
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """`stellwerk redirect serve --workers 2`, stopped with Ctrl+C (SIGINT) on leaving."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: ASYNC220 - a long-running server, not awaited
+            [STELLWERK, "redirect", "serve", "--workers", "2", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.to_thread(process.wait, 30)
 
 
 async def test_domain_commands_with_json(
@@ -87,48 +108,40 @@ async def test_standalone_workers_follow_changes_and_flush_on_stop(
     env = _env(settings, tmp_path)
     port = free_port()
     log_path = tmp_path / "plane.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: ASYNC220 - a long-running server, not awaited
-            [STELLWERK, "redirect", "serve", "--workers", "2", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
+    async with (
+        standalone_plane(env, port, log_path),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http,
+    ):
 
-            async def up() -> bool:
-                try:
-                    await http.get("/", headers={"Host": "nothing.example"})
-                except httpx.HTTPError:
-                    return False
-                return True
+        async def up() -> bool:
+            try:
+                await http.get("/", headers={"Host": "nothing.example"})
+            except httpx.HTTPError:
+                return False
+            return True
 
-            await wait_for(up, timeout=30, interval=0.2)
-            admin = await create_admin(runtime)
-            await create_domain(runtime, admin, domain="workers.example")
-            created = time.monotonic()
+        await wait_for(up, timeout=30, interval=0.2)
+        admin = await create_admin(runtime)
+        await create_domain(runtime, admin, domain="workers.example")
+        created = time.monotonic()
 
-            async def all_workers_route() -> bool:
-                # New connections land on either worker; all must know the domain.
-                answers = []
-                for _ in range(6):
-                    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as fresh:
-                        answer = await fresh.get("/w", headers={"Host": "workers.example"})
-                    answers.append(answer.status_code)
-                return all(a == 301 for a in answers)
+        async def all_workers_route() -> bool:
+            # New connections land on either worker; all must know the domain.
+            answers = []
+            for _ in range(6):
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as fresh:
+                    answer = await fresh.get("/w", headers={"Host": "workers.example"})
+                answers.append(answer.status_code)
+            return all(a == 301 for a in answers)
 
-            await wait_for(all_workers_route, timeout=6, interval=0.1)
-            # 1 s required (each check opens six connections, slow on a loaded machine).
-            assert time.monotonic() - created < 4.0
-            served = 0
-            for _ in range(100):
-                response = await http.get("/w?x=1", headers={"Host": "workers.example"})
-                assert response.headers["location"] == "https://www.firma.example/w?x=1"
-                served += 1
-    finally:
-        process.send_signal(signal.SIGINT)
-        await asyncio.to_thread(process.wait, 30)
+        await wait_for(all_workers_route, timeout=6, interval=0.1)
+        # 1 s required (each check opens six connections, slow on a loaded machine).
+        assert time.monotonic() - created < 4.0
+        served = 0
+        for _ in range(100):
+            response = await http.get("/w?x=1", headers={"Host": "workers.example"})
+            assert response.headers["location"] == "https://www.firma.example/w?x=1"
+            served += 1
     async with runtime.database.engine.connect() as connection:
         stored = (
             await connection.execute(
@@ -157,14 +170,7 @@ async def test_a_killed_worker_is_replaced(
 ) -> None:
     env = _env(settings, tmp_path)
     port = free_port()
-    with (tmp_path / "plane.log").open("wb") as log:
-        process = subprocess.Popen(  # noqa: ASYNC220 - a long-running server, not awaited
-            [STELLWERK, "redirect", "serve", "--workers", "2", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    async with standalone_plane(env, port, tmp_path / "plane.log") as process:
 
         async def two_workers() -> bool:
             return len(_worker_pids(process.pid)) == 2
@@ -189,6 +195,4 @@ async def test_a_killed_worker_is_replaced(
 
             await wait_for(answers, timeout=30, interval=0.2)
         assert "exited" in (tmp_path / "plane.log").read_text()
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert await asyncio.to_thread(process.wait, 30) == 0
+    assert process.returncode == 0

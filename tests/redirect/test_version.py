@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -13,6 +10,7 @@ import pytest
 from stellwerk import __version__
 from stellwerk.redirect import version
 from stellwerk.runtime import Runtime
+from tests.loopback import json_answer, loopback_server
 
 
 class Feed:
@@ -25,29 +23,16 @@ class Feed:
 def feed(runtime: Runtime) -> Iterator[Feed]:
     state = Feed()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.requests += 1
-            body = json.dumps(state.payload).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str) -> tuple[int, dict[str, str], bytes]:
+        state.requests += 1
+        return json_answer(state.payload)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     settings = runtime.settings
     before = (settings.release_feed_url, settings.auto_update)
-    settings.release_feed_url = f"http://127.0.0.1:{server.server_address[1]}/releases/latest"
-    version.clear_cache()
-    yield state
-    server.shutdown()
-    server.server_close()
+    with loopback_server(answer) as url:
+        settings.release_feed_url = f"{url}/releases/latest"
+        version.clear_cache()
+        yield state
     settings.release_feed_url, settings.auto_update = before
     version.clear_cache()
 
