@@ -28,7 +28,7 @@ async def create_user(
     *,
     username: str | None = None,
     password: str = DEFAULT_PASSWORD,
-    role: str = "user",
+    role: str = "customer",
 ) -> User:
     async with runtime.database.session() as session:
         return await UserRepository(session).add(
@@ -42,6 +42,10 @@ async def create_user(
 
 async def create_admin(runtime: Runtime, *, username: str | None = None) -> User:
     return await create_user(runtime, username=username or f"admin{next(_counter)}", role="admin")
+
+
+async def create_staff(runtime: Runtime, *, username: str | None = None) -> User:
+    return await create_user(runtime, username=username or f"staff{next(_counter)}", role="staff")
 
 
 async def create_token(

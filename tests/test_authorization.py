@@ -1,8 +1,12 @@
-"""The authorization matrix, generated from the app's route table.
+"""The authorization matrix, generated from the app's route table and the role table.
 
-Every route × {anonymous, wrong token, token without the scope, token with the scope, non-admin
-user, admin, license API key} gets the status its rule promises. A route whose rule cannot be read
-from its dependencies (and that is not declared public below) fails: every route needs a rule.
+Every route × {anonymous, wrong token, license API key, token without the scope, token with the
+scope, customer, staff, admin} gets the status its rule promises: a role passes when its scopes
+(`ROLE_SCOPES`) grant the route's scope and it is at least the route's minimum role. Pages are
+tried with each role's browser session. A route whose rule cannot be read from its dependencies
+(and that is not declared public below) fails: every route needs a rule.
+
+Ownership between customers (another customer's object is 404) is tested in test_ownership.py.
 """
 
 from __future__ import annotations
@@ -20,11 +24,22 @@ from fastapi.dependencies.models import Dependant
 
 from stellwerk.app import create_app
 from stellwerk.config import Settings
-from stellwerk.identity.auth import Authenticator, require_system_api_key
-from stellwerk.identity.scope import ALL_SCOPES, USER_SCOPES
+from stellwerk.identity import service as identity_service
+from stellwerk.identity.auth import SESSION_COOKIE, Authenticator, require_system_api_key
+from stellwerk.identity.role import ROLE_SCOPES, Role, role_at_least
+from stellwerk.identity.scope import ADMIN, ALL_SCOPES
+from stellwerk.models import User
 from stellwerk.runtime import Runtime
-from stellwerk.web.auth import web_admin, web_user
-from tests.factories import bearer, create_admin, create_api_key, create_token, create_user, jwt_for
+from stellwerk.web.auth import WebAccess, web_admin, web_user
+from tests.factories import (
+    bearer,
+    create_admin,
+    create_api_key,
+    create_staff,
+    create_token,
+    create_user,
+    jwt_for,
+)
 from tests.routes import RouteInfo, all_routes
 
 # Routes anyone may call, by method and path template.
@@ -54,7 +69,14 @@ STREAMS: set[tuple[str, str]] = {("GET", "/modules/events")}
 class Rule:
     kind: str  # public | scope | any | login | api_key | web
     scope: str | None = None
-    admin_owner: bool = False  # the credential must also belong to an admin
+    min_role: Role | None = None  # the credential must also belong to this role or higher
+
+    def allows(self, role: Role) -> bool:
+        """Whether a person of `role` (with a credential holding all their scopes) passes."""
+        held = ROLE_SCOPES[role]
+        if self.scope is not None and self.scope not in held and ADMIN not in held:
+            return False
+        return self.min_role is None or role_at_least(role, self.min_role)
 
 
 def _rule_of_call(call: object) -> Rule | None:
@@ -62,12 +84,16 @@ def _rule_of_call(call: object) -> Rule | None:
         if call.login_only:
             return Rule("login", call.scope)
         if call.scope:
-            return Rule("scope", call.scope, admin_owner=call.admin_owner)
+            return Rule("scope", call.scope, min_role=call.min_role)
         return Rule("any")
     if call is require_system_api_key:
         return Rule("api_key")
-    if call in (web_user, web_admin):
-        return Rule("web", "admin" if call is web_admin else None)
+    if isinstance(call, WebAccess):
+        return Rule("web", call.scope, min_role=call.min_role)
+    if call is web_admin:
+        return Rule("web", ADMIN)
+    if call is web_user:
+        return Rule("web")
     return None
 
 
@@ -119,29 +145,42 @@ def test_every_route_has_an_explicit_rule() -> None:
     assert not missing, f"routes without an auth rule: {missing}"
 
 
+ROLES = (Role.CUSTOMER, Role.STAFF, Role.ADMIN)
+
+
 @dataclass
 class Credentials:
     wrong_token: dict[str, str]
     without_scope: dict[str, str]
     with_scope: dict[str, str]
-    user: dict[str, str]
-    admin: dict[str, str]
     api_key: dict[str, str]
+    jwt: dict[Role, dict[str, str]]
+    users: dict[Role, User]
 
 
 async def _credentials(runtime: Runtime, scope: str | None) -> Credentials:
     admin = await create_admin(runtime)
-    user = await create_user(runtime)
+    users = {Role.CUSTOMER: await create_user(runtime), Role.STAFF: await create_staff(runtime)}
+    users[Role.ADMIN] = admin
     other_scope = "read:hits" if scope != "read:hits" else "read:domains"
     granted = scope if scope in ALL_SCOPES else other_scope
     return Credentials(
         wrong_token=bearer("nrx_" + "f" * 64),
         without_scope=bearer(await create_token(runtime, admin, [other_scope])),
         with_scope=bearer(await create_token(runtime, admin, [granted])),
-        user=bearer(jwt_for(runtime, user)),
-        admin=bearer(jwt_for(runtime, admin)),
         api_key={"X-API-Key": await create_api_key(runtime)},
+        jwt={role: bearer(jwt_for(runtime, user)) for role, user in users.items()},
+        users=users,
     )
+
+
+async def _browser_session(runtime: Runtime, user: User) -> tuple[str, str]:
+    """A web session for `user` (cookie, CSRF token), as a login through the form makes one."""
+    async with runtime.database.session() as session:
+        cookie, web_session = await identity_service.web_session.create(
+            session, user, ip="127.0.0.1", expires_in=600
+        )
+        return cookie, web_session.csrf_token
 
 
 def _passed(status: int) -> bool:
@@ -158,9 +197,21 @@ async def test_route_answers_each_credential_as_its_rule_says(
     path = _example_path(route.path)
     creds = await _credentials(runtime, rule.scope)
 
-    async def call(headers: dict[str, str] | None) -> int:
+    async def call(headers: dict[str, str] | None, cookie: tuple[str, str] | None = None) -> int:
+        """The status; a page's redirect after a form counts as 200, one to the login as 303."""
+        headers = dict(headers or {})
+        cookies = None
+        if cookie is not None:
+            cookies = {SESSION_COOKIE: cookie[0]}
+            headers["X-CSRF-Token"] = cookie[1]
+        client.cookies.clear()
         request = client.request(
-            method, path, headers=headers or {}, follow_redirects=False, **_body(method)
+            method,
+            path,
+            headers=headers,
+            cookies=cookies,
+            follow_redirects=False,
+            **_body(method),
         )
         if (method, route.path) in STREAMS:
             # A refused credential answers at once; an accepted one starts a stream that stays open.
@@ -173,6 +224,9 @@ async def test_route_answers_each_credential_as_its_rule_says(
         assert response.status_code < 500, (
             f"{method} {path}: {response.status_code} {response.text}"
         )
+        if cookie is not None and response.status_code == 303:
+            to_login = response.headers["location"].startswith("/login")
+            return 303 if to_login and route.path != "/logout" else 200
         return response.status_code
 
     anonymous = await call(None)
@@ -181,34 +235,49 @@ async def test_route_answers_each_credential_as_its_rule_says(
         return
     if rule.kind == "web":
         assert anonymous == 303
-        assert await call(creds.admin) == 303  # pages need the browser session
+        assert await call(creds.jwt[Role.ADMIN]) == 303  # pages need the browser session
+        for role in ROLES:
+            status = await call(None, await _browser_session(runtime, creds.users[role]))
+            if rule.allows(role):
+                assert _passed(status), f"{role}: {status}"
+            else:
+                assert status == 403, f"{role}: {status}"
         return
     if rule.kind == "api_key":
         assert anonymous == 401
         assert await call({"X-API-Key": "AF-2026-" + "x" * 32}) == 401
-        assert await call(creds.admin) == 401
+        assert await call(creds.jwt[Role.ADMIN]) == 401
         assert _passed(await call(creds.api_key))
         return
     assert anonymous == 401
     assert await call(creds.wrong_token) == 401
     assert await call(creds.api_key) == 401
-    assert _passed(await call(creds.admin))
+    assert _passed(await call(creds.jwt[Role.ADMIN]))
     if rule.kind == "any":
         assert _passed(await call(creds.without_scope))
-        assert _passed(await call(creds.user))
+        for role in ROLES:
+            assert _passed(await call(creds.jwt[role]))
         return
     if rule.kind == "login":
         assert await call(creds.with_scope) == 403
-        assert _passed(await call(creds.user))
+        for role in ROLES:
+            assert _passed(await call(creds.jwt[role]))
         return
     assert rule.scope is not None
     assert await call(creds.without_scope) == 403
     assert _passed(await call(creds.with_scope))
-    user_status = await call(creds.user)
-    if rule.scope in USER_SCOPES and not rule.admin_owner:
-        assert _passed(user_status)
-    else:
-        assert user_status == 403
+    for role in ROLES:
+        status = await call(creds.jwt[role])
+        if rule.allows(role):
+            assert _passed(status), f"{role}: {status}"
+        else:
+            assert status == 403, f"{role}: {status}"
+
+
+def test_role_scopes_never_exceed_the_vocabulary() -> None:
+    for role in ROLES:
+        assert ROLE_SCOPES[role] <= ALL_SCOPES
+    assert ROLE_SCOPES[Role.CUSTOMER] < ROLE_SCOPES[Role.STAFF] < ROLE_SCOPES[Role.ADMIN]
 
 
 def _body(method: str) -> dict[str, Any]:

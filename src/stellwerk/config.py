@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     token_rate_limit: str = "60/minute"
     login_rate_limit: str = "5/minute"
     license_rate_limit: str = "100/minute"
+    # Servers a customer may hold at once, unless their account says otherwise.
+    customer_server_quota: int = Field(default=5, ge=0)
 
     # License server
     license_activation_rate_limit: str = "10/hour"  # new activations per license
@@ -86,7 +88,8 @@ class Settings(BaseSettings):
     public_ipv6: str | None = None
     dns_resolvers: str | None = None  # comma-separated host[:port]; default: the system's
     redirect_dns_recheck_seconds: float = 3600.0
-    # Peers whose X-Forwarded-For the redirect data plane believes (comma-separated IPs/CIDRs).
+    # Peers whose X-Forwarded-For Stellwerk believes, on every port (comma-separated IPs/CIDRs;
+    # default: none, so the connection's peer is the client).
     trusted_proxies: str = ""
     redirect_salt_retention_days: int = 2
     redirect_hit_flush_seconds: float = 0.5
@@ -169,6 +172,11 @@ class Settings(BaseSettings):
         return any(
             (self.inwx_username, self.coolify_api_token, self.hetzner_api_token),
         )
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """`trusted_proxies` as a list of addresses and networks."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def sandbox_enabled(self) -> bool:

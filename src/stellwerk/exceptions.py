@@ -9,7 +9,8 @@ the surface the request belongs to (see `stellwerk.surface`). Services raise the
     ├── Unauthorized          401 unauthorized
     │   └── InvalidApiKey     401 invalid_api_key      (license API: the documented body)
     ├── Forbidden             403 forbidden
-    │   └── MissingScope      403 missing_scope        (`required` names the scope)
+    │   ├── MissingScope      403 missing_scope        (`required` names the scope)
+    │   └── RoleRequired      403 role_required        (`required` names the role)
     ├── NotFound              404 not_found
     ├── Conflict              409 conflict
     ├── PayloadTooLarge       413 payload_too_large
@@ -86,6 +87,17 @@ class MissingScope(Forbidden):
     def __init__(self, scope: str) -> None:
         super().__init__(f"This credential lacks the scope {scope}", extra={"required": scope})
         self.required = scope
+
+
+class RoleRequired(Forbidden):
+    """The credential holds the scope, but the action is for a higher role (staff: the company's
+    people)."""
+
+    default_code = "role_required"
+
+    def __init__(self, role: str) -> None:
+        super().__init__(f"This is for {role} accounts", extra={"required": role})
+        self.required = role
 
 
 class NotFound(StellwerkError):

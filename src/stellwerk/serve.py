@@ -25,6 +25,7 @@ import uvicorn
 from stellwerk.app import create_app
 from stellwerk.bootstrap import FirstStart
 from stellwerk.config import Settings
+from stellwerk.kit.bounded_http import BoundedHeadProtocol
 from stellwerk.provider.sandbox.listener import SANDBOXES, sandbox_listener
 from stellwerk.redirect.dataplane import redirect_listener
 
@@ -59,7 +60,10 @@ async def serve(
             port=settings.port,
             log_config=None,
             access_log=False,
-            proxy_headers=True,
+            http=BoundedHeadProtocol,
+            # X-Forwarded-For only from the configured proxies (by default from no one).
+            proxy_headers=bool(settings.trusted_proxy_list),
+            forwarded_allow_ips=settings.trusted_proxy_list or None,
             timeout_graceful_shutdown=10,
             lifespan="on",
         )

@@ -59,7 +59,10 @@ async def create_provider(
     *,
     api_key: str = TOKEN,
     configuration: dict[str, Any] | None = None,
+    plans: bool = True,
 ) -> dict[str, Any]:
+    """A provider at the sandbox; with `plans`, the size the documented body orders is offered
+    as an active plan at the provider's price (customers order plans only)."""
     name = sandbox.case.name
     response = await client.post(
         "/api/admin/providers",
@@ -73,7 +76,52 @@ async def create_provider(
     )
     assert response.status_code == 201, response.text
     provider: dict[str, Any] = response.json()["provider"]
+    if plans and sandbox.case.name in BODIES:
+        await offer_plan(client, admin, provider, _body_size(BODIES[sandbox.case.name]))
     return provider
+
+
+SIZES_PATH = {
+    "digitalocean": ("sizes", "sizes"),
+    "linode": ("types", "types"),
+    "hetzner": ("server-types", "server_types"),
+}
+
+
+def _body_size(body: dict[str, Any]) -> str:
+    return str(body.get("type") or body.get("server_type"))
+
+
+async def offer_plan(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    provider: dict[str, Any],
+    size: str,
+    *,
+    markup: float = 0.0,
+) -> dict[str, Any]:
+    """An active plan for `size`, at the provider's monthly price plus `markup`."""
+    path, key = SIZES_PATH[provider["type"]]
+    listing = await client.get(
+        f"/api/vps/{provider['type']}/{path}",
+        headers=admin,
+        params={"provider_id": provider["id"]},
+    )
+    assert listing.status_code == 200, listing.text
+    offered = next(s for s in listing.json()[key] if s["id"] == size)
+    response = await client.post(
+        "/api/admin/plans",
+        headers=admin,
+        json={
+            "provider_id": provider["id"],
+            "provider_plan_id": size,
+            "base_price": offered["price"]["monthly"],
+            "markup_price": markup,
+        },
+    )
+    assert response.status_code == 201, response.text
+    plan: dict[str, Any] = response.json()["plan"]
+    return plan
 
 
 def body_for(provider: dict[str, Any], **changes: Any) -> dict[str, Any]:

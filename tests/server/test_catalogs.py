@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from stellwerk.runtime import Runtime
-from tests.factories import admin_headers, bearer, create_user, jwt_for
+from tests.factories import admin_headers, bearer, create_staff, create_user, jwt_for
 from tests.provider.compute.conftest import Sandbox
 from tests.server.factories import create_provider
 
@@ -15,7 +15,8 @@ async def _setup(
     client: httpx.AsyncClient, runtime: Runtime, sandbox: Sandbox
 ) -> tuple[dict[str, str], str]:
     provider = await create_provider(client, await admin_headers(runtime), sandbox)
-    return bearer(jwt_for(runtime, await create_user(runtime))), provider["id"]
+    # Provider prices and sizes without a plan are for staff (customers see the plans).
+    return bearer(jwt_for(runtime, await create_staff(runtime))), provider["id"]
 
 
 async def test_digitalocean_catalogs_as_documented(

@@ -106,7 +106,7 @@ async def test_plan_price_is_base_plus_markup(
     client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
 ) -> None:
     admin = await admin_headers(runtime)
-    provider = await create_provider(client, admin, sandboxes["linode"])
+    provider = await create_provider(client, admin, sandboxes["linode"], plans=False)
     created = await client.post(
         "/api/admin/plans",
         headers=admin,

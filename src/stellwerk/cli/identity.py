@@ -23,7 +23,9 @@ from stellwerk.cli.common import (
     run_in_session,
 )
 from stellwerk.identity import service as identity_service
+from stellwerk.identity.principal import Principal
 from stellwerk.identity.repository import UserRepository
+from stellwerk.identity.role import Role
 from stellwerk.identity.schemas import TokenRead
 from stellwerk.identity.scope import ALL_SCOPES, sorted_scopes
 from stellwerk.kit.pagination import PageParams
@@ -44,7 +46,9 @@ def admin_create(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from standard input."
     ),
-    role: str = typer.Option("admin", "--role", help="admin or user."),
+    role: str = typer.Option(
+        "admin", "--role", metavar="ROLE", help="admin (the default), staff or customer."
+    ),
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -131,9 +135,14 @@ def token_list(
     """List API tokens (never their values)."""
 
     async def work(runtime: Runtime, session: AsyncSession) -> list[TokenRead]:
-        owner_id = (await _owner(session, user)).id if user else None
+        # One user's tokens are what that user would see as a customer: their own.
+        principal = (
+            Principal(user_id=(await _owner(session, user)).id, role=Role.CUSTOMER)
+            if user
+            else Principal.system()
+        )
         tokens, _ = await identity_service.token.list(
-            session, user_id=owner_id, params=PageParams(page=1, per_page=10_000)
+            session, principal, params=PageParams(page=1, per_page=10_000)
         )
         return [TokenRead.model_validate(t) for t in tokens]
 
@@ -167,7 +176,7 @@ def token_revoke(
 
     async def work(runtime: Runtime, session: AsyncSession) -> TokenRead:
         token = await identity_service.token.revoke(
-            session, Actor.cli(), token_id=token_id, user_id=None
+            session, Actor.cli(), Principal.system(), token_id=token_id
         )
         return TokenRead.model_validate(token)
 

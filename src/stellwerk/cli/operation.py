@@ -24,6 +24,7 @@ from stellwerk.cli.common import (
     run_in_session,
 )
 from stellwerk.cli.progress import follow_operation
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import iso
 from stellwerk.operation import probe
@@ -49,8 +50,8 @@ def ops_list(
     async def work(runtime: Runtime, session: AsyncSession) -> list[OperationRead]:
         rows, _ = await operation_service.list(
             session,
+            Principal.system(),
             params=PageParams(page=1, per_page=limit),
-            owner_user_id=None,
             kind=kind,
             status=status,
         )
@@ -79,7 +80,7 @@ def ops_show(
     async def work(
         runtime: Runtime, session: AsyncSession
     ) -> tuple[OperationRead, list[tuple[str, int, str]]]:
-        operation = await operation_service.get(session, operation_id, owner_user_id=None)
+        operation = await operation_service.get(session, Principal.system(), operation_id)
         events = await operation_service.events(session, operation)
         return OperationRead.model_validate(operation), [
             (iso(e.at) or "", e.progress, e.message) for e in events
@@ -112,7 +113,7 @@ def ops_cancel(
     """Cancel a queued or running operation (it stops at its next step)."""
 
     async def work(runtime: Runtime, session: AsyncSession) -> None:
-        operation = await operation_service.get(session, operation_id, owner_user_id=None)
+        operation = await operation_service.get(session, Principal.system(), operation_id)
         await operation_service.cancel(session, Actor.cli(), operation)
 
     run_in_session(load_settings(**data_dir_override(data_dir)), work)

@@ -26,6 +26,7 @@ from stellwerk.cli.common import (
 )
 from stellwerk.cli.progress import follow_operation
 from stellwerk.config import Settings
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.project.router import project_read
 from stellwerk.project.schemas import ProjectRead
@@ -40,7 +41,7 @@ FollowOption = typer.Option(True, "--follow/--no-follow", help="Wait and show pr
 
 async def _read(runtime: Runtime, project_id: int) -> ProjectRead:
     async with runtime.database.session() as session:
-        project = await project_service.get(session, project_id)
+        project = await project_service.get(session, Principal.system(), project_id)
         operations = await project_service.operations(session, [project])
         return project_read(project, operations.get(project.operation_id))
 
@@ -105,6 +106,7 @@ def projects_create(
         project, operation = await project_service.create(
             session,
             Actor.cli(),
+            Principal.system(),
             name=name,
             domain=domain,
             plugins=plugins.split(","),
@@ -135,7 +137,7 @@ def projects_list(
 
     async def work(runtime: Runtime, session: AsyncSession) -> list[ProjectRead]:
         rows, _ = await project_service.list(
-            session, params=PageParams(page=1, per_page=limit), state=state
+            session, Principal.system(), params=PageParams(page=1, per_page=limit), state=state
         )
         operations = await project_service.operations(session, rows)
         return [project_read(p, operations.get(p.operation_id)) for p in rows]
@@ -155,7 +157,7 @@ def _one(ref: str, data_dir: Path | None) -> tuple[Settings, ProjectRead]:
     settings = load_settings(**data_dir_override(data_dir))
 
     async def work(runtime: Runtime, session: AsyncSession) -> ProjectRead:
-        project = await project_service.find(session, ref)
+        project = await project_service.find(session, Principal.system(), ref)
         operations = await project_service.operations(session, [project])
         return project_read(project, operations.get(project.operation_id))
 
@@ -193,7 +195,7 @@ def _change(ref: str, data_dir: Path | None, action: str, as_json: bool) -> None
     settings = load_settings(**data_dir_override(data_dir))
 
     async def work(runtime: Runtime, session: AsyncSession) -> tuple[ProjectRead, uuid.UUID | None]:
-        project = await project_service.find(session, ref)
+        project = await project_service.find(session, Principal.system(), ref)
         operation_id = None
         if action == "retry":
             operation_id = (await project_service.retry(session, Actor.cli(), project)).id

@@ -19,6 +19,7 @@ from stellwerk.cli.common import (
     print_json,
     run_in_session,
 )
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.registrar.schemas import DomainCheckRead, DomainRead
 from stellwerk.registrar.service import registrar as registrar_service
@@ -140,7 +141,7 @@ def domains_list(
     async def work(runtime: Runtime, session: AsyncSession) -> list[DomainRead]:
         await registrar_service.refresh_pending(session, runtime.settings)
         rows, _ = await registrar_service.list(
-            session, params=PageParams(page=1, per_page=limit), status=status
+            session, Principal.system(), params=PageParams(page=1, per_page=limit), status=status
         )
         return [DomainRead.model_validate(r) for r in rows]
 

@@ -28,6 +28,8 @@ from stellwerk.cli.common import (
 )
 from stellwerk.cli.progress import follow_operation
 from stellwerk.exceptions import StellwerkError
+from stellwerk.identity.principal import Principal
+from stellwerk.identity.role import Role
 from stellwerk.kit.pagination import PageParams
 from stellwerk.runtime import Runtime
 from stellwerk.server.repository import InstanceRepository
@@ -76,8 +78,11 @@ def servers_list(
 
     async def work(runtime: Runtime, session: AsyncSession) -> list[dict[str, Any]]:
         owner = await instance_service.owner(session, user)
+        # The owner's servers: what they see as a customer.
         rows, _ = await instance_service.list(
-            session, owner, params=PageParams(page=1, per_page=limit)
+            session,
+            Principal(user_id=owner.id, role=Role.CUSTOMER),
+            params=PageParams(page=1, per_page=limit),
         )
         return [instance_read(i).model_dump(mode="json") for i in rows]
 
@@ -177,7 +182,9 @@ def servers_action(
 
     async def work(runtime: Runtime, session: AsyncSession) -> dict[str, Any]:
         owner = await instance_service.owner(session, user)
-        instance = await instance_service.get(session, owner, instance_id)
+        instance = await instance_service.get(
+            session, Principal(user_id=owner.id, role=Role.CUSTOMER), instance_id
+        )
         await instance_service.action(
             session,
             Actor.cli(owner.id, owner.username),

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from stellwerk.database import SessionDep
-from stellwerk.dns.auth import DnsReader, DnsWriter
+from stellwerk.dns.auth import DnsReader, DnsWriter, ZoneManager
 from stellwerk.dns.schemas import RecordCreate, RecordRead, RecordUpdate, ZoneCreate, ZoneRead
 from stellwerk.dns.service import ZoneRef, dns_service
 from stellwerk.identity.auth import RuntimeDep
@@ -32,20 +32,23 @@ def _read(ref: ZoneRef, record: DnsRecord) -> RecordRead:
 
 
 @router.get("/api/dns/zones", response_model=list[ZoneRead])
-async def list_zones(_: DnsReader, session: SessionDep) -> list[ZoneRead]:
-    """Zones with their chosen provider."""
-    return [ZoneRead.model_validate(z) for z in await dns_service.zones(session)]
+async def list_zones(subject: DnsReader, session: SessionDep) -> list[ZoneRead]:
+    """Your zones with their provider: a customer's own, the company's for staff, all for
+    admins."""
+    return [ZoneRead.model_validate(z) for z in await dns_service.zones(session, subject.principal)]
 
 
 @router.post("/api/dns/zones", response_model=ZoneRead, status_code=status.HTTP_201_CREATED)
 async def add_zone(
-    body: ZoneCreate, subject: DnsWriter, session: SessionDep, runtime: RuntimeDep
+    body: ZoneCreate, subject: ZoneManager, session: SessionDep, runtime: RuntimeDep
 ) -> ZoneRead:
-    """Choose the provider for a zone; the zone is created there unless it exists."""
+    """Choose the provider for a company zone; the zone is created there unless it exists.
+    Staff and admins only: a customer's zones come with their projects and domains."""
     row = await dns_service.add_zone(
         session,
         runtime.settings,
         subject.actor,
+        subject.principal,
         name=body.name,
         provider=body.provider,
         nameservers=body.nameservers,
@@ -54,22 +57,24 @@ async def add_zone(
 
 
 @router.delete("/api/dns/zones/{zone}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_zone(zone: str, subject: DnsWriter, session: SessionDep) -> Response:
+async def remove_zone(zone: str, subject: ZoneManager, session: SessionDep) -> Response:
     """Forget the zone's provider choice (records at the provider stay)."""
-    await dns_service.remove_zone(session, subject.actor, zone)
+    await dns_service.remove_zone(session, subject.actor, subject.principal, zone)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/api/dns/zones/{zone}/records", response_model=list[RecordRead])
 async def list_records(
     zone: str,
-    _: DnsReader,
+    subject: DnsReader,
     session: SessionDep,
     runtime: RuntimeDep,
     name: Annotated[str | None, Query(max_length=253)] = None,
     type: Annotated[str | None, Query(max_length=10)] = None,
 ) -> list[RecordRead]:
-    ref, records = await dns_service.records(session, runtime.settings, zone, name=name, type=type)
+    ref, records = await dns_service.records(
+        session, runtime.settings, subject.principal, zone, name=name, type=type
+    )
     return [_read(ref, r) for r in records]
 
 
@@ -85,6 +90,7 @@ async def create_record(
         session,
         runtime.settings,
         subject.actor,
+        subject.principal,
         zone,
         name=body.name,
         type=body.type,
@@ -110,6 +116,7 @@ async def update_record(
         session,
         runtime.settings,
         subject.actor,
+        subject.principal,
         zone,
         record_id,
         content=body.content,
@@ -123,5 +130,7 @@ async def update_record(
 async def delete_record(
     zone: str, record_id: str, subject: DnsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    await dns_service.delete_record(session, runtime.settings, subject.actor, zone, record_id)
+    await dns_service.delete_record(
+        session, runtime.settings, subject.actor, subject.principal, zone, record_id
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

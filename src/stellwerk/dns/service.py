@@ -18,7 +18,9 @@ from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.dns.repository import DnsZoneRepository
-from stellwerk.exceptions import NotFound, ValidationFailed
+from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.identity.principal import Principal
+from stellwerk.kit.query import insert_first
 from stellwerk.models import DnsZone
 from stellwerk.provider import connect
 from stellwerk.provider.dns.base import (
@@ -113,26 +115,37 @@ class ZoneRef:
 
 
 class DnsService:
-    async def zone(self, session: AsyncSession, settings: Settings, name: str) -> ZoneRef:
-        """The zone and its provider (a zone not registered here uses the default provider)."""
+    async def zone(
+        self, session: AsyncSession, settings: Settings, principal: Principal, name: str
+    ) -> ZoneRef:
+        """The zone and its provider, if `principal` may edit it. A zone not registered here is
+        the company's, served by the default provider; a customer's zone is always registered."""
         zone = normalize_domain(name, field="zone")
-        row = await DnsZoneRepository(session).get(zone)
-        return ZoneRef(zone, row.provider if row else settings.dns_default_provider)
+        repository = DnsZoneRepository(session)
+        row = await repository.get_readable(principal, zone)
+        if row is not None:
+            return ZoneRef(zone, row.provider)
+        if principal.is_company and await repository.get(zone) is None:
+            return ZoneRef(zone, settings.dns_default_provider)
+        raise NotFound(f"No zone {zone}", code="zone_not_found")
 
-    async def zones(self, session: AsyncSession) -> Sequence[DnsZone]:
-        return await DnsZoneRepository(session).list()
+    async def zones(self, session: AsyncSession, principal: Principal) -> Sequence[DnsZone]:
+        return await DnsZoneRepository(session).list_readable(principal)
 
     async def add_zone(
         self,
         session: AsyncSession,
         settings: Settings,
         actor: Actor,
+        principal: Principal,
         *,
         name: str,
         provider: str | None = None,
         nameservers: Sequence[str] = (),
+        owner_user_id: int | None = None,
     ) -> DnsZone:
-        """Serve `name` from `provider`: the zone is created there unless it exists."""
+        """Serve `name` from `provider`: the zone is created there unless it exists. It is the
+        company's zone unless `owner_user_id` names the customer it belongs to."""
         zone = normalize_domain(name, field="name")
         chosen = provider or settings.dns_default_provider
         if chosen not in connect.DNS_FACTORIES:
@@ -142,6 +155,8 @@ class DnsService:
             )
         repository = DnsZoneRepository(session)
         row = await repository.get(zone)
+        if row is not None and await repository.get_readable(principal, zone) is None:
+            raise Conflict(f"{zone} is someone else's zone", code="zone_exists", field="name")
         if row is not None and row.provider != chosen:
             raise ValidationFailed(
                 f"{zone} is served by {row.provider}; remove it first", field="provider"
@@ -149,7 +164,12 @@ class DnsService:
         async with connect.dns(settings, chosen) as dns:
             await ensure_zone(dns, zone, nameservers)
         if row is None:
-            row = await repository.add(DnsZone(name=zone, provider=chosen))
+            row = DnsZone(name=zone, provider=chosen, owner_user_id=owner_user_id)
+            if not await insert_first(session, row):  # added meanwhile by another request
+                row = await repository.get(zone)
+                if row is None or row.provider != chosen:
+                    raise Conflict(f"{zone} was added by someone else just now", code="zone_exists")
+                return row
             await audit.record(
                 session,
                 actor,
@@ -160,10 +180,12 @@ class DnsService:
             )
         return row
 
-    async def remove_zone(self, session: AsyncSession, actor: Actor, name: str) -> None:
+    async def remove_zone(
+        self, session: AsyncSession, actor: Actor, principal: Principal, name: str
+    ) -> None:
         """Forget which provider serves the zone (the zone at the provider stays)."""
         repository = DnsZoneRepository(session)
-        row = await repository.get(normalize_domain(name, field="zone"))
+        row = await repository.get_readable(principal, normalize_domain(name, field="zone"))
         if row is None:
             raise NotFound(f"No zone {name}")
         await repository.delete(row)
@@ -175,12 +197,13 @@ class DnsService:
         self,
         session: AsyncSession,
         settings: Settings,
+        principal: Principal,
         zone: str,
         *,
         name: str | None = None,
         type: str | None = None,
     ) -> tuple[ZoneRef, list[DnsRecord]]:
-        ref = await self.zone(session, settings, zone)
+        ref = await self.zone(session, settings, principal, zone)
         if type is not None and type.upper() not in (*RECORD_TYPES, "NS"):
             raise ValidationFailed(f"The type is one of {', '.join(RECORD_TYPES)}", field="type")
         if name is not None:
@@ -193,6 +216,7 @@ class DnsService:
         session: AsyncSession,
         settings: Settings,
         actor: Actor,
+        principal: Principal,
         zone: str,
         *,
         name: str,
@@ -201,7 +225,7 @@ class DnsService:
         ttl: int,
         priority: int | None = None,
     ) -> tuple[ZoneRef, DnsRecord]:
-        ref = await self.zone(session, settings, zone)
+        ref = await self.zone(session, settings, principal, zone)
         relative, type_, value, prio = validate_record(ref.name, name, type, content, priority)
         _ttl(ttl)
         async with connect.dns(settings, ref.provider) as dns:
@@ -223,6 +247,7 @@ class DnsService:
         session: AsyncSession,
         settings: Settings,
         actor: Actor,
+        principal: Principal,
         zone: str,
         record_id: str,
         *,
@@ -230,7 +255,7 @@ class DnsService:
         ttl: int | None = None,
         priority: int | None = None,
     ) -> tuple[ZoneRef, DnsRecord]:
-        ref = await self.zone(session, settings, zone)
+        ref = await self.zone(session, settings, principal, zone)
         if ttl is not None:
             _ttl(ttl)
         async with connect.dns(settings, ref.provider) as dns:
@@ -257,9 +282,15 @@ class DnsService:
         return ref, record
 
     async def delete_record(
-        self, session: AsyncSession, settings: Settings, actor: Actor, zone: str, record_id: str
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        actor: Actor,
+        principal: Principal,
+        zone: str,
+        record_id: str,
     ) -> None:
-        ref = await self.zone(session, settings, zone)
+        ref = await self.zone(session, settings, principal, zone)
         async with connect.dns(settings, ref.provider) as dns:
             current = await _find(dns, ref.name, record_id)
             await dns.delete_record(zone=ref.name, record_id=record_id)

@@ -16,9 +16,17 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 
 from stellwerk.audit.actor import Actor
 from stellwerk.database import SessionDep
-from stellwerk.exceptions import Forbidden, InvalidApiKey, MissingScope, Unauthorized
+from stellwerk.exceptions import (
+    Forbidden,
+    InvalidApiKey,
+    MissingScope,
+    RoleRequired,
+    Unauthorized,
+)
 from stellwerk.identity import service as identity_service
-from stellwerk.identity.scope import ADMIN, grants, scopes_for_role
+from stellwerk.identity.principal import Principal
+from stellwerk.identity.role import Role, is_admin_role, role_at_least, role_of, scopes_for_role
+from stellwerk.identity.scope import ADMIN, grants
 from stellwerk.kit.secret import tokens_equal
 from stellwerk.models import User, WebSession
 from stellwerk.runtime import Runtime
@@ -52,7 +60,17 @@ class AuthSubject:
     def owner_is_admin(self) -> bool:
         """Whether the person behind the credential is an admin now, whatever scopes the
         credential itself holds (an admin's token narrowed to `write:dns` still counts)."""
-        return ADMIN in scopes_for_role(self.user.role)
+        return is_admin_role(self.user.role)
+
+    @property
+    def role(self) -> Role:
+        return role_of(self.user.role)
+
+    @property
+    def principal(self) -> Principal:
+        """Whose rows this caller reaches: decided by the person's role, not the credential's
+        scopes (which only decide which routes it may call)."""
+        return Principal(user_id=self.user.id, role=self.role)
 
     def has(self, scope: str) -> bool:
         return grants(self.scopes, scope)
@@ -74,6 +92,16 @@ class Viewer:
     username: str
     is_admin: bool
     csrf_token: str
+    role: str = "customer"
+    scopes: frozenset[str] = frozenset()
+
+    def has(self, scope: str) -> bool:
+        return grants(self.scopes, scope)
+
+    @property
+    def is_company(self) -> bool:
+        """Staff or admin: pages show everyone's things to them."""
+        return self.role in ("staff", "admin")
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -154,13 +182,16 @@ async def authenticate(request: Request, session: SessionDep) -> AuthSubject | N
             username=subject.user.username,
             is_admin=subject.is_admin,
             csrf_token=subject.web_session.csrf_token if subject.web_session else "",
+            role=subject.role.value,
+            scopes=subject.scopes,
         )
     return subject
 
 
 class Authenticator:
     """A route's auth rule: any credential (or only a login), holding `scope` (or `admin`) when
-    one is named; with `admin_owner`, the credential must also belong to an admin."""
+    one is named; with `min_role`, the credential must also belong to someone of that role or
+    higher (`admin_owner` is `min_role=Role.ADMIN`)."""
 
     def __init__(
         self,
@@ -169,6 +200,7 @@ class Authenticator:
         admin: bool = False,
         login_only: bool = False,
         admin_owner: bool = False,
+        min_role: Role | None = None,
     ) -> None:
         self.scope = ADMIN if admin else scope
         self.admin = admin
@@ -176,8 +208,10 @@ class Authenticator:
         self.login_only = login_only
         # For actions that spend the company's money (buying a domain): only an admin's login or
         # an admin's token holding `scope`. Refused like any admin-only route: 403 missing_scope
-        # with `required: admin`.
-        self.admin_owner = admin_owner
+        # with `required: admin`. For the company's own work (its DNS zones): staff or admins,
+        # refused with 403 role_required.
+        self.min_role = Role.ADMIN if admin_owner else min_role
+        self.admin_owner = self.min_role is Role.ADMIN
 
     async def __call__(
         self,
@@ -190,8 +224,10 @@ class Authenticator:
             raise Unauthorized()
         if self.login_only and subject.credential == "token":
             raise Forbidden("This needs a user login, not an API token", code="login_required")
-        if self.admin_owner and not subject.owner_is_admin:
-            raise MissingScope(ADMIN)
+        if self.min_role is not None and not role_at_least(subject.role, self.min_role):
+            raise (
+                MissingScope(ADMIN) if self.min_role is Role.ADMIN else RoleRequired(self.min_role)
+            )
         if self.scope is not None and not subject.has(self.scope):
             raise MissingScope(self.scope)
         return subject

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from stellwerk.identity.principal import Principal
+from stellwerk.kit.query import paginate
 from stellwerk.kit.time import utc_now
 from stellwerk.models import ApiToken, SystemApiKey, User, WebSession
 
@@ -64,27 +66,22 @@ class TokenRepository:
             .where(ApiToken.token_hash == token_hash)
         )
 
-    async def get_for_user(self, token_id: int, user_id: int | None) -> ApiToken | None:
-        statement = select(ApiToken).where(ApiToken.id == token_id)
-        if user_id is not None:
-            statement = statement.where(ApiToken.user_id == user_id)
-        return await self.session.scalar(statement)
+    @staticmethod
+    def readable(principal: Principal) -> Select[ApiToken]:
+        """The tokens `principal` may see: their own; every user's for admins."""
+        statement = select(ApiToken)
+        if not principal.is_admin:
+            statement = statement.where(ApiToken.user_id == principal.user_id)
+        return statement
+
+    async def get(self, principal: Principal, token_id: int) -> ApiToken | None:
+        return await self.session.scalar(self.readable(principal).where(ApiToken.id == token_id))
 
     async def list(
-        self, *, user_id: int | None, offset: int, limit: int
+        self, principal: Principal, *, offset: int, limit: int
     ) -> tuple[Sequence[ApiToken], int]:
-        condition = [] if user_id is None else [ApiToken.user_id == user_id]
-        total = await self.session.scalar(
-            select(func.count()).select_from(ApiToken).where(*condition)
-        )
-        rows = await self.session.scalars(
-            select(ApiToken)
-            .where(*condition)
-            .order_by(ApiToken.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        return rows.all(), int(total or 0)
+        statement = self.readable(principal).order_by(ApiToken.id.desc())
+        return await paginate(self.session, statement, offset=offset, limit=limit)
 
     async def add(self, token: ApiToken) -> ApiToken:
         self.session.add(token)

@@ -125,17 +125,15 @@ async def list_tokens(
     subject: Authenticated, session: SessionDep, params: PageDep
 ) -> Page[TokenRead]:
     """Your API tokens (all users' for admins), newest first. Token values are never shown."""
-    user_id = None if subject.is_admin else subject.user.id
-    tokens, total = await identity_service.token.list(session, user_id=user_id, params=params)
+    tokens, total = await identity_service.token.list(session, subject.principal, params=params)
     return Page.of([TokenRead.model_validate(t) for t in tokens], total=total, params=params)
 
 
 @router.delete("/api/tokens/{token_id}", response_model=TokenRead)
 async def revoke_token(token_id: int, subject: Authenticated, session: SessionDep) -> TokenRead:
     """Revoke a token; requests with it are refused from now on."""
-    user_id = None if subject.is_admin else subject.user.id
     token = await identity_service.token.revoke(
-        session, subject.actor, token_id=token_id, user_id=user_id
+        session, subject.actor, subject.principal, token_id=token_id
     )
     return TokenRead.model_validate(token)
 
@@ -155,6 +153,7 @@ async def create_user(body: UserCreate, subject: AdminUser, session: SessionDep)
         password=body.password,
         role=body.role,
         email=body.email,
+        server_quota=body.server_quota,
     )
     return UserRead.model_validate(user)
 
@@ -177,6 +176,8 @@ async def update_user(
         role=body.role,
         is_active=body.is_active,
         password=body.password,
+        server_quota=body.server_quota,
+        reset_server_quota="server_quota" in body.model_fields_set and body.server_quota is None,
     )
     return UserRead.model_validate(user)
 

@@ -30,12 +30,26 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=1, max_length=1024)
 
 
+RoleName = Literal["customer", "staff", "admin"]
+# `user` is the earlier name of a customer; it is accepted and stored as `customer`.
+RoleInput = Literal["customer", "staff", "admin", "user"]
+_ROLE_HELP = (
+    "customer (the default: their own servers, projects, redirects and DNS), staff (the "
+    "company's employees) or admin (everything). `user` is taken as customer."
+)
+_QUOTA_HELP = (
+    "How many servers a customer may have at once (deleted ones do not count); empty: the "
+    "installation's default (`STELLWERK_CUSTOMER_SERVER_QUOTA`)."
+)
+
+
 class UserRead(Schema):
     id: int
     username: str
     email: str | None
-    role: str
+    role: RoleName
     is_active: bool
+    server_quota: int | None = Field(default=None, description=_QUOTA_HELP)
     created_at: dt.datetime
     last_login_at: dt.datetime | None
 
@@ -48,14 +62,16 @@ class Me(UserRead):
 class UserCreate(BaseModel):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
-    role: Literal["admin", "user"] = "user"
+    role: RoleInput = Field(default="customer", description=_ROLE_HELP)
     email: str | None = Field(default=None, max_length=320)
+    server_quota: int | None = Field(default=None, ge=0, le=10_000, description=_QUOTA_HELP)
 
 
 class UserUpdate(BaseModel):
     email: str | None = Field(default=None, max_length=320)
-    role: Literal["admin", "user"] | None = None
+    role: RoleInput | None = Field(default=None, description=_ROLE_HELP)
     is_active: bool | None = None
+    server_quota: int | None = Field(default=None, ge=0, le=10_000, description=_QUOTA_HELP)
     password: str | None = Field(default=None, min_length=1, max_length=1024)
 
 

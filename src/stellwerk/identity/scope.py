@@ -27,17 +27,6 @@ ALL_SCOPES: frozenset[str] = frozenset(
     {f"{verb}:{resource}" for resource in RESOURCES for verb in ("read", "write")} | {ADMIN}
 )
 
-# What a non-admin user works with: their own servers, redirects, DNS, projects and modules.
-# The license server, its admin panel, the CRM and provider configuration are for admins.
-_USER_RESOURCES = ("domains", "analytics", "hits", "servers", "dns", "projects", "modules")
-USER_SCOPES: frozenset[str] = frozenset(
-    {f"{verb}:{resource}" for resource in _USER_RESOURCES for verb in ("read", "write")}
-) - {"write:analytics", "write:hits"}
-
-
-def scopes_for_role(role: str) -> frozenset[str]:
-    return ALL_SCOPES if role == "admin" else USER_SCOPES
-
 
 def grants(held: frozenset[str], required: str) -> bool:
     return ADMIN in held or required in held

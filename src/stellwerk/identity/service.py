@@ -15,13 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.exceptions import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from stellwerk.identity.principal import Principal
 from stellwerk.identity.repository import (
     SystemApiKeyRepository,
     TokenRepository,
     UserRepository,
     WebSessionRepository,
 )
-from stellwerk.identity.scope import ALL_SCOPES, scopes_for_role
+from stellwerk.identity.role import DEFAULT_ROLE, ROLES, parse_role, scopes_for_role
+from stellwerk.identity.scope import ALL_SCOPES
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.kit.secret import (
@@ -36,7 +38,6 @@ from stellwerk.models import ApiToken, SystemApiKey, User, WebSession
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,149}$")
 MIN_PASSWORD_LENGTH = 10
-ROLES = ("admin", "user")
 TOKEN_PREFIX = "nrx_"
 TOKEN_PATTERN = re.compile(r"^nrx_[0-9a-f]{64}$")
 API_KEY_PATTERN = re.compile(r"^AF-\d{4}-[A-Za-z0-9]{32}$")
@@ -58,6 +59,13 @@ def _check_password_strength(password: str) -> None:
         )
 
 
+def _role(value: str) -> str:
+    try:
+        return parse_role(value).value
+    except ValueError as error:
+        raise ValidationFailed(f"The role is one of {', '.join(ROLES)}", field="role") from error
+
+
 class UserService:
     async def create(
         self,
@@ -66,16 +74,16 @@ class UserService:
         *,
         username: str,
         password: str,
-        role: str = "user",
+        role: str = DEFAULT_ROLE,
         email: str | None = None,
+        server_quota: int | None = None,
     ) -> User:
         if not USERNAME_PATTERN.fullmatch(username):
             raise ValidationFailed(
                 "A username is 1-150 letters, digits or _ . @ -, starting with a letter or digit",
                 field="username",
             )
-        if role not in ROLES:
-            raise ValidationFailed(f"The role is one of {', '.join(ROLES)}", field="role")
+        role = _role(role)
         _check_password_strength(password)
         repository = UserRepository(session)
         if await repository.get_by_username(username):
@@ -83,7 +91,11 @@ class UserService:
                 f"The username {username} is taken", code="username_taken", field="username"
             )
         user = User(
-            username=username, email=email, password_hash=hash_password(password), role=role
+            username=username,
+            email=email,
+            password_hash=hash_password(password),
+            role=role,
+            server_quota=server_quota,
         )
         try:
             async with session.begin_nested():
@@ -147,11 +159,17 @@ class UserService:
         role: str | None = None,
         is_active: bool | None = None,
         password: str | None = None,
+        server_quota: int | None = None,
+        reset_server_quota: bool = False,
     ) -> User:
         changes: dict[str, object] = {}
+        wants_quota = server_quota is not None or reset_server_quota
+        if wants_quota and server_quota != user.server_quota:
+            user.server_quota = server_quota
+            changes["server_quota"] = server_quota
+        if role is not None:
+            role = _role(role)
         if role is not None and role != user.role:
-            if role not in ROLES:
-                raise ValidationFailed(f"The role is one of {', '.join(ROLES)}", field="role")
             await self._keep_an_admin(session, user)
             user.role = role
             changes["role"] = role
@@ -352,17 +370,17 @@ class TokenService:
         return token
 
     async def list(
-        self, session: AsyncSession, *, user_id: int | None, params: PageParams
+        self, session: AsyncSession, principal: Principal, *, params: PageParams
     ) -> tuple[Sequence[ApiToken], int]:
         return await TokenRepository(session).list(
-            user_id=user_id, offset=params.offset, limit=params.per_page
+            principal, offset=params.offset, limit=params.per_page
         )
 
     async def revoke(
-        self, session: AsyncSession, actor: Actor, *, token_id: int, user_id: int | None
+        self, session: AsyncSession, actor: Actor, principal: Principal, *, token_id: int
     ) -> ApiToken:
-        """Revoke a token of `user_id` (any user's when `user_id` is None, for admins)."""
-        token = await TokenRepository(session).get_for_user(token_id, user_id)
+        """Revoke one of the tokens `principal` may see."""
+        token = await TokenRepository(session).get(principal, token_id)
         if token is None:
             raise NotFound(f"No token with id {token_id}")
         if token.revoked_at is None:

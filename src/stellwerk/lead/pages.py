@@ -4,15 +4,16 @@ and an institution's contacts and notes."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
+from stellwerk.identity.auth import AuthSubject
 from stellwerk.kit.pagination import Page
 from stellwerk.lead.schemas import (
     INSTITUTION_TYPES,
@@ -26,9 +27,12 @@ from stellwerk.lead.schemas import (
 from stellwerk.lead.service import ContactView
 from stellwerk.lead.service import lead as lead_service
 from stellwerk.models import LeadInstitution
-from stellwerk.web.auth import WebAdmin
+from stellwerk.web.auth import WebAccess
 from stellwerk.web.forms import field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
+
+WebLeadsReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:leads"))]
+WebLeadsWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:leads"))]
 
 router = APIRouter(prefix="/leads", include_in_schema=False)
 
@@ -89,7 +93,7 @@ def _form_page(
 
 @router.get("/", response_class=HTMLResponse)
 async def overview(
-    request: Request, _: WebAdmin, session: SessionDep, page: int = 1, search: str = ""
+    request: Request, _: WebLeadsReader, session: SessionDep, page: int = 1, search: str = ""
 ) -> Response:
     params = page_params(page)
     rows, total = await lead_service.institutions(
@@ -110,12 +114,12 @@ async def overview(
 
 
 @router.get("/create", response_class=HTMLResponse)
-async def create_form(request: Request, _: WebAdmin) -> Response:
+async def create_form(request: Request, _: WebLeadsReader) -> Response:
     return _form_page(request, values={"type": "other", "status": "new"}, errors={})
 
 
 @router.post("/create", response_class=HTMLResponse)
-async def create(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+async def create(request: Request, subject: WebLeadsWriter, session: SessionDep) -> Response:
     values = _form_values(await read_form(request))
     checked, errors = _validate(values)
     if checked is None:
@@ -178,14 +182,16 @@ def _back_to(lead_id: int, message: str, anchor: str = "") -> Response:
 
 
 @router.get("/edit/{lead_id:int}", response_class=HTMLResponse)
-async def edit_form(request: Request, lead_id: int, _: WebAdmin, session: SessionDep) -> Response:
+async def edit_form(
+    request: Request, lead_id: int, _: WebLeadsReader, session: SessionDep
+) -> Response:
     found = await lead_service.institution(session, lead_id)
     return await _lead_page(request, session, found)
 
 
 @router.post("/update/{lead_id:int}", response_class=HTMLResponse)
 async def update(
-    request: Request, lead_id: int, subject: WebAdmin, session: SessionDep
+    request: Request, lead_id: int, subject: WebLeadsWriter, session: SessionDep
 ) -> Response:
     found = await lead_service.institution(session, lead_id)
     values = _form_values(await read_form(request))
@@ -227,7 +233,7 @@ async def update(
 
 
 @router.post("/delete/{lead_id:int}")
-async def delete(lead_id: int, subject: WebAdmin, session: SessionDep) -> Response:
+async def delete(lead_id: int, subject: WebLeadsWriter, session: SessionDep) -> Response:
     found = await lead_service.institution(session, lead_id)
     await lead_service.delete_institution(session, subject.actor, found)
     response = RedirectResponse("/leads/", status_code=303)
@@ -236,7 +242,7 @@ async def delete(lead_id: int, subject: WebAdmin, session: SessionDep) -> Respon
 
 
 @router.get("/export")
-async def export(_: WebAdmin, session: SessionDep) -> Response:
+async def export(_: WebLeadsReader, session: SessionDep) -> Response:
     return Response(
         await lead_service.export_csv(session),
         media_type="text/csv; charset=utf-8",
@@ -245,7 +251,7 @@ async def export(_: WebAdmin, session: SessionDep) -> Response:
 
 
 @router.post("/import", response_class=HTMLResponse)
-async def import_leads(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+async def import_leads(request: Request, subject: WebLeadsWriter, session: SessionDep) -> Response:
     """Import leads from CSV (columns name, type, status, website); bad rows are listed."""
     form = await read_form(request)
     upload = form.get("file")
@@ -290,7 +296,7 @@ def _details(values: dict[str, str], prefix: str) -> tuple[list[DetailCreate], d
 
 @router.post("/edit/{lead_id:int}/contacts", response_class=HTMLResponse)
 async def create_contact(
-    request: Request, lead_id: int, subject: WebAdmin, session: SessionDep
+    request: Request, lead_id: int, subject: WebLeadsWriter, session: SessionDep
 ) -> Response:
     found = await lead_service.institution(session, lead_id)
     form = await read_form(request)
@@ -327,7 +333,7 @@ async def create_contact(
 
 @router.post("/contacts/{contact_id:int}/update", response_class=HTMLResponse)
 async def update_contact(
-    request: Request, contact_id: int, subject: WebAdmin, session: SessionDep
+    request: Request, contact_id: int, subject: WebLeadsWriter, session: SessionDep
 ) -> Response:
     contact = await lead_service.contact(session, contact_id)
     form = await read_form(request)
@@ -358,7 +364,7 @@ async def update_contact(
 
 
 @router.post("/contacts/{contact_id:int}/delete")
-async def delete_contact(contact_id: int, subject: WebAdmin, session: SessionDep) -> Response:
+async def delete_contact(contact_id: int, subject: WebLeadsWriter, session: SessionDep) -> Response:
     contact = await lead_service.contact(session, contact_id)
     await lead_service.delete_contact(session, subject.actor, contact)
     name = f"{contact.first_name} {contact.last_name}"
@@ -367,7 +373,7 @@ async def delete_contact(contact_id: int, subject: WebAdmin, session: SessionDep
 
 @router.post("/contacts/{contact_id:int}/notes", response_class=HTMLResponse)
 async def add_note(
-    request: Request, contact_id: int, subject: WebAdmin, session: SessionDep
+    request: Request, contact_id: int, subject: WebLeadsWriter, session: SessionDep
 ) -> Response:
     contact = await lead_service.contact(session, contact_id)
     content = text(await read_form(request), "content")
@@ -389,7 +395,7 @@ async def add_note(
 
 @router.post("/notes/{note_id:int}/update", response_class=HTMLResponse)
 async def edit_note(
-    request: Request, note_id: int, subject: WebAdmin, session: SessionDep
+    request: Request, note_id: int, subject: WebLeadsWriter, session: SessionDep
 ) -> Response:
     note = await lead_service.note(session, note_id)
     contact = await lead_service.contact(session, note.contact_id)
@@ -413,7 +419,7 @@ async def edit_note(
 
 
 @router.post("/notes/{note_id:int}/delete")
-async def delete_note(note_id: int, subject: WebAdmin, session: SessionDep) -> Response:
+async def delete_note(note_id: int, subject: WebLeadsWriter, session: SessionDep) -> Response:
     note = await lead_service.note(session, note_id)
     contact = await lead_service.contact(session, note.contact_id)
     await lead_service.delete_note(session, subject.actor, note)

@@ -1,16 +1,20 @@
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stellwerk.kit.db import Base, TimestampMixin
 
 
 class DnsZone(TimestampMixin, Base):
-    """Which DNS provider serves a zone (inwx, powerdns, hetzner)."""
+    """Which DNS provider serves a zone (inwx, powerdns, hetzner), and whose zone it is."""
 
     __tablename__ = "dns_zones"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(253), nullable=False, unique=True)
     provider: Mapped[str] = mapped_column(String(40), nullable=False)
+    # A customer's zone (their project's or their domain's); None: the company's own zone.
+    owner_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )

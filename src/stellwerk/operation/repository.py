@@ -6,15 +6,45 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stellwerk.identity.principal import Principal
+from stellwerk.kit.query import paginate
 from stellwerk.models import Operation, OperationEvent
 
 
 class OperationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @staticmethod
+    def readable(principal: Principal) -> Select[Operation]:
+        """The operations `principal` may see: a customer their own, the company every one."""
+        statement = select(Operation)
+        if principal.owner_filter is not None:
+            statement = statement.where(Operation.owner_user_id == principal.owner_filter)
+        return statement
+
+    @staticmethod
+    def cancellable(principal: Principal) -> Select[Operation]:
+        """The operations `principal` may stop: their own; every one for admins."""
+        statement = select(Operation)
+        if not principal.is_admin:
+            statement = statement.where(Operation.owner_user_id == principal.user_id)
+        return statement
+
+    async def get_readable(self, principal: Principal, operation_id: uuid.UUID) -> Operation | None:
+        return await self.session.scalar(
+            self.readable(principal).where(Operation.id == operation_id)
+        )
+
+    async def get_cancellable(
+        self, principal: Principal, operation_id: uuid.UUID
+    ) -> Operation | None:
+        return await self.session.scalar(
+            self.cancellable(principal).where(Operation.id == operation_id)
+        )
 
     async def get(self, operation_id: uuid.UUID, *, for_update: bool = False) -> Operation | None:
         statement = select(Operation).where(Operation.id == operation_id)
@@ -36,18 +66,16 @@ class OperationRepository:
 
     async def list(
         self,
+        principal: Principal,
         *,
         offset: int,
         limit: int,
-        owner_user_id: int | None = None,
         kind: str | None = None,
         status: str | None = None,
         target_type: str | None = None,
         target_id: str | None = None,
     ) -> tuple[Sequence[Operation], int]:
         conditions = []
-        if owner_user_id is not None:
-            conditions.append(Operation.owner_user_id == owner_user_id)
         if kind:
             conditions.append(Operation.kind == kind)
         if status:
@@ -56,24 +84,20 @@ class OperationRepository:
             conditions.append(Operation.target_type == target_type)
         if target_id:
             conditions.append(Operation.target_id == target_id)
-        total = await self.session.scalar(
-            select(func.count()).select_from(Operation).where(*conditions)
-        )
-        rows = await self.session.scalars(
-            select(Operation)
+        statement = (
+            self.readable(principal)
             .where(*conditions)
             .order_by(Operation.created_at.desc(), Operation.id)
-            .offset(offset)
-            .limit(limit)
         )
-        return rows.all(), int(total or 0)
+        return await paginate(self.session, statement, offset=offset, limit=limit)
 
     async def run_times(
-        self, *, since: dt.datetime, owner_user_id: int | None, limit: int
+        self, principal: Principal, *, since: dt.datetime, limit: int
     ) -> Sequence[tuple[str, dt.datetime, dt.datetime]]:
         """(kind, started, finished) of the newest completed operations since `since`."""
         statement = (
-            select(Operation.kind, Operation.started_at, Operation.finished_at)
+            self.readable(principal)
+            .with_only_columns(Operation.kind, Operation.started_at, Operation.finished_at)
             .where(
                 Operation.status == "completed",
                 Operation.finished_at >= since,
@@ -82,8 +106,6 @@ class OperationRepository:
             .order_by(Operation.finished_at.desc())
             .limit(limit)
         )
-        if owner_user_id is not None:
-            statement = statement.where(Operation.owner_user_id == owner_user_id)
         rows = await self.session.execute(statement)
         return [
             (kind, started, finished)

@@ -34,11 +34,11 @@ async def list_operations(
     target_type: Annotated[str | None, Query(max_length=40)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Page[OperationRead]:
-    """Operations, newest first: yours, or everyone's for admins."""
+    """Operations, newest first: yours (a customer's), or everyone's for staff and admins."""
     operations, total = await operation_service.list(
         session,
+        subject.principal,
         params=params,
-        owner_user_id=None if subject.is_admin else subject.user.id,
         kind=kind,
         status=status,
         target_type=target_type,
@@ -54,9 +54,7 @@ async def get_operation(
     operation_id: uuid.UUID, subject: Authenticated, session: SessionDep
 ) -> OperationDetail:
     """Status, progress 0-100, message, result or error, and the history of events."""
-    operation = await operation_service.get(
-        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
-    )
+    operation = await operation_service.get(session, subject.principal, operation_id)
     events = await operation_service.events(session, operation)
     return OperationDetail.model_validate(
         {
@@ -70,10 +68,8 @@ async def get_operation(
 async def cancel_operation(
     operation_id: uuid.UUID, subject: Authenticated, session: SessionDep
 ) -> OperationRead:
-    """Stop a queued or running operation at its next step."""
-    operation = await operation_service.get(
-        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
-    )
+    """Stop a queued or running operation at its next step: your own (any, for admins)."""
+    operation = await operation_service.get_cancellable(session, subject.principal, operation_id)
     return OperationRead.model_validate(
         await operation_service.cancel(session, subject.actor, operation)
     )

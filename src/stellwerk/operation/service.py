@@ -22,6 +22,7 @@ from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.database import Database, after_commit
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import utc_now
 from stellwerk.models import Operation, OperationEvent
@@ -126,13 +127,20 @@ class OperationService:
         return operation, True
 
     async def get(
-        self, session: AsyncSession, operation_id: uuid.UUID, *, owner_user_id: int | None
+        self, session: AsyncSession, principal: Principal, operation_id: uuid.UUID
     ) -> Operation:
-        """An operation the caller may see (`owner_user_id` None: any)."""
-        operation = await OperationRepository(session).get(operation_id)
-        if operation is None or (
-            owner_user_id is not None and operation.owner_user_id != owner_user_id
-        ):
+        """An operation `principal` may see."""
+        operation = await OperationRepository(session).get_readable(principal, operation_id)
+        if operation is None:
+            raise NotFound(f"No operation with id {operation_id}")
+        return operation
+
+    async def get_cancellable(
+        self, session: AsyncSession, principal: Principal, operation_id: uuid.UUID
+    ) -> Operation:
+        """An operation `principal` may stop (see `OperationRepository.cancellable`)."""
+        operation = await OperationRepository(session).get_cancellable(principal, operation_id)
+        if operation is None:
             raise NotFound(f"No operation with id {operation_id}")
         return operation
 
@@ -142,9 +150,9 @@ class OperationService:
     async def list(
         self,
         session: AsyncSession,
+        principal: Principal,
         *,
         params: PageParams,
-        owner_user_id: int | None,
         kind: str | None = None,
         status: str | None = None,
         target_type: str | None = None,
@@ -153,9 +161,9 @@ class OperationService:
         if status is not None and status not in STATUSES:
             raise ValidationFailed(f"The status is one of {', '.join(STATUSES)}", field="status")
         return await OperationRepository(session).list(
+            principal,
             offset=params.offset,
             limit=params.per_page,
-            owner_user_id=owner_user_id,
             kind=kind,
             status=status,
             target_type=target_type,
@@ -163,11 +171,11 @@ class OperationService:
         )
 
     async def median_durations(
-        self, session: AsyncSession, *, owner_user_id: int | None, days: int = 30
+        self, session: AsyncSession, principal: Principal, *, days: int = 30
     ) -> Sequence[tuple[str, float, int]]:
         """(kind, median seconds, how many) of completed operations, slowest kind first."""
         rows = await OperationRepository(session).run_times(
-            since=utc_now() - dt.timedelta(days=days), owner_user_id=owner_user_id, limit=5000
+            principal, since=utc_now() - dt.timedelta(days=days), limit=5000
         )
         seconds: dict[str, list[float]] = {}
         for kind, started, finished in rows:

@@ -5,15 +5,31 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stellwerk.identity.principal import Principal
+from stellwerk.kit.query import paginate
 from stellwerk.models import Operation, Project
 
 
 class ProjectRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @staticmethod
+    def readable(principal: Principal) -> Select[Project]:
+        """The projects `principal` may see and manage: a customer their own, the company all."""
+        statement = select(Project)
+        if principal.owner_filter is not None:
+            statement = statement.where(Project.owner_user_id == principal.owner_filter)
+        return statement
+
+    async def get_readable(self, principal: Principal, project_id: int) -> Project | None:
+        return await self.session.scalar(self.readable(principal).where(Project.id == project_id))
+
+    async def by_name_readable(self, principal: Principal, name: str) -> Project | None:
+        return await self.session.scalar(self.readable(principal).where(Project.name == name))
 
     async def get(self, project_id: int) -> Project | None:
         return await self.session.get(Project, project_id)
@@ -38,20 +54,13 @@ class ProjectRepository:
         return project
 
     async def list(
-        self, *, offset: int, limit: int, owner_user_id: int | None, state: str | None
+        self, principal: Principal, *, offset: int, limit: int, state: str | None
     ) -> tuple[Sequence[Project], int]:
-        query = select(Project)
-        count = select(func.count()).select_from(Project)
-        if owner_user_id is not None:
-            query = query.where(Project.owner_user_id == owner_user_id)
-            count = count.where(Project.owner_user_id == owner_user_id)
+        statement = self.readable(principal)
         if state is not None:
-            query = query.where(Project.state == state)
-            count = count.where(Project.state == state)
-        rows = await self.session.execute(
-            query.order_by(Project.id.desc()).offset(offset).limit(limit)
-        )
-        return rows.scalars().all(), int((await self.session.execute(count)).scalar_one())
+            statement = statement.where(Project.state == state)
+        statement = statement.order_by(Project.id.desc())
+        return await paginate(self.session, statement, offset=offset, limit=limit)
 
     async def operation(self, operation_id: uuid.UUID | None) -> Operation | None:
         if operation_id is None:

@@ -7,12 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from stellwerk.database import SessionDep
-from stellwerk.exceptions import MissingScope
-from stellwerk.identity.auth import AuthSubject, RuntimeDep
-from stellwerk.identity.scope import ADMIN
+from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import Page, PageParams, page_params
 from stellwerk.models import Operation, Project
-from stellwerk.project.auth import ProjectsReader, ProjectsWriter
+from stellwerk.project.auth import ProjectsReader, ProjectsWriter, check_purchases
 from stellwerk.project.schemas import ProjectCreate, ProjectError, ProjectOperation, ProjectRead
 from stellwerk.project.service import project_service
 from stellwerk.surface import Surface, error_responses
@@ -55,10 +53,6 @@ def project_read(project: Project, operation: Operation | None) -> ProjectRead:
     )
 
 
-def _owner(subject: AuthSubject) -> int | None:
-    return None if subject.is_admin else subject.user.id
-
-
 async def _one(session: SessionDep, project: Project) -> ProjectRead:
     operations = await project_service.operations(session, [project])
     return project_read(project, operations.get(project.operation_id))
@@ -70,13 +64,20 @@ async def create_project(
 ) -> ProjectRead:
     """Create a project and start provisioning it (follow `operation` or poll the project).
 
-    `register_domain: true` buys the domain at the registrar: admins only, as
-    `POST /api/registrar/domains`; anyone else gets 403 `missing_scope` with `required: admin`."""
-    if body.register_domain and not subject.owner_is_admin:
-        raise MissingScope(ADMIN)
+    `register_domain: true` buys the domain at the registrar and `create_server: true` a server
+    at Hetzner: admins only, as `POST /api/registrar/domains`; anyone else gets 403
+    `missing_scope` with `required: admin`. Choosing the Coolify server (`server_uuid`) is for
+    the company's staff (`read:providers`)."""
+    check_purchases(
+        subject,
+        register_domain=body.register_domain,
+        create_server=body.create_server,
+        server_uuid=body.server_uuid,
+    )
     project, operation = await project_service.create(
         session,
         subject.actor,
+        subject.principal,
         name=body.name,
         domain=body.domain,
         plugins=body.plugins,
@@ -95,9 +96,7 @@ async def list_projects(
     params: Annotated[PageParams, Depends(page_params)],
     state: Annotated[str | None, Query(max_length=20)] = None,
 ) -> Page[ProjectRead]:
-    rows, total = await project_service.list(
-        session, params=params, owner_user_id=_owner(subject), state=state
-    )
+    rows, total = await project_service.list(session, subject.principal, params=params, state=state)
     operations = await project_service.operations(session, rows)
     return Page.of(
         [project_read(p, operations.get(p.operation_id)) for p in rows],
@@ -111,7 +110,7 @@ async def show_project(
     project_id: int, subject: ProjectsReader, session: SessionDep
 ) -> ProjectRead:
     """State, DNS records, Coolify uuids, live URL, and the operation's progress."""
-    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    project = await project_service.get(session, subject.principal, project_id)
     return await _one(session, project)
 
 
@@ -124,7 +123,7 @@ async def retry_project(
     project_id: int, subject: ProjectsWriter, session: SessionDep
 ) -> ProjectRead:
     """Run provisioning again from the failed step."""
-    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    project = await project_service.get(session, subject.principal, project_id)
     operation = await project_service.retry(session, subject.actor, project)
     return project_read(project, operation)
 
@@ -134,7 +133,7 @@ async def suspend_project(
     project_id: int, subject: ProjectsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> ProjectRead:
     """Stop the application."""
-    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    project = await project_service.get(session, subject.principal, project_id)
     await project_service.suspend(session, runtime.settings, subject.actor, project)
     return await _one(session, project)
 
@@ -144,7 +143,7 @@ async def resume_project(
     project_id: int, subject: ProjectsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> ProjectRead:
     """Start the application again."""
-    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    project = await project_service.get(session, subject.principal, project_id)
     await project_service.resume(session, runtime.settings, subject.actor, project)
     return await _one(session, project)
 
@@ -154,6 +153,6 @@ async def archive_project(
     project_id: int, subject: ProjectsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> ProjectRead:
     """Remove the application, the Coolify project and the DNS records; keep the domain."""
-    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    project = await project_service.get(session, subject.principal, project_id)
     await project_service.archive(session, runtime.settings, subject.actor, project)
     return await _one(session, project)

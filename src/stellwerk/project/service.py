@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
+from stellwerk.dns.repository import DnsZoneRepository
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.models import Operation, Project
 from stellwerk.operation.service import operation as operation_service
@@ -55,6 +57,7 @@ class ProjectService:
         self,
         session: AsyncSession,
         actor: Actor,
+        principal: Principal,
         *,
         name: str,
         domain: str,
@@ -84,6 +87,16 @@ class ProjectService:
             raise Conflict(f"A project named {name} exists", code="project_exists", field="name")
         if await repository.by_domain(domain) is not None:
             raise Conflict(f"A project uses {domain}", code="domain_in_use", field="domain")
+        zones = DnsZoneRepository(session)
+        if (
+            await zones.get(domain) is not None
+            and await zones.get_readable(principal, domain) is None
+        ):
+            raise Conflict(
+                f"The DNS zone {domain} belongs to someone else",
+                code="domain_in_use",
+                field="domain",
+            )
         project = await repository.add(
             Project(
                 name=name,
@@ -127,41 +140,34 @@ class ProjectService:
         await session.flush()
         return operation
 
-    async def get(
-        self, session: AsyncSession, project_id: int, *, owner_user_id: int | None = None
-    ) -> Project:
-        project = await ProjectRepository(session).get(project_id)
-        if project is None or (
-            owner_user_id is not None and project.owner_user_id != owner_user_id
-        ):
+    async def get(self, session: AsyncSession, principal: Principal, project_id: int) -> Project:
+        """A project `principal` may see; anyone else's is not found."""
+        project = await ProjectRepository(session).get_readable(principal, project_id)
+        if project is None:
             raise NotFound(f"No project with id {project_id}")
         return project
 
-    async def find(
-        self, session: AsyncSession, ref: str, *, owner_user_id: int | None = None
-    ) -> Project:
+    async def find(self, session: AsyncSession, principal: Principal, ref: str) -> Project:
         """A project by id or by name (the CLI takes either)."""
         if ref.isdecimal():
-            return await self.get(session, int(ref), owner_user_id=owner_user_id)
-        project = await ProjectRepository(session).by_name(ref.strip().lower())
-        if project is None or (
-            owner_user_id is not None and project.owner_user_id != owner_user_id
-        ):
+            return await self.get(session, principal, int(ref))
+        project = await ProjectRepository(session).by_name_readable(principal, ref.strip().lower())
+        if project is None:
             raise NotFound(f"No project {ref}")
         return project
 
     async def list(
         self,
         session: AsyncSession,
+        principal: Principal,
         *,
         params: PageParams,
-        owner_user_id: int | None = None,
         state: str | None = None,
     ) -> tuple[Sequence[Project], int]:
         if state is not None and state not in STATES:
             raise ValidationFailed(f"The state is one of {', '.join(STATES)}", field="state")
         return await ProjectRepository(session).list(
-            offset=params.offset, limit=params.per_page, owner_user_id=owner_user_id, state=state
+            principal, offset=params.offset, limit=params.per_page, state=state
         )
 
     async def operations(

@@ -27,9 +27,11 @@ from stellwerk.config import Settings
 from stellwerk.dns.repository import DnsZoneRepository
 from stellwerk.dns.service import setup_project_dns
 from stellwerk.exceptions import StellwerkError
+from stellwerk.identity.role import is_company_role
 from stellwerk.kit import netguard
+from stellwerk.kit.query import insert_first
 from stellwerk.kit.time import utc_now
-from stellwerk.models import DnsZone, Project
+from stellwerk.models import DnsZone, Project, User
 from stellwerk.operation import engine
 from stellwerk.operation.engine import worker_database
 from stellwerk.operation.workflow import OperationContext, operation_workflow
@@ -227,32 +229,79 @@ def _record_json(record: DnsRecord, created: bool) -> dict[str, Any]:
     }
 
 
+async def _claim_zone(project_id: int, provider: str) -> tuple[str, int | None]:
+    """Record the project's zone before anything is written at the provider, as the project
+    owner's zone (a customer's) or the company's. Refuses a zone that belongs to someone else."""
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        owner = await session.get(User, project.owner_user_id) if project.owner_user_id else None
+        zone_owner = owner.id if owner is not None and not is_company_role(owner.role) else None
+        zones = DnsZoneRepository(session)
+        zone = await zones.get(project.domain)
+        if zone is None:
+            zone = DnsZone(name=project.domain, provider=provider, owner_user_id=zone_owner)
+            if not await insert_first(session, zone):
+                zone = await zones.get(project.domain)
+        if zone is None or zone.owner_user_id != zone_owner:
+            raise StepFailed(
+                f"The DNS zone {project.domain} belongs to someone else",
+                code="zone_not_yours",
+            )
+        return zone.provider, zone_owner
+
+
 @DBOS.step(name="project.dns", **RETRY)
 async def step_dns(project_id: int) -> dict[str, Any]:
     settings = _settings()
+    # Read what is needed, then talk to the provider with no transaction open.
     async with worker_database().session() as session:
         project = await _load(session, project_id)
-        zones = DnsZoneRepository(session)
-        zone = await zones.get(project.domain)
+        domain, server_ip = project.domain, str(project.server_ip)
+        zone = await DnsZoneRepository(session).get(domain)
         provider = project.dns_provider or (
             zone.provider if zone else settings.dns_default_provider
         )
         previous = {str(r.get("id")): bool(r.get("created")) for r in project.dns_records}
-        async with connect.dns(settings, provider) as dns:
-            existing_ids: set[str] = set()
-            try:
-                existing_ids = {r.id for r in await dns.list_records(zone=project.domain)}
-            except ProviderError as error:
-                if error.code != NOT_FOUND:
-                    raise
-            records = await setup_project_dns(dns, project.domain, str(project.server_ip))
+        known = zone is not None
+    if not known:
+        # A customer's project never takes over a zone that already exists at the provider
+        # without being recorded here: it may be the company's or another customer's.
+        async with worker_database().session() as session:
+            project = await _load(session, project_id)
+            owner_id = project.owner_user_id
+            owner = await session.get(User, owner_id) if owner_id else None
+            customer = owner is not None and not is_company_role(owner.role)
+        if customer:
+            async with connect.dns(settings, provider) as dns:
+                exists = True
+                try:
+                    await dns.get_zone(zone=domain)
+                except ProviderError as error:
+                    if error.code != NOT_FOUND:
+                        raise
+                    exists = False
+            if exists:
+                raise StepFailed(
+                    f"The DNS zone {domain} exists at {provider} but is not recorded as yours; "
+                    "ask the company to assign it to you",
+                    code="zone_not_yours",
+                )
+    provider, _ = await _claim_zone(project_id, provider)
+    async with connect.dns(settings, provider) as dns:
+        existing_ids: set[str] = set()
+        try:
+            existing_ids = {r.id for r in await dns.list_records(zone=domain)}
+        except ProviderError as error:
+            if error.code != NOT_FOUND:
+                raise
+        records = await setup_project_dns(dns, domain, server_ip)
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
         project.dns_provider = provider
         project.dns_records = [
             _record_json(r, previous.get(r.id, r.id not in existing_ids)) for r in records
         ]
-        if zone is None:
-            await zones.add(DnsZone(name=project.domain, provider=provider))
-        return {"records": [r.id for r in records], "provider": provider}
+    return {"records": [r.id for r in records], "provider": provider}
 
 
 @DBOS.step(name="project.coolify_project", **RETRY)

@@ -19,5 +19,6 @@ LoggedIn = Annotated[AuthSubject, Depends(Authenticator(login_only=True))]
 
 
 def owner_scope(subject: AuthSubject) -> int | None:
-    """Whose domains the caller sees: their own, or everyone's for admins."""
-    return None if subject.is_admin else subject.user.id
+    """Whose domains the caller reaches (the owner every redirect query filters by): a
+    customer's own, everyone's (None) for staff and admins."""
+    return subject.principal.owner_filter

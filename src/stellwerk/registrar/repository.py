@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stellwerk.identity.principal import Principal
+from stellwerk.kit.query import paginate
 from stellwerk.models import RegistrarContact, RegistrarDomain
 
 
 class RegistrarRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    @staticmethod
+    def readable_domains(principal: Principal) -> Select[RegistrarDomain]:
+        """The registrar domains `principal` may see: a customer's own, all for the company.
+        (Contacts are for admins alone: their routes say so.)"""
+        statement = select(RegistrarDomain)
+        if principal.owner_filter is not None:
+            statement = statement.where(RegistrarDomain.owner_user_id == principal.owner_filter)
+        return statement
 
     async def add(self, item: RegistrarDomain | RegistrarContact) -> None:
         self.session.add(item)
@@ -24,18 +35,19 @@ class RegistrarRepository:
         )
         return result.scalar_one_or_none()
 
-    async def domains(
-        self, *, offset: int, limit: int, status: str | None = None
-    ) -> tuple[Sequence[RegistrarDomain], int]:
-        query = select(RegistrarDomain)
-        count = select(func.count()).select_from(RegistrarDomain)
-        if status:
-            query = query.where(RegistrarDomain.status == status)
-            count = count.where(RegistrarDomain.status == status)
-        rows = await self.session.execute(
-            query.order_by(RegistrarDomain.name).offset(offset).limit(limit)
+    async def readable_domain(self, principal: Principal, name: str) -> RegistrarDomain | None:
+        return await self.session.scalar(
+            self.readable_domains(principal).where(RegistrarDomain.name == name)
         )
-        return rows.scalars().all(), int((await self.session.execute(count)).scalar_one())
+
+    async def domains(
+        self, principal: Principal, *, offset: int, limit: int, status: str | None = None
+    ) -> tuple[Sequence[RegistrarDomain], int]:
+        statement = self.readable_domains(principal)
+        if status:
+            statement = statement.where(RegistrarDomain.status == status)
+        statement = statement.order_by(RegistrarDomain.name)
+        return await paginate(self.session, statement, offset=offset, limit=limit)
 
     async def pending_domains(self, limit: int = 100) -> Sequence[RegistrarDomain]:
         rows = await self.session.execute(

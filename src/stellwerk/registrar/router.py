@@ -11,7 +11,7 @@ from stellwerk.exceptions import ValidationFailed
 from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import Page, PageParams, page_params
 from stellwerk.provider.registrar.base import ContactInput
-from stellwerk.registrar.auth import DnsReader, DnsWriter, DomainBuyer
+from stellwerk.registrar.auth import ContactReader, ContactWriter, DnsReader, DomainBuyer
 from stellwerk.registrar.schemas import (
     ContactCreate,
     ContactRead,
@@ -66,12 +66,15 @@ async def check_domains(
 
 @router.get("/api/registrar/domains", response_model=Page[DomainRead])
 async def list_domains(
-    _: DnsReader,
+    subject: DnsReader,
     session: SessionDep,
     params: Annotated[PageParams, Depends(page_params)],
     status: Annotated[str | None, Query(pattern="^(active|pending|failed)$")] = None,
 ) -> Page[DomainRead]:
-    rows, total = await registrar_service.list(session, params=params, status=status)
+    """The account's domains: a customer's own, everyone's for the company."""
+    rows, total = await registrar_service.list(
+        session, subject.principal, params=params, status=status
+    )
     return Page.of([DomainRead.model_validate(r) for r in rows], total=total, params=params)
 
 
@@ -123,14 +126,15 @@ async def transfer_domain(
 
 @router.get("/api/registrar/domains/{name}", response_model=DomainRead)
 async def show_domain(
-    name: str, _: DnsReader, session: SessionDep, runtime: RuntimeDep
+    name: str, subject: DnsReader, session: SessionDep, runtime: RuntimeDep
 ) -> DomainRead:
     """One domain; a pending transfer is looked up at the registrar first."""
-    return DomainRead.model_validate(await registrar_service.get(session, runtime.settings, name))
+    domain = await registrar_service.get(session, runtime.settings, subject.principal, name)
+    return DomainRead.model_validate(domain)
 
 
 @router.get("/api/registrar/contacts", response_model=list[ContactRead])
-async def list_contacts(_: DnsReader, session: SessionDep) -> list[ContactRead]:
+async def list_contacts(_: ContactReader, session: SessionDep) -> list[ContactRead]:
     return [ContactRead.model_validate(c) for c in await registrar_service.contacts(session)]
 
 
@@ -138,7 +142,7 @@ async def list_contacts(_: DnsReader, session: SessionDep) -> list[ContactRead]:
     "/api/registrar/contacts", response_model=ContactRead, status_code=status.HTTP_201_CREATED
 )
 async def create_contact(
-    body: ContactCreate, subject: DnsWriter, session: SessionDep, runtime: RuntimeDep
+    body: ContactCreate, subject: ContactWriter, session: SessionDep, runtime: RuntimeDep
 ) -> ContactRead:
     """Create a contact at the registrar (`contact.create`), or adopt an existing handle with
     `provider_contact_id`; `default: true` (the default) makes it the one new domains use."""
@@ -179,13 +183,13 @@ async def create_contact(
 
 
 @router.get("/api/registrar/contacts/{contact_id}", response_model=ContactRead)
-async def show_contact(contact_id: int, _: DnsReader, session: SessionDep) -> ContactRead:
+async def show_contact(contact_id: int, _: ContactReader, session: SessionDep) -> ContactRead:
     return ContactRead.model_validate(await registrar_service.get_contact(session, contact_id))
 
 
 @router.put("/api/registrar/contacts/{contact_id}", response_model=ContactRead)
 async def update_contact(
-    contact_id: int, body: ContactUpdate, subject: DnsWriter, session: SessionDep
+    contact_id: int, body: ContactUpdate, subject: ContactWriter, session: SessionDep
 ) -> ContactRead:
     """Make a contact the default (`{"default": true}`) or rename it."""
     contact = await registrar_service.get_contact(session, contact_id)

@@ -16,8 +16,10 @@ from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.identity.principal import Principal
 from stellwerk.kit import idn
 from stellwerk.kit.pagination import PageParams
+from stellwerk.kit.query import insert_first
 from stellwerk.kit.time import utc_now
 from stellwerk.models import RegistrarContact, RegistrarDomain
 from stellwerk.provider import connect
@@ -65,6 +67,13 @@ class DomainTaken(Conflict):
     default_code = "domain_taken"
 
 
+class ContactExists(Conflict):
+    default_code = "contact_exists"
+
+    def __init__(self, handle: str) -> None:
+        super().__init__(f"Contact {handle} is already known")
+
+
 class RegistrarService:
     async def check(self, settings: Settings, *, domains: Sequence[str]) -> list[DomainCheck]:
         names = [normalize_domain(d, field="domains") for d in domains]
@@ -98,9 +107,7 @@ class RegistrarService:
         async with connect.registrar(settings) as registrar:
             if provider_contact_id is not None:
                 if await repository.contact_by_handle(PROVIDER, provider_contact_id):
-                    raise Conflict(
-                        f"Contact {provider_contact_id} is already known", code="contact_exists"
-                    )
+                    raise ContactExists(provider_contact_id)
                 remote = await registrar.get_contact(contact_id=provider_contact_id)
                 kind, name, organization, email = (
                     remote.type or "PERSON",
@@ -118,8 +125,6 @@ class RegistrarService:
                 )
             else:
                 raise ValidationFailed("Give a provider_contact_id or the contact's details")
-        if default:
-            await repository.clear_default(PROVIDER)
         row = RegistrarContact(
             provider=PROVIDER,
             provider_contact_id=remote.id,
@@ -127,9 +132,14 @@ class RegistrarService:
             name=name or remote.id,
             organization=organization,
             email=email,
-            is_default=default,
+            is_default=False,
         )
-        await repository.add(row)
+        if not await insert_first(session, row):
+            raise ContactExists(remote.id)
+        if default:
+            await repository.clear_default(PROVIDER)
+            row.is_default = True
+            await session.flush()
         await audit.record(
             session,
             actor,
@@ -178,13 +188,18 @@ class RegistrarService:
             return contact
         if connect.uses_sandbox(settings, PROVIDER):
             existing = await repository.contact_by_handle(PROVIDER, SANDBOX_CONTACT)
-            if existing is not None:
-                existing.is_default = True
-                await session.flush()
-                return existing
-            return await self.create_contact(
-                session, settings, actor, provider_contact_id=SANDBOX_CONTACT
-            )
+            if existing is None:
+                try:
+                    return await self.create_contact(
+                        session, settings, actor, provider_contact_id=SANDBOX_CONTACT
+                    )
+                except ContactExists:  # adopted by a concurrent request just now
+                    existing = await repository.contact_by_handle(PROVIDER, SANDBOX_CONTACT)
+                    if existing is None:
+                        raise
+            existing.is_default = True
+            await session.flush()
+            return existing
         raise Conflict(
             "No default registrant contact: create one with POST /api/registrar/contacts",
             code="no_default_contact",
@@ -241,7 +256,8 @@ class RegistrarService:
                 )
         row.contact_id = contact.id
         row.owner_user_id = actor.user_id
-        await repository.add(row)
+        if not await insert_first(session, row):
+            raise DomainTaken(f"{name} is already in this account")
         await audit.record(
             session,
             actor,
@@ -320,7 +336,8 @@ class RegistrarService:
             owner_user_id=actor.user_id,
             completed_at=utc_now() if started.status == "active" else None,
         )
-        await repository.add(row)
+        if not await insert_first(session, row):
+            raise DomainTaken(f"{name} is already in this account")
         await audit.record(
             session,
             actor,
@@ -332,14 +349,23 @@ class RegistrarService:
         return row
 
     async def list(
-        self, session: AsyncSession, *, params: PageParams, status: str | None = None
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        *,
+        params: PageParams,
+        status: str | None = None,
     ) -> tuple[Sequence[RegistrarDomain], int]:
         return await RegistrarRepository(session).domains(
-            offset=params.offset, limit=params.per_page, status=status
+            principal, offset=params.offset, limit=params.per_page, status=status
         )
 
-    async def get(self, session: AsyncSession, settings: Settings, name: str) -> RegistrarDomain:
-        domain = await RegistrarRepository(session).domain(normalize_domain(name))
+    async def get(
+        self, session: AsyncSession, settings: Settings, principal: Principal, name: str
+    ) -> RegistrarDomain:
+        domain = await RegistrarRepository(session).readable_domain(
+            principal, normalize_domain(name)
+        )
         if domain is None:
             raise NotFound(f"No domain {name} in this account")
         if domain.status == "pending":

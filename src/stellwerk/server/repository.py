@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stellwerk.identity.principal import Principal
+from stellwerk.kit.query import paginate
 from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
 
 # Instances that are gone: kept for the record, left out of lists and reconciliation.
@@ -81,8 +83,44 @@ class InstanceRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    @staticmethod
+    def readable(principal: Principal) -> Select[VpsInstance]:
+        """The servers `principal` may see and manage: a customer's own, all for the company."""
+        statement = select(VpsInstance)
+        if principal.owner_filter is not None:
+            statement = statement.where(VpsInstance.user_id == principal.owner_filter)
+        return statement
+
     async def get(self, instance_id: uuid.UUID) -> VpsInstance | None:
         return await self.session.get(VpsInstance, instance_id)
+
+    async def get_readable(
+        self, principal: Principal, instance_id: uuid.UUID
+    ) -> VpsInstance | None:
+        return await self.session.scalar(
+            self.readable(principal).where(VpsInstance.id == instance_id)
+        )
+
+    async def lock_owner(self, user_id: int) -> None:
+        """Serialize orders of one owner until the transaction ends: a no-op write to the
+        owner's row takes its row lock (PostgreSQL) or the database's write lock (SQLite)."""
+        await self.session.execute(
+            update(User).where(User.id == user_id).values(server_quota=User.server_quota)
+        )
+
+    async def count_held(self, user_id: int) -> int:
+        """Servers an owner holds now (deleted and failed ones do not count)."""
+        return int(
+            await self.session.scalar(
+                select(func.count())
+                .select_from(VpsInstance)
+                .where(
+                    VpsInstance.user_id == user_id,
+                    VpsInstance.status.not_in((*GONE, "failed")),
+                )
+            )
+            or 0
+        )
 
     async def get_for_update(self, instance_id: uuid.UUID) -> VpsInstance | None:
         return await self.session.scalar(
@@ -96,28 +134,23 @@ class InstanceRepository:
             )
         )
 
-    async def list_for_user(
-        self, user_id: int | None, *, offset: int, limit: int, provider_type: str | None = None
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        offset: int,
+        limit: int,
+        provider_type: str | None = None,
     ) -> tuple[Sequence[VpsInstance], int]:
         condition: list[ColumnElement[bool]] = [VpsInstance.status.not_in(GONE)]
-        if user_id is not None:
-            condition.append(VpsInstance.user_id == user_id)
         if provider_type is not None:
             condition.append(VpsInstance.provider_type == provider_type)
-        total = int(
-            await self.session.scalar(
-                select(func.count()).select_from(VpsInstance).where(*condition)
-            )
-            or 0
-        )
-        rows = await self.session.scalars(
-            select(VpsInstance)
+        statement = (
+            self.readable(principal)
             .where(*condition)
             .order_by(VpsInstance.created_at.desc(), VpsInstance.id)
-            .offset(offset)
-            .limit(limit)
         )
-        return rows.all(), total
+        return await paginate(self.session, statement, offset=offset, limit=limit)
 
     async def live_for_provider(self, provider_id: uuid.UUID) -> Sequence[VpsInstance]:
         """Instances that exist (or are being created) at the provider."""

@@ -15,7 +15,7 @@ from stellwerk.kit.pagination import PageParams, page_params
 from stellwerk.kit.time import iso
 from stellwerk.models import ServiceProvider, VpsInstance, VpsPlan
 from stellwerk.provider.compute.base import IMAGE_TYPES
-from stellwerk.server.auth import AdminUser, ServerReader, ServerWriter
+from stellwerk.server.auth import AdminUser, ServerReader, ServerWriter, order_rules, sees_costs
 from stellwerk.server.schemas import (
     ActionRequest,
     CatalogRead,
@@ -65,15 +65,17 @@ def provider_read(provider: ServiceProvider) -> ProviderRead:
     )
 
 
-def plan_read(plan: VpsPlan, provider_type: str | None = None) -> PlanRead:
+def plan_read(
+    plan: VpsPlan, provider_type: str | None = None, *, with_costs: bool = True
+) -> PlanRead:
     monthly = money(plan.base_price + plan.markup_price)
     return PlanRead(
         id=plan.id,
         provider_id=plan.provider_id,
         provider_type=provider_type,
         provider_plan_id=plan.provider_plan_id,
-        base_price=float(plan.base_price),
-        markup_price=float(plan.markup_price),
+        base_price=float(plan.base_price) if with_costs else None,
+        markup_price=float(plan.markup_price) if with_costs else None,
         price_monthly=float(monthly),
         price_hourly=float(hourly(monthly)),
         specifications=plan.specifications,
@@ -369,7 +371,13 @@ def _catalog_routes(provider_type: str, paths: dict[str, str]) -> None:
             runtime: RuntimeDep,
             provider_id: ProviderIdQuery = None,
         ) -> dict[str, Any]:
-            items = await _catalog(session, runtime, provider_type, provider_id, "plans")
+            provider = await provider_service.resolve(
+                session, provider_type=provider_type, provider_id=provider_id
+            )
+            # Without `read:providers`: only the sizes the plans offer, at the plan's price.
+            items = await catalog_service.sizes(
+                session, provider, settings=runtime.settings, with_costs=sees_costs(subject)
+            )
             return {key: [_size(p) for p in items]}
 
         plans.__doc__ = f"{provider_type} plans ({key}), from the catalog cache."
@@ -452,11 +460,16 @@ _catalog_routes("hetzner", {"plans": "server-types", "regions": "locations"})
 
 @router.get("/api/vps/plans", response_model=PlanList)
 async def customer_plans(subject: ServerReader, session: SessionDep) -> PlanList:
-    """The active plans with what a customer pays (base + markup)."""
+    """The active plans with what a customer pays (`price_monthly`, `price_hourly`); base price
+    and markup only for credentials holding `read:providers`."""
     types = await _types(session)
     plans = await plan_service.list(session, active=True)
+    costs = sees_costs(subject)
     return PlanList(
-        plans=[plan_read(p, types.get(p.provider_id or uuid.UUID(int=0))) for p in plans]
+        plans=[
+            plan_read(p, types.get(p.provider_id or uuid.UUID(int=0)), with_costs=costs)
+            for p in plans
+        ]
     )
 
 
@@ -487,6 +500,7 @@ async def create_instance(
         settings=runtime.settings,
         body=body.model_dump(exclude_unset=False),
         idempotency_key=idempotency_key,
+        rules=order_rules(subject, runtime.settings),
     )
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -499,8 +513,8 @@ async def list_instances(
     session: SessionDep,
     params: Annotated[PageParams, Depends(page_params)],
 ) -> InstanceList:
-    """Your instances, newest first."""
-    rows, total = await instance_service.list(session, subject.user, params=params)
+    """Your instances, newest first (everyone's for staff and admins)."""
+    rows, total = await instance_service.list(session, subject.principal, params=params)
     return InstanceList(
         instances=[instance_read(i) for i in rows],
         total=total,
@@ -515,7 +529,7 @@ async def get_instance(
     instance_id: uuid.UUID, subject: ServerReader, session: SessionDep, runtime: RuntimeDep
 ) -> InstanceDetail:
     """One of your instances, as its provider reports it now."""
-    instance = await instance_service.get(session, subject.user, instance_id)
+    instance = await instance_service.get(session, subject.principal, instance_id)
     instance = await instance_service.refresh(session, instance, settings=runtime.settings)
     return InstanceDetail(instance=instance_read(instance))
 
@@ -529,7 +543,7 @@ async def instance_action(
     runtime: RuntimeDep,
 ) -> Message:
     """boot / power_on, shutdown, power_off, reboot, power_cycle (DigitalOcean only), delete."""
-    instance = await instance_service.get(session, subject.user, instance_id)
+    instance = await instance_service.get(session, subject.principal, instance_id)
     await instance_service.action(
         session, subject.actor, instance, settings=runtime.settings, action=body.action
     )

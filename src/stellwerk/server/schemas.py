@@ -70,8 +70,9 @@ class PlanRead(BaseModel):
     provider_id: uuid.UUID | None
     provider_type: str | None
     provider_plan_id: str
-    base_price: float
-    markup_price: float
+    # What the plan costs the company and its margin: null for customers.
+    base_price: float | None
+    markup_price: float | None
     # What a customer pays: base + markup per month, and its hourly share (672 h a month).
     price_monthly: float
     price_hourly: float
@@ -98,6 +99,10 @@ class InstanceCreate(BaseModel):
 
     provider_id: uuid.UUID | None = None
     provider_type: str | None = Field(default=None, max_length=50)
+    plan_id: uuid.UUID | None = Field(
+        default=None,
+        description="Order one of GET /api/vps/plans: its provider and size are taken from it",
+    )
     label: str | None = Field(default=None, max_length=255)
     name: str | None = Field(default=None, max_length=255)
     type: str | None = Field(default=None, max_length=100)

@@ -24,7 +24,8 @@ from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.database import after_commit
-from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
 from stellwerk.operation.service import operation as operation_service
@@ -405,6 +406,37 @@ class CatalogService:
         )
         return provider, await self.of(provider, settings=settings, kind=kind)
 
+    async def sizes(
+        self,
+        session: AsyncSession,
+        provider: ServiceProvider,
+        *,
+        settings: Settings,
+        with_costs: bool,
+    ) -> list[dict[str, Any]]:
+        """The provider's sizes as the caller may see them: every size at the provider's price
+        (`with_costs`), or only the sizes an active plan offers, at the plan's price."""
+        items = await self.of(provider, settings=settings, kind="plans")
+        if with_costs:
+            return items
+        plans = {
+            p.provider_plan_id: p
+            for p in await PlanRepository(session).list(provider_id=provider.id, active=True)
+        }
+        offered = []
+        for item in items:
+            plan = plans.get(item["id"])
+            if plan is not None:
+                monthly = money(plan.base_price + plan.markup_price)
+                offered.append(
+                    {
+                        **item,
+                        "price_monthly": float(monthly),
+                        "price_hourly": float(hourly(monthly)),
+                    }
+                )
+        return offered
+
     async def of(
         self, provider: ServiceProvider, *, settings: Settings, kind: str
     ) -> list[dict[str, Any]]:
@@ -547,6 +579,36 @@ def _request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@dataclasses.dataclass(frozen=True)
+class OrderRules:
+    """What the person ordering may order: any provider size (admins), or only sizes with an
+    active plan at the plan's price; and, for customers, how many servers they may hold."""
+
+    any_size: bool = True
+    quota: int | None = None
+
+
+class PlanRequired(Forbidden):
+    default_code = "PLAN_REQUIRED"
+
+    def __init__(self, provider_type: str, plan_type: str) -> None:
+        super().__init__(
+            f"{provider_type} {plan_type} is not offered as a plan; choose one of "
+            "GET /api/vps/plans",
+            field="type",
+        )
+
+
+class QuotaExceeded(Forbidden):
+    default_code = "QUOTA_EXCEEDED"
+
+    def __init__(self, quota: int) -> None:
+        super().__init__(
+            f"Your account may hold {quota} server{'s' if quota != 1 else ''} at once; "
+            "delete one or ask us to raise the limit"
+        )
+
+
 class InstanceService:
     async def create(
         self,
@@ -557,8 +619,11 @@ class InstanceService:
         settings: Settings,
         body: dict[str, Any],
         idempotency_key: str | None = None,
+        rules: OrderRules | None = None,
     ) -> tuple[VpsInstance, bool]:
-        """Validate, record the instance and start its creation; returns (instance, created)."""
+        """Validate, record the instance and start its creation; returns (instance, created).
+        Without `rules`, anything may be ordered (the operator's command line)."""
+        rules = rules or OrderRules()
         repository = InstanceRepository(session)
         if idempotency_key is not None:
             if not 1 <= len(idempotency_key) <= 200:
@@ -571,13 +636,24 @@ class InstanceService:
             if existing is not None:
                 return self._replay(existing, body), False
         public_body = {k: v for k, v in body.items() if k != "rootPassword"}
+        ordered_plan = await self._ordered_plan(session, body)
         provider = await provider_service.resolve(
-            session, provider_type=body.get("provider_type"), provider_id=body.get("provider_id")
+            session,
+            provider_type=body.get("provider_type"),
+            provider_id=ordered_plan.provider_id if ordered_plan else body.get("provider_id"),
         )
         async with connected(provider, settings):
             pass  # PROVIDER_INACTIVE before any other verdict
         label = body.get("label") or body.get("name")
         plan_type = body.get("type") or body.get("server_type")
+        if ordered_plan is not None:
+            if plan_type and plan_type != ordered_plan.provider_plan_id:
+                raise ValidationFailed(
+                    f"Plan {ordered_plan.id} is {ordered_plan.provider_plan_id}, not {plan_type}",
+                    code=VALIDATION_ERROR,
+                    field="type",
+                )
+            plan_type = ordered_plan.provider_plan_id
         region = (
             body.get("region")
             or body.get("location")
@@ -605,6 +681,8 @@ class InstanceService:
         if plan is not None and plan.active:
             monthly = money(plan.base_price + plan.markup_price)
             hourly_rate = hourly(monthly)
+        elif not rules.any_size:
+            raise PlanRequired(provider.type, plan_type)
         else:
             plan = None
             monthly = money(offered["price_monthly"])
@@ -646,9 +724,15 @@ class InstanceService:
             root_password_encrypted=secret_box(settings).encrypt(password) if password else None,
             idempotency_key=idempotency_key,
         )
+        if rules.quota is not None:
+            # The first write: taken before counting, so two orders cannot both pass the count.
+            await repository.lock_owner(owner.id)
+            if await repository.count_held(owner.id) >= rules.quota:
+                raise QuotaExceeded(rules.quota)
         try:
             # No SAVEPOINT here: on SQLite a savepoint opened before any write commits on release.
-            # Only reads happened so far, so a lost race simply rolls back and replays.
+            # Only reads (and the owner lock) happened so far, so a lost race simply rolls back
+            # and replays.
             await repository.add(instance)
         except IntegrityError:
             owner_id = instance.user_id
@@ -685,6 +769,25 @@ class InstanceService:
             },
         )
         return instance, True
+
+    @staticmethod
+    async def _ordered_plan(session: AsyncSession, body: dict[str, Any]) -> VpsPlan | None:
+        """The plan named by `plan_id`, if the order names one (it must be active)."""
+        plan_id = body.get("plan_id")
+        if plan_id is None:
+            return None
+        plan = await PlanRepository(session).get(uuid.UUID(str(plan_id)))
+        if plan is None or not plan.active or plan.provider_id is None:
+            raise ValidationFailed(
+                f"No active plan {plan_id}", code=VALIDATION_ERROR, field="plan_id"
+            )
+        if body.get("provider_id") not in (None, plan.provider_id, str(plan.provider_id)):
+            raise ValidationFailed(
+                f"Plan {plan_id} is not offered by provider {body.get('provider_id')}",
+                code=VALIDATION_ERROR,
+                field="provider_id",
+            )
+        return plan
 
     @staticmethod
     def _replay(existing: VpsInstance, body: dict[str, Any]) -> VpsInstance:
@@ -792,30 +895,17 @@ class InstanceService:
         return offered
 
     async def list(
-        self, session: AsyncSession, owner: User, *, params: PageParams
+        self, session: AsyncSession, principal: Principal, *, params: PageParams
     ) -> tuple[Sequence[VpsInstance], int]:
-        return await InstanceRepository(session).list_for_user(
-            owner.id, offset=params.offset, limit=params.per_page
+        return await InstanceRepository(session).list(
+            principal, offset=params.offset, limit=params.per_page
         )
 
-    async def get(self, session: AsyncSession, owner: User, instance_id: uuid.UUID) -> VpsInstance:
-        """The owner's instance; anyone else's is reported as missing."""
-        instance = await InstanceRepository(session).get(instance_id)
-        if instance is None or instance.user_id != owner.id:
-            raise NotFound(f"Instance {instance_id} not found", code="NOT_FOUND", field="id")
-        return instance
-
-    async def list_all(
-        self, session: AsyncSession, *, params: PageParams
-    ) -> tuple[Sequence[VpsInstance], int]:
-        """Everyone's instances, for admins."""
-        return await InstanceRepository(session).list_for_user(
-            None, offset=params.offset, limit=params.per_page
-        )
-
-    async def get_any(self, session: AsyncSession, instance_id: uuid.UUID) -> VpsInstance:
-        """Any user's instance, for admins."""
-        instance = await InstanceRepository(session).get(instance_id)
+    async def get(
+        self, session: AsyncSession, principal: Principal, instance_id: uuid.UUID
+    ) -> VpsInstance:
+        """An instance `principal` may see; anyone else's is reported as missing."""
+        instance = await InstanceRepository(session).get_readable(principal, instance_id)
         if instance is None:
             raise NotFound(f"Instance {instance_id} not found", code="NOT_FOUND", field="id")
         return instance

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import Forbidden
 from stellwerk.identity.auth import AuthSubject, authenticate
+from stellwerk.identity.role import Role, role_at_least
 
 
 class LoginRequired(Exception):
@@ -30,6 +31,23 @@ async def web_admin(subject: Annotated[AuthSubject, Depends(web_user)]) -> AuthS
     if not subject.is_admin:
         raise Forbidden("This page is for admins", code="admin_only")
     return subject
+
+
+class WebAccess:
+    """A page's rule, the same as its API's `Authenticator`: a browser session whose role
+    grants `scope`, and, with `min_role`, someone of that role or higher."""
+
+    def __init__(self, *, scope: str, min_role: Role | None = None) -> None:
+        self.scope = scope
+        self.min_role = min_role
+
+    async def __call__(self, subject: Annotated[AuthSubject, Depends(web_user)]) -> AuthSubject:
+        if self.min_role is not None and not role_at_least(subject.role, self.min_role):
+            who = "admins" if self.min_role is Role.ADMIN else "the company's staff"
+            raise Forbidden(f"This page is for {who}", code="role_required")
+        if not subject.has(self.scope):
+            raise Forbidden("Your account cannot use this page", code="missing_scope")
+        return subject
 
 
 WebUser = Annotated[AuthSubject, Depends(web_user)]

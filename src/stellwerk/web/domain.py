@@ -17,8 +17,9 @@ from starlette.datastructures import FormData
 
 from stellwerk.database import SessionDep
 from stellwerk.dns.service import RECORD_TYPES, dns_service
-from stellwerk.exceptions import Forbidden, StellwerkError, ValidationFailed
+from stellwerk.exceptions import StellwerkError, ValidationFailed
 from stellwerk.identity.auth import AuthSubject, RuntimeDep
+from stellwerk.identity.role import Role
 from stellwerk.kit.pagination import Page
 from stellwerk.provider import connect
 from stellwerk.provider.dns.base import PRIORITY_TYPES
@@ -26,7 +27,7 @@ from stellwerk.provider.registrar.base import DomainCheck
 from stellwerk.registrar.auth import BUY_REFUSED, may_buy_domains
 from stellwerk.registrar.service import registrar as registrar_service
 from stellwerk.runtime import Runtime
-from stellwerk.web.auth import WebUser
+from stellwerk.web.auth import WebAccess
 from stellwerk.web.forms import field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
 
@@ -38,14 +39,13 @@ DEFAULT_TTL = 3600
 _SEPARATORS = re.compile(r"[\s,;]+")
 
 
-async def domain_buyer(subject: WebUser) -> AuthSubject:
-    """Register and transfer: admins only, the same rule as the API's `DomainBuyer`."""
-    if not may_buy_domains(subject):
-        raise Forbidden(BUY_REFUSED, code="admin_only")
-    return subject
+WebDnsReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:dns"))]
+WebDnsWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:dns"))]
+WebZoneManager = Annotated[AuthSubject, Depends(WebAccess(scope="write:dns", min_role=Role.STAFF))]
 
 
-WebDomainBuyer = Annotated[AuthSubject, Depends(domain_buyer)]
+# Register and transfer: admins only, the same rule as the API's `DomainBuyer`.
+WebDomainBuyer = Annotated[AuthSubject, Depends(WebAccess(scope="write:dns", min_role=Role.ADMIN))]
 
 
 def _back(url: str, message: str) -> Response:
@@ -91,7 +91,7 @@ async def _check(runtime: Runtime, names: list[str]) -> list[DomainCheck]:
 @router.get("/ui/domains", response_class=HTMLResponse)
 async def domains(
     request: Request,
-    subject: WebUser,
+    subject: WebDnsReader,
     session: SessionDep,
     runtime: RuntimeDep,
     page: int = 1,
@@ -100,7 +100,9 @@ async def domains(
 ) -> Response:
     params = page_params(page)
     chosen = status if status in DOMAIN_STATUSES else None
-    rows, total = await registrar_service.list(session, params=params, status=chosen)
+    rows, total = await registrar_service.list(
+        session, subject.principal, params=params, status=chosen
+    )
     query = (check or "").strip()[:4000]
     results: list[DomainCheck] = []
     errors: dict[str, str] = {}
@@ -243,12 +245,13 @@ async def transfer(
 
 @router.get("/ui/domains/{name}", response_class=HTMLResponse)
 async def domain_detail(
-    name: str, request: Request, _: WebUser, session: SessionDep, runtime: RuntimeDep
+    name: str, request: Request, subject: WebDnsReader, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """One domain; a pending transfer is looked up at the registrar first, as in the API."""
-    row = await registrar_service.get(session, runtime.settings, name)
+    row = await registrar_service.get(session, runtime.settings, subject.principal, name)
     contact = None
-    if row.contact_id is not None:
+    # Contacts (who holds the company's domains) are for admins, as in the API.
+    if row.contact_id is not None and subject.owner_is_admin:
         contact = await registrar_service.get_contact(session, row.contact_id)
     return render(request, "domain/detail.html", {"domain": row, "contact": contact})
 
@@ -258,6 +261,7 @@ async def domain_detail(
 
 async def _zones_page(
     request: Request,
+    subject: AuthSubject,
     session: SessionDep,
     runtime: Runtime,
     *,
@@ -269,7 +273,8 @@ async def _zones_page(
         request,
         "domain/zones.html",
         {
-            "zones": await dns_service.zones(session),
+            "zones": await dns_service.zones(session, subject.principal),
+            "may_manage_zones": subject.principal.is_company,
             "providers": sorted(connect.DNS_FACTORIES),
             "default_provider": runtime.settings.dns_default_provider,
             "values": values or {},
@@ -282,7 +287,7 @@ async def _zones_page(
 @router.get("/ui/dns", response_class=HTMLResponse)
 async def zones(
     request: Request,
-    _: WebUser,
+    subject: WebDnsReader,
     session: SessionDep,
     runtime: RuntimeDep,
     zone: str | None = None,
@@ -290,10 +295,13 @@ async def zones(
     if zone and zone.strip():
         # "Open a zone": any zone the default provider serves, known here or not.
         try:
-            ref = await dns_service.zone(session, runtime.settings, zone.strip()[:253])
+            ref = await dns_service.zone(
+                session, runtime.settings, subject.principal, zone.strip()[:253]
+            )
         except StellwerkError as error:
             return await _zones_page(
                 request,
+                subject,
                 session,
                 runtime,
                 values={"zone": zone[:253]},
@@ -301,12 +309,12 @@ async def zones(
                 status_code=422,
             )
         return RedirectResponse(f"/ui/dns/{ref.name}", status_code=303)
-    return await _zones_page(request, session, runtime)
+    return await _zones_page(request, subject, session, runtime)
 
 
 @router.post("/ui/dns", response_class=HTMLResponse)
 async def add_zone(
-    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebZoneManager, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request)
     values = {"name": text(form, "name")[:253], "provider": text(form, "provider")}
@@ -317,6 +325,7 @@ async def add_zone(
             session,
             runtime.settings,
             subject.actor,
+            subject.principal,
             name=values["name"],
             provider=values["provider"] or None,
         )
@@ -324,15 +333,15 @@ async def add_zone(
         errors = field_errors(error)
         errors.setdefault("name", errors.pop("_", ""))
         return await _zones_page(
-            request, session, runtime, values=values, errors=errors, status_code=422
+            request, subject, session, runtime, values=values, errors=errors, status_code=422
         )
     return _back(f"/ui/dns/{row.name}", f"{row.name} is served by {row.provider}.")
 
 
 @router.post("/ui/dns/{zone}/remove")
-async def remove_zone(zone: str, subject: WebUser, session: SessionDep) -> Response:
+async def remove_zone(zone: str, subject: WebZoneManager, session: SessionDep) -> Response:
     try:
-        await dns_service.remove_zone(session, subject.actor, zone)
+        await dns_service.remove_zone(session, subject.actor, subject.principal, zone)
     except StellwerkError as error:
         return _back("/ui/dns", f"Not removed: {error.message}")
     return _back("/ui/dns", f"Forgot {zone}; its records at the provider stay.")
@@ -340,6 +349,7 @@ async def remove_zone(zone: str, subject: WebUser, session: SessionDep) -> Respo
 
 async def _records_page(
     request: Request,
+    subject: AuthSubject,
     session: SessionDep,
     runtime: Runtime,
     zone: str,
@@ -351,15 +361,17 @@ async def _records_page(
     edit_errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    ref = await dns_service.zone(session, runtime.settings, zone)
+    ref = await dns_service.zone(session, runtime.settings, subject.principal, zone)
     records: list[Any] = []
     load_error = None
     try:
-        _, records = await dns_service.records(session, runtime.settings, ref.name)
+        _, records = await dns_service.records(
+            session, runtime.settings, subject.principal, ref.name
+        )
     except StellwerkError as error:
         load_error = error.message
     records.sort(key=lambda r: (r.name != "@", r.name, r.type, r.content))
-    known = any(row.name == ref.name for row in await dns_service.zones(session))
+    known = any(row.name == ref.name for row in await dns_service.zones(session, subject.principal))
     return render(
         request,
         "domain/records.html",
@@ -382,16 +394,16 @@ async def _records_page(
 
 @router.get("/ui/dns/{zone}", response_class=HTMLResponse)
 async def records(
-    zone: str, request: Request, _: WebUser, session: SessionDep, runtime: RuntimeDep
+    zone: str, request: Request, subject: WebDnsReader, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    return await _records_page(request, session, runtime, zone)
+    return await _records_page(request, subject, session, runtime, zone)
 
 
 @router.post("/ui/dns/{zone}/records", response_class=HTMLResponse)
 async def create_record(
     zone: str,
     request: Request,
-    subject: WebUser,
+    subject: WebDnsWriter,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -405,6 +417,7 @@ async def create_record(
             session,
             runtime.settings,
             subject.actor,
+            subject.principal,
             zone,
             name=values["name"] or "@",
             type=values["type"],
@@ -416,7 +429,14 @@ async def create_record(
         errors = field_errors(error)
         errors.setdefault("content", errors.pop("_", ""))
         return await _records_page(
-            request, session, runtime, zone, values=values, errors=errors, status_code=422
+            request,
+            subject,
+            session,
+            runtime,
+            zone,
+            values=values,
+            errors=errors,
+            status_code=422,
         )
     return _back(f"/ui/dns/{ref.name}", f"Added {record.type} {record.fqdn}.")
 
@@ -426,7 +446,7 @@ async def update_record(
     zone: str,
     record_id: str,
     request: Request,
-    subject: WebUser,
+    subject: WebDnsWriter,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -439,6 +459,7 @@ async def update_record(
             session,
             runtime.settings,
             subject.actor,
+            subject.principal,
             zone,
             record_id,
             content=values["content"],
@@ -450,6 +471,7 @@ async def update_record(
         errors.setdefault("content", errors.pop("_", ""))
         return await _records_page(
             request,
+            subject,
             session,
             runtime,
             zone,
@@ -463,11 +485,13 @@ async def update_record(
 
 @router.post("/ui/dns/{zone}/records/{record_id}/delete")
 async def delete_record(
-    zone: str, record_id: str, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    zone: str, record_id: str, subject: WebDnsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    ref = await dns_service.zone(session, runtime.settings, zone)
+    ref = await dns_service.zone(session, runtime.settings, subject.principal, zone)
     try:
-        await dns_service.delete_record(session, runtime.settings, subject.actor, zone, record_id)
+        await dns_service.delete_record(
+            session, runtime.settings, subject.actor, subject.principal, zone, record_id
+        )
     except StellwerkError as error:
         return _back(f"/ui/dns/{ref.name}", f"Not deleted: {error.message}")
     return _back(f"/ui/dns/{ref.name}", "Deleted the record.")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from stellwerk.database import SessionDep
-from stellwerk.exceptions import StellwerkError
+from stellwerk.exceptions import StellwerkError, ValidationFailed
 from stellwerk.identity import service as identity_service
-from stellwerk.identity.scope import scopes_for_role, sorted_scopes
+from stellwerk.identity.auth import RuntimeDep
+from stellwerk.identity.role import Role, scopes_for_role
+from stellwerk.identity.scope import sorted_scopes
 from stellwerk.kit.pagination import Page
+from stellwerk.runtime import Runtime
 from stellwerk.web.auth import WebAdmin, WebUser
 from stellwerk.web.forms import date_or_none, field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
@@ -28,9 +32,7 @@ async def _tokens_page(
     status_code: int = 200,
 ) -> Response:
     params = page_params(page)
-    tokens, total = await identity_service.token.list(
-        session, user_id=None if subject.is_admin else subject.user.id, params=params
-    )
+    tokens, total = await identity_service.token.list(session, subject.principal, params=params)
     return render(
         request,
         "identity/tokens.html",
@@ -79,14 +81,24 @@ async def create_token(request: Request, subject: WebUser, session: SessionDep) 
 @router.post("/ui/tokens/{token_id}/revoke")
 async def revoke_token(token_id: int, subject: WebUser, session: SessionDep) -> Response:
     await identity_service.token.revoke(
-        session,
-        subject.actor,
-        token_id=token_id,
-        user_id=None if subject.is_admin else subject.user.id,
+        session, subject.actor, subject.principal, token_id=token_id
     )
     response = RedirectResponse("/ui/tokens", status_code=303)
     flash(response, "The token is revoked.")
     return response
+
+
+def _users_context(runtime: Runtime) -> dict[str, object]:
+    return {"roles": list(Role), "default_quota": runtime.settings.customer_server_quota}
+
+
+def _quota(form: FormData) -> int | None:
+    value = text(form, "server_quota")
+    if not value:
+        return None
+    if not value.isdecimal() or int(value) > 10_000:
+        raise ValidationFailed("Enter a whole number from 0 to 10000", field="server_quota")
+    return int(value)
 
 
 @router.get("/ui/users", response_class=HTMLResponse)
@@ -94,6 +106,7 @@ async def users(
     request: Request,
     _: WebAdmin,
     session: SessionDep,
+    runtime: RuntimeDep,
     page: int = 1,
 ) -> Response:
     params = page_params(page)
@@ -101,12 +114,19 @@ async def users(
     return render(
         request,
         "identity/users.html",
-        {"users": rows, "page": Page.of(rows, total=total, params=params), "errors": {}},
+        {
+            "users": rows,
+            "page": Page.of(rows, total=total, params=params),
+            "errors": {},
+            **_users_context(runtime),
+        },
     )
 
 
 @router.post("/ui/users", response_class=HTMLResponse)
-async def create_user(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+async def create_user(
+    request: Request, subject: WebAdmin, session: SessionDep, runtime: RuntimeDep
+) -> Response:
     form = await read_form(request)
     try:
         user = await identity_service.user.create(
@@ -114,8 +134,9 @@ async def create_user(request: Request, subject: WebAdmin, session: SessionDep) 
             subject.actor,
             username=text(form, "username"),
             password=text(form, "password"),
-            role=text(form, "role", "user"),
+            role=text(form, "role", "customer"),
             email=text(form, "email") or None,
+            server_quota=_quota(form),
         )
     except StellwerkError as error:
         params = page_params(1)
@@ -127,7 +148,12 @@ async def create_user(request: Request, subject: WebAdmin, session: SessionDep) 
                 "users": rows,
                 "page": Page.of(rows, total=total, params=params),
                 "errors": field_errors(error),
-                "values": {"username": text(form, "username"), "email": text(form, "email")},
+                "values": {
+                    "username": text(form, "username"),
+                    "email": text(form, "email"),
+                    "server_quota": text(form, "server_quota"),
+                },
+                **_users_context(runtime),
             },
             status_code=422,
         )
@@ -148,6 +174,7 @@ async def update_user(
             session,
             subject.actor,
             user,
+            server_quota=_quota(form),
             role=text(form, "role") or None,
             is_active=text(form, "is_active") == "true" if text(form, "is_active") else None,
             password=text(form, "password") or None,

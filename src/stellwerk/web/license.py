@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from stellwerk.customer.service import customer as customer_service
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError, ValidationFailed
+from stellwerk.identity.auth import AuthSubject
 from stellwerk.kit.pagination import Page
 from stellwerk.license import service as license_services
 from stellwerk.license.service import license_service
 from stellwerk.resource.service import resource as resource_service
-from stellwerk.web.auth import WebAdmin
+from stellwerk.web.auth import WebAccess
 from stellwerk.web.charts import bar_list, daily_bars
 from stellwerk.web.forms import checked, field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
+
+WebCustomersReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:customers"))]
+WebCustomersWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:customers"))]
+WebLicensesReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:licenses"))]
+WebLicensesWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:licenses"))]
+WebReleasesReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:releases"))]
+WebReleasesWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:releases"))]
+WebResourcesReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:resources"))]
+WebResourcesWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:resources"))]
 
 router = APIRouter(include_in_schema=False)
 
@@ -86,7 +96,7 @@ def _activation_chart(counts: dict[dt.date, int], title: str) -> Any:
 @router.get("/ui/licenses", response_class=HTMLResponse)
 async def licenses(
     request: Request,
-    _: WebAdmin,
+    _: WebLicensesReader,
     session: SessionDep,
     page: int = 1,
     q: str | None = None,
@@ -149,7 +159,7 @@ async def licenses(
 
 
 @router.post("/ui/licenses/bulk")
-async def bulk(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+async def bulk(request: Request, subject: WebLicensesWriter, session: SessionDep) -> Response:
     form = await read_form(request)
     action = text(form, "action")
     back = text(form, "back") or "/ui/licenses"
@@ -201,7 +211,7 @@ async def _new_license_page(
 
 @router.get("/ui/licenses/new", response_class=HTMLResponse)
 async def new_license(
-    request: Request, _: WebAdmin, session: SessionDep, customer_id: str | None = None
+    request: Request, _: WebLicensesReader, session: SessionDep, customer_id: str | None = None
 ) -> Response:
     key = await license_service.generate_key(session)
     values = {
@@ -216,7 +226,9 @@ async def new_license(
 
 
 @router.post("/ui/licenses", response_class=HTMLResponse)
-async def create_license(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+async def create_license(
+    request: Request, subject: WebLicensesWriter, session: SessionDep
+) -> Response:
     form = await read_form(request)
     values: dict[str, Any] = {
         name: text(form, name)
@@ -263,7 +275,7 @@ async def create_license(request: Request, subject: WebAdmin, session: SessionDe
 
 @router.get("/ui/licenses/{license_id:int}", response_class=HTMLResponse)
 async def license_detail(
-    license_id: int, request: Request, _: WebAdmin, session: SessionDep
+    license_id: int, request: Request, _: WebLicensesReader, session: SessionDep
 ) -> Response:
     license = await license_service.get(session, license_id)
     devices = await license_services.activation.devices(session, license)
@@ -293,7 +305,7 @@ async def license_detail(
 
 @router.post("/ui/licenses/{license_id:int}/toggle")
 async def toggle_license(
-    license_id: int, request: Request, subject: WebAdmin, session: SessionDep
+    license_id: int, request: Request, subject: WebLicensesWriter, session: SessionDep
 ) -> Response:
     form = await read_form(request)
     back = text(form, "back")
@@ -306,7 +318,7 @@ async def toggle_license(
 
 @router.post("/ui/licenses/{license_id:int}/quick-edit")
 async def quick_edit(
-    license_id: int, request: Request, subject: WebAdmin, session: SessionDep
+    license_id: int, request: Request, subject: WebLicensesWriter, session: SessionDep
 ) -> Response:
     form = await read_form(request)
     back = text(form, "back")
@@ -327,7 +339,9 @@ async def quick_edit(
 
 
 @router.post("/ui/licenses/{license_id:int}/delete")
-async def delete_license(license_id: int, subject: WebAdmin, session: SessionDep) -> Response:
+async def delete_license(
+    license_id: int, subject: WebLicensesWriter, session: SessionDep
+) -> Response:
     license = await license_service.get(session, license_id)
     key = license.license_key
     await license_service.delete(session, subject.actor, license)
@@ -336,7 +350,7 @@ async def delete_license(license_id: int, subject: WebAdmin, session: SessionDep
 
 @router.post("/ui/licenses/{license_id:int}/devices")
 async def register_device(
-    license_id: int, request: Request, subject: WebAdmin, session: SessionDep
+    license_id: int, request: Request, subject: WebLicensesWriter, session: SessionDep
 ) -> Response:
     form = await read_form(request)
     target = f"/ui/licenses/{license_id}"
@@ -360,7 +374,7 @@ async def register_device(
 
 @router.post("/ui/licenses/{license_id:int}/devices/{device_id:int}/deactivate")
 async def deactivate_device(
-    license_id: int, device_id: int, subject: WebAdmin, session: SessionDep
+    license_id: int, device_id: int, subject: WebLicensesWriter, session: SessionDep
 ) -> Response:
     license = await license_service.get(session, license_id)
     await license_services.activation.deactivate_device(session, subject.actor, license, device_id)
@@ -369,7 +383,7 @@ async def deactivate_device(
 
 @router.post("/ui/licenses/{license_id:int}/resources")
 async def allocate_to_license(
-    license_id: int, request: Request, subject: WebAdmin, session: SessionDep
+    license_id: int, request: Request, subject: WebLicensesWriter, session: SessionDep
 ) -> Response:
     form = await read_form(request)
     resource_id = _int_or_none(text(form, "resource_id"))
@@ -387,7 +401,7 @@ async def allocate_to_license(
 
 @router.post("/ui/licenses/{license_id:int}/resources/{resource_id:int}/release")
 async def release_from_license(
-    license_id: int, resource_id: int, subject: WebAdmin, session: SessionDep
+    license_id: int, resource_id: int, subject: WebLicensesWriter, session: SessionDep
 ) -> Response:
     target = f"/ui/licenses/{license_id}"
     try:
@@ -433,7 +447,11 @@ async def _customers_page(
 
 @router.get("/ui/customers", response_class=HTMLResponse)
 async def customers(
-    request: Request, _: WebAdmin, session: SessionDep, page: int = 1, q: str | None = None
+    request: Request,
+    _: WebCustomersReader,
+    session: SessionDep,
+    page: int = 1,
+    q: str | None = None,
 ) -> Response:
     return await _customers_page(request, session, q=(q or "").strip()[:100], page=page)
 
@@ -441,7 +459,7 @@ async def customers(
 @router.get("/ui/customers/search", response_class=HTMLResponse)
 async def customer_search(
     request: Request,
-    _: WebAdmin,
+    _: WebCustomersReader,
     session: SessionDep,
     q: str | None = None,
     pick: str | None = None,
@@ -460,7 +478,9 @@ async def customer_search(
 
 
 @router.post("/ui/customers", response_class=HTMLResponse)
-async def create_customer(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+async def create_customer(
+    request: Request, subject: WebCustomersWriter, session: SessionDep
+) -> Response:
     form = await read_form(request)
     values = {name: text(form, name) for name in ("name", "email", "notes")}
     errors: dict[str, str] = {}
@@ -486,7 +506,7 @@ async def create_customer(request: Request, subject: WebAdmin, session: SessionD
 
 @router.get("/ui/customers/{customer_id:int}", response_class=HTMLResponse)
 async def customer_detail(
-    customer_id: int, request: Request, _: WebAdmin, session: SessionDep, page: int = 1
+    customer_id: int, request: Request, _: WebCustomersReader, session: SessionDep, page: int = 1
 ) -> Response:
     customer = await customer_service.get(session, customer_id)
     params = page_params(page)
@@ -507,7 +527,7 @@ async def customer_detail(
 
 @router.post("/ui/customers/{customer_id:int}", response_class=HTMLResponse)
 async def update_customer(
-    customer_id: int, request: Request, subject: WebAdmin, session: SessionDep
+    customer_id: int, request: Request, subject: WebCustomersWriter, session: SessionDep
 ) -> Response:
     form = await read_form(request)
     customer = await customer_service.get(session, customer_id)
@@ -543,7 +563,7 @@ async def update_customer(
 
 @router.post("/ui/customers/{customer_id:int}/delete")
 async def delete_customer(
-    customer_id: int, request: Request, subject: WebAdmin, session: SessionDep
+    customer_id: int, request: Request, subject: WebCustomersWriter, session: SessionDep
 ) -> Response:
     form = await read_form(request)
     customer = await customer_service.get(session, customer_id)
@@ -560,7 +580,7 @@ async def delete_customer(
 @router.get("/ui/resources", response_class=HTMLResponse)
 async def resources(
     request: Request,
-    _: WebAdmin,
+    _: WebResourcesReader,
     session: SessionDep,
     page: int = 1,
     type: str | None = None,
@@ -590,7 +610,9 @@ async def resources(
 
 
 @router.post("/ui/resources", response_class=HTMLResponse)
-async def add_resource(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+async def add_resource(
+    request: Request, subject: WebResourcesWriter, session: SessionDep
+) -> Response:
     form = await read_form(request)
     values = {"resource_type": text(form, "resource_type"), "identifier": text(form, "identifier")}
     try:
@@ -630,7 +652,7 @@ async def add_resource(request: Request, subject: WebAdmin, session: SessionDep)
 
 @router.post("/ui/resources/{resource_id:int}/allocate")
 async def allocate_resource(
-    resource_id: int, request: Request, subject: WebAdmin, session: SessionDep
+    resource_id: int, request: Request, subject: WebResourcesWriter, session: SessionDep
 ) -> Response:
     form = await read_form(request)
     license_ref = text(form, "license")
@@ -647,7 +669,9 @@ async def allocate_resource(
 
 
 @router.post("/ui/resources/{resource_id:int}/release")
-async def release_resource(resource_id: int, subject: WebAdmin, session: SessionDep) -> Response:
+async def release_resource(
+    resource_id: int, subject: WebResourcesWriter, session: SessionDep
+) -> Response:
     resource = await resource_service.get(session, resource_id)
     if resource.license_id is None:
         return _back("/ui/resources", "The resource is not allocated.")
@@ -693,12 +717,16 @@ async def _releases_page(
 
 
 @router.get("/ui/releases", response_class=HTMLResponse)
-async def releases(request: Request, _: WebAdmin, session: SessionDep, page: int = 1) -> Response:
+async def releases(
+    request: Request, _: WebReleasesReader, session: SessionDep, page: int = 1
+) -> Response:
     return await _releases_page(request, session, page=page)
 
 
 @router.post("/ui/releases", response_class=HTMLResponse)
-async def publish_release(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
+async def publish_release(
+    request: Request, subject: WebReleasesWriter, session: SessionDep
+) -> Response:
     form = await read_form(request)
     names = ("version", "channel", "release_date", "download_url", "release_notes", "min_supported")
     values = {name: text(form, name) for name in names}
@@ -731,7 +759,7 @@ async def publish_release(request: Request, subject: WebAdmin, session: SessionD
 
 @router.get("/ui/client-configs", response_class=HTMLResponse)
 async def client_configs(
-    request: Request, _: WebAdmin, session: SessionDep, page: int = 1
+    request: Request, _: WebLicensesReader, session: SessionDep, page: int = 1
 ) -> Response:
     params = page_params(page)
     rows, total = await license_services.client_config.list(session, params=params)
@@ -744,7 +772,7 @@ async def client_configs(
 
 @router.post("/ui/client-configs/{config_id:int}")
 async def update_client_config(
-    config_id: int, request: Request, subject: WebAdmin, session: SessionDep
+    config_id: int, request: Request, subject: WebLicensesWriter, session: SessionDep
 ) -> Response:
     form = await read_form(request)
     config = await license_services.client_config.get(session, config_id)

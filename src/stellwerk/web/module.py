@@ -4,25 +4,29 @@ live progress of install, update and delete operations."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
-from stellwerk.identity.auth import RuntimeDep
+from stellwerk.identity.auth import AuthSubject, RuntimeDep
+from stellwerk.identity.principal import Principal
 from stellwerk.models import ModuleRepository, Operation
 from stellwerk.module.schemas import RepositoryCreate, RepositoryUpdate
 from stellwerk.module.service import catalog, module_instance, module_repository
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED
 from stellwerk.runtime import Runtime
-from stellwerk.web.auth import WebUser
+from stellwerk.web.auth import WebAccess
 from stellwerk.web.forms import checked, field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
+
+WebModulesReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:modules"))]
+WebModulesWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:modules"))]
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,8 +69,8 @@ async def _instances_context(session: SessionDep, runtime: Runtime) -> dict[str,
         latest.setdefault(module.name, module.latest_version)
     recent, _ = await operation_service.list(
         session,
+        Principal.system(),  # module pages are for the company's people only
         params=page_params(1, RECENT_OPERATIONS),
-        owner_user_id=None,
         target_type="module",
     )
     return {
@@ -81,14 +85,14 @@ async def _instances_context(session: SessionDep, runtime: Runtime) -> dict[str,
 
 @router.get("/ui/modules", response_class=HTMLResponse)
 async def modules(
-    request: Request, _: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, _: WebModulesReader, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     return render(request, "module/instances.html", await _instances_context(session, runtime))
 
 
 @router.get("/ui/modules/live", response_class=HTMLResponse)
 async def modules_live(
-    request: Request, _: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, _: WebModulesReader, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """The instances page's live part: polled while a module operation runs."""
     return render(request, "module/_instances.html", await _instances_context(session, runtime))
@@ -96,7 +100,7 @@ async def modules_live(
 
 @router.post("/ui/modules/instances/{module_name}/{instance_id}/primary")
 async def make_primary(
-    module_name: str, instance_id: str, subject: WebUser, session: SessionDep
+    module_name: str, instance_id: str, subject: WebModulesWriter, session: SessionDep
 ) -> Response:
     try:
         instance = await module_instance.get(session, module_name, instance_id)
@@ -110,7 +114,7 @@ async def make_primary(
 async def update_instance(
     module_name: str,
     instance_id: str,
-    subject: WebUser,
+    subject: WebModulesWriter,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -129,7 +133,7 @@ async def update_instance(
 
 @router.post("/ui/modules/instances/{module_name}/{instance_id}/delete")
 async def delete_instance(
-    module_name: str, instance_id: str, subject: WebUser, session: SessionDep
+    module_name: str, instance_id: str, subject: WebModulesWriter, session: SessionDep
 ) -> Response:
     try:
         instance = await module_instance.get(session, module_name, instance_id)
@@ -145,7 +149,7 @@ async def delete_instance(
 @router.get("/ui/modules/available", response_class=HTMLResponse)
 async def available(
     request: Request,
-    _: WebUser,
+    _: WebModulesReader,
     session: SessionDep,
     runtime: RuntimeDep,
     repository: str = "",
@@ -190,7 +194,7 @@ async def available(
 
 @router.post("/ui/modules/install")
 async def install(
-    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebModulesWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request)
     module_name = text(form, "module_name")
@@ -224,7 +228,7 @@ async def _operation_context(session: SessionDep, operation_id: uuid.UUID) -> di
 
 @router.get("/ui/modules/operations/{operation_id}", response_class=HTMLResponse)
 async def module_operation(
-    operation_id: uuid.UUID, request: Request, _: WebUser, session: SessionDep
+    operation_id: uuid.UUID, request: Request, _: WebModulesReader, session: SessionDep
 ) -> Response:
     context = await _operation_context(session, operation_id)
     return render(request, "module/operation.html", context)
@@ -232,7 +236,7 @@ async def module_operation(
 
 @router.get("/ui/modules/operations/{operation_id}/progress", response_class=HTMLResponse)
 async def module_operation_progress(
-    operation_id: uuid.UUID, request: Request, _: WebUser, session: SessionDep
+    operation_id: uuid.UUID, request: Request, _: WebModulesReader, session: SessionDep
 ) -> Response:
     """The live part of a module operation's page, fetched until it is final."""
     context = await _operation_context(session, operation_id)
@@ -269,7 +273,7 @@ async def _repositories_page(
 
 @router.get("/ui/modules/repositories", response_class=HTMLResponse)
 async def repositories(
-    request: Request, _: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, _: WebModulesReader, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     return await _repositories_page(request, session, runtime)
 
@@ -287,7 +291,7 @@ def _optional(value: str) -> str | None:
 
 @router.post("/ui/modules/repositories", response_class=HTMLResponse)
 async def create_repository(
-    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebModulesWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     values = _repository_values(await read_form(request))
     try:
@@ -356,14 +360,14 @@ def _edit_page(
 
 @router.get("/ui/modules/repositories/{repository_id}", response_class=HTMLResponse)
 async def edit_repository(
-    repository_id: str, request: Request, _: WebUser, session: SessionDep
+    repository_id: str, request: Request, _: WebModulesReader, session: SessionDep
 ) -> Response:
     return _edit_page(request, await module_repository.get(session, repository_id))
 
 
 @router.post("/ui/modules/repositories/{repository_id}", response_class=HTMLResponse)
 async def update_repository(
-    repository_id: str, request: Request, subject: WebUser, session: SessionDep
+    repository_id: str, request: Request, subject: WebModulesWriter, session: SessionDep
 ) -> Response:
     repository = await module_repository.get(session, repository_id)
     values = _repository_values(await read_form(request))
@@ -400,7 +404,7 @@ async def update_repository(
 
 @router.post("/ui/modules/repositories/{repository_id}/refresh")
 async def refresh_repository(
-    repository_id: str, _: WebUser, session: SessionDep, runtime: RuntimeDep
+    repository_id: str, _: WebModulesWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     repository = await module_repository.get(session, repository_id)
     refreshed = await module_repository.refresh(session, runtime.settings, repository)
@@ -410,7 +414,9 @@ async def refresh_repository(
 
 
 @router.post("/ui/modules/repositories/{repository_id}/delete")
-async def delete_repository(repository_id: str, subject: WebUser, session: SessionDep) -> Response:
+async def delete_repository(
+    repository_id: str, subject: WebModulesWriter, session: SessionDep
+) -> Response:
     repository = await module_repository.get(session, repository_id)
     name = repository.name
     try:

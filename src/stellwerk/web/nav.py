@@ -9,28 +9,29 @@ from dataclasses import dataclass
 class NavItem:
     label: str
     path: str
-    admin_only: bool = False
+    # Shown to viewers whose role grants this scope (None: everyone logged in).
+    scope: str | None = None
 
 
 NAV: list[NavItem] = [
     NavItem("Dashboard", "/ui/"),
     NavItem("Operations", "/ui/operations"),
-    NavItem("Servers", "/ui/servers"),
-    NavItem("Projects", "/ui/projects"),
-    NavItem("Modules", "/ui/modules"),
-    NavItem("Redirects", "/ui/redirects"),
-    NavItem("Domains", "/ui/domains"),
-    NavItem("DNS", "/ui/dns"),
-    NavItem("Providers", "/ui/providers", admin_only=True),
-    NavItem("Plans", "/ui/plans", admin_only=True),
-    NavItem("Licenses", "/ui/licenses", admin_only=True),
-    NavItem("Customers", "/ui/customers", admin_only=True),
-    NavItem("Resources", "/ui/resources", admin_only=True),
-    NavItem("Releases", "/ui/releases", admin_only=True),
-    NavItem("Client apps", "/ui/client-configs", admin_only=True),
-    NavItem("Leads", "/leads/", admin_only=True),
+    NavItem("Servers", "/ui/servers", "read:servers"),
+    NavItem("Projects", "/ui/projects", "read:projects"),
+    NavItem("Modules", "/ui/modules", "read:modules"),
+    NavItem("Redirects", "/ui/redirects", "read:domains"),
+    NavItem("Domains", "/ui/domains", "read:dns"),
+    NavItem("DNS", "/ui/dns", "read:dns"),
+    NavItem("Providers", "/ui/providers", "admin"),
+    NavItem("Plans", "/ui/plans", "admin"),
+    NavItem("Licenses", "/ui/licenses", "read:licenses"),
+    NavItem("Customers", "/ui/customers", "read:customers"),
+    NavItem("Resources", "/ui/resources", "read:resources"),
+    NavItem("Releases", "/ui/releases", "read:releases"),
+    NavItem("Client apps", "/ui/client-configs", "read:licenses"),
+    NavItem("Leads", "/leads/", "read:leads"),
     NavItem("API tokens", "/ui/tokens"),
-    NavItem("Users", "/ui/users", admin_only=True),
-    NavItem("License API key", "/ui/api-key", admin_only=True),
-    NavItem("Audit log", "/ui/audit", admin_only=True),
+    NavItem("Users", "/ui/users", "admin"),
+    NavItem("License API key", "/ui/api-key", "admin"),
+    NavItem("Audit log", "/ui/audit", "admin"),
 ]

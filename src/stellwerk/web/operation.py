@@ -35,15 +35,13 @@ async def operations(
     status = status if status in STATUSES else None
     rows, total = await operation_service.list(
         session,
+        subject.principal,
         params=params,
-        owner_user_id=None if subject.is_admin else subject.user.id,
         kind=kind,
         status=status,
     )
     query = "&".join(f"{k}={v}" for k, v in (("kind", kind), ("status", status)) if v)
-    durations = await operation_service.median_durations(
-        session, owner_user_id=None if subject.is_admin else subject.user.id
-    )
+    durations = await operation_service.median_durations(session, subject.principal)
     return render(
         request,
         "operation/list.html",
@@ -68,9 +66,7 @@ async def operations(
 async def operation_detail(
     operation_id: uuid.UUID, request: Request, subject: WebUser, session: SessionDep
 ) -> Response:
-    operation = await operation_service.get(
-        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
-    )
+    operation = await operation_service.get(session, subject.principal, operation_id)
     events = await operation_service.events(session, operation)
     return render(
         request,
@@ -84,9 +80,7 @@ async def operation_progress(
     operation_id: uuid.UUID, request: Request, subject: WebUser, session: SessionDep
 ) -> Response:
     """The live part of the detail page, fetched again every second until it is final."""
-    operation = await operation_service.get(
-        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
-    )
+    operation = await operation_service.get(session, subject.principal, operation_id)
     events = await operation_service.events(session, operation)
     return render(
         request,
@@ -99,9 +93,7 @@ async def operation_progress(
 async def cancel_operation(
     operation_id: uuid.UUID, subject: WebUser, session: SessionDep
 ) -> Response:
-    operation = await operation_service.get(
-        session, operation_id, owner_user_id=None if subject.is_admin else subject.user.id
-    )
+    operation = await operation_service.get_cancellable(session, subject.principal, operation_id)
     response = RedirectResponse(f"/ui/operations/{operation_id}", status_code=303)
     try:
         await operation_service.cancel(session, subject.actor, operation)

@@ -4,9 +4,9 @@ progress, DNS records, Coolify uuids and the actions the projects API offers."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stellwerk.database import SessionDep
@@ -21,9 +21,12 @@ from stellwerk.provider import connect
 from stellwerk.provider.paas.base import PaasServer
 from stellwerk.registrar.auth import BUY_REFUSED
 from stellwerk.runtime import Runtime
-from stellwerk.web.auth import WebUser
+from stellwerk.web.auth import WebAccess
 from stellwerk.web.forms import checked, field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
+
+WebProjectsReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:projects"))]
+WebProjectsWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:projects"))]
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,10 +52,6 @@ def _back(url: str, message: str) -> Response:
     return response
 
 
-def _owner(subject: AuthSubject) -> int | None:
-    return None if subject.is_admin else subject.user.id
-
-
 def _settling(project: Project, operation: Operation | None) -> bool:
     return project.state == "provisioning" or (
         operation is not None and operation.status not in FINISHED
@@ -64,9 +63,7 @@ async def _rows_context(
 ) -> dict[str, Any]:
     params = page_params(page)
     state = state if state in STATES else None
-    rows, total = await project_service.list(
-        session, params=params, owner_user_id=_owner(subject), state=state
-    )
+    rows, total = await project_service.list(session, subject.principal, params=params, state=state)
     operations = await project_service.operations(session, rows)
     base = "/ui/projects" + (f"?state={state}" if state else "")
     return {
@@ -84,7 +81,7 @@ async def _rows_context(
 @router.get("/ui/projects", response_class=HTMLResponse)
 async def projects(
     request: Request,
-    subject: WebUser,
+    subject: WebProjectsReader,
     session: SessionDep,
     page: int = 1,
     state: str | None = None,
@@ -95,7 +92,7 @@ async def projects(
 @router.get("/ui/projects/rows", response_class=HTMLResponse)
 async def project_rows(
     request: Request,
-    subject: WebUser,
+    subject: WebProjectsReader,
     session: SessionDep,
     page: int = 1,
     state: str | None = None,
@@ -134,13 +131,13 @@ async def _new_project_page(
 
 
 @router.get("/ui/projects/new", response_class=HTMLResponse)
-async def new_project(request: Request, _: WebUser, runtime: RuntimeDep) -> Response:
+async def new_project(request: Request, _: WebProjectsReader, runtime: RuntimeDep) -> Response:
     return await _new_project_page(request, runtime)
 
 
 @router.post("/ui/projects", response_class=HTMLResponse)
 async def create_project(
-    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebProjectsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request)
     values = {name: text(form, name) for name in FORM_FIELDS}
@@ -148,6 +145,8 @@ async def create_project(
     if register_domain and not subject.owner_is_admin:
         # Buying the domain charges the registrar account: admins only, as on /ui/domains.
         raise Forbidden(BUY_REFUSED, code="admin_only")
+    if values["server_uuid"] and not subject.has("read:providers"):
+        raise Forbidden("Choosing the Coolify server is for the company's staff", code="staff_only")
     try:
         if not values["name"]:
             raise ValidationFailed("Enter a name", field="name")
@@ -158,6 +157,7 @@ async def create_project(
         project, _ = await project_service.create(
             session,
             subject.actor,
+            subject.principal,
             name=values["name"],
             domain=values["domain"],
             plugins=[values["plugins"]],
@@ -208,18 +208,18 @@ async def _detail_context(session: SessionDep, project: Project) -> dict[str, An
 
 @router.get("/ui/projects/{project_id}", response_class=HTMLResponse)
 async def project_detail(
-    project_id: int, request: Request, subject: WebUser, session: SessionDep
+    project_id: int, request: Request, subject: WebProjectsReader, session: SessionDep
 ) -> Response:
-    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    project = await project_service.get(session, subject.principal, project_id)
     return render(request, "project/detail.html", await _detail_context(session, project))
 
 
 @router.get("/ui/projects/{project_id}/status", response_class=HTMLResponse)
 async def project_status(
-    project_id: int, request: Request, subject: WebUser, session: SessionDep
+    project_id: int, request: Request, subject: WebProjectsReader, session: SessionDep
 ) -> Response:
     """The live part of the project page, fetched again until provisioning has finished."""
-    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    project = await project_service.get(session, subject.principal, project_id)
     return render(request, "project/_status.html", await _detail_context(session, project))
 
 
@@ -227,13 +227,13 @@ async def project_status(
 async def project_action(
     project_id: int,
     request: Request,
-    subject: WebUser,
+    subject: WebProjectsWriter,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
     form = await read_form(request)
     action = text(form, "action")
-    project = await project_service.get(session, project_id, owner_user_id=_owner(subject))
+    project = await project_service.get(session, subject.principal, project_id)
     target = f"/ui/projects/{project_id}"
     label = ACTION_LABELS.get(action, action)
     settings = runtime.settings

@@ -6,9 +6,9 @@ Ownership is the API's (`owner_scope`): people see their own domains, admins eve
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
@@ -19,10 +19,13 @@ from stellwerk.kit.pagination import Page
 from stellwerk.models import RedirectDomain
 from stellwerk.redirect import service
 from stellwerk.redirect.auth import owner_scope
-from stellwerk.web.auth import WebUser
+from stellwerk.web.auth import WebAccess
 from stellwerk.web.charts import bar_list, daily_bars
 from stellwerk.web.forms import checked, field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render, templates
+
+WebDomainsReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:domains"))]
+WebDomainsWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:domains"))]
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,7 +77,7 @@ async def _domain(session: SessionDep, subject: AuthSubject, domain_id: int) -> 
 
 @router.get("/ui/redirects", response_class=HTMLResponse)
 async def redirects(
-    request: Request, subject: WebUser, session: SessionDep, page: int = 1
+    request: Request, subject: WebDomainsReader, session: SessionDep, page: int = 1
 ) -> Response:
     params = page_params(page)
     rows, total = await service.domain.page(
@@ -107,12 +110,14 @@ def _new_page(
 
 
 @router.get("/ui/redirects/new", response_class=HTMLResponse)
-async def new_redirect(request: Request, _: WebUser) -> Response:
+async def new_redirect(request: Request, _: WebDomainsReader) -> Response:
     return _new_page(request)
 
 
 @router.post("/ui/redirects", response_class=HTMLResponse)
-async def create_redirect(request: Request, subject: WebUser, session: SessionDep) -> Response:
+async def create_redirect(
+    request: Request, subject: WebDomainsWriter, session: SessionDep
+) -> Response:
     form = await read_form(request)
     values: dict[str, Any] = {
         "domain": text(form, "domain")[:300],
@@ -144,7 +149,7 @@ async def create_redirect(request: Request, subject: WebUser, session: SessionDe
 
 @router.get("/ui/redirects/summary", response_class=HTMLResponse)
 async def summary(
-    request: Request, subject: WebUser, session: SessionDep, days: int | None = None
+    request: Request, subject: WebDomainsReader, session: SessionDep, days: int | None = None
 ) -> Response:
     """Every domain of the viewer together, like `/api/v1/analytics/summary`."""
     chosen = _days(days)
@@ -178,7 +183,7 @@ async def summary(
 async def redirect_detail(
     domain_id: int,
     request: Request,
-    subject: WebUser,
+    subject: WebDomainsReader,
     session: SessionDep,
     runtime: RuntimeDep,
     days: int | None = None,
@@ -205,7 +210,7 @@ async def redirect_detail(
 
 @router.post("/ui/redirects/{domain_id:int}/verify")
 async def verify_redirect(
-    domain_id: int, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    domain_id: int, subject: WebDomainsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     record = await _domain(session, subject, domain_id)
     target = f"/ui/redirects/{domain_id}"
@@ -221,7 +226,9 @@ async def verify_redirect(
 
 
 @router.post("/ui/redirects/{domain_id:int}/delete")
-async def delete_redirect(domain_id: int, subject: WebUser, session: SessionDep) -> Response:
+async def delete_redirect(
+    domain_id: int, subject: WebDomainsWriter, session: SessionDep
+) -> Response:
     record = await _domain(session, subject, domain_id)
     name = record.domain
     await service.domain.delete(session, subject.actor, record)

@@ -119,12 +119,11 @@ async def logout(request: Request, subject: WebUser, session: SessionDep) -> Res
 @router.get("/ui", response_class=HTMLResponse)
 @router.get("/ui/", response_class=HTMLResponse)
 async def dashboard(request: Request, subject: WebUser, session: SessionDep) -> Response:
-    owner = None if subject.is_admin else subject.user.id
     running, running_total = await operation_service.list(
-        session, params=PageParams(page=1, per_page=10), owner_user_id=owner, status="running"
+        session, subject.principal, params=PageParams(page=1, per_page=10), status="running"
     )
     recent, _ = await operation_service.list(
-        session, params=PageParams(page=1, per_page=10), owner_user_id=owner
+        session, subject.principal, params=PageParams(page=1, per_page=10)
     )
     events: Sequence[AuditEvent] = []
     if subject.is_admin:

@@ -4,30 +4,35 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError, ValidationFailed
 from stellwerk.identity.auth import AuthSubject, RuntimeDep
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import Page
 from stellwerk.models import ServiceProvider, VpsInstance
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED
 from stellwerk.provider.compute.factory import COMPUTE_TYPES
 from stellwerk.runtime import Runtime
+from stellwerk.server.auth import order_rules, sees_costs
 from stellwerk.server.service import (
     catalog_service,
     instance_service,
     plan_service,
     provider_service,
 )
-from stellwerk.web.auth import WebAdmin, WebUser
+from stellwerk.web.auth import WebAccess, WebAdmin
 from stellwerk.web.forms import checked, field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
+
+WebServerReader = Annotated[AuthSubject, Depends(WebAccess(scope="read:servers"))]
+WebServerWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:servers"))]
 
 router = APIRouter(include_in_schema=False)
 
@@ -81,10 +86,8 @@ def actions_for(instance: VpsInstance) -> list[str]:
 async def _instance(
     session: SessionDep, subject: AuthSubject, instance_id: uuid.UUID
 ) -> VpsInstance:
-    """Admins see every server; anyone else only their own (others' are 404)."""
-    if subject.is_admin:
-        return await instance_service.get_any(session, instance_id)
-    return await instance_service.get(session, subject.user, instance_id)
+    """The company sees every server; a customer only their own (others' are 404)."""
+    return await instance_service.get(session, subject.principal, instance_id)
 
 
 # --- providers --------------------------------------------------------------------------------
@@ -317,16 +320,13 @@ async def _server_rows(
     session: SessionDep, subject: AuthSubject, page: int
 ) -> tuple[Any, Page[VpsInstance]]:
     params = page_params(page)
-    if subject.is_admin:
-        rows, total = await instance_service.list_all(session, params=params)
-    else:
-        rows, total = await instance_service.list(session, subject.user, params=params)
+    rows, total = await instance_service.list(session, subject.principal, params=params)
     return rows, Page.of(rows, total=total, params=params)
 
 
 @router.get("/ui/servers", response_class=HTMLResponse)
 async def servers(
-    request: Request, subject: WebUser, session: SessionDep, page: int = 1
+    request: Request, subject: WebServerReader, session: SessionDep, page: int = 1
 ) -> Response:
     rows, paged = await _server_rows(session, subject, page)
     return render(
@@ -343,7 +343,7 @@ async def servers(
 
 @router.get("/ui/servers/rows", response_class=HTMLResponse)
 async def server_rows(
-    request: Request, subject: WebUser, session: SessionDep, page: int = 1
+    request: Request, subject: WebServerReader, session: SessionDep, page: int = 1
 ) -> Response:
     """The list's live part: polled while any server is still changing state."""
     rows, paged = await _server_rows(session, subject, page)
@@ -360,13 +360,17 @@ async def server_rows(
 
 
 async def _catalog(
-    provider: ServiceProvider, runtime: Runtime
+    session: SessionDep, subject: AuthSubject, provider: ServiceProvider, runtime: Runtime
 ) -> tuple[dict[str, list[dict[str, Any]]], str | None]:
-    """Regions, plans and images from the catalog cache; an error message if the provider fails."""
+    """Regions, sizes and images from the catalog cache (sizes as `subject` may order them);
+    an error message if the provider fails."""
     catalog: dict[str, list[dict[str, Any]]] = {}
     try:
-        for kind in ("regions", "plans", "images"):
+        for kind in ("regions", "images"):
             catalog[kind] = await catalog_service.of(provider, settings=runtime.settings, kind=kind)
+        catalog["plans"] = await catalog_service.sizes(
+            session, provider, settings=runtime.settings, with_costs=sees_costs(subject)
+        )
     except StellwerkError as error:
         return {}, error.message
     catalog["regions"] = [r for r in catalog["regions"] if r.get("available", True)]
@@ -376,6 +380,7 @@ async def _catalog(
 
 async def _new_server_page(
     request: Request,
+    subject: AuthSubject,
     session: SessionDep,
     runtime: Runtime,
     *,
@@ -388,7 +393,9 @@ async def _new_server_page(
     chosen = next((p for p in providers if str(p.id) == provider_id), None)
     if chosen is None and providers:
         chosen = providers[0]
-    catalog, catalog_error = ({}, None) if chosen is None else await _catalog(chosen, runtime)
+    catalog, catalog_error = (
+        ({}, None) if chosen is None else await _catalog(session, subject, chosen, runtime)
+    )
     return render(
         request,
         "server/new.html",
@@ -407,18 +414,18 @@ async def _new_server_page(
 @router.get("/ui/servers/new", response_class=HTMLResponse)
 async def new_server(
     request: Request,
-    _: WebUser,
+    subject: WebServerWriter,
     session: SessionDep,
     runtime: RuntimeDep,
     provider_id: str | None = None,
 ) -> Response:
-    return await _new_server_page(request, session, runtime, provider_id=provider_id)
+    return await _new_server_page(request, subject, session, runtime, provider_id=provider_id)
 
 
 @router.get("/ui/servers/catalog", response_class=HTMLResponse)
 async def catalog_fields(
     request: Request,
-    _: WebUser,
+    subject: WebServerWriter,
     session: SessionDep,
     runtime: RuntimeDep,
     provider_id: str | None = None,
@@ -426,7 +433,9 @@ async def catalog_fields(
     """The region, size and image dropdowns for one provider, swapped in when it changes."""
     parsed = _uuid_or_none(provider_id or "")
     provider = await provider_service.get(session, parsed) if parsed else None
-    catalog, catalog_error = ({}, None) if provider is None else await _catalog(provider, runtime)
+    catalog, catalog_error = (
+        ({}, None) if provider is None else await _catalog(session, subject, provider, runtime)
+    )
     return render(
         request,
         "server/_catalog.html",
@@ -442,7 +451,7 @@ async def catalog_fields(
 
 @router.post("/ui/servers", response_class=HTMLResponse)
 async def create_server(
-    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebServerWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request)
     names = ("provider_id", "label", "region", "type", "image", "tags")
@@ -461,11 +470,17 @@ async def create_server(
         if body["provider_id"] is None:
             raise ValidationFailed("Choose a provider", field="provider_id")
         instance, _ = await instance_service.create(
-            session, subject.actor, subject.user, settings=runtime.settings, body=body
+            session,
+            subject.actor,
+            subject.user,
+            settings=runtime.settings,
+            body=body,
+            rules=order_rules(subject, runtime.settings),
         )
     except StellwerkError as error:
         return await _new_server_page(
             request,
+            subject,
             session,
             runtime,
             provider_id=values["provider_id"],
@@ -484,8 +499,9 @@ async def _detail_context(
     operation = None
     if instance.operation_id is not None:
         try:
+            # The server was found for this viewer; its creation belongs with it.
             operation = await operation_service.get(
-                session, instance.operation_id, owner_user_id=None
+                session, Principal.system(), instance.operation_id
             )
         except StellwerkError:
             operation = None
@@ -504,7 +520,7 @@ async def _detail_context(
 async def server_detail(
     instance_id: uuid.UUID,
     request: Request,
-    subject: WebUser,
+    subject: WebServerReader,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -517,7 +533,7 @@ async def server_detail(
 async def server_status(
     instance_id: uuid.UUID,
     request: Request,
-    subject: WebUser,
+    subject: WebServerReader,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
@@ -532,7 +548,7 @@ async def server_status(
 async def server_action(
     instance_id: uuid.UUID,
     request: Request,
-    subject: WebUser,
+    subject: WebServerWriter,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:

@@ -47,6 +47,9 @@ def render(
         {
             "user": viewer,
             "is_admin": bool(viewer and viewer.is_admin),
+            # Staff and admins see everyone's servers, projects and redirects.
+            "is_company": bool(viewer and viewer.is_company),
+            "may": (lambda scope: bool(viewer and viewer.has(scope))),
             "csrf_token": viewer.csrf_token if viewer else "",
             "flash": flash,
             **(context or {}),

@@ -1,0 +1,43 @@
+"""Small helpers for composed SELECT statements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
+
+async def count(session: AsyncSession, statement: Select[Any]) -> int:
+    """How many rows `statement` yields (its ordering and paging ignored)."""
+    inner = statement.order_by(None).limit(None).offset(None).subquery()
+    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+async def paginate(
+    session: AsyncSession, statement: Select[T], *, offset: int, limit: int
+) -> tuple[Sequence[T], int]:
+    """One page of `statement`'s rows and the total number of rows."""
+    total = await count(session, statement)
+    rows = await session.scalars(statement.offset(offset).limit(limit))
+    return rows.all(), total
+
+
+async def insert_first(session: AsyncSession, row: object) -> bool:
+    """Insert `row`; False when a unique constraint shows that a concurrent request inserted the
+    same thing first. Then the unit of work is rolled back (every object it loaded expires), so
+    call this before the unit of work writes anything else, and read again afterwards.
+
+    No SAVEPOINT: on SQLite a savepoint opened before the first write would commit on release.
+    """
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
