@@ -2,8 +2,10 @@
 
 uvicorn reads a request head of any size before the app sees it; a client could send a header of
 many megabytes without authenticating. This protocol counts the bytes of each request head as
-they arrive and answers `431 Request Header Fields Too Large` (and closes the connection) once a
-head passes `MAX_HEAD_BYTES`, as the redirect data plane does.
+they arrive and answers `431 Request Header Fields Too Large` once a head passes
+`MAX_HEAD_BYTES`, as the redirect data plane does. It then closes gracefully: it shuts its side
+down and reads and drops what the client is still sending for a moment (a "lingering close"), so
+the client sees the answer instead of a connection reset.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 64 * 1024
+LINGER_SECONDS = 2.0
 _HEAD_END = b"\r\n\r\n"
 
 
@@ -21,12 +24,15 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._refused = False
         self._head_open = True
         self._head_bytes = 0
         self._head_tail = b""
         super().connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # lingering after a refusal: dropped
         if self._head_open:
             seen = self._head_tail + data
             end = seen.find(_HEAD_END)
@@ -61,4 +67,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             b"connection: close\r\n\r\n" + body
         )
         self._head_open = False
-        self.transport.close()
+        self._refused = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER_SECONDS, self.transport.close)

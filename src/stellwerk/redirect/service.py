@@ -15,6 +15,7 @@ from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.database import Database
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.kit.query import insert_first
 from stellwerk.kit.time import utc_now
 from stellwerk.models import RedirectDomain, RedirectHit, User
 from stellwerk.redirect import dns
@@ -87,7 +88,10 @@ class DomainService:
             include_www=include_www,
             status="pending",
         )
-        await DomainRepository(session).add(record)
+        if not await insert_first(session, record):  # created by a concurrent request just now
+            raise DomainTaken(
+                f"{name} is already a redirect domain", field="domain", extra={"field": "domain"}
+            )
         await RoutingStateRepository(session).bump()
         await audit.record(
             session,
