@@ -20,6 +20,7 @@ import pytest
 
 from stellwerk.config import Settings
 from stellwerk.module import isolation
+from stellwerk.module.files import ModuleFiles
 from stellwerk.module.repository import ModuleInstanceRepository
 from stellwerk.runtime import Runtime
 from tests.module.factories import RepositoryDir, install, manifest
@@ -211,3 +212,23 @@ def test_python_for_a_module_user_is_one_it_can_run() -> None:
     user = isolation.ModuleUser(name="nobody", uid=65534, gid=65534)
     python = isolation.python_for(user)
     assert isolation.blocked_on_the_way(Path(python), user, execute=True) is None
+
+
+def test_instances_move_out_of_the_data_directory_once(tmp_path: Path) -> None:
+    """Instances used to live in `{data_dir}/modules`: the first use moves them beside it."""
+    data = tmp_path / "var"
+    (data / "modules" / "app_1").mkdir(parents=True)
+    (data / "modules" / "app_1" / "module.json").write_text("{}")
+    (data / "modules" / ".run").mkdir()
+    (tmp_path / "var-modules").mkdir()  # created empty beforehand (systemd's StateDirectory)
+    settings = Settings(_env_file=None, data_dir=data)  # type: ignore[call-arg]
+    assert settings.resolved_modules_root == tmp_path / "var-modules"
+    files = ModuleFiles.for_settings(settings)
+    assert files.root == tmp_path / "var-modules"
+    assert (files.root / "app_1" / "module.json").read_text() == "{}"
+    assert not (data / "modules").exists()
+    files.ensure()
+    assert stat.S_IMODE(files.root.stat().st_mode) == 0o711
+    assert stat.S_IMODE((files.root / ".run").stat().st_mode) == 0o700
+    configured = Settings(_env_file=None, data_dir=data, modules_root=tmp_path / "m")  # type: ignore[call-arg]
+    assert ModuleFiles.for_settings(configured).root == tmp_path / "m"

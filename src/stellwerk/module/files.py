@@ -16,6 +16,7 @@ candidate) but not list them; pid files, logs, old versions and the trash are St
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -42,24 +43,39 @@ _moved: set[Path] = set()
 
 
 def move_legacy_root(settings: Settings) -> None:
-    """Instances used to live in `{data_dir}/modules`; move them out of the data directory once
-    (one rename: running module processes keep their working directory)."""
+    """Instances used to live in `{data_dir}/modules`; move them out of the data directory once,
+    entry by entry into the (empty) new root: on one filesystem each is a rename, and running
+    module processes keep their working directory. Processes starting together take turns."""
     legacy, root = settings.legacy_modules_root, settings.resolved_modules_root
     if settings.modules_root is not None or legacy in _moved:
         return
     _moved.add(legacy)
-    if not legacy.is_dir() or root.exists():
+    if not legacy.is_dir():
         return
     try:
-        os.rename(legacy, root)
+        with (legacy.parent / ".modules-move.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not legacy.is_dir():
+                return  # another process moved them a moment ago
+            root.mkdir(parents=True, exist_ok=True)
+            if any(root.iterdir()):
+                log.error(
+                    "instances are in both the old and the new modules directory; "
+                    "merge them by hand (Stellwerk uses the new one)",
+                    extra={"old": str(legacy), "new": str(root)},
+                )
+                return
+            for entry in list(legacy.iterdir()):
+                shutil.move(entry, root / entry.name)
+            legacy.rmdir()
     except OSError as error:
         log.error(
             "could not move the modules directory out of the data directory; "
             "move it by hand or set STELLWERK_MODULES_DIR",
-            extra={"from": str(legacy), "to": str(root), "error": str(error)},
+            extra={"old": str(legacy), "new": str(root), "error": str(error)},
         )
         return
-    log.warning("moved the modules directory", extra={"from": str(legacy), "to": str(root)})
+    log.warning("moved the modules directory", extra={"old": str(legacy), "new": str(root)})
 
 
 class ModuleFiles:
