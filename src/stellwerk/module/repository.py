@@ -176,6 +176,18 @@ class ModuleInstanceRepository:
         )
         return {name: int(count) for name, count in rows.all()}
 
+    async def sources(self) -> dict[str, set[str]]:
+        rows = await self.session.execute(
+            select(ModuleInstance.module_name, ModuleInstance.repository_id)
+            .where(ModuleInstance.repository_id.is_not(None))
+            .distinct()
+        )
+        found: dict[str, set[str]] = {}
+        for name, repository_id in rows.all():
+            if repository_id is not None:
+                found.setdefault(name, set()).add(repository_id)
+        return found
+
     async def installed_versions(self) -> dict[str, set[str]]:
         rows = await self.session.execute(
             select(ModuleInstance.module_name, ModuleInstance.version).distinct()

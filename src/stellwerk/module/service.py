@@ -534,6 +534,10 @@ class ModuleInstanceService:
             raise ModuleNotFound(f"Module {module_name} is not installed")
         return instance
 
+    async def sources(self, session: AsyncSession) -> dict[str, set[str]]:
+        """The repositories each installed module's instances came from."""
+        return await ModuleInstanceRepository(session).sources()
+
     async def read_one(self, settings: Settings, instance: ModuleInstance) -> ModuleInstanceRead:
         live = await self.live_statuses(settings, [instance])
         return self.read(instance, live.get(instance.id))

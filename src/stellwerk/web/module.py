@@ -77,9 +77,12 @@ async def _instances_context(
     _require(subject, READ)
     listing = await module_instance.list(session, runtime.settings)
     available = await catalog.modules(session, runtime.settings)
+    # The newest version where each module came from (an update never switches repository).
+    sources = await module_instance.sources(session)
     latest: dict[str, str] = {}
     for module in available.modules:
-        latest.setdefault(module.name, module.latest_version)
+        if module.repository_id in sources.get(module.name, {module.repository_id}):
+            latest.setdefault(module.name, module.latest_version)
     recent, _ = await operation_service.list(
         session,
         params=page_params(1, RECENT_OPERATIONS),
