@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -28,6 +30,12 @@ from stellwerk.runtime import Runtime
 PG_HOST = os.environ.get("STELLWERK_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("STELLWERK_TEST_PG_PORT", "5432"))
 PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/postgres"
+
+
+def modules_dir() -> Path:
+    """A fresh modules directory the unprivileged module user can reach (module processes run
+    as that user when tests run as root, and pytest's temporary directories are 0700)."""
+    return Path(tempfile.mkdtemp(prefix="stw-modules-"))
 
 
 def postgres_available() -> bool:
@@ -65,8 +73,10 @@ async def settings(
     backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Settings]:
     data_dir: Path = tmp_path_factory.mktemp(f"data-{backend}")
+    modules_root = modules_dir()
     overrides: dict[str, object] = {
         "data_dir": data_dir,
+        "modules_root": modules_root,
         "secret_key": "test-secret-key-not-for-production",
         "sandbox": False,
         "executor_id": f"test-{os.getpid()}",
@@ -81,6 +91,7 @@ async def settings(
     else:
         overrides["database_url"] = None
     yield Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
+    shutil.rmtree(modules_root, ignore_errors=True)
     if backend == "postgresql":
         await _drop_database(database_name)
 

@@ -56,7 +56,14 @@ class Settings(BaseSettings):
     license_file_days: int = 30  # how long a signed offline license file stays valid
 
     # Module manager
-    modules_root: Path | None = None  # default: {data_dir}/modules
+    # Where instances live (STELLWERK_MODULES_DIR; STELLWERK_MODULES_ROOT is the older name).
+    # Default: `{data_dir}-modules`, beside the data directory and never inside it.
+    modules_root: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STELLWERK_MODULES_DIR", "STELLWERK_MODULES_ROOT"),
+    )
+    # The unprivileged user module processes run as when Stellwerk runs as root.
+    module_user: str = "stellwerk-module"
     module_runtime: Literal["process", "container", "swarm"] = "process"
     module_docker_host: str | None = None  # default: DOCKER_HOST or the local socket
     module_stack_name: str = "stellwerk"
@@ -64,6 +71,8 @@ class Settings(BaseSettings):
     module_mount_target: str = "/module"
     module_index_ttl_seconds: float = 300.0
     module_max_archive_bytes: int = 100 * 1024 * 1024
+    # How often an open `/modules/events` stream checks that its credential is still valid.
+    module_events_recheck_seconds: float = 30.0
 
     # Durable operations
     executor_id: str = "local"
@@ -161,7 +170,15 @@ class Settings(BaseSettings):
 
     @property
     def resolved_modules_root(self) -> Path:
-        return (self.modules_root or self.data_dir / "modules").resolve()
+        if self.modules_root is not None:
+            return self.modules_root.resolve()
+        data_dir = self.data_dir.resolve()
+        return data_dir.with_name(f"{data_dir.name}-modules")
+
+    @property
+    def legacy_modules_root(self) -> Path:
+        """Where instances lived before they moved out of the data directory."""
+        return (self.data_dir / "modules").resolve()
 
     @property
     def is_sqlite(self) -> bool:

@@ -62,20 +62,27 @@ async def _modules_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 @pytest_asyncio.fixture
 async def modules_headers(runtime: Runtime) -> dict[str, str]:
-    """A (non-admin) user's login: no per-token rate limit while tests poll."""
-    return bearer(jwt_for(runtime, await create_user(runtime)))
+    """An admin's login (modules run code on the host: managing them is admin work); a login
+    has no per-token rate limit while tests poll."""
+    return bearer(jwt_for(runtime, await create_admin(runtime)))
 
 
 @pytest_asyncio.fixture
 async def token_headers(runtime: Runtime) -> dict[str, str]:
-    """A user's API token with read:modules and write:modules, as the curl examples use."""
-    user = await create_user(runtime)
-    return bearer(await create_token(runtime, user, ["read:modules", "write:modules"]))
+    """An admin's API token with read:modules and write:modules, as the curl examples use."""
+    admin = await create_admin(runtime)
+    return bearer(await create_token(runtime, admin, ["read:modules", "write:modules"]))
 
 
 @pytest_asyncio.fixture
 async def admin_headers(runtime: Runtime) -> dict[str, str]:
     return bearer(jwt_for(runtime, await create_admin(runtime)))
+
+
+@pytest_asyncio.fixture
+async def user_headers(runtime: Runtime) -> dict[str, str]:
+    """A user who is not an admin (a login)."""
+    return bearer(jwt_for(runtime, await create_user(runtime)))
 
 
 @pytest_asyncio.fixture

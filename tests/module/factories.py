@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-from stellwerk.audit.actor import Actor
 from stellwerk.models import ModuleRepository
 from stellwerk.module.repository import ModuleRepositoryRepository
 from stellwerk.runtime import Runtime
@@ -151,9 +150,11 @@ async def register_repository(
     priority: int = 10,
     ca_pem: str | None = None,
     allow_http: bool = False,
+    allow_private: bool = False,
 ) -> None:
+    """A repository written straight to the database (past the API's checks)."""
     async with runtime.database.session() as session:
-        await ModuleRepositoryRepository(session).add(
+        added = await ModuleRepositoryRepository(session).add(
             ModuleRepository(
                 id=repository_id,
                 name=f"Test {repository_id}",
@@ -162,11 +163,12 @@ async def register_repository(
                 enabled=True,
                 priority=priority,
                 allow_http=allow_http,
+                allow_private=allow_private,
                 ca_pem=ca_pem,
                 builtin=False,
             )
         )
-    _ = Actor.system()
+    assert added, repository_id
 
 
 async def wait_operation(

@@ -8,14 +8,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import modules_dir
 from tests.module.factories import RepositoryDir, manifest
 from tests.process import ServeProcess, base_env, run_cli
 
@@ -25,10 +28,12 @@ ADMIN = ("crash-admin", "crash-admin-password")
 
 
 @pytest.fixture
-def serve_env(tmp_path: Path) -> dict[str, str]:
+def serve_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = base_env(tmp_path / "var")
     env["STELLWERK_ADMIN_USERNAME"], env["STELLWERK_ADMIN_PASSWORD"] = ADMIN
-    return env
+    env["STELLWERK_MODULES_DIR"] = str(modules_dir())
+    yield env
+    shutil.rmtree(env["STELLWERK_MODULES_DIR"], ignore_errors=True)
 
 
 def _kill_module_processes(modules_root: Path) -> None:
@@ -87,7 +92,7 @@ def _finish(server: ServeProcess, operation_id: str) -> tuple[dict[str, str], di
 
 
 def test_sigkill_during_install_and_update(serve_env: dict[str, str], tmp_path: Path) -> None:
-    modules_root = Path(serve_env["STELLWERK_DATA_DIR"]) / "modules"
+    modules_root = Path(serve_env["STELLWERK_MODULES_DIR"])
     repository = RepositoryDir(tmp_path / "repo")
     repository.add_module(manifest("app", "1.0.0", grace_seconds=1.5))
     server = ServeProcess(serve_env, tmp_path / "serve.log")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -79,6 +80,9 @@ class TestSwarm:
         assert spec["TaskTemplate"]["Networks"][0]["Target"] == network.id
         env = spec["TaskTemplate"]["ContainerSpec"]["Env"]
         assert f"MODULE_INSTANCE_ID={instance.id}" in env
+        assert not [e for e in env if e.startswith("STELLWERK_") and "MODULE_UNIT" not in e]
+        assert spec["TaskTemplate"]["ContainerSpec"]["User"] == "65534:65534"
+        assert runtime.settings.data_dir.resolve() not in directory.parents
 
         listing = (await client.get("/modules/instances", headers=modules_headers)).json()
         shown = listing["modules"][0]["instances"][0]
@@ -188,6 +192,11 @@ class TestContainers:
         assert container.status == "running"
         exit_code, output = container.exec_run(["cat", "/module/VERSION"])
         assert (exit_code, output) == (0, b"1.0.0")  # the module directory is mounted
+        assert container.attrs["Config"]["User"] == "65534:65534"  # nobody, not root
+        assert "no-new-privileges" in container.attrs["HostConfig"]["SecurityOpt"]
+        (mount,) = container.attrs["Mounts"]
+        assert mount["RW"] is False
+        assert runtime.settings.data_dir.resolve() not in Path(mount["Source"]).parents
         shown = await client.get(f"/modules/instance/boxed/{instance.id}", headers=modules_headers)
         assert shown.json()["status"] == "running"
 

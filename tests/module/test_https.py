@@ -28,16 +28,22 @@ class TestHttpsRepositories:
         repository = RepositoryDir(tmp_path / "site")
         repository.add_module(manifest("remote_app", "1.0.0"))
         with serve_directory(repository.root, tls_dir=tmp_path) as served:
+            body = {
+                "id": "remote",
+                "name": "Remote",
+                "type": "https",
+                "url": f"{served.url}/index.json",
+                "ca_pem": served.ca_pem,
+                "priority": 1,
+            }
+            loopback = await client.post(
+                "/repository/repositories", json=body, headers=modules_headers
+            )
+            assert loopback.status_code == 422
+            assert loopback.json()["code"] == "unsafe_url"
             created = await client.post(
                 "/repository/repositories",
-                json={
-                    "id": "remote",
-                    "name": "Remote",
-                    "type": "https",
-                    "url": f"{served.url}/index.json",
-                    "ca_pem": served.ca_pem,
-                    "priority": 1,
-                },
+                json={**body, "allow_private": True},
                 headers=modules_headers,
             )
             assert created.status_code == 201, created.text
@@ -63,7 +69,9 @@ class TestHttpsRepositories:
         repository = RepositoryDir(tmp_path / "site")
         repository.add_module(manifest("remote_app", "1.0.0"))
         with serve_directory(repository.root, tls_dir=tmp_path) as served:
-            await register_repository(runtime, "untrusted", served.url, kind="https")
+            await register_repository(
+                runtime, "untrusted", served.url, kind="https", allow_private=True
+            )
             listing = (await client.get("/repository/list", headers=modules_headers)).json()
             broken = next(r for r in listing["repositories"] if r["id"] == "untrusted")
             assert "CERTIFICATE_VERIFY_FAILED" in broken["error"]
@@ -89,7 +97,12 @@ class TestHttpsRepositories:
         )
         with serve_directory(repository.root, tls_dir=tmp_path) as served:
             await register_repository(
-                runtime, "remote", served.url, kind="https", ca_pem=served.ca_pem
+                runtime,
+                "remote",
+                served.url,
+                kind="https",
+                ca_pem=served.ca_pem,
+                allow_private=True,
             )
             _, final = await install(client, modules_headers, "remote_app")
         assert final["status"] == "failed"
@@ -105,7 +118,13 @@ class TestHttpsRepositories:
         repository = RepositoryDir(tmp_path / "site")
         repository.add_module(manifest("plain_app", "1.0.0"))
         with serve_directory(repository.root) as served:
-            body = {"id": "plain", "name": "Plain", "type": "https", "url": served.url}
+            body = {
+                "id": "plain",
+                "name": "Plain",
+                "type": "https",
+                "url": served.url,
+                "allow_private": True,
+            }
             refused = await client.post(
                 "/repository/repositories", json=body, headers=modules_headers
             )
@@ -129,7 +148,51 @@ class TestHttpsRepositories:
     ) -> None:
         redirects = {"/index.json": "http://169.254.169.254/latest/meta-data/"}
         with serve_directory(tmp_path, redirects=redirects) as served:
-            await register_repository(runtime, "sneaky", served.url, kind="https", allow_http=True)
+            await register_repository(
+                runtime, "sneaky", served.url, kind="https", allow_http=True, allow_private=True
+            )
             listing = (await client.get("/repository/list", headers=modules_headers)).json()
         sneaky = next(r for r in listing["repositories"] if r["id"] == "sneaky")
         assert "metadata" in sneaky["error"]
+
+    async def test_the_guard_holds_when_fetching(
+        self,
+        client: httpx.AsyncClient,
+        modules_headers: dict[str, str],
+        runtime: Runtime,
+        tmp_path: Path,
+    ) -> None:
+        """A repository that points inside without the allowance (written past the API, or from
+        before the allowance existed) is refused on every fetch, in every spelling."""
+        repository = RepositoryDir(tmp_path / "site")
+        repository.add_module(manifest("inside_app", "1.0.0"))
+        with serve_directory(repository.root) as served:
+            port = served.url.rsplit(":", 1)[1]
+            for number, host in enumerate(("127.0.0.1", "0x7f000001", "localhost")):
+                await register_repository(
+                    runtime,
+                    f"inside{number}",
+                    f"http://{host}:{port}",
+                    kind="https",
+                    allow_http=True,
+                )
+            listing = (await client.get("/repository/list", headers=modules_headers)).json()
+            for number in range(3):
+                inside = next(r for r in listing["repositories"] if r["id"] == f"inside{number}")
+                assert "loopback" in inside["error"], inside
+            response = await client.post(
+                "/modules/install-instance",
+                json={"module_name": "inside_app", "repository_id": "inside1"},
+                headers=modules_headers,
+            )
+            assert response.status_code == 503
+            assert response.json()["code"] == "repository_unavailable"
+            assert "loopback" in response.json()["detail"]
+            allowed = await client.put(
+                "/repository/repositories/inside1",
+                json={"allow_private": True},
+                headers=modules_headers,
+            )
+            assert allowed.status_code == 200, allowed.text
+            _, final = await install(client, modules_headers, "inside_app", repository_id="inside1")
+            assert final["status"] == "completed", final

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -16,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database
+from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database, modules_dir
 from tests.module.factories import RepositoryDir, manifest
 from tests.process import ServeProcess, base_env, run_cli
 
@@ -34,7 +35,9 @@ async def serve_env(backend: str, tmp_path: Path) -> AsyncIterator[dict[str, str
         database_url = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
     env = base_env(tmp_path / "var", database_url)
     env["STELLWERK_ADMIN_USERNAME"], env["STELLWERK_ADMIN_PASSWORD"] = ADMIN
+    env["STELLWERK_MODULES_DIR"] = str(modules_dir())
     yield env
+    shutil.rmtree(env["STELLWERK_MODULES_DIR"], ignore_errors=True)
     if backend == "postgresql":
         await _drop_database(name)
 
@@ -52,7 +55,7 @@ def server(serve_env: dict[str, str], tmp_path: Path) -> Iterator[ServeProcess]:
     process.start()
     yield process
     process.stop()
-    _kill_module_processes(Path(serve_env["STELLWERK_DATA_DIR"]) / "modules")
+    _kill_module_processes(Path(serve_env["STELLWERK_MODULES_DIR"]))
 
 
 def _login(server: ServeProcess) -> dict[str, str]:
@@ -118,7 +121,7 @@ def test_killed_during_install_leaves_a_complete_instance_or_none(
     server.start()
     headers = _login(server)
     final = _wait(server, headers, operation_id)
-    modules_root = Path(serve_env["STELLWERK_DATA_DIR"]) / "modules"
+    modules_root = Path(serve_env["STELLWERK_MODULES_DIR"])
     listing = httpx.get(f"{server.url}/modules/instances", headers=headers, timeout=10).json()
     directories = sorted(p.name for p in modules_root.glob("slow_start_*"))
     if final["status"] == "completed":
@@ -166,3 +169,17 @@ def test_modules_cli(server: ServeProcess, serve_env: dict[str, str]) -> None:
     missing = run_cli("modules", "install", "nope", env=serve_env)
     assert missing.returncode == 1
     assert "not in any enabled repository" in missing.stderr
+
+    pins = run_cli("modules", "pins", "--json", env=serve_env)
+    assert pins.returncode == 0, pins.stderr
+    (pin,) = json.loads(pins.stdout)
+    assert (pin["repository_id"], pin["module_name"], pin["version"]) == (
+        "local-module-repository",
+        "v2_dashboard",
+        "0.1.0",
+    )
+    unpinned = run_cli(
+        "modules", "unpin", "local-module-repository", "v2_dashboard", "0.1.0", env=serve_env
+    )
+    assert unpinned.returncode == 0, unpinned.stderr
+    assert pin["sha256"] in unpinned.stderr + unpinned.stdout

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import tarfile
 from pathlib import Path
 
 import httpx
 
 from stellwerk.runtime import Runtime
+from tests.factories import bearer, create_admin, create_token
 from tests.module.factories import (
     RepositoryDir,
     archive_bytes,
@@ -39,12 +41,14 @@ class TestRepositoryConfig:
         assert body["enabled"] is True
         assert body["builtin"] is False
         assert body["has_ca_pem"] is False
+        assert body["allow_private"] is False
         duplicate = await client.post(
             "/repository/repositories",
             json={"id": "vendor", "name": "x", "type": "https", "url": "https://x.example"},
             headers=modules_headers,
         )
         assert duplicate.status_code == 409
+        assert duplicate.json()["code"] == "repository_exists"
 
         page = await client.get(
             "/repository/repositories?page=1&per_page=1", headers=modules_headers
@@ -101,23 +105,146 @@ class TestRepositoryConfig:
         )
         assert allowed.status_code == 201
 
-    async def test_file_repositories_need_an_admin(
+    async def test_private_addresses_need_allow_private(
+        self, client: httpx.AsyncClient, modules_headers: dict[str, str], runtime: Runtime
+    ) -> None:
+        """Loopback, private and non-public hosts in every spelling, IPv4 and IPv6."""
+        for host in (
+            "127.0.0.1",
+            "0x7f000001",
+            "2130706433",
+            "0177.0.0.1",
+            "127.1",
+            "localhost",
+            "10.1.2.3",
+            "192.168.0.10",
+            "172.16.5.4",
+            "100.64.0.1",
+            "[::1]",
+            "[::ffff:127.0.0.1]",
+            "[::ffff:10.0.0.1]",
+            "[fd12:3456::1]",
+            "[2002:7f00:1::]",
+            "[64:ff9b::a00:1]",
+        ):
+            url = f"http://{host}:18777/index.json"
+            refused = await client.post(
+                "/repository/repositories",
+                json={"id": "inside", "name": "x", "type": "https", "url": url, "allow_http": True},
+                headers=modules_headers,
+            )
+            assert refused.status_code == 422, (url, refused.text)
+            assert refused.json()["code"] == "unsafe_url"
+            assert "allow_private" in refused.json()["detail"], refused.json()
+        for url in ("http://0.0.0.0/", "http://240.0.0.1/", "http://[::]/", "http://224.0.0.1/"):
+            always = await client.post(
+                "/repository/repositories",
+                json={
+                    "id": "never",
+                    "name": "x",
+                    "type": "https",
+                    "url": url,
+                    "allow_http": True,
+                    "allow_private": True,
+                },
+                headers=modules_headers,
+            )
+            assert always.status_code == 422, url
+
+        body = {
+            "id": "lan",
+            "name": "LAN",
+            "type": "https",
+            "url": "http://0x7f000001:18777/index.json",
+            "allow_http": True,
+            "allow_private": True,
+        }
+        created = await client.post("/repository/repositories", json=body, headers=modules_headers)
+        assert created.status_code == 201, created.text
+        assert created.json()["allow_private"] is True
+        # Taking the allowance back while the URL still points inside is refused.
+        revoked = await client.put(
+            "/repository/repositories/lan", json={"allow_private": False}, headers=modules_headers
+        )
+        assert revoked.status_code == 422
+        assert revoked.json()["code"] == "unsafe_url"
+        moved = await client.put(
+            "/repository/repositories/lan",
+            json={"allow_private": False, "url": "https://modules.example.com/"},
+            headers=modules_headers,
+        )
+        assert moved.status_code == 200
+        assert moved.json()["allow_private"] is False
+        listing = (await client.get("/repository/list", headers=modules_headers)).json()
+        assert (
+            next(r for r in listing["repositories"] if r["id"] == "lan")["allow_private"] is False
+        )
+        audit = await client.get(
+            "/api/admin/audit?target_type=module_repository&target_id=lan", headers=modules_headers
+        )
+        changed, added = ((e["action"], e["detail"]) for e in audit.json()["items"])
+        assert added[0] == "module.repository.create"
+        assert added[1]["allow_private"] is True
+        assert changed[0] == "module.repository.update"
+        assert changed[1]["allow_private"] is False
+        assert changed[1]["url"] == "https://modules.example.com/"
+
+    async def test_repositories_are_for_admins(
         self,
         client: httpx.AsyncClient,
-        modules_headers: dict[str, str],
+        user_headers: dict[str, str],
         admin_headers: dict[str, str],
+        runtime: Runtime,
         tmp_path: Path,
     ) -> None:
+        https = {"id": "mine", "name": "Mine", "type": "https", "url": "https://x.example/"}
+        admin_token = bearer(
+            await create_token(
+                runtime, await create_admin(runtime), ["read:modules", "write:modules"]
+            )
+        )
+        for headers in (user_headers, admin_token):
+            denied = await client.post("/repository/repositories", json=https, headers=headers)
+            assert denied.status_code == 403, denied.text
+            assert denied.json()["required"] == "admin"
+        builtin = "/repository/repositories/local-module-repository"
+        for method, path, body in (
+            ("PUT", builtin, {"enabled": False}),
+            ("DELETE", builtin, None),
+            ("DELETE", "/repository/pins/local-module-repository/v2_dashboard/0.1.0", None),
+        ):
+            response = await client.request(method, path, json=body, headers=user_headers)
+            assert response.status_code == 403, (method, path, response.text)
+        still = (await client.get(builtin, headers=admin_headers)).json()
+        assert still["enabled"] is True
         body = {"id": "local", "name": "Local", "type": "file", "url": str(tmp_path)}
-        denied = await client.post("/repository/repositories", json=body, headers=modules_headers)
-        assert denied.status_code == 403
-        assert denied.json()["code"] == "admin_required"
         relative = await client.post(
             "/repository/repositories", json={**body, "url": "repo"}, headers=admin_headers
         )
         assert relative.status_code == 422
         created = await client.post("/repository/repositories", json=body, headers=admin_headers)
         assert created.status_code == 201
+
+    async def test_concurrent_creation_answers_201_once(
+        self, client: httpx.AsyncClient, modules_headers: dict[str, str]
+    ) -> None:
+        body = {"id": "raced", "name": "Raced", "type": "https", "url": "https://x.example/"}
+        responses = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    client.post("/repository/repositories", json=body, headers=modules_headers)
+                    for _ in range(8)
+                )
+            ),
+            timeout=60,
+        )
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [201] + [409] * 7, [r.text for r in responses]
+        assert all(
+            r.json()["code"] == "repository_exists" for r in responses if r.status_code == 409
+        )
+        page = (await client.get("/repository/repositories", headers=modules_headers)).json()
+        assert [r["id"] for r in page["items"]].count("raced") == 1
 
     async def test_the_builtin_repository_stays(
         self, client: httpx.AsyncClient, modules_headers: dict[str, str]

@@ -11,7 +11,7 @@ import httpx
 
 from stellwerk.module.repository import ModuleInstanceRepository
 from stellwerk.runtime import Runtime
-from tests.factories import bearer, create_token, create_user, jwt_for
+from tests.factories import bearer, create_admin, create_token, jwt_for
 from tests.module.factories import install, wait_operation
 
 HEX32 = set("0123456789abcdef")
@@ -119,7 +119,7 @@ class TestAuth:
         assert set(response.json()) >= {"error", "code", "detail"}
 
     async def test_missing_scope_is_403(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
-        user = await create_user(runtime)
+        user = await create_admin(runtime)
         reader = bearer(await create_token(runtime, user, ["read:modules"]))
         assert (await client.get("/modules/instances", headers=reader)).status_code == 200
         response = await client.post(
@@ -136,7 +136,7 @@ class TestAuth:
         assert denied.json()["required"] == "read:modules"
 
     async def test_a_login_jwt_works(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
-        user = await create_user(runtime)
+        user = await create_admin(runtime)
         response = await client.get("/repository/modules", headers=bearer(jwt_for(runtime, user)))
         assert response.status_code == 200
 

@@ -168,26 +168,72 @@ async def test_repositories_install_primary_update_delete(
     assert "cannot be deleted" in (await client.get(builtin.headers["location"])).text
 
 
-async def test_a_user_may_not_add_a_file_repository(
+async def test_repositories_and_pins_are_for_admins(
     client: httpx.AsyncClient, runtime: Runtime, tmp_path: Path
 ) -> None:
-    await create_user(runtime, username="moduser")
+    await create_user(runtime, username="moduser", role="staff")
     csrf = await log_in(client, "moduser")
-    page = await client.get("/ui/modules")
-    assert "No modules installed" in page.text
-    refused = await client.post(
-        "/ui/modules/repositories",
-        data={
-            "id": "mine",
-            "name": "Mine",
-            "type": "file",
-            "url": str(tmp_path),
-            "csrf_token": csrf,
-        },
-    )
+    listing = await client.get("/ui/modules/repositories")
+    assert "only admins add or change repositories" in listing.text
+    assert 'name="allow_private"' not in listing.text
+    fields = {"id": "mine", "name": "Mine", "type": "https", "url": "https://x.example/"}
+    refused = await client.post("/ui/modules/repositories", data={**fields, "csrf_token": csrf})
     assert refused.status_code == 403
-    assert re.search(r'id="type-error">[^<]*administrators', refused.text)
-    missing = await client.post(
-        "/ui/modules/install", data={"module_name": "nope", "csrf_token": csrf}
+    for path in (
+        "/ui/modules/repositories/local-module-repository",
+        "/ui/modules/repositories/local-module-repository/delete",
+        "/ui/modules/repositories/local-module-repository/pins/v2_dashboard/0.1.0/clear",
+    ):
+        response = await client.post(path, data={"name": "x", "csrf_token": csrf})
+        assert response.status_code == 403, path
+    details = await client.get("/ui/modules/repositories/local-module-repository")
+    assert "Only admins change repositories" in details.text
+
+
+async def test_private_addresses_and_pins_in_the_browser(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await create_admin(runtime, username="pinadmin")
+    csrf = await log_in(client, "pinadmin")
+    fields = {
+        "id": "lan",
+        "name": "LAN modules",
+        "type": "https",
+        "url": "http://127.0.0.1:18777/index.json",
+        "allow_http": "on",
+        "priority": "10",
+        "enabled": "on",
+        "csrf_token": csrf,
+    }
+    refused = await client.post("/ui/modules/repositories", data=fields)
+    assert refused.status_code == 422
+    assert re.search(r'id="url-error">[^<]*loopback[^<]*allow_private', refused.text)
+    added = await client.post("/ui/modules/repositories", data={**fields, "allow_private": "on"})
+    assert added.status_code == 303, added.text
+    listing = await client.get("/ui/modules/repositories")
+    assert "private addresses allowed" in listing.text
+    edit = await client.get("/ui/modules/repositories/lan")
+    assert re.search(r'name="allow_private" checked', edit.text)
+
+    done = await _finished(
+        client,
+        await client.post(
+            "/ui/modules/install",
+            data={
+                "module_name": "v2_dashboard",
+                "repository_id": "local-module-repository",
+                "csrf_token": csrf,
+            },
+        ),
     )
-    assert "Install failed" in (await client.get(missing.headers["location"])).text
+    assert 'class="status completed"' in done, done
+    builtin = await client.get("/ui/modules/repositories/local-module-repository")
+    assert 'data-pin="v2_dashboard/0.1.0"' in builtin.text
+    cleared = await client.post(
+        "/ui/modules/repositories/local-module-repository/pins/v2_dashboard/0.1.0/clear",
+        data={"csrf_token": csrf},
+    )
+    assert cleared.status_code == 303
+    page = await client.get(cleared.headers["location"])
+    assert "Cleared the pin of v2_dashboard 0.1.0" in page.text
+    assert 'data-pin="v2_dashboard/0.1.0"' not in page.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.conftest import modules_dir
 from tests.process import ServeProcess, base_env
 from tests.web.conftest import ADMIN, log_in, screenshot
 
@@ -36,11 +38,13 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess
     env["STELLWERK_PROJECT_POLL_SECONDS"] = "0.5"
     env["STELLWERK_SANDBOX_COOLIFY_BUILD_SECONDS"] = "2"
     env["STELLWERK_LOGIN_RATE_LIMIT"] = "1000/minute"
+    env["STELLWERK_MODULES_DIR"] = str(modules_dir())  # reachable for the module user
     server = ServeProcess(env, directory / "serve.log")
     server.start()
     yield server
     server.stop()
-    _stop_module_processes(directory / "var" / "modules")
+    _stop_module_processes(Path(env["STELLWERK_MODULES_DIR"]))
+    shutil.rmtree(env["STELLWERK_MODULES_DIR"], ignore_errors=True)
 
 
 async def test_start_a_project_and_watch_it_go_live(page: Page) -> None:

@@ -29,8 +29,16 @@ from stellwerk.cli.common import (
 from stellwerk.cli.progress import follow_operation
 from stellwerk.config import Settings
 from stellwerk.exceptions import StellwerkError
+from stellwerk.kit.pagination import page_params
+from stellwerk.kit.time import iso
 from stellwerk.models import Operation
-from stellwerk.module.schemas import CatalogResponse, ModuleInstancesResponse, OperationResponse
+from stellwerk.module.pins import module_pin
+from stellwerk.module.schemas import (
+    CatalogResponse,
+    ModuleInstancesResponse,
+    OperationResponse,
+    PinRead,
+)
 from stellwerk.module.service import catalog, module_instance
 from stellwerk.runtime import Runtime
 
@@ -181,3 +189,54 @@ def modules_remove(
 
     result = _start_and_follow(settings, start, follow=follow, as_json=as_json)
     _report(result, follow=follow, as_json=as_json)
+
+
+@modules_app.command("pins")
+def modules_pins(
+    repository: str | None = typer.Option(None, "--repository", help="Only this repository."),
+    module_name: str | None = typer.Option(None, "--module", help="Only this module."),
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Pinned archive checksums: what each module version was when first installed."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def work(runtime: Runtime, session: Any) -> list[PinRead]:
+        rows, _ = await module_pin.list(
+            session,
+            params=page_params(1, 200),
+            repository_id=repository,
+            module_name=module_name,
+        )
+        return [PinRead.model_validate(row) for row in rows]
+
+    pins = run_in_session(settings, work)
+    if as_json:
+        print_json([pin.model_dump(mode="json") for pin in pins])
+        return
+    table = Table("repository", "module", "version", "pinned")
+    table.add_column("sha256", no_wrap=True)
+    for pin in pins:
+        table.add_row(
+            pin.repository_id, pin.module_name, pin.version, iso(pin.pinned_at), pin.sha256
+        )
+    out.print(table)
+
+
+@modules_app.command("unpin")
+def modules_unpin(
+    repository: str = typer.Argument(..., help="The repository's id."),
+    module_name: str = typer.Argument(..., help="The module's name."),
+    version: str = typer.Argument(..., help="The version whose pin to clear."),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Clear a pin: the next install of that version trusts whatever archive it gets."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def work(runtime: Runtime, session: Any) -> str:
+        pin = await module_pin.get(session, repository, module_name, version)
+        await module_pin.clear(session, Actor.cli(), pin)
+        return pin.sha256
+
+    sha256 = run_in_session(settings, work)
+    console.print(f"Cleared the pin of {module_name} {version} from {repository} ({sha256}).")

@@ -1,20 +1,30 @@
 """Guarding outbound requests to URLs that users configure (server-side request forgery).
 
 `check_url` refuses plain http unless allowed, and any host that resolves to a link-local,
-cloud-metadata, multicast, unspecified or reserved address. `guarded_get` fetches such a URL with
-the check repeated after connecting (against DNS rebinding), no automatic redirects, a size cap
-and timeouts.
+cloud-metadata, multicast, unspecified or reserved address; unless `allow_private` is given, also
+loopback, private, unique-local and other non-global addresses (IPv4-mapped, 6to4 and NAT64
+forms are judged by the IPv4 address they carry; `0x7f000001`, `2130706433` and `0177.0.0.1`
+are read the way the system's resolver reads them).
+
+`guarded_get` fetches such a URL through `GuardedTransport`: every connection resolves the host
+once, checks every address, and connects to a checked address, so a DNS answer that changes
+between the check and the connection (DNS rebinding) cannot send the request elsewhere. The
+address actually connected to is checked again, redirects are followed by hand (each one
+checked), and the size and time are capped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import ssl
+import typing
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -29,11 +39,24 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
     }
 )
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+# RFC 6052 well-known NAT64 prefix: the last 32 bits are the IPv4 address reached.
+NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 MAX_REDIRECTS = 3
+RESOLVE_TIMEOUT_SECONDS = 10.0
+# What inet_aton(3) reads as an IPv4 address: 127.1, 0x7f000001, 2130706433, 0177.0.0.1.
+_NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")
 
 
 class UnsafeUrl(ValueError):
     """The URL or the address it resolves to is not one Stellwerk will connect to."""
+
+
+class PrivateAddress(UnsafeUrl):
+    """Refused only because the address is not public: `allow_private` would let it through."""
+
+
+class Unresolvable(UnsafeUrl):
+    """The host does not resolve (now): nothing can be said about its addresses."""
 
 
 @dataclass(frozen=True)
@@ -43,19 +66,75 @@ class FetchedBody:
     content_type: str | None
 
 
-def check_address(address: IPAddress) -> None:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address in NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def _private_kind(address: IPAddress) -> str | None:
+    """What makes an address one that only an explicit allowance may reach (None: global)."""
+    if address.is_loopback:
+        return "loopback"
+    if isinstance(address, ipaddress.IPv6Address) and address in ipaddress.ip_network("fc00::/7"):
+        return "unique-local"
+    if isinstance(address, ipaddress.IPv6Address) and address.is_site_local:
+        return "site-local"
+    if address.is_private:
+        return "private"
+    if not address.is_global:
+        return "non-public"
+    return None
+
+
+def check_address(address: IPAddress, *, allow_private: bool = False) -> None:
+    """Refuse an address Stellwerk must not connect to.
+
+    Always refused: cloud metadata, link-local, multicast, unspecified and reserved addresses.
+    Refused unless `allow_private`: loopback, private (RFC 1918, unique-local, shared and
+    documentation ranges) and every other address that is not globally routable.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            check_address(embedded, allow_private=allow_private)
+            if address.ipv4_mapped is not None or address in NAT64_PREFIX:
+                return  # the IPv4 address is what is reached
     if address in METADATA_ADDRESSES:
         raise UnsafeUrl(f"{address} is a cloud metadata address")
     if address.is_link_local:
         raise UnsafeUrl(f"{address} is a link-local address")
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
+    if address.is_multicast or address.is_unspecified:
         raise UnsafeUrl(f"{address} is not a unicast address")
+    kind = _private_kind(address)
+    if address.is_reserved and kind != "loopback":  # ::1 is in the reserved ::/8
+        raise UnsafeUrl(f"{address} is a reserved address")
+    if kind is not None and not allow_private:
+        raise PrivateAddress(f"{address} is a {kind} address")
 
 
-def check_url_syntax(url: str, *, allow_http: bool = False) -> tuple[str, str, int]:
-    """Scheme, host and port of an acceptable URL (no resolving)."""
+def literal_address(host: str) -> IPAddress | None:
+    """The address a host names literally (also in inet_aton's forms), else None."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _NUMERIC_HOST.fullmatch(host) and any(c.isdigit() for c in host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def check_url_syntax(
+    url: str, *, allow_http: bool = False, allow_private: bool = False
+) -> tuple[str, str, int]:
+    """Scheme, host and port of an acceptable URL (no resolving; literal addresses checked)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("https", "http"):
@@ -73,27 +152,101 @@ def check_url_syntax(url: str, *, allow_http: bool = False) -> tuple[str, str, i
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as error:
         raise UnsafeUrl("The URL has an invalid port") from error
-    try:
-        check_address(ipaddress.ip_address(host))
-    except ValueError as error:
-        if isinstance(error, UnsafeUrl):
-            raise
+    literal = literal_address(host)
+    if literal is not None:
+        check_address(literal, allow_private=allow_private)
     return scheme, host, port
 
 
-async def check_url(url: str, *, allow_http: bool = False) -> list[IPAddress]:
-    """Refuse unsafe URLs; returns the addresses the host resolves to."""
-    _, host, port = check_url_syntax(url, allow_http=allow_http)
+async def resolve(
+    host: str, port: int, *, allow_private: bool = False, timeout: float | None = None
+) -> list[IPAddress]:
+    """Every address `host` resolves to, each checked; refused if any one is unsafe."""
+    literal = literal_address(host)
+    if literal is not None:
+        check_address(literal, allow_private=allow_private)
+        return [literal]
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
-        raise UnsafeUrl(f"Cannot resolve {host}: {error}") from error
-    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+        infos = await asyncio.wait_for(
+            asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM),
+            timeout or RESOLVE_TIMEOUT_SECONDS,
+        )
+    except (OSError, TimeoutError) as error:
+        raise Unresolvable(f"Cannot resolve {host}: {error}") from error
+    addresses: list[IPAddress] = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if address not in addresses:
+            addresses.append(address)
     if not addresses:
-        raise UnsafeUrl(f"{host} has no address")
+        raise Unresolvable(f"{host} has no address")
     for address in addresses:
-        check_address(address)
+        check_address(address, allow_private=allow_private)
     return addresses
+
+
+async def check_url(
+    url: str, *, allow_http: bool = False, allow_private: bool = False
+) -> list[IPAddress]:
+    """Refuse unsafe URLs; returns the addresses the host resolves to."""
+    _, host, port = check_url_syntax(url, allow_http=allow_http, allow_private=allow_private)
+    return await resolve(host, port, allow_private=allow_private)
+
+
+class CheckedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses `resolve` checked: the name is resolved once per connection
+    and the checked address is the one connected to (TLS still verifies the host name)."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._backend = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        addresses = await resolve(host, port, allow_private=self._allow_private, timeout=timeout)
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._backend.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
+                failure = error
+        assert failure is not None  # resolve never returns an empty list
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise UnsafeUrl("Unix sockets are not reachable through the outbound guard")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport, on a connection pool whose connections go only to checked
+    addresses (httpx has no setting for a network backend, so its pool is replaced)."""
+
+    def __init__(self, *, ssl_context: ssl.SSLContext, allow_private: bool = False) -> None:
+        super().__init__(verify=ssl_context, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl_context,
+            network_backend=CheckedNetworkBackend(allow_private=allow_private),
+        )
 
 
 def _peer_address(response: httpx.Response) -> IPAddress | None:
@@ -113,23 +266,27 @@ async def guarded_get(
     url: str,
     *,
     allow_http: bool = False,
+    allow_private: bool = False,
     ca_pem: str | None = None,
     max_bytes: int,
     timeout: float = 30.0,
 ) -> FetchedBody:
     """GET `url` with the SSRF checks; follows at most a few redirects, each checked again."""
-    verify: ssl.SSLContext | bool = True
-    if ca_pem:
-        verify = ssl.create_default_context(cadata=ca_pem)
+    context = (
+        ssl.create_default_context(cadata=ca_pem)
+        if ca_pem
+        else httpx.create_ssl_context(trust_env=False)
+    )
+    transport = GuardedTransport(ssl_context=context, allow_private=allow_private)
     async with httpx.AsyncClient(
-        verify=verify, timeout=timeout, follow_redirects=False, trust_env=False
+        transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
     ) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            await check_url(url, allow_http=allow_http)
+            check_url_syntax(url, allow_http=allow_http, allow_private=allow_private)
             async with client.stream("GET", url) as response:
                 peer = _peer_address(response)
                 if peer is not None:
-                    check_address(peer)
+                    check_address(peer, allow_private=allow_private)
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
                     continue

@@ -14,6 +14,7 @@ from stellwerk.models.license import License
 from stellwerk.models.license_activation import LicenseActivation
 from stellwerk.models.license_session import LicenseSession
 from stellwerk.models.module_instance import ModuleInstance
+from stellwerk.models.module_pin import ModulePin
 from stellwerk.models.module_repository import ModuleRepository
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
@@ -52,6 +53,7 @@ __all__ = [
     "LicenseActivation",
     "LicenseSession",
     "ModuleInstance",
+    "ModulePin",
     "ModuleRepository",
     "Operation",
     "OperationEvent",

@@ -22,6 +22,9 @@ class ModuleRepository(TimestampMixin, Base):
     enabled: Mapped[bool] = mapped_column(nullable=False, default=True)
     priority: Mapped[int] = mapped_column(nullable=False, default=100)
     allow_http: Mapped[bool] = mapped_column(nullable=False, default=False)
+    # Whether the URL may resolve to loopback, private or other non-public addresses (an admin's
+    # explicit choice; refused otherwise, when configured and on every fetch).
+    allow_private: Mapped[bool] = mapped_column(nullable=False, default=False)
     # A CA certificate (PEM, public) trusted for this repository in addition to the system's.
     ca_pem: Mapped[str | None] = mapped_column(Text, nullable=True)
     builtin: Mapped[bool] = mapped_column(nullable=False, default=False)

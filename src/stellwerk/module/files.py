@@ -8,23 +8,84 @@
 
 Everything lives on one filesystem, so a directory appears in its final place by one rename.
 Paths are built only from checked names and ids, and checked again to stay under the root.
+
+The root lies outside the data directory (`{data_dir}-modules` unless configured). Others may
+pass through the root and `.staging` (a module user reaches its own directory and an update's
+candidate) but not list them; pid files, logs, old versions and the trash are Stellwerk's alone.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
 import os
 import shutil
 import uuid
 from pathlib import Path
 
+from stellwerk.config import Settings
 from stellwerk.exceptions import StellwerkError
 from stellwerk.module.manifest import check_instance_id, check_module_name
+
+log = logging.getLogger(__name__)
+
+# Directory modes: passable for module users, or Stellwerk's own.
+MODES = {
+    "": 0o711,
+    ".staging": 0o711,
+    ".previous": 0o700,
+    ".trash": 0o700,
+    ".run": 0o700,
+    ".logs": 0o700,
+}
+_moved: set[Path] = set()
+
+
+def move_legacy_root(settings: Settings) -> None:
+    """Instances used to live in `{data_dir}/modules`; move them out of the data directory once,
+    entry by entry into the (empty) new root: on one filesystem each is a rename, and running
+    module processes keep their working directory. Processes starting together take turns."""
+    legacy, root = settings.legacy_modules_root, settings.resolved_modules_root
+    if settings.modules_root is not None or legacy in _moved:
+        return
+    _moved.add(legacy)
+    if not legacy.is_dir():
+        return
+    try:
+        with (legacy.parent / ".modules-move.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not legacy.is_dir():
+                return  # another process moved them a moment ago
+            root.mkdir(parents=True, exist_ok=True)
+            if any(root.iterdir()):
+                log.error(
+                    "instances are in both the old and the new modules directory; "
+                    "merge them by hand (Stellwerk uses the new one)",
+                    extra={"old": str(legacy), "new": str(root)},
+                )
+                return
+            for entry in list(legacy.iterdir()):
+                shutil.move(entry, root / entry.name)
+            legacy.rmdir()
+    except OSError as error:
+        log.error(
+            "could not move the modules directory out of the data directory; "
+            "move it by hand or set STELLWERK_MODULES_DIR",
+            extra={"old": str(legacy), "new": str(root), "error": str(error)},
+        )
+        return
+    log.warning("moved the modules directory", extra={"old": str(legacy), "new": str(root)})
 
 
 class ModuleFiles:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ModuleFiles:
+        move_legacy_root(settings)
+        return cls(settings.resolved_modules_root)
 
     def _under(self, path: Path) -> Path:
         resolved = path.resolve()
@@ -33,8 +94,11 @@ class ModuleFiles:
         return resolved
 
     def ensure(self) -> None:
-        for sub in ("", ".staging", ".previous", ".trash", ".run", ".logs"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        for sub, mode in MODES.items():
+            directory = self.root / sub
+            directory.mkdir(parents=True, exist_ok=True)
+            if (directory.stat().st_mode & 0o777) != mode:
+                directory.chmod(mode)
 
     def instance_dir(self, module_name: str, instance_id: str) -> Path:
         check_module_name(module_name)

@@ -76,6 +76,11 @@ class RunSpec(BaseModel):
     )
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
     env: dict[str, Annotated[str, Field(max_length=4000)]] = Field(default_factory=dict)
+    # Container and Swarm runtimes: the image's user to run as (`name`, `uid` or `uid:gid`);
+    # nobody (65534:65534) when not given.
+    user: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")] | (
+        None
+    ) = None
 
     @field_validator("env")
     @classmethod

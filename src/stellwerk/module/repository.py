@@ -1,4 +1,4 @@
-"""All SQL for module repositories (configuration) and module instances."""
+"""All SQL for module repositories (configuration), pins, module instances and operations."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk.models import ModuleInstance, ModuleRepository, Operation
+from stellwerk.models import ModuleInstance, ModulePin, ModuleRepository, Operation
 
 
 class ModuleRepositoryRepository:
@@ -34,10 +35,16 @@ class ModuleRepositoryRepository:
         )
         return rows.all(), int(total or 0)
 
-    async def add(self, repository: ModuleRepository) -> ModuleRepository:
-        self.session.add(repository)
-        await self.session.flush()
-        return repository
+    async def add(self, repository: ModuleRepository) -> bool:
+        """Insert the repository; False (and nothing written) if its id exists, also when
+        another transaction inserts the same id at the same moment."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(repository)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
 
     async def delete(self, repository: ModuleRepository) -> None:
         await self.session.delete(repository)
@@ -47,6 +54,56 @@ class ModuleRepositoryRepository:
         await self.session.execute(
             update(ModuleRepository).where(ModuleRepository.id == repository_id).values(**values)
         )
+
+
+class ModulePinRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, repository_id: str, module_name: str, version: str) -> ModulePin | None:
+        return await self.session.get(ModulePin, (repository_id, module_name, version))
+
+    async def add_if_absent(self, pin: ModulePin) -> ModulePin:
+        """Insert the pin unless one exists; returns the pin that holds (the earlier one)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(pin)
+                await self.session.flush()
+        except IntegrityError:
+            existing = await self.get(pin.repository_id, pin.module_name, pin.version)
+            if existing is None:  # deleted again in between: nothing to compare with
+                raise
+            return existing
+        return pin
+
+    async def list(
+        self,
+        *,
+        repository_id: str | None = None,
+        module_name: str | None = None,
+        offset: int = 0,
+        limit: int = 1000,
+    ) -> tuple[Sequence[ModulePin], int]:
+        conditions = []
+        if repository_id is not None:
+            conditions.append(ModulePin.repository_id == repository_id)
+        if module_name is not None:
+            conditions.append(ModulePin.module_name == module_name)
+        total = await self.session.scalar(
+            select(func.count()).select_from(ModulePin).where(*conditions)
+        )
+        rows = await self.session.scalars(
+            select(ModulePin)
+            .where(*conditions)
+            .order_by(ModulePin.repository_id, ModulePin.module_name, ModulePin.version)
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all(), int(total or 0)
+
+    async def delete(self, pin: ModulePin) -> None:
+        await self.session.delete(pin)
+        await self.session.flush()
 
 
 class ModuleInstanceRepository:
@@ -119,6 +176,18 @@ class ModuleInstanceRepository:
         )
         return {name: int(count) for name, count in rows.all()}
 
+    async def sources(self) -> dict[str, set[str]]:
+        rows = await self.session.execute(
+            select(ModuleInstance.module_name, ModuleInstance.repository_id)
+            .where(ModuleInstance.repository_id.is_not(None))
+            .distinct()
+        )
+        found: dict[str, set[str]] = {}
+        for name, repository_id in rows.all():
+            if repository_id is not None:
+                found.setdefault(name, set()).add(repository_id)
+        return found
+
     async def installed_versions(self) -> dict[str, set[str]]:
         rows = await self.session.execute(
             select(ModuleInstance.module_name, ModuleInstance.version).distinct()
@@ -130,10 +199,22 @@ class ModuleInstanceRepository:
 
 
 class ModuleOperationRepository:
-    """Module operations that are still queued or running."""
+    """Module operations: those still queued or running, and the changes a feed shows.
+
+    `owner_user_id` scopes what a caller sees: None for everything (admins), else only the
+    operations that user started.
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def get(
+        self, operation_id: Any, kinds: Sequence[str], *, owner_user_id: int | None
+    ) -> Operation | None:
+        statement = select(Operation).where(Operation.id == operation_id, Operation.kind.in_(kinds))
+        if owner_user_id is not None:
+            statement = statement.where(Operation.owner_user_id == owner_user_id)
+        return await self.session.scalar(statement)
 
     async def active(self, kinds: Sequence[str]) -> Sequence[Operation]:
         rows = await self.session.scalars(
@@ -144,11 +225,18 @@ class ModuleOperationRepository:
         return rows.all()
 
     async def updated_since(
-        self, kinds: Sequence[str], since: Any, operation_id: Any = None
+        self,
+        kinds: Sequence[str],
+        since: Any,
+        operation_id: Any = None,
+        *,
+        owner_user_id: int | None = None,
     ) -> Sequence[Operation]:
         statement = select(Operation).where(Operation.kind.in_(kinds))
         if operation_id is not None:
             statement = statement.where(Operation.id == operation_id)
+        if owner_user_id is not None:
+            statement = statement.where(Operation.owner_user_id == owner_user_id)
         if since is not None:
             statement = statement.where(Operation.updated_at >= since)
         rows = await self.session.scalars(

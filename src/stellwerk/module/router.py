@@ -5,14 +5,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from stellwerk.database import SessionDep
 from stellwerk.identity.auth import RuntimeDep
-from stellwerk.identity.scope import ADMIN
 from stellwerk.kit.pagination import Page, PageParams, page_params
-from stellwerk.module.auth import ModulesReader, ModulesWriter
+from stellwerk.module.auth import (
+    ModulesAdmin,
+    ModulesReader,
+    ModulesWriter,
+    modules_reader,
+    visible_owner,
+)
+from stellwerk.module.feed import operation_feed
+from stellwerk.module.pins import module_pin
 from stellwerk.module.schemas import (
     CatalogResponse,
     InstallInstanceRequest,
@@ -21,6 +28,7 @@ from stellwerk.module.schemas import (
     ModuleInstanceRead,
     ModuleInstancesResponse,
     OperationResponse,
+    PinRead,
     RepositoryCreate,
     RepositoryInstallRequest,
     RepositoryListResponse,
@@ -102,10 +110,12 @@ async def install_from_repository(
 
 @router.get("/repository/install/status/{operation_id}", response_model=OperationResponse)
 async def repository_install_status(
-    operation_id: str, _: ModulesReader, session: SessionDep
+    operation_id: str, subject: ModulesReader, session: SessionDep
 ) -> OperationResponse:
-    """Progress of an installation."""
-    operation = await module_instance.operation(session, operation_id)
+    """Progress of an installation (yours, or anyone's for admins)."""
+    operation = await module_instance.operation(
+        session, operation_id, owner_user_id=visible_owner(subject)
+    )
     return module_instance.response(operation, status_prefix=REPOSITORY_STATUS)
 
 
@@ -137,12 +147,11 @@ async def list_repository_configs(
     "/repository/repositories", response_model=RepositoryRead, status_code=status.HTTP_201_CREATED
 )
 async def create_repository_config(
-    body: RepositoryCreate, subject: ModulesWriter, session: SessionDep
+    body: RepositoryCreate, subject: ModulesAdmin, session: SessionDep
 ) -> RepositoryRead:
-    """Add a repository: `https` (an index URL) or, for administrators, `file` (a directory)."""
-    repository = await module_repository.create(
-        session, subject.actor, body, is_admin=subject.has(ADMIN)
-    )
+    """Add a repository (admins): `https` (an index URL) or `file` (a directory). An https
+    URL whose host resolves to a loopback or private address needs `allow_private`."""
+    repository = await module_repository.create(session, subject.actor, body)
     return RepositoryRead.model_validate(repository)
 
 
@@ -155,19 +164,19 @@ async def get_repository_config(
 
 @router.put("/repository/repositories/{repository_id}", response_model=RepositoryRead)
 async def update_repository_config(
-    repository_id: str, body: RepositoryUpdate, subject: ModulesWriter, session: SessionDep
+    repository_id: str, body: RepositoryUpdate, subject: ModulesAdmin, session: SessionDep
 ) -> RepositoryRead:
+    """Change a repository (admins)."""
     repository = await module_repository.get(session, repository_id)
-    updated = await module_repository.update(
-        session, subject.actor, repository, body, is_admin=subject.has(ADMIN)
-    )
+    updated = await module_repository.update(session, subject.actor, repository, body)
     return RepositoryRead.model_validate(updated)
 
 
 @router.delete("/repository/repositories/{repository_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_repository_config(
-    repository_id: str, subject: ModulesWriter, session: SessionDep
+    repository_id: str, subject: ModulesAdmin, session: SessionDep
 ) -> Response:
+    """Remove a repository (admins); installed instances stay, its pins stay."""
     repository = await module_repository.get(session, repository_id)
     await module_repository.delete(session, subject.actor, repository)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -181,6 +190,34 @@ async def refresh_repository_index(
     repository = await module_repository.get(session, repository_id)
     refreshed = await module_repository.refresh(session, runtime.settings, repository)
     return RepositoryRead.model_validate(refreshed)
+
+
+@router.get("/repository/pins", response_model=Page[PinRead])
+async def list_pins(
+    _: ModulesReader,
+    session: SessionDep,
+    params: Annotated[PageParams, Depends(page_params)],
+    repository_id: Annotated[str | None, Query(max_length=64)] = None,
+    module_name: Annotated[str | None, Query(max_length=64)] = None,
+) -> Page[PinRead]:
+    """Pinned archive checksums: what each module version's archive was when first trusted."""
+    rows, total = await module_pin.list(
+        session, params=params, repository_id=repository_id, module_name=module_name
+    )
+    return Page.of([PinRead.model_validate(r) for r in rows], total=total, params=params)
+
+
+@router.delete(
+    "/repository/pins/{repository_id}/{module_name}/{version}",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def clear_pin(
+    repository_id: str, module_name: str, version: str, subject: ModulesAdmin, session: SessionDep
+) -> Response:
+    """Forget a pin (admins): the next install of that version trusts the archive it gets."""
+    pin = await module_pin.get(session, repository_id, module_name, version)
+    await module_pin.clear(session, subject.actor, pin)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- module management ---------------------------------------------------------------------------
@@ -237,10 +274,12 @@ async def update_module(
 
 @router.get("/modules/status/{operation_id}", response_model=OperationResponse)
 async def operation_status(
-    operation_id: str, _: ModulesReader, session: SessionDep
+    operation_id: str, subject: ModulesReader, session: SessionDep
 ) -> OperationResponse:
-    """Status and progress of a module operation."""
-    operation = await module_instance.operation(session, operation_id)
+    """Status and progress of a module operation (yours, or anyone's for admins)."""
+    operation = await module_instance.operation(
+        session, operation_id, owner_user_id=visible_owner(subject)
+    )
     return module_instance.response(operation, status_prefix=MODULES_STATUS)
 
 
@@ -250,19 +289,36 @@ async def operation_status(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def operation_events(
-    _: ModulesReader,
+    request: Request,
+    subject: ModulesReader,
     session: SessionDep,
     runtime: RuntimeDep,
     operation_id: Annotated[
         str | None, Query(description="Only this operation; the stream ends when it finishes")
     ] = None,
 ) -> StreamingResponse:
-    """Live feed (server-sent events) of module operation updates."""
+    """Live feed (server-sent events) of updates to the module operations you may see (all for
+    admins). The credential is checked again every `STELLWERK_MODULE_EVENTS_RECHECK_SECONDS`;
+    once it is revoked or expired the stream sends `event: end` and closes."""
+    owner = visible_owner(subject)
     parsed: uuid.UUID | None = None
     if operation_id is not None:
-        parsed = (await module_instance.operation(session, operation_id)).id
+        parsed = (await module_instance.operation(session, operation_id, owner_user_id=owner)).id
+
+    async def recheck() -> int | None:
+        request.state.auth_subject = None  # authenticate afresh, not from this request's cache
+        async with runtime.database.session() as check_session:
+            again = await modules_reader(request, check_session)
+        return visible_owner(again)
+
     return StreamingResponse(
-        module_instance.feed(runtime.database, operation_id=parsed),
+        operation_feed(
+            runtime.database,
+            owner_user_id=owner,
+            recheck=recheck,
+            recheck_seconds=runtime.settings.module_events_recheck_seconds,
+            operation_id=parsed,
+        ),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

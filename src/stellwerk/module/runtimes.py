@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Protocol
 
 from stellwerk.config import Settings
 from stellwerk.exceptions import ServiceUnavailable, ValidationFailed
+from stellwerk.module import isolation
 from stellwerk.module.files import ModuleFiles
 from stellwerk.module.manifest import Manifest
 
@@ -31,6 +31,8 @@ RUNNING, STARTING, STOPPED, ERROR, MISSING = "running", "starting", "stopped", "
 SWARM_NAME_LIMIT = 63  # service names are DNS labels
 START_TIMEOUT_SECONDS = 60.0
 UNIT_MARKER = "STELLWERK_MODULE_UNIT"
+# Containers run as nobody unless the manifest names a user (`run.user`).
+CONTAINER_USER = "65534:65534"
 
 
 class RuntimeUnavailable(ServiceUnavailable):
@@ -122,13 +124,17 @@ class ProcessRuntime:
 
     Each process gets its own session (so it outlives a restart of Stellwerk), a free loopback
     port in `PORT`, and a pid file; the unit's name in its environment guards against pid reuse.
+    When Stellwerk runs as root, processes (and health commands) run as the module user, in a
+    directory that user owns, outside the data directory (`isolation`). The environment is an
+    allow-list: nothing of Stellwerk's own is passed on.
     """
 
     name = "process"
     _children: dict[str, subprocess.Popen[bytes]] = {}
 
-    def __init__(self, files: ModuleFiles) -> None:
+    def __init__(self, files: ModuleFiles, settings: Settings) -> None:
         self.files = files
+        self.settings = settings
 
     def check(self, unit: str, manifest: Manifest) -> None:
         if not manifest.run.command:
@@ -167,8 +173,8 @@ class ProcessRuntime:
             return ERROR
         return STOPPED
 
-    def _command(self, spec: UnitSpec, port: int) -> list[str]:
-        values = {"{python}": sys.executable, "{port}": str(port), "{module_path}": str(spec.path)}
+    def _command(self, spec: UnitSpec, port: int, python: str) -> list[str]:
+        values = {"{python}": python, "{port}": str(port), "{module_path}": str(spec.path)}
         command = []
         for part in spec.manifest.run.command or []:
             for placeholder, value in values.items():
@@ -178,29 +184,38 @@ class ProcessRuntime:
             command[0] = str(spec.path / command[0][2:])
         return command
 
+    def _isolated(self, spec: UnitSpec) -> isolation.ModuleUser | None:
+        """The module user, with `spec.path` handed to it (None: Stellwerk is not root)."""
+        user = isolation.module_user(self.settings)
+        if user is not None:
+            isolation.prepare(self.files.root, self.settings.data_dir, spec.path, user)
+        return user
+
     def _start(self, spec: UnitSpec) -> dict[str, Any]:
         if self._status(spec.unit_name) == RUNNING:
             return self._read(spec.unit_name) or {}
         port = _free_port()
-        env = {
-            key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "TZ") if key in os.environ
-        }
-        env.update(spec.environment(str(spec.path)))
-        env["PORT"] = str(port)
         self.files.ensure()
+        user = self._isolated(spec)
+        env = isolation.environment(
+            {**spec.environment(str(spec.path)), "PORT": str(port)}, user, spec.path
+        )
+        options = user.popen_options() if user is not None else {}
+        command = self._command(spec, port, isolation.python_for(user))
         with self.files.log_file(spec.unit_name).open("ab") as log:
             try:
                 # The module's own command, from its verified archive: running it is the point.
                 child = subprocess.Popen(  # noqa: S603
-                    self._command(spec, port),
+                    command,
                     cwd=spec.path,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    **options,
                 )
-            except OSError as error:
+            except (OSError, subprocess.SubprocessError) as error:
                 raise ModuleStartFailed(f"Cannot start {spec.module_name}: {error}") from error
         self._children[spec.unit_name] = child
         state = {
@@ -254,13 +269,16 @@ class ProcessRuntime:
         if not command:
             return True
         state = self._read(spec.unit_name) or {}
-        env = {key: os.environ[key] for key in ("PATH", "LANG") if key in os.environ}
-        env.update(spec.environment(str(spec.path)))
-        env["PORT"] = str(state.get("port", ""))
-        argv = [
-            part.replace("{port}", env["PORT"]).replace("{python}", sys.executable)
-            for part in command
-        ]
+        try:
+            user = await asyncio.to_thread(self._isolated, spec)
+            python = isolation.python_for(user)
+        except isolation.ModuleIsolationFailed:
+            return False
+        port = str(state.get("port", ""))
+        env = isolation.environment(
+            {**spec.environment(str(spec.path)), "PORT": port}, user, spec.path
+        )
+        argv = [part.replace("{port}", port).replace("{python}", python) for part in command]
         try:
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -269,8 +287,9 @@ class ProcessRuntime:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                **(user.popen_options() if user is not None else {}),
             )
-        except OSError:
+        except (OSError, subprocess.SubprocessError):
             return False
         try:
             return (
@@ -334,6 +353,21 @@ class _DockerRuntime:
                 code="unsupported_runtime",
             )
 
+    def mount_source(self, spec: UnitSpec) -> str:
+        """The instance directory, which is all of the host a container sees (read-only)."""
+        data_dir = self.settings.data_dir.resolve()
+        path = spec.path.resolve()
+        if path == data_dir or data_dir in path.parents or path in data_dir.parents:
+            raise ModuleStartFailed(
+                f"{path} would expose the data directory {data_dir} to a container; "
+                "set STELLWERK_MODULES_DIR to a directory outside it"
+            )
+        return str(path)
+
+    @staticmethod
+    def user(spec: UnitSpec) -> str:
+        return spec.manifest.run.user or CONTAINER_USER
+
     @staticmethod
     def labels(spec: UnitSpec) -> dict[str, str]:
         return {
@@ -386,9 +420,11 @@ class ContainerRuntime(_DockerRuntime):
             detach=True,
             labels=self.labels(spec),
             environment=spec.environment(self.mount_target),
-            volumes={str(spec.path): {"bind": self.mount_target, "mode": "ro"}},
+            volumes={self.mount_source(spec): {"bind": self.mount_target, "mode": "ro"}},
             network=self.network,
             restart_policy={"Name": "unless-stopped"},
+            user=self.user(spec),
+            security_opt=["no-new-privileges"],
         )
         return {"container_id": container.id}
 
@@ -489,8 +525,14 @@ class SwarmRuntime(_DockerRuntime):
             labels=self.labels(spec),
             container_labels=self.labels(spec),
             env=[f"{k}={v}" for k, v in spec.environment(self.mount_target).items()],
+            user=self.user(spec),
             mounts=[
-                Mount(target=self.mount_target, source=str(spec.path), type="bind", read_only=True)
+                Mount(
+                    target=self.mount_target,
+                    source=self.mount_source(spec),
+                    type="bind",
+                    read_only=True,
+                )
             ],
             networks=[] if self.network in ("none", "host", "bridge") else [self.network],
             restart_policy=RestartPolicy(
@@ -559,9 +601,9 @@ class SwarmRuntime(_DockerRuntime):
 
 
 def runtime_for(name: str, settings: Settings) -> ModuleRuntime:
-    files = ModuleFiles(settings.resolved_modules_root)
+    files = ModuleFiles.for_settings(settings)
     if name == "process":
-        return ProcessRuntime(files)
+        return ProcessRuntime(files, settings)
     if name == "container":
         return ContainerRuntime(settings)
     if name == "swarm":

@@ -133,6 +133,7 @@ class RepositoryStats(BaseModel):
     url: str
     enabled: bool
     priority: int
+    allow_private: bool
     module_count: int
     installed_count: int
     categories: list[str]
@@ -158,6 +159,7 @@ class RepositoryRead(BaseModel):
     enabled: bool
     priority: int
     allow_http: bool
+    allow_private: bool
     has_ca_pem: bool = False
     builtin: bool
     last_error: str | None
@@ -188,6 +190,11 @@ class RepositoryCreate(BaseModel):
     enabled: bool = True
     priority: Annotated[int, Field(ge=0, le=100_000)] = 100
     allow_http: bool = Field(default=False, description="Allow plain http (https repositories)")
+    allow_private: bool = Field(
+        default=False,
+        description="Allow a host that resolves to a loopback, private or other non-public "
+        "address (https repositories)",
+    )
     ca_pem: Annotated[str, Field(max_length=20_000)] | None = Field(
         default=None, description="A CA certificate (PEM) to trust for this repository"
     )
@@ -202,4 +209,17 @@ class RepositoryUpdate(BaseModel):
     enabled: bool | None = None
     priority: Annotated[int, Field(ge=0, le=100_000)] | None = None
     allow_http: bool | None = None
+    allow_private: bool | None = None
     ca_pem: Annotated[str, Field(max_length=20_000)] | None = None
+
+
+class PinRead(BaseModel):
+    """The sha256 an archive had when its module version was first trusted."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    repository_id: str
+    module_name: str
+    version: str
+    sha256: str
+    pinned_at: Timestamp

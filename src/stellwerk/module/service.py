@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.database import Database
-from stellwerk.exceptions import Conflict, Forbidden, NotFound, ValidationFailed
-from stellwerk.kit.netguard import UnsafeUrl, check_url_syntax
+from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
+from stellwerk.kit.netguard import PrivateAddress, Unresolvable, UnsafeUrl, check_url
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import utc_now
 from stellwerk.models import ModuleInstance, ModuleRepository, Operation
@@ -31,6 +28,7 @@ from stellwerk.module.manifest import (
     check_instance_id,
     check_module_name,
 )
+from stellwerk.module.pins import module_pin
 from stellwerk.module.repository import (
     ModuleInstanceRepository,
     ModuleOperationRepository,
@@ -66,11 +64,8 @@ from stellwerk.module.sources import (
 )
 from stellwerk.operation.repository import OperationRepository
 from stellwerk.operation.service import operation as operation_service
-from stellwerk.operation.workflow import FINISHED
 
 BUILTIN_ID = "local-module-repository"
-FEED_POLL_SECONDS = 0.5
-FEED_MAX_SECONDS = 3600.0
 
 
 class ModuleNotFound(NotFound):
@@ -85,6 +80,10 @@ class RepositoryNotFound(NotFound):
     default_code = "repository_not_found"
 
 
+class AmbiguousModule(Conflict):
+    default_code = "ambiguous_module"
+
+
 # --- repository configuration ------------------------------------------------------------------
 
 
@@ -94,7 +93,7 @@ class ModuleRepositoryService:
         repositories = ModuleRepositoryRepository(session)
         if await repositories.get(BUILTIN_ID) is not None:
             return False
-        await repositories.add(
+        return await repositories.add(
             ModuleRepository(
                 id=BUILTIN_ID,
                 name="Local module repository",
@@ -106,7 +105,6 @@ class ModuleRepositoryService:
                 builtin=True,
             )
         )
-        return True
 
     async def get(self, session: AsyncSession, repository_id: str) -> ModuleRepository:
         repository = await ModuleRepositoryRepository(session).get(repository_id)
@@ -121,13 +119,13 @@ class ModuleRepositoryService:
             offset=params.offset, limit=params.per_page
         )
 
-    def _check_location(self, kind: str, url: str, allow_http: bool, *, is_admin: bool) -> None:
+    async def _check_location(
+        self, kind: str, url: str, *, allow_http: bool, allow_private: bool
+    ) -> None:
+        """A file repository names an absolute directory; an https repository's URL must pass
+        the outbound guard, its host resolved now (a host that does not resolve yet is checked
+        when it is fetched, as every fetch is)."""
         if kind == "file":
-            # A directory on this server: reading arbitrary paths is an administrator's call.
-            if not is_admin:
-                raise Forbidden(
-                    "Only administrators may configure file repositories", code="admin_required"
-                )
             path = Path(url)
             if url == BUILTIN_URL or not path.is_absolute() or ".." in path.parts:
                 raise ValidationFailed(
@@ -135,25 +133,45 @@ class ModuleRepositoryService:
                 )
             return
         try:
-            check_url_syntax(url, allow_http=allow_http)
+            await check_url(url, allow_http=allow_http, allow_private=allow_private)
+        except Unresolvable:
+            return
+        except PrivateAddress as error:
+            raise ValidationFailed(
+                f"{error}; an admin can allow loopback and private addresses for this "
+                "repository with allow_private",
+                field="url",
+                code="unsafe_url",
+            ) from error
         except UnsafeUrl as error:
             raise ValidationFailed(str(error), field="url", code="unsafe_url") from error
 
     async def create(
-        self, session: AsyncSession, actor: Actor, body: RepositoryCreate, *, is_admin: bool
+        self, session: AsyncSession, actor: Actor, body: RepositoryCreate
     ) -> ModuleRepository:
-        self._check_location(body.type, body.url, body.allow_http, is_admin=is_admin)
+        """Add a repository (an admin's call: what it offers can be installed and run)."""
+        await self._check_location(
+            body.type, body.url, allow_http=body.allow_http, allow_private=body.allow_private
+        )
         repositories = ModuleRepositoryRepository(session)
+        exists = Conflict(f"A repository with id {body.id} exists", code="repository_exists")
         if await repositories.get(body.id) is not None:
-            raise Conflict(f"A repository with id {body.id} exists", code="repository_exists")
-        repository = await repositories.add(ModuleRepository(**body.model_dump(), builtin=False))
+            raise exists
+        repository = ModuleRepository(**body.model_dump(), builtin=False)
+        if not await repositories.add(repository):
+            raise exists  # created by a concurrent request a moment ago
         await audit.record(
             session,
             actor,
             "module.repository.create",
             target_type="module_repository",
             target_id=body.id,
-            detail={"type": body.type, "url": body.url},
+            detail={
+                "type": body.type,
+                "url": body.url,
+                "allow_http": body.allow_http,
+                "allow_private": body.allow_private,
+            },
         )
         return repository
 
@@ -163,23 +181,34 @@ class ModuleRepositoryService:
         actor: Actor,
         repository: ModuleRepository,
         body: RepositoryUpdate,
-        *,
-        is_admin: bool,
     ) -> ModuleRepository:
         changes = body.model_dump(exclude_unset=True)
-        if repository.builtin and ({"url", "allow_http", "ca_pem"} & changes.keys()):
+        if repository.builtin and (
+            {"url", "allow_http", "allow_private", "ca_pem"} & changes.keys()
+        ):
             raise Conflict(
                 "The built-in repository's location cannot change", code="builtin_repository"
             )
         if not changes:
             return repository
-        url = changes.get("url") or repository.url
-        allow_http = changes.get("allow_http", repository.allow_http)
-        if not repository.builtin:
-            self._check_location(repository.type, url, bool(allow_http), is_admin=is_admin)
         for key, value in changes.items():
-            if key in ("name", "enabled", "priority", "allow_http") and value is None:
+            if (
+                key in ("name", "enabled", "priority", "allow_http", "allow_private")
+                and value is None
+            ):
                 raise ValidationFailed(f"{key} cannot be null", field=key)
+        if not repository.builtin:
+            await self._check_location(
+                repository.type,
+                changes.get("url") or repository.url,
+                allow_http=changes.get("allow_http", repository.allow_http),
+                allow_private=changes.get("allow_private", repository.allow_private),
+            )
+        detail: dict[str, object] = {"fields": sorted(changes)}
+        for key in ("url", "allow_http", "allow_private"):
+            if key in changes and changes[key] != getattr(repository, key):
+                detail[key] = changes[key]
+        for key, value in changes.items():
             setattr(repository, key, value)
         await session.flush()
         index_cache.forget(repository.id)
@@ -189,7 +218,7 @@ class ModuleRepositoryService:
             "module.repository.update",
             target_type="module_repository",
             target_id=repository.id,
-            detail={"fields": sorted(changes)},
+            detail=detail,
         )
         return repository
 
@@ -294,6 +323,7 @@ class CatalogService:
                     url=row.url,
                     enabled=row.enabled,
                     priority=row.priority,
+                    allow_private=row.allow_private,
                     module_count=len(modules),
                     installed_count=sum(1 for m in modules if counts.get(m)),
                     categories=sorted(
@@ -371,20 +401,38 @@ class CatalogService:
         version: str | None,
         fresh: bool = False,
     ) -> Resolved:
-        """The repository, index entry and version to install (first repository by priority).
+        """The repository, index entry and version to install.
 
-        A miss in the cached indexes reads them again once: a version published a moment ago
-        is installable right away.
+        A named repository is used as named. Without one, exactly one enabled repository may
+        offer the module: when several do, the request is refused (409 `ambiguous_module`,
+        naming them), so a repository can never shadow a module of another by its priority.
+        That is decided on indexes read now, not cached ones. Repositories that cannot be read
+        at the moment offer nothing.
+
+        A miss in the cached index of a named repository reads it again once: a version
+        published a moment ago is installable right away.
         """
+        fresh = fresh or repository_id is None
         errors: dict[str, str] = {}
         for refresh in (True,) if fresh else (False, True):
             indexes, errors = await self.indexes(
                 session, settings, repository_id=repository_id, refresh=refresh
             )
-            for row, index in indexes:
-                module = index.module(module_name) if index else None
-                if module is None:
-                    continue
+            offering = [
+                (row, module)
+                for row, index in indexes
+                if index is not None and (module := index.module(module_name)) is not None
+            ]
+            if len(offering) > 1:
+                names = [row.id for row, _ in offering]
+                raise AmbiguousModule(
+                    f"Module {module_name} is offered by several repositories "
+                    f"({', '.join(names)}); name the one to install from with repository_id",
+                    field="repository_id",
+                    extra={"repositories": names},
+                )
+            if offering:
+                row, module = offering[0]
                 chosen = module.find(version)
                 if chosen is not None:
                     return Resolved(RepositorySource.of(row), module, chosen)
@@ -394,7 +442,6 @@ class CatalogService:
                         field="version",
                         code="version_not_found",
                     )
-                break
         if repository_id is not None and repository_id in errors:
             raise RepositoryUnavailable(errors[repository_id])
         where = f"repository {repository_id}" if repository_id else "any enabled repository"
@@ -487,6 +534,10 @@ class ModuleInstanceService:
             raise ModuleNotFound(f"Module {module_name} is not installed")
         return instance
 
+    async def sources(self, session: AsyncSession) -> dict[str, set[str]]:
+        """The repositories each installed module's instances came from."""
+        return await ModuleInstanceRepository(session).sources()
+
     async def read_one(self, settings: Settings, instance: ModuleInstance) -> ModuleInstanceRead:
         live = await self.live_statuses(settings, [instance])
         return self.read(instance, live.get(instance.id))
@@ -509,6 +560,56 @@ class ModuleInstanceService:
                 detail={"module_name": instance.module_name},
             )
         return instance
+
+    async def _resolve(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        module_name: str,
+        installed: Sequence[ModuleInstance],
+        *,
+        repository_id: str | None,
+        version: str | None,
+        fresh: bool = False,
+    ) -> Resolved:
+        """What to install: from the named repository, else from the repository the installed
+        instances came from (never another one offering the same name), else from the one
+        repository offering the module. The archive's checksum must match its pin, if any."""
+        named = repository_id is not None
+        if not named:
+            sources = sorted({i.repository_id for i in installed if i.repository_id})
+            if len(sources) > 1:
+                raise AmbiguousModule(
+                    f"The instances of {module_name} come from several repositories "
+                    f"({', '.join(sources)}); name one with repository_id",
+                    field="repository_id",
+                    extra={"repositories": sources},
+                )
+            repository_id = sources[0] if sources else None
+        try:
+            resolved = await catalog.resolve(
+                session,
+                settings,
+                module_name,
+                repository_id=repository_id,
+                version=version,
+                fresh=fresh,
+            )
+        except RepositoryNotFound as error:
+            if named:
+                raise
+            raise RepositoryNotFound(
+                f"Module {module_name} is installed from repository {repository_id}, which is "
+                "disabled or gone; name the repository to use with repository_id"
+            ) from error
+        await module_pin.check(
+            session,
+            resolved.source.id,
+            module_name,
+            resolved.version.version,
+            resolved.version.sha256,
+        )
+        return resolved
 
     async def _busy(self, session: AsyncSession, module_name: str) -> Operation | None:
         for operation in await ModuleOperationRepository(session).active(workflow.KINDS):
@@ -538,8 +639,13 @@ class ModuleInstanceService:
         existing = await self._existing(session, workflow.INSTALL, idempotency_key)
         if existing is not None:
             return existing
-        resolved = await catalog.resolve(
-            session, settings, module_name, repository_id=repository_id, version=version
+        resolved = await self._resolve(
+            session,
+            settings,
+            module_name,
+            list(await ModuleInstanceRepository(session).list(module_name=module_name)),
+            repository_id=repository_id,
+            version=version,
         )
         if not resolved.module.multi_instance:
             if await ModuleInstanceRepository(session).count(module_name) > 0:
@@ -620,11 +726,12 @@ class ModuleInstanceService:
                 f"Module {module_name} has an operation in progress ({busy.id})",
                 code="operation_in_progress",
             )
-        resolved = await catalog.resolve(
+        resolved = await self._resolve(
             session,
             settings,
             module_name,
-            repository_id=repository_id or targets[0].repository_id,
+            targets,
+            repository_id=repository_id,
             version=version,
             fresh=True,  # "the newest version" means the newest published now
         )
@@ -728,15 +835,21 @@ class ModuleInstanceService:
         )
         return operation
 
-    async def operation(self, session: AsyncSession, operation_id: str) -> Operation:
+    async def operation(
+        self, session: AsyncSession, operation_id: str, *, owner_user_id: int | None
+    ) -> Operation:
+        """A module operation the caller may see: any for admins (`owner_user_id` None), else
+        only their own; others are 404, as on `/api/operations/{id}`."""
         try:
             parsed = uuid.UUID(operation_id)
         except ValueError as error:
             raise ValidationFailed(
                 "The operation id is a UUID", field="operation_id", code="invalid_operation_id"
             ) from error
-        operation = await OperationRepository(session).get(parsed)
-        if operation is None or operation.kind not in workflow.KINDS:
+        operation = await ModuleOperationRepository(session).get(
+            parsed, workflow.KINDS, owner_user_id=owner_user_id
+        )
+        if operation is None:
             raise NotFound(
                 f"No module operation with id {operation_id}", code="operation_not_found"
             )
@@ -752,43 +865,10 @@ class ModuleInstanceService:
             status_url=f"{status_prefix}/{operation.id}",
         )
 
-    async def feed(
-        self,
-        database: Database,
-        *,
-        operation_id: uuid.UUID | None = None,
-        max_seconds: float = FEED_MAX_SECONDS,
-    ) -> AsyncIterator[bytes]:
-        """Server-sent events: one `operation` event per change of a module operation."""
-        since: dt.datetime | None = None
-        seen: dict[str, tuple[str, int, str]] = {}
-        deadline = time.monotonic() + max_seconds
-        yield b": module operations\n\n"
-        while time.monotonic() < deadline:
-            async with database.session() as session:
-                changed = await ModuleOperationRepository(session).updated_since(
-                    workflow.KINDS, since, operation_id
-                )
-            finished = False
-            for operation in changed:
-                since = operation.updated_at if since is None else max(since, operation.updated_at)
-                key = (operation.status, operation.progress, operation.message)
-                if seen.get(str(operation.id)) == key:
-                    continue
-                seen[str(operation.id)] = key
-                body = self.response(operation, status_prefix="/modules/status").model_dump()
-                body["kind"] = operation.kind
-                body["error"] = operation.error
-                yield b"event: operation\ndata: " + orjson.dumps(body) + b"\n\n"
-                finished = finished or (operation_id is not None and operation.status in FINISHED)
-            if finished:
-                return
-            await asyncio.sleep(FEED_POLL_SECONDS)
-
 
 async def reconcile_files(database: Database, settings: Settings) -> int:
     """Periodic job: clean what interrupted module operations left on disk."""
-    ModuleFiles(settings.resolved_modules_root).ensure()
+    ModuleFiles.for_settings(settings).ensure()
     return await workflow.reconcile(database, settings)
 
 

@@ -2,7 +2,9 @@
 
 A `file` repository is a directory holding `index.json` and the archives it names; an `https`
 repository serves the same index as JSON, with archive URLs relative to the index. Every URL goes
-through the outbound guard (https only unless allowed, no link-local or metadata addresses).
+through the outbound guard (https only unless allowed; no link-local or metadata addresses; no
+loopback or private ones unless the repository allows them), which connects only to the address
+it checked.
 """
 
 from __future__ import annotations
@@ -45,12 +47,18 @@ class RepositorySource:
     type: str
     url: str
     allow_http: bool = False
+    allow_private: bool = False
     ca_pem: str | None = None
 
     @classmethod
     def of(cls, row: ModuleRepository) -> RepositorySource:
         return cls(
-            id=row.id, type=row.type, url=row.url, allow_http=row.allow_http, ca_pem=row.ca_pem
+            id=row.id,
+            type=row.type,
+            url=row.url,
+            allow_http=row.allow_http,
+            allow_private=row.allow_private,
+            ca_pem=row.ca_pem,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,6 +67,7 @@ class RepositorySource:
             "type": self.type,
             "url": self.url,
             "allow_http": self.allow_http,
+            "allow_private": self.allow_private,
             "ca_pem": self.ca_pem,
         }
 
@@ -73,8 +82,8 @@ class RepositorySource:
         return self.url.rstrip("/") + "/" + INDEX_FILE
 
     @property
-    def cache_key(self) -> tuple[str, str, str, bool]:
-        return (self.id, self.type, self.url, self.allow_http)
+    def cache_key(self) -> tuple[str, str, str, bool, bool]:
+        return (self.id, self.type, self.url, self.allow_http, self.allow_private)
 
 
 def parse_index(raw: bytes, origin: str) -> RepositoryIndex:
@@ -107,6 +116,7 @@ async def _read_index(source: RepositorySource) -> RepositoryIndex:
         body = await guarded_get(
             source.index_url,
             allow_http=source.allow_http,
+            allow_private=source.allow_private,
             ca_pem=source.ca_pem,
             max_bytes=MAX_INDEX_BYTES,
         )
@@ -121,7 +131,7 @@ class IndexCache:
     """Indexes by repository for a while, so listing modules does not refetch every time."""
 
     def __init__(self) -> None:
-        self._entries: dict[tuple[str, str, str, bool], tuple[float, RepositoryIndex]] = {}
+        self._entries: dict[tuple[str, str, str, bool, bool], tuple[float, RepositoryIndex]] = {}
 
     async def get(
         self, source: RepositorySource, *, ttl: float, refresh: bool = False
@@ -164,7 +174,11 @@ async def fetch_archive(
         url = urljoin(source.index_url, version.archive)
         try:
             body = await guarded_get(
-                url, allow_http=source.allow_http, ca_pem=source.ca_pem, max_bytes=max_bytes
+                url,
+                allow_http=source.allow_http,
+                allow_private=source.allow_private,
+                ca_pem=source.ca_pem,
+                max_bytes=max_bytes,
             )
         except UnsafeUrl as error:
             raise RepositoryUnavailable(f"Repository {source.id}: {error}") from error

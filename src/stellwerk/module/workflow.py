@@ -31,6 +31,7 @@ from stellwerk.kit.time import utc_now
 from stellwerk.models import ModuleInstance
 from stellwerk.module.files import ModuleFiles
 from stellwerk.module.manifest import MANIFEST_FILE, IndexVersion, Manifest, describe_validation
+from stellwerk.module.pins import module_pin
 from stellwerk.module.repository import ModuleInstanceRepository, ModuleOperationRepository
 from stellwerk.module.runtimes import (
     RUNNING,
@@ -68,7 +69,7 @@ class ModuleUnhealthy(ServiceUnavailable):
 
 
 def _files() -> ModuleFiles:
-    files = ModuleFiles(settings().resolved_modules_root)
+    files = ModuleFiles.for_settings(settings())
     files.ensure()
     return files
 
@@ -117,18 +118,29 @@ def _unpack(operation_id: str, module_name: str, version: str) -> dict[str, Any]
 async def stage(
     operation_id: str, module_name: str, source: dict[str, Any], version: dict[str, Any]
 ) -> dict[str, Any]:
-    """Fetch and check the archive, unpack it into staging; returns the manifest."""
+    """Fetch and check the archive, unpack it into staging; returns the manifest.
+
+    The archive's sha256 must match the index and the pin of this repository, module and
+    version; the first archive that unpacks into a valid module pins its checksum.
+    """
     files = await asyncio.to_thread(_files)
     staging = files.staging_dir(operation_id)
     await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
     index_version = IndexVersion.model_validate(version)
+    repository = RepositorySource(**source)
+    pin = (repository.id, module_name, index_version.version, index_version.sha256)
+    async with worker_database().session() as session:
+        await module_pin.check(session, *pin)
     await fetch_archive(
-        RepositorySource(**source),
+        repository,
         index_version,
         staging / "archive",
         max_bytes=settings().module_max_archive_bytes,
     )
-    return await asyncio.to_thread(_unpack, operation_id, module_name, index_version.version)
+    manifest = await asyncio.to_thread(_unpack, operation_id, module_name, index_version.version)
+    async with worker_database().session() as session:
+        await module_pin.pin(session, *pin)
+    return manifest
 
 
 @DBOS.step(name="module.place")
@@ -330,8 +342,15 @@ async def try_candidate(
 
 
 @DBOS.step(name="module.switch")
-async def switch(operation_id: str, instance_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
-    """Replace the old files and unit by the new ones; put the old ones back if unhealthy."""
+async def switch(
+    operation_id: str,
+    instance_id: str,
+    manifest: dict[str, Any],
+    repository_id: str | None = None,
+) -> dict[str, Any]:
+    """Replace the old files and unit by the new ones; put the old ones back if unhealthy.
+
+    The instance then comes from `repository_id` (later updates follow it there)."""
     instance = await _load(instance_id)
     if instance is None:
         return {"healthy": False, "reason": "the instance was removed"}
@@ -341,6 +360,7 @@ async def switch(operation_id: str, instance_id: str, manifest: dict[str, Any]) 
     new_tree = files.staging_dir(operation_id) / instance_id
     runtime = _runtime(instance.runtime)
     old_manifest, old_version = instance.manifest, instance.version
+    old_repository = instance.repository_id
     new_version = str(manifest["version"])
     await runtime.stop(instance.unit_name)
     # Idempotent moves: old files to .previous, new files into place.
@@ -348,7 +368,13 @@ async def switch(operation_id: str, instance_id: str, manifest: dict[str, Any]) 
         await asyncio.to_thread(files.place, final, previous)
     if not final.exists():
         await asyncio.to_thread(files.place, new_tree, final)
-    await _set(instance_id, version=new_version, manifest=manifest, status="installed")
+    await _set(
+        instance_id,
+        version=new_version,
+        manifest=manifest,
+        status="installed",
+        repository_id=repository_id or old_repository,
+    )
     instance.manifest, instance.version = manifest, new_version
     spec = _spec(instance, final)
     state = await runtime.start(spec)
@@ -361,7 +387,13 @@ async def switch(operation_id: str, instance_id: str, manifest: dict[str, Any]) 
     await runtime.stop(instance.unit_name)
     await asyncio.to_thread(files.remove_tree, final)
     await asyncio.to_thread(files.place, previous, final)
-    await _set(instance_id, version=old_version, manifest=old_manifest, status="installed")
+    await _set(
+        instance_id,
+        version=old_version,
+        manifest=old_manifest,
+        status="installed",
+        repository_id=old_repository,
+    )
     instance.manifest, instance.version = old_manifest, old_version
     old_spec = _spec(instance, final)
     state = await runtime.start(old_spec)
@@ -389,7 +421,9 @@ async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
                 results[instance_id] = f"kept the old version: {trial['reason']}"
                 continue
             await ctx.progress(base + share // 2, f"Switching instance {instance_id} to {target}")
-            outcome = await switch(ctx.operation_id, instance_id, manifest)
+            outcome = await switch(
+                ctx.operation_id, instance_id, manifest, str(input["repository"]["id"])
+            )
             results[instance_id] = (
                 "updated" if outcome["healthy"] else f"rolled back: {outcome['reason']}"
             )
@@ -437,7 +471,7 @@ async def uninstall(ctx: OperationContext, input: dict[str, Any]) -> dict[str, A
 
 async def reconcile(database: Database, config: Settings) -> int:
     """Tidy what interrupted or cancelled operations left on disk; returns entries fixed."""
-    files = ModuleFiles(config.resolved_modules_root)
+    files = ModuleFiles.for_settings(config)
     if not files.root.is_dir():
         return 0
     # Look at the disk first, the database second: whatever an operation put on disk before the

@@ -498,8 +498,13 @@ async def check_health(url: str, *, allow_http: bool) -> str | None:
     """None when `url` answers 200, else why not. The domain is the customer's: the request goes
     through the SSRF guard, and so does every redirect it follows."""
     try:
+        # Private addresses stay reachable here, as before (a project on the company's LAN).
         await netguard.guarded_get(
-            url, allow_http=allow_http, max_bytes=HEALTH_MAX_BYTES, timeout=10.0
+            url,
+            allow_http=allow_http,
+            allow_private=True,
+            max_bytes=HEALTH_MAX_BYTES,
+            timeout=10.0,
         )
     except netguard.UnsafeUrl as error:
         return str(error)

@@ -71,9 +71,14 @@ async def latest_release(settings: Settings) -> Release | None:
     release: Release | None = None
     try:
         # Through the SSRF guard: the feed may redirect, and no hop may reach metadata addresses.
-        # Plain http stays allowed: the operator chose this URL (a mirror on the LAN, say).
+        # Plain http and private addresses stay allowed: the operator chose this URL (a mirror
+        # on the LAN, say).
         fetched = await netguard.guarded_get(
-            url, allow_http=True, max_bytes=FEED_MAX_BYTES, timeout=FEED_TIMEOUT_SECONDS
+            url,
+            allow_http=True,
+            allow_private=True,
+            max_bytes=FEED_MAX_BYTES,
+            timeout=FEED_TIMEOUT_SECONDS,
         )
         release = parse_feed(json.loads(fetched.content))
     except (httpx.HTTPError, ValueError) as error:  # UnsafeUrl and bad JSON are ValueErrors

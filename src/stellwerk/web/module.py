@@ -1,5 +1,10 @@
 """Pages for the module manager: installed instances, available modules, repositories, and the
-live progress of install, update and delete operations."""
+live progress of install, update and delete operations.
+
+The rules are the API's: seeing needs `read:modules`, installing, updating and deleting needs
+`write:modules`, and repositories and checksum pins are for admins. Operations are shown to
+admins all, to others only their own.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +19,15 @@ from starlette.datastructures import FormData
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
 from stellwerk.identity.auth import AuthSubject, RuntimeDep
-from stellwerk.identity.principal import Principal
 from stellwerk.models import ModuleRepository, Operation
+from stellwerk.module.auth import visible_owner
+from stellwerk.module.pins import module_pin
 from stellwerk.module.schemas import RepositoryCreate, RepositoryUpdate
 from stellwerk.module.service import catalog, module_instance, module_repository
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED
 from stellwerk.runtime import Runtime
-from stellwerk.web.auth import WebAccess
+from stellwerk.web.auth import WebAccess, WebAdmin
 from stellwerk.web.forms import checked, field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
 
@@ -61,15 +67,20 @@ def _validation_errors(error: ValidationError) -> dict[str, str]:
 # --- installed instances ------------------------------------------------------------------------
 
 
-async def _instances_context(session: SessionDep, runtime: Runtime) -> dict[str, Any]:
+async def _instances_context(
+    subject: AuthSubject, session: SessionDep, runtime: Runtime
+) -> dict[str, Any]:
     listing = await module_instance.list(session, runtime.settings)
     available = await catalog.modules(session, runtime.settings)
+    # The newest version where each module came from (an update never switches repository).
+    sources = await module_instance.sources(session)
     latest: dict[str, str] = {}
     for module in available.modules:
-        latest.setdefault(module.name, module.latest_version)
+        if module.repository_id in sources.get(module.name, {module.repository_id}):
+            latest.setdefault(module.name, module.latest_version)
     recent, _ = await operation_service.list(
         session,
-        Principal.system(),  # module pages are for the company's people only
+        subject.principal,
         params=page_params(1, RECENT_OPERATIONS),
         target_type="module",
     )
@@ -85,17 +96,19 @@ async def _instances_context(session: SessionDep, runtime: Runtime) -> dict[str,
 
 @router.get("/ui/modules", response_class=HTMLResponse)
 async def modules(
-    request: Request, _: WebModulesReader, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebModulesReader, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
-    return render(request, "module/instances.html", await _instances_context(session, runtime))
+    context = await _instances_context(subject, session, runtime)
+    return render(request, "module/instances.html", context)
 
 
 @router.get("/ui/modules/live", response_class=HTMLResponse)
 async def modules_live(
-    request: Request, _: WebModulesReader, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebModulesReader, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """The instances page's live part: polled while a module operation runs."""
-    return render(request, "module/_instances.html", await _instances_context(session, runtime))
+    context = await _instances_context(subject, session, runtime)
+    return render(request, "module/_instances.html", context)
 
 
 @router.post("/ui/modules/instances/{module_name}/{instance_id}/primary")
@@ -149,7 +162,7 @@ async def delete_instance(
 @router.get("/ui/modules/available", response_class=HTMLResponse)
 async def available(
     request: Request,
-    _: WebModulesReader,
+    subject: WebModulesReader,
     session: SessionDep,
     runtime: RuntimeDep,
     repository: str = "",
@@ -215,8 +228,12 @@ async def install(
 # --- operations -----------------------------------------------------------------------------------
 
 
-async def _operation_context(session: SessionDep, operation_id: uuid.UUID) -> dict[str, Any]:
-    operation = await module_instance.operation(session, str(operation_id))
+async def _operation_context(
+    subject: AuthSubject, session: SessionDep, operation_id: uuid.UUID
+) -> dict[str, Any]:
+    operation = await module_instance.operation(
+        session, str(operation_id), owner_user_id=visible_owner(subject)
+    )
     return {
         "operation": operation,
         "events": await operation_service.events(session, operation),
@@ -228,18 +245,18 @@ async def _operation_context(session: SessionDep, operation_id: uuid.UUID) -> di
 
 @router.get("/ui/modules/operations/{operation_id}", response_class=HTMLResponse)
 async def module_operation(
-    operation_id: uuid.UUID, request: Request, _: WebModulesReader, session: SessionDep
+    operation_id: uuid.UUID, request: Request, subject: WebModulesReader, session: SessionDep
 ) -> Response:
-    context = await _operation_context(session, operation_id)
+    context = await _operation_context(subject, session, operation_id)
     return render(request, "module/operation.html", context)
 
 
 @router.get("/ui/modules/operations/{operation_id}/progress", response_class=HTMLResponse)
 async def module_operation_progress(
-    operation_id: uuid.UUID, request: Request, _: WebModulesReader, session: SessionDep
+    operation_id: uuid.UUID, request: Request, subject: WebModulesReader, session: SessionDep
 ) -> Response:
     """The live part of a module operation's page, fetched until it is final."""
-    context = await _operation_context(session, operation_id)
+    context = await _operation_context(subject, session, operation_id)
     return render(request, "module/_operation.html", context)
 
 
@@ -273,15 +290,15 @@ async def _repositories_page(
 
 @router.get("/ui/modules/repositories", response_class=HTMLResponse)
 async def repositories(
-    request: Request, _: WebModulesReader, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebModulesReader, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     return await _repositories_page(request, session, runtime)
 
 
 def _repository_values(form: FormData) -> dict[str, str]:
     values = {name: text(form, name) for name in REPOSITORY_FIELDS}
-    values["enabled"] = "on" if checked(form, "enabled") else ""
-    values["allow_http"] = "on" if checked(form, "allow_http") else ""
+    for flag in ("enabled", "allow_http", "allow_private"):
+        values[flag] = "on" if checked(form, flag) else ""
     return values
 
 
@@ -291,7 +308,7 @@ def _optional(value: str) -> str | None:
 
 @router.post("/ui/modules/repositories", response_class=HTMLResponse)
 async def create_repository(
-    request: Request, subject: WebModulesWriter, session: SessionDep, runtime: RuntimeDep
+    request: Request, subject: WebAdmin, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     values = _repository_values(await read_form(request))
     try:
@@ -305,6 +322,7 @@ async def create_repository(
                 "priority": values["priority"] or "100",
                 "enabled": bool(values["enabled"]),
                 "allow_http": bool(values["allow_http"]),
+                "allow_private": bool(values["allow_private"]),
                 "ca_pem": _optional(values["ca_pem"]),
             }
         )
@@ -318,23 +336,20 @@ async def create_repository(
             status_code=422,
         )
     try:
-        repository = await module_repository.create(
-            session, subject.actor, body, is_admin=subject.is_admin
-        )
+        repository = await module_repository.create(session, subject.actor, body)
     except StellwerkError as error:
         errors = field_errors(error)
         if error.code == "repository_exists":
             errors = {"id": error.message}
-        elif error.code == "admin_required":
-            errors = {"type": error.message}
         return await _repositories_page(
             request, session, runtime, values=values, errors=errors, status_code=error.status
         )
     return _back("/ui/modules/repositories", f"Added the repository {repository.name}.")
 
 
-def _edit_page(
+async def _edit_page(
     request: Request,
+    session: SessionDep,
     repository: ModuleRepository,
     *,
     values: dict[str, str] | None = None,
@@ -349,25 +364,30 @@ def _edit_page(
             "priority": str(repository.priority),
             "enabled": "on" if repository.enabled else "",
             "allow_http": "on" if repository.allow_http else "",
+            "allow_private": "on" if repository.allow_private else "",
         }
+    pins, _total = await module_pin.list(
+        session, params=page_params(1, 200), repository_id=repository.id
+    )
     return render(
         request,
         "module/repository.html",
-        {"repository": repository, "values": values, "errors": errors or {}},
+        {"repository": repository, "values": values, "errors": errors or {}, "pins": pins},
         status_code=status_code,
     )
 
 
 @router.get("/ui/modules/repositories/{repository_id}", response_class=HTMLResponse)
 async def edit_repository(
-    repository_id: str, request: Request, _: WebModulesReader, session: SessionDep
+    repository_id: str, request: Request, subject: WebModulesReader, session: SessionDep
 ) -> Response:
-    return _edit_page(request, await module_repository.get(session, repository_id))
+    repository = await module_repository.get(session, repository_id)
+    return await _edit_page(request, session, repository)
 
 
 @router.post("/ui/modules/repositories/{repository_id}", response_class=HTMLResponse)
 async def update_repository(
-    repository_id: str, request: Request, subject: WebModulesWriter, session: SessionDep
+    repository_id: str, request: Request, subject: WebAdmin, session: SessionDep
 ) -> Response:
     repository = await module_repository.get(session, repository_id)
     values = _repository_values(await read_form(request))
@@ -381,30 +401,36 @@ async def update_repository(
         # The built-in repository's location is fixed; its form does not offer it.
         changes["url"] = values["url"]
         changes["allow_http"] = bool(values["allow_http"])
+        changes["allow_private"] = bool(values["allow_private"])
         if values["ca_pem"]:
             changes["ca_pem"] = values["ca_pem"]
     try:
         body = RepositoryUpdate.model_validate(changes)
-        await module_repository.update(
-            session, subject.actor, repository, body, is_admin=subject.is_admin
-        )
+        await module_repository.update(session, subject.actor, repository, body)
     except ValidationError as error:
-        return _edit_page(
-            request, repository, values=values, errors=_validation_errors(error), status_code=422
+        return await _edit_page(
+            request,
+            session,
+            repository,
+            values=values,
+            errors=_validation_errors(error),
+            status_code=422,
         )
     except StellwerkError as error:
-        errors = field_errors(error)
-        if error.code == "admin_required":
-            errors = {"url": error.message}
-        return _edit_page(
-            request, repository, values=values, errors=errors, status_code=error.status
+        return await _edit_page(
+            request,
+            session,
+            repository,
+            values=values,
+            errors=field_errors(error),
+            status_code=error.status,
         )
     return _back("/ui/modules/repositories", f"Saved the repository {repository.name}.")
 
 
 @router.post("/ui/modules/repositories/{repository_id}/refresh")
 async def refresh_repository(
-    repository_id: str, _: WebModulesWriter, session: SessionDep, runtime: RuntimeDep
+    repository_id: str, subject: WebModulesWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     repository = await module_repository.get(session, repository_id)
     refreshed = await module_repository.refresh(session, runtime.settings, repository)
@@ -414,9 +440,7 @@ async def refresh_repository(
 
 
 @router.post("/ui/modules/repositories/{repository_id}/delete")
-async def delete_repository(
-    repository_id: str, subject: WebModulesWriter, session: SessionDep
-) -> Response:
+async def delete_repository(repository_id: str, subject: WebAdmin, session: SessionDep) -> Response:
     repository = await module_repository.get(session, repository_id)
     name = repository.name
     try:
@@ -424,3 +448,18 @@ async def delete_repository(
     except StellwerkError as error:
         return _back("/ui/modules/repositories", error.message)
     return _back("/ui/modules/repositories", f"Deleted the repository {name}.")
+
+
+@router.post("/ui/modules/repositories/{repository_id}/pins/{module_name}/{version}/clear")
+async def clear_pin(
+    repository_id: str, module_name: str, version: str, subject: WebAdmin, session: SessionDep
+) -> Response:
+    try:
+        pin = await module_pin.get(session, repository_id, module_name, version)
+        await module_pin.clear(session, subject.actor, pin)
+    except StellwerkError as error:
+        return _back("/ui/modules/repositories", error.message)
+    return _back(
+        f"/ui/modules/repositories/{pin.repository_id}",
+        f"Cleared the pin of {pin.module_name} {pin.version}.",
+    )
