@@ -78,7 +78,7 @@ class TestAccess:
     async def test_every_user_may_use_them_as_in_the_api(
         self, client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
     ) -> None:
-        """The API grants read:dns and write:dns to every user; admin pages stay closed."""
+        """Customers hold read:dns and write:dns (their own zones); admin pages stay closed."""
         await create_admin(runtime, username="dnsadminuser")
         await log_in(client, "dnsadminuser")
         for path in PAGES:
@@ -248,7 +248,7 @@ class TestDns:
     async def test_zone_records_create_update_delete(
         self, client: httpx.AsyncClient, runtime: Runtime, with_powerdns: None
     ) -> None:
-        await create_user(runtime, username="dnsadmin")
+        await create_user(runtime, username="dnsadmin", role="staff")
         csrf = await log_in(client, "dnsadmin")
         zone = f"z{uuid.uuid4().hex[:8]}.de"
         added = await client.post(

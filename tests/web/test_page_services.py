@@ -10,6 +10,7 @@ import pytest
 
 from stellwerk.audit.actor import Actor
 from stellwerk.exceptions import NotFound
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.license import service as license_services
 from stellwerk.models import VpsInstance
@@ -70,11 +71,12 @@ async def test_admins_see_every_server(runtime: Runtime) -> None:
         await session.flush()
         instance_id = instance.id
     async with runtime.database.session() as session:
-        rows, total = await instance_service.list_all(
-            session, params=PageParams(page=1, per_page=50)
+        everyone = Principal.system()
+        rows, total = await instance_service.list(
+            session, everyone, params=PageParams(page=1, per_page=50)
         )
         assert instance_id in {r.id for r in rows}
         assert total >= 1
-        assert (await instance_service.get_any(session, instance_id)).label == "someone-elses"
+        assert (await instance_service.get(session, everyone, instance_id)).label == "someone-elses"
         with pytest.raises(NotFound):
-            await instance_service.get_any(session, uuid.uuid4())
+            await instance_service.get(session, everyone, uuid.uuid4())

@@ -37,14 +37,17 @@ class WebAccess:
     """A page's rule, the same as its API's `Authenticator`: a browser session whose role
     grants `scope`, and, with `min_role`, someone of that role or higher."""
 
-    def __init__(self, *, scope: str, min_role: Role | None = None) -> None:
+    def __init__(
+        self, *, scope: str, min_role: Role | None = None, refused: str | None = None
+    ) -> None:
         self.scope = scope
         self.min_role = min_role
+        self.refused = refused  # what the refusal page says, when the default is too vague
 
     async def __call__(self, subject: Annotated[AuthSubject, Depends(web_user)]) -> AuthSubject:
         if self.min_role is not None and not role_at_least(subject.role, self.min_role):
             who = "admins" if self.min_role is Role.ADMIN else "the company's staff"
-            raise Forbidden(f"This page is for {who}", code="role_required")
+            raise Forbidden(self.refused or f"This page is for {who}", code="role_required")
         if not subject.has(self.scope):
             raise Forbidden("Your account cannot use this page", code="missing_scope")
         return subject

@@ -45,7 +45,10 @@ WebZoneManager = Annotated[AuthSubject, Depends(WebAccess(scope="write:dns", min
 
 
 # Register and transfer: admins only, the same rule as the API's `DomainBuyer`.
-WebDomainBuyer = Annotated[AuthSubject, Depends(WebAccess(scope="write:dns", min_role=Role.ADMIN))]
+WebDomainBuyer = Annotated[
+    AuthSubject,
+    Depends(WebAccess(scope="write:dns", min_role=Role.ADMIN, refused=BUY_REFUSED)),
+]
 
 
 def _back(url: str, message: str) -> Response:
