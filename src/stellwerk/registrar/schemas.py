@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+# Exact inside; a JSON number in answers (`"price": 12.5`), with `currency` beside it.
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
 class DomainCheckRequest(BaseModel):
@@ -14,7 +17,7 @@ class DomainCheckRequest(BaseModel):
 class DomainCheckRead(BaseModel):
     domain: str
     available: bool
-    price: Decimal | None
+    price: Money | None
     currency: str | None
     premium: bool
     status: str | None
@@ -51,7 +54,7 @@ class DomainRead(BaseModel):
     status: str
     origin: str
     contact_id: int | None
-    price: Decimal | None
+    price: Money | None
     currency: str | None
     expires_at: str | None
     created_at: dt.datetime
