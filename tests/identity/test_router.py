@@ -120,6 +120,7 @@ class TestTokens:
             "error": "forbidden",
             "code": "missing_scope",
             "required": "admin",
+            "detail": "This credential lacks the scope admin",
         }
 
     async def test_unknown_token_is_401(self, client: httpx.AsyncClient) -> None:

@@ -130,6 +130,7 @@ class TestAuth:
             "error": "forbidden",
             "code": "missing_scope",
             "required": "write:modules",
+            "detail": "This credential lacks the scope write:modules",
         }
         writer = bearer(await create_token(runtime, user, ["write:modules"]))
         denied = await client.get("/repository/list", headers=writer)
@@ -205,7 +206,7 @@ class TestValidation:
         )
         assert status.status_code == 404
         bad = await client.get("/modules/status/not-a-uuid", headers=modules_headers)
-        assert bad.status_code == 422
+        assert bad.status_code == 404
         assert (
             await client.delete("/repository/uninstall/v2_dashboard", headers=modules_headers)
         ).status_code == 404

@@ -205,6 +205,7 @@ async def test_register_and_transfer_are_for_admins(
                 "error": "forbidden",
                 "code": "missing_scope",
                 "required": "admin",
+                "detail": "This credential lacks the scope admin",
             }, (name, path)
         # Reading stays open to every user.
         check = await client.post(

@@ -730,12 +730,10 @@ class ModuleInstanceService:
 
     async def operation(self, session: AsyncSession, operation_id: str) -> Operation:
         try:
-            parsed = uuid.UUID(operation_id)
-        except ValueError as error:
-            raise ValidationFailed(
-                "The operation id is a UUID", field="operation_id", code="invalid_operation_id"
-            ) from error
-        operation = await OperationRepository(session).get(parsed)
+            parsed: uuid.UUID | None = uuid.UUID(operation_id)
+        except ValueError:
+            parsed = None  # names no operation, like an id that exists nowhere
+        operation = await OperationRepository(session).get(parsed) if parsed else None
         if operation is None or operation.kind not in workflow.KINDS:
             raise NotFound(
                 f"No module operation with id {operation_id}", code="operation_not_found"
