@@ -105,6 +105,22 @@ async def test_a_syntax_error_says_where(client: httpx.AsyncClient, runtime: Run
     )
 
 
+async def test_an_invalid_email_names_its_field(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    headers = await admin_headers(runtime)
+    users = await client.post(
+        "/api/admin/users",
+        json={"username": "mailer", "password": "long-enough-pass", "email": "nope"},
+        headers=headers,
+    )
+    assert (users.status_code, users.json()["field"]) == (422, "email")
+    customers = await client.post(
+        "/api/customers", json={"name": "ACME", "email": "nope"}, headers=headers
+    )
+    assert (customers.status_code, customers.json()["field"]) == (422, "email")
+
+
 # --- 405 and a stray slash ------------------------------------------------------------------
 
 

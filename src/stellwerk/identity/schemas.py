@@ -3,14 +3,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from stellwerk.kit.body import StrictBody
+from stellwerk.kit.email import check_email
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(StrictBody):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
 
@@ -25,7 +28,7 @@ class LogoutResponse(BaseModel):
     ok: bool = True
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(StrictBody):
     current_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
 
@@ -45,21 +48,25 @@ class Me(UserRead):
     credential: str
 
 
-class UserCreate(BaseModel):
+class UserCreate(StrictBody):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
     role: Literal["admin", "user"] = "user"
     email: str | None = Field(default=None, max_length=320)
 
+    _email = field_validator("email")(check_email)
 
-class UserUpdate(BaseModel):
+
+class UserUpdate(StrictBody):
     email: str | None = Field(default=None, max_length=320)
     role: Literal["admin", "user"] | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, min_length=1, max_length=1024)
 
+    _email = field_validator("email")(check_email)
 
-class TokenCreate(BaseModel):
+
+class TokenCreate(StrictBody):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=64)
     expires_at: dt.datetime | None = None

@@ -6,11 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
+from stellwerk.kit.body import LenientBody
+
 # Exact inside; a JSON number in answers (`"price": 12.5`), with `currency` beside it.
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
-class DomainCheckRequest(BaseModel):
+class DomainCheckRequest(LenientBody):
     domains: list[str] = Field(min_length=1, max_length=50)
 
 
@@ -27,7 +29,7 @@ class DomainCheckResult(BaseModel):
     domains: list[DomainCheckRead]
 
 
-class DomainRegisterRequest(BaseModel):
+class DomainRegisterRequest(LenientBody):
     domain: str = Field(max_length=253)
     contact_id: int | None = Field(
         default=None,
@@ -37,7 +39,7 @@ class DomainRegisterRequest(BaseModel):
     period_years: int = Field(default=1, ge=1, le=10)
 
 
-class DomainTransferRequest(BaseModel):
+class DomainTransferRequest(LenientBody):
     domain: str = Field(max_length=253)
     auth_code: str = Field(min_length=4, max_length=200, repr=False)
     contact_id: int | None = None
@@ -61,7 +63,7 @@ class DomainRead(BaseModel):
     completed_at: dt.datetime | None
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(LenientBody):
     """Create a contact at the registrar, or adopt an existing handle (`provider_contact_id`)."""
 
     provider_contact_id: str | None = Field(default=None, max_length=64)
@@ -77,7 +79,7 @@ class ContactCreate(BaseModel):
     default: bool = True
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(LenientBody):
     default: bool | None = None
     name: str | None = Field(default=None, max_length=200)
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stellwerk.kit.body import LenientBody, StrictBody
 
-class ProviderCreate(BaseModel):
+
+class ProviderCreate(LenientBody):
     name: str = Field(min_length=1, max_length=255)
     type: str = Field(min_length=1, max_length=50)
     api_key: str | None = Field(default=None, max_length=500)
@@ -18,7 +20,7 @@ class ProviderCreate(BaseModel):
     active: bool = True
 
 
-class ProviderUpdate(BaseModel):
+class ProviderUpdate(LenientBody):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     api_key: str | None = Field(default=None, min_length=1, max_length=500)
     active: bool | None = None
@@ -49,7 +51,7 @@ class Message(BaseModel):
     message: str
 
 
-class PlanCreate(BaseModel):
+class PlanCreate(StrictBody):
     provider_id: uuid.UUID
     provider_plan_id: str = Field(min_length=1, max_length=255)
     base_price: Decimal = Field(default=Decimal("0.00"), ge=0, le=Decimal("99999999.99"))
@@ -58,7 +60,7 @@ class PlanCreate(BaseModel):
     active: bool = True
 
 
-class PlanUpdate(BaseModel):
+class PlanUpdate(StrictBody):
     base_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
     markup_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
     specifications: dict[str, Any] | None = None
@@ -90,7 +92,7 @@ class PlanEnvelope(BaseModel):
     plan: PlanRead
 
 
-class InstanceCreate(BaseModel):
+class InstanceCreate(LenientBody):
     """DigitalOcean's, Linode's and Hetzner's documented bodies in one (each ignores the
     others' options; Hetzner also takes `name`, `server_type` and `location`)."""
 
@@ -157,7 +159,7 @@ class InstanceList(BaseModel):
     pages: int
 
 
-class ActionRequest(BaseModel):
+class ActionRequest(LenientBody):
     action: str = Field(min_length=1, max_length=40)
 
 
