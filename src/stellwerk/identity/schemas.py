@@ -58,6 +58,7 @@ class UserCreate(StrictBody):
 
 
 class UserUpdate(StrictBody):
+    username: str | None = Field(default=None, min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=320)
     role: Literal["admin", "user"] | None = None
     is_active: bool | None = None

@@ -143,12 +143,16 @@ class UserService:
         actor: Actor,
         user: User,
         *,
+        username: str | None = None,
         email: str | None = None,
         role: str | None = None,
         is_active: bool | None = None,
         password: str | None = None,
     ) -> User:
         changes: dict[str, object] = {}
+        if username is not None and username != user.username:
+            await self._rename(session, user, username)
+            changes["username"] = username
         if role is not None and role != user.role:
             if role not in ROLES:
                 raise ValidationFailed(f"The role is one of {', '.join(ROLES)}", field="role")
@@ -176,6 +180,25 @@ class UserService:
                 detail=changes,
             )
         return user
+
+    async def _rename(self, session: AsyncSession, user: User, username: str) -> None:
+        if not USERNAME_PATTERN.fullmatch(username):
+            raise ValidationFailed(
+                "A username is 1-150 letters, digits or _ . @ -, starting with a letter or digit",
+                field="username",
+            )
+        taken = Conflict(
+            f"The username {username} is taken", code="username_taken", field="username"
+        )
+        other = await UserRepository(session).get_by_username(username)
+        if other is not None and other.id != user.id:
+            raise taken
+        user.username = username
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError as error:
+            raise taken from error
 
     async def set_password(
         self, session: AsyncSession, actor: Actor, user: User, password: str
