@@ -94,19 +94,21 @@ class PlanEnvelope(BaseModel):
 
 class InstanceCreate(LenientBody):
     """DigitalOcean's, Linode's and Hetzner's documented bodies in one (each ignores the
-    others' options; Hetzner also takes `name`, `server_type` and `location`)."""
+    others' options; Hetzner also takes `name`, `server_type` and `location`). A choice left
+    out may fall back to a default (the provider's `default_region`); one sent empty is an
+    error."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     provider_id: uuid.UUID | None = None
-    provider_type: str | None = Field(default=None, max_length=50)
-    label: str | None = Field(default=None, max_length=255)
-    name: str | None = Field(default=None, max_length=255)
-    type: str | None = Field(default=None, max_length=100)
-    server_type: str | None = Field(default=None, max_length=100)
-    region: str | None = Field(default=None, max_length=100)
-    location: str | None = Field(default=None, max_length=100)
-    image: str | None = Field(default=None, max_length=255)
+    provider_type: str | None = Field(default=None, min_length=1, max_length=50)
+    label: str | None = Field(default=None, min_length=1, max_length=255)
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    type: str | None = Field(default=None, min_length=1, max_length=100)
+    server_type: str | None = Field(default=None, min_length=1, max_length=100)
+    region: str | None = Field(default=None, min_length=1, max_length=100)
+    location: str | None = Field(default=None, min_length=1, max_length=100)
+    image: str | None = Field(default=None, min_length=1, max_length=255)
     rootPassword: str | None = Field(default=None, max_length=128)
     sshKeys: list[str] = Field(default_factory=list, max_length=50)
     backups: bool = False
@@ -114,7 +116,7 @@ class InstanceCreate(LenientBody):
     ipv6: bool = True
     privateIP: bool = False
     vpc_uuid: str | None = Field(default=None, max_length=64)
-    appSlug: str | None = Field(default=None, max_length=100)
+    appSlug: str | None = Field(default=None, min_length=1, max_length=100)
     stackscriptId: int | None = None
     stackscriptData: dict[str, str] | None = None
     tags: list[str] = Field(default_factory=list, max_length=20)
