@@ -61,7 +61,12 @@ def test_cli_token_scopes_and_revocation(server: ServeProcess, serve_env: dict[s
     assert httpx.get(f"{server.url}/api/auth/me", headers=headers).status_code == 200
     forbidden = httpx.get(f"{server.url}/api/admin/users", headers=headers)
     assert forbidden.status_code == 403
-    assert forbidden.json() == {"error": "forbidden", "code": "missing_scope", "required": "admin"}
+    assert forbidden.json() == {
+        "error": "forbidden",
+        "code": "missing_scope",
+        "required": "admin",
+        "detail": "This credential lacks the scope admin",
+    }
     listed = run_cli("token", "list", "--json", env=serve_env)
     token_id = json.loads(listed.stdout)[0]["id"]
     assert token not in listed.stdout

@@ -94,6 +94,9 @@ def create_app(
         swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
         lifespan=lifespan,
         static_url="/static/api-docs",
+        # Paths match exactly: a stray slash is a 404, never a redirect (the web UI's error
+        # handler still forgives it for pages, see exception_handlers).
+        redirect_slashes=False,
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)

@@ -37,6 +37,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return engine
 
 
+OUT_OF_RANGE = "out_of_range"
+
+
 def _refuse_unstorable_input(context: ExceptionContext) -> None:
     """Input the database cannot hold is the caller's mistake, not the server's: an integer
     beyond the column (PostgreSQL INTEGER is 32 bits, SQLite's 64; it names no row either), or
@@ -45,7 +48,7 @@ def _refuse_unstorable_input(context: ExceptionContext) -> None:
     while error is not None:
         if isinstance(error, OverflowError):
             raise ValidationFailed(
-                "A number is out of range", code="out_of_range"
+                "A number is out of range", code=OUT_OF_RANGE
             ) from context.original_exception
         if getattr(error, "sqlstate", None) in _UNSTORABLE_TEXT:
             raise ValidationFailed(

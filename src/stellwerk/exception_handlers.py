@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,6 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from stellwerk.database import OUT_OF_RANGE
 from stellwerk.exceptions import (
     BadRequest,
     Forbidden,
@@ -21,6 +23,7 @@ from stellwerk.exceptions import (
     Unauthorized,
     ValidationFailed,
 )
+from stellwerk.kit.routing import allowed_methods, serves
 from stellwerk.surface import Surface, error_body, surface_for_path
 from stellwerk.web import templates
 from stellwerk.web.auth import LoginRequired, login_url
@@ -45,27 +48,71 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 async def _stellwerk_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StellwerkError)
+    if exc.code == OUT_OF_RANGE:
+        # A number in the path beyond what an id column holds names no row.
+        for name, value in request.path_params.items():
+            text = str(value)
+            if text.lstrip("-").isdigit() and not -(2**31) <= int(text) < 2**31:
+                return render(request, _not_found(name, text))
     return render(request, exc)
 
 
-def _field_of(loc: Sequence[object]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
-    return ".".join(parts) or None
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def _field_of(error: Mapping[str, Any]) -> str | None:
+    """The dotted field an error is about: its location, or the field a body-wide rule names
+    (`ctx["field"]`). Malformed JSON is about no field (its location is a character offset)."""
+    if error.get("type") == "json_invalid":
+        return None
+    loc = list(error.get("loc", ()))
+    if loc and loc[0] in _LOCATIONS:
+        loc = loc[1:]
+    named = (error.get("ctx") or {}).get("field")
+    if isinstance(named, str):
+        loc.append(named)
+    return ".".join(str(part) for part in loc) or None
+
+
+def _message_of(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "malformed")
+        return f"The body is not valid JSON: {reason} (at character {error['loc'][-1]})"
+    return str(error.get("msg", "Invalid request"))
+
+
+def _not_found(name: str, value: object) -> NotFound:
+    """A path parameter that names nothing that could exist (of the wrong form, or a number
+    beyond any id): 404, as for an id of the right form that exists nowhere."""
+    noun = name.removesuffix("_id").removesuffix("_name").removesuffix("_key").replace("_", " ")
+    return NotFound(f"No {noun} with {name} {value}", field=name)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
+    for error in errors:
+        if error.get("loc", ())[:1] == ("path",):
+            return render(request, _not_found(str(error["loc"][-1]), error.get("input")))
     first = errors[0] if errors else {"loc": (), "msg": "Invalid request"}
-    field = _field_of(first.get("loc", ()))
-    message = str(first.get("msg", "Invalid request"))
+    field = _field_of(first)
+    message = _message_of(first)
     if field:
         message = f"{field}: {message}"
-    details = [
-        {"field": _field_of(e.get("loc", ())), "message": str(e.get("msg", ""))}
-        for e in errors[:20]
-    ]
+    details = [{"field": _field_of(e), "message": _message_of(e)} for e in errors[:20]]
     return render(request, ValidationFailed(message, field=field, extra={"errors": details}))
+
+
+def _malformed_body(cause: BaseException) -> ValidationFailed:
+    """A JSON body the parser gave up on: one status (422) for every malformed body."""
+    if isinstance(cause, RecursionError):
+        reason = "it is nested too deeply"
+    elif isinstance(cause, UnicodeDecodeError):
+        reason = "it is not UTF-8 text"
+    else:
+        reason = str(cause) or type(cause).__name__
+    message = f"The body is not valid JSON: {reason}"
+    return ValidationFailed(message, extra={"errors": [{"field": None, "message": message}]})
 
 
 _HTTP_ERRORS: dict[int, type[StellwerkError]] = {
@@ -79,6 +126,19 @@ _HTTP_ERRORS: dict[int, type[StellwerkError]] = {
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, (ValueError, RecursionError)):
+        # FastAPI answers 400 for bodies its JSON parser raised on other than a syntax error.
+        return render(request, _malformed_body(cause))
+    if exc.status_code == 404 and surface_for_path(request.url.path) is Surface.WEB:
+        other = _other_slash(request)
+        if other is not None:
+            return RedirectResponse(other, status_code=307)
+    if exc.status_code == 405:
+        methods = allowed_methods(request.app.router.routes, request.scope)
+        if methods:
+            headers["Allow"] = ", ".join(methods)
     error_class = _HTTP_ERRORS.get(exc.status_code)
     if error_class is not None:
         error = error_class(str(exc.detail))
@@ -86,9 +146,28 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         code = "method_not_allowed" if exc.status_code == 405 else "http_error"
         error = StellwerkError(str(exc.detail), code=code, kind=code, status_code=exc.status_code)
     response = render(request, error)
-    for key, value in (exc.headers or {}).items():
+    for key, value in headers.items():
         response.headers[key] = value
     return response
+
+
+def _other_slash(request: Request) -> str | None:
+    """For a page: the same path with or without its trailing slash, if a route takes that.
+
+    Only the web UI is forgiving about the slash; the APIs match paths exactly and never
+    answer a redirect where a refusal is due."""
+    path = request.url.path
+    if path == "/" or request.method not in ("GET", "HEAD"):
+        return None
+    other = path.rstrip("/") if path.endswith("/") else path + "/"
+    if (
+        not other
+        or other.startswith("//")
+        or not serves(request.app.router.routes, {**request.scope, "path": other})
+    ):
+        return None
+    query = request.url.query
+    return other + (f"?{query}" if query else "")
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:

@@ -58,11 +58,13 @@ def error_body(error: StellwerkError, surface: Surface) -> dict[str, Any]:
         # Identical on every surface, inside that surface's envelope.
         body: dict[str, Any] = {"error": "forbidden", "code": "missing_scope"}
         body["required"] = error.required
+        if surface is Surface.REDIRECT:
+            return body  # exactly these three keys, as nexredirect-api.md shows it
         if surface is Surface.SERVER:
-            return {"success": False, **body}
+            return {"success": False, **body, "field": None}
         if surface is Surface.LICENSE:
             return {**body, "status": error.status}
-        return body
+        return {**body, "detail": error.message}
     if surface is Surface.REDIRECT:
         return {"error": error.kind, "code": error.code, "message": error.message, **error.extra}
     if surface is Surface.SERVER:
@@ -138,4 +140,10 @@ def error_responses(surface: Surface) -> dict[int | str, dict[str, Any]]:
     return {
         422: {"model": model, "description": "Validation error: `errors` lists each field"},
         "4XX": {"model": model, "description": "Error"},
+        503: {
+            "model": model,
+            "description": "Unavailable: the database cannot be reached (`Retry-After` says "
+            "when to try again), or something the operation depends on, such as a module "
+            "repository (`code` names it)",
+        },
     }

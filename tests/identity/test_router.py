@@ -120,6 +120,7 @@ class TestTokens:
             "error": "forbidden",
             "code": "missing_scope",
             "required": "admin",
+            "detail": "This credential lacks the scope admin",
         }
 
     async def test_unknown_token_is_401(self, client: httpx.AsyncClient) -> None:
@@ -227,6 +228,32 @@ class TestAdminUsersAndApiKey:
         assert (
             await client.delete(f"/api/admin/users/{user_id}", headers=headers)
         ).status_code == 204
+
+    async def test_a_user_can_be_renamed(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
+        headers = await admin_headers(runtime)
+        user = await create_user(runtime, username="grace")
+        await create_user(runtime, username="heidi")
+        path = f"/api/admin/users/{user.id}"
+        renamed = await client.put(path, json={"username": "grace.h"}, headers=headers)
+        assert (renamed.status_code, renamed.json()["username"]) == (200, "grace.h")
+        assert (await client.get(path, headers=headers)).json()["username"] == "grace.h"
+        login = await client.post(
+            "/api/auth/login", json={"username": "grace.h", "password": DEFAULT_PASSWORD}
+        )
+        assert login.status_code == 200
+        taken = await client.put(path, json={"username": "HEIDI"}, headers=headers)
+        assert (taken.status_code, taken.json()["code"], taken.json()["field"]) == (
+            409,
+            "username_taken",
+            "username",
+        )
+        invalid = await client.put(path, json={"username": "-no spaces"}, headers=headers)
+        assert (invalid.status_code, invalid.json()["field"]) == (422, "username")
+        unknown = await client.put(path, json={"user_name": "x"}, headers=headers)
+        assert (unknown.status_code, unknown.json()["field"]) == (422, "user_name")
+        assert (await client.get(path, headers=headers)).json()["username"] == "grace.h"
+        audit = (await client.get("/api/admin/audit", headers=headers)).json()["items"]
+        assert any(e["detail"].get("username") == "grace.h" for e in audit)
 
     async def test_the_last_admin_stays(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         admin = await create_admin(runtime)

@@ -82,6 +82,41 @@ class TestLicenses:
         ).status_code == 200
         assert (await client.get(f"/api/licenses/{body['id']}", headers=admin)).status_code == 404
 
+    async def test_type_is_another_name_for_license_type(
+        self, client: httpx.AsyncClient, runtime: Runtime, admin: dict[str, str]
+    ) -> None:
+        # The license server's own answers call it `type`; a client may send that name.
+        customer = await create_customer(runtime)
+        body = {"customer_id": customer.id, "valid_until": "2030-01-01"}
+        created = await client.post(
+            "/api/licenses", json={**body, "type": "subscription"}, headers=admin
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["license_type"] == "subscription"
+        license_id = created.json()["id"]
+        updated = await client.put(
+            f"/api/licenses/{license_id}", json={"type": "trial"}, headers=admin
+        )
+        assert updated.json()["license_type"] == "trial"
+        both = await client.post(
+            "/api/licenses",
+            json={**body, "type": "trial", "license_type": "trial"},
+            headers=admin,
+        )
+        assert both.json()["license_type"] == "trial"
+        differing = await client.post(
+            "/api/licenses",
+            json={**body, "type": "trial", "license_type": "perpetual"},
+            headers=admin,
+        )
+        assert (differing.status_code, differing.json()["field"]) == (422, "type")
+        unknown = await client.post(
+            "/api/licenses", json={**body, "licence_type": "trial"}, headers=admin
+        )
+        assert (unknown.status_code, unknown.json()["field"]) == (422, "licence_type")
+        listed = (await client.get("/api/licenses", headers=admin)).json()
+        assert listed["total"] == 2
+
     async def test_validation(
         self, client: httpx.AsyncClient, runtime: Runtime, admin: dict[str, str]
     ) -> None:

@@ -227,6 +227,7 @@ async def test_scopes(client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sa
         "error": "forbidden",
         "code": "missing_scope",
         "required": "write:projects",
+        "detail": "This credential lacks the scope write:projects",
     }
     assert (await client.get("/api/projects", headers=reader)).status_code == 200
     assert (await client.get("/api/projects")).status_code == 401
@@ -238,7 +239,12 @@ async def test_scopes(client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sa
         headers=writer,
     )
     assert buying.status_code == 403, buying.text
-    assert buying.json() == {"error": "forbidden", "code": "missing_scope", "required": "admin"}
+    assert buying.json() == {
+        "error": "forbidden",
+        "code": "missing_scope",
+        "required": "admin",
+        "detail": "This credential lacks the scope admin",
+    }
     assert (await client.get("/api/projects", headers=writer)).json()["items"] == []
     assert sandboxes.inwx_state["domains"] == {}
 

@@ -320,9 +320,10 @@ class TestDomains:
         self, client: httpx.AsyncClient, runtime: Runtime
     ) -> None:
         headers = await token_headers(runtime)
+        # An id of the wrong form names no domain: 404, like an id that exists nowhere.
         response = await client.get("/api/v1/domains/abc", headers=headers)
-        assert response.status_code == 422
-        assert response.json()["error"] == "validation_error"
+        assert response.status_code == 404
+        assert response.json()["error"] == "not_found"
         response = await client.get("/api/v1/nothing", headers=headers)
         assert response.status_code == 404
         assert set(response.json()) >= {"error", "code"}

@@ -30,13 +30,18 @@ async def test_check(client: httpx.AsyncClient, runtime: Runtime, sandboxes: San
     assert free == {
         "domain": "demo-shop.de",
         "available": True,
-        "price": "4.90",
+        "price": 4.9,
         "currency": "EUR",
         "premium": False,
         "status": "free",
     }
     assert taken["available"] is False
-    assert (premium["premium"], premium["price"]) == (True, "2500.00")
+    assert (premium["premium"], premium["price"]) == (True, 2500)
+    # Declared as it is answered: a number, with the currency beside it.
+    schemas = (await client.get("/api/openapi.json")).json()["components"]["schemas"]
+    for name in ("DomainCheckRead", "DomainRead"):
+        price = schemas[name]["properties"]["price"]
+        assert {"type": "number"} in price["anyOf"], (name, price)
     get = await client.get(
         "/api/registrar/domains/check", params={"domain": "demo-shop.de"}, headers=headers
     )
@@ -83,7 +88,7 @@ async def test_register_with_remembered_default_contact(
         "active",
         "register",
     )
-    assert (domain["price"], domain["currency"]) == ("4.90", "EUR")
+    assert (domain["price"], domain["currency"]) == (4.9, "EUR")
     assert domain["contact_id"] == contact["id"]
     registered = sandboxes.inwx_state["domains"]["demo-shop.de"]
     assert {registered[r] for r in ("registrant", "admin", "tech", "billing")} == {int(handle)}
@@ -200,6 +205,7 @@ async def test_register_and_transfer_are_for_admins(
                 "error": "forbidden",
                 "code": "missing_scope",
                 "required": "admin",
+                "detail": "This credential lacks the scope admin",
             }, (name, path)
         # Reading stays open to every user.
         check = await client.post(

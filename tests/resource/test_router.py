@@ -31,6 +31,31 @@ async def _pool(
     return ids
 
 
+async def test_resource_type_is_another_name_for_type(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # `/api/resources/allocate` calls a resource's type `resource_type`; creating takes both.
+    created = await client.post(
+        "/api/resources",
+        json={"resource_type": "server", "identifier": "SRV-001"},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["type"] == "server"
+    differing = await client.post(
+        "/api/resources",
+        json={"type": "domain", "resource_type": "server", "identifier": "SRV-002"},
+        headers=admin,
+    )
+    assert (differing.status_code, differing.json()["field"]) == (422, "resource_type")
+    unknown = await client.post(
+        "/api/resources",
+        json={"type": "server", "identifier": "SRV-003", "owner": "x"},
+        headers=admin,
+    )
+    assert (unknown.status_code, unknown.json()["field"]) == (422, "owner")
+
+
 async def test_allocate_both_forms_and_availability(
     client: httpx.AsyncClient, runtime: Runtime, admin: dict[str, str]
 ) -> None:

@@ -276,6 +276,29 @@ async def test_invalid_requests_name_the_field(
     assert (await client.get("/api/vps", headers=user)).json()["total"] == 0
 
 
+@pytest.mark.parametrize("field", ["region", "type", "image", "label", "provider_type"])
+async def test_an_empty_choice_is_an_error_not_the_default(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox], field: str
+) -> None:
+    provider = await create_provider(
+        client,
+        await admin_headers(runtime),
+        sandboxes["digitalocean"],
+        configuration={"default_region": "nyc3"},
+    )
+    user = await _user(runtime)
+    empty = await client.post("/api/vps", headers=user, json=body_for(provider, **{field: ""}))
+    assert empty.status_code == 422, empty.text
+    body = empty.json()
+    assert (body["success"], body["code"], body["field"]) == (False, "VALIDATION_ERROR", field)
+    assert (await client.get("/api/vps", headers=user)).json()["total"] == 0
+    if field == "region":
+        # Left out, the provider's default region still applies.
+        omitted = await client.post("/api/vps", headers=user, json=body_for(provider, region=...))
+        assert omitted.status_code == 201, omitted.text
+        assert omitted.json()["instance"]["region"] == "nyc3"
+
+
 async def test_provider_state_errors(
     client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
 ) -> None:

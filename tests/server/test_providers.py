@@ -154,6 +154,7 @@ async def test_admin_only(client: httpx.AsyncClient, runtime: Runtime) -> None:
             "error": "forbidden",
             "code": "missing_scope",
             "required": "admin",
+            "field": None,
         }
     assert (await client.get("/api/admin/providers")).status_code == 401
 

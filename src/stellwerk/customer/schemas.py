@@ -1,23 +1,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from stellwerk.kit.body import StrictBody
+from stellwerk.kit.email import check_email
 
 
-def check_email(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    value = value.strip()
-    if len(value) > 320 or not EMAIL_PATTERN.fullmatch(value):
-        raise ValueError("not a valid email address")
-    return value
-
-
-class CustomerCreate(BaseModel):
+class CustomerCreate(StrictBody):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = None
     notes: str | None = Field(default=None, max_length=10_000)
@@ -32,7 +23,7 @@ class CustomerCreate(BaseModel):
         return value.strip()
 
 
-class CustomerUpdate(BaseModel):
+class CustomerUpdate(StrictBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     email: str | None = None
     notes: str | None = Field(default=None, max_length=10_000)

@@ -5,10 +5,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stellwerk.kit.body import LenientBody
+
 RecordTypeName = Literal["A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"]
 
 
-class ZoneCreate(BaseModel):
+class ZoneCreate(LenientBody):
     name: str = Field(max_length=253)
     provider: str | None = Field(
         default=None,
@@ -25,7 +27,7 @@ class ZoneRead(BaseModel):
     created_at: dt.datetime
 
 
-class RecordCreate(BaseModel):
+class RecordCreate(LenientBody):
     name: str = Field(
         default="@", max_length=253, description="Relative to the zone; `@` is the apex"
     )
@@ -35,7 +37,7 @@ class RecordCreate(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=65535, description="MX and SRV")
 
 
-class RecordUpdate(BaseModel):
+class RecordUpdate(LenientBody):
     content: str | None = Field(default=None, min_length=1, max_length=4000)
     ttl: int | None = Field(default=None, ge=60, le=86400)
     priority: int | None = Field(default=None, ge=0, le=65535)

@@ -172,6 +172,7 @@ async def update_user(
         session,
         subject.actor,
         user,
+        username=body.username,
         email=body.email,
         role=body.role,
         is_active=body.is_active,

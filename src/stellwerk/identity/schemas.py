@@ -3,14 +3,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from stellwerk.kit.body import StrictBody
+from stellwerk.kit.email import check_email
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class LoginRequest(BaseModel):
+class LoginRequest(StrictBody):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
 
@@ -25,7 +28,7 @@ class LogoutResponse(BaseModel):
     ok: bool = True
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(StrictBody):
     current_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(min_length=1, max_length=1024)
 
@@ -59,23 +62,28 @@ class Me(UserRead):
     credential: str
 
 
-class UserCreate(BaseModel):
+class UserCreate(StrictBody):
     username: str = Field(min_length=1, max_length=150)
     password: str = Field(min_length=1, max_length=1024)
     role: RoleInput = Field(default="customer", description=_ROLE_HELP)
     email: str | None = Field(default=None, max_length=320)
     server_quota: int | None = Field(default=None, ge=0, le=10_000, description=_QUOTA_HELP)
 
+    _email = field_validator("email")(check_email)
 
-class UserUpdate(BaseModel):
+
+class UserUpdate(StrictBody):
+    username: str | None = Field(default=None, min_length=1, max_length=150)
     email: str | None = Field(default=None, max_length=320)
     role: RoleInput | None = Field(default=None, description=_ROLE_HELP)
     is_active: bool | None = None
     server_quota: int | None = Field(default=None, ge=0, le=10_000, description=_QUOTA_HELP)
     password: str | None = Field(default=None, min_length=1, max_length=1024)
 
+    _email = field_validator("email")(check_email)
 
-class TokenCreate(BaseModel):
+
+class TokenCreate(StrictBody):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[str] = Field(min_length=1, max_length=64)
     expires_at: dt.datetime | None = None

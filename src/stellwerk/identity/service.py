@@ -155,6 +155,7 @@ class UserService:
         actor: Actor,
         user: User,
         *,
+        username: str | None = None,
         email: str | None = None,
         role: str | None = None,
         is_active: bool | None = None,
@@ -163,6 +164,9 @@ class UserService:
         reset_server_quota: bool = False,
     ) -> User:
         changes: dict[str, object] = {}
+        if username is not None and username != user.username:
+            await self._rename(session, user, username)
+            changes["username"] = username
         wants_quota = server_quota is not None or reset_server_quota
         if wants_quota and server_quota != user.server_quota:
             user.server_quota = server_quota
@@ -194,6 +198,25 @@ class UserService:
                 detail=changes,
             )
         return user
+
+    async def _rename(self, session: AsyncSession, user: User, username: str) -> None:
+        if not USERNAME_PATTERN.fullmatch(username):
+            raise ValidationFailed(
+                "A username is 1-150 letters, digits or _ . @ -, starting with a letter or digit",
+                field="username",
+            )
+        taken = Conflict(
+            f"The username {username} is taken", code="username_taken", field="username"
+        )
+        other = await UserRepository(session).get_by_username(username)
+        if other is not None and other.id != user.id:
+            raise taken
+        user.username = username
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError as error:
+            raise taken from error
 
     async def set_password(
         self, session: AsyncSession, actor: Actor, user: User, password: str

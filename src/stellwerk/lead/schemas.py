@@ -4,13 +4,15 @@ import datetime as dt
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from stellwerk.kit.body import LenientBody, StrictBody
+from stellwerk.kit.email import is_email
 
 InstitutionType = Literal["university", "company", "government", "other"]
 LeadStatus = Literal["new", "contacted", "qualified", "won", "lost"]
 INSTITUTION_TYPES: tuple[str, ...] = ("university", "company", "government", "other")
 LEAD_STATUSES: tuple[str, ...] = ("new", "contacted", "qualified", "won", "lost")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE = re.compile(r"^\+?[0-9][0-9 ()/.-]{2,39}$")
 
 
@@ -20,7 +22,7 @@ def _name(value: str) -> str:
     return value.strip()
 
 
-class InstitutionCreate(BaseModel):
+class InstitutionCreate(LenientBody):
     name: str = Field(min_length=1, max_length=200)
     type: InstitutionType = "other"
     status: LeadStatus = "new"
@@ -29,7 +31,7 @@ class InstitutionCreate(BaseModel):
     _name = field_validator("name")(_name)
 
 
-class InstitutionUpdate(BaseModel):
+class InstitutionUpdate(StrictBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     type: InstitutionType | None = None
     status: LeadStatus | None = None
@@ -53,18 +55,29 @@ class InstitutionPage(BaseModel):
     per_page: int
 
 
-class DetailCreate(BaseModel):
+class _Detail(BaseModel):
     type: Literal["email", "phone"]
     value: str = Field(min_length=1, max_length=320)
     label: str | None = Field(default=None, max_length=50)
 
-    @model_validator(mode="after")
-    def _value_fits_type(self) -> DetailCreate:
-        self.value = self.value.strip()
-        pattern = EMAIL if self.type == "email" else PHONE
-        if not pattern.fullmatch(self.value):
-            raise ValueError(f"value is not a valid {self.type}")
-        return self
+    @field_validator("value")
+    @classmethod
+    def _value_fits_type(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        kind = info.data.get("type")
+        if kind == "email" and not is_email(value):
+            raise ValueError("not a valid email address")
+        if kind == "phone" and not PHONE.fullmatch(value):
+            raise ValueError("not a valid phone number")
+        return value
+
+
+class DetailCreate(_Detail, LenientBody):
+    """`POST /leads/api/contacts/{id}/details`, as documented."""
+
+
+class ContactDetail(_Detail, StrictBody):
+    """A detail given with a new contact."""
 
 
 class DetailRead(BaseModel):
@@ -74,7 +87,7 @@ class DetailRead(BaseModel):
     label: str | None
 
 
-class NoteCreate(BaseModel):
+class NoteCreate(StrictBody):
     content: str = Field(min_length=1, max_length=20_000)
 
 
@@ -91,15 +104,23 @@ class NoteVersions(BaseModel):
     versions: list[NoteRead]
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(StrictBody):
     institution_id: int
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(min_length=1, max_length=100)
     position: str | None = Field(default=None, max_length=150)
-    details: list[DetailCreate] = Field(default_factory=list, max_length=20)
+    details: list[ContactDetail] = Field(default_factory=list, max_length=20)
+
+    @field_validator("details", mode="before")
+    @classmethod
+    def _plain_details(cls, value: object) -> object:
+        # The lead pages build `DetailCreate`s from their form first.
+        if isinstance(value, list):
+            return [d.model_dump() if isinstance(d, _Detail) else d for d in value]
+        return value
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(StrictBody):
     institution_id: int | None = None
     first_name: str | None = Field(default=None, min_length=1, max_length=100)
     last_name: str | None = Field(default=None, min_length=1, max_length=100)

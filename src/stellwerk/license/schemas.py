@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stellwerk.kit.body import LenientBody, StrictBody, also_named
 from stellwerk.kit.semver import is_version
 
 LICENSE_KEY_PATTERN = re.compile(r"^[A-Z0-9]{4}(?:-[A-Z0-9]{4}){3}$")
@@ -29,7 +30,7 @@ def check_version(value: str | None) -> str | None:
     return value.strip()
 
 
-class KeyedRequest(BaseModel):
+class KeyedRequest(LenientBody):
     license_key: str = Field(max_length=64)
 
     _key = field_validator("license_key")(normalize_key)
@@ -155,7 +156,7 @@ class HeartbeatResponse(BaseModel):
     next_heartbeat_in: int
 
 
-class SessionEndRequest(BaseModel):
+class SessionEndRequest(LenientBody):
     session_token: str = Field(min_length=1, max_length=64)
 
 
@@ -168,7 +169,7 @@ class SessionEndResponse(BaseModel):
     end_reason: str
 
 
-class VersionCheckRequest(BaseModel):
+class VersionCheckRequest(LenientBody):
     current_version: str = Field(max_length=64)
     license_key: str | None = Field(default=None, max_length=64)
     channel: str = Field(default="stable", max_length=32)
@@ -224,10 +225,14 @@ class LicenseFile(BaseModel):
 # Admin panel
 
 
-class LicenseCreate(BaseModel):
+_TYPE_ALIAS = "The same as `license_type`, under the name the license server's answers use"
+
+
+class LicenseCreate(StrictBody):
     customer_id: int
     license_key: str | None = Field(default=None, max_length=64)
     license_type: LicenseType = "perpetual"
+    type: LicenseType | None = Field(default=None, exclude=True, description=_TYPE_ALIAS)
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
     max_activations: int = Field(default=1, ge=1, le=100_000)
@@ -235,15 +240,18 @@ class LicenseCreate(BaseModel):
     is_active: bool = True
     notes: str | None = Field(default=None, max_length=10_000)
 
+    _type = also_named("license_type", "type")
+
     @field_validator("license_key")
     @classmethod
     def _key(cls, value: str | None) -> str | None:
         return None if value is None else normalize_key(value)
 
 
-class LicenseUpdate(BaseModel):
+class LicenseUpdate(StrictBody):
     customer_id: int | None = None
     license_type: LicenseType | None = None
+    type: LicenseType | None = Field(default=None, exclude=True, description=_TYPE_ALIAS)
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
     max_activations: int | None = Field(default=None, ge=1, le=100_000)
@@ -251,8 +259,10 @@ class LicenseUpdate(BaseModel):
     is_active: bool | None = None
     notes: str | None = Field(default=None, max_length=10_000)
 
+    _type = also_named("license_type", "type")
 
-class QuickEdit(BaseModel):
+
+class QuickEdit(LenientBody):
     valid_until: dt.date | None = None
     max_activations: int | None = Field(default=None, ge=1, le=100_000)
     max_users: int | None = Field(default=None, ge=1, le=100_000)
@@ -281,7 +291,7 @@ class LicenseRead(BaseModel):
     updated_at: dt.datetime
 
 
-class BulkRequest(BaseModel):
+class BulkRequest(LenientBody):
     license_ids: list[int] = Field(min_length=1, max_length=1000)
 
 
@@ -306,7 +316,7 @@ class DevicesResponse(BaseModel):
     devices: list[DeviceRead]
 
 
-class RegisterDevice(BaseModel):
+class RegisterDevice(LenientBody):
     hardware_hash: str = HardwareHash
     machine_name: str | None = Field(default=None, max_length=255)
     app_version: str | None = Field(default=None, max_length=64)
@@ -325,7 +335,7 @@ class GeneratedKey(BaseModel):
 # Releases and client configs
 
 
-class ReleaseCreate(BaseModel):
+class ReleaseCreate(StrictBody):
     version: str = Field(max_length=64)
     channel: str = Field(default="stable", min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
     release_date: dt.date | None = None
@@ -344,7 +354,7 @@ class ReleaseCreate(BaseModel):
     _minimum = field_validator("min_supported_version")(check_version)
 
 
-class ReleaseUpdate(BaseModel):
+class ReleaseUpdate(StrictBody):
     release_date: dt.date | None = None
     download_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     release_notes: str | None = Field(default=None, max_length=100_000)
@@ -366,7 +376,7 @@ class ReleaseRead(BaseModel):
     created_at: dt.datetime
 
 
-class ClientConfigCreate(BaseModel):
+class ClientConfigCreate(StrictBody):
     name: str = Field(min_length=1, max_length=100)
     current_version: str = Field(default="1.0.0", max_length=64)
     heartbeat_interval: int = Field(default=30, ge=5, le=86_400)
@@ -388,7 +398,7 @@ class ClientConfigCreate(BaseModel):
         return self
 
 
-class ClientConfigUpdate(BaseModel):
+class ClientConfigUpdate(StrictBody):
     name: str | None = Field(default=None, min_length=1, max_length=100)
     current_version: str | None = Field(default=None, max_length=64)
     heartbeat_interval: int | None = Field(default=None, ge=5, le=86_400)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from stellwerk.kit.body import LenientBody, StrictBody
 from stellwerk.kit.time import iso
 from stellwerk.module.manifest import NAME_PATTERN, ModuleName, Version
 
@@ -46,27 +47,23 @@ class OperationResponse(BaseModel):
     status_url: str
 
 
-class InstallInstanceRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InstallInstanceRequest(LenientBody):
     module_name: ModuleName
     repository_id: RepositoryId | None = None
     version: Version | None = None
 
 
-class RepositoryInstallRequest(BaseModel):
+class RepositoryInstallRequest(LenientBody):
     """`module_name` (or `module_id`, the same thing) from a repository."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)
 
     module_name: ModuleName = Field(validation_alias=AliasChoices("module_name", "module_id"))
     repository_id: RepositoryId | None = None
     version: Version | None = None
 
 
-class UpdateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class UpdateRequest(LenientBody):
     module_name: ModuleName
     instance_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] | None = Field(
         default=None, description="Only this instance; all instances of the module if omitted"
@@ -179,9 +176,7 @@ class RepositoryRead(BaseModel):
         return data
 
 
-class RepositoryCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RepositoryCreate(StrictBody):
     id: RepositoryId
     name: Annotated[str, Field(min_length=1, max_length=200)]
     type: RepositoryType
@@ -200,9 +195,7 @@ class RepositoryCreate(BaseModel):
     )
 
 
-class RepositoryUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RepositoryUpdate(StrictBody):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     url: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
     description: Annotated[str, Field(max_length=1000)] | None = None

@@ -841,13 +841,15 @@ class ModuleInstanceService:
         """A module operation the caller may see: any for admins (`owner_user_id` None), else
         only their own; others are 404, as on `/api/operations/{id}`."""
         try:
-            parsed = uuid.UUID(operation_id)
-        except ValueError as error:
-            raise ValidationFailed(
-                "The operation id is a UUID", field="operation_id", code="invalid_operation_id"
-            ) from error
-        operation = await ModuleOperationRepository(session).get(
-            parsed, workflow.KINDS, owner_user_id=owner_user_id
+            parsed: uuid.UUID | None = uuid.UUID(operation_id)
+        except ValueError:
+            parsed = None  # names no operation, like an id that exists nowhere
+        operation = (
+            await ModuleOperationRepository(session).get(
+                parsed, workflow.KINDS, owner_user_id=owner_user_id
+            )
+            if parsed
+            else None
         )
         if operation is None:
             raise NotFound(

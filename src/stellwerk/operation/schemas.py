@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from stellwerk.kit.body import StrictBody
+
 OperationStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 
 
@@ -41,7 +43,7 @@ class OperationDetail(OperationRead):
     events: list[OperationEventRead]
 
 
-class ProbeRequest(BaseModel):
+class ProbeRequest(StrictBody):
     steps: int = 3
     seconds: float = 1.0
     idempotency_key: str | None = None

@@ -6,8 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from stellwerk.kit.body import LenientBody
 
-class ProjectCreate(BaseModel):
+
+class ProjectCreate(LenientBody):
     name: str = Field(min_length=1, max_length=40, description="lower-case letters, digits, -")
     domain: str = Field(max_length=253)
     plugins: list[str] = Field(default_factory=list, max_length=50)

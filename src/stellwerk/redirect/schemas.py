@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
+from stellwerk.kit.body import LenientBody
 from stellwerk.kit.time import epoch_ms
 from stellwerk.models import RedirectDomain, RedirectHit
 
@@ -24,9 +25,7 @@ def _flag(value: Any) -> bool:
 Flag = Annotated[bool, BeforeValidator(_flag)]
 
 
-class DomainCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DomainCreate(LenientBody):
     domain: str = Field(min_length=1, max_length=300, examples=["alt-firma.de"])
     target_url: str = Field(min_length=1, max_length=2048, examples=["https://www.firma.de"])
     redirect_code: Literal[301, 302, 307, 308] = 301

@@ -2,19 +2,24 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from stellwerk.kit.body import LenientBody
+
+# Exact inside; a JSON number in answers (`"price": 12.5`), with `currency` beside it.
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 
-class DomainCheckRequest(BaseModel):
+class DomainCheckRequest(LenientBody):
     domains: list[str] = Field(min_length=1, max_length=50)
 
 
 class DomainCheckRead(BaseModel):
     domain: str
     available: bool
-    price: Decimal | None
+    price: Money | None
     currency: str | None
     premium: bool
     status: str | None
@@ -24,7 +29,7 @@ class DomainCheckResult(BaseModel):
     domains: list[DomainCheckRead]
 
 
-class DomainRegisterRequest(BaseModel):
+class DomainRegisterRequest(LenientBody):
     domain: str = Field(max_length=253)
     contact_id: int | None = Field(
         default=None,
@@ -34,7 +39,7 @@ class DomainRegisterRequest(BaseModel):
     period_years: int = Field(default=1, ge=1, le=10)
 
 
-class DomainTransferRequest(BaseModel):
+class DomainTransferRequest(LenientBody):
     domain: str = Field(max_length=253)
     auth_code: str = Field(min_length=4, max_length=200, repr=False)
     contact_id: int | None = None
@@ -51,14 +56,14 @@ class DomainRead(BaseModel):
     status: str
     origin: str
     contact_id: int | None
-    price: Decimal | None
+    price: Money | None
     currency: str | None
     expires_at: str | None
     created_at: dt.datetime
     completed_at: dt.datetime | None
 
 
-class ContactCreate(BaseModel):
+class ContactCreate(LenientBody):
     """Create a contact at the registrar, or adopt an existing handle (`provider_contact_id`)."""
 
     provider_contact_id: str | None = Field(default=None, max_length=64)
@@ -74,7 +79,7 @@ class ContactCreate(BaseModel):
     default: bool = True
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(LenientBody):
     default: bool | None = None
     name: str | None = Field(default=None, max_length=200)
 

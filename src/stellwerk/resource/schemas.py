@@ -5,16 +5,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stellwerk.kit.body import LenientBody, StrictBody, also_named
+
 ResourceType = Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_-]+$")
 
 
-class ResourceCreate(BaseModel):
+class ResourceCreate(StrictBody):
     type: str = ResourceType
+    resource_type: str | None = Field(
+        default=None,
+        exclude=True,
+        description="The same as `type`, under the name `/api/resources/allocate` uses",
+    )
     identifier: str = Field(min_length=1, max_length=255)
     status: Literal["available", "disabled"] = "available"
 
+    _type = also_named("type", "resource_type")
 
-class ResourceUpdate(BaseModel):
+
+class ResourceUpdate(StrictBody):
     identifier: str | None = Field(default=None, min_length=1, max_length=255)
     status: Literal["available", "disabled"] | None = None
 
@@ -45,13 +54,13 @@ class LicenseResources(BaseModel):
     resources: list[LicenseResource]
 
 
-class AllocateRequest(BaseModel):
+class AllocateRequest(LenientBody):
     license_id: int
     resource_type: str | None = Field(default=None, min_length=1, max_length=40)
     resource_ids: list[int] = Field(min_length=1, max_length=1000)
 
 
-class ReleaseRequest(BaseModel):
+class ReleaseRequest(StrictBody):
     license_id: int
     resource_ids: list[int] = Field(min_length=1, max_length=1000)
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from stellwerk.kit.body import LenientBody, StrictBody
 
-class ProviderCreate(BaseModel):
+
+class ProviderCreate(LenientBody):
     name: str = Field(min_length=1, max_length=255)
     type: str = Field(min_length=1, max_length=50)
     api_key: str | None = Field(default=None, max_length=500)
@@ -18,7 +20,7 @@ class ProviderCreate(BaseModel):
     active: bool = True
 
 
-class ProviderUpdate(BaseModel):
+class ProviderUpdate(LenientBody):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     api_key: str | None = Field(default=None, min_length=1, max_length=500)
     active: bool | None = None
@@ -49,7 +51,7 @@ class Message(BaseModel):
     message: str
 
 
-class PlanCreate(BaseModel):
+class PlanCreate(StrictBody):
     provider_id: uuid.UUID
     provider_plan_id: str = Field(min_length=1, max_length=255)
     base_price: Decimal = Field(default=Decimal("0.00"), ge=0, le=Decimal("99999999.99"))
@@ -58,7 +60,7 @@ class PlanCreate(BaseModel):
     active: bool = True
 
 
-class PlanUpdate(BaseModel):
+class PlanUpdate(StrictBody):
     base_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
     markup_price: Decimal | None = Field(default=None, ge=0, le=Decimal("99999999.99"))
     specifications: dict[str, Any] | None = None
@@ -91,25 +93,27 @@ class PlanEnvelope(BaseModel):
     plan: PlanRead
 
 
-class InstanceCreate(BaseModel):
+class InstanceCreate(LenientBody):
     """DigitalOcean's, Linode's and Hetzner's documented bodies in one (each ignores the
-    others' options; Hetzner also takes `name`, `server_type` and `location`)."""
+    others' options; Hetzner also takes `name`, `server_type` and `location`). A choice left
+    out may fall back to a default (the provider's `default_region`); one sent empty is an
+    error."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     provider_id: uuid.UUID | None = None
-    provider_type: str | None = Field(default=None, max_length=50)
+    provider_type: str | None = Field(default=None, min_length=1, max_length=50)
     plan_id: uuid.UUID | None = Field(
         default=None,
         description="Order one of GET /api/vps/plans: its provider and size are taken from it",
     )
-    label: str | None = Field(default=None, max_length=255)
-    name: str | None = Field(default=None, max_length=255)
-    type: str | None = Field(default=None, max_length=100)
-    server_type: str | None = Field(default=None, max_length=100)
-    region: str | None = Field(default=None, max_length=100)
-    location: str | None = Field(default=None, max_length=100)
-    image: str | None = Field(default=None, max_length=255)
+    label: str | None = Field(default=None, min_length=1, max_length=255)
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    type: str | None = Field(default=None, min_length=1, max_length=100)
+    server_type: str | None = Field(default=None, min_length=1, max_length=100)
+    region: str | None = Field(default=None, min_length=1, max_length=100)
+    location: str | None = Field(default=None, min_length=1, max_length=100)
+    image: str | None = Field(default=None, min_length=1, max_length=255)
     rootPassword: str | None = Field(default=None, max_length=128)
     sshKeys: list[str] = Field(default_factory=list, max_length=50)
     backups: bool = False
@@ -117,7 +121,7 @@ class InstanceCreate(BaseModel):
     ipv6: bool = True
     privateIP: bool = False
     vpc_uuid: str | None = Field(default=None, max_length=64)
-    appSlug: str | None = Field(default=None, max_length=100)
+    appSlug: str | None = Field(default=None, min_length=1, max_length=100)
     stackscriptId: int | None = None
     stackscriptData: dict[str, str] | None = None
     tags: list[str] = Field(default_factory=list, max_length=20)
@@ -162,7 +166,7 @@ class InstanceList(BaseModel):
     pages: int
 
 
-class ActionRequest(BaseModel):
+class ActionRequest(LenientBody):
     action: str = Field(min_length=1, max_length=40)
 
 
