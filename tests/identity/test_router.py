@@ -9,6 +9,7 @@ from tests.factories import (
     admin_headers,
     bearer,
     create_admin,
+    create_staff,
     create_token,
     create_user,
     jwt_for,
@@ -228,6 +229,61 @@ class TestAdminUsersAndApiKey:
         assert (
             await client.delete(f"/api/admin/users/{user_id}", headers=headers)
         ).status_code == 204
+
+    async def test_roles_quota_and_the_earlier_user_role(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        headers = await admin_headers(runtime)
+        created = await client.post(
+            "/api/admin/users",
+            json={"username": "newcomer", "password": "long-enough-password"},
+            headers=headers,
+        )
+        assert (created.json()["role"], created.json()["server_quota"]) == ("customer", None)
+        legacy = await client.post(
+            "/api/admin/users",
+            json={"username": "legacy", "password": "long-enough-password", "role": "user"},
+            headers=headers,
+        )
+        assert legacy.json()["role"] == "customer"
+        bad = await client.post(
+            "/api/admin/users",
+            json={"username": "boss", "password": "long-enough-password", "role": "owner"},
+            headers=headers,
+        )
+        assert bad.status_code == 422
+        assert bad.json()["field"] == "role"
+        user_id = created.json()["id"]
+        quota = await client.put(
+            f"/api/admin/users/{user_id}", json={"server_quota": 2}, headers=headers
+        )
+        assert quota.json()["server_quota"] == 2
+        reset = await client.put(
+            f"/api/admin/users/{user_id}", json={"server_quota": None}, headers=headers
+        )
+        assert reset.json()["server_quota"] is None
+        negative = await client.put(
+            f"/api/admin/users/{user_id}", json={"server_quota": -1}, headers=headers
+        )
+        assert negative.status_code == 422
+
+    async def test_a_role_change_applies_to_existing_tokens_at_once(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        admin = await admin_headers(runtime)
+        staff = await create_staff(runtime)
+        token = bearer(await create_token(runtime, staff, ["read:licenses", "read:servers"]))
+        assert (await client.get("/api/licenses", headers=token)).status_code == 200
+        demoted = await client.put(
+            f"/api/admin/users/{staff.id}", json={"role": "customer"}, headers=admin
+        )
+        assert demoted.status_code == 200
+        refused = await client.get("/api/licenses", headers=token)
+        assert refused.status_code == 403
+        assert refused.json()["required"] == "read:licenses"
+        assert (await client.get("/api/vps", headers=token)).status_code == 200
+        me = (await client.get("/api/auth/me", headers=token)).json()
+        assert (me["role"], me["scopes"]) == ("customer", ["read:servers"])
 
     async def test_a_user_can_be_renamed(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         headers = await admin_headers(runtime)
