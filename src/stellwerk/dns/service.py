@@ -135,9 +135,9 @@ class DnsService:
         """Serve `name` from `provider`: the zone is created there unless it exists."""
         zone = normalize_domain(name, field="name")
         chosen = provider or settings.dns_default_provider
-        if chosen not in connect.DNS_FACTORIES:
+        if chosen not in connect.dns_providers():
             raise ValidationFailed(
-                f"The provider is one of {', '.join(sorted(connect.DNS_FACTORIES))}",
+                f"The provider is one of {', '.join(connect.dns_providers())}",
                 field="provider",
             )
         repository = DnsZoneRepository(session)

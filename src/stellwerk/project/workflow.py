@@ -151,7 +151,9 @@ async def _pick_server(paas: Paas, settings: Settings, wanted: str | None) -> Pa
     servers = await paas.list_servers()
     if not servers:
         raise StepFailed("Coolify has no server to deploy to", code="no_server")
-    named = [s for s in servers if s.name == "hetzner-1"]
+    # In sandbox mode, the sandbox's pre-seeded server (the documents' `hetzner-1`).
+    seeded = connect.sandbox_seed(settings, "coolify", "server_name")
+    named = [s for s in servers if s.name == seeded]
     return (named or servers)[0]
 
 
@@ -162,12 +164,12 @@ async def _create_server(paas: Paas, settings: Settings, project: Project) -> Pa
         if server.name == name:  # created before a crash or retry
             return server
     catalog = getattr(paas, "hetzner_catalog", None)
-    token = settings.coolify_hetzner_token_uuid
-    key = settings.coolify_private_key_uuid
-    if connect.uses_sandbox(settings, "coolify"):
-        from stellwerk.provider.paas.coolify_sandbox import SEED_CLOUD_TOKEN_UUID, SEED_KEY_UUID
-
-        token, key = token or SEED_CLOUD_TOKEN_UUID, key or SEED_KEY_UUID
+    token = settings.coolify_hetzner_token_uuid or connect.sandbox_seed(
+        settings, "coolify", "hetzner_token_uuid"
+    )
+    key = settings.coolify_private_key_uuid or connect.sandbox_seed(
+        settings, "coolify", "private_key_uuid"
+    )
     if catalog is None or not token or not key:
         raise StepFailed(
             "Creating servers needs COOLIFY_HETZNER_TOKEN_UUID and COOLIFY_PRIVATE_KEY_UUID",
@@ -427,11 +429,8 @@ async def step_health(project_id: int) -> dict[str, Any]:
     async with worker_database().session() as session:
         project = await _load(session, project_id)
         domain = project.domain
-    template = settings.project_health_url
-    sandbox = connect.sandbox_url(settings, "coolify")
-    if template is None and sandbox and connect.uses_sandbox(settings, "coolify"):
-        # Sandbox mode: the Coolify sandbox answers for its deployed applications.
-        template = sandbox.removesuffix("/api/v1") + "/__app__/{domain}/health"
+    # Sandbox mode: the Coolify sandbox answers for its deployed applications.
+    template = settings.project_health_url or connect.sandbox_health_url(settings, "coolify")
     url = (template or "https://{domain}/health").replace("{domain}", domain)
     deadline = time.monotonic() + settings.project_health_timeout_seconds
     last = "no answer"

@@ -14,7 +14,9 @@ from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import PageParams, page_params
 from stellwerk.kit.time import iso
 from stellwerk.models import ServiceProvider, VpsInstance, VpsPlan
+from stellwerk.provider import registry
 from stellwerk.provider.compute.base import IMAGE_TYPES
+from stellwerk.provider.registry import CatalogRoutes
 from stellwerk.server.auth import AdminUser, ServerReader, ServerWriter
 from stellwerk.server.schemas import (
     ActionRequest,
@@ -356,12 +358,15 @@ TypeQuery = Annotated[
 ]
 
 
-def _catalog_routes(provider_type: str, paths: dict[str, str]) -> None:
-    """Register a provider's catalog endpoints: `paths` maps kind → path segment."""
+def _catalog_routes(provider_type: str, routes: CatalogRoutes) -> None:
+    """Register a provider's catalog endpoints (its registry entry names the path segments)."""
     prefix = f"/api/vps/{provider_type}"
+    paths = {"plans": routes.plans, "regions": routes.regions}
+    if routes.marketplace:
+        paths["marketplace"] = routes.marketplace
 
     if "plans" in paths:
-        key = {"digitalocean": "sizes", "linode": "types", "hetzner": "server_types"}[provider_type]
+        key = routes.plans_key
 
         async def plans(
             subject: ServerReader,
@@ -428,7 +433,7 @@ def _catalog_routes(provider_type: str, paths: dict[str, str]) -> None:
             provider_id: ProviderIdQuery = None,
         ) -> dict[str, Any]:
             items = await _catalog(session, runtime, provider_type, provider_id, "marketplace")
-            if provider_type == "linode":
+            if routes.marketplace_key == "stackscripts":
                 return {"stackscripts": [_stackscript(a) for a in items]}
             return {"apps": [_app(a) for a in items]}
 
@@ -442,12 +447,9 @@ def _catalog_routes(provider_type: str, paths: dict[str, str]) -> None:
         )
 
 
-_catalog_routes(
-    "digitalocean",
-    {"plans": "sizes", "regions": "regions", "marketplace": "marketplace"},
-)
-_catalog_routes("linode", {"plans": "types", "regions": "regions", "marketplace": "stackscripts"})
-_catalog_routes("hetzner", {"plans": "server-types", "regions": "locations"})
+for _entry in registry.ENTRIES:
+    if _entry.catalog is not None:
+        _catalog_routes(_entry.name, _entry.catalog)
 
 
 @router.get("/api/vps/plans", response_model=PlanList)

@@ -27,9 +27,10 @@ from stellwerk.database import after_commit
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.kit.pagination import PageParams
 from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
+from stellwerk.models.service_provider import PROVIDER_TYPES
 from stellwerk.operation.service import operation as operation_service
+from stellwerk.provider import connect, registry
 from stellwerk.provider.compute.base import Image, MarketplaceApp, Plan, Region, Server
-from stellwerk.provider.compute.factory import COMPUTE_TYPES, limiter_for_loop, open_compute
 from stellwerk.provider.error import (
     INVALID_ACTION,
     MISSING_CREDENTIALS,
@@ -56,7 +57,8 @@ from stellwerk.server.secrets import SecretBox, SecretUnreadable
 log = logging.getLogger(__name__)
 
 CREATE_KIND = "server.create"
-DOCUMENTED_TYPES = ("linode", "digitalocean", "hetzner", "aws", "gcp")
+# Types the servers document names (aws and gcp are named there but not supported).
+DOCUMENTED_TYPES = PROVIDER_TYPES
 HOURS_PER_MONTH = 672  # DigitalOcean's and Linode's monthly cap: 4 weeks of hours
 ACTIONS = {
     "boot": "power_on",
@@ -133,7 +135,7 @@ class ProviderService:
         """The provider a request names, or the first active one of its type."""
         if provider_type is not None and provider_type not in DOCUMENTED_TYPES:
             raise ValidationFailed(
-                f"provider_type is one of {', '.join(COMPUTE_TYPES)}",
+                f"provider_type is one of {', '.join(registry.compute_types())}",
                 code=VALIDATION_ERROR,
                 field="provider_type",
             )
@@ -174,11 +176,14 @@ class ProviderService:
     def _check_type(provider_type: str) -> None:
         if provider_type not in DOCUMENTED_TYPES:
             raise ValidationFailed(
-                f"type is one of {', '.join(COMPUTE_TYPES)}", code=VALIDATION_ERROR, field="type"
+                f"type is one of {', '.join(registry.compute_types())}",
+                code=VALIDATION_ERROR,
+                field="type",
             )
-        if provider_type not in COMPUTE_TYPES:
+        if provider_type not in registry.compute_types():
             raise ValidationFailed(
-                f"{provider_type} is not supported yet; use one of {', '.join(COMPUTE_TYPES)}",
+                f"{provider_type} is not supported yet; use one of "
+                f"{', '.join(registry.compute_types())}",
                 code=VALIDATION_ERROR,
                 field="type",
             )
@@ -203,10 +208,10 @@ class ProviderService:
     async def _verify(
         provider_type: str, api_key: str, endpoint: str | None, settings: Settings
     ) -> None:
-        compute = open_compute(
+        compute = connect.open_compute(
             provider_type,
             token=api_key,
-            limiter=limiter_for_loop(settings.redis_url),
+            limiter=connect.limiter(settings.redis_url),
             base_url=endpoint,
             max_attempts=2,
         )
@@ -761,21 +766,28 @@ class InstanceService:
         app = body.get("appSlug")
         script = body.get("stackscriptId")
         if app is not None or script is not None:
+            offers = registry.capabilities(provider.type).marketplace
+            for field, given in (("appSlug", app), ("stackscriptId", script)):
+                if given is not None and offers != field:
+                    owner = next(
+                        (
+                            registry.entry(n).title
+                            for n in registry.compute_types()
+                            if registry.capabilities(n).marketplace == field
+                        ),
+                        "another provider",
+                    )
+                    raise ValidationFailed(
+                        f"{field} is for {owner}", code=VALIDATION_ERROR, field=field
+                    )
             market = await catalog_service.of(provider, settings=settings, kind="marketplace")
-            if app is not None:
-                if provider.type != "digitalocean":
-                    raise ValidationFailed(
-                        "appSlug is for DigitalOcean", code=VALIDATION_ERROR, field="appSlug"
-                    )
-                if app not in {a["slug"] for a in market} | {a["image_slug"] for a in market}:
-                    raise ValidationFailed(
-                        f"Unknown 1-Click app {app}", code=VALIDATION_ERROR, field="appSlug"
-                    )
+            if app is not None and app not in (
+                {a["slug"] for a in market} | {a["image_slug"] for a in market}
+            ):
+                raise ValidationFailed(
+                    f"Unknown 1-Click app {app}", code=VALIDATION_ERROR, field="appSlug"
+                )
             if script is not None:
-                if provider.type != "linode":
-                    raise ValidationFailed(
-                        "stackscriptId is for Linode", code=VALIDATION_ERROR, field="stackscriptId"
-                    )
                 found = next((a for a in market if a["id"] == str(script)), None)
                 if found is None:
                     raise ValidationFailed(

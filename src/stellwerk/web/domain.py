@@ -270,7 +270,7 @@ async def _zones_page(
         "domain/zones.html",
         {
             "zones": await dns_service.zones(session),
-            "providers": sorted(connect.DNS_FACTORIES),
+            "providers": connect.dns_providers(),
             "default_provider": runtime.settings.dns_default_provider,
             "values": values or {},
             "errors": errors or {},

@@ -17,7 +17,7 @@ from stellwerk.kit.pagination import Page
 from stellwerk.models import ServiceProvider, VpsInstance
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED
-from stellwerk.provider.compute.factory import COMPUTE_TYPES
+from stellwerk.provider import registry
 from stellwerk.runtime import Runtime
 from stellwerk.server.service import (
     catalog_service,
@@ -33,7 +33,6 @@ router = APIRouter(include_in_schema=False)
 
 # Power actions every provider offers; power_cycle only where the provider has it.
 POWER_ACTIONS = ("boot", "shutdown", "reboot", "power_off")
-POWER_CYCLE_PROVIDERS = frozenset({"digitalocean"})
 ACTION_LABELS = {
     "boot": "Boot",
     "shutdown": "Shut down",
@@ -73,7 +72,12 @@ def actions_for(instance: VpsInstance) -> list[str]:
     if instance.status in ("deleted", "failed"):
         return ["delete"] if instance.status == "failed" else []
     actions = list(POWER_ACTIONS)
-    if instance.provider_type in POWER_CYCLE_PROVIDERS:
+    entry = registry.find(instance.provider_type or "")
+    if (
+        entry is not None
+        and entry.capabilities
+        and "power_cycle" in entry.capabilities.power_actions
+    ):
         actions.append("power_cycle")
     return [*actions, "delete"]
 
@@ -105,7 +109,7 @@ async def _providers_page(
         "server/providers.html",
         {
             "providers": providers,
-            "types": COMPUTE_TYPES,
+            "types": registry.compute_types(),
             "sandbox": runtime.settings.sandbox_enabled,
             "errors": errors or {},
             "values": values or {},

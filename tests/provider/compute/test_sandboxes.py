@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from stellwerk.config import Settings
-from stellwerk.provider.compute import hetzner_sandbox
+from stellwerk.provider.compute.hetzner import sandbox as hetzner_sandbox
 from stellwerk.provider.sandbox.kit import start_server
 from stellwerk.provider.sandbox.listener import start_all
 

@@ -11,9 +11,9 @@ import pytest_asyncio
 
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import constant_backoff
-from stellwerk.provider.compute.hetzner_sandbox import create_app
+from stellwerk.provider.compute.hetzner.sandbox import create_app
 from stellwerk.provider.dns.base import DnsProvider
-from stellwerk.provider.dns.hetzner import HetznerDns
+from stellwerk.provider.dns.hetzner.adapter import HetznerDns
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 from tests.provider.dns.test_contract import *  # noqa: F403 - the contract, for Hetzner
 

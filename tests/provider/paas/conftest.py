@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest_asyncio
 
-from stellwerk.provider.paas.coolify import CoolifyPaas
-from stellwerk.provider.paas.coolify_sandbox import create_app
+from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
+from stellwerk.provider.paas.coolify.sandbox import create_app
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 
 

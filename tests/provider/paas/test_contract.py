@@ -16,8 +16,8 @@ from stellwerk.provider.paas.base import (
     Paas,
     PublicGitApp,
 )
-from stellwerk.provider.paas.coolify import CoolifyPaas
-from stellwerk.provider.paas.coolify_sandbox import (
+from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
+from stellwerk.provider.paas.coolify.sandbox import (
     SEED_CLOUD_TOKEN_UUID,
     SEED_KEY_UUID,
     create_app,

@@ -14,7 +14,7 @@ import pytest
 
 from stellwerk.provider.error import INVALID_CREDENTIALS, NOT_FOUND, ProviderError
 from stellwerk.provider.paas.base import EnvVar, PublicGitApp
-from stellwerk.provider.paas.coolify import CoolifyPaas
+from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
 from stellwerk.provider.sandbox.kit import RunningSandbox
 
 SPEC_PATH = Path(__file__).resolve().parents[4] / "shared" / "specs" / "coolify.json"

@@ -15,8 +15,13 @@ from stellwerk.provider.error import (
     NOT_FOUND,
     ProviderError,
 )
-from stellwerk.provider.registrar.inwx import InwxClient, InwxRegistrar, error_for_code, totp_code
-from stellwerk.provider.registrar.inwx_sandbox import SANDBOX_2FA_SECRET
+from stellwerk.provider.registrar.inwx.adapter import (
+    InwxClient,
+    InwxRegistrar,
+    error_for_code,
+    totp_code,
+)
+from stellwerk.provider.registrar.inwx.sandbox import SANDBOX_2FA_SECRET
 from stellwerk.provider.sandbox.kit import RunningSandbox
 
 

@@ -36,7 +36,6 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
 
 CREATED = "2024-01-01T00:00:00Z"
 
@@ -788,5 +787,4 @@ def create_app(
     return SandboxMiddleware(app, profile=profile, state=state)
 
 
-register(SandboxDefinition(name="hetzner", factory=create_app, suffix="/v1", port_offset=3))
 __all__ = ["HetznerSandbox", "create_app"]

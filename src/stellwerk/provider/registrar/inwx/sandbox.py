@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from stellwerk.provider import registry
 from stellwerk.provider.sandbox.kit import (
     SANDBOX_TOKEN_PREFIX,
     JsonState,
@@ -35,11 +36,10 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
 
 SANDBOX_2FA_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 SESSION_COOKIE = "domrobot"
-SEED_CONTACT_ID = 12345
+SEED_CONTACT_ID = int(registry.entry("inwx").sandbox.seeds["contact_id"])  # type: ignore[union-attr]
 TAKEN = ("example.com", "example.de", "google.de", "inwx.de", "vrs.gmbh")
 PRICES = {"de": "4.90", "com": "11.90", "net": "13.90", "org": "12.90", "eu": "5.90", "io": "39.00"}
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS", "PTR", "SOA", "URL")
@@ -552,6 +552,3 @@ def create_app(state_dir: Path | None) -> ASGIApp:
     middleware = SandboxMiddleware(app, profile=PROFILE, state=sandbox.state)
     middleware.sandbox = sandbox  # type: ignore[attr-defined]
     return middleware
-
-
-register(SandboxDefinition(name="inwx", factory=create_app, suffix="", port_offset=1))

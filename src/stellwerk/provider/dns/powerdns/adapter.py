@@ -14,6 +14,9 @@ from urllib.parse import quote
 
 import httpx
 
+from stellwerk.config import Settings
+from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.budget import Budget, token_fingerprint
 from stellwerk.provider.dns.base import (
     APEX,
@@ -40,6 +43,7 @@ from stellwerk.provider.error import (
     ProviderError,
 )
 from stellwerk.provider.http import ProviderHttp
+from stellwerk.provider.registry import Endpoint
 
 PROVIDER = "powerdns"
 HOST_TYPES = frozenset({"CNAME", "MX", "NS", "SRV", "PTR"})
@@ -306,3 +310,17 @@ class PowerDnsProvider:
         current, siblings = await self._find(zone, record_id)
         others = [r for r in siblings if r.id != current.id]
         await self._patch(zone, current.name, current.type, current.ttl, others)
+
+
+def open_dns(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> PowerDnsProvider:
+    """PowerDNS at `POWERDNS_API_URL` with `POWERDNS_API_KEY` (it has no sandbox)."""
+    key = settings.powerdns_api_key
+    return PowerDnsProvider(
+        api_url=endpoint.url,
+        api_key=None if key is None else key.get_secret_value(),
+        server_id=settings.powerdns_server_id,
+        default_nameservers=[
+            n.strip() for n in settings.powerdns_nameservers.split(",") if n.strip()
+        ],
+        budget=Budget(limiter, registry.budget_limits(PROVIDER)),
+    )

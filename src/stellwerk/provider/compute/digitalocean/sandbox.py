@@ -37,7 +37,6 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
 
 CREATED = "2024-01-01T00:00:00Z"
 REGION_SLUGS = ["nyc1", "nyc3", "sfo3", "ams3", "fra1", "lon1"]
@@ -569,6 +568,3 @@ def create_app(
         rate_limited_message="API rate limit exceeded.",
     )
     return SandboxMiddleware(app, profile=profile, state=state)
-
-
-register(SandboxDefinition(name="digitalocean", factory=create_app, suffix="", port_offset=5))

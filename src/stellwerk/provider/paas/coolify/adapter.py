@@ -12,6 +12,9 @@ from typing import Any
 
 import httpx
 
+from stellwerk.config import Settings
+from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.action import Action, ActionStatus
 from stellwerk.provider.budget import Budget, token_fingerprint
 from stellwerk.provider.error import (
@@ -37,6 +40,7 @@ from stellwerk.provider.paas.base import (
     PaasServer,
     PublicGitApp,
 )
+from stellwerk.provider.registry import SANDBOX_SECRET, Endpoint
 
 PROVIDER = "coolify"
 FINISHED = "finished"
@@ -381,3 +385,13 @@ class CoolifyPaas:
             timeout=20.0,
         )
         return list(data or [])
+
+
+def open_paas(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> CoolifyPaas:
+    """Coolify at `COOLIFY_API_URL` (with or without `/api/v1`) with `COOLIFY_API_TOKEN`."""
+    token = settings.coolify_api_token
+    return CoolifyPaas(
+        api_url=endpoint.url,
+        token=SANDBOX_SECRET if endpoint.sandbox or token is None else token.get_secret_value(),
+        budget=Budget(limiter, registry.budget_limits(PROVIDER)),
+    )

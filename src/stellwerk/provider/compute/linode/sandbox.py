@@ -37,7 +37,6 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
 
 CREATED = "2024-01-01T00:00:00"
 
@@ -588,5 +587,4 @@ def create_app(
     return SandboxMiddleware(app, profile=profile, state=state)
 
 
-register(SandboxDefinition(name="linode", factory=create_app, suffix="/v4", port_offset=4))
 __all__ = ["LinodeSandbox", "create_app"]

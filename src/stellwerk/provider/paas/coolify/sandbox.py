@@ -27,17 +27,19 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from stellwerk.provider import registry
 from stellwerk.provider.sandbox.kit import (
     JsonState,
     RateLimitStyle,
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
 
 SEED_SERVER_UUID = "hetzner1server0uuid0000"
-SEED_KEY_UUID = "sandboxkey0000000000000"
-SEED_CLOUD_TOKEN_UUID = "sandboxhetznertoken0000"
+_SEEDS = registry.entry("coolify").sandbox.seeds  # type: ignore[union-attr]
+SEED_SERVER_NAME = _SEEDS["server_name"]
+SEED_KEY_UUID = _SEEDS["private_key_uuid"]
+SEED_CLOUD_TOKEN_UUID = _SEEDS["hetzner_token_uuid"]
 BUILD_PACKS = ("nixpacks", "static", "dockerfile", "dockercompose")
 
 
@@ -60,7 +62,7 @@ def _initial() -> dict[str, Any]:
             SEED_SERVER_UUID: {
                 "id": 1,
                 "uuid": SEED_SERVER_UUID,
-                "name": "hetzner-1",
+                "name": SEED_SERVER_NAME,
                 "description": "Pre-seeded sandbox server",
                 "ip": "203.0.113.10",
                 "port": 22,
@@ -865,6 +867,3 @@ def create_app(state_dir: Path | None) -> ASGIApp:
     )
     middleware.sandbox = sandbox  # type: ignore[attr-defined]
     return middleware
-
-
-register(SandboxDefinition(name="coolify", factory=create_app, suffix="/api/v1", port_offset=2))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stellwerk.config import Settings
+from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.dns.base import (
     APEX,
     DEFAULT_TTL,
@@ -16,7 +18,8 @@ from stellwerk.provider.dns.base import (
     unquote_txt,
 )
 from stellwerk.provider.error import NOT_FOUND, VALIDATION_ERROR, ProviderError
-from stellwerk.provider.registrar.inwx import PROVIDER, InwxClient
+from stellwerk.provider.registrar.inwx.adapter import PROVIDER, InwxClient, open_client
+from stellwerk.provider.registry import Endpoint
 
 DEFAULT_NAMESERVERS = ("ns.inwx.de", "ns2.inwx.de", "ns3.inwx.eu")
 
@@ -176,3 +179,7 @@ def _numeric(record_id: str) -> int:
         raise ProviderError(
             VALIDATION_ERROR, "An INWX record id is a number", provider=PROVIDER, field="id"
         ) from error
+
+
+def open_dns(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> InwxDns:
+    return InwxDns(open_client(settings, endpoint, limiter))

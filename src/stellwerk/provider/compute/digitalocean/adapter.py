@@ -108,6 +108,7 @@ class DigitalOceanCompute:
         backoff: Backoff | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        poll_interval: float = 1.0,  # unused: droplet actions are followed by the caller
     ) -> None:
         endpoint = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if endpoint.endswith("/v2"):

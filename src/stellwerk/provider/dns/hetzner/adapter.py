@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 
+from stellwerk.config import Settings
 from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.action import Backoff
-from stellwerk.provider.budget import DEFAULT_BUDGETS, Budget, token_fingerprint
+from stellwerk.provider.budget import Budget, token_fingerprint
 from stellwerk.provider.dns.base import (
     APEX,
     DEFAULT_TTL,
@@ -38,6 +40,7 @@ from stellwerk.provider.error import (
     ProviderError,
 )
 from stellwerk.provider.http import ProviderHttp
+from stellwerk.provider.registry import SANDBOX_SECRET, Endpoint
 
 PROVIDER = "hetzner"
 DEFAULT_BASE_URL = "https://api.hetzner.cloud/v1"
@@ -119,7 +122,7 @@ class HetznerDns:
         backoff: Backoff | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        limits = (budgets or {}).get(PROVIDER) or DEFAULT_BUDGETS[PROVIDER]
+        limits = (budgets or {}).get(PROVIDER) or registry.budget_limits(PROVIDER)
         self.http = ProviderHttp(
             provider=PROVIDER,
             base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
@@ -311,3 +314,13 @@ class HetznerDns:
 
 
 __all__ = ["APEX", "HetznerDns"]
+
+
+def open_dns(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> HetznerDns:
+    """Hetzner DNS with `HETZNER_API_TOKEN` at `HETZNER_DNS_API_URL` (or the sandbox)."""
+    token = (
+        SANDBOX_SECRET
+        if endpoint.sandbox or settings.hetzner_api_token is None
+        else settings.hetzner_api_token.get_secret_value()
+    )
+    return HetznerDns(token=token, limiter=limiter, base_url=endpoint.url)

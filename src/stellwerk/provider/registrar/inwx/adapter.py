@@ -20,6 +20,9 @@ from typing import Any
 import httpx
 import pyotp
 
+from stellwerk.config import Settings
+from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.budget import Budget, token_fingerprint
 from stellwerk.provider.error import (
     API_ERROR,
@@ -43,10 +46,11 @@ from stellwerk.provider.registrar.base import (
     DomainStatus,
     RegisteredDomain,
 )
+from stellwerk.provider.registry import SANDBOX_SECRET, Endpoint
 
 PROVIDER = "inwx"
-LIVE_URL = "https://api.domrobot.com"
-OTE_URL = "https://api.ote.domrobot.com"
+LIVE_URL = registry.INWX_LIVE_URL
+OTE_URL = registry.INWX_TEST_URL
 JSONRPC_PATH = "/jsonrpc/"
 
 OK = 1000
@@ -408,3 +412,27 @@ class InwxRegistrar:
     async def list_contacts(self) -> list[Contact]:
         data = await self.client.res_data("contact.list", {"pagelimit": 1000})
         return [_contact(item) for item in data.get("contact") or []]
+
+
+def open_client(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> InwxClient:
+    """The DomRobot client for the settings: the configured login, or the sandbox's."""
+    budget = Budget(limiter, registry.budget_limits(PROVIDER))
+    if endpoint.sandbox:
+        return InwxClient(
+            username=SANDBOX_SECRET, password=SANDBOX_SECRET, api_url=endpoint.url, budget=budget
+        )
+    return InwxClient(
+        username=settings.inwx_username,
+        password=_secret(settings.inwx_password),
+        otp_secret=_secret(settings.inwx_2fa_secret),
+        api_url=endpoint.url,
+        budget=budget,
+    )
+
+
+def open_registrar(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> InwxRegistrar:
+    return InwxRegistrar(open_client(settings, endpoint, limiter))
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else str(value.get_secret_value())
