@@ -206,7 +206,6 @@ async def _call(sandbox: Sandbox, method: str, path: str, body: Any = None) -> h
         return await http.request(method, path, json=body)
 
 
-@pytest.mark.skipif(not spec.available("hetzner.json"), reason="../shared/specs is not there")
 async def test_hetzner_responses_match_the_spec(hetzner: Sandbox) -> None:
     name = "hetzner.json"
     created = await _call(
@@ -250,7 +249,6 @@ async def test_hetzner_responses_match_the_spec(hetzner: Sandbox) -> None:
     assert "RateLimit-Remaining" in missing.headers
 
 
-@pytest.mark.skipif(not spec.available("digitalocean.yaml"), reason="../shared/specs is not there")
 async def test_digitalocean_responses_match_the_spec(digitalocean: Sandbox) -> None:
     name = "digitalocean.yaml"
     created = await _call(

@@ -3,55 +3,26 @@ validated against Coolify's OpenAPI document (shared/specs/coolify.json)."""
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema
 import pytest
 
 from stellwerk.provider.error import INVALID_CREDENTIALS, NOT_FOUND, ProviderError
 from stellwerk.provider.paas.base import EnvVar, PublicGitApp
 from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
 from stellwerk.provider.sandbox.kit import RunningSandbox
-
-SPEC_PATH = Path(__file__).resolve().parents[4] / "shared" / "specs" / "coolify.json"
-if not SPEC_PATH.exists():
-    SPEC_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "coolify.json"
+from tests.provider.compute import spec
 
 
-def _spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"{SPEC_PATH} is not there")
-    return json.loads(SPEC_PATH.read_text())  # type: ignore[no-any-return]
-
-
-def _nullable(node: Any) -> Any:
-    """OpenAPI's `nullable: true` as JSON Schema (`type: [t, "null"]`)."""
-    if isinstance(node, dict):
-        node = {k: _nullable(v) for k, v in node.items()}
-        if node.pop("nullable", False) and isinstance(node.get("type"), str):
-            node["type"] = [node["type"], "null"]
-        return node
-    if isinstance(node, list):
-        return [_nullable(v) for v in node]
-    return node
-
-
-def validate(spec: dict[str, Any], method: str, path: str, status: int, body: Any) -> None:
-    operation = spec["paths"][path][method.lower()]
-    response = operation["responses"][str(status)]
-    if "$ref" in response:
-        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
-    schema = response["content"]["application/json"]["schema"]
-    document = _nullable({**schema, "components": spec["components"]})
-    jsonschema.Draft202012Validator(document).validate(body)
+def validate(method: str, path: str, status: int, body: Any) -> None:
+    """`body` matches the documented answer (the spec shipped beside the sandbox)."""
+    pointer = spec.response_schema("coolify.json", path, method.lower(), str(status))
+    spec.validate("coolify.json", pointer, body)
 
 
 async def test_answers_match_the_spec(coolify_sandbox: RunningSandbox) -> None:
-    spec = _spec()
     headers = {"Authorization": "Bearer sandbox-token"}
     base = coolify_sandbox.url
     async with httpx.AsyncClient(base_url=base, headers=headers) as http:
@@ -59,7 +30,7 @@ async def test_answers_match_the_spec(coolify_sandbox: RunningSandbox) -> None:
         async def check(method: str, path: str, template: str, status: int, **kw: Any) -> Any:
             response = await http.request(method, path, **kw)
             assert response.status_code == status, response.text
-            validate(spec, method, template, status, response.json())
+            validate(method, template, status, response.json())
             return response.json()
 
         server = (await check("GET", "/servers", "/servers", 200))[0]
@@ -126,7 +97,7 @@ async def test_answers_match_the_spec(coolify_sandbox: RunningSandbox) -> None:
         await check("DELETE", f"/projects/{project['uuid']}", "/projects/{uuid}", 200)
         unauthenticated = await http.get("/servers", headers={"Authorization": "Bearer nope"})
         assert unauthenticated.status_code == 401
-        validate(spec, "GET", "/servers", 401, unauthenticated.json())
+        validate("GET", "/servers", 401, unauthenticated.json())
 
 
 async def test_deployment_goes_queued_in_progress_finished(

@@ -37,6 +37,7 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
+from stellwerk.provider.sandbox.openapi import OpenApiCheck, Problem, Spec
 
 CREATED = "2024-01-01T00:00:00Z"
 REGION_SLUGS = ["nyc1", "nyc3", "sfo3", "ams3", "fra1", "lon1"]
@@ -197,6 +198,13 @@ def _initial() -> dict[str, Any]:
 
 def error(status: int, error_id: str, message: str) -> Response:
     return reply({"id": error_id, "message": message, "request_id": str(uuid.uuid4())}, status)
+
+
+def _refuse(problems: list[Problem]) -> Response:
+    """A body the spec refuses: 422 `unprocessable_entity` (digitalocean.yaml, `error`)."""
+    return error(
+        422, "unprocessable_entity", "; ".join(f"{p.field}: {p.message}" for p in problems)
+    )
 
 
 def _page(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
@@ -567,4 +575,6 @@ def create_app(
         rate_limited_code="too_many_requests",
         rate_limited_message="API rate limit exceeded.",
     )
-    return SandboxMiddleware(app, profile=profile, state=state)
+    spec = Spec.load(__package__ or "", prefix="")
+    checked = OpenApiCheck(app, spec=spec, refuse=_refuse)
+    return SandboxMiddleware(checked, profile=profile, state=state)

@@ -36,6 +36,7 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
+from stellwerk.provider.sandbox.openapi import OpenApiCheck, Problem, Spec
 
 CREATED = "2024-01-01T00:00:00Z"
 
@@ -192,6 +193,17 @@ def _invalid(field: str, message: str) -> JSONResponse:
         "invalid_input",
         f"invalid input in field '{field}'",
         {"fields": [{"name": field, "messages": [message]}]},
+    )
+
+
+def _refuse(problems: list[Problem]) -> Response:
+    """A body the spec refuses: `invalid_input` naming the fields (docs.hetzner.cloud, Errors)."""
+    first = problems[0].field or "body"
+    return error(
+        400,
+        "invalid_input",
+        f"invalid input in field '{first}'",
+        {"fields": [{"name": p.field or "body", "messages": [p.message]} for p in problems]},
     )
 
 
@@ -784,7 +796,8 @@ def create_app(
         rate_limited_code="rate_limit_exceeded",
         rate_limited_message="limit of 3600 requests per hour reached",
     )
-    return SandboxMiddleware(app, profile=profile, state=state)
+    checked = OpenApiCheck(app, spec=Spec.load(__package__ or "", prefix="/v1"), refuse=_refuse)
+    return SandboxMiddleware(checked, profile=profile, state=state)
 
 
 __all__ = ["HetznerSandbox", "create_app"]

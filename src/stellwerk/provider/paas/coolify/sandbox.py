@@ -34,6 +34,14 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
+from stellwerk.provider.sandbox.openapi import (
+    OpenApiCheck,
+    Problem,
+    Spec,
+    allow_null,
+    drop_required,
+    field_errors,
+)
 
 SEED_SERVER_UUID = "hetzner1server0uuid0000"
 _SEEDS = registry.entry("coolify").sandbox.seeds  # type: ignore[union-attr]
@@ -102,6 +110,30 @@ def _not_found(what: str) -> JSONResponse:
 
 def _invalid(errors: dict[str, list[str]]) -> JSONResponse:
     return _json({"message": "Validation failed.", "errors": errors}, 422)
+
+
+def _refuse(problems: list[Problem]) -> JSONResponse:
+    """A body Coolify's validator refuses; a field outside `$allowedFields` is "This field is not
+    allowed." (HetznerController::createServer, ApplicationsController::create_application)."""
+    return _invalid(
+        field_errors(
+            [
+                Problem(p.field, "This field is not allowed.")
+                if p.message == "unknown field"
+                else p
+                for p in problems
+            ]
+        )
+    )
+
+
+# Where coolify.json contradicts Coolify's code:
+QUIRKS = (
+    # "at least one of environment_name or environment_uuid" (create_application), not both.
+    drop_required("/applications/public", "post", "environment_name", "environment_uuid"),
+    # HetznerController::createServer makes servers without a description: it answers null.
+    allow_null("Server", "description"),
+)
 
 
 class CoolifySandbox:
@@ -859,8 +891,11 @@ def create_app(state_dir: Path | None) -> ASGIApp:
             Route("/__app__/{domain}/health", sandbox.app_health, methods=["GET"]),
         ]
     )
+    checked = OpenApiCheck(
+        app, spec=Spec.load(__package__ or "", prefix="/api/v1", quirks=QUIRKS), refuse=_refuse
+    )
     middleware = SandboxMiddleware(
-        app,
+        checked,
         profile=PROFILE,
         state=sandbox.state,
         controls={"deployments": sandbox.control_deployments},
