@@ -603,6 +603,7 @@ class InstanceService:
                     code=VALIDATION_ERROR,
                     field="tags",
                 )
+        self._check_provider_rules(provider.type, label, list(body.get("tags") or []))
         offered = await self._check_catalog(
             provider, settings, plan_type=plan_type, region=region, image=image, body=body
         )
@@ -717,6 +718,25 @@ class InstanceService:
                 code=VALIDATION_ERROR,
                 field="label",
             )
+
+    @staticmethod
+    def _check_provider_rules(provider_type: str, label: str, tags: list[str]) -> None:
+        """What the provider itself refuses (its registry entry's rules), before it is asked."""
+        entry = registry.entry(provider_type)
+        rules = registry.capabilities(provider_type)
+        if not rules.label.accepts(label):
+            raise ValidationFailed(
+                f"{entry.title} does not accept the name {label!r}: {rules.label.description}",
+                code=VALIDATION_ERROR,
+                field="label",
+            )
+        for tag in tags:
+            if not rules.tag.accepts(tag):
+                raise ValidationFailed(
+                    f"{entry.title} does not accept the tag {tag!r}: {rules.tag.description}",
+                    code=VALIDATION_ERROR,
+                    field="tags",
+                )
 
     async def _check_catalog(
         self,

@@ -178,8 +178,11 @@ class SandboxMiddleware:
         state: JsonState | None = None,
         on_reset: Callable[[], None] | None = None,
         controls: dict[str, Control] | None = None,
+        sandbox: Any = None,
     ) -> None:
         self.app = app
+        # The provider model behind the app, for tests that look at its state.
+        self.sandbox = sandbox
         self.controls = dict(controls or {})
         self.profile = profile
         self.state = state

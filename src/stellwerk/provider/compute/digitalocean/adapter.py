@@ -12,7 +12,7 @@ from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import Action, Backoff
 from stellwerk.provider.budget import token_fingerprint
 from stellwerk.provider.compute.base import (
-    MARKER_KEY,
+    LEGACY_MARKER_PREFIX,
     CreatedServer,
     CreateServer,
     Image,
@@ -21,6 +21,7 @@ from stellwerk.provider.compute.base import (
     Region,
     Server,
     marker_tag,
+    split_marker,
 )
 from stellwerk.provider.compute.sdk import budget_for, cloud_config, is_public_key
 from stellwerk.provider.error import (
@@ -151,8 +152,7 @@ class DigitalOceanCompute:
         ipv6 = next(
             (n["ip_address"] for n in networks.get("v6") or [] if n.get("type") == "public"), None
         )
-        tags = tuple(str(t) for t in droplet.get("tags") or [])
-        prefix = f"{MARKER_KEY}:"
+        marker, tags = split_marker(str(t) for t in droplet.get("tags") or [])
         size = droplet.get("size") or {}
         transfer = size.get("transfer")
         return Server(
@@ -170,8 +170,8 @@ class DigitalOceanCompute:
             memory=droplet.get("memory"),
             disk=droplet.get("disk"),
             transfer=int(float(transfer) * 1000) if transfer is not None else None,
-            tags=tuple(t for t in tags if not t.startswith(prefix)),
-            marker=next((t[len(prefix) :] for t in tags if t.startswith(prefix)), None),
+            tags=tags,
+            marker=marker,
         )
 
     def _action(self, action: dict[str, Any]) -> Action:
@@ -257,6 +257,9 @@ class DigitalOceanCompute:
 
     async def find_server(self, *, marker: str) -> Server | None:
         droplets = await self._collect("/droplets", "droplets", tag_name=marker_tag(marker))
+        if not droplets:  # a droplet created before the tag became shorter
+            legacy = f"{LEGACY_MARKER_PREFIX}{marker}"
+            droplets = await self._collect("/droplets", "droplets", tag_name=legacy)
         return self._server(droplets[0]) if droplets else None
 
     async def list_servers(self) -> list[Server]:

@@ -577,4 +577,4 @@ def create_app(
     )
     spec = Spec.load(__package__ or "", prefix="")
     checked = OpenApiCheck(app, spec=spec, refuse=_refuse)
-    return SandboxMiddleware(checked, profile=profile, state=state)
+    return SandboxMiddleware(checked, profile=profile, state=state, sandbox=s)

@@ -30,6 +30,7 @@ from stellwerk.provider.compute.sandbox_common import (
     progress_of,
     reply,
 )
+from stellwerk.provider.registry import HOSTNAME
 from stellwerk.provider.sandbox.kit import (
     JsonState,
     RateLimitStyle,
@@ -400,6 +401,10 @@ class HetznerSandbox(ComputeSandbox):
         name = body.get("name")
         if not isinstance(name, str) or not name:
             return _invalid("name", "Missing data for required field.")
+        # "must be unique per Project and a valid hostname as per RFC 1123" (hetzner.json,
+        # create_server_request.name): no '_'.
+        if not HOSTNAME.accepts(name):
+            return _invalid("name", "name must be a valid hostname")
         if any(s["name"] == name for s in self.servers.values()):
             return error(409, "uniqueness_error", "server name is already used")
         server_type = str(body.get("server_type", ""))
@@ -797,7 +802,7 @@ def create_app(
         rate_limited_message="limit of 3600 requests per hour reached",
     )
     checked = OpenApiCheck(app, spec=Spec.load(__package__ or "", prefix="/v1"), refuse=_refuse)
-    return SandboxMiddleware(checked, profile=profile, state=state)
+    return SandboxMiddleware(checked, profile=profile, state=state, sandbox=sandbox)
 
 
 __all__ = ["HetznerSandbox", "create_app"]

@@ -898,7 +898,7 @@ def create_app(state_dir: Path | None) -> ASGIApp:
         checked,
         profile=PROFILE,
         state=sandbox.state,
+        sandbox=sandbox,
         controls={"deployments": sandbox.control_deployments},
     )
-    middleware.sandbox = sandbox  # type: ignore[attr-defined]
     return middleware

@@ -549,6 +549,5 @@ def create_app(state_dir: Path | None) -> ASGIApp:
             Route("/jsonrpc", sandbox.jsonrpc, methods=["POST"]),
         ]
     )
-    middleware = SandboxMiddleware(app, profile=PROFILE, state=sandbox.state)
-    middleware.sandbox = sandbox  # type: ignore[attr-defined]
+    middleware = SandboxMiddleware(app, profile=PROFILE, state=sandbox.state, sandbox=sandbox)
     return middleware
