@@ -56,7 +56,8 @@ async def test_a_server_for_an_instance_id_is_created_and_found(
     assert created.server.marker == marker
     assert created.server.tags == ("web",)
     found = await compute.find_server(marker=marker)
-    assert found is not None and found.id == created.server.id
+    assert found is not None
+    assert found.id == created.server.id
     (instance,) = await _instances(sandbox)
     assert all(3 <= len(str(tag)) <= 50 for tag in instance["tags"])
 
@@ -101,7 +102,8 @@ async def test_a_reboot_is_done_only_after_linode_rebooted(
     assert server.status == "running"
     events = sandbox.running.server.config.app.sandbox.state.data["events"]
     reboots = [e for e in events if e["action"] == "linode_reboot"]
-    assert reboots and reboots[-1]["started"] + reboots[-1]["duration"] <= _now()
+    assert reboots
+    assert reboots[-1]["started"] + reboots[-1]["duration"] <= _now()
 
 
 def _now() -> float:

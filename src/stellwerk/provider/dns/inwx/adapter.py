@@ -66,12 +66,11 @@ class InwxDns:
         await self.client.aclose()
 
     async def list_zones(self) -> list[DnsZone]:
-        data = await self.client.res_data("nameserver.list", {"pagelimit": 1000})
         return [
             DnsZone(
                 name=normalize_zone(str(d["domain"])), id=str(d.get("roId", "")), kind=d.get("type")
             )
-            for d in data.get("domains") or []
+            for d in await self.client.pages("nameserver.list", "domains")
         ]
 
     async def get_zone(self, *, zone: str) -> DnsZone:

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,7 +34,6 @@ from stellwerk.provider.error import (
     INVALID_CREDENTIALS,
     MISSING_CREDENTIALS,
     NOT_FOUND,
-    PROVIDER_INACTIVE,
     RATE_LIMIT_EXCEEDED,
     UNKNOWN_ERROR,
     VALIDATION_ERROR,
@@ -52,18 +53,24 @@ PROVIDER = "inwx"
 LIVE_URL = registry.INWX_LIVE_URL
 OTE_URL = registry.INWX_TEST_URL
 JSONRPC_PATH = "/jsonrpc/"
+SESSION_COOKIE = "domrobot"
+TOTP_INTERVAL = 30
+# List pages: 100 items each, as external-dns asks (`nameserver.list`), at most 1000 pages.
+PAGE_LIMIT = 100
+MAX_PAGES = 1000
 
 OK = 1000
 PENDING = 1001
 
 # INWX (EPP) result codes → normalized codes. Anything else >= 2000 is API_ERROR.
+# EPP result codes (RFC 5730 §3), which INWX answers with.
 CODE_MAP: dict[int, str] = {
-    2001: INVALID_CREDENTIALS,  # the seed's "authentication failed"
-    2002: PROVIDER_INACTIVE,  # account locked
+    2001: VALIDATION_ERROR,  # command syntax error (our request was malformed)
+    2002: INVALID_ACTION,  # command use error (the command is not allowed now)
     2003: VALIDATION_ERROR,  # required parameter missing
     2004: VALIDATION_ERROR,  # parameter value range error
     2005: VALIDATION_ERROR,  # parameter value syntax error
-    2100: NOT_FOUND,
+    2100: API_ERROR,  # unimplemented protocol version: never worth repeating as is
     2101: INVALID_ACTION,  # unimplemented command
     2104: INSUFFICIENT_RESOURCES,  # billing failure
     2200: INVALID_CREDENTIALS,  # authentication error
@@ -113,14 +120,56 @@ def _http_error(response: httpx.Response) -> ProviderError:
     )
 
 
-def totp_code(secret: str) -> str:
-    """The current 2FA code, always six digits (the official client drops leading zeros)."""
+def _totp(secret: str, interval: int) -> pyotp.TOTP:
+    return pyotp.TOTP(secret.replace(" ", "").upper(), interval=interval)
+
+
+def totp_code(secret: str, *, interval: int = TOTP_INTERVAL, step: int | None = None) -> str:
+    """The 2FA code (of `step`, default now), always six digits (the official client drops
+    leading zeros)."""
     try:
-        return str(pyotp.TOTP(secret.replace(" ", "").upper()).now()).zfill(6)
+        totp = _totp(secret, interval)
+        code = totp.now() if step is None else totp.generate_otp(step)
+        return str(code).zfill(6)
     except (ValueError, TypeError) as error:  # not base32, or too short
         raise ProviderError(
             INVALID_CREDENTIALS, "INWX_2FA_SECRET is not a valid TOTP secret", provider=PROVIDER
         ) from error
+
+
+@dataclass
+class _Session:
+    """One INWX login per API URL and user in this process, shared by every client.
+
+    INWX takes a TAN once: a second `account.unlock` with the code of the same 30-second step
+    is refused (2200, reasonCode INVALID). Each adapter context used to log in, unlock and log
+    out, so the second context within one step failed. Now the session cookie outlives the
+    client, and the step last unlocked with is remembered, so a new login waits for a fresh
+    code instead of reusing one."""
+
+    cookie: str | None = None
+    last_step: int = -1
+    # What `account.login` said about two-factor authentication ("0" or "GOOGLE-AUTH").
+    tfa: str | None = None
+    locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+
+    def lock(self) -> asyncio.Lock:
+        loop = id(asyncio.get_running_loop())
+        if loop not in self.locks:
+            self.locks[loop] = asyncio.Lock()
+        return self.locks[loop]
+
+
+_SESSIONS: dict[tuple[str, str], _Session] = {}
+
+
+def _session(api_url: str, username: str) -> _Session:
+    return _SESSIONS.setdefault((api_url, username), _Session())
+
+
+def _tan_refused(body: Mapping[str, Any]) -> bool:
+    """INWX's answer to a wrong or reused TAN (certbot-dns-inwx#26)."""
+    return int(body.get("code", 0)) == 2200 and body.get("reasonCode") == "INVALID"
 
 
 class InwxClient:
@@ -136,6 +185,7 @@ class InwxClient:
         max_attempts: int = 3,
         language: str = "en",
         transport: httpx.AsyncBaseTransport | None = None,
+        totp_interval: int = TOTP_INTERVAL,
     ) -> None:
         if not username or not password:
             raise ProviderError(
@@ -145,9 +195,9 @@ class InwxClient:
         self._password = password
         self._otp_secret = otp_secret
         self._language = language
-        self._logged_in = False
-        self._login_lock = asyncio.Lock()
+        self._totp_interval = totp_interval
         self.api_url = api_url.rstrip("/")
+        self._shared = _session(self.api_url, username)
         self.http = ProviderHttp(
             provider=PROVIDER,
             base_url=self.api_url,
@@ -161,21 +211,32 @@ class InwxClient:
         )
 
     async def aclose(self) -> None:
-        if self._logged_in:
+        """Close the connections; the session stays for the next client (see `_Session`)."""
+        await self.http.aclose()
+
+    async def logout(self) -> None:
+        """End the shared session at INWX (`stellwerk providers check` does, on its own)."""
+        if self._shared.cookie is not None:
             with contextlib.suppress(ProviderError):
                 await self._raw("account.logout", {})
-        self._logged_in = False
-        await self.http.aclose()
+        self._shared.cookie = None
 
     async def _raw(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         repeatable = method.endswith(READ_PREFIXES) or method.startswith("account.")
+        cookie = self._shared.cookie
         response = await self.http.request(
             "POST",
             JSONRPC_PATH,
+            headers={"Cookie": f"{SESSION_COOKIE}={cookie}"} if cookie else None,
             json={"method": method, "params": dict(params)},
             timeout=SLOW_METHODS.get(method, 20.0 if repeatable else 30.0),
             idempotent=repeatable,
         )
+        # The session cookie lives in `_Session`, not in this client's jar.
+        fresh = response.cookies.get(SESSION_COOKIE)
+        if fresh:
+            self._shared.cookie = fresh
+        self.http.client.cookies.clear()
         try:
             body = response.json()
         except ValueError as error:
@@ -186,38 +247,63 @@ class InwxClient:
             raise ProviderError(API_ERROR, f"{method}: unexpected answer", provider=PROVIDER)
         return body
 
-    async def login(self) -> None:
-        async with self._login_lock:
-            if self._logged_in:
+    async def login(self, *, expired: str | None = None) -> None:
+        """Log in (and unlock with a TAN when the account has 2FA) unless this process holds a
+        session already; `expired` names a session INWX no longer knows."""
+        shared = self._shared
+        async with shared.lock():
+            if shared.cookie is not None and shared.cookie != expired:
                 return
-            body = await self._raw(
-                "account.login",
-                {"user": self._username, "pass": self._password, "lang": self._language},
+            shared.cookie = None
+            try:
+                body = await self._raw(
+                    "account.login",
+                    {"user": self._username, "pass": self._password, "lang": self._language},
+                )
+                if int(body["code"]) != OK:
+                    raise error_for_code("account.login", body)
+                shared.tfa = str((body.get("resData") or {}).get("tfa", "0"))
+                if shared.tfa not in ("0", ""):
+                    await self._unlock()
+            except BaseException:
+                shared.cookie = None
+                raise
+
+    async def _unlock(self) -> None:
+        """`account.unlock` with a TAN of a step not used before; when INWX refuses the TAN
+        (another process took this step's code), once more with the next step's."""
+        if not self._otp_secret:
+            raise ProviderError(
+                MISSING_CREDENTIALS,
+                "The INWX account has two-factor authentication; set INWX_2FA_SECRET",
+                provider=PROVIDER,
             )
-            if int(body["code"]) != OK:
-                raise error_for_code("account.login", body)
-            tfa = str((body.get("resData") or {}).get("tfa", "0"))
-            if tfa not in ("0", ""):
-                if not self._otp_secret:
-                    raise ProviderError(
-                        MISSING_CREDENTIALS,
-                        "The INWX account has two-factor authentication; set INWX_2FA_SECRET",
-                        provider=PROVIDER,
-                    )
-                unlock = await self._raw("account.unlock", {"tan": totp_code(self._otp_secret)})
-                if int(unlock["code"]) != OK:
-                    raise error_for_code("account.unlock", unlock)
-            self._logged_in = True
+        shared = self._shared
+        interval = self._totp_interval
+        for attempt in range(2):
+            step = int(time.time() // interval)
+            if step <= shared.last_step:
+                step = shared.last_step + 1
+                await asyncio.sleep(max(0.0, step * interval - time.time()) + 0.05)
+            tan = totp_code(self._otp_secret, interval=interval, step=step)
+            answer = await self._raw("account.unlock", {"tan": tan})
+            if int(answer["code"]) == OK:
+                shared.last_step = step
+                return
+            if _tan_refused(answer) and attempt == 0:
+                shared.last_step = max(shared.last_step, step)
+                continue
+            raise error_for_code("account.unlock", answer)
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Call `method`; returns the whole answer (code 1000 or 1001), raises for >= 2000."""
         await self.login()
+        cookie = self._shared.cookie
         body = await self._raw(method, params or {})
         code = int(body["code"])
         if code in AUTH_EXPIRED_CODES:
-            # The session ended (INWX drops idle sessions after ~30 minutes): log in once more.
-            self._logged_in = False
-            await self.login()
+            # The session ended (INWX drops idle sessions): log in once more.
+            await self.login(expired=cookie)
             body = await self._raw(method, params or {})
             code = int(body["code"])
         if code >= 2000:
@@ -226,6 +312,22 @@ class InwxClient:
 
     async def res_data(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         return (await self.call(method, params)).get("resData") or {}
+
+    async def pages(
+        self, method: str, key: str, params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        """Every item of a list method, page by page (INWX answers 20 a page unless asked;
+        `count` is sometimes a string: goinwx domain.go)."""
+        items: list[Any] = []
+        for page in range(1, MAX_PAGES + 1):
+            data = await self.res_data(
+                method, {**(params or {}), "page": page, "pagelimit": PAGE_LIMIT}
+            )
+            chunk = data.get(key) or []
+            items.extend(chunk)
+            if not chunk or len(items) >= int(data.get("count") or 0):
+                break
+        return items
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -366,16 +468,7 @@ class InwxRegistrar:
         return _registered({"domain": domain.lower(), **data})
 
     async def list_domains(self) -> list[RegisteredDomain]:
-        domains: list[RegisteredDomain] = []
-        page = 1
-        for _ in range(1000):  # bounded: 250 per page
-            data = await self.client.res_data("domain.list", {"page": page, "pagelimit": 250})
-            items = data.get("domain") or []
-            domains.extend(_registered(item) for item in items)
-            if len(items) < 250 or len(domains) >= int(data.get("count", 0)):
-                break
-            page += 1
-        return domains
+        return [_registered(item) for item in await self.client.pages("domain.list", "domain")]
 
     async def create_contact(self, *, contact: ContactInput) -> Contact:
         params: dict[str, Any] = {
@@ -410,8 +503,7 @@ class InwxRegistrar:
         return _contact(data.get("contact") or data)
 
     async def list_contacts(self) -> list[Contact]:
-        data = await self.client.res_data("contact.list", {"pagelimit": 1000})
-        return [_contact(item) for item in data.get("contact") or []]
+        return [_contact(item) for item in await self.client.pages("contact.list", "contact")]
 
 
 def open_client(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> InwxClient:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
 import secrets
@@ -85,10 +86,50 @@ def _initial() -> dict[str, Any]:
 
 
 class Fail(Exception):
-    def __init__(self, code: int, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str | None = None,
+        *,
+        reason_code: str | None = None,
+        details: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(reason or MESSAGES.get(code, ""))
         self.code = code
         self.reason = reason
+        self.reason_code = reason_code
+        self.details = details
+
+
+# A TAN that is wrong or used before: the answer certbot-dns-inwx#26 records, word for word.
+TAN_INVALID = Fail(
+    2200,
+    "The confirmation code is invalid.",
+    reason_code="INVALID",
+    details=[{"code": "ACCOUNT_UNLOCK_FAILED", "msg": "The confirmation code is invalid"}],
+)
+# A call on a session that still waits for its TAN (inwx/terraform-provider-inwx#6).
+UNLOCK_REQUIRED = Fail(
+    2200,
+    "You need to unlock your account with your mobile TAN.",
+    reason_code="Error_AccountUnlockRequired",
+    details=[
+        {"code": "ACCOUNT_LOCKED", "msg": "You need to unlock your account with your mobile TAN"}
+    ],
+)
+# Lists answer one page: `page` (from 1) and `pagelimit`, 20 unless asked (apidoc ch02, the
+# `domain.list`/`nameserver.list`/`contact.list` parameter tables; dnscontrol and external-dns
+# loop over the pages).
+DEFAULT_PAGELIMIT = 20
+
+
+def _page(params: dict[str, Any], items: list[Any]) -> list[Any]:
+    try:
+        page = max(1, int(params.get("page", 1)))
+        limit = max(1, int(params.get("pagelimit", DEFAULT_PAGELIMIT)))
+    except (TypeError, ValueError) as error:
+        raise Fail(2005, "page and pagelimit are numbers") from error
+    return items[(page - 1) * limit : page * limit]
 
 
 def _require(params: dict[str, Any], *names: str) -> None:
@@ -106,8 +147,9 @@ def _domain_name(value: Any) -> str:
 
 
 class InwxSandbox:
-    def __init__(self, state_dir: Path | None) -> None:
+    def __init__(self, state_dir: Path | None, *, totp_interval: int = 30) -> None:
         self.state = JsonState(state_dir / "inwx.json" if state_dir else None, _initial)
+        self.totp = pyotp.TOTP(SANDBOX_2FA_SECRET, interval=totp_interval)
 
     # --- helpers -------------------------------------------------------------------------
     @property
@@ -144,9 +186,19 @@ class InwxSandbox:
         tan = params.get("tan")
         # The real API wants the code as sent by an authenticator: six digits, leading zeros kept.
         if not isinstance(tan, str) or len(tan) != 6 or not tan.isdecimal():
-            raise Fail(2200, "Invalid TAN")
-        if not pyotp.TOTP(SANDBOX_2FA_SECRET).verify(tan, valid_window=1):
-            raise Fail(2200, "Invalid TAN")
+            raise TAN_INVALID
+        # A TAN counts once: a second unlock with the code of a step already used is refused,
+        # even from another session ("a mobile tan token can not be used twice",
+        # oGGy990/certbot-dns-inwx#1; DNSControl/dnscontrol#848).
+        current = self.totp.timecode(datetime.datetime.now())
+        step = next(
+            (c for c in (current, current - 1, current + 1) if self.totp.generate_otp(c) == tan),
+            None,
+        )
+        used: dict[str, int] = self.data.setdefault("tan_steps", {})
+        if step is None or step <= used.get(session["user"], -1):
+            raise TAN_INVALID
+        used[session["user"]] = step
         session["unlocked"] = True
         return {}
 
@@ -256,11 +308,8 @@ class InwxSandbox:
 
     def domain_list(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         self._complete_transfers()
-        page = max(1, int(params.get("page", 1)))
-        limit = max(1, min(1000, int(params.get("pagelimit", 20))))
         items = sorted(self.data["domains"].values(), key=lambda d: d["domain"])
-        chunk = items[(page - 1) * limit : page * limit]
-        return {"count": len(items), "domain": [self._public(d) for d in chunk]}
+        return {"count": len(items), "domain": [self._public(d) for d in _page(params, items)]}
 
     def contact_create(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         _require(params, "type", "name", "street", "city", "pc", "cc", "voice", "email")
@@ -286,8 +335,8 @@ class InwxSandbox:
         return {"contact": contact}
 
     def contact_list(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
-        contacts = list(self.data["contacts"].values())
-        return {"count": len(contacts), "contact": contacts}
+        contacts = sorted(self.data["contacts"].values(), key=lambda c: int(c["id"]))
+        return {"count": len(contacts), "contact": _page(params, contacts)}
 
     # --- nameserver ------------------------------------------------------------------------
     def _zone(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -355,7 +404,8 @@ class InwxSandbox:
         return {
             "count": len(zones),
             "domains": [
-                {"roId": z["roId"], "domain": z["domain"], "type": z["type"]} for z in zones
+                {"roId": z["roId"], "domain": z["domain"], "type": z["type"]}
+                for z in _page(params, zones)
             ],
         }
 
@@ -487,6 +537,7 @@ class InwxSandbox:
             sid, new_sid = None, secrets.token_hex(16)
             session = {}
         code, res_data, reason = 1000, None, None
+        failure: Fail | None = None
         method = payload.get("method") if isinstance(payload, dict) else None
         params = payload.get("params") if isinstance(payload, dict) else None
         try:
@@ -496,14 +547,14 @@ class InwxSandbox:
             if handler is None:
                 raise Fail(2400, f"Unknown method {method}")
             if not method.startswith("account.") and not session.get("unlocked"):
-                raise Fail(2200, "Not logged in")
+                raise UNLOCK_REQUIRED if session.get("user") else Fail(2200, "Not logged in")
             result = handler(dict(params or {}), session)
             if isinstance(result, tuple):
                 code, res_data = result
             else:
                 res_data = result
         except Fail as fail:
-            code, reason = fail.code, fail.reason
+            code, reason, failure = fail.code, fail.reason, fail
         if session:
             sessions[sid or new_sid or ""] = session
         elif sid in sessions:
@@ -517,7 +568,9 @@ class InwxSandbox:
         }
         if reason:
             body["reason"] = reason
-            body["reasonCode"] = f"E{code}"
+            body["reasonCode"] = (failure.reason_code if failure else None) or f"E{code}"
+        if failure is not None and failure.details:
+            body["details"] = failure.details
         if res_data is not None and code < 2000:
             body["resData"] = res_data
         response = JSONResponse(body)
@@ -541,8 +594,8 @@ PROFILE = SandboxProfile(
 )
 
 
-def create_app(state_dir: Path | None) -> ASGIApp:
-    sandbox = InwxSandbox(state_dir)
+def create_app(state_dir: Path | None, *, totp_interval: int = 30) -> ASGIApp:
+    sandbox = InwxSandbox(state_dir, totp_interval=totp_interval)
     app = Starlette(
         routes=[
             Route("/jsonrpc/", sandbox.jsonrpc, methods=["POST"]),
