@@ -150,7 +150,8 @@ class Settings(BaseSettings):
     # mode without one, Coolify's own health check (`running:healthy`) is the verdict.
     project_health_url: str | None = None
     project_database_url: str | None = None  # template for DATABASE_URL; `{project}` replaced
-    project_hetzner_server_type: str = "cx22"
+    # cx23: the CX Gen3 successor of cx22, which Hetzner removed after 2025 (docs/providers.md).
+    project_hetzner_server_type: str = "cx23"
     project_hetzner_location: str = "fsn1"
     project_hetzner_image: str = "ubuntu-24.04"
     coolify_private_key_uuid: str | None = None  # the SSH key Coolify puts on new servers

@@ -54,7 +54,7 @@ async def test_reports_orphaned_and_missing_servers(
         orphan = await http.post(
             "/servers",
             headers=auth,
-            json={"name": "behind-our-back", "server_type": "cx22", "image": "debian-12"},
+            json={"name": "behind-our-back", "server_type": "cx23", "image": "debian-12"},
         )
         assert orphan.status_code == 201
         deleted = await http.delete(f"/servers/{gone['provider_instance_id']}", headers=auth)

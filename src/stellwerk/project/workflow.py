@@ -178,15 +178,28 @@ async def _create_server(paas: Paas, settings: Settings, project: Project) -> Pa
     types = await catalog(kind="server-types", cloud_provider_token_uuid=token)
     names = [t["name"] for t in types]
     server_type = settings.project_hetzner_server_type
-    if server_type not in names:
+    chosen = next((t for t in types if t["name"] == server_type), None)
+    if chosen is None:
         raise StepFailed(
             f"Server type {server_type} is not offered (live catalog: {', '.join(names)})",
             code="server_type_unavailable",
         )
+    # Images exist per architecture under one name (x86 and arm `ubuntu-24.04`).
+    architecture = chosen.get("architecture", "x86")
     images = await catalog(kind="images", cloud_provider_token_uuid=token)
-    image = next((i for i in images if i.get("name") == settings.project_hetzner_image), None)
+    image = next(
+        (
+            i
+            for i in images
+            if i.get("name") == settings.project_hetzner_image
+            and i.get("architecture", "x86") == architecture
+        ),
+        None,
+    )
     if image is None:
-        raise StepFailed(f"No image {settings.project_hetzner_image}", code="image_unavailable")
+        raise StepFailed(
+            f"No {architecture} image {settings.project_hetzner_image}", code="image_unavailable"
+        )
     created = await paas.create_hetzner_server(
         request=HetznerServerRequest(
             location=settings.project_hetzner_location,

@@ -42,7 +42,7 @@ class ComputeCase:
 
 COMPUTE: dict[str, ComputeCase] = {
     "hetzner": ComputeCase(
-        "hetzner", hetzner_sandbox.create_app, "/v1", "cx22", "fsn1", "ubuntu-24.04", "cpx11"
+        "hetzner", hetzner_sandbox.create_app, "/v1", "cx23", "fsn1", "ubuntu-24.04", "cpx22"
     ),
     "linode": ComputeCase(
         "linode",

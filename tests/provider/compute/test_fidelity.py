@@ -47,7 +47,7 @@ async def test_hcloud_creates_a_server_and_waits_for_its_action(hetzner: Sandbox
         client = hcloud.Client(TOKEN, api_endpoint=hetzner.url, poll_interval=0.05)
         response = client.servers.create(
             "fidelity-1",
-            server_type=ServerType(name="cx22"),
+            server_type=ServerType(name="cx23"),
             image=Image(name="ubuntu-24.04"),
             location=Location(name="nbg1"),
         )
@@ -212,7 +212,7 @@ async def test_hetzner_responses_match_the_spec(hetzner: Sandbox) -> None:
         hetzner,
         "POST",
         "/v1/servers",
-        {"name": "spec-1", "server_type": "cx22", "image": "ubuntu-24.04", "location": "fsn1"},
+        {"name": "spec-1", "server_type": "cx23", "image": "ubuntu-24.04", "location": "fsn1"},
     )
     assert created.status_code == 201
     spec.validate(name, spec.response_schema(name, "/servers", "post", "201"), created.json())

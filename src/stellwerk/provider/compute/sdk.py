@@ -61,6 +61,7 @@ class SdkAdapter:
             budgets=picker,
             max_attempts=self._max_attempts,
             backoff=self._backoff,
+            refill_per_second=registry.entry(self.name).refill_per_second,
         )
         mount(session, adapter)
 

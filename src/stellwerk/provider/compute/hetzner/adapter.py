@@ -3,6 +3,7 @@ session; hcloud's own retries are off so `Retry-After` and the budget decide."""
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import hcloud
@@ -97,6 +98,9 @@ def map_hetzner_error(error: Exception, provider: str = "hetzner") -> ProviderEr
             provider=provider,
             field=field,
             original={"code": code, "message": error.message, "details": details},
+            # `locked`: another action runs on the resource; it passes (docs.hetzner.cloud,
+            # Errors: "The item you are trying to access is locked").
+            retryable=code == "locked",
         )
     return ProviderError(
         API_ERROR, f"{type(error).__name__}: {error}", provider=provider, original=repr(error)
@@ -260,10 +264,28 @@ class HetznerCompute(SdkAdapter):
         return self._action(await self._call(getattr(self.client.servers, method), bound))
 
     async def list_plans(self) -> list[Plan]:
+        """Server types; where they can be ordered is per location now (`locations[]`: the
+        top-level `deprecated` flag is itself deprecated since 2025-09-24)."""
+        moment = datetime.datetime.now(datetime.UTC)
         plans = []
         for item in await self._call(self.client.server_types.get_all):
             prices = item.prices or []
             first = prices[0] if prices else {}
+            if item.locations:
+                regions = tuple(
+                    str(place.location.name)
+                    for place in item.locations
+                    if place.available is not False
+                    and (
+                        place.deprecation is None
+                        or place.deprecation.unavailable_after is None
+                        or place.deprecation.unavailable_after > moment
+                    )
+                )
+                available = bool(regions)
+            else:  # an API without per-location details
+                regions = tuple(str(p["location"]) for p in prices)
+                available = not item.deprecated
             plans.append(
                 Plan(
                     id=str(item.name),
@@ -274,8 +296,8 @@ class HetznerCompute(SdkAdapter):
                     transfer=int(first.get("included_traffic", 0)) // TRAFFIC_GB or None,
                     price_hourly=float(first.get("price_hourly", {}).get("net", 0)),
                     price_monthly=float(first.get("price_monthly", {}).get("net", 0)),
-                    regions=tuple(str(p["location"]) for p in prices),
-                    available=not item.deprecated,
+                    regions=regions,
+                    available=available,
                     description=str(item.description or ""),
                 )
             )
@@ -288,11 +310,13 @@ class HetznerCompute(SdkAdapter):
             kind = kinds.get(str(item.type), "custom")
             if type is not None and kind != type:
                 continue
+            # One name per architecture (x86 and arm `ubuntu-24.04`): the label tells them apart.
+            arm = " (arm)" if str(item.architecture) == "arm" else ""
             images.append(
                 Image(
                     id=str(item.id),
                     slug=item.name,
-                    label=str(item.description or item.name),
+                    label=f"{item.description or item.name}{arm}",
                     description=item.description,
                     distribution=(item.os_flavor or "").capitalize() or None,
                     public=kind != "custom",

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from stellwerk.provider.compute.hetzner.catalog import IMAGES, LOCATIONS, SERVER_TYPES, image_for
 from stellwerk.provider.compute.sandbox_common import (
     DEFAULT_ACTION_DELAY,
     DEFAULT_PROVISION_DELAY,
@@ -39,138 +40,22 @@ from stellwerk.provider.sandbox.kit import (
 )
 from stellwerk.provider.sandbox.openapi import OpenApiCheck, Problem, Spec
 
-CREATED = "2024-01-01T00:00:00Z"
+# The nameservers a new zone is assigned (`authoritative_nameservers.assigned`).
+NAMESERVERS = ("hydrogen.ns.hetzner.com.", "oxygen.ns.hetzner.com.", "helium.ns.hetzner.de.")
 
 
-def _price(location: str, hourly: str, monthly: str) -> dict[str, Any]:
-    def amount(net: str) -> dict[str, str]:
-        return {"net": f"{float(net):.10f}", "gross": f"{float(net) * 1.19:.16f}"}
-
-    return {
-        "location": location,
-        "price_hourly": amount(hourly),
-        "price_monthly": amount(monthly),
-        "included_traffic": 21990232555520,
-        "price_per_tb_traffic": amount("1.00"),
-    }
-
-
-LOCATIONS: list[dict[str, Any]] = [
-    {
-        "id": 1,
-        "name": "fsn1",
-        "description": "Falkenstein DC Park 1",
-        "country": "DE",
-        "city": "Falkenstein",
-        "latitude": 50.47612,
-        "longitude": 12.370071,
-        "network_zone": "eu-central",
-    },
-    {
-        "id": 2,
-        "name": "nbg1",
-        "description": "Nuremberg DC Park 1",
-        "country": "DE",
-        "city": "Nuremberg",
-        "latitude": 49.452102,
-        "longitude": 11.076665,
-        "network_zone": "eu-central",
-    },
-    {
-        "id": 3,
-        "name": "hel1",
-        "description": "Helsinki DC Park 1",
-        "country": "FI",
-        "city": "Helsinki",
-        "latitude": 60.169855,
-        "longitude": 24.938379,
-        "network_zone": "eu-central",
-    },
-    {
-        "id": 4,
-        "name": "ash",
-        "description": "Ashburn, VA",
-        "country": "US",
-        "city": "Ashburn, VA",
-        "latitude": 39.0438,
-        "longitude": -77.4874,
-        "network_zone": "us-east",
-    },
-]
-
-
-def _server_type(
-    type_id: int, name: str, cores: int, memory: float, disk: int, hourly: str, monthly: str
-) -> dict[str, Any]:
-    return {
-        "id": type_id,
-        "name": name,
-        "description": name.upper(),
-        "category": "shared",
-        "cores": cores,
-        "memory": memory,
-        "disk": disk,
-        "deprecated": False,
-        "deprecation": None,
-        "prices": [_price(loc["name"], hourly, monthly) for loc in LOCATIONS],
-        "storage_type": "local",
-        "cpu_type": "shared",
-        "architecture": "x86",
-        "locations": [
-            {
-                "id": loc["id"],
-                "name": loc["name"],
-                "deprecation": None,
-                "available": True,
-                "recommended": loc["name"] != "ash",
-            }
-            for loc in LOCATIONS
-        ],
-    }
-
-
-SERVER_TYPES: list[dict[str, Any]] = [
-    _server_type(22, "cx22", 2, 4.0, 40, "0.0060", "3.79"),
-    _server_type(23, "cx32", 4, 8.0, 80, "0.0110", "6.80"),
-    _server_type(24, "cx42", 8, 16.0, 160, "0.0260", "16.40"),
-    _server_type(101, "cpx11", 2, 2.0, 40, "0.0070", "4.35"),
-    _server_type(102, "cpx21", 3, 4.0, 80, "0.0130", "7.55"),
-]
-
-
-def _image(image_id: int, name: str, flavor: str, version: str, description: str) -> dict[str, Any]:
-    return {
-        "id": image_id,
-        "type": "system",
-        "status": "available",
-        "name": name,
-        "description": description,
-        "image_size": None,
-        "disk_size": 5,
-        "created": CREATED,
-        "created_from": None,
-        "bound_to": None,
-        "os_flavor": flavor,
-        "os_version": version,
-        "rapid_deploy": True,
-        "protection": {"delete": False},
-        "deprecated": None,
-        "deleted": None,
-        "labels": {},
-        "architecture": "x86",
-    }
-
-
-IMAGES: list[dict[str, Any]] = [
-    _image(161547269, "ubuntu-24.04", "ubuntu", "24.04", "Ubuntu 24.04"),
-    _image(67794396, "ubuntu-22.04", "ubuntu", "22.04", "Ubuntu 22.04"),
-    _image(114690387, "debian-12", "debian", "12", "Debian 12"),
-    _image(103908070, "rocky-9", "rocky", "9", "Rocky Linux 9"),
-]
+def _deprecated(type_view: dict[str, Any], location: str) -> bool:
+    """Unavailable in `location`: its `deprecation.unavailable_after` is in the past
+    (hetzner.json, `server_type.locations`)."""
+    for item in type_view["locations"]:
+        if item["name"] == location:
+            deprecation = item["deprecation"]
+            return deprecation is not None and deprecation["unavailable_after"] <= iso(now())
+    return True  # not offered there at all
 
 
 def _datacenter(location: dict[str, Any]) -> dict[str, Any]:
-    ids = [t["id"] for t in SERVER_TYPES]
+    ids = [t["id"] for t in SERVER_TYPES if any(x["id"] == location["id"] for x in t["locations"])]
     return {
         "id": location["id"],
         "name": f"{location['name']}-dc{location['id'] + 7}",
@@ -181,7 +66,8 @@ def _datacenter(location: dict[str, Any]) -> dict[str, Any]:
 
 
 def _initial() -> dict[str, Any]:
-    return {"servers": {}, "actions": {}, "zones": {}}
+    # `deprecations`: {server type: {location: deprecation_info}}, set by `/__sandbox__/catalog`.
+    return {"servers": {}, "actions": {}, "zones": {}, "deprecations": {}}
 
 
 def error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -287,7 +173,7 @@ class HetznerSandbox(ComputeSandbox):
         self.settle(server)
         server_id = server["id"]
         server_type = next(t for t in SERVER_TYPES if t["name"] == server["server_type"])
-        image = next(i for i in IMAGES if i["name"] == server["image"])
+        image = next(i for i in IMAGES if server["image"] in (i["id"], i["name"]))
         location = next(loc for loc in LOCATIONS if loc["name"] == server["location"])
         return {
             "id": server_id,
@@ -338,16 +224,57 @@ class HetznerSandbox(ComputeSandbox):
         return self.servers.get(request.path_params["id"])
 
     # --- catalogs ----------------------------------------------------------------------------
+    def type_view(self, server_type: dict[str, Any]) -> dict[str, Any]:
+        """A server type with the deprecations announced for it (per location)."""
+        announced: dict[str, Any] = self.state.data.get("deprecations", {}).get(
+            server_type["name"], {}
+        )
+        locations = []
+        for item in server_type["locations"]:
+            deprecation = announced.get(item["name"])
+            gone = deprecation is not None and deprecation["unavailable_after"] <= iso(now())
+            locations.append(
+                {
+                    **item,
+                    "deprecation": deprecation,
+                    "available": not gone,
+                    "recommended": deprecation is None,
+                }
+            )
+        everywhere = bool(locations) and all(x["deprecation"] for x in locations)
+        return {
+            **server_type,
+            "locations": locations,
+            "deprecated": everywhere,
+            "deprecation": locations[0]["deprecation"] if everywhere else None,
+        }
+
+    def type_views(self) -> list[dict[str, Any]]:
+        return [self.type_view(t) for t in SERVER_TYPES]
+
     async def list_server_types(self, request: Request) -> Response:
         name = request.query_params.get("name")
-        items = [t for t in SERVER_TYPES if name is None or t["name"] == name]
+        items = [t for t in self.type_views() if name is None or t["name"] == name]
         return _page(request, "server_types", items)
 
     async def get_server_type(self, request: Request) -> Response:
-        for item in SERVER_TYPES:
+        for item in self.type_views():
             if str(item["id"]) == request.path_params["id"]:
                 return reply({"server_type": item})
         return error(404, "not_found", "server_type not found")
+
+    def control_catalog(self, method: str, body: Any) -> Any:
+        """`POST {"deprecate": {"server_type", "location", "announced"?, "unavailable_after"}}`:
+        Hetzner announces a server type's end in a location (as on 2025-10-16)."""
+        if method == "POST" and isinstance(body, dict) and isinstance(body.get("deprecate"), dict):
+            item = body["deprecate"]
+            announced = self.state.data.setdefault("deprecations", {})
+            announced.setdefault(item["server_type"], {})[item["location"]] = {
+                "announced": item.get("announced") or iso(now()),
+                "unavailable_after": item["unavailable_after"],
+            }
+            self.state.save()
+        return {"server_types": self.type_views()}
 
     async def list_locations(self, request: Request) -> Response:
         name = request.query_params.get("name")
@@ -408,15 +335,20 @@ class HetznerSandbox(ComputeSandbox):
         if any(s["name"] == name for s in self.servers.values()):
             return error(409, "uniqueness_error", "server name is already used")
         server_type = str(body.get("server_type", ""))
+        # Removed types are not listed and cannot be ordered (hetzner.json, deprecation_info).
         found_type = next(
-            (t for t in SERVER_TYPES if server_type in (t["name"], str(t["id"]))), None
+            (t for t in self.type_views() if server_type in (t["name"], str(t["id"]))), None
         )
         if found_type is None:
             return _invalid("server_type", "server type not found")
         image_ref = str(body.get("image", ""))
-        image = next((i for i in IMAGES if image_ref in (i["name"], str(i["id"]))), None)
+        # An image name means that name's image of the type's architecture; an image id of the
+        # other architecture does not fit the type.
+        image = image_for(image_ref, found_type["architecture"])
         if image is None:
-            return _invalid("image", "image not found")
+            other = next((i for i in IMAGES if image_ref in (i["name"], str(i["id"]))), None)
+            message = "image not found" if other is None else "image architecture does not match"
+            return _invalid("image", message)
         location_ref = body.get("location") or "fsn1"
         datacenter = body.get("datacenter")
         if datacenter and not body.get("location"):
@@ -426,6 +358,13 @@ class HetznerSandbox(ComputeSandbox):
         )
         if location is None:
             return _invalid("location", "location not found")
+        # Not offered there, or its `unavailable_after` there has passed (hetzner.json,
+        # `server_type.locations`).
+        if _deprecated(found_type, location["name"]):
+            return _invalid(
+                "server_type",
+                f"server type {found_type['name']} is not available in {location['name']}",
+            )
         labels = body.get("labels") or {}
         if not isinstance(labels, dict):
             return _invalid("labels", "labels must be an object")
@@ -436,7 +375,7 @@ class HetznerSandbox(ComputeSandbox):
             "id": server_id,
             "name": name,
             "server_type": found_type["name"],
-            "image": image["name"],
+            "image": image["id"],
             "location": location["name"],
             "labels": {str(k): str(v) for k, v in labels.items()},
             "status": "initializing",
@@ -541,11 +480,7 @@ class HetznerSandbox(ComputeSandbox):
             "status": "ok",
             "record_count": sum(len(r["records"]) for r in zone["rrsets"].values()),
             "authoritative_nameservers": {
-                "assigned": [
-                    "hydrogen.ns.hetzner.com.",
-                    "oxygen.ns.hetzner.com.",
-                    "helium.ns.hetzner.de.",
-                ],
+                "assigned": list(NAMESERVERS),
                 "delegated": [],
                 "delegation_last_check": None,
                 "delegation_status": "unknown",
@@ -596,6 +531,26 @@ class HetznerSandbox(ComputeSandbox):
             "labels": body.get("labels") or {},
             "rrsets": {},
         }
+        # "A default SOA and three NS resource records with the assigned Hetzner nameservers
+        # are created automatically" (hetzner.json, POST /zones).
+        zone["rrsets"]["@/SOA"] = {
+            "name": "@",
+            "type": "SOA",
+            "ttl": ttl,
+            "records": [
+                {
+                    "value": f"{NAMESERVERS[0]} dns.hetzner.com. {int(now())} 86400 10800 "
+                    "3600000 3600",
+                    "comment": "",
+                }
+            ],
+        }
+        zone["rrsets"]["@/NS"] = {
+            "name": "@",
+            "type": "NS",
+            "ttl": ttl,
+            "records": [{"value": server, "comment": ""} for server in NAMESERVERS],
+        }
         for rrset in body.get("rrsets") or []:
             key = f"{rrset['name']}/{rrset['type']}"
             zone["rrsets"][key] = {
@@ -624,7 +579,7 @@ class HetznerSandbox(ComputeSandbox):
         action = self._new_action("delete_zone", zone["id"], "zone")
         action["duration"] = 0
         self.state.save()
-        return reply({"action": self._action_view(action)})
+        return reply({"action": self._action_view(action)}, 201)  # hetzner.json: 201
 
     async def list_rrsets(self, request: Request) -> Response:
         zone = self._zone(request.path_params["zone"])
@@ -711,6 +666,20 @@ class HetznerSandbox(ComputeSandbox):
         ]
         key = f"{request.path_params['rr_name']}/{request.path_params['rr_type']}"
         if command == "add_records":
+            values = [r["value"] for r in records]
+            # "Must not be empty and must only contain distinct record values"; "If set, and the
+            # RRSet being updated already has a TTL, the values must be the same"
+            # (hetzner.json, add_records_to_rrset_request).
+            if len(set(values)) != len(values):
+                return _invalid("records", "record values must be distinct")
+            ttl = body.get("ttl")
+            if (
+                rrset is not None
+                and ttl is not None
+                and rrset.get("ttl") is not None
+                and ttl != rrset["ttl"]
+            ):
+                return _invalid("ttl", "ttl must be the same as the RRSet's TTL")
             if rrset is None:
                 rrset = {
                     "name": request.path_params["rr_name"],
@@ -724,8 +693,8 @@ class HetznerSandbox(ComputeSandbox):
         elif rrset is None:
             return error(404, "not_found", "rrset not found")
         elif command == "remove_records":
-            values = {r["value"] for r in records}
-            rrset["records"] = [r for r in rrset["records"] if r["value"] not in values]
+            removed = {r["value"] for r in records}
+            rrset["records"] = [r for r in rrset["records"] if r["value"] not in removed]
             if not rrset["records"]:
                 del zone["rrsets"][key]
         elif command == "set_records":
@@ -793,8 +762,14 @@ def create_app(
         },
         rate_limit=rate_limit,
         rate_window=rate_window,
+        # docs.hetzner.cloud, "Rate Limiting": 3600 requests an hour per project, refilled one
+        # a second; `RateLimit-Reset` is when all are available again; a 429 has no Retry-After.
         style=RateLimitStyle(
-            limit="RateLimit-Limit", remaining="RateLimit-Remaining", reset="RateLimit-Reset"
+            limit="RateLimit-Limit",
+            remaining="RateLimit-Remaining",
+            reset="RateLimit-Reset",
+            retry_after_on_429=False,
+            refill_per_second=rate_limit / rate_window,
         ),
         unauthorized_code="unauthorized",
         unauthorized_message="unable to authenticate",
@@ -802,7 +777,13 @@ def create_app(
         rate_limited_message="limit of 3600 requests per hour reached",
     )
     checked = OpenApiCheck(app, spec=Spec.load(__package__ or "", prefix="/v1"), refuse=_refuse)
-    return SandboxMiddleware(checked, profile=profile, state=state, sandbox=sandbox)
+    return SandboxMiddleware(
+        checked,
+        profile=profile,
+        state=state,
+        sandbox=sandbox,
+        controls={"catalog": sandbox.control_catalog},
+    )
 
 
 __all__ = ["HetznerSandbox", "create_app"]

@@ -78,6 +78,7 @@ def map_error(response: httpx.Response) -> ProviderError:
         provider=PROVIDER,
         field=field,
         original=body,
+        retryable=code == "locked",  # another action runs on the zone: it passes
     )
 
 
@@ -134,6 +135,7 @@ class HetznerDns:
             max_attempts=max_attempts,
             backoff=backoff,
             transport=transport,
+            refill_per_second=registry.entry(PROVIDER).refill_per_second,
         )
 
     async def _collect(self, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
@@ -232,12 +234,20 @@ class HetznerDns:
         record_id = rrset_record_id(relative, type_, canonical, canonical_priority)
         if any(r.id == record_id for r in existing):
             raise ProviderError(CONFLICT, "The record exists", provider=PROVIDER)
+        path = self._rrset_path(zone, relative, type_)
+        # A value joining a set keeps the set's TTL (Hetzner refuses another one); the set has
+        # one TTL, so the TTL asked for then applies to the whole set, as with PowerDNS.
+        body = {"records": [{"value": value}], "ttl": existing[0].ttl if existing else ttl}
         await self.http.request(
             "POST",
-            f"{self._rrset_path(zone, relative, type_)}/actions/add_records",
-            json={"records": [{"value": value}], "ttl": ttl},
+            f"{path}/actions/add_records",
+            json=body,
             idempotent=True,  # adding a value that is there already changes nothing
         )
+        if existing and existing[0].ttl != ttl:
+            await self.http.request(
+                "POST", f"{path}/actions/change_ttl", json={"ttl": ttl}, idempotent=True
+            )
         return DnsRecord(
             id=record_id,
             zone=zone,

@@ -28,6 +28,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from stellwerk.provider import registry
+from stellwerk.provider.compute.hetzner import catalog as hetzner
 from stellwerk.provider.sandbox.kit import (
     JsonState,
     RateLimitStyle,
@@ -604,13 +605,13 @@ class CoolifySandbox:
 
     # --- servers --------------------------------------------------------------------------------
     async def servers(self, request: Request) -> JSONResponse:
-        return _json(list(self.data["servers"].values()))
+        return _json([self._public(s) for s in self.data["servers"].values()])
 
     async def server(self, request: Request) -> JSONResponse:
         server = self.data["servers"].get(request.path_params["uuid"])
         if server is None:
             return _not_found("Server")
-        return _json(server)
+        return _json(self._public(server))
 
     async def hetzner_server(self, request: Request) -> JSONResponse:
         body = await _body(request)
@@ -633,8 +634,18 @@ class CoolifySandbox:
             return _not_found("Private key")
         if token not in self.data["cloud_tokens"]:
             return _not_found("Cloud provider token")
-        if body["server_type"] not in {t["name"] for t in HETZNER_TYPES}:
-            return _invalid({"server_type": ["The selected server type is invalid."]})
+        # Coolify hands the request to Hetzner; whatever Hetzner refuses (a removed server type,
+        # an image of the other architecture, a type not sold in the location) comes back as
+        # 500 "Failed to create Hetzner server." (HetznerController::createServer, catch-all).
+        server_type = hetzner.server_type(str(body["server_type"]))
+        image = next((i for i in hetzner.IMAGES if i["id"] == body["image"]), None)
+        if (
+            server_type is None
+            or image is None
+            or image["architecture"] != server_type["architecture"]
+            or body["location"] not in {x["name"] for x in server_type["locations"]}
+        ):
+            return _json({"message": "Failed to create Hetzner server."}, 500)
         server_uuid = _uuid()
         ident = self._id()
         ip = f"203.0.113.{10 + ident % 240}"
@@ -653,6 +664,8 @@ class CoolifySandbox:
                 "is_build_server": False,
             },
             "hetzner_server_id": 40_000_000 + ident,
+            "_image": image["id"],
+            "_server_type": server_type["name"],
         }
         self.state.save()
         return _json({"uuid": server_uuid, "hetzner_server_id": 40_000_000 + ident, "ip": ip}, 201)
@@ -667,12 +680,14 @@ class CoolifySandbox:
             )
         if token not in self.data["cloud_tokens"]:
             return _not_found("Cloud provider token")
+        # HetznerService: every location; server types without `deprecated === true`; system
+        # images of both architectures (getLocations, getServerTypes, getImages).
         kind = request.path_params["kind"]
         return _json(
             {
-                "locations": HETZNER_LOCATIONS,
-                "server-types": HETZNER_TYPES,
-                "images": HETZNER_IMAGES,
+                "locations": hetzner.LOCATIONS,
+                "server-types": [t for t in hetzner.SERVER_TYPES if t["deprecated"] is not True],
+                "images": [i for i in hetzner.IMAGES if i["type"] == "system"],
             }.get(kind, [])
         )
 
@@ -721,85 +736,6 @@ class CoolifySandbox:
         }
 
 
-HETZNER_LOCATIONS = [
-    {
-        "id": 1,
-        "name": "fsn1",
-        "description": "Falkenstein DC Park 1",
-        "country": "DE",
-        "city": "Falkenstein",
-    },
-    {
-        "id": 2,
-        "name": "nbg1",
-        "description": "Nuremberg DC Park 1",
-        "country": "DE",
-        "city": "Nuremberg",
-    },
-    {
-        "id": 3,
-        "name": "hel1",
-        "description": "Helsinki DC Park 1",
-        "country": "FI",
-        "city": "Helsinki",
-    },
-]
-HETZNER_TYPES = [
-    {
-        "id": 104,
-        "name": "cx22",
-        "cores": 2,
-        "memory": 4.0,
-        "disk": 40,
-        "cpu_type": "shared",
-        "architecture": "x86",
-    },
-    {
-        "id": 105,
-        "name": "cx32",
-        "cores": 4,
-        "memory": 8.0,
-        "disk": 80,
-        "cpu_type": "shared",
-        "architecture": "x86",
-    },
-    {
-        "id": 106,
-        "name": "cx42",
-        "cores": 8,
-        "memory": 16.0,
-        "disk": 160,
-        "cpu_type": "shared",
-        "architecture": "x86",
-    },
-    {
-        "id": 45,
-        "name": "cax11",
-        "cores": 2,
-        "memory": 4.0,
-        "disk": 40,
-        "cpu_type": "shared",
-        "architecture": "arm",
-    },
-]
-HETZNER_IMAGES = [
-    {
-        "id": 161547269,
-        "name": "ubuntu-24.04",
-        "description": "Ubuntu 24.04",
-        "type": "system",
-        "architecture": "x86",
-    },
-    {
-        "id": 67794396,
-        "name": "ubuntu-22.04",
-        "description": "Ubuntu 22.04",
-        "type": "system",
-        "architecture": "x86",
-    },
-]
-
-
 def _split_domains(value: Any) -> list[str]:
     if not value:
         return []
@@ -829,8 +765,13 @@ PROFILE = SandboxProfile(
     error_body=_error_body,
     rate_limit=200,
     rate_window=60.0,
+    # Laravel's throttle (RouteServiceProvider, `API_RATE_LIMIT` 200/min): X-RateLimit-Limit and
+    # -Remaining on every answer, Retry-After and X-RateLimit-Reset on a 429.
     style=RateLimitStyle(
-        limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset"
+        limit="X-RateLimit-Limit",
+        remaining="X-RateLimit-Remaining",
+        reset="X-RateLimit-Reset",
+        reset_on_429_only=True,
     ),
     unauthorized_message="Unauthenticated.",
     rate_limited_message="Too Many Attempts.",
