@@ -490,21 +490,37 @@ async def step_activate(project_id: int) -> dict[str, Any]:
 
 async def remove_resources(settings: Settings, project: Project) -> None:
     """Remove the application, the Coolify project and the DNS records this project created;
-    never the domain. Missing pieces are fine (already gone)."""
-    async with connect.paas(settings) as paas:
-        if project.coolify_app_uuid:
-            await _ignore_missing(paas.delete_application(uuid=project.coolify_app_uuid))
-        if project.coolify_project_uuid:
-            await _ignore_missing(paas.delete_project(uuid=project.coolify_project_uuid))
+    never the domain. Missing pieces are fine (already gone). A piece that cannot go now does
+    not keep the others: the first failure is raised after every piece was tried, and what was
+    removed is forgotten, so a retry only tries the rest."""
+    failures: list[ProviderError] = []
+    try:
+        async with connect.paas(settings) as paas:
+            if project.coolify_app_uuid:
+                # Waits until Coolify's deletion job ran: until then the project "has resources".
+                await _ignore_missing(paas.delete_application(uuid=project.coolify_app_uuid))
+                project.coolify_app_uuid = None
+                project.deployment_uuid = None
+            if project.coolify_project_uuid:
+                await _ignore_missing(paas.delete_project(uuid=project.coolify_project_uuid))
+                project.coolify_project_uuid = None
+    except ProviderError as error:
+        failures.append(error)
     if project.dns_records and project.dns_provider:
-        async with connect.dns(settings, project.dns_provider) as dns:
-            for record in project.dns_records:
-                if record.get("created", True):
-                    await _ignore_missing(
-                        dns.delete_record(zone=project.domain, record_id=str(record["id"]))
-                    )
-    project.coolify_app_uuid = None
-    project.coolify_project_uuid = None
+        try:
+            async with connect.dns(settings, project.dns_provider) as dns:
+                for record in list(project.dns_records):
+                    if record.get("created", True):
+                        await _ignore_missing(
+                            dns.delete_record(zone=project.domain, record_id=str(record["id"]))
+                        )
+                    project.dns_records = [
+                        r for r in project.dns_records if r.get("id") != record.get("id")
+                    ]
+        except ProviderError as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]
     project.deployment_uuid = None
     project.dns_records = []
     project.live_url = None

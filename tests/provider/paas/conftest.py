@@ -24,7 +24,7 @@ async def coolify_sandbox() -> AsyncIterator[RunningSandbox]:
 
 @pytest_asyncio.fixture
 async def coolify(coolify_sandbox: RunningSandbox) -> AsyncIterator[CoolifyPaas]:
-    paas = CoolifyPaas(api_url=coolify_sandbox.url, token="sandbox-token")
+    paas = CoolifyPaas(api_url=coolify_sandbox.url, token="sandbox-token", poll_interval=0.1)
     paas.http.backoff = lambda _n: 0.05
     yield paas
     await paas.aclose()

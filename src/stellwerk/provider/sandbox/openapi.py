@@ -324,6 +324,16 @@ def allow_null(schema: str, *properties: str) -> Quirk:
     return quirk
 
 
+def response_schema(template: str, method: str, status: str, schema: dict[str, Any]) -> Quirk:
+    """A quirk: the document describes an answer the provider does not give."""
+
+    def quirk(document: dict[str, Any]) -> None:
+        response = document["paths"][template][method]["responses"][status]
+        response["content"] = {"application/json": {"schema": schema}}
+
+    return quirk
+
+
 def field_errors(problems: Sequence[Problem]) -> dict[str, list[str]]:
     """Problems as Laravel-style `errors` (`{"field": ["message"]}`)."""
     errors: dict[str, list[str]] = {}

@@ -7,6 +7,9 @@ at `GET /deployments/{uuid}`, Hetzner servers are created with `POST /servers/he
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -45,6 +48,12 @@ from stellwerk.provider.registry import SANDBOX_SECRET, Endpoint
 PROVIDER = "coolify"
 FINISHED = "finished"
 FAILED_STATES = frozenset({"failed", "cancelled-by-user", "cancelled"})
+ACTIVE_STATES = frozenset({"queued", "in_progress"})
+ABILITY = re.compile(r"Missing required permissions: ([\w:, ]+)")
+HIDDEN_VALUES = (
+    "Coolify hides environment values from this token: give it the read:sensitive ability "
+    "(or root), or Stellwerk cannot keep SECRET_KEY and the marketplace key"
+)
 
 
 def map_error(response: httpx.Response) -> ProviderError:
@@ -63,8 +72,17 @@ def map_error(response: httpx.Response) -> ProviderError:
         details = errors[field]
         if isinstance(details, list) and details:
             message = f"{message} {field}: {details[0]}"
+    retryable = False
+    missing = ABILITY.search(message)
     if status == 401:
         code = INVALID_CREDENTIALS
+    elif status == 403 and missing:
+        # ApiAbility: the token lacks the route's ability.
+        code = INVALID_CREDENTIALS
+        message = (
+            f"The Coolify token lacks the {missing.group(1)} ability; create a token with "
+            f"read, write, deploy and read:sensitive (Coolify: {message})"
+        )
     elif status == 403:
         code = PROVIDER_INACTIVE if "disabled" in message.lower() else INVALID_CREDENTIALS
     elif status == 404:
@@ -73,6 +91,10 @@ def map_error(response: httpx.Response) -> ProviderError:
         code = INVALID_ACTION
     elif status == 409:
         code = CONFLICT
+    elif status == 400 and "has resources" in message:
+        # ProjectController::delete_project while an application's DeleteResourceJob still
+        # runs: it passes once the job did.
+        code, retryable = CONFLICT, True
     elif status in (400, 422):
         code = VALIDATION_ERROR
     elif status == 429:
@@ -83,7 +105,12 @@ def map_error(response: httpx.Response) -> ProviderError:
             # Laravel's 5xx body says only "Server Error": keep the status for the reason.
             message = f"Coolify answered HTTP {status}: {message}"
     return ProviderError(
-        code, message, provider=PROVIDER, field=field, original=body or response.text[:500]
+        code,
+        message,
+        provider=PROVIDER,
+        field=field,
+        original=body or response.text[:500],
+        retryable=retryable,
     )
 
 
@@ -132,10 +159,13 @@ def _env(data: Mapping[str, Any]) -> EnvVar:
 
 
 def _deployment(data: Mapping[str, Any]) -> Deployment:
+    # Coolify names the application by its numeric `application_id` (a string), not its uuid.
+    application_id = data.get("application_id")
     return Deployment(
         uuid=str(data.get("deployment_uuid") or data.get("uuid")),
         status=str(data.get("status", "unknown")),
-        application_uuid=data.get("application_uuid") or data.get("application_id"),
+        application_uuid=data.get("application_uuid"),
+        application_id=None if application_id is None else str(application_id),
     )
 
 
@@ -159,7 +189,11 @@ class CoolifyPaas:
         timeout: float = 60.0,
         max_attempts: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
+        deletion_timeout: float = 120.0,
+        poll_interval: float = 1.0,
     ) -> None:
+        self.deletion_timeout = deletion_timeout
+        self.poll_interval = poll_interval
         if not api_url or not token:
             raise ProviderError(
                 MISSING_CREDENTIALS,
@@ -251,16 +285,37 @@ class CoolifyPaas:
         )
 
     async def delete_application(self, *, uuid: str) -> None:
+        """Delete, and wait until Coolify's DeleteResourceJob (queued, it stops the containers
+        first) removed it: until then the project "has resources" and refuses to go."""
         await self._json(
             "DELETE",
             f"/applications/{uuid}",
             params={"delete_configurations": "true", "delete_volumes": "true"},
             timeout=60.0,
         )
+        deadline = time.monotonic() + self.deletion_timeout
+        while time.monotonic() < deadline:
+            try:
+                await self._json("GET", f"/applications/{uuid}", timeout=20.0)
+            except ProviderError as error:
+                if error.code == NOT_FOUND:
+                    return
+                raise
+            await asyncio.sleep(self.poll_interval)
+        raise ProviderError(
+            API_ERROR,
+            f"Coolify is still deleting application {uuid}",
+            provider=PROVIDER,
+            retryable=True,
+        )
 
     # Environment variables
     async def list_envs(self, *, app_uuid: str) -> list[EnvVar]:
         data = await self._json("GET", f"/applications/{app_uuid}/envs", timeout=20.0)
+        # Without `read:sensitive` (or `root`) every variable comes without `value` and
+        # `real_value` (EnvironmentVariable::$hidden): unknown is not empty.
+        if any("value" not in e and "real_value" not in e for e in data or []):
+            raise ProviderError(INVALID_CREDENTIALS, HIDDEN_VALUES, provider=PROVIDER)
         return [_env(e) for e in data or []]
 
     async def create_env(self, *, app_uuid: str, env: EnvVar) -> EnvVar:
@@ -326,20 +381,36 @@ class CoolifyPaas:
             "POST", f"/applications/{app_uuid}/{action}", params=params, timeout=30.0
         )
 
+    async def _queued(self, app_uuid: str, data: Any) -> str:
+        """The deployment a start or restart queued; when Coolify skipped it ("Deployment
+        already queued for this commit.", no `deployment_uuid`), the one already running."""
+        if isinstance(data, dict) and data.get("deployment_uuid"):
+            return str(data["deployment_uuid"])
+        for deployment in await self.list_deployments(app_uuid=app_uuid):
+            if deployment.status in ACTIVE_STATES:
+                return deployment.uuid
+        message = data.get("message") if isinstance(data, dict) else None
+        raise ProviderError(
+            API_ERROR,
+            f"Coolify started no deployment ({message or 'no answer'})",
+            provider=PROVIDER,
+            retryable=True,
+        )
+
     async def deploy(self, *, app_uuid: str, force: bool = False) -> Action:
         data = await self._lifecycle(app_uuid, "start", {"force": "true" if force else "false"})
-        return self._action(str(data["deployment_uuid"]), "deploy", "queued")
+        return self._action(await self._queued(app_uuid, data), "deploy", "queued")
 
     async def start(self, *, app_uuid: str) -> Action:
         data = await self._lifecycle(app_uuid, "start")
-        return self._action(str(data["deployment_uuid"]), "start", "queued")
+        return self._action(await self._queued(app_uuid, data), "start", "queued")
 
     async def stop(self, *, app_uuid: str) -> None:
         await self._lifecycle(app_uuid, "stop")
 
     async def restart(self, *, app_uuid: str) -> Action:
         data = await self._lifecycle(app_uuid, "restart")
-        return self._action(str(data["deployment_uuid"]), "restart", "queued")
+        return self._action(await self._queued(app_uuid, data), "restart", "queued")
 
     async def get_deployment(self, *, uuid: str) -> Deployment:
         return _deployment(await self._json("GET", f"/deployments/{uuid}", timeout=20.0))

@@ -42,6 +42,7 @@ from stellwerk.provider.sandbox.openapi import (
     allow_null,
     drop_required,
     field_errors,
+    response_schema,
 )
 
 SEED_SERVER_UUID = "hetzner1server0uuid0000"
@@ -96,7 +97,13 @@ def _initial() -> dict[str, Any]:
             "build_seconds": float(
                 os.environ.get("STELLWERK_SANDBOX_COOLIFY_BUILD_SECONDS", "1.5")
             ),
+            # How long DeleteResourceJob takes (it stops the containers first).
+            "delete_seconds": float(
+                os.environ.get("STELLWERK_SANDBOX_COOLIFY_DELETE_SECONDS", "1.0")
+            ),
         },
+        # Tokens with their abilities (`/__sandbox__/tokens`); any other `sandbox-` token is root.
+        "tokens": {},
         "_counters": {"id": 2},
     }
 
@@ -134,6 +141,24 @@ QUIRKS = (
     drop_required("/applications/public", "post", "environment_name", "environment_uuid"),
     # HetznerController::createServer makes servers without a description: it answers null.
     allow_null("Server", "description"),
+    # DeployController::get_application_deployments answers Application::deployments():
+    # {"count", "deployments"}; the document says "array of Application".
+    response_schema(
+        "/deployments/applications/{uuid}",
+        "get",
+        "200",
+        {
+            "type": "object",
+            "required": ["count", "deployments"],
+            "properties": {
+                "count": {"type": "integer"},
+                "deployments": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/ApplicationDeploymentQueue"},
+                },
+            },
+        },
+    ),
 )
 
 
@@ -152,6 +177,12 @@ class CoolifySandbox:
     def _advance(self) -> None:
         now = time.time()
         changed = False
+        for app in list(self.data["applications"].values()):
+            # DeleteResourceJob ran: the application and its variables are gone.
+            if app.get("_deleted_at") is not None and now >= app["_deleted_at"]:
+                del self.data["applications"][app["uuid"]]
+                self.data["envs"].pop(app["uuid"], None)
+                changed = True
         for deployment in self.data["deployments"].values():
             status = deployment["status"]
             if status == "queued" and now >= deployment["_start_at"]:
@@ -163,7 +194,7 @@ class CoolifySandbox:
                 deployment["status"] = "failed" if deployment["_fail"] else "finished"
                 deployment["_finished"] = deployment["_done_at"]
                 deployment["updated_at"] = _now()
-                app = self.data["applications"].get(deployment["application_uuid"])
+                app = self.data["applications"].get(deployment["_application_uuid"])
                 if app is not None:
                     if deployment["_fail"]:
                         app["status"] = "exited:unhealthy"
@@ -189,8 +220,10 @@ class CoolifySandbox:
         deployment = {
             "id": self._id(),
             "deployment_uuid": deployment_uuid,
+            # ApplicationDeploymentQueue::$fillable: `application_id` (a numeric string), no
+            # `application_uuid` (the sandbox keeps it privately).
             "application_id": str(app["id"]),
-            "application_uuid": app["uuid"],
+            "_application_uuid": app["uuid"],
             "application_name": app["name"],
             "server_id": 1,
             "server_name": "hetzner-1",
@@ -253,6 +286,7 @@ class CoolifySandbox:
         return {k: project[k] for k in ("id", "uuid", "name", "description")}
 
     async def project(self, request: Request) -> JSONResponse:
+        self._advance()
         project = self.data["projects"].get(request.path_params["uuid"])
         if project is None:
             return _not_found("Project")
@@ -408,7 +442,8 @@ class CoolifySandbox:
         self.state.save()
         if body.get("instant_deploy"):
             self._queue_deployment(app)
-        return _json({"uuid": app_uuid, "domains": domains}, 201)
+        # create_application answers the domains as the comma-separated string it stored.
+        return _json({"uuid": app_uuid, "domains": ",".join(domains)}, 201)
 
     async def application(self, request: Request) -> JSONResponse:
         self._advance()
@@ -418,8 +453,10 @@ class CoolifySandbox:
         if request.method == "GET":
             return _json(self._public(app))
         if request.method == "DELETE":
-            del self.data["applications"][app["uuid"]]
-            self.data["envs"].pop(app["uuid"], None)
+            # delete_by_uuid dispatches DeleteResourceJob (ShouldQueue) and answers at once; the
+            # application stays (and keeps its project non-empty) until the job ran.
+            if app.get("_deleted_at") is None:
+                app["_deleted_at"] = time.time() + self.data["switches"]["delete_seconds"]
             self.state.save()
             return _json({"message": "Application deletion request queued."})
         body = await _body(request) or {}
@@ -473,7 +510,7 @@ class CoolifySandbox:
             return _not_found("Application")
         envs: list[dict[str, Any]] = self.data["envs"].setdefault(app["uuid"], [])
         if request.method == "GET":
-            return _json(envs)
+            return _json([self.env_view(e, request) for e in envs])
         body = await _body(request)
         if body is None or not isinstance(body.get("key"), str) or not body["key"]:
             return _invalid({"key": ["The key field is required."]})
@@ -505,7 +542,7 @@ class CoolifySandbox:
             return _not_found("Environment variable")
         env = self._env(app, body, existing)
         self.state.save()
-        return _json(env, 201)
+        return _json(self.env_view(env, request), 201)
 
     async def envs_bulk(self, request: Request) -> JSONResponse:
         app = self.data["applications"].get(request.path_params["uuid"])
@@ -542,7 +579,7 @@ class CoolifySandbox:
                 envs.append(env)
             touched.append(env)
         self.state.save()
-        return _json(touched, 201)
+        return _json([self.env_view(e, request) for e in touched], 201)
 
     async def env_delete(self, request: Request) -> JSONResponse:
         envs: list[dict[str, Any]] | None = self.data["envs"].get(request.path_params["uuid"])
@@ -572,6 +609,21 @@ class CoolifySandbox:
             app["status"] = "exited:unhealthy"
             self.state.save()
             return _json({"message": "Application stopping request queued."})
+        force = request.query_params.get("force", "false").lower() in ("1", "true")
+        running = next(
+            (
+                d
+                for d in self.data["deployments"].values()
+                if d["_application_uuid"] == app["uuid"]
+                and d["commit"] == app["git_commit_sha"]
+                and d["status"] in ("queued", "in_progress")
+            ),
+            None,
+        )
+        # queue_application_deployment: a deployment of this commit is queued or in progress
+        # (and no force): "skipped", and the controller answers 200 with the message only.
+        if running is not None and not (force and action == "start"):
+            return _json({"message": "Deployment already queued for this commit."})
         deployment = self._queue_deployment(app, restart_only=action == "restart")
         message = "Restart request queued." if action == "restart" else "Deployment request queued."
         return _json({"message": message, "deployment_uuid": deployment["deployment_uuid"]})
@@ -595,13 +647,24 @@ class CoolifySandbox:
         app_uuid = request.path_params["uuid"]
         if app_uuid not in self.data["applications"]:
             return _not_found("Application")
-        items = [
-            self._public(d)
-            for d in self.data["deployments"].values()
-            if d["application_uuid"] == app_uuid
-        ]
-        items.sort(key=lambda d: d["id"], reverse=True)
-        return _json(items)
+        # DeployController::get_application_deployments → Application::deployments($skip,
+        # $take): {"count", "deployments"}, newest first, 10 unless `take`.
+        try:
+            skip = max(0, int(request.query_params.get("skip", 0)))
+            take = max(1, int(request.query_params.get("take", 10)))
+        except ValueError:
+            return _invalid({"take": ["The take field must be an integer."]})
+        items = sorted(
+            (d for d in self.data["deployments"].values() if d["_application_uuid"] == app_uuid),
+            key=lambda d: d["id"],
+            reverse=True,
+        )
+        return _json(
+            {
+                "count": len(items),
+                "deployments": [self._public(d) for d in items[skip : skip + take]],
+            }
+        )
 
     # --- servers --------------------------------------------------------------------------------
     async def servers(self, request: Request) -> JSONResponse:
@@ -711,11 +774,54 @@ class CoolifySandbox:
                 return _json({"status": app["status"]}, 503)
         return _json({"message": "No application serves this domain."}, 404)
 
+    # --- tokens and abilities -----------------------------------------------------------------
+    def _abilities(self, request: Request) -> list[str]:
+        """The request token's abilities (a `sandbox-` token not registered is root)."""
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        granted: list[str] = self.data["tokens"].get(token.strip(), ["root"])
+        return granted
+
+    def guarded(self, handler: Any, needs: dict[str, str]) -> Any:
+        """The handler behind ApiAbility: a token without the route's ability (and without
+        `root`) gets 403 "Missing required permissions: <ability>" (ApiAbility.php)."""
+
+        async def endpoint(request: Request) -> JSONResponse:
+            granted = self._abilities(request)
+            need = needs.get(request.method)
+            if need and "root" not in granted and need not in granted:
+                return _json({"message": f"Missing required permissions: {need}"}, 403)
+            response: JSONResponse = await handler(request)
+            return response
+
+        return endpoint
+
+    def sensitive(self, request: Request) -> bool:
+        """ApiSensitiveData: `root` or `read:sensitive` may read secrets (env values)."""
+        granted = self._abilities(request)
+        return "root" in granted or "read:sensitive" in granted
+
+    def env_view(self, env: dict[str, Any], request: Request) -> dict[str, Any]:
+        """`value` and `real_value` are EnvironmentVariable::$hidden; only a token that may read
+        secrets gets them (ApplicationsController::removeSensitiveData)."""
+        view = self._public(env)
+        if not self.sensitive(request) or env.get("is_shown_once"):
+            view.pop("value", None)
+            view.pop("real_value", None)
+        return view
+
+    def control_tokens(self, method: str, body: Any) -> Any:
+        """`POST {"token", "abilities": [...]}`: a token with only these abilities."""
+        tokens: dict[str, list[str]] = self.data["tokens"]
+        if method == "POST" and isinstance(body, dict) and isinstance(body.get("token"), str):
+            tokens[body["token"]] = [str(a) for a in body.get("abilities") or []]
+            self.state.save()
+        return {"tokens": tokens}
+
     # --- control --------------------------------------------------------------------------------
     def control_deployments(self, method: str, body: Any) -> Any:
         switches = self.data["switches"]
         if method == "POST" and isinstance(body, dict):
-            for key in ("fail", "queue_seconds", "build_seconds"):
+            for key in ("fail", "queue_seconds", "build_seconds", "delete_seconds"):
                 if key in body:
                     switches[key] = body[key]
             self.state.save()
@@ -725,7 +831,7 @@ class CoolifySandbox:
             "deployments": [
                 {
                     "deployment_uuid": d["deployment_uuid"],
-                    "application_uuid": d["application_uuid"],
+                    "application_uuid": d["_application_uuid"],
                     "status": d["status"],
                     "queued_at": d["_queued"],
                     "started_at": d.get("_started"),
@@ -779,59 +885,40 @@ PROFILE = SandboxProfile(
 )
 
 
+R, W, D = "read", "write", "deploy"
+
+
 def create_app(state_dir: Path | None) -> ASGIApp:
     sandbox = CoolifySandbox(state_dir)
     prefix = "/api/v1"
-    app = Starlette(
-        routes=[
-            Route(f"{prefix}/projects", sandbox.projects, methods=["GET", "POST"]),
-            Route(
-                f"{prefix}/projects/{{uuid}}", sandbox.project, methods=["GET", "PATCH", "DELETE"]
-            ),
-            Route(
-                f"{prefix}/projects/{{uuid}}/environments", sandbox.environments, methods=["GET"]
-            ),
-            Route(f"{prefix}/applications", sandbox.applications, methods=["GET"]),
-            Route(f"{prefix}/applications/public", sandbox.create_public, methods=["POST"]),
-            Route(
-                f"{prefix}/applications/{{uuid}}",
-                sandbox.application,
-                methods=["GET", "PATCH", "DELETE"],
-            ),
-            Route(
-                f"{prefix}/applications/{{uuid}}/envs",
-                sandbox.envs,
-                methods=["GET", "POST", "PATCH"],
-            ),
-            Route(
-                f"{prefix}/applications/{{uuid}}/envs/bulk", sandbox.envs_bulk, methods=["PATCH"]
-            ),
-            Route(
-                f"{prefix}/applications/{{uuid}}/envs/{{env_uuid}}",
-                sandbox.env_delete,
-                methods=["DELETE"],
-            ),
-            Route(
-                f"{prefix}/applications/{{uuid}}/{{action:str}}",
-                sandbox.lifecycle,
-                methods=["GET", "POST"],
-            ),
-            Route(f"{prefix}/deployments", sandbox.deployments, methods=["GET"]),
-            Route(
-                f"{prefix}/deployments/applications/{{uuid}}",
-                sandbox.app_deployments,
-                methods=["GET"],
-            ),
-            Route(f"{prefix}/deployments/{{uuid}}", sandbox.deployment, methods=["GET"]),
-            Route(f"{prefix}/servers", sandbox.servers, methods=["GET"]),
-            Route(f"{prefix}/servers/hetzner", sandbox.hetzner_server, methods=["POST"]),
-            Route(f"{prefix}/servers/{{uuid}}", sandbox.server, methods=["GET"]),
-            Route(f"{prefix}/hetzner/{{kind}}", sandbox.hetzner_catalog, methods=["GET"]),
-            Route(f"{prefix}/security/keys", sandbox.keys, methods=["GET"]),
-            Route(f"{prefix}/cloud-tokens", sandbox.cloud_tokens, methods=["GET"]),
-            Route("/__app__/{domain}/health", sandbox.app_health, methods=["GET"]),
-        ]
-    )
+    # Every route with the ability routes/api.php asks for (`api.ability:<ability>`).
+    table: list[tuple[str, Any, dict[str, str]]] = [
+        ("/projects", sandbox.projects, {"GET": R, "POST": W}),
+        ("/projects/{uuid}", sandbox.project, {"GET": R, "PATCH": W, "DELETE": W}),
+        ("/projects/{uuid}/environments", sandbox.environments, {"GET": R}),
+        ("/applications", sandbox.applications, {"GET": R}),
+        ("/applications/public", sandbox.create_public, {"POST": W}),
+        ("/applications/{uuid}", sandbox.application, {"GET": R, "PATCH": W, "DELETE": W}),
+        ("/applications/{uuid}/envs", sandbox.envs, {"GET": R, "POST": W, "PATCH": W}),
+        ("/applications/{uuid}/envs/bulk", sandbox.envs_bulk, {"PATCH": W}),
+        ("/applications/{uuid}/envs/{env_uuid}", sandbox.env_delete, {"DELETE": W}),
+        ("/applications/{uuid}/{action:str}", sandbox.lifecycle, {"GET": D, "POST": D}),
+        ("/deployments", sandbox.deployments, {"GET": R}),
+        ("/deployments/applications/{uuid}", sandbox.app_deployments, {"GET": R}),
+        ("/deployments/{uuid}", sandbox.deployment, {"GET": R}),
+        ("/servers", sandbox.servers, {"GET": R}),
+        ("/servers/hetzner", sandbox.hetzner_server, {"POST": W}),
+        ("/servers/{uuid}", sandbox.server, {"GET": R}),
+        ("/hetzner/{kind}", sandbox.hetzner_catalog, {"GET": R}),
+        ("/security/keys", sandbox.keys, {"GET": R}),
+        ("/cloud-tokens", sandbox.cloud_tokens, {"GET": R}),
+    ]
+    routes = [
+        Route(f"{prefix}{path}", sandbox.guarded(handler, needs), methods=list(needs))
+        for path, handler, needs in table
+    ]
+    routes.append(Route("/__app__/{domain}/health", sandbox.app_health, methods=["GET"]))
+    app = Starlette(routes=routes)
     checked = OpenApiCheck(
         app, spec=Spec.load(__package__ or "", prefix="/api/v1", quirks=QUIRKS), refuse=_refuse
     )
@@ -840,6 +927,6 @@ def create_app(state_dir: Path | None) -> ASGIApp:
         profile=PROFILE,
         state=sandbox.state,
         sandbox=sandbox,
-        controls={"deployments": sandbox.control_deployments},
+        controls={"deployments": sandbox.control_deployments, "tokens": sandbox.control_tokens},
     )
     return middleware
