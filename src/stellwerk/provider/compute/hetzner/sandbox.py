@@ -221,7 +221,14 @@ class HetznerSandbox(ComputeSandbox):
         }
 
     def _find(self, request: Request) -> dict[str, Any] | None:
+        self._sweep()
         return self.servers.get(request.path_params["id"])
+
+    def _sweep(self) -> None:
+        """Forget servers whose deletion action has run."""
+        for key, server in list(self.servers.items()):
+            if server.get("_gone_at") is not None and now() >= server["_gone_at"]:
+                del self.servers[key]
 
     # --- catalogs ----------------------------------------------------------------------------
     def type_view(self, server_type: dict[str, Any]) -> dict[str, Any]:
@@ -309,6 +316,7 @@ class HetznerSandbox(ComputeSandbox):
         selector = request.query_params.get("label_selector")
         statuses = request.query_params.getlist("status")
         items = []
+        self._sweep()
         for server in sorted(self.servers.values(), key=lambda s: int(s["id"])):
             view = self._server_view(server)
             if name not in (None, server["name"]):
@@ -416,8 +424,12 @@ class HetznerSandbox(ComputeSandbox):
             return error(
                 404, "not_found", f"Server with ID '{request.path_params['id']}' not found"
             )
-        del self.servers[str(server["id"])]
+        # The deletion is an action: the server says `deleting` until it ran, then it is gone
+        # (hetzner.json: DELETE /servers/{id} answers the `delete_server` action).
         action = self._new_action("delete_server", server["id"])
+        server["status"] = "deleting"
+        server["transition"] = None
+        server["_gone_at"] = action["started_at"] + action["duration"]
         self.state.save()
         return reply({"action": self._action_view(action)})
 

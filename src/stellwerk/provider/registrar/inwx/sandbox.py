@@ -583,6 +583,9 @@ def _error_body(status: int, code: str, message: str) -> dict[str, Any]:
     return {"code": 2502 if status == 429 else 2400, "msg": message}
 
 
+# INWX documents no request limit: everything answers HTTP 200. The sandbox still has one (20
+# a second) so clients meet a limit at all; it answers HTTP 429 with EPP's 2502 "session limit
+# exceeded" (RFC 5730 §3), which the client maps to RATE_LIMIT_EXCEEDED.
 PROFILE = SandboxProfile(
     name="inwx",
     error_body=_error_body,
