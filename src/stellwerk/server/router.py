@@ -14,6 +14,7 @@ from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import PageParams, page_params
 from stellwerk.kit.time import iso
 from stellwerk.models import ServiceProvider, VpsInstance, VpsPlan
+from stellwerk.provider import check as check_kit
 from stellwerk.provider import registry
 from stellwerk.provider.compute.base import IMAGE_TYPES
 from stellwerk.provider.registry import CatalogRoutes
@@ -21,11 +22,15 @@ from stellwerk.server.auth import AdminUser, ServerReader, ServerWriter
 from stellwerk.server.schemas import (
     ActionRequest,
     CatalogRead,
+    CheckEnvelope,
+    CheckRead,
     InstanceCreate,
     InstanceDetail,
     InstanceEnvelope,
     InstanceList,
     InstanceRead,
+    IntegrationList,
+    IntegrationRead,
     Message,
     PlanCreate,
     PlanEnvelope,
@@ -136,6 +141,41 @@ async def create_provider(
         active=body.active,
     )
     return ProviderEnvelope(provider=provider_read(provider))
+
+
+def check_read(report: check_kit.Report) -> CheckRead:
+    return CheckRead.model_validate(report.as_dict())
+
+
+@router.post("/api/admin/providers/{provider_id}/check", response_model=CheckEnvelope)
+async def check_provider(
+    provider_id: uuid.UUID, subject: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> CheckEnvelope:
+    """Read-only calls with the provider's stored key: does it work, and what to fix if not
+    (the key, its scopes, the clock). Nothing is created."""
+    provider = await provider_service.get(session, provider_id)
+    report = await provider_service.check(session, runtime.settings, provider)
+    return CheckEnvelope(check=check_read(report))
+
+
+@router.get("/api/admin/providers/integrations", response_model=IntegrationList)
+async def list_integrations(subject: AdminUser, runtime: RuntimeDep) -> IntegrationList:
+    """The registrar, DNS and platform providers the settings configure, and where they
+    answer (their sandbox in sandbox mode)."""
+    return IntegrationList(
+        integrations=[
+            IntegrationRead.model_validate(i)
+            for i in provider_service.integrations(runtime.settings)
+        ]
+    )
+
+
+@router.post("/api/admin/providers/integrations/{name}/check", response_model=CheckEnvelope)
+async def check_integration(name: str, subject: AdminUser, runtime: RuntimeDep) -> CheckEnvelope:
+    """Read-only calls with the configured credentials of `inwx`, `coolify`, `hetzner` (DNS)
+    or `powerdns`: the login and 2FA state, the token's abilities, the clock, the limits."""
+    report = await provider_service.check_integration(runtime.settings, name)
+    return CheckEnvelope(check=check_read(report))
 
 
 @router.get("/api/admin/providers/{provider_id}", response_model=ProviderEnvelope)

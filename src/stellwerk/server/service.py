@@ -29,6 +29,7 @@ from stellwerk.kit.pagination import PageParams
 from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
 from stellwerk.models.service_provider import PROVIDER_TYPES
 from stellwerk.operation.service import operation as operation_service
+from stellwerk.provider import check as check_kit
 from stellwerk.provider import connect, registry
 from stellwerk.provider.compute.base import Image, MarketplaceApp, Plan, Region, Server
 from stellwerk.provider.error import (
@@ -164,6 +165,73 @@ class ProviderService:
             provider=provider_type,
             field="provider_id",
         )
+
+    async def check(
+        self, session: AsyncSession, settings: Settings, provider: ServiceProvider
+    ) -> check_kit.Report:
+        """`stellwerk providers check` for one provider row: read-only calls with its key."""
+        try:
+            token = secret_box(settings).decrypt(provider.api_key_encrypted)
+        except SecretUnreadable:
+            report = check_kit.Report(
+                provider=provider.type,
+                title=registry.entry(provider.type).title,
+                label=provider.name,
+                url=provider.endpoint,
+            )
+            report.fail(
+                "The stored API key cannot be decrypted with this installation's key",
+                "Store the key again (PUT /api/admin/providers/{id} with api_key)",
+            )
+            return report.settle()
+        return await check_kit.check_compute(
+            provider.type, token=token, base_url=provider.endpoint, label=provider.name
+        )
+
+    async def check_all(
+        self, session: AsyncSession, settings: Settings
+    ) -> Sequence[check_kit.Report]:
+        return [
+            await self.check(session, settings, provider)
+            for provider in await ProviderRepository(session).list()
+            if provider.type in registry.compute_types()
+        ]
+
+    @staticmethod
+    def integrations(settings: Settings) -> Sequence[dict[str, Any]]:
+        """The settings-configured providers (registrar, DNS, platform) and where they answer."""
+        found = []
+        for entry in registry.settings_providers():
+            configured = bool(entry.configured and entry.configured(settings))
+            try:
+                point = connect.endpoint(settings, entry.name)
+            except ProviderError:
+                point = None
+            found.append(
+                {
+                    "name": entry.name,
+                    "title": entry.title,
+                    "kinds": [k for k in entry.kinds if k != "compute"],
+                    "configured": configured,
+                    "sandbox": bool(point and point.sandbox),
+                    "url": point.url if point else None,
+                    "settings": entry.settings_hint,
+                }
+            )
+        return found
+
+    @staticmethod
+    async def check_integration(settings: Settings, name: str) -> check_kit.Report:
+        entry = registry.find(name)
+        if entry is None or entry.configured is None:
+            known = ", ".join(e.name for e in registry.settings_providers())
+            raise ProviderError(
+                PROVIDER_NOT_FOUND,
+                f"No integration {name!r} (known: {known})",
+                provider="stellwerk",
+                field="name",
+            )
+        return await check_kit.check_settings_provider(settings, name)
 
     async def _generation(self, session: AsyncSession) -> int:
         providers = await ProviderRepository(session).list()

@@ -11,6 +11,7 @@ import httpx
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import Action, Backoff
 from stellwerk.provider.budget import token_fingerprint
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.compute.base import (
     LEGACY_MARKER_PREFIX,
     CreatedServer,
@@ -386,3 +387,50 @@ def _image_label(image: dict[str, Any]) -> str:
     if distribution and not name.startswith(distribution) and image.get("type") == "base":
         return f"{distribution} {name.replace(' (LTS)', '')}"
     return name
+
+
+async def check(target: Target) -> Report:
+    """DigitalOcean: the token (the account), its scopes (the droplet list), the catalog."""
+    report = new_report(target)
+    token = target.credentials.get("token") or ""
+    base = target.url.rstrip("/").removesuffix("/v2")
+    how = (
+        "Create a personal access token (Control Panel → API → Tokens) with full access, or the "
+        "custom scopes droplet (create, read, update, delete), tag:create, actions:read, "
+        f"sizes:read, regions:read, image:read and ssh_key:read, and set it as {target.where}"
+    )
+    async with Probe(
+        report, base_url=f"{base}/v2", headers={"Authorization": f"Bearer {token}"}
+    ) as probe:
+        account = await probe.request("GET", "/account")
+        if account is None:
+            return report
+        if account.status_code in (401, 403):
+            refused(report, account.status_code, how)
+            return report
+        if not account.is_success:
+            report.fail(f"DigitalOcean answered HTTP {account.status_code} to GET /v2/account")
+            return report
+        data = account.json().get("account") or {}
+        if data.get("status") not in (None, "active"):
+            report.warn(
+                f"The account is {data.get('status')}: {data.get('status_message') or ''}".strip(),
+                "Settle it in the DigitalOcean Control Panel (Billing)",
+            )
+        else:
+            report.ok(f"The token works (account {data.get('email')})")
+        droplets = await probe.request("GET", "/droplets", params={"per_page": 1})
+        if droplets is not None and droplets.status_code in (401, 403):
+            report.fail("The token may not read droplets (scope droplet:read)", how)
+        elif droplets is not None and droplets.is_success:
+            report.ok(f"{(droplets.json().get('meta') or {}).get('total', 0)} droplets")
+        sizes = await probe.request("GET", "/sizes", params={"per_page": 200})
+        if sizes is not None and sizes.is_success:
+            report.ok(f"{(sizes.json().get('meta') or {}).get('total', 0)} sizes on offer")
+    if report.rate_limit:
+        report.ok(
+            f"Rate limit {report.rate_limit.get('limit')} an hour, "
+            f"{report.rate_limit.get('remaining')} left (and 250 a minute)"
+        )
+    clock(report)
+    return report

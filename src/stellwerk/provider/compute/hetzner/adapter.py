@@ -17,6 +17,7 @@ from hcloud.ssh_keys import SSHKey
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import Action, Backoff
 from stellwerk.provider.budget import Budget
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.compute.base import (
     MARKER_KEY,
     CreatedServer,
@@ -343,3 +344,45 @@ class HetznerCompute(SdkAdapter):
 
     async def aclose(self) -> None:
         self.client._client._session.close()
+
+
+async def check(target: Target) -> Report:
+    """Hetzner Cloud: the token (a server or zone list), the catalog, the rate limit."""
+    report = new_report(target)
+    token = target.credentials.get("token") or ""
+    async with Probe(
+        report, base_url=target.url, headers={"Authorization": f"Bearer {token}"}
+    ) as probe:
+        path = "/zones" if target.kind == "dns" else "/servers"
+        answer = await probe.request("GET", path, params={"per_page": 1})
+        if answer is None:
+            return report
+        if answer.status_code in (401, 403):
+            refused(
+                report,
+                answer.status_code,
+                "Create an API token with Read & Write permission in the Hetzner Cloud Console "
+                f"(the project → Security → API tokens) and set it as {target.where}",
+            )
+            return report
+        if not answer.is_success:
+            report.fail(f"Hetzner answered HTTP {answer.status_code} to GET {path}")
+            return report
+        total = ((answer.json().get("meta") or {}).get("pagination") or {}).get("total_entries")
+        what = "DNS zones" if target.kind == "dns" else "servers"
+        report.ok(
+            f"The token works: {total if total is not None else 'some'} {what} in the project"
+        )
+        if target.kind != "dns":
+            types = await probe.request("GET", "/server_types", params={"per_page": 50})
+            if types is not None and types.is_success:
+                names = [t["name"] for t in types.json().get("server_types") or []]
+                report.ok(f"{len(names)} server types on offer ({', '.join(names[:6])}, ...)")
+    if report.rate_limit:
+        limit = report.rate_limit
+        report.ok(
+            f"Rate limit {limit.get('limit')} an hour, {limit.get('remaining')} left; "
+            "one request refills each second"
+        )
+    clock(report)
+    return report

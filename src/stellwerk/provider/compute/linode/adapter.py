@@ -11,6 +11,7 @@ from linode_api4 import Instance, LinodeClient
 
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import Action, Backoff
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.compute.base import (
     CreatedServer,
     CreateServer,
@@ -389,3 +390,47 @@ def _with_timeout(request: Any, timeout: float) -> Any:
 
 
 __all__ = ["LinodeCompute"]
+
+
+async def check(target: Target) -> Report:
+    """Linode: the token (the profile), its scopes (the instance list), the catalog."""
+    report = new_report(target)
+    token = target.credentials.get("token") or ""
+    how = (
+        "Create a personal access token (Cloud Manager → Profile → API Tokens) with Read/Write "
+        f"for Linodes, and Read for Images, StackScripts and Events, and set it as {target.where}"
+    )
+    async with Probe(
+        report, base_url=target.url, headers={"Authorization": f"Bearer {token}"}
+    ) as probe:
+        profile = await probe.request("GET", "/profile")
+        if profile is None:
+            return report
+        if profile.status_code in (401, 403):
+            refused(report, profile.status_code, how)
+            return report
+        if not profile.is_success:
+            report.fail(f"Linode answered HTTP {profile.status_code} to GET /profile")
+            return report
+        data = profile.json()
+        report.ok(f"The token works (user {data.get('username')})")
+        if data.get("restricted"):
+            report.warn(
+                "The user is restricted: it needs the grant to add Linodes and read/write on them",
+                "Cloud Manager → Users → the user → Permissions",
+            )
+        instances = await probe.request("GET", "/linode/instances", params={"page_size": 25})
+        if instances is not None and instances.status_code in (401, 403):
+            report.fail("The token may not read Linodes", how)
+        elif instances is not None and instances.is_success:
+            report.ok(f"{instances.json().get('results', 0)} Linodes in the account")
+        types = await probe.request("GET", "/linode/types", params={"page_size": 100})
+        if types is not None and types.is_success:
+            report.ok(f"{types.json().get('results', 0)} plans on offer")
+    if report.rate_limit:
+        report.ok(
+            f"Rate limit {report.rate_limit.get('limit')} a minute for this call, "
+            f"{report.rate_limit.get('remaining')} left"
+        )
+    clock(report)
+    return report

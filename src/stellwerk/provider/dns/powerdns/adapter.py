@@ -18,6 +18,7 @@ from stellwerk.config import Settings
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider import registry
 from stellwerk.provider.budget import Budget, token_fingerprint
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.dns.base import (
     APEX,
     DEFAULT_TTL,
@@ -324,3 +325,30 @@ def open_dns(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> Po
         ],
         budget=Budget(limiter, registry.budget_limits(PROVIDER)),
     )
+
+
+async def check(target: Target) -> Report:
+    """PowerDNS: the API key and the server id (`GET /api/v1/servers/{id}`)."""
+    report = new_report(target)
+    key = target.credentials.get("token") or ""
+    server_id = target.credentials.get("server_id") or "localhost"
+    base = target.url.rstrip("/")
+    base = base if base.endswith("/api/v1") else f"{base}/api/v1"
+    async with Probe(report, base_url=base, headers={"X-API-Key": key}) as probe:
+        answer = await probe.request("GET", f"/servers/{quote(server_id, safe='')}")
+        if answer is None:
+            return report
+        if answer.status_code in (401, 403):
+            refused(report, answer.status_code, "Set POWERDNS_API_KEY to the server's api-key")
+        elif answer.status_code == 404:
+            report.fail(
+                f"PowerDNS has no server {server_id!r}",
+                "Set POWERDNS_SERVER_ID (usually localhost)",
+            )
+        elif not answer.is_success:
+            report.fail(f"PowerDNS answered HTTP {answer.status_code}")
+        else:
+            data = answer.json()
+            report.ok(f"PowerDNS {data.get('version', '')} ({data.get('daemon_type', 'server')})")
+    clock(report)
+    return report

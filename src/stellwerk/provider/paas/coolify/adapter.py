@@ -20,6 +20,7 @@ from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider import registry
 from stellwerk.provider.action import Action, ActionStatus
 from stellwerk.provider.budget import Budget, token_fingerprint
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.error import (
     API_ERROR,
     CONFLICT,
@@ -466,3 +467,84 @@ def open_paas(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> C
         token=SANDBOX_SECRET if endpoint.sandbox or token is None else token.get_secret_value(),
         budget=Budget(limiter, registry.budget_limits(PROVIDER)),
     )
+
+
+# An application uuid no instance has: the deploy-ability probe asks Coolify to start it.
+PROBE_UUID = "stellwerk-check-nonexistent"
+TOKEN_HOW = (
+    "Create an API token in Coolify (Keys & Tokens → API tokens) with the abilities read, "
+    "write, deploy and read:sensitive (or root), as a team admin, and set COOLIFY_API_TOKEN"
+)
+
+
+async def check(target: Target) -> Report:
+    """Coolify: the URL and token (`GET /version`), then each ability Stellwerk needs.
+
+    Coolify cannot list a token's abilities, so each is probed with a call that changes
+    nothing: `read` lists projects; `write` sends `POST /projects` without a name (refused
+    with 422 when the token may write, 403 when not); `deploy` asks to start an application
+    that does not exist (404 when the token may deploy, 403 when not); `read:sensitive` shows
+    in whether the private keys come with their `private_key` (SecurityController::keys)."""
+    report = new_report(target)
+    token = target.credentials.get("token") or ""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    async with Probe(report, base_url=target.url, headers=headers) as probe:
+        version = await probe.request("GET", "/version")
+        if version is None:
+            return report
+        if version.status_code == 401:
+            refused(report, 401, TOKEN_HOW)
+            return report
+        page = version.text.lstrip().startswith("<")
+        if version.status_code in (301, 302) or page:
+            report.fail(
+                f"{target.url} is not Coolify's API (it answered a web page)",
+                "Set COOLIFY_API_URL to the instance's address (with or without /api/v1)",
+            )
+            return report
+        if version.status_code == 403 and "disabled" in version.text.lower():
+            report.fail(
+                "Coolify's API is disabled", "Enable it in Coolify: Settings → Advanced → API"
+            )
+            return report
+        missing: list[str] = []
+        if version.is_success:
+            report.ok(f"Coolify {version.text.strip()[:40]}; the token works")
+        elif version.status_code == 403:
+            missing.append("read")
+        write = await probe.request("POST", "/projects", json={})
+        if write is not None and write.status_code == 403:
+            missing.append("write")
+        deploy = await probe.request("POST", f"/applications/{PROBE_UUID}/start")
+        if deploy is not None and deploy.status_code == 403:
+            missing.append("deploy")
+        keys = await probe.request("GET", "/security/keys")
+        if keys is not None and keys.is_success:
+            listed = keys.json() if isinstance(keys.json(), list) else []
+            if not listed:
+                report.warn("Cannot tell whether the token may read secrets (no private keys)")
+            elif any("private_key" not in k for k in listed):
+                missing.append("read:sensitive")
+        if missing:
+            report.fail(
+                f"The token lacks the abilities {', '.join(missing)} "
+                f"({'; '.join(ABILITY_USES[a] for a in missing)})",
+                TOKEN_HOW,
+            )
+        else:
+            report.ok("The token has read, write, deploy and read:sensitive")
+    if report.rate_limit:
+        report.ok(
+            f"Rate limit {report.rate_limit.get('limit')} a minute, "
+            f"{report.rate_limit.get('remaining')} left"
+        )
+    clock(report)
+    return report
+
+
+ABILITY_USES = {
+    "read": "read: looking anything up",
+    "write": "write: making projects, applications and variables",
+    "deploy": "deploy: starting, restarting and stopping applications",
+    "read:sensitive": "read:sensitive: reading variable values, to keep SECRET_KEY",
+}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import string
 import time
 from pathlib import Path
@@ -23,9 +24,9 @@ from urllib.parse import urlparse
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stellwerk.provider import registry
 from stellwerk.provider.compute.hetzner import catalog as hetzner
@@ -51,6 +52,7 @@ SEED_SERVER_NAME = _SEEDS["server_name"]
 SEED_KEY_UUID = _SEEDS["private_key_uuid"]
 SEED_CLOUD_TOKEN_UUID = _SEEDS["hetzner_token_uuid"]
 BUILD_PACKS = ("nixpacks", "static", "dockerfile", "dockercompose")
+COOLIFY_VERSION = "4.3.11"  # the version shared/specs/coolify.json documents
 
 
 def _uuid() -> str:
@@ -81,7 +83,14 @@ def _initial() -> dict[str, Any]:
                 "settings": {"is_reachable": True, "is_usable": True, "is_build_server": False},
             }
         },
-        "keys": {SEED_KEY_UUID: {"uuid": SEED_KEY_UUID, "name": "sandbox-key"}},
+        "keys": {
+            SEED_KEY_UUID: {
+                "uuid": SEED_KEY_UUID,
+                "name": "sandbox-key",
+                "private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nsandbox\n"
+                "-----END OPENSSH PRIVATE KEY-----\n",
+            }
+        },
         "cloud_tokens": {
             SEED_CLOUD_TOKEN_UUID: {
                 "uuid": SEED_CLOUD_TOKEN_UUID,
@@ -755,7 +764,18 @@ class CoolifySandbox:
         )
 
     async def keys(self, request: Request) -> JSONResponse:
-        return _json(list(self.data["keys"].values()))
+        # SecurityController::keys: `private_key` only for a token that may read secrets.
+        sensitive = self.sensitive(request)
+        return _json(
+            [
+                {k: v for k, v in key.items() if sensitive or k != "private_key"}
+                for key in self.data["keys"].values()
+            ]
+        )
+
+    async def version(self, request: Request) -> Response:
+        # OtherController::version: the version as plain text.
+        return Response(COOLIFY_VERSION, media_type="text/html; charset=UTF-8")
 
     async def cloud_tokens(self, request: Request) -> JSONResponse:
         return _json(list(self.data["cloud_tokens"].values()))
@@ -781,19 +801,14 @@ class CoolifySandbox:
         granted: list[str] = self.data["tokens"].get(token.strip(), ["root"])
         return granted
 
-    def guarded(self, handler: Any, needs: dict[str, str]) -> Any:
-        """The handler behind ApiAbility: a token without the route's ability (and without
-        `root`) gets 403 "Missing required permissions: <ability>" (ApiAbility.php)."""
-
-        async def endpoint(request: Request) -> JSONResponse:
-            granted = self._abilities(request)
-            need = needs.get(request.method)
-            if need and "root" not in granted and need not in granted:
-                return _json({"message": f"Missing required permissions: {need}"}, 403)
-            response: JSONResponse = await handler(request)
-            return response
-
-        return endpoint
+    def refusal(self, request: Request, needs: dict[str, str]) -> JSONResponse | None:
+        """ApiAbility: a token without the route's ability (and without `root`) gets 403
+        "Missing required permissions: <ability>" before the controller validates anything."""
+        granted = self._abilities(request)
+        need = needs.get(request.method)
+        if need and "root" not in granted and need not in granted:
+            return _json({"message": f"Missing required permissions: {need}"}, 403)
+        return None
 
     def sensitive(self, request: Request) -> bool:
         """ApiSensitiveData: `root` or `read:sensitive` may read secrets (env values)."""
@@ -885,6 +900,32 @@ PROFILE = SandboxProfile(
 )
 
 
+class _AbilityGuard:
+    """The abilities of routes/api.php, checked before the body is (as Laravel's middleware
+    runs before the controller's validation)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        sandbox: CoolifySandbox,
+        routes: list[tuple[re.Pattern[str], dict[str, str]]],
+    ) -> None:
+        self.app = app
+        self.sandbox = sandbox
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for pattern, needs in self.routes:
+                if pattern.match(scope["path"]):
+                    refusal = self.sandbox.refusal(Request(scope), needs)
+                    if refusal is not None:
+                        await refusal(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
+
+
 R, W, D = "read", "write", "deploy"
 
 
@@ -911,19 +952,22 @@ def create_app(state_dir: Path | None) -> ASGIApp:
         ("/servers/{uuid}", sandbox.server, {"GET": R}),
         ("/hetzner/{kind}", sandbox.hetzner_catalog, {"GET": R}),
         ("/security/keys", sandbox.keys, {"GET": R}),
+        ("/version", sandbox.version, {"GET": R}),
         ("/cloud-tokens", sandbox.cloud_tokens, {"GET": R}),
     ]
     routes = [
-        Route(f"{prefix}{path}", sandbox.guarded(handler, needs), methods=list(needs))
-        for path, handler, needs in table
+        Route(f"{prefix}{path}", handler, methods=list(needs)) for path, handler, needs in table
     ]
     routes.append(Route("/__app__/{domain}/health", sandbox.app_health, methods=["GET"]))
     app = Starlette(routes=routes)
     checked = OpenApiCheck(
         app, spec=Spec.load(__package__ or "", prefix="/api/v1", quirks=QUIRKS), refuse=_refuse
     )
+    guarded = _AbilityGuard(
+        checked, sandbox, [(compile_path(f"{prefix}{p}")[0], n) for p, _, n in table]
+    )
     middleware = SandboxMiddleware(
-        checked,
+        guarded,
         profile=PROFILE,
         state=sandbox.state,
         sandbox=sandbox,

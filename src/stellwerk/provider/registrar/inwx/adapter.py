@@ -26,6 +26,7 @@ from stellwerk.config import Settings
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider import registry
 from stellwerk.provider.budget import Budget, token_fingerprint
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report
 from stellwerk.provider.error import (
     API_ERROR,
     CONFLICT,
@@ -138,6 +139,13 @@ def totp_code(secret: str, *, interval: int = TOTP_INTERVAL, step: int | None = 
 
 
 @dataclass
+class _Steps:
+    """The TOTP step this process last unlocked with, for one user (shared by its sessions)."""
+
+    last: int = -1
+
+
+@dataclass
 class _Session:
     """One INWX login per API URL and user in this process, shared by every client.
 
@@ -148,7 +156,7 @@ class _Session:
     code instead of reusing one."""
 
     cookie: str | None = None
-    last_step: int = -1
+    steps: _Steps = field(default_factory=lambda: _Steps())
     # What `account.login` said about two-factor authentication ("0" or "GOOGLE-AUTH").
     tfa: str | None = None
     locks: dict[int, asyncio.Lock] = field(default_factory=dict)
@@ -163,8 +171,10 @@ class _Session:
 _SESSIONS: dict[tuple[str, str], _Session] = {}
 
 
-def _session(api_url: str, username: str) -> _Session:
-    return _SESSIONS.setdefault((api_url, username), _Session())
+def _session(api_url: str, username: str, *, private: bool = False) -> _Session:
+    shared = _SESSIONS.setdefault((api_url, username), _Session())
+    # A private session (a check's own login) still counts the user's TANs with the others.
+    return _Session(steps=shared.steps) if private else shared
 
 
 def _tan_refused(body: Mapping[str, Any]) -> bool:
@@ -186,6 +196,7 @@ class InwxClient:
         language: str = "en",
         transport: httpx.AsyncBaseTransport | None = None,
         totp_interval: int = TOTP_INTERVAL,
+        private_session: bool = False,
     ) -> None:
         if not username or not password:
             raise ProviderError(
@@ -197,7 +208,7 @@ class InwxClient:
         self._language = language
         self._totp_interval = totp_interval
         self.api_url = api_url.rstrip("/")
-        self._shared = _session(self.api_url, username)
+        self._shared = _session(self.api_url, username, private=private_session)
         self.http = ProviderHttp(
             provider=PROVIDER,
             base_url=self.api_url,
@@ -209,6 +220,11 @@ class InwxClient:
             max_attempts=max_attempts,
             transport=transport,
         )
+
+    @property
+    def tfa(self) -> str | None:
+        """What `account.login` said about 2FA ("0" off, "GOOGLE-AUTH" on)."""
+        return self._shared.tfa
 
     async def aclose(self) -> None:
         """Close the connections; the session stays for the next client (see `_Session`)."""
@@ -282,16 +298,16 @@ class InwxClient:
         interval = self._totp_interval
         for attempt in range(2):
             step = int(time.time() // interval)
-            if step <= shared.last_step:
-                step = shared.last_step + 1
+            if step <= shared.steps.last:
+                step = shared.steps.last + 1
                 await asyncio.sleep(max(0.0, step * interval - time.time()) + 0.05)
             tan = totp_code(self._otp_secret, interval=interval, step=step)
             answer = await self._raw("account.unlock", {"tan": tan})
             if int(answer["code"]) == OK:
-                shared.last_step = step
+                shared.steps.last = step
                 return
             if _tan_refused(answer) and attempt == 0:
-                shared.last_step = max(shared.last_step, step)
+                shared.steps.last = max(shared.steps.last, step)
                 continue
             raise error_for_code("account.unlock", answer)
 
@@ -528,3 +544,58 @@ def open_registrar(settings: Settings, endpoint: Endpoint, limiter: RateLimiter)
 
 def _secret(value: Any) -> str | None:
     return None if value is None else str(value.get_secret_value())
+
+
+async def check(target: Target) -> Report:
+    """INWX: log in on a session of the check's own (unlocking with a TAN when the account has
+    2FA), one read (`account.info`), log out; and this host's clock, which TOTP codes need."""
+    report = new_report(target)
+    credentials = target.credentials
+    how = (
+        "Set INWX_USERNAME and INWX_PASSWORD; INWX support sets up an API sub-user (with or "
+        "without 2FA) for this"
+    )
+    async with Probe(report, base_url=target.url, headers={}) as probe:
+        await probe.request("POST", JSONRPC_PATH, json={"method": "account.info", "params": {}})
+    client = InwxClient(
+        username=credentials.get("username"),
+        password=credentials.get("password"),
+        otp_secret=credentials.get("otp_secret"),
+        api_url=target.url,
+        max_attempts=1,
+        private_session=True,
+    )
+    try:
+        await client.login()
+        tfa = client.tfa
+        if tfa in ("0", "", None):
+            report.ok(f"Logged in as {credentials.get('username')}; 2FA is off for this login")
+        else:
+            report.ok(
+                f"Logged in as {credentials.get('username')}; 2FA is on ({tfa}), unlocked with "
+                "the code of INWX_2FA_SECRET"
+            )
+        await client.res_data("account.info")
+        report.ok("The session works (account.info)")
+    except ProviderError as error:
+        original = error.original if isinstance(error.original, dict) else {}
+        if error.code == MISSING_CREDENTIALS and "two-factor" in error.message:
+            report.fail(
+                "The account has 2FA on and INWX_2FA_SECRET is not set",
+                "Set INWX_2FA_SECRET to the secret shown when 2FA was set up (the text under "
+                "the QR code), or ask INWX support for an API sub-user without 2FA",
+            )
+        elif "account.unlock" in error.message:
+            report.fail(
+                "INWX refused the 2FA code (TAN) made from INWX_2FA_SECRET",
+                "Check INWX_2FA_SECRET and this host's clock",
+            )
+        elif original.get("code") == 2200 or error.code == INVALID_CREDENTIALS:
+            report.fail(f"INWX refused the login ({error.message})", how)
+        else:
+            report.fail(error.message)
+    finally:
+        await client.logout()
+        await client.aclose()
+    clock(report)
+    return report

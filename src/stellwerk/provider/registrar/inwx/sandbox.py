@@ -202,6 +202,13 @@ class InwxSandbox:
         session["unlocked"] = True
         return {}
 
+    def account_info(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
+        # terraform-provider-inwx provider.go calls `account.info` to see whether the session
+        # works (2200 while it is locked).
+        if not session.get("unlocked"):
+            raise UNLOCK_REQUIRED if session.get("user") else Fail(2200, "Not logged in")
+        return {"customerId": 1, "accountId": 1, "username": session["user"]}
+
     def account_logout(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         session.clear()
         return {}
