@@ -27,7 +27,6 @@ from stellwerk.database import after_commit
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.kit.pagination import PageParams
 from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
-from stellwerk.models.service_provider import PROVIDER_TYPES
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.provider import check as check_kit
 from stellwerk.provider import connect, registry
@@ -58,8 +57,8 @@ from stellwerk.server.secrets import SecretBox, SecretUnreadable
 log = logging.getLogger(__name__)
 
 CREATE_KIND = "server.create"
-# Types the servers document names (aws and gcp are named there but not supported).
-DOCUMENTED_TYPES = PROVIDER_TYPES
+# Named by the servers API but not supported (yet): refused as such, not as unknown.
+ANNOUNCED_TYPES = ("aws", "gcp")
 HOURS_PER_MONTH = 672  # DigitalOcean's and Linode's monthly cap: 4 weeks of hours
 ACTIONS = {
     "boot": "power_on",
@@ -100,6 +99,10 @@ def as_body_field(error: ProviderError) -> ProviderError | ValidationFailed:
     )
 
 
+def _known_types() -> tuple[str, ...]:
+    return (*registry.compute_types(), *ANNOUNCED_TYPES)
+
+
 def money(value: Decimal | float) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
@@ -134,7 +137,7 @@ class ProviderService:
         provider_id: uuid.UUID | None,
     ) -> ServiceProvider:
         """The provider a request names, or the first active one of its type."""
-        if provider_type is not None and provider_type not in DOCUMENTED_TYPES:
+        if provider_type is not None and provider_type not in _known_types():
             raise ValidationFailed(
                 f"provider_type is one of {', '.join(registry.compute_types())}",
                 code=VALIDATION_ERROR,
@@ -242,7 +245,7 @@ class ProviderService:
 
     @staticmethod
     def _check_type(provider_type: str) -> None:
-        if provider_type not in DOCUMENTED_TYPES:
+        if provider_type not in _known_types():
             raise ValidationFailed(
                 f"type is one of {', '.join(registry.compute_types())}",
                 code=VALIDATION_ERROR,
