@@ -396,8 +396,9 @@ async def check(target: Target) -> Report:
     base = target.url.rstrip("/").removesuffix("/v2")
     how = (
         "Create a personal access token (Control Panel → API → Tokens) with full access, or the "
-        "custom scopes droplet (create, read, update, delete), tag:create, actions:read, "
-        f"sizes:read, regions:read, image:read and ssh_key:read, and set it as {target.where}"
+        "custom scopes droplet:create, droplet:read, droplet:update, droplet:delete, tag:create, "
+        "actions:read, sizes:read, regions:read, image:read, ssh_key:read and account:read, "
+        f"and set it as {target.where}"
     )
     async with Probe(
         report, base_url=f"{base}/v2", headers={"Authorization": f"Bearer {token}"}
