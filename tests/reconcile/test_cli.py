@@ -59,6 +59,12 @@ async def test_reports_orphaned_and_missing_servers(
         assert orphan.status_code == 201
         deleted = await http.delete(f"/servers/{gone['provider_instance_id']}", headers=auth)
         assert deleted.status_code == 200
+        # Hetzner deletes through an action: `deleting` until it ran, then gone.
+        for _ in range(100):
+            answer = await http.get(f"/servers/{gone['provider_instance_id']}", headers=auth)
+            if answer.status_code == 404:
+                break
+            await asyncio.sleep(0.05)
 
     code, output = await _reconcile(runtime, "--json")
     assert code == 1

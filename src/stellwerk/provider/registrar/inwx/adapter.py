@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -159,10 +160,13 @@ class _Session:
     steps: _Steps = field(default_factory=lambda: _Steps())
     # What `account.login` said about two-factor authentication ("0" or "GOOGLE-AUTH").
     tfa: str | None = None
-    locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    # One lock per event loop (requests and workflow steps run on different loops).
+    locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
 
     def lock(self) -> asyncio.Lock:
-        loop = id(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
         if loop not in self.locks:
             self.locks[loop] = asyncio.Lock()
         return self.locks[loop]
