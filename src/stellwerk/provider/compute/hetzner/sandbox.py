@@ -95,6 +95,7 @@ def _refuse(problems: list[Problem]) -> Response:
 
 
 def _page(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
+    # `page` from 1, `per_page` 25 unless asked, at most 50 (docs.hetzner.cloud, Pagination).
     page = int_param(request, "page", 1, low=1, high=1_000_000)
     per_page = int_param(request, "per_page", 25, low=1, high=50)
     if page is None or per_page is None:
@@ -331,6 +332,7 @@ class HetznerSandbox(ComputeSandbox):
 
     async def create_server(self, request: Request) -> Response:
         body = await body_of(request)
+        # A body that is not JSON is `json_error` (docs.hetzner.cloud, Errors).
         if body is None:
             return error(400, "json_error", "Invalid JSON")
         name = body.get("name")
@@ -340,6 +342,7 @@ class HetznerSandbox(ComputeSandbox):
         # create_server_request.name): no '_'.
         if not HOSTNAME.accepts(name):
             return _invalid("name", "name must be a valid hostname")
+        # Names are unique per project: `uniqueness_error` (docs.hetzner.cloud, Errors).
         if any(s["name"] == name for s in self.servers.values()):
             return error(409, "uniqueness_error", "server name is already used")
         server_type = str(body.get("server_type", ""))
@@ -374,6 +377,7 @@ class HetznerSandbox(ComputeSandbox):
                 f"server type {found_type['name']} is not available in {location['name']}",
             )
         labels = body.get("labels") or {}
+        # Labels are an object of strings (hetzner.json, `labels`).
         if not isinstance(labels, dict):
             return _invalid("labels", "labels must be an object")
         public_net = body.get("public_net") or {}
@@ -450,6 +454,7 @@ class HetznerSandbox(ComputeSandbox):
         }
         if command not in transitions:
             return error(404, "not_found", "not found")
+        # Another action runs on the server: `locked` (docs.hetzner.cloud, Errors, 423).
         if server["status"] == "initializing":
             return error(423, "locked", "server is locked by a running action")
         name, during, after = transitions[command]
@@ -529,6 +534,7 @@ class HetznerSandbox(ComputeSandbox):
         if body is None:
             return error(400, "json_error", "Invalid JSON")
         name = str(body.get("name", "")).strip().rstrip(".").lower()
+        # A zone is a domain name, once per account (hetzner.json, create_zone_request `name`).
         if not name or "." not in name:
             return _invalid("name", "invalid zone name")
         if self._zone(name) is not None:
@@ -617,6 +623,8 @@ class HetznerSandbox(ComputeSandbox):
         if not name or not type_:
             return _invalid("name" if not name else "type", "Missing data for required field.")
         records = body.get("records") or []
+        # create_rrset_request: `name`, `type` and at least one record; one rrset per name
+        # and type (hetzner.json).
         if not records or not all(isinstance(r, dict) and r.get("value") for r in records):
             return _invalid("records", "at least one record with a value is required")
         key = f"{name}/{type_}"

@@ -227,6 +227,7 @@ def _matches(item: dict[str, Any], condition: Any) -> bool:
 
 
 def _page(request: Request, items: list[dict[str, Any]]) -> Response:
+    # Pages from 1, `page_size` 25-500, 100 unless asked (techdocs.akamai.com, "Pagination").
     page = int_param(request, "page", 1, low=1, high=1_000_000)
     page_size = int_param(request, "page_size", 100, low=25, high=500)
     if page is None:
@@ -235,6 +236,7 @@ def _page(request: Request, items: list[dict[str, Any]]) -> Response:
         return errors(400, "Must be a value between 25 and 500", "page_size")
     raw_filter = request.headers.get("x-filter")
     if raw_filter:
+        # X-Filter is a JSON object (techdocs.akamai.com, "Filtering and sorting").
         try:
             condition = json.loads(raw_filter)
         except ValueError:
@@ -452,6 +454,9 @@ class LinodeSandbox(ComputeSandbox):
         body = await body_of(request)
         if body is None:
             return errors(400, "Request body must be a JSON object")
+        # `type` and `region` are required; the API's words for unknown ones are those
+        # linode_api4's tests expect (test/unit/errors_test.py: "type: A valid plan type by that
+        # ID was not found; region: region is not valid").
         plan = body.get("type")
         if not plan:
             return errors(400, "type is required", "type")
@@ -466,11 +471,14 @@ class LinodeSandbox(ComputeSandbox):
         if image is not None and not any(i["id"] == image for i in IMAGES):
             return errors(400, "Not a valid image", "image")
         root_pass = body.get("root_pass")
+        # An image needs `root_pass` or `authorized_keys` (techdocs "Create a Linode").
         if image is not None and not (root_pass or body.get("authorized_keys")):
             return errors(400, "root_pass is required", "root_pass")
         if root_pass is not None and not _strong(root_pass):
             return errors(400, "Password does not meet strength requirement.", "root_pass")
         stackscript_id = body.get("stackscript_id")
+        # A StackScript lists the images it runs on (`images`, fixture
+        # linode_stackscripts_10079.json).
         if stackscript_id is not None:
             script = next((s for s in STACKSCRIPTS if s["id"] == stackscript_id), None)
             if script is None:
@@ -506,8 +514,11 @@ class LinodeSandbox(ComputeSandbox):
                 return errors(400, "user_data must be base64 encoded", "metadata.user_data")
             if "Metadata" not in next(r for r in REGIONS if r["id"] == region)["capabilities"]:
                 return errors(400, "Metadata is not available in this region", "metadata")
+        # The sandbox account's instance limit (an account's limit is set by Linode; the words
+        # are the sandbox's).
         if len(self.instances) >= 50:
             return errors(400, "Account limit reached: you cannot create more Linodes")
+        # "Linode labels must be unique among your Linodes" (techdocs "Create a Linode").
         if any(i["label"] == label for i in self.instances.values()):
             return errors(400, "Label must be unique among your linodes", "label")
         instance_id = self.state.next_id("instance", 1000)
@@ -566,6 +577,7 @@ class LinodeSandbox(ComputeSandbox):
         }
         if command not in transitions:
             return errors(404, "Not found")
+        # No power job while the instance is still being built (linode_api4 polls events).
         if instance["status"] == "provisioning":
             return errors(400, "Linode busy.")
         event, during, after = transitions[command]

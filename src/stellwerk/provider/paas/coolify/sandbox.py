@@ -270,6 +270,7 @@ class CoolifySandbox:
         if body is None:
             return _invalid({"body": ["The body must be a JSON object."]})
         name = body.get("name")
+        # ProjectController::create_project: 'name' => 'string|max:255|required'.
         if not isinstance(name, str) or not name.strip():
             return _invalid({"name": ["The name field is required."]})
         if len(name) > 255:
@@ -338,6 +339,9 @@ class CoolifySandbox:
         body = await _body(request)
         if body is None:
             return _invalid({"body": ["The body must be a JSON object."]})
+        # ApplicationsController::create_application: the required fields, "at least one of
+        # environment_name or environment_uuid", the build pack enum, ports_exposes unless
+        # dockercompose, a git URL, and domains as http(s) URLs.
         errors: dict[str, list[str]] = {}
         for key in ("project_uuid", "server_uuid", "git_repository", "git_branch", "build_pack"):
             if not isinstance(body.get(key), str) or not body.get(key):
@@ -364,6 +368,7 @@ class CoolifySandbox:
                 errors.setdefault("domains", []).append(f"Invalid domain: {domain}")
         if errors:
             return _invalid(errors)
+        # The project, its environment and the server must exist (404s of create_application).
         project = self.data["projects"].get(body["project_uuid"])
         if project is None:
             return _not_found("Project")
@@ -380,6 +385,8 @@ class CoolifySandbox:
             return _not_found("Environment")
         if body["server_uuid"] not in self.data["servers"]:
             return _not_found("Server")
+        # A domain another application serves: 409 with the conflicts, unless
+        # force_domain_override (create_application, checkDomainUsage).
         conflicts = []
         for other in self.data["applications"].values():
             taken = {urlparse(d).hostname for d in _split_domains(other.get("fqdn"))}
@@ -521,6 +528,8 @@ class CoolifySandbox:
         if request.method == "GET":
             return _json([self.env_view(e, request) for e in envs])
         body = await _body(request)
+        # create_env / update_env_by_uuid: 'key' => 'string|required'; a key that exists is
+        # 409 on POST ("already exists. Use PATCH request to update it.").
         if body is None or not isinstance(body.get("key"), str) or not body["key"]:
             return _invalid({"key": ["The key field is required."]})
         existing = next(
@@ -559,6 +568,7 @@ class CoolifySandbox:
             return _not_found("Application")
         body = await _body(request)
         items = body.get("data") if body else None
+        # create_bulk_envs: 'data' => 'required|array', each with a 'key'.
         if not isinstance(items, list):
             return _invalid({"data": ["The data field is required."]})
         errors: dict[str, list[str]] = {}
@@ -689,6 +699,8 @@ class CoolifySandbox:
         body = await _body(request)
         if body is None:
             return _invalid({"body": ["The body must be a JSON object."]})
+        # HetznerController::createServer's validator (location, server_type, image as an
+        # integer, private_key_uuid, a cloud provider token), then 404s for the key and token.
         errors: dict[str, list[str]] = {}
         for key in ("location", "server_type", "private_key_uuid"):
             if not isinstance(body.get(key), str) or not body[key]:

@@ -133,6 +133,8 @@ def _page(params: dict[str, Any], items: list[Any]) -> list[Any]:
 
 
 def _require(params: dict[str, Any], *names: str) -> None:
+    # A required parameter missing: EPP 2003 (RFC 5730 §3; the apidoc's parameter tables say
+    # which are required).
     for name in names:
         if params.get(name) in (None, ""):
             raise Fail(2003, f"Parameter '{name}' is missing")
@@ -141,6 +143,7 @@ def _require(params: dict[str, Any], *names: str) -> None:
 def _domain_name(value: Any) -> str:
     name = str(value or "").strip().lower().rstrip(".")
     labels = name.split(".")
+    # A syntactically wrong value: EPP 2005 (RFC 5730 §3); labels are 1-63 characters.
     if len(labels) < 2 or not all(labels) or any(len(label) > 63 for label in labels):
         raise Fail(2005, f"Invalid domain name '{value}'")
     return name
@@ -175,7 +178,7 @@ class InwxSandbox:
         if not (
             user.startswith(SANDBOX_TOKEN_PREFIX) and password.startswith(SANDBOX_TOKEN_PREFIX)
         ):
-            raise Fail(2200, "Invalid username or password")
+            raise Fail(2200, "Invalid username or password")  # EPP 2200 authentication error
         tfa = "GOOGLE-AUTH" if "-2fa" in user else "0"
         session.update({"user": user, "unlocked": tfa == "0"})
         return {"customerId": 1, "accountId": 1, "tfa": tfa, "builddate": "2026-01-01"}
@@ -245,6 +248,8 @@ class InwxSandbox:
             ident = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError) as error:
             raise Fail(2005, f"Invalid contact id for '{role}'") from error
+        # An object that does not exist: EPP 2303 (seen on nameserver.info for unknown domains,
+        # stalwartlabs/dns-update#79).
         if str(ident) not in self.data["contacts"]:
             raise Fail(2303, f"Contact {ident} does not exist")
         return ident
@@ -255,6 +260,7 @@ class InwxSandbox:
         contacts = {
             r: self._contact_id(params, r) for r in ("registrant", "admin", "tech", "billing")
         }
+        # An object that exists: EPP 2302 (RFC 5730 §3).
         if self._taken(name):
             raise Fail(2302, f"Domain {name} is already registered")
         period = str(params.get("period", "1Y"))
@@ -284,6 +290,7 @@ class InwxSandbox:
         registrant = self._contact_id(params, "registrant")
         if name in self.data["domains"]:
             raise Fail(2302, f"Domain {name} is already in this account")
+        # An auth code is required (apidoc domain.transfer); too short to be one is a syntax error.
         if len(str(params["authCode"])) < 4:
             raise Fail(2005, "Invalid auth code")
         roid = self.state.next_id("domain")
@@ -320,6 +327,8 @@ class InwxSandbox:
 
     def contact_create(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         _require(params, "type", "name", "street", "city", "pc", "cc", "voice", "email")
+        # Contact types PERSON, ORG, ROLE (apidoc contact.create; terraform
+        # resource_domain_contact.go).
         if str(params["type"]).upper() not in ("PERSON", "ORG", "ROLE"):
             raise Fail(2005, "Invalid contact type")
         if "@" not in str(params["email"]):
@@ -361,6 +370,7 @@ class InwxSandbox:
     def nameserver_create(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         _require(params, "domain", "type")
         name = _domain_name(params["domain"])
+        # Zone types MASTER and SLAVE (apidoc nameserver.create, table 2.183).
         if str(params["type"]).upper() not in ("MASTER", "SLAVE"):
             raise Fail(2005, "Invalid nameserver type")
         if name in self.data["zones"]:
@@ -444,6 +454,8 @@ class InwxSandbox:
 
     @staticmethod
     def _validate(type_: str, content: str, ttl: Any) -> None:
+        # Record types of nameserver.createRecord (apidoc, table 2.185); SOA is INWX's own. The
+        # TTL floor of 60 s is the sandbox's (the apidoc names none; integrations use 300).
         if type_ not in RECORD_TYPES or type_ == "SOA":
             raise Fail(2005, f"Invalid record type '{type_}'")
         if not content:
@@ -476,7 +488,7 @@ class InwxSandbox:
                 type_,
                 str(params["content"]),
             ):
-                raise Fail(2302, "Record already exists")
+                raise Fail(2302, "Record already exists")  # EPP 2302: the same record exists
         record = {
             "id": self.state.next_id("record"),
             "name": fqdn,
@@ -503,6 +515,7 @@ class InwxSandbox:
         ids = params["id"] if isinstance(params["id"], list) else [params["id"]]
         for record_id in ids:
             zone, record = self._record(record_id)
+            # The SOA record is INWX's (dnscontrol skips it): EPP 2304, status prohibits.
             if record["type"] == "SOA":
                 raise Fail(2304, "The SOA record is managed by INWX")
             type_ = str(params.get("type", record["type"])).upper()
@@ -548,6 +561,7 @@ class InwxSandbox:
         method = payload.get("method") if isinstance(payload, dict) else None
         params = payload.get("params") if isinstance(payload, dict) else None
         try:
+            # A request that is no call, or an unknown method: EPP 2400, command failed.
             if not isinstance(method, str) or not isinstance(params, dict | None):
                 raise Fail(2400, "Invalid request")
             handler = self.handler(method)
