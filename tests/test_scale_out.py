@@ -26,7 +26,8 @@ from limits import parse
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from stellwerk.provider.budget import DEFAULT_BUDGETS, token_fingerprint
+from stellwerk.provider import registry
+from stellwerk.provider.budget import token_fingerprint
 from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database, postgres_available
 from tests.process import STELLWERK, ServeProcess, base_env, run_cli
 
@@ -261,7 +262,7 @@ def test_provider_budget_holds_across_api_processes(cluster: Cluster) -> None:
     assert created.status_code == 201, created.text
     provider_id = created.json()["provider"]["id"]
 
-    window = parse(DEFAULT_BUDGETS["hetzner"][0])
+    window = parse(registry.budget_limits("hetzner")[0])
     identifiers = ("budget", "hetzner", token_fingerprint(api_key))
     storage = RedisStorage(REDIS_URL)
     strategy = MovingWindowRateLimiter(storage)

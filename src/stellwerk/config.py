@@ -117,6 +117,9 @@ class Settings(BaseSettings):
         default=None, validation_alias=_alias("INWX_2FA_SECRET")
     )
     inwx_use_test: bool = Field(default=False, validation_alias=_alias("INWX_USE_TEST"))
+    # Another DomRobot endpoint (a proxy, a test system); wins over INWX_USE_TEST.
+    inwx_api_url: str | None = Field(default=None, validation_alias=_alias("INWX_API_URL"))
+    # The Coolify instance, with or without `/api/v1`.
     coolify_api_url: str | None = Field(default=None, validation_alias=_alias("COOLIFY_API_URL"))
     coolify_api_token: SecretStr | None = Field(
         default=None, validation_alias=_alias("COOLIFY_API_TOKEN")
@@ -130,6 +133,10 @@ class Settings(BaseSettings):
     vrs_core_branch: str = Field(default="main", validation_alias=_alias("VRS_CORE_BRANCH"))
     hetzner_api_token: SecretStr | None = Field(
         default=None, validation_alias=_alias("HETZNER_API_TOKEN")
+    )
+    # The Hetzner Cloud API that serves DNS zones (default https://api.hetzner.cloud/v1).
+    hetzner_dns_api_url: str | None = Field(
+        default=None, validation_alias=_alias("HETZNER_DNS_API_URL")
     )
     smtp_host: str | None = Field(default=None, validation_alias=_alias("SMTP_HOST"))
     smtp_port: int = Field(default=587, validation_alias=_alias("SMTP_PORT"))
@@ -155,7 +162,8 @@ class Settings(BaseSettings):
     # mode without one, Coolify's own health check (`running:healthy`) is the verdict.
     project_health_url: str | None = None
     project_database_url: str | None = None  # template for DATABASE_URL; `{project}` replaced
-    project_hetzner_server_type: str = "cx22"
+    # cx23: the CX Gen3 successor of cx22, which Hetzner removed after 2025 (docs/providers.md).
+    project_hetzner_server_type: str = "cx23"
     project_hetzner_location: str = "fsn1"
     project_hetzner_image: str = "ubuntu-24.04"
     coolify_private_key_uuid: str | None = None  # the SSH key Coolify puts on new servers

@@ -26,7 +26,7 @@ from stellwerk.app import create_app
 from stellwerk.bootstrap import FirstStart
 from stellwerk.config import Settings
 from stellwerk.kit.bounded_http import BoundedHeadProtocol
-from stellwerk.provider.sandbox.listener import SANDBOXES, sandbox_listener
+from stellwerk.provider.sandbox.listener import sandbox_listener, urls_at
 from stellwerk.redirect.dataplane import redirect_listener
 
 log = logging.getLogger(__name__)
@@ -109,12 +109,7 @@ async def serve_worker(
 async def sandboxes_elsewhere(settings: Settings, urls: dict[str, Any]) -> AsyncIterator[None]:
     """In sandbox mode, point this process at the sandboxes of `stellwerk sandbox`."""
     if settings.sandbox_enabled and settings.sandbox_port:
-        import stellwerk.provider.sandboxes  # noqa: F401 - each sandbox registers itself
-
-        urls["sandboxes"] = {
-            d.name: f"http://127.0.0.1:{settings.sandbox_port + d.port_offset}{d.suffix}"
-            for d in sorted(SANDBOXES.values(), key=lambda d: d.port_offset)
-        }
+        urls["sandboxes"] = urls_at(settings)
     yield
 
 

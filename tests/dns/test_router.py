@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from stellwerk.dns.service import setup_project_dns
-from stellwerk.provider.dns.inwx import InwxDns
-from stellwerk.provider.registrar.inwx import InwxClient
+from stellwerk.provider.dns.inwx.adapter import InwxDns
+from stellwerk.provider.registrar.inwx.adapter import InwxClient
 from stellwerk.runtime import Runtime
 from tests.factories import admin_headers, bearer, create_token, create_user
 from tests.provider.dns.pdns_server import PowerDns, resolve
@@ -160,7 +160,7 @@ async def test_setup_project_dns_is_idempotent(sandboxes: Sandboxes) -> None:
 
 async def test_records_at_hetzner_dns(client: httpx.AsyncClient, runtime: Runtime) -> None:
     from stellwerk.provider import connect
-    from stellwerk.provider.compute.hetzner_sandbox import create_app
+    from stellwerk.provider.compute.hetzner.sandbox import create_app
     from stellwerk.provider.sandbox.kit import start_server
 
     sandbox = await start_server(create_app(None), name="hetzner", suffix="/v1")

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from stellwerk.project.workflow import hash_key
+from stellwerk.provider.compute.hetzner import catalog as hetzner
 from stellwerk.runtime import Runtime
 from tests.factories import admin_headers, bearer, create_token, create_user
 from tests.project.factories import wait_for_project
@@ -281,6 +282,34 @@ async def test_server_created_through_coolify(
     assert server["name"] == "vrs-withserver"
     assert project["server_ip"] == server["ip"]
     assert {r["content"] for r in project["dns_records"]} == {server["ip"]}
+    # The default type is one Hetzner sells (cx23), with the x86 image of the chosen name.
+    assert server["_server_type"] == "cx23"
+    assert hetzner.image_for(str(server["_image"]), "x86") is not None
+
+
+@pytest.mark.parametrize(("server_type", "architecture"), [("cax11", "arm"), ("cpx22", "x86")])
+async def test_the_image_matches_the_server_types_architecture(
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    sandboxes: Sandboxes,
+    monkeypatch: pytest.MonkeyPatch,
+    server_type: str,
+    architecture: str,
+) -> None:
+    """Hetzner lists `ubuntu-24.04` once per architecture (the arm one first here)."""
+    monkeypatch.setattr(runtime.settings, "project_hetzner_server_type", server_type)
+    headers = await admin_headers(runtime)
+    created = await _create(
+        client,
+        headers,
+        name=f"srv-{server_type}",
+        domain=f"{server_type}-shop.de",
+        create_server=True,
+    )
+    project = await wait_for_project(client, headers, int(created["id"]))  # type: ignore[arg-type]
+    assert project["state"] == "active", (project["error"], project["operation"])
+    server = sandboxes.coolify_state["servers"][project["server_uuid"]]
+    assert hetzner.image_for(str(server["_image"]), architecture) is not None
 
 
 async def test_legacy_server_type_is_refused(

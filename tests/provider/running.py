@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from stellwerk.provider import connect
-from stellwerk.provider.paas.coolify_sandbox import create_app as coolify_app
-from stellwerk.provider.registrar.inwx_sandbox import create_app as inwx_app
+from stellwerk.provider.paas.coolify.sandbox import create_app as coolify_app
+from stellwerk.provider.registrar.inwx.sandbox import create_app as inwx_app
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 
 

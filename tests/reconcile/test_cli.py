@@ -54,11 +54,17 @@ async def test_reports_orphaned_and_missing_servers(
         orphan = await http.post(
             "/servers",
             headers=auth,
-            json={"name": "behind-our-back", "server_type": "cx22", "image": "debian-12"},
+            json={"name": "behind-our-back", "server_type": "cx23", "image": "debian-12"},
         )
         assert orphan.status_code == 201
         deleted = await http.delete(f"/servers/{gone['provider_instance_id']}", headers=auth)
         assert deleted.status_code == 200
+        # Hetzner deletes through an action: `deleting` until it ran, then gone.
+        for _ in range(100):
+            answer = await http.get(f"/servers/{gone['provider_instance_id']}", headers=auth)
+            if answer.status_code == 404:
+                break
+            await asyncio.sleep(0.05)
 
     code, output = await _reconcile(runtime, "--json")
     assert code == 1

@@ -42,7 +42,7 @@ LINODE_BODY: dict[str, Any] = {
 HETZNER_BODY: dict[str, Any] = {
     "provider_type": "hetzner",
     "name": "my-web-server",
-    "server_type": "cx22",
+    "server_type": "cx23",
     "location": "fsn1",
     "image": "ubuntu-24.04",
     "sshKeys": [],

@@ -103,8 +103,8 @@ async def test_hetzner_catalogs(
 ) -> None:
     user, _ = await _setup(client, runtime, sandboxes["hetzner"])
     types = (await client.get("/api/vps/hetzner/server-types", headers=user)).json()
-    cx22 = next(t for t in types["server_types"] if t["id"] == "cx22")
-    assert (cx22["vcpus"], cx22["memory"], cx22["disk"]) == (2, 4096, 40)
+    cx23 = next(t for t in types["server_types"] if t["id"] == "cx23")
+    assert (cx23["vcpus"], cx23["memory"], cx23["disk"]) == (2, 4096, 40)
     images = (await client.get("/api/vps/hetzner/images", headers=user)).json()["images"]
     assert "ubuntu-24.04" in {i["slug"] for i in images}
     locations = (await client.get("/api/vps/hetzner/locations", headers=user)).json()

@@ -53,7 +53,7 @@ async def test_list_import_action_create(
         made = await http.post(
             "/v1/servers",
             headers={"Authorization": f"Bearer {TOKEN}"},
-            json={"name": "legacy-1", "server_type": "cx22", "image": "debian-12"},
+            json={"name": "legacy-1", "server_type": "cx23", "image": "debian-12"},
         )
     assert made.status_code == 201
     adopted = await _cli(
@@ -94,7 +94,7 @@ async def test_list_import_action_create(
         "--label",
         "from-the-cli",
         "--type",
-        "cx22",
+        "cx23",
         "--region",
         "nbg1",
         "--image",

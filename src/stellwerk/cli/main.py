@@ -24,6 +24,7 @@ from stellwerk.cli.license import license_app
 from stellwerk.cli.module import modules_app
 from stellwerk.cli.operation import ops_app
 from stellwerk.cli.project import projects_app
+from stellwerk.cli.provider import providers_app
 from stellwerk.cli.reconcile import reconcile_command
 from stellwerk.cli.redirect import redirect_app
 from stellwerk.cli.registrar import domains_app
@@ -51,6 +52,7 @@ app.add_typer(domains_app, name="domains")
 app.add_typer(servers_app, name="servers")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(projects_app, name="projects")
+app.add_typer(providers_app, name="providers")
 app.command("sandbox")(sandbox_command)
 app.command("reconcile")(reconcile_command)
 

@@ -16,15 +16,25 @@ from stellwerk.cli.common import (
     load_settings,
     print_json,
 )
+from stellwerk.provider import registry
 from stellwerk.provider.sandbox.listener import start_all
+
+PORT_HELP = (
+    "Base port: "
+    + ", ".join(
+        f"{entry.title} listens on +{entry.sandbox.port_offset}"
+        for entry in registry.with_sandbox()
+        if entry.sandbox is not None
+    )
+    + " (0: any free ports)."
+)
 
 
 def sandbox_command(
     port: int | None = typer.Option(
         None,
         "--port",
-        help="Base port: INWX listens on +1, Coolify +2, Hetzner +3, Linode +4, DigitalOcean +5 "
-        "(0: any free ports).",
+        help=PORT_HELP,
         envvar="STELLWERK_SANDBOX_PORT",
     ),
     persist: bool = typer.Option(

@@ -148,9 +148,9 @@ class DnsService:
         company's zone unless `owner_user_id` names the customer it belongs to."""
         zone = normalize_domain(name, field="name")
         chosen = provider or settings.dns_default_provider
-        if chosen not in connect.DNS_FACTORIES:
+        if chosen not in connect.dns_providers():
             raise ValidationFailed(
-                f"The provider is one of {', '.join(sorted(connect.DNS_FACTORIES))}",
+                f"The provider is one of {', '.join(connect.dns_providers())}",
                 field="provider",
             )
         repository = DnsZoneRepository(session)

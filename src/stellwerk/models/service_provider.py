@@ -3,21 +3,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import CheckConstraint, String, Text
+from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stellwerk.kit.db import Base, TimestampMixin
 
-PROVIDER_TYPES = ("linode", "digitalocean", "hetzner", "aws", "gcp")
-
 
 class ServiceProvider(TimestampMixin, Base):
-    """A provider account servers are created at (multi-provider-vps-api.md)."""
+    """A provider account servers are created at (multi-provider-vps-api.md). Its `type` is a
+    compute provider of the provider registry (`stellwerk.provider.registry`)."""
 
     __tablename__ = "service_providers"
-    __table_args__ = (
-        CheckConstraint("type IN ('linode', 'digitalocean', 'hetzner', 'aws', 'gcp')", name="type"),
-    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(255), nullable=False)

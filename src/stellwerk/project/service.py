@@ -73,9 +73,9 @@ class ProjectService:
                 "A project name is 1-40 lower-case letters, digits and inner dashes", field="name"
             )
         domain = normalize_domain(domain)
-        if dns_provider is not None and dns_provider not in connect.DNS_FACTORIES:
+        if dns_provider is not None and dns_provider not in connect.dns_providers():
             raise ValidationFailed(
-                f"The DNS provider is one of {', '.join(sorted(connect.DNS_FACTORIES))}",
+                f"The DNS provider is one of {', '.join(connect.dns_providers())}",
                 field="dns_provider",
             )
         if server_uuid is not None and create_server:

@@ -153,7 +153,9 @@ async def _pick_server(paas: Paas, settings: Settings, wanted: str | None) -> Pa
     servers = await paas.list_servers()
     if not servers:
         raise StepFailed("Coolify has no server to deploy to", code="no_server")
-    named = [s for s in servers if s.name == "hetzner-1"]
+    # In sandbox mode, the sandbox's pre-seeded server (the documents' `hetzner-1`).
+    seeded = connect.sandbox_seed(settings, "coolify", "server_name")
+    named = [s for s in servers if s.name == seeded]
     return (named or servers)[0]
 
 
@@ -164,12 +166,12 @@ async def _create_server(paas: Paas, settings: Settings, project: Project) -> Pa
         if server.name == name:  # created before a crash or retry
             return server
     catalog = getattr(paas, "hetzner_catalog", None)
-    token = settings.coolify_hetzner_token_uuid
-    key = settings.coolify_private_key_uuid
-    if connect.uses_sandbox(settings, "coolify"):
-        from stellwerk.provider.paas.coolify_sandbox import SEED_CLOUD_TOKEN_UUID, SEED_KEY_UUID
-
-        token, key = token or SEED_CLOUD_TOKEN_UUID, key or SEED_KEY_UUID
+    token = settings.coolify_hetzner_token_uuid or connect.sandbox_seed(
+        settings, "coolify", "hetzner_token_uuid"
+    )
+    key = settings.coolify_private_key_uuid or connect.sandbox_seed(
+        settings, "coolify", "private_key_uuid"
+    )
     if catalog is None or not token or not key:
         raise StepFailed(
             "Creating servers needs COOLIFY_HETZNER_TOKEN_UUID and COOLIFY_PRIVATE_KEY_UUID",
@@ -178,15 +180,28 @@ async def _create_server(paas: Paas, settings: Settings, project: Project) -> Pa
     types = await catalog(kind="server-types", cloud_provider_token_uuid=token)
     names = [t["name"] for t in types]
     server_type = settings.project_hetzner_server_type
-    if server_type not in names:
+    chosen = next((t for t in types if t["name"] == server_type), None)
+    if chosen is None:
         raise StepFailed(
             f"Server type {server_type} is not offered (live catalog: {', '.join(names)})",
             code="server_type_unavailable",
         )
+    # Images exist per architecture under one name (x86 and arm `ubuntu-24.04`).
+    architecture = chosen.get("architecture", "x86")
     images = await catalog(kind="images", cloud_provider_token_uuid=token)
-    image = next((i for i in images if i.get("name") == settings.project_hetzner_image), None)
+    image = next(
+        (
+            i
+            for i in images
+            if i.get("name") == settings.project_hetzner_image
+            and i.get("architecture", "x86") == architecture
+        ),
+        None,
+    )
     if image is None:
-        raise StepFailed(f"No image {settings.project_hetzner_image}", code="image_unavailable")
+        raise StepFailed(
+            f"No {architecture} image {settings.project_hetzner_image}", code="image_unavailable"
+        )
     created = await paas.create_hetzner_server(
         request=HetznerServerRequest(
             location=settings.project_hetzner_location,
@@ -476,11 +491,8 @@ async def step_health(project_id: int) -> dict[str, Any]:
     async with worker_database().session() as session:
         project = await _load(session, project_id)
         domain = project.domain
-    template = settings.project_health_url
-    sandbox = connect.sandbox_url(settings, "coolify")
-    if template is None and sandbox and connect.uses_sandbox(settings, "coolify"):
-        # Sandbox mode: the Coolify sandbox answers for its deployed applications.
-        template = sandbox.removesuffix("/api/v1") + "/__app__/{domain}/health"
+    # Sandbox mode: the Coolify sandbox answers for its deployed applications.
+    template = settings.project_health_url or connect.sandbox_health_url(settings, "coolify")
     url = (template or "https://{domain}/health").replace("{domain}", domain)
     deadline = time.monotonic() + settings.project_health_timeout_seconds
     last = "no answer"
@@ -532,21 +544,37 @@ async def step_activate(project_id: int) -> dict[str, Any]:
 
 async def remove_resources(settings: Settings, project: Project) -> None:
     """Remove the application, the Coolify project and the DNS records this project created;
-    never the domain. Missing pieces are fine (already gone)."""
-    async with connect.paas(settings) as paas:
-        if project.coolify_app_uuid:
-            await _ignore_missing(paas.delete_application(uuid=project.coolify_app_uuid))
-        if project.coolify_project_uuid:
-            await _ignore_missing(paas.delete_project(uuid=project.coolify_project_uuid))
+    never the domain. Missing pieces are fine (already gone). A piece that cannot go now does
+    not keep the others: the first failure is raised after every piece was tried, and what was
+    removed is forgotten, so a retry only tries the rest."""
+    failures: list[ProviderError] = []
+    try:
+        async with connect.paas(settings) as paas:
+            if project.coolify_app_uuid:
+                # Waits until Coolify's deletion job ran: until then the project "has resources".
+                await _ignore_missing(paas.delete_application(uuid=project.coolify_app_uuid))
+                project.coolify_app_uuid = None
+                project.deployment_uuid = None
+            if project.coolify_project_uuid:
+                await _ignore_missing(paas.delete_project(uuid=project.coolify_project_uuid))
+                project.coolify_project_uuid = None
+    except ProviderError as error:
+        failures.append(error)
     if project.dns_records and project.dns_provider:
-        async with connect.dns(settings, project.dns_provider) as dns:
-            for record in project.dns_records:
-                if record.get("created", True):
-                    await _ignore_missing(
-                        dns.delete_record(zone=project.domain, record_id=str(record["id"]))
-                    )
-    project.coolify_app_uuid = None
-    project.coolify_project_uuid = None
+        try:
+            async with connect.dns(settings, project.dns_provider) as dns:
+                for record in list(project.dns_records):
+                    if record.get("created", True):
+                        await _ignore_missing(
+                            dns.delete_record(zone=project.domain, record_id=str(record["id"]))
+                        )
+                    project.dns_records = [
+                        r for r in project.dns_records if r.get("id") != record.get("id")
+                    ]
+        except ProviderError as error:
+            failures.append(error)
+    if failures:
+        raise failures[0]
     project.deployment_uuid = None
     project.dns_records = []
     project.live_url = None

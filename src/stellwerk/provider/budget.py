@@ -1,6 +1,7 @@
 """Request budgets per provider token: callers wait for a free slot instead of being refused.
 
 Budgets use the `limits` library, so with Redis configured all processes share one budget.
+Each provider's windows are in its registry entry (`registry.budget_limits`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,7 @@ from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from stellwerk.kit.ratelimit import RateLimiter
-
-DEFAULT_BUDGETS: dict[str, tuple[str, ...]] = {
-    "hetzner": ("3600/hour",),
-    "linode": ("1600/minute",),
-    "linode:list": ("200/minute",),
-    "digitalocean": ("5000/hour", "250/minute"),
-    "coolify": ("200/minute",),
-    "inwx": ("10/second",),
-    "powerdns": ("100/second",),
-}
+from stellwerk.provider.error import RATE_LIMIT_EXCEEDED, ProviderError
 
 
 def token_fingerprint(token: str) -> str:
@@ -58,5 +50,10 @@ class Budget:
                 stats = await self._strategy.get_window_stats(item, "budget", *identifiers)
                 wait = max(wait, stats.reset_time - time.time())
             if time.monotonic() + wait > deadline:
-                raise TimeoutError("the provider's request budget is spent")
+                raise ProviderError(
+                    RATE_LIMIT_EXCEEDED,
+                    "The provider's request budget is spent; try again later",
+                    provider=identifiers[0] if identifiers else "stellwerk",
+                    retry_after=wait,
+                )
             await asyncio.sleep(min(wait, 1.0))

@@ -1,11 +1,14 @@
-"""Building provider adapters from the settings, for the domains, DNS and projects features.
+"""Opening provider adapters, for the domains, DNS, projects and servers features.
 
-Real credentials win. Without them, in sandbox mode (`Settings.sandbox_enabled`), adapters point
-at the sandboxes: the ones running in this process (`stellwerk serve`), or those on
+Settings-configured providers (registrar, DNS, PaaS): real credentials win, at the base URL the
+settings give (`INWX_API_URL`, `COOLIFY_API_URL`, `HETZNER_DNS_API_URL`, `POWERDNS_API_URL`),
+honoured exactly. Without them, in sandbox mode (`Settings.sandbox_enabled`), adapters point at
+the sandboxes: the ones running in this process (`stellwerk serve`), or those on
 `STELLWERK_SANDBOX_PORT` + offset (a CLI next to a running `stellwerk serve` or
-`stellwerk sandbox`). Sandbox credentials are fixed strings beginning with `sandbox-`.
+`stellwerk sandbox`), with the `sandbox-` credentials every sandbox accepts.
 
-Every builder is an async context manager that closes the adapter's connections.
+Compute providers are rows (`service_providers`): `open_compute` opens one by type, token and
+base URL. Every builder here asks the registry; none knows a provider by name.
 """
 
 from __future__ import annotations
@@ -13,36 +16,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from stellwerk.config import Settings
 from stellwerk.kit.ratelimit import RateLimiter
-from stellwerk.provider.budget import DEFAULT_BUDGETS, Budget
+from stellwerk.provider import registry
+from stellwerk.provider.action import Backoff
+from stellwerk.provider.budget import Budget
+from stellwerk.provider.compute.base import Compute
 from stellwerk.provider.dns.base import DnsProvider
-from stellwerk.provider.error import MISSING_CREDENTIALS, PROVIDER_NOT_FOUND, ProviderError
+from stellwerk.provider.error import (
+    MISSING_CREDENTIALS,
+    PROVIDER_NOT_FOUND,
+    VALIDATION_ERROR,
+    ProviderError,
+)
 from stellwerk.provider.paas.base import Paas
 from stellwerk.provider.registrar.base import Registrar
+from stellwerk.provider.registry import SANDBOX_SECRET, Endpoint
 from stellwerk.provider.sandbox import listener
 
-SANDBOX_SECRET = "sandbox-stellwerk"
-SANDBOX_OFFSETS = {"inwx": (1, ""), "coolify": (2, "/api/v1"), "hetzner": (3, "/v1")}
-# Tests (and embedding code) may point a provider somewhere else.
+__all__ = ["SANDBOX_SECRET", "Endpoint"]
+
+# Tests (and embedding code) may point a provider at a sandbox somewhere else.
 ENDPOINT_OVERRIDES: dict[str, str] = {}
-
-DnsFactory = Callable[[Settings], DnsProvider]
-DNS_FACTORIES: dict[str, DnsFactory] = {}
-
-
-def register_dns(name: str, factory: DnsFactory) -> None:
-    """Make a DNS provider choosable per zone (Hetzner DNS registers itself here)."""
-    DNS_FACTORIES[name] = factory
-
 
 _LIMITERS: dict[tuple[str | None, int], tuple[weakref.ref[Any] | None, RateLimiter]] = {}
 
 
-def _limiter(redis_url: str | None) -> RateLimiter:
+def limiter(redis_url: str | None) -> RateLimiter:
     """One budget store per event loop: the storage's locks and Redis connections belong to the
     loop that made them (requests run on the server's loop, workflow steps on DBOS's)."""
     try:
@@ -53,13 +56,16 @@ def _limiter(redis_url: str | None) -> RateLimiter:
     cached = _LIMITERS.get(key)
     if cached is not None and (cached[0] is None or cached[0]() is loop):
         return cached[1]
-    limiter = RateLimiter(redis_url)
-    _LIMITERS[key] = (None if loop is None else weakref.ref(loop), limiter)
-    return limiter
+    made = RateLimiter(redis_url)
+    _LIMITERS[key] = (None if loop is None else weakref.ref(loop), made)
+    return made
 
 
-def budget(settings: Settings, provider: str) -> Budget:
-    return Budget(_limiter(settings.redis_url), DEFAULT_BUDGETS[provider])
+def budget(settings: Settings, key: str) -> Budget:
+    return Budget(limiter(settings.redis_url), registry.budget_limits(key))
+
+
+# --- where a provider answers --------------------------------------------------------------
 
 
 def sandbox_url(settings: Settings, provider: str) -> str | None:
@@ -70,112 +76,89 @@ def sandbox_url(settings: Settings, provider: str) -> str | None:
         return None
     if provider in listener.RUNNING_URLS:
         return listener.RUNNING_URLS[provider]
-    if provider in SANDBOX_OFFSETS and settings.sandbox_port:
-        offset, suffix = SANDBOX_OFFSETS[provider]
-        return f"http://127.0.0.1:{settings.sandbox_port + offset}{suffix}"
+    spec = registry.entry(provider).sandbox
+    if spec is not None and settings.sandbox_port:
+        return f"http://127.0.0.1:{settings.sandbox_port + spec.port_offset}{spec.suffix}"
     return None
+
+
+def endpoint(settings: Settings, provider: str) -> Endpoint:
+    """Where a settings-configured provider answers (`MISSING_CREDENTIALS` when nowhere)."""
+    entry = registry.entry(provider)
+    if provider in ENDPOINT_OVERRIDES:
+        # A sandbox elsewhere; a provider without one (PowerDNS) keeps its credentials.
+        sandboxed = entry.sandbox is not None
+        return Endpoint(provider, ENDPOINT_OVERRIDES[provider], sandbox=sandboxed)
+    if entry.configured is not None and entry.configured(settings):
+        url = entry.api_url(settings) if entry.api_url is not None else entry.base_url
+        if not url:
+            raise ProviderError(
+                MISSING_CREDENTIALS, f"Set {entry.settings_hint}", provider=provider
+            )
+        return Endpoint(provider, url, sandbox=False)
+    url = sandbox_url(settings, provider) if entry.sandbox is not None else None
+    if url is None:
+        raise ProviderError(MISSING_CREDENTIALS, f"Set {entry.settings_hint}", provider=provider)
+    return Endpoint(provider, url, sandbox=True)
 
 
 def uses_sandbox(settings: Settings, provider: str) -> bool:
     """Whether `provider` is answered by its sandbox (no real credentials configured)."""
-    configured = {
-        "inwx": settings.inwx_username,
-        "coolify": settings.coolify_api_token,
-        "hetzner": settings.hetzner_api_token,
-    }.get(provider)
-    return (not configured or provider in ENDPOINT_OVERRIDES) and sandbox_url(
-        settings, provider
-    ) is not None
+    try:
+        return endpoint(settings, provider).sandbox
+    except ProviderError:
+        return False
 
 
-def _secret(value: Any) -> str | None:
-    return None if value is None else str(value.get_secret_value())
+def sandbox_seed(settings: Settings, provider: str, key: str) -> str | None:
+    """A value the provider's sandbox comes with (the seeded contact, key or token), when the
+    sandbox answers for `provider`; None in real mode."""
+    spec = registry.entry(provider).sandbox
+    if spec is None or not uses_sandbox(settings, provider):
+        return None
+    return spec.seeds.get(key)
 
 
-def build_inwx_client(settings: Settings) -> Any:
-    from stellwerk.provider.registrar.inwx import LIVE_URL, OTE_URL, InwxClient
+def sandbox_health_url(settings: Settings, provider: str) -> str | None:
+    """The health URL template (`{domain}`) the PaaS sandbox answers for its applications."""
+    spec = registry.entry(provider).sandbox
+    if spec is None or spec.health_url is None or not uses_sandbox(settings, provider):
+        return None
+    url = endpoint(settings, provider).url
+    root = url.removesuffix(spec.suffix) if spec.suffix else url
+    return spec.health_url.replace("{root}", root)
 
-    if settings.inwx_username and "inwx" not in ENDPOINT_OVERRIDES:
-        return InwxClient(
-            username=settings.inwx_username,
-            password=_secret(settings.inwx_password),
-            otp_secret=_secret(settings.inwx_2fa_secret),
-            api_url=OTE_URL if settings.inwx_use_test else LIVE_URL,
-            budget=budget(settings, "inwx"),
-        )
-    url = sandbox_url(settings, "inwx")
-    if url is None:
+
+def dns_providers() -> tuple[str, ...]:
+    return tuple(sorted(registry.names("dns")))
+
+
+# --- adapters ----------------------------------------------------------------------------
+
+
+def _open(settings: Settings, provider: str, kind: str) -> Any:
+    entry = registry.find(provider)
+    if entry is None or kind not in entry.adapters:
         raise ProviderError(
-            MISSING_CREDENTIALS, "Set INWX_USERNAME and INWX_PASSWORD", provider="inwx"
+            PROVIDER_NOT_FOUND,
+            f"No {kind} provider {provider!r} (known: {', '.join(sorted(registry.names(kind)))})",
+            provider=provider,
         )
-    return InwxClient(
-        username=SANDBOX_SECRET,
-        password=SANDBOX_SECRET,
-        api_url=url,
-        budget=budget(settings, "inwx"),
-    )
+    return entry.opener(kind)(settings, endpoint(settings, provider), limiter(settings.redis_url))
 
 
 @contextlib.asynccontextmanager
-async def registrar(settings: Settings) -> AsyncIterator[Registrar]:
-    from stellwerk.provider.registrar.inwx import InwxRegistrar
-
-    adapter = InwxRegistrar(build_inwx_client(settings))
+async def registrar(settings: Settings, provider: str = "inwx") -> AsyncIterator[Registrar]:
+    adapter: Registrar = _open(settings, provider, "registrar")
     try:
         yield adapter
     finally:
         await adapter.aclose()
-
-
-def _inwx_dns(settings: Settings) -> DnsProvider:
-    from stellwerk.provider.dns.inwx import InwxDns
-
-    return InwxDns(build_inwx_client(settings))
-
-
-def _powerdns(settings: Settings) -> DnsProvider:
-    from stellwerk.provider.dns.powerdns import PowerDnsProvider
-
-    url = ENDPOINT_OVERRIDES.get("powerdns") or settings.powerdns_api_url
-    return PowerDnsProvider(
-        api_url=url,
-        api_key=_secret(settings.powerdns_api_key),
-        server_id=settings.powerdns_server_id,
-        default_nameservers=[
-            n.strip() for n in settings.powerdns_nameservers.split(",") if n.strip()
-        ],
-        budget=budget(settings, "powerdns"),
-    )
-
-
-def _hetzner_dns(settings: Settings) -> DnsProvider:
-    """Hetzner DNS on the Cloud API (zones and rrsets), with `HETZNER_API_TOKEN`."""
-    from stellwerk.provider.dns.hetzner import HetznerDns
-
-    token = _secret(settings.hetzner_api_token)
-    if token and "hetzner" not in ENDPOINT_OVERRIDES:
-        return HetznerDns(token=token, limiter=_limiter(settings.redis_url))
-    url = sandbox_url(settings, "hetzner")
-    if url is None:
-        raise ProviderError(MISSING_CREDENTIALS, "Set HETZNER_API_TOKEN", provider="hetzner")
-    return HetznerDns(token=SANDBOX_SECRET, limiter=_limiter(settings.redis_url), base_url=url)
-
-
-register_dns("inwx", _inwx_dns)
-register_dns("powerdns", _powerdns)
-register_dns("hetzner", _hetzner_dns)
 
 
 @contextlib.asynccontextmanager
 async def dns(settings: Settings, provider: str) -> AsyncIterator[DnsProvider]:
-    factory = DNS_FACTORIES.get(provider)
-    if factory is None:
-        raise ProviderError(
-            PROVIDER_NOT_FOUND,
-            f"No DNS provider {provider!r} (known: {', '.join(sorted(DNS_FACTORIES))})",
-            provider=provider,
-        )
-    adapter = factory(settings)
+    adapter: DnsProvider = _open(settings, provider, "dns")
     try:
         yield adapter
     finally:
@@ -183,23 +166,49 @@ async def dns(settings: Settings, provider: str) -> AsyncIterator[DnsProvider]:
 
 
 @contextlib.asynccontextmanager
-async def paas(settings: Settings) -> AsyncIterator[Paas]:
-    from stellwerk.provider.paas.coolify import CoolifyPaas
-
-    if settings.coolify_api_token and "coolify" not in ENDPOINT_OVERRIDES:
-        adapter = CoolifyPaas(
-            api_url=settings.coolify_api_url,
-            token=_secret(settings.coolify_api_token),
-            budget=budget(settings, "coolify"),
-        )
-    else:
-        url = sandbox_url(settings, "coolify")
-        if url is None:
-            raise ProviderError(
-                MISSING_CREDENTIALS, "Set COOLIFY_API_URL and COOLIFY_API_TOKEN", provider="coolify"
-            )
-        adapter = CoolifyPaas(api_url=url, token=SANDBOX_SECRET, budget=budget(settings, "coolify"))
+async def paas(settings: Settings, provider: str = "coolify") -> AsyncIterator[Paas]:
+    adapter: Paas = _open(settings, provider, "paas")
     try:
         yield adapter
     finally:
         await adapter.aclose()
+
+
+def open_compute(
+    provider_type: str,
+    *,
+    token: str,
+    limiter: RateLimiter,
+    base_url: str | None = None,
+    budgets: dict[str, tuple[str, ...]] | None = None,
+    max_attempts: int = 4,
+    backoff: Backoff | None = None,
+    poll_interval: float = 1.0,
+) -> Compute:
+    """A compute adapter for a provider row's type, token and (optional) base URL."""
+    if not token:
+        raise ProviderError(
+            MISSING_CREDENTIALS,
+            "API credentials not configured",
+            provider=provider_type,
+            field="api_key",
+        )
+    entry = registry.find(provider_type)
+    if entry is None or "compute" not in entry.adapters:
+        raise ProviderError(
+            VALIDATION_ERROR,
+            f"Unsupported provider type {provider_type}; use one of "
+            f"{', '.join(registry.compute_types())}",
+            provider=provider_type,
+            field="type",
+        )
+    adapter: Compute = entry.opener("compute")(
+        token=token,
+        limiter=limiter,
+        base_url=base_url,
+        budgets=budgets,
+        max_attempts=max_attempts,
+        backoff=backoff,
+        poll_interval=poll_interval,
+    )
+    return adapter

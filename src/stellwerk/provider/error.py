@@ -51,6 +51,7 @@ class ProviderError(StellwerkError):
         original: Any = None,
         http_status: int | None = None,
         retry_after: float | None = None,
+        retryable: bool = False,
     ) -> None:
         super().__init__(
             message,
@@ -63,13 +64,16 @@ class ProviderError(StellwerkError):
         self.original = original
         self.http_status = http_status
         self.retry_after = retry_after
+        # The provider says "not now" without a 5xx or 429 (Hetzner `locked`, a Coolify project
+        # whose applications are still being deleted): worth another try in a moment.
+        self.retryable = retryable
         if retry_after is not None:
             self.headers = {"Retry-After": str(max(1, int(retry_after)))}
 
     @property
     def transient(self) -> bool:
         """A 5xx, a timeout or a rate limit: retrying may help. Never a 4xx verdict."""
-        if self.code == RATE_LIMIT_EXCEEDED:
+        if self.code == RATE_LIMIT_EXCEEDED or self.retryable:
             return True
         return self.code == API_ERROR and (self.http_status is None or self.http_status >= 500)
 

@@ -24,22 +24,34 @@ SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RESET_HEADERS = ("ratelimit-reset", "x-ratelimit-reset")
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Seconds to wait, from `Retry-After` or an epoch `RateLimit-Reset`."""
-    value = response.headers.get("retry-after")
+def retry_after(
+    headers: Mapping[str, str], *, refill_per_second: float | None = None
+) -> float | None:
+    """Seconds to wait after a 429: `Retry-After`; for a token bucket (Hetzner), the time one
+    request takes to refill (its `RateLimit-Reset` is when the *whole* bucket is full again);
+    else an epoch `RateLimit-Reset`."""
+    value = headers.get("retry-after")
     if value:
         try:
             return max(0.0, float(value))
         except ValueError:
             pass
+    if refill_per_second:
+        return 1.0 / refill_per_second + 0.1
     for name in RESET_HEADERS:
-        value = response.headers.get(name)
+        value = headers.get(name)
         if value:
             try:
                 return max(0.0, float(value) - time.time())
             except ValueError:
                 continue
     return None
+
+
+def retry_after_seconds(
+    response: httpx.Response, *, refill_per_second: float | None = None
+) -> float | None:
+    return retry_after(response.headers, refill_per_second=refill_per_second)
 
 
 class ProviderHttp:
@@ -57,8 +69,10 @@ class ProviderHttp:
         backoff: Backoff | None = None,
         max_retry_wait: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        refill_per_second: float | None = None,
     ) -> None:
         self.provider = provider
+        self.refill_per_second = refill_per_second
         self.map_error = map_error
         self.budget = budget
         self.budget_key = budget_key
@@ -131,8 +145,14 @@ class ProviderHttp:
             failure.http_status = response.status_code
             if response.status_code == 429:
                 failure.code = RATE_LIMIT_EXCEEDED
-                failure.retry_after = retry_after_seconds(response)
-            retryable = response.status_code == 429 or (response.status_code >= 500 and repeatable)
+                failure.retry_after = retry_after_seconds(
+                    response, refill_per_second=self.refill_per_second
+                )
+            retryable = (
+                response.status_code == 429
+                or (response.status_code >= 500 and repeatable)
+                or (failure.retryable and repeatable)
+            )
             if retryable and attempt < self.max_attempts:
                 wait = failure.retry_after
                 if wait is None:

@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from stellwerk.kit.logs import request_id_var
 from stellwerk.provider.action import Backoff, exponential_backoff
 from stellwerk.provider.budget import Budget
+from stellwerk.provider.http import retry_after
 
 log = logging.getLogger("stellwerk.provider")
 
@@ -32,21 +33,10 @@ RESET_HEADERS = ("ratelimit-reset", "x-ratelimit-reset")
 BudgetPicker = Callable[[str, str], list[tuple[Budget, tuple[str, ...]]]]
 
 
-def retry_after_of(response: requests.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-    for name in RESET_HEADERS:
-        value = response.headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) - time.time())
-            except ValueError:
-                continue
-    return None
+def retry_after_of(
+    response: requests.Response, *, refill_per_second: float | None = None
+) -> float | None:
+    return retry_after(response.headers, refill_per_second=refill_per_second)
 
 
 class BudgetedAdapter(HTTPAdapter):
@@ -59,8 +49,10 @@ class BudgetedAdapter(HTTPAdapter):
         max_attempts: int = 4,
         backoff: Backoff | None = None,
         max_retry_wait: float = 60.0,
+        refill_per_second: float | None = None,
     ) -> None:
         super().__init__(max_retries=0)
+        self.refill_per_second = refill_per_second
         self.provider = provider
         self.loop = loop
         self.budgets = budgets
@@ -98,7 +90,11 @@ class BudgetedAdapter(HTTPAdapter):
                 response.status_code >= 500 and method in SAFE_TO_REPEAT
             )
             if retryable and attempt < self.max_attempts:
-                wait = retry_after_of(response) if response.status_code == 429 else None
+                wait = (
+                    retry_after_of(response, refill_per_second=self.refill_per_second)
+                    if response.status_code == 429
+                    else None
+                )
                 if wait is None:
                     wait = self.backoff(attempt - 1)
                 if wait <= self.max_retry_wait:

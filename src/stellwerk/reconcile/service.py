@@ -26,9 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stellwerk.config import Settings
 from stellwerk.models import ModuleInstance, ServiceProvider, VpsInstance
 from stellwerk.module.runtimes import MISSING, RUNNING, runtime_for
-from stellwerk.provider import connect
+from stellwerk.provider import connect, registry
 from stellwerk.provider.compute.base import Server
-from stellwerk.provider.compute.factory import COMPUTE_TYPES
 from stellwerk.provider.error import MISSING_CREDENTIALS, ProviderError
 from stellwerk.reconcile.repository import ReconcileRepository
 from stellwerk.registrar.service import PROVIDER as REGISTRAR
@@ -95,7 +94,7 @@ class ReconcileService:
     async def servers(
         self, repository: ReconcileRepository, settings: Settings, report: Report
     ) -> None:
-        for provider in await repository.compute_providers(COMPUTE_TYPES):
+        for provider in await repository.compute_providers(registry.compute_types()):
             scope = f"{provider.name} ({provider.type})"
             instances = await repository.instances(provider)
             try:

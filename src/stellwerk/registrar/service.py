@@ -28,8 +28,6 @@ from stellwerk.provider.registrar.base import ContactInput, DomainCheck, Registr
 from stellwerk.registrar.repository import RegistrarRepository
 
 PROVIDER = "inwx"
-# The documents' example contact, adopted as the default in sandbox mode.
-SANDBOX_CONTACT = "12345"
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _NAMESERVER = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}\.?$")
 
@@ -181,20 +179,21 @@ class RegistrarService:
     async def default_contact(
         self, session: AsyncSession, settings: Settings, actor: Actor
     ) -> RegistrarContact:
-        """The remembered default contact; in sandbox mode the seeded 12345 is adopted."""
+        """The remembered default contact; in sandbox mode the sandbox's seeded one is adopted."""
         repository = RegistrarRepository(session)
         contact = await repository.default_contact(PROVIDER)
         if contact is not None:
             return contact
-        if connect.uses_sandbox(settings, PROVIDER):
-            existing = await repository.contact_by_handle(PROVIDER, SANDBOX_CONTACT)
+        seeded = connect.sandbox_seed(settings, PROVIDER, "contact_id")
+        if seeded is not None:
+            existing = await repository.contact_by_handle(PROVIDER, seeded)
             if existing is None:
                 try:
                     return await self.create_contact(
-                        session, settings, actor, provider_contact_id=SANDBOX_CONTACT
+                        session, settings, actor, provider_contact_id=seeded
                     )
                 except ContactExists:  # adopted by a concurrent request just now
-                    existing = await repository.contact_by_handle(PROVIDER, SANDBOX_CONTACT)
+                    existing = await repository.contact_by_handle(PROVIDER, seeded)
                     if existing is None:
                         raise
             existing.is_default = True

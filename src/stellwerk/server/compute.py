@@ -10,9 +10,9 @@ from urllib.parse import urlparse
 from stellwerk.config import Settings
 from stellwerk.keyfile import load_or_create_master_key
 from stellwerk.models import ServiceProvider
+from stellwerk.provider import connect, registry
 from stellwerk.provider.cache import CatalogCache
 from stellwerk.provider.compute.base import Compute
-from stellwerk.provider.compute.factory import COMPUTE_TYPES, limiter_for_loop, open_compute
 from stellwerk.provider.error import PROVIDER_INACTIVE, VALIDATION_ERROR, ProviderError
 from stellwerk.server.secrets import SecretBox
 
@@ -82,7 +82,7 @@ def endpoint_for(
 def open_for(
     provider: ServiceProvider, settings: Settings, *, api_key: str | None = None
 ) -> Compute:
-    if provider.type not in COMPUTE_TYPES:
+    if provider.type not in registry.compute_types():
         raise ProviderError(
             VALIDATION_ERROR,
             f"Provider type {provider.type} is not supported yet",
@@ -92,10 +92,10 @@ def open_for(
     token = (
         api_key if api_key is not None else secret_box(settings).decrypt(provider.api_key_encrypted)
     )
-    return open_compute(
+    return connect.open_compute(
         provider.type,
         token=token,
-        limiter=limiter_for_loop(settings.redis_url),
+        limiter=connect.limiter(settings.redis_url),
         base_url=provider.endpoint,
     )
 

@@ -14,16 +14,23 @@ from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import PageParams, page_params
 from stellwerk.kit.time import iso
 from stellwerk.models import ServiceProvider, VpsInstance, VpsPlan
+from stellwerk.provider import check as check_kit
+from stellwerk.provider import registry
 from stellwerk.provider.compute.base import IMAGE_TYPES
+from stellwerk.provider.registry import CatalogRoutes
 from stellwerk.server.auth import AdminUser, ServerReader, ServerWriter, order_rules, sees_costs
 from stellwerk.server.schemas import (
     ActionRequest,
     CatalogRead,
+    CheckEnvelope,
+    CheckRead,
     InstanceCreate,
     InstanceDetail,
     InstanceEnvelope,
     InstanceList,
     InstanceRead,
+    IntegrationList,
+    IntegrationRead,
     Message,
     PlanCreate,
     PlanEnvelope,
@@ -136,6 +143,41 @@ async def create_provider(
         active=body.active,
     )
     return ProviderEnvelope(provider=provider_read(provider))
+
+
+def check_read(report: check_kit.Report) -> CheckRead:
+    return CheckRead.model_validate(report.as_dict())
+
+
+@router.post("/api/admin/providers/{provider_id}/check", response_model=CheckEnvelope)
+async def check_provider(
+    provider_id: uuid.UUID, subject: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> CheckEnvelope:
+    """Read-only calls with the provider's stored key: does it work, and what to fix if not
+    (the key, its scopes, the clock). Nothing is created."""
+    provider = await provider_service.get(session, provider_id)
+    report = await provider_service.check(session, runtime.settings, provider)
+    return CheckEnvelope(check=check_read(report))
+
+
+@router.get("/api/admin/providers/integrations", response_model=IntegrationList)
+async def list_integrations(subject: AdminUser, runtime: RuntimeDep) -> IntegrationList:
+    """The registrar, DNS and platform providers the settings configure, and where they
+    answer (their sandbox in sandbox mode)."""
+    return IntegrationList(
+        integrations=[
+            IntegrationRead.model_validate(i)
+            for i in provider_service.integrations(runtime.settings)
+        ]
+    )
+
+
+@router.post("/api/admin/providers/integrations/{name}/check", response_model=CheckEnvelope)
+async def check_integration(name: str, subject: AdminUser, runtime: RuntimeDep) -> CheckEnvelope:
+    """Read-only calls with the configured credentials of `inwx`, `coolify`, `hetzner` (DNS)
+    or `powerdns`: the login and 2FA state, the token's abilities, the clock, the limits."""
+    report = await provider_service.check_integration(runtime.settings, name)
+    return CheckEnvelope(check=check_read(report))
 
 
 @router.get("/api/admin/providers/{provider_id}", response_model=ProviderEnvelope)
@@ -358,12 +400,15 @@ TypeQuery = Annotated[
 ]
 
 
-def _catalog_routes(provider_type: str, paths: dict[str, str]) -> None:
-    """Register a provider's catalog endpoints: `paths` maps kind → path segment."""
+def _catalog_routes(provider_type: str, routes: CatalogRoutes) -> None:
+    """Register a provider's catalog endpoints (its registry entry names the path segments)."""
     prefix = f"/api/vps/{provider_type}"
+    paths = {"plans": routes.plans, "regions": routes.regions}
+    if routes.marketplace:
+        paths["marketplace"] = routes.marketplace
 
     if "plans" in paths:
-        key = {"digitalocean": "sizes", "linode": "types", "hetzner": "server_types"}[provider_type]
+        key = routes.plans_key
 
         async def plans(
             subject: ServerReader,
@@ -436,7 +481,7 @@ def _catalog_routes(provider_type: str, paths: dict[str, str]) -> None:
             provider_id: ProviderIdQuery = None,
         ) -> dict[str, Any]:
             items = await _catalog(session, runtime, provider_type, provider_id, "marketplace")
-            if provider_type == "linode":
+            if routes.marketplace_key == "stackscripts":
                 return {"stackscripts": [_stackscript(a) for a in items]}
             return {"apps": [_app(a) for a in items]}
 
@@ -450,12 +495,9 @@ def _catalog_routes(provider_type: str, paths: dict[str, str]) -> None:
         )
 
 
-_catalog_routes(
-    "digitalocean",
-    {"plans": "sizes", "regions": "regions", "marketplace": "marketplace"},
-)
-_catalog_routes("linode", {"plans": "types", "regions": "regions", "marketplace": "stackscripts"})
-_catalog_routes("hetzner", {"plans": "server-types", "regions": "locations"})
+for _entry in registry.ENTRIES:
+    if _entry.catalog is not None:
+        _catalog_routes(_entry.name, _entry.catalog)
 
 
 @router.get("/api/vps/plans", response_model=PlanList)

@@ -46,6 +46,49 @@ class ProviderEnvelope(BaseModel):
     provider: ProviderRead
 
 
+class FindingRead(BaseModel):
+    level: str = Field(description="ok, warning or error")
+    message: str
+    fix: str | None = Field(default=None, description="What to do about it")
+
+
+class CheckRead(BaseModel):
+    provider: str = Field(description="The provider (inwx, coolify, hetzner, linode, ...)")
+    title: str
+    label: str = Field(description="`settings`, or the provider row's name")
+    url: str | None = Field(description="The base URL that was asked")
+    verdict: str = Field(description="ok, warning, failed or not_configured")
+    findings: list[FindingRead]
+    rate_limit: dict[str, str] | None = Field(
+        description="The limit headers of the last answer (limit, remaining, reset)"
+    )
+    clock_skew_seconds: float | None = Field(
+        description="How far this host's clock is ahead of the provider's"
+    )
+    duration_ms: float
+    sandbox: bool = Field(description="Answered by Stellwerk's sandbox of the provider")
+
+
+class CheckEnvelope(BaseModel):
+    success: bool = True
+    check: CheckRead
+
+
+class IntegrationRead(BaseModel):
+    name: str
+    title: str
+    kinds: list[str]
+    configured: bool = Field(description="Real credentials are set")
+    sandbox: bool = Field(description="Its sandbox answers (sandbox mode)")
+    url: str | None
+    settings: str = Field(description="The settings that configure it")
+
+
+class IntegrationList(BaseModel):
+    success: bool = True
+    integrations: list[IntegrationRead]
+
+
 class Message(BaseModel):
     success: bool = True
     message: str

@@ -29,8 +29,9 @@ from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
 from stellwerk.operation.service import operation as operation_service
+from stellwerk.provider import check as check_kit
+from stellwerk.provider import connect, registry
 from stellwerk.provider.compute.base import Image, MarketplaceApp, Plan, Region, Server
-from stellwerk.provider.compute.factory import COMPUTE_TYPES, limiter_for_loop, open_compute
 from stellwerk.provider.error import (
     INVALID_ACTION,
     MISSING_CREDENTIALS,
@@ -57,7 +58,8 @@ from stellwerk.server.secrets import SecretBox, SecretUnreadable
 log = logging.getLogger(__name__)
 
 CREATE_KIND = "server.create"
-DOCUMENTED_TYPES = ("linode", "digitalocean", "hetzner", "aws", "gcp")
+# Named by the servers API but not supported (yet): refused as such, not as unknown.
+ANNOUNCED_TYPES = ("aws", "gcp")
 HOURS_PER_MONTH = 672  # DigitalOcean's and Linode's monthly cap: 4 weeks of hours
 ACTIONS = {
     "boot": "power_on",
@@ -98,6 +100,10 @@ def as_body_field(error: ProviderError) -> ProviderError | ValidationFailed:
     )
 
 
+def _known_types() -> tuple[str, ...]:
+    return (*registry.compute_types(), *ANNOUNCED_TYPES)
+
+
 def money(value: Decimal | float) -> Decimal:
     return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
@@ -132,9 +138,9 @@ class ProviderService:
         provider_id: uuid.UUID | None,
     ) -> ServiceProvider:
         """The provider a request names, or the first active one of its type."""
-        if provider_type is not None and provider_type not in DOCUMENTED_TYPES:
+        if provider_type is not None and provider_type not in _known_types():
             raise ValidationFailed(
-                f"provider_type is one of {', '.join(COMPUTE_TYPES)}",
+                f"provider_type is one of {', '.join(registry.compute_types())}",
                 code=VALIDATION_ERROR,
                 field="provider_type",
             )
@@ -164,6 +170,73 @@ class ProviderService:
             field="provider_id",
         )
 
+    async def check(
+        self, session: AsyncSession, settings: Settings, provider: ServiceProvider
+    ) -> check_kit.Report:
+        """`stellwerk providers check` for one provider row: read-only calls with its key."""
+        try:
+            token = secret_box(settings).decrypt(provider.api_key_encrypted)
+        except SecretUnreadable:
+            report = check_kit.Report(
+                provider=provider.type,
+                title=registry.entry(provider.type).title,
+                label=provider.name,
+                url=provider.endpoint,
+            )
+            report.fail(
+                "The stored API key cannot be decrypted with this installation's key",
+                "Store the key again (PUT /api/admin/providers/{id} with api_key)",
+            )
+            return report.settle()
+        return await check_kit.check_compute(
+            provider.type, token=token, base_url=provider.endpoint, label=provider.name
+        )
+
+    async def check_all(
+        self, session: AsyncSession, settings: Settings
+    ) -> Sequence[check_kit.Report]:
+        return [
+            await self.check(session, settings, provider)
+            for provider in await ProviderRepository(session).list()
+            if provider.type in registry.compute_types()
+        ]
+
+    @staticmethod
+    def integrations(settings: Settings) -> Sequence[dict[str, Any]]:
+        """The settings-configured providers (registrar, DNS, platform) and where they answer."""
+        found = []
+        for entry in registry.settings_providers():
+            configured = bool(entry.configured and entry.configured(settings))
+            try:
+                point = connect.endpoint(settings, entry.name)
+            except ProviderError:
+                point = None
+            found.append(
+                {
+                    "name": entry.name,
+                    "title": entry.title,
+                    "kinds": [k for k in entry.kinds if k != "compute"],
+                    "configured": configured,
+                    "sandbox": bool(point and point.sandbox),
+                    "url": point.url if point else None,
+                    "settings": entry.settings_hint,
+                }
+            )
+        return found
+
+    @staticmethod
+    async def check_integration(settings: Settings, name: str) -> check_kit.Report:
+        entry = registry.find(name)
+        if entry is None or entry.configured is None:
+            known = ", ".join(e.name for e in registry.settings_providers())
+            raise ProviderError(
+                PROVIDER_NOT_FOUND,
+                f"No integration {name!r} (known: {known})",
+                provider="stellwerk",
+                field="name",
+            )
+        return await check_kit.check_settings_provider(settings, name)
+
     async def _generation(self, session: AsyncSession) -> int:
         providers = await ProviderRepository(session).list()
         generations = [
@@ -173,13 +246,16 @@ class ProviderService:
 
     @staticmethod
     def _check_type(provider_type: str) -> None:
-        if provider_type not in DOCUMENTED_TYPES:
+        if provider_type not in _known_types():
             raise ValidationFailed(
-                f"type is one of {', '.join(COMPUTE_TYPES)}", code=VALIDATION_ERROR, field="type"
+                f"type is one of {', '.join(registry.compute_types())}",
+                code=VALIDATION_ERROR,
+                field="type",
             )
-        if provider_type not in COMPUTE_TYPES:
+        if provider_type not in registry.compute_types():
             raise ValidationFailed(
-                f"{provider_type} is not supported yet; use one of {', '.join(COMPUTE_TYPES)}",
+                f"{provider_type} is not supported yet; use one of "
+                f"{', '.join(registry.compute_types())}",
                 code=VALIDATION_ERROR,
                 field="type",
             )
@@ -204,10 +280,10 @@ class ProviderService:
     async def _verify(
         provider_type: str, api_key: str, endpoint: str | None, settings: Settings
     ) -> None:
-        compute = open_compute(
+        compute = connect.open_compute(
             provider_type,
             token=api_key,
-            limiter=limiter_for_loop(settings.redis_url),
+            limiter=connect.limiter(settings.redis_url),
             base_url=endpoint,
             max_attempts=2,
         )
@@ -674,6 +750,7 @@ class InstanceService:
                     code=VALIDATION_ERROR,
                     field="tags",
                 )
+        self._check_provider_rules(provider.type, label, list(body.get("tags") or []))
         offered = await self._check_catalog(
             provider, settings, plan_type=plan_type, region=region, image=image, body=body
         )
@@ -816,6 +893,25 @@ class InstanceService:
                 field="label",
             )
 
+    @staticmethod
+    def _check_provider_rules(provider_type: str, label: str, tags: list[str]) -> None:
+        """What the provider itself refuses (its registry entry's rules), before it is asked."""
+        entry = registry.entry(provider_type)
+        rules = registry.capabilities(provider_type)
+        if not rules.label.accepts(label):
+            raise ValidationFailed(
+                f"{entry.title} does not accept the name {label!r}: {rules.label.description}",
+                code=VALIDATION_ERROR,
+                field="label",
+            )
+        for tag in tags:
+            if not rules.tag.accepts(tag):
+                raise ValidationFailed(
+                    f"{entry.title} does not accept the tag {tag!r}: {rules.tag.description}",
+                    code=VALIDATION_ERROR,
+                    field="tags",
+                )
+
     async def _check_catalog(
         self,
         provider: ServiceProvider,
@@ -864,21 +960,28 @@ class InstanceService:
         app = body.get("appSlug")
         script = body.get("stackscriptId")
         if app is not None or script is not None:
+            offers = registry.capabilities(provider.type).marketplace
+            for field, given in (("appSlug", app), ("stackscriptId", script)):
+                if given is not None and offers != field:
+                    owner = next(
+                        (
+                            registry.entry(n).title
+                            for n in registry.compute_types()
+                            if registry.capabilities(n).marketplace == field
+                        ),
+                        "another provider",
+                    )
+                    raise ValidationFailed(
+                        f"{field} is for {owner}", code=VALIDATION_ERROR, field=field
+                    )
             market = await catalog_service.of(provider, settings=settings, kind="marketplace")
-            if app is not None:
-                if provider.type != "digitalocean":
-                    raise ValidationFailed(
-                        "appSlug is for DigitalOcean", code=VALIDATION_ERROR, field="appSlug"
-                    )
-                if app not in {a["slug"] for a in market} | {a["image_slug"] for a in market}:
-                    raise ValidationFailed(
-                        f"Unknown 1-Click app {app}", code=VALIDATION_ERROR, field="appSlug"
-                    )
+            if app is not None and app not in (
+                {a["slug"] for a in market} | {a["image_slug"] for a in market}
+            ):
+                raise ValidationFailed(
+                    f"Unknown 1-Click app {app}", code=VALIDATION_ERROR, field="appSlug"
+                )
             if script is not None:
-                if provider.type != "linode":
-                    raise ValidationFailed(
-                        "stackscriptId is for Linode", code=VALIDATION_ERROR, field="stackscriptId"
-                    )
                 found = next((a for a in market if a["id"] == str(script)), None)
                 if found is None:
                     raise ValidationFailed(

@@ -278,7 +278,7 @@ async def _zones_page(
         {
             "zones": await dns_service.zones(session, subject.principal),
             "may_manage_zones": subject.principal.is_company,
-            "providers": sorted(connect.DNS_FACTORIES),
+            "providers": connect.dns_providers(),
             "default_provider": runtime.settings.dns_default_provider,
             "values": values or {},
             "errors": errors or {},

@@ -121,7 +121,7 @@ async def _new_project_page(
         {
             "servers": servers,
             "servers_error": servers_error,
-            "dns_providers": sorted(connect.DNS_FACTORIES),
+            "dns_providers": connect.dns_providers(),
             "buy_refused": BUY_REFUSED,
             "values": values or {},
             "errors": errors or {},

@@ -18,7 +18,8 @@ from stellwerk.kit.pagination import Page
 from stellwerk.models import ServiceProvider, VpsInstance
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED
-from stellwerk.provider.compute.factory import COMPUTE_TYPES
+from stellwerk.provider import check as check_kit
+from stellwerk.provider import registry
 from stellwerk.runtime import Runtime
 from stellwerk.server.auth import order_rules, sees_costs
 from stellwerk.server.service import (
@@ -38,7 +39,6 @@ router = APIRouter(include_in_schema=False)
 
 # Power actions every provider offers; power_cycle only where the provider has it.
 POWER_ACTIONS = ("boot", "shutdown", "reboot", "power_off")
-POWER_CYCLE_PROVIDERS = frozenset({"digitalocean"})
 ACTION_LABELS = {
     "boot": "Boot",
     "shutdown": "Shut down",
@@ -78,7 +78,12 @@ def actions_for(instance: VpsInstance) -> list[str]:
     if instance.status in ("deleted", "failed"):
         return ["delete"] if instance.status == "failed" else []
     actions = list(POWER_ACTIONS)
-    if instance.provider_type in POWER_CYCLE_PROVIDERS:
+    entry = registry.find(instance.provider_type or "")
+    if (
+        entry is not None
+        and entry.capabilities
+        and "power_cycle" in entry.capabilities.power_actions
+    ):
         actions.append("power_cycle")
     return [*actions, "delete"]
 
@@ -101,6 +106,7 @@ async def _providers_page(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
+    check: check_kit.Report | None = None,
 ) -> Response:
     providers = await provider_service.list(session)
     return render(
@@ -108,8 +114,10 @@ async def _providers_page(
         "server/providers.html",
         {
             "providers": providers,
-            "types": COMPUTE_TYPES,
+            "types": registry.compute_types(),
             "sandbox": runtime.settings.sandbox_enabled,
+            "integrations": provider_service.integrations(runtime.settings),
+            "check": check,
             "errors": errors or {},
             "values": values or {},
         },
@@ -162,6 +170,32 @@ async def create_provider(
 
 async def _provider(session: SessionDep, provider_id: uuid.UUID) -> ServiceProvider:
     return await provider_service.get(session, provider_id)
+
+
+@router.post("/ui/providers/{provider_id}/check", response_class=HTMLResponse)
+async def check_provider(
+    provider_id: uuid.UUID,
+    request: Request,
+    _: WebAdmin,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """Read-only calls with the provider's stored key; the verdict shows on the page."""
+    provider = await _provider(session, provider_id)
+    report = await provider_service.check(session, runtime.settings, provider)
+    return await _providers_page(request, session, runtime, check=report)
+
+
+@router.post("/ui/providers/integrations/{name}/check", response_class=HTMLResponse)
+async def check_integration(
+    name: str, request: Request, _: WebAdmin, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """The same for INWX, Coolify, Hetzner DNS or PowerDNS, with the configured settings."""
+    try:
+        report = await provider_service.check_integration(runtime.settings, name)
+    except StellwerkError as error:
+        return _back("/ui/providers", error.message)
+    return await _providers_page(request, session, runtime, check=report)
 
 
 @router.post("/ui/providers/{provider_id}/toggle")

@@ -17,9 +17,11 @@ import pytest_asyncio
 
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import constant_backoff
-from stellwerk.provider.compute import digitalocean_sandbox, hetzner_sandbox, linode_sandbox
 from stellwerk.provider.compute.base import Compute
-from stellwerk.provider.compute.factory import open_compute
+from stellwerk.provider.compute.digitalocean import sandbox as digitalocean_sandbox
+from stellwerk.provider.compute.hetzner import sandbox as hetzner_sandbox
+from stellwerk.provider.compute.linode import sandbox as linode_sandbox
+from stellwerk.provider.connect import open_compute
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 
 PROVISION_DELAY = 0.4
@@ -40,7 +42,7 @@ class ComputeCase:
 
 COMPUTE: dict[str, ComputeCase] = {
     "hetzner": ComputeCase(
-        "hetzner", hetzner_sandbox.create_app, "/v1", "cx22", "fsn1", "ubuntu-24.04", "cpx11"
+        "hetzner", hetzner_sandbox.create_app, "/v1", "cx23", "fsn1", "ubuntu-24.04", "cpx22"
     ),
     "linode": ComputeCase(
         "linode",

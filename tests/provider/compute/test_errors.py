@@ -10,9 +10,9 @@ import linode_api4
 import pytest
 
 from stellwerk.provider.compute.base import Compute
-from stellwerk.provider.compute.digitalocean import map_digitalocean_error
-from stellwerk.provider.compute.hetzner import map_hetzner_error
-from stellwerk.provider.compute.linode import map_linode_error
+from stellwerk.provider.compute.digitalocean.adapter import map_digitalocean_error
+from stellwerk.provider.compute.hetzner.adapter import map_hetzner_error
+from stellwerk.provider.compute.linode.adapter import map_linode_error
 from stellwerk.provider.error import ProviderError
 from tests.provider.compute.conftest import Sandbox
 

@@ -19,7 +19,9 @@ async def test_429_with_retry_after_is_waited_out(
     started = time.monotonic()
     regions = await compute.list_regions()
     assert regions
-    assert time.monotonic() - started >= 2.0
+    # Hetzner sends no Retry-After: one request refills in a second (test_hetzner.py).
+    expected = 0.9 if compute_sandbox.case.name == "hetzner" else 2.0
+    assert time.monotonic() - started >= expected
     assert len(await compute_sandbox.requests()) == 2
 
 

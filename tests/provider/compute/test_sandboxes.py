@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from stellwerk.config import Settings
-from stellwerk.provider.compute import hetzner_sandbox
+from stellwerk.provider.compute.hetzner import sandbox as hetzner_sandbox
 from stellwerk.provider.sandbox.kit import start_server
 from stellwerk.provider.sandbox.listener import start_all
 
@@ -32,7 +32,7 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
     first = await start_server(hetzner_sandbox.create_app(tmp_path), name="hetzner", suffix="/v1")
     async with httpx.AsyncClient(base_url=first.url, headers=headers) as http:
         created = await http.post(
-            "/servers", json={"name": "keep-me", "server_type": "cx22", "image": "debian-12"}
+            "/servers", json={"name": "keep-me", "server_type": "cx23", "image": "debian-12"}
         )
     await first.stop()
     assert created.status_code == 201

@@ -16,10 +16,10 @@ import pytest
 import pytest_asyncio
 
 from stellwerk.provider.dns.base import DnsProvider
-from stellwerk.provider.dns.inwx import InwxDns
-from stellwerk.provider.dns.powerdns import PowerDnsProvider
-from stellwerk.provider.registrar.inwx import InwxClient
-from stellwerk.provider.registrar.inwx_sandbox import create_app as inwx_app
+from stellwerk.provider.dns.inwx.adapter import InwxDns
+from stellwerk.provider.dns.powerdns.adapter import PowerDnsProvider
+from stellwerk.provider.registrar.inwx.adapter import InwxClient
+from stellwerk.provider.registrar.inwx.sandbox import create_app as inwx_app
 from stellwerk.provider.sandbox.kit import start_server
 from tests.provider.dns import pdns_server
 

@@ -11,9 +11,9 @@ import pytest_asyncio
 
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import constant_backoff
-from stellwerk.provider.compute.hetzner_sandbox import create_app
+from stellwerk.provider.compute.hetzner.sandbox import create_app
 from stellwerk.provider.dns.base import DnsProvider
-from stellwerk.provider.dns.hetzner import HetznerDns
+from stellwerk.provider.dns.hetzner.adapter import HetznerDns
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 from tests.provider.dns.test_contract import *  # noqa: F403 - the contract, for Hetzner
 
@@ -95,8 +95,6 @@ async def test_hcloud_zones_against_the_sandbox(hetzner_sandbox: RunningSandbox)
 async def test_zone_responses_match_the_spec(hetzner_sandbox: RunningSandbox) -> None:
     from tests.provider.compute import spec
 
-    if not spec.available("hetzner.json"):
-        return
     name = "hetzner.json"
     async with httpx.AsyncClient(
         base_url=hetzner_sandbox.url, headers={"Authorization": f"Bearer {TOKEN}"}
@@ -123,3 +121,53 @@ async def test_zone_responses_match_the_spec(hetzner_sandbox: RunningSandbox) ->
                 name, spec.response_schema(name, documented, "get", "200"), response.json()
             )
         await http.delete("/zones/spec-zone.example")
+
+
+async def test_a_second_value_with_another_ttl_joins_the_rrset(
+    dns_provider: tuple[DnsProvider, str],
+) -> None:
+    """`add_records` refuses a TTL that differs from the rrset's ("If set, and the RRSet being
+    updated already has a TTL, the values must be the same", hetzner.json); a set has one TTL,
+    so the newest TTL applies to the set, as with PowerDNS."""
+    provider, zone = dns_provider
+    await provider.create_record(zone=zone, name="www", type="A", content="192.0.2.1", ttl=300)
+    await provider.create_record(zone=zone, name="www", type="A", content="192.0.2.2", ttl=600)
+    records = await provider.list_records(zone=zone, name="www", type="A")
+    assert {r.content for r in records} == {"192.0.2.1", "192.0.2.2"}
+    assert {r.ttl for r in records} == {600}
+
+
+async def test_the_sandbox_refuses_a_different_ttl_in_add_records(
+    hetzner_sandbox: RunningSandbox,
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=hetzner_sandbox.url, headers={"Authorization": f"Bearer {TOKEN}"}
+    ) as http:
+        await http.post("/zones", json={"name": "ttl-zone.example", "mode": "primary"})
+        path = "/zones/ttl-zone.example/rrsets/www/A/actions/add_records"
+        first = await http.post(path, json={"records": [{"value": "192.0.2.1"}], "ttl": 300})
+        assert first.status_code == 201
+        second = await http.post(path, json={"records": [{"value": "192.0.2.2"}], "ttl": 600})
+        assert second.status_code == 400
+        assert second.json()["error"]["details"]["fields"][0]["name"] == "ttl"
+        rrsets = (await http.get("/zones/ttl-zone.example/rrsets")).json()["rrsets"]
+        await http.delete("/zones/ttl-zone.example")
+    # A new zone has its SOA and three NS records (hetzner.json, POST /zones).
+    assert {(r["name"], r["type"]) for r in rrsets} >= {("@", "SOA"), ("@", "NS")}
+    assert len(next(r for r in rrsets if r["type"] == "NS")["records"]) == 3
+
+
+async def test_a_429_without_retry_after_is_retried_after_a_second(
+    dns_provider: tuple[DnsProvider, str], hetzner_sandbox: RunningSandbox
+) -> None:
+    import time
+
+    provider, zone = dns_provider
+    async with httpx.AsyncClient() as http:
+        await http.post(
+            f"http://127.0.0.1:{hetzner_sandbox.port}/__sandbox__/faults",
+            json={"kind": "rate_limit", "count": 1},
+        )
+    started = time.monotonic()
+    assert await provider.list_records(zone=zone) is not None
+    assert time.monotonic() - started >= 0.9

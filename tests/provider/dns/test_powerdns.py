@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from stellwerk.provider.dns.powerdns import PowerDnsProvider
+from stellwerk.provider.dns.powerdns.adapter import PowerDnsProvider
 from stellwerk.provider.error import INVALID_CREDENTIALS, VALIDATION_ERROR, ProviderError
 from tests.provider.dns.pdns_server import PowerDns, resolve
 

@@ -5,8 +5,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest_asyncio
 
-from stellwerk.provider.paas.coolify import CoolifyPaas
-from stellwerk.provider.paas.coolify_sandbox import create_app
+from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
+from stellwerk.provider.paas.coolify.sandbox import create_app
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 
 
@@ -24,7 +24,7 @@ async def coolify_sandbox() -> AsyncIterator[RunningSandbox]:
 
 @pytest_asyncio.fixture
 async def coolify(coolify_sandbox: RunningSandbox) -> AsyncIterator[CoolifyPaas]:
-    paas = CoolifyPaas(api_url=coolify_sandbox.url, token="sandbox-token")
+    paas = CoolifyPaas(api_url=coolify_sandbox.url, token="sandbox-token", poll_interval=0.1)
     paas.http.backoff = lambda _n: 0.05
     yield paas
     await paas.aclose()

@@ -9,15 +9,15 @@ import pytest
 import pytest_asyncio
 
 from stellwerk.provider.action import ActionFailed, constant_backoff
-from stellwerk.provider.error import CONFLICT, NOT_FOUND, VALIDATION_ERROR, ProviderError
+from stellwerk.provider.error import API_ERROR, CONFLICT, NOT_FOUND, VALIDATION_ERROR, ProviderError
 from stellwerk.provider.paas.base import (
     EnvVar,
     HetznerServerRequest,
     Paas,
     PublicGitApp,
 )
-from stellwerk.provider.paas.coolify import CoolifyPaas
-from stellwerk.provider.paas.coolify_sandbox import (
+from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
+from stellwerk.provider.paas.coolify.sandbox import (
     SEED_CLOUD_TOKEN_UUID,
     SEED_KEY_UUID,
     create_app,
@@ -150,7 +150,7 @@ async def test_hetzner_server_through_platform(platform: tuple[Paas, RunningSand
     created = await paas.create_hetzner_server(
         request=HetznerServerRequest(
             location="fsn1",
-            server_type="cx22",
+            server_type="cx23",
             image=161547269,
             private_key_uuid=SEED_KEY_UUID,
             cloud_provider_token_uuid=SEED_CLOUD_TOKEN_UUID,
@@ -163,10 +163,12 @@ async def test_hetzner_server_through_platform(platform: tuple[Paas, RunningSand
         await paas.create_hetzner_server(
             request=HetznerServerRequest(
                 location="fsn1",
-                server_type="cx31",  # legacy type: gone from the live catalog
+                server_type="cx22",  # removed by Hetzner after 2025: Hetzner refuses it
                 image=161547269,
                 private_key_uuid=SEED_KEY_UUID,
                 cloud_provider_token_uuid=SEED_CLOUD_TOKEN_UUID,
             )
         )
-    assert caught.value.code == VALIDATION_ERROR
+    # Coolify answers whatever Hetzner refuses with its catch-all 500.
+    assert caught.value.code == API_ERROR
+    assert "Failed to create Hetzner server." in caught.value.message

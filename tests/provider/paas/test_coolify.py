@@ -3,55 +3,27 @@ validated against Coolify's OpenAPI document (shared/specs/coolify.json)."""
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
-import jsonschema
 import pytest
 
 from stellwerk.provider.error import INVALID_CREDENTIALS, NOT_FOUND, ProviderError
 from stellwerk.provider.paas.base import EnvVar, PublicGitApp
-from stellwerk.provider.paas.coolify import CoolifyPaas
+from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
 from stellwerk.provider.sandbox.kit import RunningSandbox
-
-SPEC_PATH = Path(__file__).resolve().parents[4] / "shared" / "specs" / "coolify.json"
-if not SPEC_PATH.exists():
-    SPEC_PATH = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "coolify.json"
+from tests.provider.compute import spec
 
 
-def _spec() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"{SPEC_PATH} is not there")
-    return json.loads(SPEC_PATH.read_text())  # type: ignore[no-any-return]
-
-
-def _nullable(node: Any) -> Any:
-    """OpenAPI's `nullable: true` as JSON Schema (`type: [t, "null"]`)."""
-    if isinstance(node, dict):
-        node = {k: _nullable(v) for k, v in node.items()}
-        if node.pop("nullable", False) and isinstance(node.get("type"), str):
-            node["type"] = [node["type"], "null"]
-        return node
-    if isinstance(node, list):
-        return [_nullable(v) for v in node]
-    return node
-
-
-def validate(spec: dict[str, Any], method: str, path: str, status: int, body: Any) -> None:
-    operation = spec["paths"][path][method.lower()]
-    response = operation["responses"][str(status)]
-    if "$ref" in response:
-        response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
-    schema = response["content"]["application/json"]["schema"]
-    document = _nullable({**schema, "components": spec["components"]})
-    jsonschema.Draft202012Validator(document).validate(body)
+def validate(method: str, path: str, status: int, body: Any) -> None:
+    """`body` matches the documented answer (the spec shipped beside the sandbox)."""
+    pointer = spec.response_schema("coolify.json", path, method.lower(), str(status))
+    spec.validate("coolify.json", pointer, body)
 
 
 async def test_answers_match_the_spec(coolify_sandbox: RunningSandbox) -> None:
-    spec = _spec()
+    await _control(coolify_sandbox, "deployments", {"delete_seconds": 0})
     headers = {"Authorization": "Bearer sandbox-token"}
     base = coolify_sandbox.url
     async with httpx.AsyncClient(base_url=base, headers=headers) as http:
@@ -59,7 +31,7 @@ async def test_answers_match_the_spec(coolify_sandbox: RunningSandbox) -> None:
         async def check(method: str, path: str, template: str, status: int, **kw: Any) -> Any:
             response = await http.request(method, path, **kw)
             assert response.status_code == status, response.text
-            validate(spec, method, template, status, response.json())
+            validate(method, template, status, response.json())
             return response.json()
 
         server = (await check("GET", "/servers", "/servers", 200))[0]
@@ -126,7 +98,7 @@ async def test_answers_match_the_spec(coolify_sandbox: RunningSandbox) -> None:
         await check("DELETE", f"/projects/{project['uuid']}", "/projects/{uuid}", 200)
         unauthenticated = await http.get("/servers", headers={"Authorization": "Bearer nope"})
         assert unauthenticated.status_code == 401
-        validate(spec, "GET", "/servers", 401, unauthenticated.json())
+        validate("GET", "/servers", 401, unauthenticated.json())
 
 
 async def test_deployment_goes_queued_in_progress_finished(
@@ -203,3 +175,172 @@ async def test_server_errors_retried_for_reads(
             json={"kind": "status", "count": 2, "status": 503},
         )
     assert await coolify.list_servers()
+
+
+# --- as Coolify really answers -----------------------------------------------------------------
+
+
+async def _control(sandbox: RunningSandbox, action: str, body: Any) -> Any:
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"http://127.0.0.1:{sandbox.port}/__sandbox__/{action}", json=body
+        )
+    return response.json() if response.content else None
+
+
+async def _app(paas: CoolifyPaas, name: str = "a") -> tuple[str, str]:
+    project = await paas.create_project(name=f"p-{name}")
+    server = (await paas.list_servers())[0]
+    app = await paas.create_public_application(
+        app=PublicGitApp(
+            project_uuid=project.uuid,
+            server_uuid=server.uuid,
+            name=name,
+            git_repository="https://github.com/vrs/vrs-core.git",
+            git_branch="main",
+        )
+    )
+    return project.uuid, app.uuid
+
+
+async def test_a_project_is_deleted_once_its_application_is_gone(
+    coolify_sandbox: RunningSandbox, coolify: CoolifyPaas
+) -> None:
+    """Deleting an application only queues Coolify's DeleteResourceJob; the project refuses to
+    go ("has resources") until the job ran. The adapter waits for the application to go."""
+    await _control(coolify_sandbox, "deployments", {"delete_seconds": 0.5})
+    project_uuid, app_uuid = await _app(coolify)
+    await coolify.delete_application(uuid=app_uuid)
+    await coolify.delete_project(uuid=project_uuid)
+    assert project_uuid not in {p.uuid for p in await coolify.list_projects()}
+    assert app_uuid not in {a.uuid for a in await coolify.list_applications()}
+
+
+async def test_the_sandbox_refuses_a_project_with_an_application_being_deleted(
+    coolify_sandbox: RunningSandbox, coolify: CoolifyPaas
+) -> None:
+    await _control(coolify_sandbox, "deployments", {"delete_seconds": 5})
+    project_uuid, app_uuid = await _app(coolify)
+    async with httpx.AsyncClient(
+        base_url=coolify_sandbox.url, headers={"Authorization": "Bearer sandbox-x"}
+    ) as http:
+        deleted = await http.delete(f"/applications/{app_uuid}")
+        refused = await http.delete(f"/projects/{project_uuid}")
+    assert deleted.json() == {"message": "Application deletion request queued."}
+    assert refused.status_code == 400
+    assert refused.json() == {"message": "Project has resources, so it cannot be deleted."}
+
+
+async def test_a_deployment_already_queued_is_followed(
+    coolify_sandbox: RunningSandbox, coolify: CoolifyPaas
+) -> None:
+    """Coolify answers 200 `{"message": "Deployment already queued for this commit."}` without
+    a `deployment_uuid` while one runs (queue_application_deployment)."""
+    await _control(coolify_sandbox, "deployments", {"queue_seconds": 2, "build_seconds": 2})
+    _, app_uuid = await _app(coolify)
+    first = await coolify.deploy(app_uuid=app_uuid)
+    again = await coolify.deploy(app_uuid=app_uuid)
+    restarted = await coolify.restart(app_uuid=app_uuid)
+    assert again.id == first.id
+    assert restarted.id == first.id
+    async with httpx.AsyncClient(
+        base_url=coolify_sandbox.url, headers={"Authorization": "Bearer sandbox-x"}
+    ) as http:
+        skipped = (await http.post(f"/applications/{app_uuid}/start")).json()
+    assert skipped == {"message": "Deployment already queued for this commit."}
+
+
+async def test_a_deployment_names_its_application_by_id(
+    coolify_sandbox: RunningSandbox, coolify: CoolifyPaas
+) -> None:
+    _, app_uuid = await _app(coolify)
+    action = await coolify.deploy(app_uuid=app_uuid)
+    async with httpx.AsyncClient(
+        base_url=coolify_sandbox.url, headers={"Authorization": "Bearer sandbox-x"}
+    ) as http:
+        one = (await http.get(f"/deployments/{action.id}")).json()
+        listed = (await http.get(f"/deployments/applications/{app_uuid}")).json()
+    # ApplicationDeploymentQueue has `application_id`, no `application_uuid`.
+    assert "application_uuid" not in one
+    assert one["application_id"].isdecimal()
+    # DeployController::get_application_deployments: {count, deployments}, 10 unless `take`.
+    assert listed["count"] == 1
+    assert [d["deployment_uuid"] for d in listed["deployments"]] == [action.id]
+    assert [d.uuid for d in await coolify.list_deployments(app_uuid=app_uuid)] == [action.id]
+
+
+async def test_the_create_answer_has_domains_as_a_string(coolify_sandbox: RunningSandbox) -> None:
+    async with httpx.AsyncClient(
+        base_url=coolify_sandbox.url, headers={"Authorization": "Bearer sandbox-x"}
+    ) as http:
+        project = (await http.post("/projects", json={"name": "d"})).json()
+        server = (await http.get("/servers")).json()[0]
+        created = await http.post(
+            "/applications/public",
+            json={
+                "project_uuid": project["uuid"],
+                "server_uuid": server["uuid"],
+                "environment_name": "production",
+                "git_repository": "https://github.com/vrs/vrs-core.git",
+                "git_branch": "main",
+                "build_pack": "nixpacks",
+                "ports_exposes": "8000",
+                "domains": "https://d.de,https://www.d.de",
+            },
+        )
+    assert created.status_code == 201
+    assert created.json()["domains"] == "https://d.de,https://www.d.de"
+
+
+# --- token abilities ----------------------------------------------------------------------------
+
+
+async def _token(sandbox: RunningSandbox, token: str, *abilities: str) -> CoolifyPaas:
+    await _control(sandbox, "tokens", {"token": token, "abilities": list(abilities)})
+    paas = CoolifyPaas(api_url=sandbox.url, token=token)
+    paas.http.backoff = lambda _n: 0.05
+    return paas
+
+
+async def test_env_values_hidden_without_read_sensitive_are_not_taken_for_empty(
+    coolify_sandbox: RunningSandbox, coolify: CoolifyPaas
+) -> None:
+    """Without `read:sensitive` (or `root`) Coolify leaves `value` out of every variable
+    (EnvironmentVariable::$hidden, ApiSensitiveData): the adapter says so instead of reading
+    the variables as empty."""
+    _, app_uuid = await _app(coolify)
+    await coolify.set_envs(app_uuid=app_uuid, envs=[EnvVar(key="SECRET_KEY", value="s3cret")])
+    limited = await _token(coolify_sandbox, "sandbox-limited", "read", "write", "deploy")
+    with pytest.raises(ProviderError) as caught:
+        await limited.list_envs(app_uuid=app_uuid)
+    assert caught.value.code == INVALID_CREDENTIALS
+    assert "read:sensitive" in caught.value.message
+    await limited.aclose()
+    sensitive = await _token(coolify_sandbox, "sandbox-sensitive", "read", "read:sensitive")
+    assert [e.value for e in await sensitive.list_envs(app_uuid=app_uuid)] == ["s3cret"]
+    await sensitive.aclose()
+
+
+async def test_a_missing_ability_is_named(
+    coolify_sandbox: RunningSandbox, coolify: CoolifyPaas
+) -> None:
+    _, app_uuid = await _app(coolify)
+    reader = await _token(coolify_sandbox, "sandbox-reader", "read", "write")
+    with pytest.raises(ProviderError) as caught:
+        await reader.deploy(app_uuid=app_uuid)
+    assert caught.value.code == INVALID_CREDENTIALS
+    assert "deploy" in caught.value.message
+    assert caught.value.http_status == 403
+    await reader.aclose()
+
+
+async def test_the_api_url_may_be_given_without_api_v1(
+    coolify_sandbox: RunningSandbox,
+) -> None:
+    from stellwerk.provider.registry import coolify_api_url
+
+    root = f"http://127.0.0.1:{coolify_sandbox.port}"
+    paas = CoolifyPaas(api_url=coolify_api_url(root), token="sandbox-root")
+    assert (await paas.list_servers())[0].name == "hetzner-1"
+    await paas.aclose()
+    assert coolify_api_url(f"{root}/api/v1/") == f"{root}/api/v1"

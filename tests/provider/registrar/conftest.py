@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
-from stellwerk.provider.registrar.inwx import InwxClient, InwxRegistrar
-from stellwerk.provider.registrar.inwx_sandbox import create_app
+from stellwerk.provider.registrar.inwx.adapter import InwxClient, InwxRegistrar
+from stellwerk.provider.registrar.inwx.sandbox import create_app
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 
 

@@ -11,8 +11,8 @@ import pytest_asyncio
 
 from stellwerk.provider.error import CONFLICT, NOT_FOUND, VALIDATION_ERROR, ProviderError
 from stellwerk.provider.registrar.base import ContactInput, Registrar
-from stellwerk.provider.registrar.inwx import InwxClient, InwxRegistrar
-from stellwerk.provider.registrar.inwx_sandbox import create_app
+from stellwerk.provider.registrar.inwx.adapter import InwxClient, InwxRegistrar
+from stellwerk.provider.registrar.inwx.sandbox import create_app
 from stellwerk.provider.sandbox.kit import start_server
 
 

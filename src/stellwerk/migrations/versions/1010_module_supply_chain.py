@@ -5,7 +5,7 @@ Existing repositories get `allow_private = false`: one whose URL points at a loo
 address stops working until an admin allows that explicitly.
 
 Revision ID: 1010
-Revises: 0950
+Revises: 1000
 Create Date: 2026-12-06 15:00:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 import stellwerk.kit.db
 
 revision: str = "1010"
-down_revision: str | Sequence[str] | None = "0950"
+down_revision: str | Sequence[str] | None = "1000"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

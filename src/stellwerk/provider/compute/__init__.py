@@ -1,2 +1,3 @@
-"""Compute providers: the `Compute` Protocol (base.py), adapters for Hetzner Cloud, Linode and
-DigitalOcean, and a sandbox beside each (`<name>_sandbox.py`)."""
+"""Compute providers: the `Compute` Protocol (base.py), one folder per provider
+(`<name>/adapter.py`, `<name>/sandbox.py`), and what the adapters (sdk.py) and sandboxes
+(sandbox_common.py) share."""

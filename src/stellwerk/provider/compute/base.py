@@ -16,7 +16,8 @@ Conventions every adapter follows, so callers never see a provider's dialect:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -42,11 +43,37 @@ IMAGE_TYPES: tuple[str, ...] = ("distribution", "application", "custom")
 
 # The label / tag naming the Stellwerk instance a server belongs to.
 MARKER_KEY = "stellwerk-instance"
+# The tag form, for providers whose tags are plain strings: `stellwerk:<32 hex digits>` is 42
+# characters, inside Linode's 3-50 (the API: "Tag '…' must be between 3 and 50 characters").
+MARKER_PREFIX = "stellwerk:"
+# Servers tagged before: `stellwerk-instance:<uuid>` (55 characters, too long for Linode).
+LEGACY_MARKER_PREFIX = f"{MARKER_KEY}:"
 
 
 def marker_tag(marker: str) -> str:
-    """The tag form (`stellwerk-instance:<id>`) for providers whose tags are plain strings."""
-    return f"{MARKER_KEY}:{marker}"
+    """The tag naming the instance `marker` (an instance id; other strings are kept as they are)."""
+    try:
+        return MARKER_PREFIX + uuid.UUID(marker).hex
+    except ValueError:
+        return MARKER_PREFIX + marker
+
+
+def split_marker(tags: Iterable[str]) -> tuple[str | None, tuple[str, ...]]:
+    """The marker among a server's tags (either form) and the other tags."""
+    marker: str | None = None
+    others: list[str] = []
+    for tag in tags:
+        if tag.startswith(MARKER_PREFIX) and marker is None:
+            value = tag[len(MARKER_PREFIX) :]
+            try:
+                marker = str(uuid.UUID(hex=value)) if len(value) == 32 else value
+            except ValueError:
+                marker = value
+        elif tag.startswith(LEGACY_MARKER_PREFIX) and marker is None:
+            marker = tag[len(LEGACY_MARKER_PREFIX) :]
+        else:
+            others.append(tag)
+    return marker, tuple(others)
 
 
 @dataclass(frozen=True)

@@ -93,8 +93,10 @@ class ComputeSandbox:
 
     @staticmethod
     def settle(server: dict[str, Any]) -> None:
-        """Apply a status change whose time has come (booting → running, …)."""
+        """Apply the status changes whose time has come (booting → running, …); a transition
+        may carry the next one (`then`)."""
         transition = server.get("transition")
-        if transition and now() >= transition["at"]:
+        while transition and now() >= transition["at"]:
             server["status"] = transition["to"]
-            server["transition"] = None
+            transition = transition.get("then")
+            server["transition"] = transition

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import requests
 
 from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.action import Backoff
-from stellwerk.provider.budget import DEFAULT_BUDGETS, Budget, token_fingerprint
+from stellwerk.provider.budget import Budget, token_fingerprint
 from stellwerk.provider.error import API_ERROR, ProviderError
 from stellwerk.provider.sync_http import BudgetedAdapter, BudgetPicker, mount
 
@@ -29,7 +30,7 @@ SDK_EXECUTOR = ThreadPoolExecutor(max_workers=32, thread_name_prefix="provider-s
 def budget_for(
     limiter: RateLimiter, key: str, budgets: dict[str, tuple[str, ...]] | None
 ) -> Budget:
-    limits = (budgets or {}).get(key) or DEFAULT_BUDGETS[key]
+    limits = (budgets or {}).get(key) or registry.budget_limits(key)
     return Budget(limiter, limits)
 
 
@@ -60,6 +61,7 @@ class SdkAdapter:
             budgets=picker,
             max_attempts=self._max_attempts,
             backoff=self._backoff,
+            refill_per_second=registry.entry(self.name).refill_per_second,
         )
         mount(session, adapter)
 

@@ -59,6 +59,8 @@ class Deployment:
     uuid: str
     status: str  # queued | in_progress | finished | failed | cancelled-by-user
     application_uuid: str | None = None
+    # Coolify names the application by its numeric id (`application_id`).
+    application_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,11 @@ class RateLimitStyle:
     reset: str | None
     reset_kind: Literal["epoch", "seconds"] = "epoch"
     retry_after_on_429: bool = True
+    # A token bucket refilled by this many requests a second (Hetzner: one) instead of a fixed
+    # window; `reset` is then the time the bucket is full again.
+    refill_per_second: float | None = None
+    # The reset header only on a 429 (Laravel's throttle: Coolify).
+    reset_on_429_only: bool = False
 
 
 @dataclass
@@ -178,8 +183,11 @@ class SandboxMiddleware:
         state: JsonState | None = None,
         on_reset: Callable[[], None] | None = None,
         controls: dict[str, Control] | None = None,
+        sandbox: Any = None,
     ) -> None:
         self.app = app
+        # The provider model behind the app, for tests that look at its state.
+        self.sandbox = sandbox
         self.controls = dict(controls or {})
         self.profile = profile
         self.state = state
@@ -187,6 +195,7 @@ class SandboxMiddleware:
         self.faults = Faults()
         self.log: deque[Recorded] = deque(maxlen=100_000)
         self._windows: dict[str, tuple[float, int]] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -220,8 +229,11 @@ class SandboxMiddleware:
             )
             await self._send(send, profile.unauthorized_status, answer, {})
             return
-        headers, exhausted, reset_in = self._count(token or "anonymous")
-        if fault is not None and fault.kind == "rate_limit":
+        limited = fault is not None and fault.kind == "rate_limit"
+        headers, exhausted, reset_in = self._count(
+            token or "anonymous", spend_all=limited and bool(profile.style.refill_per_second)
+        )
+        if fault is not None and limited:
             exhausted, reset_in = (
                 True,
                 fault.retry_after if fault.retry_after is not None else reset_in,
@@ -229,6 +241,8 @@ class SandboxMiddleware:
         if exhausted:
             if profile.style.retry_after_on_429:
                 headers["retry-after"] = str(max(1, round(reset_in)))
+            if profile.style.reset and profile.style.reset_on_429_only:
+                headers[profile.style.reset] = str(int(time.time() + reset_in))
             answer = profile.error_body(
                 429, profile.rate_limited_code, profile.rate_limited_message
             )
@@ -259,10 +273,29 @@ class SandboxMiddleware:
 
         await self.app(scope, receive, send_with_headers)
 
-    def _count(self, token: str) -> tuple[dict[str, str], bool, float]:
-        """Fixed-window counting per token; returns headers, whether it is spent, reset in s."""
+    def _count(self, token: str, *, spend_all: bool = False) -> tuple[dict[str, str], bool, float]:
+        """Counting per token (a fixed window, or the profile's token bucket); returns the
+        headers, whether the budget is spent, and the seconds until it resets."""
         profile = self.profile
         now = time.time()
+        refill = profile.style.refill_per_second
+        if refill:
+            level, at = self._buckets.get(token, (float(profile.rate_limit), now))
+            level = min(float(profile.rate_limit), level + (now - at) * refill)
+            if spend_all:
+                level = 0.0
+            exhausted = level < 1.0
+            if not exhausted:
+                level -= 1.0
+            self._buckets[token] = (level, now)
+            full_in = (profile.rate_limit - level) / refill
+            headers = {
+                profile.style.limit: str(profile.rate_limit),
+                profile.style.remaining: str(int(level)),
+            }
+            if profile.style.reset:
+                headers[profile.style.reset] = str(int(now + full_in))
+            return headers, exhausted, (1.0 - level) / refill if exhausted else 0.0
         started, used = self._windows.get(token, (now, 0))
         if now - started >= profile.rate_window:
             started, used = now, 0
@@ -274,7 +307,7 @@ class SandboxMiddleware:
             style.limit: str(profile.rate_limit),
             style.remaining: str(max(0, profile.rate_limit - used)),
         }
-        if style.reset:
+        if style.reset and not style.reset_on_429_only:
             headers[style.reset] = (
                 str(int(reset_at)) if style.reset_kind == "epoch" else str(int(reset_at - now))
             )
@@ -297,6 +330,7 @@ class SandboxMiddleware:
             self.faults.clear()
             self.log.clear()
             self._windows.clear()
+            self._buckets.clear()
             if self.state is not None:
                 self.state.reset()
             if self.on_reset is not None:

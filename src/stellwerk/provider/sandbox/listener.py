@@ -1,62 +1,50 @@
 """Running every sandbox: inside `stellwerk serve` (when no credentials are configured, or with
 `STELLWERK_SANDBOX=true`) and alone with `stellwerk sandbox`.
 
-A sandbox registers itself in `SANDBOXES` with a factory building its ASGI app and the suffix its
-official client expects in the base URL (hcloud `/v1`, linode_api4 `/v4`, Coolify `/api/v1`,
-none for pydo and inwx-domrobot).
+Which sandboxes there are, their app factories, the suffix each official client expects in the
+base URL (hcloud `/v1`, linode_api4 `/v4`, Coolify `/api/v1`, none for pydo and inwx-domrobot)
+and their port offsets come from the provider registry.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.types import ASGIApp
-
 from stellwerk.config import Settings
+from stellwerk.provider import registry
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class SandboxDefinition:
-    name: str
-    # Gets the sandbox's state directory; returns its app.
-    factory: Callable[[Path | None], ASGIApp]
-    suffix: str
-    # Offset from `STELLWERK_SANDBOX_PORT` (INWX 1, Coolify 2, Hetzner 3, Linode 4, DigitalOcean 5).
-    port_offset: int
-
-
-SANDBOXES: dict[str, SandboxDefinition] = {}
 # Base URLs of the sandboxes running in this process (filled by `sandbox_listener`), so adapters
 # built anywhere in the process (workflow steps included) find them.
 RUNNING_URLS: dict[str, str] = {}
 
 
-def register(definition: SandboxDefinition) -> None:
-    SANDBOXES[definition.name] = definition
-
-
-def _load_definitions() -> None:
-    import stellwerk.provider.sandboxes  # noqa: F401 - each sandbox module registers itself
+def urls_at(settings: Settings) -> dict[str, str]:
+    """Where the sandboxes of a `stellwerk sandbox` on `STELLWERK_SANDBOX_PORT` answer."""
+    return {
+        entry.name: f"http://127.0.0.1:{settings.sandbox_port + entry.sandbox.port_offset}"
+        f"{entry.sandbox.suffix}"
+        for entry in registry.with_sandbox()
+        if entry.sandbox is not None
+    }
 
 
 async def start_all(settings: Settings, *, persist: bool = True) -> list[RunningSandbox]:
-    _load_definitions()
     running: list[RunningSandbox] = []
     state_dir = settings.data_dir / "sandbox" if persist else None
-    for definition in sorted(SANDBOXES.values(), key=lambda d: d.port_offset):
-        port = settings.sandbox_port + definition.port_offset if settings.sandbox_port else 0
-        app = definition.factory(state_dir)
+    for entry in registry.with_sandbox():
+        spec = entry.sandbox
+        assert spec is not None
+        port = settings.sandbox_port + spec.port_offset if settings.sandbox_port else 0
+        app = registry.load(spec.app)(state_dir)
         running.append(
             await start_server(
-                app, name=definition.name, host="127.0.0.1", port=port, suffix=definition.suffix
+                app, name=entry.name, host="127.0.0.1", port=port, suffix=spec.suffix
             )
         )
     return running

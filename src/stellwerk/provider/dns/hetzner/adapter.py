@@ -13,9 +13,11 @@ from typing import Any
 
 import httpx
 
+from stellwerk.config import Settings
 from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.action import Backoff
-from stellwerk.provider.budget import DEFAULT_BUDGETS, Budget, token_fingerprint
+from stellwerk.provider.budget import Budget, token_fingerprint
 from stellwerk.provider.dns.base import (
     APEX,
     DEFAULT_TTL,
@@ -38,6 +40,7 @@ from stellwerk.provider.error import (
     ProviderError,
 )
 from stellwerk.provider.http import ProviderHttp
+from stellwerk.provider.registry import SANDBOX_SECRET, Endpoint
 
 PROVIDER = "hetzner"
 DEFAULT_BASE_URL = "https://api.hetzner.cloud/v1"
@@ -75,6 +78,7 @@ def map_error(response: httpx.Response) -> ProviderError:
         provider=PROVIDER,
         field=field,
         original=body,
+        retryable=code == "locked",  # another action runs on the zone: it passes
     )
 
 
@@ -119,7 +123,7 @@ class HetznerDns:
         backoff: Backoff | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        limits = (budgets or {}).get(PROVIDER) or DEFAULT_BUDGETS[PROVIDER]
+        limits = (budgets or {}).get(PROVIDER) or registry.budget_limits(PROVIDER)
         self.http = ProviderHttp(
             provider=PROVIDER,
             base_url=(base_url or DEFAULT_BASE_URL).rstrip("/"),
@@ -131,6 +135,7 @@ class HetznerDns:
             max_attempts=max_attempts,
             backoff=backoff,
             transport=transport,
+            refill_per_second=registry.entry(PROVIDER).refill_per_second,
         )
 
     async def _collect(self, path: str, key: str, **params: Any) -> list[dict[str, Any]]:
@@ -229,12 +234,20 @@ class HetznerDns:
         record_id = rrset_record_id(relative, type_, canonical, canonical_priority)
         if any(r.id == record_id for r in existing):
             raise ProviderError(CONFLICT, "The record exists", provider=PROVIDER)
+        path = self._rrset_path(zone, relative, type_)
+        # A value joining a set keeps the set's TTL (Hetzner refuses another one); the set has
+        # one TTL, so the TTL asked for then applies to the whole set, as with PowerDNS.
+        body = {"records": [{"value": value}], "ttl": existing[0].ttl if existing else ttl}
         await self.http.request(
             "POST",
-            f"{self._rrset_path(zone, relative, type_)}/actions/add_records",
-            json={"records": [{"value": value}], "ttl": ttl},
+            f"{path}/actions/add_records",
+            json=body,
             idempotent=True,  # adding a value that is there already changes nothing
         )
+        if existing and existing[0].ttl != ttl:
+            await self.http.request(
+                "POST", f"{path}/actions/change_ttl", json={"ttl": ttl}, idempotent=True
+            )
         return DnsRecord(
             id=record_id,
             zone=zone,
@@ -311,3 +324,13 @@ class HetznerDns:
 
 
 __all__ = ["APEX", "HetznerDns"]
+
+
+def open_dns(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> HetznerDns:
+    """Hetzner DNS with `HETZNER_API_TOKEN` at `HETZNER_DNS_API_URL` (or the sandbox)."""
+    token = (
+        SANDBOX_SECRET
+        if endpoint.sandbox or settings.hetzner_api_token is None
+        else settings.hetzner_api_token.get_secret_value()
+    )
+    return HetznerDns(token=token, limiter=limiter, base_url=endpoint.url)

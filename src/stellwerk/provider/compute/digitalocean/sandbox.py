@@ -37,7 +37,7 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
+from stellwerk.provider.sandbox.openapi import OpenApiCheck, Problem, Spec
 
 CREATED = "2024-01-01T00:00:00Z"
 REGION_SLUGS = ["nyc1", "nyc3", "sfo3", "ams3", "fra1", "lon1"]
@@ -200,7 +200,15 @@ def error(status: int, error_id: str, message: str) -> Response:
     return reply({"id": error_id, "message": message, "request_id": str(uuid.uuid4())}, status)
 
 
+def _refuse(problems: list[Problem]) -> Response:
+    """A body the spec refuses: 422 `unprocessable_entity` (digitalocean.yaml, `error`)."""
+    return error(
+        422, "unprocessable_entity", "; ".join(f"{p.field}: {p.message}" for p in problems)
+    )
+
+
 def _page(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
+    # `page` from 1, `per_page` 20 unless asked, at most 200 (digitalocean.yaml, `per_page`).
     page = int_param(request, "page", 1, low=1, high=1_000_000)
     per_page = int_param(request, "per_page", 20, low=1, high=200)
     if page is None or per_page is None:
@@ -368,6 +376,7 @@ class DigitalOceanSandbox(ComputeSandbox):
 
     async def list_images(self, request: Request) -> Response:
         kind = request.query_params.get("type")
+        # `type` is `application` or `distribution` (digitalocean.yaml, images_list `type`).
         if kind not in (None, "distribution", "application"):
             return error(400, "bad_request", "type must be distribution or application")
         private = request.query_params.get("private") == "true"
@@ -404,6 +413,8 @@ class DigitalOceanSandbox(ComputeSandbox):
         body = await body_of(request)
         if body is None:
             return error(400, "bad_request", "Request body must be a JSON object")
+        # `name`, `size` and `image` are required (digitalocean.yaml droplet_single_create; the
+        # words for unknown ones are pydo's mocked answers, tests/mocked/test_droplets.py).
         name = body.get("name")
         if not isinstance(name, str) or not name:
             return error(422, "unprocessable_entity", "Name is required")
@@ -423,6 +434,7 @@ class DigitalOceanSandbox(ComputeSandbox):
             return error(
                 422, "unprocessable_entity", "You specified an invalid region for Droplet creation."
             )
+        # `ssh_keys` are ids or fingerprints of the account's keys (droplet_create `ssh_keys`).
         keys = body.get("ssh_keys") or []
         known = {str(k["id"]) for k in SSH_KEYS} | {k["fingerprint"] for k in SSH_KEYS}
         for key in keys:
@@ -431,6 +443,7 @@ class DigitalOceanSandbox(ComputeSandbox):
         tags = body.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             return error(422, "unprocessable_entity", "tags must be a list of strings")
+        # The account's `droplet_limit` (25 here, `GET /v2/account`); the API's words.
         if len(self.droplets) >= 25:
             return error(
                 422,
@@ -497,6 +510,7 @@ class DigitalOceanSandbox(ComputeSandbox):
             "reboot": "active",
             "power_cycle": "active",
         }
+        # droplet_actions `type` enum (digitalocean.yaml); one event at a time per droplet.
         if kind not in transitions:
             return error(422, "unprocessable_entity", f"Action type '{kind}' is not valid")
         if droplet["status"] == "new":
@@ -568,7 +582,6 @@ def create_app(
         rate_limited_code="too_many_requests",
         rate_limited_message="API rate limit exceeded.",
     )
-    return SandboxMiddleware(app, profile=profile, state=state)
-
-
-register(SandboxDefinition(name="digitalocean", factory=create_app, suffix="", port_offset=5))
+    spec = Spec.load(__package__ or "", prefix="")
+    checked = OpenApiCheck(app, spec=spec, refuse=_refuse)
+    return SandboxMiddleware(checked, profile=profile, state=state, sandbox=s)

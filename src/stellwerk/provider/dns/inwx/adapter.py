@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from stellwerk.config import Settings
+from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.dns.base import (
     APEX,
     DEFAULT_TTL,
@@ -16,7 +18,8 @@ from stellwerk.provider.dns.base import (
     unquote_txt,
 )
 from stellwerk.provider.error import NOT_FOUND, VALIDATION_ERROR, ProviderError
-from stellwerk.provider.registrar.inwx import PROVIDER, InwxClient
+from stellwerk.provider.registrar.inwx.adapter import PROVIDER, InwxClient, open_client
+from stellwerk.provider.registry import Endpoint
 
 DEFAULT_NAMESERVERS = ("ns.inwx.de", "ns2.inwx.de", "ns3.inwx.eu")
 
@@ -63,12 +66,11 @@ class InwxDns:
         await self.client.aclose()
 
     async def list_zones(self) -> list[DnsZone]:
-        data = await self.client.res_data("nameserver.list", {"pagelimit": 1000})
         return [
             DnsZone(
                 name=normalize_zone(str(d["domain"])), id=str(d.get("roId", "")), kind=d.get("type")
             )
-            for d in data.get("domains") or []
+            for d in await self.client.pages("nameserver.list", "domains")
         ]
 
     async def get_zone(self, *, zone: str) -> DnsZone:
@@ -176,3 +178,7 @@ def _numeric(record_id: str) -> int:
         raise ProviderError(
             VALIDATION_ERROR, "An INWX record id is a number", provider=PROVIDER, field="id"
         ) from error
+
+
+def open_dns(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> InwxDns:
+    return InwxDns(open_client(settings, endpoint, limiter))

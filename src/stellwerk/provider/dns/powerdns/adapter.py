@@ -14,7 +14,11 @@ from urllib.parse import quote
 
 import httpx
 
+from stellwerk.config import Settings
+from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.budget import Budget, token_fingerprint
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.dns.base import (
     APEX,
     DEFAULT_TTL,
@@ -40,6 +44,7 @@ from stellwerk.provider.error import (
     ProviderError,
 )
 from stellwerk.provider.http import ProviderHttp
+from stellwerk.provider.registry import Endpoint
 
 PROVIDER = "powerdns"
 HOST_TYPES = frozenset({"CNAME", "MX", "NS", "SRV", "PTR"})
@@ -306,3 +311,44 @@ class PowerDnsProvider:
         current, siblings = await self._find(zone, record_id)
         others = [r for r in siblings if r.id != current.id]
         await self._patch(zone, current.name, current.type, current.ttl, others)
+
+
+def open_dns(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> PowerDnsProvider:
+    """PowerDNS at `POWERDNS_API_URL` with `POWERDNS_API_KEY` (it has no sandbox)."""
+    key = settings.powerdns_api_key
+    return PowerDnsProvider(
+        api_url=endpoint.url,
+        api_key=None if key is None else key.get_secret_value(),
+        server_id=settings.powerdns_server_id,
+        default_nameservers=[
+            n.strip() for n in settings.powerdns_nameservers.split(",") if n.strip()
+        ],
+        budget=Budget(limiter, registry.budget_limits(PROVIDER)),
+    )
+
+
+async def check(target: Target) -> Report:
+    """PowerDNS: the API key and the server id (`GET /api/v1/servers/{id}`)."""
+    report = new_report(target)
+    key = target.credentials.get("token") or ""
+    server_id = target.credentials.get("server_id") or "localhost"
+    base = target.url.rstrip("/")
+    base = base if base.endswith("/api/v1") else f"{base}/api/v1"
+    async with Probe(report, base_url=base, headers={"X-API-Key": key}) as probe:
+        answer = await probe.request("GET", f"/servers/{quote(server_id, safe='')}")
+        if answer is None:
+            return report
+        if answer.status_code in (401, 403):
+            refused(report, answer.status_code, "Set POWERDNS_API_KEY to the server's api-key")
+        elif answer.status_code == 404:
+            report.fail(
+                f"PowerDNS has no server {server_id!r}",
+                "Set POWERDNS_SERVER_ID (usually localhost)",
+            )
+        elif not answer.is_success:
+            report.fail(f"PowerDNS answered HTTP {answer.status_code}")
+        else:
+            data = answer.json()
+            report.ok(f"PowerDNS {data.get('version', '')} ({data.get('daemon_type', 'server')})")
+    clock(report)
+    return report

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import os
 import secrets
@@ -28,6 +29,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from stellwerk.provider import registry
 from stellwerk.provider.sandbox.kit import (
     SANDBOX_TOKEN_PREFIX,
     JsonState,
@@ -35,11 +37,10 @@ from stellwerk.provider.sandbox.kit import (
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
 
 SANDBOX_2FA_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 SESSION_COOKIE = "domrobot"
-SEED_CONTACT_ID = 12345
+SEED_CONTACT_ID = int(registry.entry("inwx").sandbox.seeds["contact_id"])  # type: ignore[union-attr]
 TAKEN = ("example.com", "example.de", "google.de", "inwx.de", "vrs.gmbh")
 PRICES = {"de": "4.90", "com": "11.90", "net": "13.90", "org": "12.90", "eu": "5.90", "io": "39.00"}
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS", "PTR", "SOA", "URL")
@@ -85,13 +86,55 @@ def _initial() -> dict[str, Any]:
 
 
 class Fail(Exception):
-    def __init__(self, code: int, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        reason: str | None = None,
+        *,
+        reason_code: str | None = None,
+        details: list[dict[str, str]] | None = None,
+    ) -> None:
         super().__init__(reason or MESSAGES.get(code, ""))
         self.code = code
         self.reason = reason
+        self.reason_code = reason_code
+        self.details = details
+
+
+# A TAN that is wrong or used before: the answer certbot-dns-inwx#26 records, word for word.
+TAN_INVALID = Fail(
+    2200,
+    "The confirmation code is invalid.",
+    reason_code="INVALID",
+    details=[{"code": "ACCOUNT_UNLOCK_FAILED", "msg": "The confirmation code is invalid"}],
+)
+# A call on a session that still waits for its TAN (inwx/terraform-provider-inwx#6).
+UNLOCK_REQUIRED = Fail(
+    2200,
+    "You need to unlock your account with your mobile TAN.",
+    reason_code="Error_AccountUnlockRequired",
+    details=[
+        {"code": "ACCOUNT_LOCKED", "msg": "You need to unlock your account with your mobile TAN"}
+    ],
+)
+# Lists answer one page: `page` (from 1) and `pagelimit`, 20 unless asked (apidoc ch02, the
+# `domain.list`/`nameserver.list`/`contact.list` parameter tables; dnscontrol and external-dns
+# loop over the pages).
+DEFAULT_PAGELIMIT = 20
+
+
+def _page(params: dict[str, Any], items: list[Any]) -> list[Any]:
+    try:
+        page = max(1, int(params.get("page", 1)))
+        limit = max(1, int(params.get("pagelimit", DEFAULT_PAGELIMIT)))
+    except (TypeError, ValueError) as error:
+        raise Fail(2005, "page and pagelimit are numbers") from error
+    return items[(page - 1) * limit : page * limit]
 
 
 def _require(params: dict[str, Any], *names: str) -> None:
+    # A required parameter missing: EPP 2003 (RFC 5730 §3; the apidoc's parameter tables say
+    # which are required).
     for name in names:
         if params.get(name) in (None, ""):
             raise Fail(2003, f"Parameter '{name}' is missing")
@@ -100,14 +143,16 @@ def _require(params: dict[str, Any], *names: str) -> None:
 def _domain_name(value: Any) -> str:
     name = str(value or "").strip().lower().rstrip(".")
     labels = name.split(".")
+    # A syntactically wrong value: EPP 2005 (RFC 5730 §3); labels are 1-63 characters.
     if len(labels) < 2 or not all(labels) or any(len(label) > 63 for label in labels):
         raise Fail(2005, f"Invalid domain name '{value}'")
     return name
 
 
 class InwxSandbox:
-    def __init__(self, state_dir: Path | None) -> None:
+    def __init__(self, state_dir: Path | None, *, totp_interval: int = 30) -> None:
         self.state = JsonState(state_dir / "inwx.json" if state_dir else None, _initial)
+        self.totp = pyotp.TOTP(SANDBOX_2FA_SECRET, interval=totp_interval)
 
     # --- helpers -------------------------------------------------------------------------
     @property
@@ -133,7 +178,7 @@ class InwxSandbox:
         if not (
             user.startswith(SANDBOX_TOKEN_PREFIX) and password.startswith(SANDBOX_TOKEN_PREFIX)
         ):
-            raise Fail(2200, "Invalid username or password")
+            raise Fail(2200, "Invalid username or password")  # EPP 2200 authentication error
         tfa = "GOOGLE-AUTH" if "-2fa" in user else "0"
         session.update({"user": user, "unlocked": tfa == "0"})
         return {"customerId": 1, "accountId": 1, "tfa": tfa, "builddate": "2026-01-01"}
@@ -144,11 +189,28 @@ class InwxSandbox:
         tan = params.get("tan")
         # The real API wants the code as sent by an authenticator: six digits, leading zeros kept.
         if not isinstance(tan, str) or len(tan) != 6 or not tan.isdecimal():
-            raise Fail(2200, "Invalid TAN")
-        if not pyotp.TOTP(SANDBOX_2FA_SECRET).verify(tan, valid_window=1):
-            raise Fail(2200, "Invalid TAN")
+            raise TAN_INVALID
+        # A TAN counts once: a second unlock with the code of a step already used is refused,
+        # even from another session ("a mobile tan token can not be used twice",
+        # oGGy990/certbot-dns-inwx#1; DNSControl/dnscontrol#848).
+        current = self.totp.timecode(datetime.datetime.now())
+        step = next(
+            (c for c in (current, current - 1, current + 1) if self.totp.generate_otp(c) == tan),
+            None,
+        )
+        used: dict[str, int] = self.data.setdefault("tan_steps", {})
+        if step is None or step <= used.get(session["user"], -1):
+            raise TAN_INVALID
+        used[session["user"]] = step
         session["unlocked"] = True
         return {}
+
+    def account_info(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
+        # terraform-provider-inwx provider.go calls `account.info` to see whether the session
+        # works (2200 while it is locked).
+        if not session.get("unlocked"):
+            raise UNLOCK_REQUIRED if session.get("user") else Fail(2200, "Not logged in")
+        return {"customerId": 1, "accountId": 1, "username": session["user"]}
 
     def account_logout(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         session.clear()
@@ -186,6 +248,8 @@ class InwxSandbox:
             ident = int(value)  # type: ignore[arg-type]
         except (TypeError, ValueError) as error:
             raise Fail(2005, f"Invalid contact id for '{role}'") from error
+        # An object that does not exist: EPP 2303 (seen on nameserver.info for unknown domains,
+        # stalwartlabs/dns-update#79).
         if str(ident) not in self.data["contacts"]:
             raise Fail(2303, f"Contact {ident} does not exist")
         return ident
@@ -196,6 +260,7 @@ class InwxSandbox:
         contacts = {
             r: self._contact_id(params, r) for r in ("registrant", "admin", "tech", "billing")
         }
+        # An object that exists: EPP 2302 (RFC 5730 §3).
         if self._taken(name):
             raise Fail(2302, f"Domain {name} is already registered")
         period = str(params.get("period", "1Y"))
@@ -225,6 +290,7 @@ class InwxSandbox:
         registrant = self._contact_id(params, "registrant")
         if name in self.data["domains"]:
             raise Fail(2302, f"Domain {name} is already in this account")
+        # An auth code is required (apidoc domain.transfer); too short to be one is a syntax error.
         if len(str(params["authCode"])) < 4:
             raise Fail(2005, "Invalid auth code")
         roid = self.state.next_id("domain")
@@ -256,14 +322,13 @@ class InwxSandbox:
 
     def domain_list(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         self._complete_transfers()
-        page = max(1, int(params.get("page", 1)))
-        limit = max(1, min(1000, int(params.get("pagelimit", 20))))
         items = sorted(self.data["domains"].values(), key=lambda d: d["domain"])
-        chunk = items[(page - 1) * limit : page * limit]
-        return {"count": len(items), "domain": [self._public(d) for d in chunk]}
+        return {"count": len(items), "domain": [self._public(d) for d in _page(params, items)]}
 
     def contact_create(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         _require(params, "type", "name", "street", "city", "pc", "cc", "voice", "email")
+        # Contact types PERSON, ORG, ROLE (apidoc contact.create; terraform
+        # resource_domain_contact.go).
         if str(params["type"]).upper() not in ("PERSON", "ORG", "ROLE"):
             raise Fail(2005, "Invalid contact type")
         if "@" not in str(params["email"]):
@@ -286,8 +351,8 @@ class InwxSandbox:
         return {"contact": contact}
 
     def contact_list(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
-        contacts = list(self.data["contacts"].values())
-        return {"count": len(contacts), "contact": contacts}
+        contacts = sorted(self.data["contacts"].values(), key=lambda c: int(c["id"]))
+        return {"count": len(contacts), "contact": _page(params, contacts)}
 
     # --- nameserver ------------------------------------------------------------------------
     def _zone(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -305,6 +370,7 @@ class InwxSandbox:
     def nameserver_create(self, params: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
         _require(params, "domain", "type")
         name = _domain_name(params["domain"])
+        # Zone types MASTER and SLAVE (apidoc nameserver.create, table 2.183).
         if str(params["type"]).upper() not in ("MASTER", "SLAVE"):
             raise Fail(2005, "Invalid nameserver type")
         if name in self.data["zones"]:
@@ -355,7 +421,8 @@ class InwxSandbox:
         return {
             "count": len(zones),
             "domains": [
-                {"roId": z["roId"], "domain": z["domain"], "type": z["type"]} for z in zones
+                {"roId": z["roId"], "domain": z["domain"], "type": z["type"]}
+                for z in _page(params, zones)
             ],
         }
 
@@ -387,6 +454,8 @@ class InwxSandbox:
 
     @staticmethod
     def _validate(type_: str, content: str, ttl: Any) -> None:
+        # Record types of nameserver.createRecord (apidoc, table 2.185); SOA is INWX's own. The
+        # TTL floor of 60 s is the sandbox's (the apidoc names none; integrations use 300).
         if type_ not in RECORD_TYPES or type_ == "SOA":
             raise Fail(2005, f"Invalid record type '{type_}'")
         if not content:
@@ -419,7 +488,7 @@ class InwxSandbox:
                 type_,
                 str(params["content"]),
             ):
-                raise Fail(2302, "Record already exists")
+                raise Fail(2302, "Record already exists")  # EPP 2302: the same record exists
         record = {
             "id": self.state.next_id("record"),
             "name": fqdn,
@@ -446,6 +515,7 @@ class InwxSandbox:
         ids = params["id"] if isinstance(params["id"], list) else [params["id"]]
         for record_id in ids:
             zone, record = self._record(record_id)
+            # The SOA record is INWX's (dnscontrol skips it): EPP 2304, status prohibits.
             if record["type"] == "SOA":
                 raise Fail(2304, "The SOA record is managed by INWX")
             type_ = str(params.get("type", record["type"])).upper()
@@ -487,23 +557,25 @@ class InwxSandbox:
             sid, new_sid = None, secrets.token_hex(16)
             session = {}
         code, res_data, reason = 1000, None, None
+        failure: Fail | None = None
         method = payload.get("method") if isinstance(payload, dict) else None
         params = payload.get("params") if isinstance(payload, dict) else None
         try:
+            # A request that is no call, or an unknown method: EPP 2400, command failed.
             if not isinstance(method, str) or not isinstance(params, dict | None):
                 raise Fail(2400, "Invalid request")
             handler = self.handler(method)
             if handler is None:
                 raise Fail(2400, f"Unknown method {method}")
             if not method.startswith("account.") and not session.get("unlocked"):
-                raise Fail(2200, "Not logged in")
+                raise UNLOCK_REQUIRED if session.get("user") else Fail(2200, "Not logged in")
             result = handler(dict(params or {}), session)
             if isinstance(result, tuple):
                 code, res_data = result
             else:
                 res_data = result
         except Fail as fail:
-            code, reason = fail.code, fail.reason
+            code, reason, failure = fail.code, fail.reason, fail
         if session:
             sessions[sid or new_sid or ""] = session
         elif sid in sessions:
@@ -517,7 +589,9 @@ class InwxSandbox:
         }
         if reason:
             body["reason"] = reason
-            body["reasonCode"] = f"E{code}"
+            body["reasonCode"] = (failure.reason_code if failure else None) or f"E{code}"
+        if failure is not None and failure.details:
+            body["details"] = failure.details
         if res_data is not None and code < 2000:
             body["resData"] = res_data
         response = JSONResponse(body)
@@ -530,6 +604,9 @@ def _error_body(status: int, code: str, message: str) -> dict[str, Any]:
     return {"code": 2502 if status == 429 else 2400, "msg": message}
 
 
+# INWX documents no request limit: everything answers HTTP 200. The sandbox still has one (20
+# a second) so clients meet a limit at all; it answers HTTP 429 with EPP's 2502 "session limit
+# exceeded" (RFC 5730 §3), which the client maps to RATE_LIMIT_EXCEEDED.
 PROFILE = SandboxProfile(
     name="inwx",
     error_body=_error_body,
@@ -541,17 +618,13 @@ PROFILE = SandboxProfile(
 )
 
 
-def create_app(state_dir: Path | None) -> ASGIApp:
-    sandbox = InwxSandbox(state_dir)
+def create_app(state_dir: Path | None, *, totp_interval: int = 30) -> ASGIApp:
+    sandbox = InwxSandbox(state_dir, totp_interval=totp_interval)
     app = Starlette(
         routes=[
             Route("/jsonrpc/", sandbox.jsonrpc, methods=["POST"]),
             Route("/jsonrpc", sandbox.jsonrpc, methods=["POST"]),
         ]
     )
-    middleware = SandboxMiddleware(app, profile=PROFILE, state=sandbox.state)
-    middleware.sandbox = sandbox  # type: ignore[attr-defined]
+    middleware = SandboxMiddleware(app, profile=PROFILE, state=sandbox.state, sandbox=sandbox)
     return middleware
-
-
-register(SandboxDefinition(name="inwx", factory=create_app, suffix="", port_offset=1))

@@ -11,8 +11,9 @@ import httpx
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import Action, Backoff
 from stellwerk.provider.budget import token_fingerprint
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.compute.base import (
-    MARKER_KEY,
+    LEGACY_MARKER_PREFIX,
     CreatedServer,
     CreateServer,
     Image,
@@ -21,6 +22,7 @@ from stellwerk.provider.compute.base import (
     Region,
     Server,
     marker_tag,
+    split_marker,
 )
 from stellwerk.provider.compute.sdk import budget_for, cloud_config, is_public_key
 from stellwerk.provider.error import (
@@ -108,6 +110,7 @@ class DigitalOceanCompute:
         backoff: Backoff | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        poll_interval: float = 1.0,  # unused: droplet actions are followed by the caller
     ) -> None:
         endpoint = (base_url or DEFAULT_BASE_URL).rstrip("/")
         if endpoint.endswith("/v2"):
@@ -150,8 +153,7 @@ class DigitalOceanCompute:
         ipv6 = next(
             (n["ip_address"] for n in networks.get("v6") or [] if n.get("type") == "public"), None
         )
-        tags = tuple(str(t) for t in droplet.get("tags") or [])
-        prefix = f"{MARKER_KEY}:"
+        marker, tags = split_marker(str(t) for t in droplet.get("tags") or [])
         size = droplet.get("size") or {}
         transfer = size.get("transfer")
         return Server(
@@ -169,8 +171,8 @@ class DigitalOceanCompute:
             memory=droplet.get("memory"),
             disk=droplet.get("disk"),
             transfer=int(float(transfer) * 1000) if transfer is not None else None,
-            tags=tuple(t for t in tags if not t.startswith(prefix)),
-            marker=next((t[len(prefix) :] for t in tags if t.startswith(prefix)), None),
+            tags=tags,
+            marker=marker,
         )
 
     def _action(self, action: dict[str, Any]) -> Action:
@@ -256,6 +258,9 @@ class DigitalOceanCompute:
 
     async def find_server(self, *, marker: str) -> Server | None:
         droplets = await self._collect("/droplets", "droplets", tag_name=marker_tag(marker))
+        if not droplets:  # a droplet created before the tag became shorter
+            legacy = f"{LEGACY_MARKER_PREFIX}{marker}"
+            droplets = await self._collect("/droplets", "droplets", tag_name=legacy)
         return self._server(droplets[0]) if droplets else None
 
     async def list_servers(self) -> list[Server]:
@@ -382,3 +387,51 @@ def _image_label(image: dict[str, Any]) -> str:
     if distribution and not name.startswith(distribution) and image.get("type") == "base":
         return f"{distribution} {name.replace(' (LTS)', '')}"
     return name
+
+
+async def check(target: Target) -> Report:
+    """DigitalOcean: the token (the account), its scopes (the droplet list), the catalog."""
+    report = new_report(target)
+    token = target.credentials.get("token") or ""
+    base = target.url.rstrip("/").removesuffix("/v2")
+    how = (
+        "Create a personal access token (Control Panel → API → Tokens) with full access, or the "
+        "custom scopes droplet:create, droplet:read, droplet:update, droplet:delete, tag:create, "
+        "actions:read, sizes:read, regions:read, image:read, ssh_key:read and account:read, "
+        f"and set it as {target.where}"
+    )
+    async with Probe(
+        report, base_url=f"{base}/v2", headers={"Authorization": f"Bearer {token}"}
+    ) as probe:
+        account = await probe.request("GET", "/account")
+        if account is None:
+            return report
+        if account.status_code in (401, 403):
+            refused(report, account.status_code, how)
+            return report
+        if not account.is_success:
+            report.fail(f"DigitalOcean answered HTTP {account.status_code} to GET /v2/account")
+            return report
+        data = account.json().get("account") or {}
+        if data.get("status") not in (None, "active"):
+            report.warn(
+                f"The account is {data.get('status')}: {data.get('status_message') or ''}".strip(),
+                "Settle it in the DigitalOcean Control Panel (Billing)",
+            )
+        else:
+            report.ok(f"The token works (account {data.get('email')})")
+        droplets = await probe.request("GET", "/droplets", params={"per_page": 1})
+        if droplets is not None and droplets.status_code in (401, 403):
+            report.fail("The token may not read droplets (scope droplet:read)", how)
+        elif droplets is not None and droplets.is_success:
+            report.ok(f"{(droplets.json().get('meta') or {}).get('total', 0)} droplets")
+        sizes = await probe.request("GET", "/sizes", params={"per_page": 200})
+        if sizes is not None and sizes.is_success:
+            report.ok(f"{(sizes.json().get('meta') or {}).get('total', 0)} sizes on offer")
+    if report.rate_limit:
+        report.ok(
+            f"Rate limit {report.rate_limit.get('limit')} an hour, "
+            f"{report.rate_limit.get('remaining')} left (and 250 a minute)"
+        )
+    clock(report)
+    return report

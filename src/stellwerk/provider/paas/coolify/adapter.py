@@ -7,13 +7,20 @@ at `GET /deployments/{uuid}`, Hetzner servers are created with `POST /servers/he
 
 from __future__ import annotations
 
+import asyncio
+import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
 
+from stellwerk.config import Settings
+from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.action import Action, ActionStatus
 from stellwerk.provider.budget import Budget, token_fingerprint
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.error import (
     API_ERROR,
     CONFLICT,
@@ -37,10 +44,17 @@ from stellwerk.provider.paas.base import (
     PaasServer,
     PublicGitApp,
 )
+from stellwerk.provider.registry import SANDBOX_SECRET, Endpoint
 
 PROVIDER = "coolify"
 FINISHED = "finished"
 FAILED_STATES = frozenset({"failed", "cancelled-by-user", "cancelled"})
+ACTIVE_STATES = frozenset({"queued", "in_progress"})
+ABILITY = re.compile(r"Missing required permissions: ([\w:, ]+)")
+HIDDEN_VALUES = (
+    "Coolify hides environment values from this token: give it the read:sensitive ability "
+    "(or root), or Stellwerk cannot keep SECRET_KEY and the marketplace key"
+)
 
 
 def map_error(response: httpx.Response) -> ProviderError:
@@ -59,8 +73,17 @@ def map_error(response: httpx.Response) -> ProviderError:
         details = errors[field]
         if isinstance(details, list) and details:
             message = f"{message} {field}: {details[0]}"
+    retryable = False
+    missing = ABILITY.search(message)
     if status == 401:
         code = INVALID_CREDENTIALS
+    elif status == 403 and missing:
+        # ApiAbility: the token lacks the route's ability.
+        code = INVALID_CREDENTIALS
+        message = (
+            f"The Coolify token lacks the {missing.group(1)} ability; create a token with "
+            f"read, write, deploy and read:sensitive (Coolify: {message})"
+        )
     elif status == 403:
         code = PROVIDER_INACTIVE if "disabled" in message.lower() else INVALID_CREDENTIALS
     elif status == 404:
@@ -69,6 +92,10 @@ def map_error(response: httpx.Response) -> ProviderError:
         code = INVALID_ACTION
     elif status == 409:
         code = CONFLICT
+    elif status == 400 and "has resources" in message:
+        # ProjectController::delete_project while an application's DeleteResourceJob still
+        # runs: it passes once the job did.
+        code, retryable = CONFLICT, True
     elif status in (400, 422):
         code = VALIDATION_ERROR
     elif status == 429:
@@ -79,7 +106,12 @@ def map_error(response: httpx.Response) -> ProviderError:
             # Laravel's 5xx body says only "Server Error": keep the status for the reason.
             message = f"Coolify answered HTTP {status}: {message}"
     return ProviderError(
-        code, message, provider=PROVIDER, field=field, original=body or response.text[:500]
+        code,
+        message,
+        provider=PROVIDER,
+        field=field,
+        original=body or response.text[:500],
+        retryable=retryable,
     )
 
 
@@ -128,10 +160,13 @@ def _env(data: Mapping[str, Any]) -> EnvVar:
 
 
 def _deployment(data: Mapping[str, Any]) -> Deployment:
+    # Coolify names the application by its numeric `application_id` (a string), not its uuid.
+    application_id = data.get("application_id")
     return Deployment(
         uuid=str(data.get("deployment_uuid") or data.get("uuid")),
         status=str(data.get("status", "unknown")),
-        application_uuid=data.get("application_uuid") or data.get("application_id"),
+        application_uuid=data.get("application_uuid"),
+        application_id=None if application_id is None else str(application_id),
     )
 
 
@@ -155,7 +190,11 @@ class CoolifyPaas:
         timeout: float = 60.0,
         max_attempts: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
+        deletion_timeout: float = 120.0,
+        poll_interval: float = 1.0,
     ) -> None:
+        self.deletion_timeout = deletion_timeout
+        self.poll_interval = poll_interval
         if not api_url or not token:
             raise ProviderError(
                 MISSING_CREDENTIALS,
@@ -247,16 +286,37 @@ class CoolifyPaas:
         )
 
     async def delete_application(self, *, uuid: str) -> None:
+        """Delete, and wait until Coolify's DeleteResourceJob (queued, it stops the containers
+        first) removed it: until then the project "has resources" and refuses to go."""
         await self._json(
             "DELETE",
             f"/applications/{uuid}",
             params={"delete_configurations": "true", "delete_volumes": "true"},
             timeout=60.0,
         )
+        deadline = time.monotonic() + self.deletion_timeout
+        while time.monotonic() < deadline:
+            try:
+                await self._json("GET", f"/applications/{uuid}", timeout=20.0)
+            except ProviderError as error:
+                if error.code == NOT_FOUND:
+                    return
+                raise
+            await asyncio.sleep(self.poll_interval)
+        raise ProviderError(
+            API_ERROR,
+            f"Coolify is still deleting application {uuid}",
+            provider=PROVIDER,
+            retryable=True,
+        )
 
     # Environment variables
     async def list_envs(self, *, app_uuid: str) -> list[EnvVar]:
         data = await self._json("GET", f"/applications/{app_uuid}/envs", timeout=20.0)
+        # Without `read:sensitive` (or `root`) every variable comes without `value` and
+        # `real_value` (EnvironmentVariable::$hidden): unknown is not empty.
+        if any("value" not in e and "real_value" not in e for e in data or []):
+            raise ProviderError(INVALID_CREDENTIALS, HIDDEN_VALUES, provider=PROVIDER)
         return [_env(e) for e in data or []]
 
     async def create_env(self, *, app_uuid: str, env: EnvVar) -> EnvVar:
@@ -322,20 +382,36 @@ class CoolifyPaas:
             "POST", f"/applications/{app_uuid}/{action}", params=params, timeout=30.0
         )
 
+    async def _queued(self, app_uuid: str, data: Any) -> str:
+        """The deployment a start or restart queued; when Coolify skipped it ("Deployment
+        already queued for this commit.", no `deployment_uuid`), the one already running."""
+        if isinstance(data, dict) and data.get("deployment_uuid"):
+            return str(data["deployment_uuid"])
+        for deployment in await self.list_deployments(app_uuid=app_uuid):
+            if deployment.status in ACTIVE_STATES:
+                return deployment.uuid
+        message = data.get("message") if isinstance(data, dict) else None
+        raise ProviderError(
+            API_ERROR,
+            f"Coolify started no deployment ({message or 'no answer'})",
+            provider=PROVIDER,
+            retryable=True,
+        )
+
     async def deploy(self, *, app_uuid: str, force: bool = False) -> Action:
         data = await self._lifecycle(app_uuid, "start", {"force": "true" if force else "false"})
-        return self._action(str(data["deployment_uuid"]), "deploy", "queued")
+        return self._action(await self._queued(app_uuid, data), "deploy", "queued")
 
     async def start(self, *, app_uuid: str) -> Action:
         data = await self._lifecycle(app_uuid, "start")
-        return self._action(str(data["deployment_uuid"]), "start", "queued")
+        return self._action(await self._queued(app_uuid, data), "start", "queued")
 
     async def stop(self, *, app_uuid: str) -> None:
         await self._lifecycle(app_uuid, "stop")
 
     async def restart(self, *, app_uuid: str) -> Action:
         data = await self._lifecycle(app_uuid, "restart")
-        return self._action(str(data["deployment_uuid"]), "restart", "queued")
+        return self._action(await self._queued(app_uuid, data), "restart", "queued")
 
     async def get_deployment(self, *, uuid: str) -> Deployment:
         return _deployment(await self._json("GET", f"/deployments/{uuid}", timeout=20.0))
@@ -381,3 +457,94 @@ class CoolifyPaas:
             timeout=20.0,
         )
         return list(data or [])
+
+
+def open_paas(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> CoolifyPaas:
+    """Coolify at `COOLIFY_API_URL` (with or without `/api/v1`) with `COOLIFY_API_TOKEN`."""
+    token = settings.coolify_api_token
+    return CoolifyPaas(
+        api_url=endpoint.url,
+        token=SANDBOX_SECRET if endpoint.sandbox or token is None else token.get_secret_value(),
+        budget=Budget(limiter, registry.budget_limits(PROVIDER)),
+    )
+
+
+# An application uuid no instance has: the deploy-ability probe asks Coolify to start it.
+PROBE_UUID = "stellwerk-check-nonexistent"
+TOKEN_HOW = (
+    "Create an API token in Coolify (Keys & Tokens → API tokens) with the abilities read, "
+    "write, deploy and read:sensitive (or root), as a team admin, and set COOLIFY_API_TOKEN"
+)
+
+
+async def check(target: Target) -> Report:
+    """Coolify: the URL and token (`GET /version`), then each ability Stellwerk needs.
+
+    Coolify cannot list a token's abilities, so each is probed with a call that changes
+    nothing: `read` lists projects; `write` sends `POST /projects` without a name (refused
+    with 422 when the token may write, 403 when not); `deploy` asks to start an application
+    that does not exist (404 when the token may deploy, 403 when not); `read:sensitive` shows
+    in whether the private keys come with their `private_key` (SecurityController::keys)."""
+    report = new_report(target)
+    token = target.credentials.get("token") or ""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    async with Probe(report, base_url=target.url, headers=headers) as probe:
+        version = await probe.request("GET", "/version")
+        if version is None:
+            return report
+        if version.status_code == 401:
+            refused(report, 401, TOKEN_HOW)
+            return report
+        page = version.text.lstrip().startswith("<")
+        if version.status_code in (301, 302) or page:
+            report.fail(
+                f"{target.url} is not Coolify's API (it answered a web page)",
+                "Set COOLIFY_API_URL to the instance's address (with or without /api/v1)",
+            )
+            return report
+        if version.status_code == 403 and "disabled" in version.text.lower():
+            report.fail(
+                "Coolify's API is disabled", "Enable it in Coolify: Settings → Advanced → API"
+            )
+            return report
+        missing: list[str] = []
+        if version.is_success:
+            report.ok(f"Coolify {version.text.strip()[:40]}; the token works")
+        elif version.status_code == 403:
+            missing.append("read")
+        write = await probe.request("POST", "/projects", json={})
+        if write is not None and write.status_code == 403:
+            missing.append("write")
+        deploy = await probe.request("POST", f"/applications/{PROBE_UUID}/start")
+        if deploy is not None and deploy.status_code == 403:
+            missing.append("deploy")
+        keys = await probe.request("GET", "/security/keys")
+        if keys is not None and keys.is_success:
+            listed = keys.json() if isinstance(keys.json(), list) else []
+            if not listed:
+                report.warn("Cannot tell whether the token may read secrets (no private keys)")
+            elif any("private_key" not in k for k in listed):
+                missing.append("read:sensitive")
+        if missing:
+            report.fail(
+                f"The token lacks the abilities {', '.join(missing)} "
+                f"({'; '.join(ABILITY_USES[a] for a in missing)})",
+                TOKEN_HOW,
+            )
+        else:
+            report.ok("The token has read, write, deploy and read:sensitive")
+    if report.rate_limit:
+        report.ok(
+            f"Rate limit {report.rate_limit.get('limit')} a minute, "
+            f"{report.rate_limit.get('remaining')} left"
+        )
+    clock(report)
+    return report
+
+
+ABILITY_USES = {
+    "read": "read: looking anything up",
+    "write": "write: making projects, applications and variables",
+    "deploy": "deploy: starting, restarting and stopping applications",
+    "read:sensitive": "read:sensitive: reading variable values, to keep SECRET_KEY",
+}

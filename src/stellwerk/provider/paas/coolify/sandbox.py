@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import string
 import time
 from pathlib import Path
@@ -23,22 +24,35 @@ from urllib.parse import urlparse
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, compile_path
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from stellwerk.provider import registry
+from stellwerk.provider.compute.hetzner import catalog as hetzner
 from stellwerk.provider.sandbox.kit import (
     JsonState,
     RateLimitStyle,
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
+from stellwerk.provider.sandbox.openapi import (
+    OpenApiCheck,
+    Problem,
+    Spec,
+    allow_null,
+    drop_required,
+    field_errors,
+    response_schema,
+)
 
 SEED_SERVER_UUID = "hetzner1server0uuid0000"
-SEED_KEY_UUID = "sandboxkey0000000000000"
-SEED_CLOUD_TOKEN_UUID = "sandboxhetznertoken0000"
+_SEEDS = registry.entry("coolify").sandbox.seeds  # type: ignore[union-attr]
+SEED_SERVER_NAME = _SEEDS["server_name"]
+SEED_KEY_UUID = _SEEDS["private_key_uuid"]
+SEED_CLOUD_TOKEN_UUID = _SEEDS["hetzner_token_uuid"]
 BUILD_PACKS = ("nixpacks", "static", "dockerfile", "dockercompose")
+COOLIFY_VERSION = "4.3.11"  # the version shared/specs/coolify.json documents
 
 
 def _uuid() -> str:
@@ -60,7 +74,7 @@ def _initial() -> dict[str, Any]:
             SEED_SERVER_UUID: {
                 "id": 1,
                 "uuid": SEED_SERVER_UUID,
-                "name": "hetzner-1",
+                "name": SEED_SERVER_NAME,
                 "description": "Pre-seeded sandbox server",
                 "ip": "203.0.113.10",
                 "port": 22,
@@ -69,7 +83,14 @@ def _initial() -> dict[str, Any]:
                 "settings": {"is_reachable": True, "is_usable": True, "is_build_server": False},
             }
         },
-        "keys": {SEED_KEY_UUID: {"uuid": SEED_KEY_UUID, "name": "sandbox-key"}},
+        "keys": {
+            SEED_KEY_UUID: {
+                "uuid": SEED_KEY_UUID,
+                "name": "sandbox-key",
+                "private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nsandbox\n"
+                "-----END OPENSSH PRIVATE KEY-----\n",
+            }
+        },
         "cloud_tokens": {
             SEED_CLOUD_TOKEN_UUID: {
                 "uuid": SEED_CLOUD_TOKEN_UUID,
@@ -85,7 +106,13 @@ def _initial() -> dict[str, Any]:
             "build_seconds": float(
                 os.environ.get("STELLWERK_SANDBOX_COOLIFY_BUILD_SECONDS", "1.5")
             ),
+            # How long DeleteResourceJob takes (it stops the containers first).
+            "delete_seconds": float(
+                os.environ.get("STELLWERK_SANDBOX_COOLIFY_DELETE_SECONDS", "1.0")
+            ),
         },
+        # Tokens with their abilities (`/__sandbox__/tokens`); any other `sandbox-` token is root.
+        "tokens": {},
         "_counters": {"id": 2},
     }
 
@@ -100,6 +127,48 @@ def _not_found(what: str) -> JSONResponse:
 
 def _invalid(errors: dict[str, list[str]]) -> JSONResponse:
     return _json({"message": "Validation failed.", "errors": errors}, 422)
+
+
+def _refuse(problems: list[Problem]) -> JSONResponse:
+    """A body Coolify's validator refuses; a field outside `$allowedFields` is "This field is not
+    allowed." (HetznerController::createServer, ApplicationsController::create_application)."""
+    return _invalid(
+        field_errors(
+            [
+                Problem(p.field, "This field is not allowed.")
+                if p.message == "unknown field"
+                else p
+                for p in problems
+            ]
+        )
+    )
+
+
+# Where coolify.json contradicts Coolify's code:
+QUIRKS = (
+    # "at least one of environment_name or environment_uuid" (create_application), not both.
+    drop_required("/applications/public", "post", "environment_name", "environment_uuid"),
+    # HetznerController::createServer makes servers without a description: it answers null.
+    allow_null("Server", "description"),
+    # DeployController::get_application_deployments answers Application::deployments():
+    # {"count", "deployments"}; the document says "array of Application".
+    response_schema(
+        "/deployments/applications/{uuid}",
+        "get",
+        "200",
+        {
+            "type": "object",
+            "required": ["count", "deployments"],
+            "properties": {
+                "count": {"type": "integer"},
+                "deployments": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/ApplicationDeploymentQueue"},
+                },
+            },
+        },
+    ),
+)
 
 
 class CoolifySandbox:
@@ -117,6 +186,12 @@ class CoolifySandbox:
     def _advance(self) -> None:
         now = time.time()
         changed = False
+        for app in list(self.data["applications"].values()):
+            # DeleteResourceJob ran: the application and its variables are gone.
+            if app.get("_deleted_at") is not None and now >= app["_deleted_at"]:
+                del self.data["applications"][app["uuid"]]
+                self.data["envs"].pop(app["uuid"], None)
+                changed = True
         for deployment in self.data["deployments"].values():
             status = deployment["status"]
             if status == "queued" and now >= deployment["_start_at"]:
@@ -128,7 +203,7 @@ class CoolifySandbox:
                 deployment["status"] = "failed" if deployment["_fail"] else "finished"
                 deployment["_finished"] = deployment["_done_at"]
                 deployment["updated_at"] = _now()
-                app = self.data["applications"].get(deployment["application_uuid"])
+                app = self.data["applications"].get(deployment["_application_uuid"])
                 if app is not None:
                     if deployment["_fail"]:
                         app["status"] = "exited:unhealthy"
@@ -154,8 +229,10 @@ class CoolifySandbox:
         deployment = {
             "id": self._id(),
             "deployment_uuid": deployment_uuid,
+            # ApplicationDeploymentQueue::$fillable: `application_id` (a numeric string), no
+            # `application_uuid` (the sandbox keeps it privately).
             "application_id": str(app["id"]),
-            "application_uuid": app["uuid"],
+            "_application_uuid": app["uuid"],
             "application_name": app["name"],
             "server_id": 1,
             "server_name": "hetzner-1",
@@ -193,6 +270,7 @@ class CoolifySandbox:
         if body is None:
             return _invalid({"body": ["The body must be a JSON object."]})
         name = body.get("name")
+        # ProjectController::create_project: 'name' => 'string|max:255|required'.
         if not isinstance(name, str) or not name.strip():
             return _invalid({"name": ["The name field is required."]})
         if len(name) > 255:
@@ -218,6 +296,7 @@ class CoolifySandbox:
         return {k: project[k] for k in ("id", "uuid", "name", "description")}
 
     async def project(self, request: Request) -> JSONResponse:
+        self._advance()
         project = self.data["projects"].get(request.path_params["uuid"])
         if project is None:
             return _not_found("Project")
@@ -260,6 +339,9 @@ class CoolifySandbox:
         body = await _body(request)
         if body is None:
             return _invalid({"body": ["The body must be a JSON object."]})
+        # ApplicationsController::create_application: the required fields, "at least one of
+        # environment_name or environment_uuid", the build pack enum, ports_exposes unless
+        # dockercompose, a git URL, and domains as http(s) URLs.
         errors: dict[str, list[str]] = {}
         for key in ("project_uuid", "server_uuid", "git_repository", "git_branch", "build_pack"):
             if not isinstance(body.get(key), str) or not body.get(key):
@@ -286,6 +368,7 @@ class CoolifySandbox:
                 errors.setdefault("domains", []).append(f"Invalid domain: {domain}")
         if errors:
             return _invalid(errors)
+        # The project, its environment and the server must exist (404s of create_application).
         project = self.data["projects"].get(body["project_uuid"])
         if project is None:
             return _not_found("Project")
@@ -302,6 +385,8 @@ class CoolifySandbox:
             return _not_found("Environment")
         if body["server_uuid"] not in self.data["servers"]:
             return _not_found("Server")
+        # A domain another application serves: 409 with the conflicts, unless
+        # force_domain_override (create_application, checkDomainUsage).
         conflicts = []
         for other in self.data["applications"].values():
             taken = {urlparse(d).hostname for d in _split_domains(other.get("fqdn"))}
@@ -373,7 +458,8 @@ class CoolifySandbox:
         self.state.save()
         if body.get("instant_deploy"):
             self._queue_deployment(app)
-        return _json({"uuid": app_uuid, "domains": domains}, 201)
+        # create_application answers the domains as the comma-separated string it stored.
+        return _json({"uuid": app_uuid, "domains": ",".join(domains)}, 201)
 
     async def application(self, request: Request) -> JSONResponse:
         self._advance()
@@ -383,8 +469,10 @@ class CoolifySandbox:
         if request.method == "GET":
             return _json(self._public(app))
         if request.method == "DELETE":
-            del self.data["applications"][app["uuid"]]
-            self.data["envs"].pop(app["uuid"], None)
+            # delete_by_uuid dispatches DeleteResourceJob (ShouldQueue) and answers at once; the
+            # application stays (and keeps its project non-empty) until the job ran.
+            if app.get("_deleted_at") is None:
+                app["_deleted_at"] = time.time() + self.data["switches"]["delete_seconds"]
             self.state.save()
             return _json({"message": "Application deletion request queued."})
         body = await _body(request) or {}
@@ -438,8 +526,10 @@ class CoolifySandbox:
             return _not_found("Application")
         envs: list[dict[str, Any]] = self.data["envs"].setdefault(app["uuid"], [])
         if request.method == "GET":
-            return _json(envs)
+            return _json([self.env_view(e, request) for e in envs])
         body = await _body(request)
+        # create_env / update_env_by_uuid: 'key' => 'string|required'; a key that exists is
+        # 409 on POST ("already exists. Use PATCH request to update it.").
         if body is None or not isinstance(body.get("key"), str) or not body["key"]:
             return _invalid({"key": ["The key field is required."]})
         existing = next(
@@ -470,7 +560,7 @@ class CoolifySandbox:
             return _not_found("Environment variable")
         env = self._env(app, body, existing)
         self.state.save()
-        return _json(env, 201)
+        return _json(self.env_view(env, request), 201)
 
     async def envs_bulk(self, request: Request) -> JSONResponse:
         app = self.data["applications"].get(request.path_params["uuid"])
@@ -478,6 +568,7 @@ class CoolifySandbox:
             return _not_found("Application")
         body = await _body(request)
         items = body.get("data") if body else None
+        # create_bulk_envs: 'data' => 'required|array', each with a 'key'.
         if not isinstance(items, list):
             return _invalid({"data": ["The data field is required."]})
         errors: dict[str, list[str]] = {}
@@ -507,7 +598,7 @@ class CoolifySandbox:
                 envs.append(env)
             touched.append(env)
         self.state.save()
-        return _json(touched, 201)
+        return _json([self.env_view(e, request) for e in touched], 201)
 
     async def env_delete(self, request: Request) -> JSONResponse:
         envs: list[dict[str, Any]] | None = self.data["envs"].get(request.path_params["uuid"])
@@ -537,6 +628,21 @@ class CoolifySandbox:
             app["status"] = "exited:unhealthy"
             self.state.save()
             return _json({"message": "Application stopping request queued."})
+        force = request.query_params.get("force", "false").lower() in ("1", "true")
+        running = next(
+            (
+                d
+                for d in self.data["deployments"].values()
+                if d["_application_uuid"] == app["uuid"]
+                and d["commit"] == app["git_commit_sha"]
+                and d["status"] in ("queued", "in_progress")
+            ),
+            None,
+        )
+        # queue_application_deployment: a deployment of this commit is queued or in progress
+        # (and no force): "skipped", and the controller answers 200 with the message only.
+        if running is not None and not (force and action == "start"):
+            return _json({"message": "Deployment already queued for this commit."})
         deployment = self._queue_deployment(app, restart_only=action == "restart")
         message = "Restart request queued." if action == "restart" else "Deployment request queued."
         return _json({"message": message, "deployment_uuid": deployment["deployment_uuid"]})
@@ -560,28 +666,41 @@ class CoolifySandbox:
         app_uuid = request.path_params["uuid"]
         if app_uuid not in self.data["applications"]:
             return _not_found("Application")
-        items = [
-            self._public(d)
-            for d in self.data["deployments"].values()
-            if d["application_uuid"] == app_uuid
-        ]
-        items.sort(key=lambda d: d["id"], reverse=True)
-        return _json(items)
+        # DeployController::get_application_deployments → Application::deployments($skip,
+        # $take): {"count", "deployments"}, newest first, 10 unless `take`.
+        try:
+            skip = max(0, int(request.query_params.get("skip", 0)))
+            take = max(1, int(request.query_params.get("take", 10)))
+        except ValueError:
+            return _invalid({"take": ["The take field must be an integer."]})
+        items = sorted(
+            (d for d in self.data["deployments"].values() if d["_application_uuid"] == app_uuid),
+            key=lambda d: d["id"],
+            reverse=True,
+        )
+        return _json(
+            {
+                "count": len(items),
+                "deployments": [self._public(d) for d in items[skip : skip + take]],
+            }
+        )
 
     # --- servers --------------------------------------------------------------------------------
     async def servers(self, request: Request) -> JSONResponse:
-        return _json(list(self.data["servers"].values()))
+        return _json([self._public(s) for s in self.data["servers"].values()])
 
     async def server(self, request: Request) -> JSONResponse:
         server = self.data["servers"].get(request.path_params["uuid"])
         if server is None:
             return _not_found("Server")
-        return _json(server)
+        return _json(self._public(server))
 
     async def hetzner_server(self, request: Request) -> JSONResponse:
         body = await _body(request)
         if body is None:
             return _invalid({"body": ["The body must be a JSON object."]})
+        # HetznerController::createServer's validator (location, server_type, image as an
+        # integer, private_key_uuid, a cloud provider token), then 404s for the key and token.
         errors: dict[str, list[str]] = {}
         for key in ("location", "server_type", "private_key_uuid"):
             if not isinstance(body.get(key), str) or not body[key]:
@@ -599,8 +718,18 @@ class CoolifySandbox:
             return _not_found("Private key")
         if token not in self.data["cloud_tokens"]:
             return _not_found("Cloud provider token")
-        if body["server_type"] not in {t["name"] for t in HETZNER_TYPES}:
-            return _invalid({"server_type": ["The selected server type is invalid."]})
+        # Coolify hands the request to Hetzner; whatever Hetzner refuses (a removed server type,
+        # an image of the other architecture, a type not sold in the location) comes back as
+        # 500 "Failed to create Hetzner server." (HetznerController::createServer, catch-all).
+        server_type = hetzner.server_type(str(body["server_type"]))
+        image = next((i for i in hetzner.IMAGES if i["id"] == body["image"]), None)
+        if (
+            server_type is None
+            or image is None
+            or image["architecture"] != server_type["architecture"]
+            or body["location"] not in {x["name"] for x in server_type["locations"]}
+        ):
+            return _json({"message": "Failed to create Hetzner server."}, 500)
         server_uuid = _uuid()
         ident = self._id()
         ip = f"203.0.113.{10 + ident % 240}"
@@ -619,6 +748,8 @@ class CoolifySandbox:
                 "is_build_server": False,
             },
             "hetzner_server_id": 40_000_000 + ident,
+            "_image": image["id"],
+            "_server_type": server_type["name"],
         }
         self.state.save()
         return _json({"uuid": server_uuid, "hetzner_server_id": 40_000_000 + ident, "ip": ip}, 201)
@@ -633,17 +764,30 @@ class CoolifySandbox:
             )
         if token not in self.data["cloud_tokens"]:
             return _not_found("Cloud provider token")
+        # HetznerService: every location; server types without `deprecated === true`; system
+        # images of both architectures (getLocations, getServerTypes, getImages).
         kind = request.path_params["kind"]
         return _json(
             {
-                "locations": HETZNER_LOCATIONS,
-                "server-types": HETZNER_TYPES,
-                "images": HETZNER_IMAGES,
+                "locations": hetzner.LOCATIONS,
+                "server-types": [t for t in hetzner.SERVER_TYPES if t["deprecated"] is not True],
+                "images": [i for i in hetzner.IMAGES if i["type"] == "system"],
             }.get(kind, [])
         )
 
     async def keys(self, request: Request) -> JSONResponse:
-        return _json(list(self.data["keys"].values()))
+        # SecurityController::keys: `private_key` only for a token that may read secrets.
+        sensitive = self.sensitive(request)
+        return _json(
+            [
+                {k: v for k, v in key.items() if sensitive or k != "private_key"}
+                for key in self.data["keys"].values()
+            ]
+        )
+
+    async def version(self, request: Request) -> Response:
+        # OtherController::version: the version as plain text.
+        return Response(COOLIFY_VERSION, media_type="text/html; charset=UTF-8")
 
     async def cloud_tokens(self, request: Request) -> JSONResponse:
         return _json(list(self.data["cloud_tokens"].values()))
@@ -662,11 +806,49 @@ class CoolifySandbox:
                 return _json({"status": app["status"]}, 503)
         return _json({"message": "No application serves this domain."}, 404)
 
+    # --- tokens and abilities -----------------------------------------------------------------
+    def _abilities(self, request: Request) -> list[str]:
+        """The request token's abilities (a `sandbox-` token not registered is root)."""
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        granted: list[str] = self.data["tokens"].get(token.strip(), ["root"])
+        return granted
+
+    def refusal(self, request: Request, needs: dict[str, str]) -> JSONResponse | None:
+        """ApiAbility: a token without the route's ability (and without `root`) gets 403
+        "Missing required permissions: <ability>" before the controller validates anything."""
+        granted = self._abilities(request)
+        need = needs.get(request.method)
+        if need and "root" not in granted and need not in granted:
+            return _json({"message": f"Missing required permissions: {need}"}, 403)
+        return None
+
+    def sensitive(self, request: Request) -> bool:
+        """ApiSensitiveData: `root` or `read:sensitive` may read secrets (env values)."""
+        granted = self._abilities(request)
+        return "root" in granted or "read:sensitive" in granted
+
+    def env_view(self, env: dict[str, Any], request: Request) -> dict[str, Any]:
+        """`value` and `real_value` are EnvironmentVariable::$hidden; only a token that may read
+        secrets gets them (ApplicationsController::removeSensitiveData)."""
+        view = self._public(env)
+        if not self.sensitive(request) or env.get("is_shown_once"):
+            view.pop("value", None)
+            view.pop("real_value", None)
+        return view
+
+    def control_tokens(self, method: str, body: Any) -> Any:
+        """`POST {"token", "abilities": [...]}`: a token with only these abilities."""
+        tokens: dict[str, list[str]] = self.data["tokens"]
+        if method == "POST" and isinstance(body, dict) and isinstance(body.get("token"), str):
+            tokens[body["token"]] = [str(a) for a in body.get("abilities") or []]
+            self.state.save()
+        return {"tokens": tokens}
+
     # --- control --------------------------------------------------------------------------------
     def control_deployments(self, method: str, body: Any) -> Any:
         switches = self.data["switches"]
         if method == "POST" and isinstance(body, dict):
-            for key in ("fail", "queue_seconds", "build_seconds"):
+            for key in ("fail", "queue_seconds", "build_seconds", "delete_seconds"):
                 if key in body:
                     switches[key] = body[key]
             self.state.save()
@@ -676,7 +858,7 @@ class CoolifySandbox:
             "deployments": [
                 {
                     "deployment_uuid": d["deployment_uuid"],
-                    "application_uuid": d["application_uuid"],
+                    "application_uuid": d["_application_uuid"],
                     "status": d["status"],
                     "queued_at": d["_queued"],
                     "started_at": d.get("_started"),
@@ -685,85 +867,6 @@ class CoolifySandbox:
                 for d in self.data["deployments"].values()
             ],
         }
-
-
-HETZNER_LOCATIONS = [
-    {
-        "id": 1,
-        "name": "fsn1",
-        "description": "Falkenstein DC Park 1",
-        "country": "DE",
-        "city": "Falkenstein",
-    },
-    {
-        "id": 2,
-        "name": "nbg1",
-        "description": "Nuremberg DC Park 1",
-        "country": "DE",
-        "city": "Nuremberg",
-    },
-    {
-        "id": 3,
-        "name": "hel1",
-        "description": "Helsinki DC Park 1",
-        "country": "FI",
-        "city": "Helsinki",
-    },
-]
-HETZNER_TYPES = [
-    {
-        "id": 104,
-        "name": "cx22",
-        "cores": 2,
-        "memory": 4.0,
-        "disk": 40,
-        "cpu_type": "shared",
-        "architecture": "x86",
-    },
-    {
-        "id": 105,
-        "name": "cx32",
-        "cores": 4,
-        "memory": 8.0,
-        "disk": 80,
-        "cpu_type": "shared",
-        "architecture": "x86",
-    },
-    {
-        "id": 106,
-        "name": "cx42",
-        "cores": 8,
-        "memory": 16.0,
-        "disk": 160,
-        "cpu_type": "shared",
-        "architecture": "x86",
-    },
-    {
-        "id": 45,
-        "name": "cax11",
-        "cores": 2,
-        "memory": 4.0,
-        "disk": 40,
-        "cpu_type": "shared",
-        "architecture": "arm",
-    },
-]
-HETZNER_IMAGES = [
-    {
-        "id": 161547269,
-        "name": "ubuntu-24.04",
-        "description": "Ubuntu 24.04",
-        "type": "system",
-        "architecture": "x86",
-    },
-    {
-        "id": 67794396,
-        "name": "ubuntu-22.04",
-        "description": "Ubuntu 22.04",
-        "type": "system",
-        "architecture": "x86",
-    },
-]
 
 
 def _split_domains(value: Any) -> list[str]:
@@ -795,8 +898,13 @@ PROFILE = SandboxProfile(
     error_body=_error_body,
     rate_limit=200,
     rate_window=60.0,
+    # Laravel's throttle (RouteServiceProvider, `API_RATE_LIMIT` 200/min): X-RateLimit-Limit and
+    # -Remaining on every answer, Retry-After and X-RateLimit-Reset on a 429.
     style=RateLimitStyle(
-        limit="X-RateLimit-Limit", remaining="X-RateLimit-Remaining", reset="X-RateLimit-Reset"
+        limit="X-RateLimit-Limit",
+        remaining="X-RateLimit-Remaining",
+        reset="X-RateLimit-Reset",
+        reset_on_429_only=True,
     ),
     unauthorized_message="Unauthenticated.",
     rate_limited_message="Too Many Attempts.",
@@ -804,67 +912,77 @@ PROFILE = SandboxProfile(
 )
 
 
+class _AbilityGuard:
+    """The abilities of routes/api.php, checked before the body is (as Laravel's middleware
+    runs before the controller's validation)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        sandbox: CoolifySandbox,
+        routes: list[tuple[re.Pattern[str], dict[str, str]]],
+    ) -> None:
+        self.app = app
+        self.sandbox = sandbox
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for pattern, needs in self.routes:
+                if pattern.match(scope["path"]):
+                    refusal = self.sandbox.refusal(Request(scope), needs)
+                    if refusal is not None:
+                        await refusal(scope, receive, send)
+                        return
+                    break
+        await self.app(scope, receive, send)
+
+
+R, W, D = "read", "write", "deploy"
+
+
 def create_app(state_dir: Path | None) -> ASGIApp:
     sandbox = CoolifySandbox(state_dir)
     prefix = "/api/v1"
-    app = Starlette(
-        routes=[
-            Route(f"{prefix}/projects", sandbox.projects, methods=["GET", "POST"]),
-            Route(
-                f"{prefix}/projects/{{uuid}}", sandbox.project, methods=["GET", "PATCH", "DELETE"]
-            ),
-            Route(
-                f"{prefix}/projects/{{uuid}}/environments", sandbox.environments, methods=["GET"]
-            ),
-            Route(f"{prefix}/applications", sandbox.applications, methods=["GET"]),
-            Route(f"{prefix}/applications/public", sandbox.create_public, methods=["POST"]),
-            Route(
-                f"{prefix}/applications/{{uuid}}",
-                sandbox.application,
-                methods=["GET", "PATCH", "DELETE"],
-            ),
-            Route(
-                f"{prefix}/applications/{{uuid}}/envs",
-                sandbox.envs,
-                methods=["GET", "POST", "PATCH"],
-            ),
-            Route(
-                f"{prefix}/applications/{{uuid}}/envs/bulk", sandbox.envs_bulk, methods=["PATCH"]
-            ),
-            Route(
-                f"{prefix}/applications/{{uuid}}/envs/{{env_uuid}}",
-                sandbox.env_delete,
-                methods=["DELETE"],
-            ),
-            Route(
-                f"{prefix}/applications/{{uuid}}/{{action:str}}",
-                sandbox.lifecycle,
-                methods=["GET", "POST"],
-            ),
-            Route(f"{prefix}/deployments", sandbox.deployments, methods=["GET"]),
-            Route(
-                f"{prefix}/deployments/applications/{{uuid}}",
-                sandbox.app_deployments,
-                methods=["GET"],
-            ),
-            Route(f"{prefix}/deployments/{{uuid}}", sandbox.deployment, methods=["GET"]),
-            Route(f"{prefix}/servers", sandbox.servers, methods=["GET"]),
-            Route(f"{prefix}/servers/hetzner", sandbox.hetzner_server, methods=["POST"]),
-            Route(f"{prefix}/servers/{{uuid}}", sandbox.server, methods=["GET"]),
-            Route(f"{prefix}/hetzner/{{kind}}", sandbox.hetzner_catalog, methods=["GET"]),
-            Route(f"{prefix}/security/keys", sandbox.keys, methods=["GET"]),
-            Route(f"{prefix}/cloud-tokens", sandbox.cloud_tokens, methods=["GET"]),
-            Route("/__app__/{domain}/health", sandbox.app_health, methods=["GET"]),
-        ]
+    # Every route with the ability routes/api.php asks for (`api.ability:<ability>`).
+    table: list[tuple[str, Any, dict[str, str]]] = [
+        ("/projects", sandbox.projects, {"GET": R, "POST": W}),
+        ("/projects/{uuid}", sandbox.project, {"GET": R, "PATCH": W, "DELETE": W}),
+        ("/projects/{uuid}/environments", sandbox.environments, {"GET": R}),
+        ("/applications", sandbox.applications, {"GET": R}),
+        ("/applications/public", sandbox.create_public, {"POST": W}),
+        ("/applications/{uuid}", sandbox.application, {"GET": R, "PATCH": W, "DELETE": W}),
+        ("/applications/{uuid}/envs", sandbox.envs, {"GET": R, "POST": W, "PATCH": W}),
+        ("/applications/{uuid}/envs/bulk", sandbox.envs_bulk, {"PATCH": W}),
+        ("/applications/{uuid}/envs/{env_uuid}", sandbox.env_delete, {"DELETE": W}),
+        ("/applications/{uuid}/{action:str}", sandbox.lifecycle, {"GET": D, "POST": D}),
+        ("/deployments", sandbox.deployments, {"GET": R}),
+        ("/deployments/applications/{uuid}", sandbox.app_deployments, {"GET": R}),
+        ("/deployments/{uuid}", sandbox.deployment, {"GET": R}),
+        ("/servers", sandbox.servers, {"GET": R}),
+        ("/servers/hetzner", sandbox.hetzner_server, {"POST": W}),
+        ("/servers/{uuid}", sandbox.server, {"GET": R}),
+        ("/hetzner/{kind}", sandbox.hetzner_catalog, {"GET": R}),
+        ("/security/keys", sandbox.keys, {"GET": R}),
+        ("/version", sandbox.version, {"GET": R}),
+        ("/cloud-tokens", sandbox.cloud_tokens, {"GET": R}),
+    ]
+    routes = [
+        Route(f"{prefix}{path}", handler, methods=list(needs)) for path, handler, needs in table
+    ]
+    routes.append(Route("/__app__/{domain}/health", sandbox.app_health, methods=["GET"]))
+    app = Starlette(routes=routes)
+    checked = OpenApiCheck(
+        app, spec=Spec.load(__package__ or "", prefix="/api/v1", quirks=QUIRKS), refuse=_refuse
+    )
+    guarded = _AbilityGuard(
+        checked, sandbox, [(compile_path(f"{prefix}{p}")[0], n) for p, _, n in table]
     )
     middleware = SandboxMiddleware(
-        app,
+        guarded,
         profile=PROFILE,
         state=sandbox.state,
-        controls={"deployments": sandbox.control_deployments},
+        sandbox=sandbox,
+        controls={"deployments": sandbox.control_deployments, "tokens": sandbox.control_tokens},
     )
-    middleware.sandbox = sandbox  # type: ignore[attr-defined]
     return middleware
-
-
-register(SandboxDefinition(name="coolify", factory=create_app, suffix="/api/v1", port_offset=2))

@@ -8,6 +8,7 @@ SLAAC IPv6 addresses; boot, shutdown and reboot pass through `booting`, `shuttin
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import secrets
@@ -31,13 +32,13 @@ from stellwerk.provider.compute.sandbox_common import (
     now,
     reply,
 )
+from stellwerk.provider.registry import LINODE_LABEL
 from stellwerk.provider.sandbox.kit import (
     JsonState,
     RateLimitStyle,
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
 
 CREATED = "2024-01-01T00:00:00"
 
@@ -83,7 +84,14 @@ def _region(region_id: str, label: str, country: str) -> dict[str, Any]:
         "id": region_id,
         "label": label,
         "country": country,
-        "capabilities": ["Linodes", "Backups", "NodeBalancers", "Block Storage", "Cloud Firewall"],
+        "capabilities": [
+            "Linodes",
+            "Backups",
+            "NodeBalancers",
+            "Block Storage",
+            "Cloud Firewall",
+            "Metadata",
+        ],
         "status": "ok",
         "resolvers": {"ipv4": "192.0.2.53,192.0.2.54", "ipv6": "2001:db8::53,2001:db8::54"},
         "placement_group_limits": {
@@ -219,6 +227,7 @@ def _matches(item: dict[str, Any], condition: Any) -> bool:
 
 
 def _page(request: Request, items: list[dict[str, Any]]) -> Response:
+    # Pages from 1, `page_size` 25-500, 100 unless asked (techdocs.akamai.com, "Pagination").
     page = int_param(request, "page", 1, low=1, high=1_000_000)
     page_size = int_param(request, "page_size", 100, low=25, high=500)
     if page is None:
@@ -227,6 +236,7 @@ def _page(request: Request, items: list[dict[str, Any]]) -> Response:
         return errors(400, "Must be a value between 25 and 500", "page_size")
     raw_filter = request.headers.get("x-filter")
     if raw_filter:
+        # X-Filter is a JSON object (techdocs.akamai.com, "Filtering and sorting").
         try:
             condition = json.loads(raw_filter)
         except ValueError:
@@ -244,12 +254,23 @@ def _page(request: Request, items: list[dict[str, Any]]) -> Response:
     )
 
 
+def _strong(password: Any) -> bool:
+    """root_pass: 7-128 characters from at least two of lower case, upper case, digits and
+    punctuation (linode/linode-api-docs#216)."""
+    if not isinstance(password, str) or not 7 <= len(password) <= 128:
+        return False
+    classes = (str.islower, str.isupper, str.isdigit, lambda c: not c.isalnum())
+    return sum(any(test(c) for c in password) for test in classes) >= 2
+
+
 class LinodeSandbox(ComputeSandbox):
     @property
     def instances(self) -> dict[str, dict[str, Any]]:
         return self.table("instances")
 
-    def _event(self, action: str, instance: dict[str, Any], duration: float) -> None:
+    def _event(
+        self, action: str, instance: dict[str, Any], duration: float, *, queued: float = 0.0
+    ) -> None:
         event_id = self.state.next_id("event", 100)
         self.state.data["events"].append(
             {
@@ -257,7 +278,8 @@ class LinodeSandbox(ComputeSandbox):
                 "action": action,
                 "entity_id": instance["id"],
                 "entity_label": instance["label"],
-                "started": now(),
+                "created": now(),
+                "started": now() + queued,
                 "duration": duration,
             }
         )
@@ -265,10 +287,12 @@ class LinodeSandbox(ComputeSandbox):
 
     def _event_view(self, event: dict[str, Any]) -> dict[str, Any]:
         done = now() >= event["started"] + event["duration"]
+        # Linode events go scheduled → started → finished (techdocs "Event", `status`).
+        status = "finished" if done else "started" if now() >= event["started"] else "scheduled"
         return {
             "id": event["id"],
             "action": event["action"],
-            "created": iso(event["started"], zulu=False),
+            "created": iso(event.get("created", event["started"]), zulu=False),
             "entity": {
                 "id": event["entity_id"],
                 "label": event["entity_label"],
@@ -280,7 +304,7 @@ class LinodeSandbox(ComputeSandbox):
             "rate": None,
             "read": False,
             "seen": False,
-            "status": "finished" if done else "started",
+            "status": status,
             "time_remaining": None,
             "username": "stellwerk",
             "message": None,
@@ -330,7 +354,7 @@ class LinodeSandbox(ComputeSandbox):
             "disk_encryption": "disabled",
             "lke_cluster_id": None,
             "placement_group": None,
-            "has_user_data": False,
+            "has_user_data": instance.get("user_data") is not None,
             "maintenance_policy": "linode/migrate",
         }
 
@@ -430,6 +454,9 @@ class LinodeSandbox(ComputeSandbox):
         body = await body_of(request)
         if body is None:
             return errors(400, "Request body must be a JSON object")
+        # `type` and `region` are required; the API's words for unknown ones are those
+        # linode_api4's tests expect (test/unit/errors_test.py: "type: A valid plan type by that
+        # ID was not found; region: region is not valid").
         plan = body.get("type")
         if not plan:
             return errors(400, "type is required", "type")
@@ -444,11 +471,14 @@ class LinodeSandbox(ComputeSandbox):
         if image is not None and not any(i["id"] == image for i in IMAGES):
             return errors(400, "Not a valid image", "image")
         root_pass = body.get("root_pass")
+        # An image needs `root_pass` or `authorized_keys` (techdocs "Create a Linode").
         if image is not None and not (root_pass or body.get("authorized_keys")):
             return errors(400, "root_pass is required", "root_pass")
-        if root_pass is not None and (not isinstance(root_pass, str) or len(root_pass) < 7):
+        if root_pass is not None and not _strong(root_pass):
             return errors(400, "Password does not meet strength requirement.", "root_pass")
         stackscript_id = body.get("stackscript_id")
+        # A StackScript lists the images it runs on (`images`, fixture
+        # linode_stackscripts_10079.json).
         if stackscript_id is not None:
             script = next((s for s in STACKSCRIPTS if s["id"] == stackscript_id), None)
             if script is None:
@@ -456,12 +486,43 @@ class LinodeSandbox(ComputeSandbox):
             if image not in script["images"]:
                 return errors(400, "Image is not compatible with this StackScript", "image")
         label = body.get("label") or f"linode{secrets.token_hex(4)}"
+        # techdocs.akamai.com "Create a Linode", `label`: 3-64 characters, begins and ends with
+        # a letter or digit, no two of '-', '_', '.' in a row.
+        if not isinstance(label, str) or not LINODE_LABEL.accepts(label):
+            return errors(
+                400,
+                "Label must be 3-64 letters, numbers, dashes, underscores or periods, begin and "
+                "end with a letter or number, and not have two dashes, underscores or periods "
+                "in a row",
+                "label",
+            )
+        tags = body.get("tags") or []
+        for index, tag in enumerate(tags):
+            # The API's words (linode/terraform-provider-linode#32): tags are 3-50 characters.
+            if not isinstance(tag, str) or not 3 <= len(tag) <= 50:
+                return errors(
+                    400, f"Tag '{tag}' must be between 3 and 50 characters", f"tags[{index}]"
+                )
+        metadata = body.get("metadata") or {}
+        user_data = metadata.get("user_data") if isinstance(metadata, dict) else None
+        if user_data is not None:
+            # `metadata.user_data` is base64 (linode_api4 `build_instance_metadata`), for regions
+            # with the Metadata capability (techdocs "Add user data").
+            try:
+                base64.b64decode(str(user_data), validate=True)
+            except ValueError:
+                return errors(400, "user_data must be base64 encoded", "metadata.user_data")
+            if "Metadata" not in next(r for r in REGIONS if r["id"] == region)["capabilities"]:
+                return errors(400, "Metadata is not available in this region", "metadata")
+        # The sandbox account's instance limit (an account's limit is set by Linode; the words
+        # are the sandbox's).
         if len(self.instances) >= 50:
             return errors(400, "Account limit reached: you cannot create more Linodes")
+        # "Linode labels must be unique among your Linodes" (techdocs "Create a Linode").
         if any(i["label"] == label for i in self.instances.values()):
             return errors(400, "Label must be unique among your linodes", "label")
         instance_id = self.state.next_id("instance", 1000)
-        tags = [str(t) for t in body.get("tags") or []]
+        tags = [str(t) for t in tags]
         booted = image is not None and body.get("booted", True) is not False
         instance = {
             "id": instance_id,
@@ -471,6 +532,7 @@ class LinodeSandbox(ComputeSandbox):
             "image": image,
             "tags": tags,
             "backups": bool(body.get("backups_enabled")),
+            "user_data": user_data,
             "status": "provisioning",
             "transition": {
                 "to": "running" if booted else "offline",
@@ -515,12 +577,20 @@ class LinodeSandbox(ComputeSandbox):
         }
         if command not in transitions:
             return errors(404, "Not found")
+        # No power job while the instance is still being built (linode_api4 polls events).
         if instance["status"] == "provisioning":
             return errors(400, "Linode busy.")
         event, during, after = transitions[command]
-        instance["status"] = during
-        instance["transition"] = {"to": after, "at": now() + self.action_delay}
-        self._event(event, instance, self.action_delay)
+        # The API queues the job: the instance keeps its status until the job starts, so a
+        # reboot shows `running` before `rebooting` (linode_api4's event poller waits for the
+        # event, not the status).
+        queued = self.action_delay / 2
+        instance["transition"] = {
+            "to": during,
+            "at": now() + queued,
+            "then": {"to": after, "at": now() + queued + self.action_delay},
+        }
+        self._event(event, instance, self.action_delay, queued=queued)
         self.state.save()
         return reply({})
 
@@ -585,8 +655,7 @@ def create_app(
         unauthorized_message="Invalid Token",
         rate_limited_message="Too many requests",
     )
-    return SandboxMiddleware(app, profile=profile, state=state)
+    return SandboxMiddleware(app, profile=profile, state=state, sandbox=s)
 
 
-register(SandboxDefinition(name="linode", factory=create_app, suffix="/v4", port_offset=4))
 __all__ = ["LinodeSandbox", "create_app"]

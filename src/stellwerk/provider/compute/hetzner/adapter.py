@@ -3,6 +3,7 @@ session; hcloud's own retries are off so `Retry-After` and the budget decide."""
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import hcloud
@@ -16,6 +17,7 @@ from hcloud.ssh_keys import SSHKey
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import Action, Backoff
 from stellwerk.provider.budget import Budget
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.compute.base import (
     MARKER_KEY,
     CreatedServer,
@@ -97,6 +99,9 @@ def map_hetzner_error(error: Exception, provider: str = "hetzner") -> ProviderEr
             provider=provider,
             field=field,
             original={"code": code, "message": error.message, "details": details},
+            # `locked`: another action runs on the resource; it passes (docs.hetzner.cloud,
+            # Errors: "The item you are trying to access is locked").
+            retryable=code == "locked",
         )
     return ProviderError(
         API_ERROR, f"{type(error).__name__}: {error}", provider=provider, original=repr(error)
@@ -260,10 +265,28 @@ class HetznerCompute(SdkAdapter):
         return self._action(await self._call(getattr(self.client.servers, method), bound))
 
     async def list_plans(self) -> list[Plan]:
+        """Server types; where they can be ordered is per location now (`locations[]`: the
+        top-level `deprecated` flag is itself deprecated since 2025-09-24)."""
+        moment = datetime.datetime.now(datetime.UTC)
         plans = []
         for item in await self._call(self.client.server_types.get_all):
             prices = item.prices or []
             first = prices[0] if prices else {}
+            if item.locations:
+                regions = tuple(
+                    str(place.location.name)
+                    for place in item.locations
+                    if place.available is not False
+                    and (
+                        place.deprecation is None
+                        or place.deprecation.unavailable_after is None
+                        or place.deprecation.unavailable_after > moment
+                    )
+                )
+                available = bool(regions)
+            else:  # an API without per-location details
+                regions = tuple(str(p["location"]) for p in prices)
+                available = not item.deprecated
             plans.append(
                 Plan(
                     id=str(item.name),
@@ -274,8 +297,8 @@ class HetznerCompute(SdkAdapter):
                     transfer=int(first.get("included_traffic", 0)) // TRAFFIC_GB or None,
                     price_hourly=float(first.get("price_hourly", {}).get("net", 0)),
                     price_monthly=float(first.get("price_monthly", {}).get("net", 0)),
-                    regions=tuple(str(p["location"]) for p in prices),
-                    available=not item.deprecated,
+                    regions=regions,
+                    available=available,
                     description=str(item.description or ""),
                 )
             )
@@ -288,11 +311,13 @@ class HetznerCompute(SdkAdapter):
             kind = kinds.get(str(item.type), "custom")
             if type is not None and kind != type:
                 continue
+            # One name per architecture (x86 and arm `ubuntu-24.04`): the label tells them apart.
+            arm = " (arm)" if str(item.architecture) == "arm" else ""
             images.append(
                 Image(
                     id=str(item.id),
                     slug=item.name,
-                    label=str(item.description or item.name),
+                    label=f"{item.description or item.name}{arm}",
                     description=item.description,
                     distribution=(item.os_flavor or "").capitalize() or None,
                     public=kind != "custom",
@@ -319,3 +344,45 @@ class HetznerCompute(SdkAdapter):
 
     async def aclose(self) -> None:
         self.client._client._session.close()
+
+
+async def check(target: Target) -> Report:
+    """Hetzner Cloud: the token (a server or zone list), the catalog, the rate limit."""
+    report = new_report(target)
+    token = target.credentials.get("token") or ""
+    async with Probe(
+        report, base_url=target.url, headers={"Authorization": f"Bearer {token}"}
+    ) as probe:
+        path = "/zones" if target.kind == "dns" else "/servers"
+        answer = await probe.request("GET", path, params={"per_page": 1})
+        if answer is None:
+            return report
+        if answer.status_code in (401, 403):
+            refused(
+                report,
+                answer.status_code,
+                "Create an API token with Read & Write permission in the Hetzner Cloud Console "
+                f"(the project → Security → API tokens) and set it as {target.where}",
+            )
+            return report
+        if not answer.is_success:
+            report.fail(f"Hetzner answered HTTP {answer.status_code} to GET {path}")
+            return report
+        total = ((answer.json().get("meta") or {}).get("pagination") or {}).get("total_entries")
+        what = "DNS zones" if target.kind == "dns" else "servers"
+        report.ok(
+            f"The token works: {total if total is not None else 'some'} {what} in the project"
+        )
+        if target.kind != "dns":
+            types = await probe.request("GET", "/server_types", params={"per_page": 50})
+            if types is not None and types.is_success:
+                names = [t["name"] for t in types.json().get("server_types") or []]
+                report.ok(f"{len(names)} server types on offer ({', '.join(names[:6])}, ...)")
+    if report.rate_limit:
+        limit = report.rate_limit
+        report.ok(
+            f"Rate limit {limit.get('limit')} an hour, {limit.get('remaining')} left; "
+            "one request refills each second"
+        )
+    clock(report)
+    return report

@@ -4,15 +4,15 @@ calls) and retries mounted on its session; the SDK's own retries are off."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 import linode_api4
 from linode_api4 import Instance, LinodeClient
 
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.action import Action, Backoff
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report, refused
 from stellwerk.provider.compute.base import (
-    MARKER_KEY,
     CreatedServer,
     CreateServer,
     Image,
@@ -21,6 +21,7 @@ from stellwerk.provider.compute.base import (
     Region,
     Server,
     marker_tag,
+    split_marker,
 )
 from stellwerk.provider.compute.sdk import SdkAdapter, budget_for, is_public_key
 from stellwerk.provider.error import (
@@ -56,7 +57,13 @@ COLLECTIONS = frozenset(
 )
 FIELDS = {"type": "plan", "root_pass": "root_password", "stackscript_id": "stackscript_id"}
 POWER = {"power_on": "boot", "shutdown": "shutdown", "power_off": "shutdown", "reboot": "reboot"}
-TARGET = {"power_on": "running", "shutdown": "off", "power_off": "off", "reboot": "running"}
+# The event each power action's job records (techdocs.akamai.com, "Event", `action`).
+EVENTS = {
+    "power_on": "linode_boot",
+    "shutdown": "linode_shutdown",
+    "power_off": "linode_shutdown",
+    "reboot": "linode_reboot",
+}
 
 
 def map_linode_error(error: Exception, provider: str = "linode") -> ProviderError:
@@ -141,9 +148,7 @@ class LinodeCompute(SdkAdapter):
     def _server(self, instance: Instance) -> Server:
         data: dict[str, Any] = instance._raw_json or {}
         specs = data.get("specs") or {}
-        tags = tuple(str(t) for t in data.get("tags") or [])
-        prefix = f"{MARKER_KEY}:"
-        marker = next((t[len(prefix) :] for t in tags if t.startswith(prefix)), None)
+        marker, tags = split_marker(str(t) for t in data.get("tags") or [])
         ipv4 = (data.get("ipv4") or [None])[0]
         ipv6 = data.get("ipv6")
         return Server(
@@ -161,7 +166,7 @@ class LinodeCompute(SdkAdapter):
             memory=specs.get("memory"),
             disk=int(specs["disk"]) // 1024 if specs.get("disk") is not None else None,
             transfer=specs.get("transfer"),
-            tags=tuple(t for t in tags if not t.startswith(prefix)),
+            tags=tags,
             marker=marker,
         )
 
@@ -177,6 +182,41 @@ class LinodeCompute(SdkAdapter):
                 status="success" if done else "running",
                 progress=100 if done else 50,
                 refresh=refresh,
+            )
+
+        return Action(
+            id=f"{server_id}:{command}",
+            command=command,
+            status="running",
+            progress=0,
+            refresh=refresh,
+        )
+
+    def _events(self, server_id: str, event: str) -> list[dict[str, Any]]:
+        """The instance's events of one kind (newest first), as linode_api4's poller asks."""
+        filters = {"entity.id": int(server_id), "entity.type": "linode", "action": event}
+        answer = self.client.get("/account/events", filters=filters)
+        items = answer.get("data") if isinstance(answer, dict) else None
+        return sorted(items or [], key=lambda e: int(e["id"]), reverse=True)
+
+    def _follow_event(self, server_id: str, command: str, event: str, after: int) -> Action:
+        """Linode queues power jobs: a reboot shows `running` before `rebooting`, so the action
+        follows the job's event (newer than `after`) until it is finished or failed."""
+
+        async def refresh() -> Action:
+            events = await self._call(self._events, server_id, event)
+            job = next((e for e in events if int(e["id"]) > after), None)
+            state = str(job.get("status")) if job else "scheduled"
+            status: Literal["running", "success", "error"] = (
+                "success" if state == "finished" else "error" if state == "failed" else "running"
+            )
+            return Action(
+                id=f"{server_id}:{command}",
+                command=command,
+                status=status,
+                progress=int((job or {}).get("percent_complete") or 0),
+                refresh=refresh,
+                error=f"Linode's {event} job failed" if status == "error" else None,
             )
 
         return Action(
@@ -203,6 +243,11 @@ class LinodeCompute(SdkAdapter):
         keys = [k for k in request.ssh_keys if is_public_key(k)]
         if keys:
             options["authorized_keys"] = keys
+        if request.user_data:
+            # Linode's metadata service hands it to cloud-init (base64 on the wire).
+            options["metadata"] = self.client.linode.build_instance_metadata(
+                user_data=request.user_data
+            )
         if request.stackscript_id is not None:
             options["stackscript"] = request.stackscript_id
             options["stackscript_data"] = dict(request.stackscript_data or {})
@@ -253,8 +298,11 @@ class LinodeCompute(SdkAdapter):
             raise ProviderError(
                 INVALID_ACTION, f"Linode has no {action} action", provider=self.name, field="action"
             )
+        event = EVENTS[action]
+        before = await self._call(self._events, server_id, event)
+        after = int(before[0]["id"]) if before else 0
         await self._call(lambda: getattr(Instance(self.client, int(server_id)), method)())
-        return self._follow(server_id, action, TARGET[action])
+        return self._follow_event(server_id, action, event, after)
 
     async def list_plans(self) -> list[Plan]:
         types = await self._call(lambda: [t._raw_json for t in self.client.linode.types()])
@@ -342,3 +390,47 @@ def _with_timeout(request: Any, timeout: float) -> Any:
 
 
 __all__ = ["LinodeCompute"]
+
+
+async def check(target: Target) -> Report:
+    """Linode: the token (the profile), its scopes (the instance list), the catalog."""
+    report = new_report(target)
+    token = target.credentials.get("token") or ""
+    how = (
+        "Create a personal access token (Cloud Manager → Profile → API Tokens) with Read/Write "
+        f"for Linodes, and Read for Images, StackScripts and Events, and set it as {target.where}"
+    )
+    async with Probe(
+        report, base_url=target.url, headers={"Authorization": f"Bearer {token}"}
+    ) as probe:
+        profile = await probe.request("GET", "/profile")
+        if profile is None:
+            return report
+        if profile.status_code in (401, 403):
+            refused(report, profile.status_code, how)
+            return report
+        if not profile.is_success:
+            report.fail(f"Linode answered HTTP {profile.status_code} to GET /profile")
+            return report
+        data = profile.json()
+        report.ok(f"The token works (user {data.get('username')})")
+        if data.get("restricted"):
+            report.warn(
+                "The user is restricted: it needs the grant to add Linodes and read/write on them",
+                "Cloud Manager → Users → the user → Permissions",
+            )
+        instances = await probe.request("GET", "/linode/instances", params={"page_size": 25})
+        if instances is not None and instances.status_code in (401, 403):
+            report.fail("The token may not read Linodes", how)
+        elif instances is not None and instances.is_success:
+            report.ok(f"{instances.json().get('results', 0)} Linodes in the account")
+        types = await probe.request("GET", "/linode/types", params={"page_size": 100})
+        if types is not None and types.is_success:
+            report.ok(f"{types.json().get('results', 0)} plans on offer")
+    if report.rate_limit:
+        report.ok(
+            f"Rate limit {report.rate_limit.get('limit')} a minute for this call, "
+            f"{report.rate_limit.get('remaining')} left"
+        )
+    clock(report)
+    return report

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from stellwerk.provider.compute.hetzner.catalog import IMAGES, LOCATIONS, SERVER_TYPES, image_for
 from stellwerk.provider.compute.sandbox_common import (
     DEFAULT_ACTION_DELAY,
     DEFAULT_PROVISION_DELAY,
@@ -30,146 +31,31 @@ from stellwerk.provider.compute.sandbox_common import (
     progress_of,
     reply,
 )
+from stellwerk.provider.registry import HOSTNAME
 from stellwerk.provider.sandbox.kit import (
     JsonState,
     RateLimitStyle,
     SandboxMiddleware,
     SandboxProfile,
 )
-from stellwerk.provider.sandbox.listener import SandboxDefinition, register
+from stellwerk.provider.sandbox.openapi import OpenApiCheck, Problem, Spec
 
-CREATED = "2024-01-01T00:00:00Z"
-
-
-def _price(location: str, hourly: str, monthly: str) -> dict[str, Any]:
-    def amount(net: str) -> dict[str, str]:
-        return {"net": f"{float(net):.10f}", "gross": f"{float(net) * 1.19:.16f}"}
-
-    return {
-        "location": location,
-        "price_hourly": amount(hourly),
-        "price_monthly": amount(monthly),
-        "included_traffic": 21990232555520,
-        "price_per_tb_traffic": amount("1.00"),
-    }
+# The nameservers a new zone is assigned (`authoritative_nameservers.assigned`).
+NAMESERVERS = ("hydrogen.ns.hetzner.com.", "oxygen.ns.hetzner.com.", "helium.ns.hetzner.de.")
 
 
-LOCATIONS: list[dict[str, Any]] = [
-    {
-        "id": 1,
-        "name": "fsn1",
-        "description": "Falkenstein DC Park 1",
-        "country": "DE",
-        "city": "Falkenstein",
-        "latitude": 50.47612,
-        "longitude": 12.370071,
-        "network_zone": "eu-central",
-    },
-    {
-        "id": 2,
-        "name": "nbg1",
-        "description": "Nuremberg DC Park 1",
-        "country": "DE",
-        "city": "Nuremberg",
-        "latitude": 49.452102,
-        "longitude": 11.076665,
-        "network_zone": "eu-central",
-    },
-    {
-        "id": 3,
-        "name": "hel1",
-        "description": "Helsinki DC Park 1",
-        "country": "FI",
-        "city": "Helsinki",
-        "latitude": 60.169855,
-        "longitude": 24.938379,
-        "network_zone": "eu-central",
-    },
-    {
-        "id": 4,
-        "name": "ash",
-        "description": "Ashburn, VA",
-        "country": "US",
-        "city": "Ashburn, VA",
-        "latitude": 39.0438,
-        "longitude": -77.4874,
-        "network_zone": "us-east",
-    },
-]
-
-
-def _server_type(
-    type_id: int, name: str, cores: int, memory: float, disk: int, hourly: str, monthly: str
-) -> dict[str, Any]:
-    return {
-        "id": type_id,
-        "name": name,
-        "description": name.upper(),
-        "category": "shared",
-        "cores": cores,
-        "memory": memory,
-        "disk": disk,
-        "deprecated": False,
-        "deprecation": None,
-        "prices": [_price(loc["name"], hourly, monthly) for loc in LOCATIONS],
-        "storage_type": "local",
-        "cpu_type": "shared",
-        "architecture": "x86",
-        "locations": [
-            {
-                "id": loc["id"],
-                "name": loc["name"],
-                "deprecation": None,
-                "available": True,
-                "recommended": loc["name"] != "ash",
-            }
-            for loc in LOCATIONS
-        ],
-    }
-
-
-SERVER_TYPES: list[dict[str, Any]] = [
-    _server_type(22, "cx22", 2, 4.0, 40, "0.0060", "3.79"),
-    _server_type(23, "cx32", 4, 8.0, 80, "0.0110", "6.80"),
-    _server_type(24, "cx42", 8, 16.0, 160, "0.0260", "16.40"),
-    _server_type(101, "cpx11", 2, 2.0, 40, "0.0070", "4.35"),
-    _server_type(102, "cpx21", 3, 4.0, 80, "0.0130", "7.55"),
-]
-
-
-def _image(image_id: int, name: str, flavor: str, version: str, description: str) -> dict[str, Any]:
-    return {
-        "id": image_id,
-        "type": "system",
-        "status": "available",
-        "name": name,
-        "description": description,
-        "image_size": None,
-        "disk_size": 5,
-        "created": CREATED,
-        "created_from": None,
-        "bound_to": None,
-        "os_flavor": flavor,
-        "os_version": version,
-        "rapid_deploy": True,
-        "protection": {"delete": False},
-        "deprecated": None,
-        "deleted": None,
-        "labels": {},
-        "architecture": "x86",
-    }
-
-
-IMAGES: list[dict[str, Any]] = [
-    _image(161547269, "ubuntu-24.04", "ubuntu", "24.04", "Ubuntu 24.04"),
-    _image(67794396, "ubuntu-22.04", "ubuntu", "22.04", "Ubuntu 22.04"),
-    _image(114690387, "debian-12", "debian", "12", "Debian 12"),
-    _image(103908070, "rocky-9", "rocky", "9", "Rocky Linux 9"),
-]
+def _deprecated(type_view: dict[str, Any], location: str) -> bool:
+    """Unavailable in `location`: its `deprecation.unavailable_after` is in the past
+    (hetzner.json, `server_type.locations`)."""
+    for item in type_view["locations"]:
+        if item["name"] == location:
+            deprecation = item["deprecation"]
+            return deprecation is not None and deprecation["unavailable_after"] <= iso(now())
+    return True  # not offered there at all
 
 
 def _datacenter(location: dict[str, Any]) -> dict[str, Any]:
-    ids = [t["id"] for t in SERVER_TYPES]
+    ids = [t["id"] for t in SERVER_TYPES if any(x["id"] == location["id"] for x in t["locations"])]
     return {
         "id": location["id"],
         "name": f"{location['name']}-dc{location['id'] + 7}",
@@ -180,7 +66,8 @@ def _datacenter(location: dict[str, Any]) -> dict[str, Any]:
 
 
 def _initial() -> dict[str, Any]:
-    return {"servers": {}, "actions": {}, "zones": {}}
+    # `deprecations`: {server type: {location: deprecation_info}}, set by `/__sandbox__/catalog`.
+    return {"servers": {}, "actions": {}, "zones": {}, "deprecations": {}}
 
 
 def error(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -196,7 +83,19 @@ def _invalid(field: str, message: str) -> JSONResponse:
     )
 
 
+def _refuse(problems: list[Problem]) -> Response:
+    """A body the spec refuses: `invalid_input` naming the fields (docs.hetzner.cloud, Errors)."""
+    first = problems[0].field or "body"
+    return error(
+        400,
+        "invalid_input",
+        f"invalid input in field '{first}'",
+        {"fields": [{"name": p.field or "body", "messages": [p.message]} for p in problems]},
+    )
+
+
 def _page(request: Request, key: str, items: list[dict[str, Any]]) -> Response:
+    # `page` from 1, `per_page` 25 unless asked, at most 50 (docs.hetzner.cloud, Pagination).
     page = int_param(request, "page", 1, low=1, high=1_000_000)
     per_page = int_param(request, "per_page", 25, low=1, high=50)
     if page is None or per_page is None:
@@ -275,7 +174,7 @@ class HetznerSandbox(ComputeSandbox):
         self.settle(server)
         server_id = server["id"]
         server_type = next(t for t in SERVER_TYPES if t["name"] == server["server_type"])
-        image = next(i for i in IMAGES if i["name"] == server["image"])
+        image = next(i for i in IMAGES if server["image"] in (i["id"], i["name"]))
         location = next(loc for loc in LOCATIONS if loc["name"] == server["location"])
         return {
             "id": server_id,
@@ -323,19 +222,67 @@ class HetznerSandbox(ComputeSandbox):
         }
 
     def _find(self, request: Request) -> dict[str, Any] | None:
+        self._sweep()
         return self.servers.get(request.path_params["id"])
 
+    def _sweep(self) -> None:
+        """Forget servers whose deletion action has run."""
+        for key, server in list(self.servers.items()):
+            if server.get("_gone_at") is not None and now() >= server["_gone_at"]:
+                del self.servers[key]
+
     # --- catalogs ----------------------------------------------------------------------------
+    def type_view(self, server_type: dict[str, Any]) -> dict[str, Any]:
+        """A server type with the deprecations announced for it (per location)."""
+        announced: dict[str, Any] = self.state.data.get("deprecations", {}).get(
+            server_type["name"], {}
+        )
+        locations = []
+        for item in server_type["locations"]:
+            deprecation = announced.get(item["name"])
+            gone = deprecation is not None and deprecation["unavailable_after"] <= iso(now())
+            locations.append(
+                {
+                    **item,
+                    "deprecation": deprecation,
+                    "available": not gone,
+                    "recommended": deprecation is None,
+                }
+            )
+        everywhere = bool(locations) and all(x["deprecation"] for x in locations)
+        return {
+            **server_type,
+            "locations": locations,
+            "deprecated": everywhere,
+            "deprecation": locations[0]["deprecation"] if everywhere else None,
+        }
+
+    def type_views(self) -> list[dict[str, Any]]:
+        return [self.type_view(t) for t in SERVER_TYPES]
+
     async def list_server_types(self, request: Request) -> Response:
         name = request.query_params.get("name")
-        items = [t for t in SERVER_TYPES if name is None or t["name"] == name]
+        items = [t for t in self.type_views() if name is None or t["name"] == name]
         return _page(request, "server_types", items)
 
     async def get_server_type(self, request: Request) -> Response:
-        for item in SERVER_TYPES:
+        for item in self.type_views():
             if str(item["id"]) == request.path_params["id"]:
                 return reply({"server_type": item})
         return error(404, "not_found", "server_type not found")
+
+    def control_catalog(self, method: str, body: Any) -> Any:
+        """`POST {"deprecate": {"server_type", "location", "announced"?, "unavailable_after"}}`:
+        Hetzner announces a server type's end in a location (as on 2025-10-16)."""
+        if method == "POST" and isinstance(body, dict) and isinstance(body.get("deprecate"), dict):
+            item = body["deprecate"]
+            announced = self.state.data.setdefault("deprecations", {})
+            announced.setdefault(item["server_type"], {})[item["location"]] = {
+                "announced": item.get("announced") or iso(now()),
+                "unavailable_after": item["unavailable_after"],
+            }
+            self.state.save()
+        return {"server_types": self.type_views()}
 
     async def list_locations(self, request: Request) -> Response:
         name = request.query_params.get("name")
@@ -370,6 +317,7 @@ class HetznerSandbox(ComputeSandbox):
         selector = request.query_params.get("label_selector")
         statuses = request.query_params.getlist("status")
         items = []
+        self._sweep()
         for server in sorted(self.servers.values(), key=lambda s: int(s["id"])):
             view = self._server_view(server)
             if name not in (None, server["name"]):
@@ -384,23 +332,34 @@ class HetznerSandbox(ComputeSandbox):
 
     async def create_server(self, request: Request) -> Response:
         body = await body_of(request)
+        # A body that is not JSON is `json_error` (docs.hetzner.cloud, Errors).
         if body is None:
             return error(400, "json_error", "Invalid JSON")
         name = body.get("name")
         if not isinstance(name, str) or not name:
             return _invalid("name", "Missing data for required field.")
+        # "must be unique per Project and a valid hostname as per RFC 1123" (hetzner.json,
+        # create_server_request.name): no '_'.
+        if not HOSTNAME.accepts(name):
+            return _invalid("name", "name must be a valid hostname")
+        # Names are unique per project: `uniqueness_error` (docs.hetzner.cloud, Errors).
         if any(s["name"] == name for s in self.servers.values()):
             return error(409, "uniqueness_error", "server name is already used")
         server_type = str(body.get("server_type", ""))
+        # Removed types are not listed and cannot be ordered (hetzner.json, deprecation_info).
         found_type = next(
-            (t for t in SERVER_TYPES if server_type in (t["name"], str(t["id"]))), None
+            (t for t in self.type_views() if server_type in (t["name"], str(t["id"]))), None
         )
         if found_type is None:
             return _invalid("server_type", "server type not found")
         image_ref = str(body.get("image", ""))
-        image = next((i for i in IMAGES if image_ref in (i["name"], str(i["id"]))), None)
+        # An image name means that name's image of the type's architecture; an image id of the
+        # other architecture does not fit the type.
+        image = image_for(image_ref, found_type["architecture"])
         if image is None:
-            return _invalid("image", "image not found")
+            other = next((i for i in IMAGES if image_ref in (i["name"], str(i["id"]))), None)
+            message = "image not found" if other is None else "image architecture does not match"
+            return _invalid("image", message)
         location_ref = body.get("location") or "fsn1"
         datacenter = body.get("datacenter")
         if datacenter and not body.get("location"):
@@ -410,7 +369,15 @@ class HetznerSandbox(ComputeSandbox):
         )
         if location is None:
             return _invalid("location", "location not found")
+        # Not offered there, or its `unavailable_after` there has passed (hetzner.json,
+        # `server_type.locations`).
+        if _deprecated(found_type, location["name"]):
+            return _invalid(
+                "server_type",
+                f"server type {found_type['name']} is not available in {location['name']}",
+            )
         labels = body.get("labels") or {}
+        # Labels are an object of strings (hetzner.json, `labels`).
         if not isinstance(labels, dict):
             return _invalid("labels", "labels must be an object")
         public_net = body.get("public_net") or {}
@@ -420,7 +387,7 @@ class HetznerSandbox(ComputeSandbox):
             "id": server_id,
             "name": name,
             "server_type": found_type["name"],
-            "image": image["name"],
+            "image": image["id"],
             "location": location["name"],
             "labels": {str(k): str(v) for k, v in labels.items()},
             "status": "initializing",
@@ -461,8 +428,12 @@ class HetznerSandbox(ComputeSandbox):
             return error(
                 404, "not_found", f"Server with ID '{request.path_params['id']}' not found"
             )
-        del self.servers[str(server["id"])]
+        # The deletion is an action: the server says `deleting` until it ran, then it is gone
+        # (hetzner.json: DELETE /servers/{id} answers the `delete_server` action).
         action = self._new_action("delete_server", server["id"])
+        server["status"] = "deleting"
+        server["transition"] = None
+        server["_gone_at"] = action["started_at"] + action["duration"]
         self.state.save()
         return reply({"action": self._action_view(action)})
 
@@ -483,6 +454,7 @@ class HetznerSandbox(ComputeSandbox):
         }
         if command not in transitions:
             return error(404, "not_found", "not found")
+        # Another action runs on the server: `locked` (docs.hetzner.cloud, Errors, 423).
         if server["status"] == "initializing":
             return error(423, "locked", "server is locked by a running action")
         name, during, after = transitions[command]
@@ -525,11 +497,7 @@ class HetznerSandbox(ComputeSandbox):
             "status": "ok",
             "record_count": sum(len(r["records"]) for r in zone["rrsets"].values()),
             "authoritative_nameservers": {
-                "assigned": [
-                    "hydrogen.ns.hetzner.com.",
-                    "oxygen.ns.hetzner.com.",
-                    "helium.ns.hetzner.de.",
-                ],
+                "assigned": list(NAMESERVERS),
                 "delegated": [],
                 "delegation_last_check": None,
                 "delegation_status": "unknown",
@@ -566,6 +534,7 @@ class HetznerSandbox(ComputeSandbox):
         if body is None:
             return error(400, "json_error", "Invalid JSON")
         name = str(body.get("name", "")).strip().rstrip(".").lower()
+        # A zone is a domain name, once per account (hetzner.json, create_zone_request `name`).
         if not name or "." not in name:
             return _invalid("name", "invalid zone name")
         if self._zone(name) is not None:
@@ -579,6 +548,26 @@ class HetznerSandbox(ComputeSandbox):
             "created": now(),
             "labels": body.get("labels") or {},
             "rrsets": {},
+        }
+        # "A default SOA and three NS resource records with the assigned Hetzner nameservers
+        # are created automatically" (hetzner.json, POST /zones).
+        zone["rrsets"]["@/SOA"] = {
+            "name": "@",
+            "type": "SOA",
+            "ttl": ttl,
+            "records": [
+                {
+                    "value": f"{NAMESERVERS[0]} dns.hetzner.com. {int(now())} 86400 10800 "
+                    "3600000 3600",
+                    "comment": "",
+                }
+            ],
+        }
+        zone["rrsets"]["@/NS"] = {
+            "name": "@",
+            "type": "NS",
+            "ttl": ttl,
+            "records": [{"value": server, "comment": ""} for server in NAMESERVERS],
         }
         for rrset in body.get("rrsets") or []:
             key = f"{rrset['name']}/{rrset['type']}"
@@ -608,7 +597,7 @@ class HetznerSandbox(ComputeSandbox):
         action = self._new_action("delete_zone", zone["id"], "zone")
         action["duration"] = 0
         self.state.save()
-        return reply({"action": self._action_view(action)})
+        return reply({"action": self._action_view(action)}, 201)  # hetzner.json: 201
 
     async def list_rrsets(self, request: Request) -> Response:
         zone = self._zone(request.path_params["zone"])
@@ -634,6 +623,8 @@ class HetznerSandbox(ComputeSandbox):
         if not name or not type_:
             return _invalid("name" if not name else "type", "Missing data for required field.")
         records = body.get("records") or []
+        # create_rrset_request: `name`, `type` and at least one record; one rrset per name
+        # and type (hetzner.json).
         if not records or not all(isinstance(r, dict) and r.get("value") for r in records):
             return _invalid("records", "at least one record with a value is required")
         key = f"{name}/{type_}"
@@ -695,6 +686,20 @@ class HetznerSandbox(ComputeSandbox):
         ]
         key = f"{request.path_params['rr_name']}/{request.path_params['rr_type']}"
         if command == "add_records":
+            values = [r["value"] for r in records]
+            # "Must not be empty and must only contain distinct record values"; "If set, and the
+            # RRSet being updated already has a TTL, the values must be the same"
+            # (hetzner.json, add_records_to_rrset_request).
+            if len(set(values)) != len(values):
+                return _invalid("records", "record values must be distinct")
+            ttl = body.get("ttl")
+            if (
+                rrset is not None
+                and ttl is not None
+                and rrset.get("ttl") is not None
+                and ttl != rrset["ttl"]
+            ):
+                return _invalid("ttl", "ttl must be the same as the RRSet's TTL")
             if rrset is None:
                 rrset = {
                     "name": request.path_params["rr_name"],
@@ -708,8 +713,8 @@ class HetznerSandbox(ComputeSandbox):
         elif rrset is None:
             return error(404, "not_found", "rrset not found")
         elif command == "remove_records":
-            values = {r["value"] for r in records}
-            rrset["records"] = [r for r in rrset["records"] if r["value"] not in values]
+            removed = {r["value"] for r in records}
+            rrset["records"] = [r for r in rrset["records"] if r["value"] not in removed]
             if not rrset["records"]:
                 del zone["rrsets"][key]
         elif command == "set_records":
@@ -777,16 +782,28 @@ def create_app(
         },
         rate_limit=rate_limit,
         rate_window=rate_window,
+        # docs.hetzner.cloud, "Rate Limiting": 3600 requests an hour per project, refilled one
+        # a second; `RateLimit-Reset` is when all are available again; a 429 has no Retry-After.
         style=RateLimitStyle(
-            limit="RateLimit-Limit", remaining="RateLimit-Remaining", reset="RateLimit-Reset"
+            limit="RateLimit-Limit",
+            remaining="RateLimit-Remaining",
+            reset="RateLimit-Reset",
+            retry_after_on_429=False,
+            refill_per_second=rate_limit / rate_window,
         ),
         unauthorized_code="unauthorized",
         unauthorized_message="unable to authenticate",
         rate_limited_code="rate_limit_exceeded",
         rate_limited_message="limit of 3600 requests per hour reached",
     )
-    return SandboxMiddleware(app, profile=profile, state=state)
+    checked = OpenApiCheck(app, spec=Spec.load(__package__ or "", prefix="/v1"), refuse=_refuse)
+    return SandboxMiddleware(
+        checked,
+        profile=profile,
+        state=state,
+        sandbox=sandbox,
+        controls={"catalog": sandbox.control_catalog},
+    )
 
 
-register(SandboxDefinition(name="hetzner", factory=create_app, suffix="/v1", port_offset=3))
 __all__ = ["HetznerSandbox", "create_app"]

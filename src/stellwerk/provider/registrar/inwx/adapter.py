@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
 import pyotp
 
+from stellwerk.config import Settings
+from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.provider import registry
 from stellwerk.provider.budget import Budget, token_fingerprint
+from stellwerk.provider.check import Probe, Report, Target, clock, new_report
 from stellwerk.provider.error import (
     API_ERROR,
     CONFLICT,
@@ -29,7 +36,6 @@ from stellwerk.provider.error import (
     INVALID_CREDENTIALS,
     MISSING_CREDENTIALS,
     NOT_FOUND,
-    PROVIDER_INACTIVE,
     RATE_LIMIT_EXCEEDED,
     UNKNOWN_ERROR,
     VALIDATION_ERROR,
@@ -43,23 +49,30 @@ from stellwerk.provider.registrar.base import (
     DomainStatus,
     RegisteredDomain,
 )
+from stellwerk.provider.registry import SANDBOX_SECRET, Endpoint
 
 PROVIDER = "inwx"
-LIVE_URL = "https://api.domrobot.com"
-OTE_URL = "https://api.ote.domrobot.com"
+LIVE_URL = registry.INWX_LIVE_URL
+OTE_URL = registry.INWX_TEST_URL
 JSONRPC_PATH = "/jsonrpc/"
+SESSION_COOKIE = "domrobot"
+TOTP_INTERVAL = 30
+# List pages: 100 items each, as external-dns asks (`nameserver.list`), at most 1000 pages.
+PAGE_LIMIT = 100
+MAX_PAGES = 1000
 
 OK = 1000
 PENDING = 1001
 
 # INWX (EPP) result codes → normalized codes. Anything else >= 2000 is API_ERROR.
+# EPP result codes (RFC 5730 §3), which INWX answers with.
 CODE_MAP: dict[int, str] = {
-    2001: INVALID_CREDENTIALS,  # the seed's "authentication failed"
-    2002: PROVIDER_INACTIVE,  # account locked
+    2001: VALIDATION_ERROR,  # command syntax error (our request was malformed)
+    2002: INVALID_ACTION,  # command use error (the command is not allowed now)
     2003: VALIDATION_ERROR,  # required parameter missing
     2004: VALIDATION_ERROR,  # parameter value range error
     2005: VALIDATION_ERROR,  # parameter value syntax error
-    2100: NOT_FOUND,
+    2100: API_ERROR,  # unimplemented protocol version: never worth repeating as is
     2101: INVALID_ACTION,  # unimplemented command
     2104: INSUFFICIENT_RESOURCES,  # billing failure
     2200: INVALID_CREDENTIALS,  # authentication error
@@ -109,14 +122,68 @@ def _http_error(response: httpx.Response) -> ProviderError:
     )
 
 
-def totp_code(secret: str) -> str:
-    """The current 2FA code, always six digits (the official client drops leading zeros)."""
+def _totp(secret: str, interval: int) -> pyotp.TOTP:
+    return pyotp.TOTP(secret.replace(" ", "").upper(), interval=interval)
+
+
+def totp_code(secret: str, *, interval: int = TOTP_INTERVAL, step: int | None = None) -> str:
+    """The 2FA code (of `step`, default now), always six digits (the official client drops
+    leading zeros)."""
     try:
-        return str(pyotp.TOTP(secret.replace(" ", "").upper()).now()).zfill(6)
+        totp = _totp(secret, interval)
+        code = totp.now() if step is None else totp.generate_otp(step)
+        return str(code).zfill(6)
     except (ValueError, TypeError) as error:  # not base32, or too short
         raise ProviderError(
             INVALID_CREDENTIALS, "INWX_2FA_SECRET is not a valid TOTP secret", provider=PROVIDER
         ) from error
+
+
+@dataclass
+class _Steps:
+    """The TOTP step this process last unlocked with, for one user (shared by its sessions)."""
+
+    last: int = -1
+
+
+@dataclass
+class _Session:
+    """One INWX login per API URL and user in this process, shared by every client.
+
+    INWX takes a TAN once: a second `account.unlock` with the code of the same 30-second step
+    is refused (2200, reasonCode INVALID). Each adapter context used to log in, unlock and log
+    out, so the second context within one step failed. Now the session cookie outlives the
+    client, and the step last unlocked with is remembered, so a new login waits for a fresh
+    code instead of reusing one."""
+
+    cookie: str | None = None
+    steps: _Steps = field(default_factory=lambda: _Steps())
+    # What `account.login` said about two-factor authentication ("0" or "GOOGLE-AUTH").
+    tfa: str | None = None
+    # One lock per event loop (requests and workflow steps run on different loops).
+    locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
+        default_factory=weakref.WeakKeyDictionary
+    )
+
+    def lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if loop not in self.locks:
+            self.locks[loop] = asyncio.Lock()
+        return self.locks[loop]
+
+
+_SESSIONS: dict[tuple[str, str], _Session] = {}
+
+
+def _session(api_url: str, username: str, *, private: bool = False) -> _Session:
+    shared = _SESSIONS.setdefault((api_url, username), _Session())
+    # A private session (a check's own login) still counts the user's TANs with the others.
+    return _Session(steps=shared.steps) if private else shared
+
+
+def _tan_refused(body: Mapping[str, Any]) -> bool:
+    """INWX's answer to a wrong or reused TAN (certbot-dns-inwx#26)."""
+    return int(body.get("code", 0)) == 2200 and body.get("reasonCode") == "INVALID"
 
 
 class InwxClient:
@@ -132,6 +199,8 @@ class InwxClient:
         max_attempts: int = 3,
         language: str = "en",
         transport: httpx.AsyncBaseTransport | None = None,
+        totp_interval: int = TOTP_INTERVAL,
+        private_session: bool = False,
     ) -> None:
         if not username or not password:
             raise ProviderError(
@@ -141,9 +210,9 @@ class InwxClient:
         self._password = password
         self._otp_secret = otp_secret
         self._language = language
-        self._logged_in = False
-        self._login_lock = asyncio.Lock()
+        self._totp_interval = totp_interval
         self.api_url = api_url.rstrip("/")
+        self._shared = _session(self.api_url, username, private=private_session)
         self.http = ProviderHttp(
             provider=PROVIDER,
             base_url=self.api_url,
@@ -156,22 +225,38 @@ class InwxClient:
             transport=transport,
         )
 
+    @property
+    def tfa(self) -> str | None:
+        """What `account.login` said about 2FA ("0" off, "GOOGLE-AUTH" on)."""
+        return self._shared.tfa
+
     async def aclose(self) -> None:
-        if self._logged_in:
+        """Close the connections; the session stays for the next client (see `_Session`)."""
+        await self.http.aclose()
+
+    async def logout(self) -> None:
+        """End the shared session at INWX (`stellwerk providers check` does, on its own)."""
+        if self._shared.cookie is not None:
             with contextlib.suppress(ProviderError):
                 await self._raw("account.logout", {})
-        self._logged_in = False
-        await self.http.aclose()
+        self._shared.cookie = None
 
     async def _raw(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         repeatable = method.endswith(READ_PREFIXES) or method.startswith("account.")
+        cookie = self._shared.cookie
         response = await self.http.request(
             "POST",
             JSONRPC_PATH,
+            headers={"Cookie": f"{SESSION_COOKIE}={cookie}"} if cookie else None,
             json={"method": method, "params": dict(params)},
             timeout=SLOW_METHODS.get(method, 20.0 if repeatable else 30.0),
             idempotent=repeatable,
         )
+        # The session cookie lives in `_Session`, not in this client's jar.
+        fresh = response.cookies.get(SESSION_COOKIE)
+        if fresh:
+            self._shared.cookie = fresh
+        self.http.client.cookies.clear()
         try:
             body = response.json()
         except ValueError as error:
@@ -182,38 +267,63 @@ class InwxClient:
             raise ProviderError(API_ERROR, f"{method}: unexpected answer", provider=PROVIDER)
         return body
 
-    async def login(self) -> None:
-        async with self._login_lock:
-            if self._logged_in:
+    async def login(self, *, expired: str | None = None) -> None:
+        """Log in (and unlock with a TAN when the account has 2FA) unless this process holds a
+        session already; `expired` names a session INWX no longer knows."""
+        shared = self._shared
+        async with shared.lock():
+            if shared.cookie is not None and shared.cookie != expired:
                 return
-            body = await self._raw(
-                "account.login",
-                {"user": self._username, "pass": self._password, "lang": self._language},
+            shared.cookie = None
+            try:
+                body = await self._raw(
+                    "account.login",
+                    {"user": self._username, "pass": self._password, "lang": self._language},
+                )
+                if int(body["code"]) != OK:
+                    raise error_for_code("account.login", body)
+                shared.tfa = str((body.get("resData") or {}).get("tfa", "0"))
+                if shared.tfa not in ("0", ""):
+                    await self._unlock()
+            except BaseException:
+                shared.cookie = None
+                raise
+
+    async def _unlock(self) -> None:
+        """`account.unlock` with a TAN of a step not used before; when INWX refuses the TAN
+        (another process took this step's code), once more with the next step's."""
+        if not self._otp_secret:
+            raise ProviderError(
+                MISSING_CREDENTIALS,
+                "The INWX account has two-factor authentication; set INWX_2FA_SECRET",
+                provider=PROVIDER,
             )
-            if int(body["code"]) != OK:
-                raise error_for_code("account.login", body)
-            tfa = str((body.get("resData") or {}).get("tfa", "0"))
-            if tfa not in ("0", ""):
-                if not self._otp_secret:
-                    raise ProviderError(
-                        MISSING_CREDENTIALS,
-                        "The INWX account has two-factor authentication; set INWX_2FA_SECRET",
-                        provider=PROVIDER,
-                    )
-                unlock = await self._raw("account.unlock", {"tan": totp_code(self._otp_secret)})
-                if int(unlock["code"]) != OK:
-                    raise error_for_code("account.unlock", unlock)
-            self._logged_in = True
+        shared = self._shared
+        interval = self._totp_interval
+        for attempt in range(2):
+            step = int(time.time() // interval)
+            if step <= shared.steps.last:
+                step = shared.steps.last + 1
+                await asyncio.sleep(max(0.0, step * interval - time.time()) + 0.05)
+            tan = totp_code(self._otp_secret, interval=interval, step=step)
+            answer = await self._raw("account.unlock", {"tan": tan})
+            if int(answer["code"]) == OK:
+                shared.steps.last = step
+                return
+            if _tan_refused(answer) and attempt == 0:
+                shared.steps.last = max(shared.steps.last, step)
+                continue
+            raise error_for_code("account.unlock", answer)
 
     async def call(self, method: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Call `method`; returns the whole answer (code 1000 or 1001), raises for >= 2000."""
         await self.login()
+        cookie = self._shared.cookie
         body = await self._raw(method, params or {})
         code = int(body["code"])
         if code in AUTH_EXPIRED_CODES:
-            # The session ended (INWX drops idle sessions after ~30 minutes): log in once more.
-            self._logged_in = False
-            await self.login()
+            # The session ended (INWX drops idle sessions): log in once more.
+            await self.login(expired=cookie)
             body = await self._raw(method, params or {})
             code = int(body["code"])
         if code >= 2000:
@@ -222,6 +332,22 @@ class InwxClient:
 
     async def res_data(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
         return (await self.call(method, params)).get("resData") or {}
+
+    async def pages(
+        self, method: str, key: str, params: Mapping[str, Any] | None = None
+    ) -> list[Any]:
+        """Every item of a list method, page by page (INWX answers 20 a page unless asked;
+        `count` is sometimes a string: goinwx domain.go)."""
+        items: list[Any] = []
+        for page in range(1, MAX_PAGES + 1):
+            data = await self.res_data(
+                method, {**(params or {}), "page": page, "pagelimit": PAGE_LIMIT}
+            )
+            chunk = data.get(key) or []
+            items.extend(chunk)
+            if not chunk or len(items) >= int(data.get("count") or 0):
+                break
+        return items
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -362,16 +488,7 @@ class InwxRegistrar:
         return _registered({"domain": domain.lower(), **data})
 
     async def list_domains(self) -> list[RegisteredDomain]:
-        domains: list[RegisteredDomain] = []
-        page = 1
-        for _ in range(1000):  # bounded: 250 per page
-            data = await self.client.res_data("domain.list", {"page": page, "pagelimit": 250})
-            items = data.get("domain") or []
-            domains.extend(_registered(item) for item in items)
-            if len(items) < 250 or len(domains) >= int(data.get("count", 0)):
-                break
-            page += 1
-        return domains
+        return [_registered(item) for item in await self.client.pages("domain.list", "domain")]
 
     async def create_contact(self, *, contact: ContactInput) -> Contact:
         params: dict[str, Any] = {
@@ -406,5 +523,83 @@ class InwxRegistrar:
         return _contact(data.get("contact") or data)
 
     async def list_contacts(self) -> list[Contact]:
-        data = await self.client.res_data("contact.list", {"pagelimit": 1000})
-        return [_contact(item) for item in data.get("contact") or []]
+        return [_contact(item) for item in await self.client.pages("contact.list", "contact")]
+
+
+def open_client(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> InwxClient:
+    """The DomRobot client for the settings: the configured login, or the sandbox's."""
+    budget = Budget(limiter, registry.budget_limits(PROVIDER))
+    if endpoint.sandbox:
+        return InwxClient(
+            username=SANDBOX_SECRET, password=SANDBOX_SECRET, api_url=endpoint.url, budget=budget
+        )
+    return InwxClient(
+        username=settings.inwx_username,
+        password=_secret(settings.inwx_password),
+        otp_secret=_secret(settings.inwx_2fa_secret),
+        api_url=endpoint.url,
+        budget=budget,
+    )
+
+
+def open_registrar(settings: Settings, endpoint: Endpoint, limiter: RateLimiter) -> InwxRegistrar:
+    return InwxRegistrar(open_client(settings, endpoint, limiter))
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else str(value.get_secret_value())
+
+
+async def check(target: Target) -> Report:
+    """INWX: log in on a session of the check's own (unlocking with a TAN when the account has
+    2FA), one read (`account.info`), log out; and this host's clock, which TOTP codes need."""
+    report = new_report(target)
+    credentials = target.credentials
+    how = (
+        "Set INWX_USERNAME and INWX_PASSWORD; INWX support sets up an API sub-user (with or "
+        "without 2FA) for this"
+    )
+    async with Probe(report, base_url=target.url, headers={}) as probe:
+        await probe.request("POST", JSONRPC_PATH, json={"method": "account.info", "params": {}})
+    client = InwxClient(
+        username=credentials.get("username"),
+        password=credentials.get("password"),
+        otp_secret=credentials.get("otp_secret"),
+        api_url=target.url,
+        max_attempts=1,
+        private_session=True,
+    )
+    try:
+        await client.login()
+        tfa = client.tfa
+        if tfa in ("0", "", None):
+            report.ok(f"Logged in as {credentials.get('username')}; 2FA is off for this login")
+        else:
+            report.ok(
+                f"Logged in as {credentials.get('username')}; 2FA is on ({tfa}), unlocked with "
+                "the code of INWX_2FA_SECRET"
+            )
+        await client.res_data("account.info")
+        report.ok("The session works (account.info)")
+    except ProviderError as error:
+        original = error.original if isinstance(error.original, dict) else {}
+        if error.code == MISSING_CREDENTIALS and "two-factor" in error.message:
+            report.fail(
+                "The account has 2FA on and INWX_2FA_SECRET is not set",
+                "Set INWX_2FA_SECRET to the secret shown when 2FA was set up (the text under "
+                "the QR code), or ask INWX support for an API sub-user without 2FA",
+            )
+        elif "account.unlock" in error.message:
+            report.fail(
+                "INWX refused the 2FA code (TAN) made from INWX_2FA_SECRET",
+                "Check INWX_2FA_SECRET and this host's clock",
+            )
+        elif original.get("code") == 2200 or error.code == INVALID_CREDENTIALS:
+            report.fail(f"INWX refused the login ({error.message})", how)
+        else:
+            report.fail(error.message)
+    finally:
+        await client.logout()
+        await client.aclose()
+    clock(report)
+    return report

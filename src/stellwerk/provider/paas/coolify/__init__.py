@@ -1,0 +1,2 @@
+"""Coolify: the REST API client (adapter.py), the sandbox (sandbox.py) and the OpenAPI document
+the sandbox checks itself against (spec.json)."""
