@@ -1,30 +1,54 @@
-"""All SQL for redirect domains, hits, rollups, salts and the routing version."""
+"""All SQL for redirect domains, groups, hits, rollups, salts and the routing version.
+
+Owner scoping: every query that reads or changes domains or groups on behalf of a caller takes
+`owner_id` (None only for admins, who see everyone's) and filters by it here.
+"""
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
-from collections import Counter
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Insert, case, delete, func, select, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from stellwerk.models import (
-    RedirectDailyCountry,
+    RedirectDailyCount,
     RedirectDailyTotal,
     RedirectDailyVisitor,
     RedirectDomain,
+    RedirectGroup,
     RedirectHit,
-    RedirectOwnerDailyCountry,
+    RedirectHourlyTotal,
     RedirectRoutingState,
     RedirectSalt,
 )
+from stellwerk.redirect import analytics
 
 ROUTING_STATE_ID = 1
 # Statuses the data plane answers for (a domain whose DNS moved away may still reach us).
 SERVED_STATUSES = ("pending", "active", "dns_error")
+DOMAIN, OWNER, GROUP = "domain", "owner", "group"
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 
 
 class HitRow(NamedTuple):
@@ -60,7 +84,69 @@ EPOCH = dt.date(1970, 1, 1)
 
 
 def day_of(ts_ms: int) -> dt.date:
-    return EPOCH + dt.timedelta(days=ts_ms // 86_400_000)
+    return EPOCH + dt.timedelta(days=ts_ms // DAY_MS)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+_S = TypeVar("_S", bound="Select[*tuple[Any, ...]]")
+
+
+@dataclass(frozen=True)
+class DomainFilter:
+    """Which domains a list, export or bulk action covers. `owner_id` None: everyone's."""
+
+    owner_id: int | None = None
+    group_id: int | None = None
+    ungrouped: bool = False
+    status: str | None = None
+    search: str | None = None
+    target_status: str | None = None
+    sunset: bool | None = None
+    ids: Sequence[int] | None = None
+
+    def apply(self, statement: _S) -> _S:
+        if self.owner_id is not None:
+            statement = statement.where(RedirectDomain.owner_id == self.owner_id)
+        if self.group_id is not None:
+            statement = statement.where(RedirectDomain.group_id == self.group_id)
+        if self.ungrouped:
+            statement = statement.where(RedirectDomain.group_id.is_(None))
+        if self.status is not None:
+            statement = statement.where(RedirectDomain.status == self.status)
+        if self.search:
+            pattern = _like(self.search.lower())
+            statement = statement.where(
+                or_(
+                    RedirectDomain.domain.like(pattern, escape="\\"),
+                    func.lower(RedirectDomain.target_url).like(pattern, escape="\\"),
+                )
+            )
+        if self.target_status is not None:
+            statement = statement.where(RedirectDomain.target_status == self.target_status)
+        if self.sunset is True:
+            statement = statement.where(RedirectDomain.sunset_config.is_not(None))
+        elif self.sunset is False:
+            statement = statement.where(RedirectDomain.sunset_config.is_(None))
+        if self.ids is not None:
+            statement = statement.where(RedirectDomain.id.in_(list(self.ids)))
+        return statement
+
+
+class RouteRow(NamedTuple):
+    """What the data plane needs of a served domain."""
+
+    id: int
+    domain: str
+    target_url: str
+    redirect_code: int
+    preserve_path: bool
+    include_www: bool
+    status: str
+    sunset_config: dict[str, Any] | None
 
 
 class DomainRepository:
@@ -80,21 +166,47 @@ class DomainRepository:
         return rows.all()
 
     async def list(
-        self, *, owner_id: int | None, offset: int = 0, limit: int | None = None
+        self,
+        *,
+        owner_id: int | None = None,
+        where: DomainFilter | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> Sequence[RedirectDomain]:
-        statement = select(RedirectDomain).order_by(RedirectDomain.id)
-        if owner_id is not None:
-            statement = statement.where(RedirectDomain.owner_id == owner_id)
+        where = where or DomainFilter(owner_id=owner_id)
+        statement = where.apply(select(RedirectDomain).order_by(RedirectDomain.id))
         statement = statement.offset(offset)
         if limit is not None:
             statement = statement.limit(limit)
         return (await self.session.scalars(statement)).all()
 
-    async def count(self, *, owner_id: int | None) -> int:
-        statement = select(func.count()).select_from(RedirectDomain)
-        if owner_id is not None:
-            statement = statement.where(RedirectDomain.owner_id == owner_id)
+    async def stream(
+        self, where: DomainFilter, *, chunk: int = 500
+    ) -> AsyncIterator[RedirectDomain]:
+        """Every matching domain, oldest first, a chunk at a time (for exports)."""
+        last = 0
+        while True:
+            statement = where.apply(
+                select(RedirectDomain)
+                .where(RedirectDomain.id > last)
+                .order_by(RedirectDomain.id)
+                .limit(chunk)
+            )
+            rows = (await self.session.scalars(statement)).all()
+            for row in rows:
+                yield row
+            if len(rows) < chunk:
+                return
+            last = rows[-1].id
+
+    async def count(self, *, owner_id: int | None = None, where: DomainFilter | None = None) -> int:
+        where = where or DomainFilter(owner_id=owner_id)
+        statement = where.apply(select(func.count()).select_from(RedirectDomain))
         return int(await self.session.scalar(statement) or 0)
+
+    async def ids(self, where: DomainFilter) -> builtins.list[int]:
+        statement = where.apply(select(RedirectDomain.id).order_by(RedirectDomain.id))
+        return list((await self.session.scalars(statement)).all())
 
     async def list_by_status(self, statuses: Sequence[str]) -> Sequence[RedirectDomain]:
         rows = await self.session.scalars(
@@ -104,7 +216,24 @@ class DomainRepository:
         )
         return rows.all()
 
-    async def routes(self) -> Sequence[tuple[int, str, str, int, bool, bool, str]]:
+    async def due_for_check(self, checked_before: dt.datetime, *, limit: int) -> builtins.list[int]:
+        """Domains whose target was never checked or not since `checked_before`, oldest first."""
+        statement = (
+            select(RedirectDomain.id)
+            .where(
+                or_(
+                    RedirectDomain.target_checked_at.is_(None),
+                    RedirectDomain.target_checked_at < checked_before,
+                )
+            )
+            .order_by(
+                RedirectDomain.target_checked_at.is_not(None), RedirectDomain.target_checked_at
+            )
+            .limit(limit)
+        )
+        return list((await self.session.scalars(statement)).all())
+
+    async def routes(self) -> builtins.list[RouteRow]:
         """What the data plane needs of every served domain, in one cheap query."""
         rows = await self.session.execute(
             select(
@@ -115,9 +244,10 @@ class DomainRepository:
                 RedirectDomain.preserve_path,
                 RedirectDomain.include_www,
                 RedirectDomain.status,
+                RedirectDomain.sunset_config,
             ).where(RedirectDomain.status.in_(SERVED_STATUSES))
         )
-        return [tuple(row) for row in rows.all()]  # type: ignore[misc]
+        return [RouteRow(*row) for row in rows.all()]
 
     async def is_active_host(self, host: str) -> bool:
         apex = host[4:] if host.startswith("www.") else None
@@ -134,25 +264,101 @@ class DomainRepository:
         return domain
 
     async def delete(self, domain: RedirectDomain) -> None:
+        """The domain with its hits and rollups; the owner's and group's rollups lose its part."""
         domain_id = domain.id
-        counts = await self.session.execute(
-            select(
-                RedirectDailyCountry.day, RedirectDailyCountry.country, RedirectDailyCountry.hits
-            ).where(RedirectDailyCountry.domain_id == domain_id)
-        )
-        for day, country, hits in counts.all():
-            await self.session.execute(
-                update(RedirectOwnerDailyCountry)
-                .where(
-                    RedirectOwnerDailyCountry.owner_id == domain.owner_id,
-                    RedirectOwnerDailyCountry.day == day,
-                    RedirectOwnerDailyCountry.country == country,
-                )
-                .values(hits=RedirectOwnerDailyCountry.hits - hits)
-            )
+        rollups = RollupRepository(self.session)
+        await rollups.subtract(OWNER, domain.owner_id, [domain_id])
+        if domain.group_id is not None:
+            await rollups.subtract(GROUP, domain.group_id, [domain_id])
         await self.session.delete(domain)
-        for model in (RedirectHit, RedirectDailyTotal, RedirectDailyCountry, RedirectDailyVisitor):
+        for model in (RedirectHit, RedirectDailyTotal, RedirectDailyVisitor, RedirectHourlyTotal):
             await self.session.execute(delete(model).where(model.domain_id == domain_id))
+        await self.session.execute(
+            delete(RedirectDailyCount).where(
+                RedirectDailyCount.scope == DOMAIN, RedirectDailyCount.scope_id == domain_id
+            )
+        )
+        await self.session.flush()
+
+    async def set_group(self, domains: Sequence[RedirectDomain], group_id: int | None) -> None:
+        """Move domains into a group (or none); the groups' rollups follow their history."""
+        rollups = RollupRepository(self.session)
+        leaving: dict[int, list[int]] = defaultdict(list)
+        for record in domains:
+            if record.group_id != group_id and record.group_id is not None:
+                leaving[record.group_id].append(record.id)
+        for old_group, ids in sorted(leaving.items()):
+            await rollups.subtract(GROUP, old_group, ids)
+        joining = [d.id for d in domains if d.group_id != group_id]
+        if group_id is not None and joining:
+            await rollups.add_domains(GROUP, group_id, joining)
+        for record in domains:
+            record.group_id = group_id
+        await self.session.flush()
+
+
+class GroupRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, group_id: int, *, owner_id: int | None = None) -> RedirectGroup | None:
+        statement = select(RedirectGroup).where(RedirectGroup.id == group_id)
+        if owner_id is not None:
+            statement = statement.where(RedirectGroup.owner_id == owner_id)
+        return await self.session.scalar(statement)
+
+    async def by_name(self, owner_id: int, name: str) -> RedirectGroup | None:
+        return await self.session.scalar(
+            select(RedirectGroup).where(
+                RedirectGroup.owner_id == owner_id, func.lower(RedirectGroup.name) == name.lower()
+            )
+        )
+
+    async def of_ids(self, ids: Iterable[int]) -> dict[int, RedirectGroup]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(RedirectGroup).where(RedirectGroup.id.in_(wanted)))
+        return {group.id: group for group in rows.all()}
+
+    async def list(self, *, owner_id: int | None) -> list[tuple[RedirectGroup, int]]:
+        """Groups (everyone's for None) by name, with how many domains each holds."""
+        members = (
+            select(RedirectDomain.group_id, func.count().label("n"))
+            .where(RedirectDomain.group_id.is_not(None))
+            .group_by(RedirectDomain.group_id)
+            .subquery()
+        )
+        statement = (
+            select(RedirectGroup, func.coalesce(members.c.n, 0))
+            .outerjoin(members, members.c.group_id == RedirectGroup.id)
+            .order_by(func.lower(RedirectGroup.name), RedirectGroup.id)
+        )
+        if owner_id is not None:
+            statement = statement.where(RedirectGroup.owner_id == owner_id)
+        rows = await self.session.execute(statement)
+        return [(group, int(count)) for group, count in rows.all()]
+
+    async def add(self, group: RedirectGroup) -> RedirectGroup:
+        self.session.add(group)
+        await self.session.flush()
+        return group
+
+    async def delete(self, group: RedirectGroup) -> None:
+        """The group and its rollups; its domains stay, without a group."""
+        group_id = group.id
+        await self.session.execute(
+            update(RedirectDomain)
+            .where(RedirectDomain.group_id == group_id)
+            .values(group_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            delete(RedirectDailyCount).where(
+                RedirectDailyCount.scope == GROUP, RedirectDailyCount.scope_id == group_id
+            )
+        )
+        await self.session.delete(group)
         await self.session.flush()
 
 
@@ -202,37 +408,131 @@ class SaltRepository:
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+_counts = cast(Table, RedirectDailyCount.__table__)
+_totals = cast(Table, RedirectDailyTotal.__table__)
+_hourly = cast(Table, RedirectHourlyTotal.__table__)
+_domains = cast(Table, RedirectDomain.__table__)
+COUNT_KEY = ["scope", "scope_id", "dimension", "day", "value"]
+_DOMAIN_TOTALS = (
+    update(_domains)
+    .where(_domains.c.id == bindparam("b_id"))
+    .values(
+        total_hits=_domains.c.total_hits + bindparam("b_hits"),
+        bot_hits=_domains.c.bot_hits + bindparam("b_bots"),
+        last_hit=case(
+            (_domains.c.last_hit.is_(None), bindparam("b_last")),
+            (_domains.c.last_hit < bindparam("b_last"), bindparam("b_last")),
+            else_=_domains.c.last_hit,
+        ),
+    )
+)
+
+
+class RollupRepository:
+    """The owner and group rollups are sums of their domains' rows: moving a domain moves its
+    part, so a group's history is always that of the domains it holds."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _of_domains(self, ids: Sequence[int]) -> Any:
+        source = aliased(RedirectDailyCount)
+        return (
+            select(
+                source.dimension,
+                source.day,
+                source.value,
+                func.sum(source.hits).label("hits"),
+                func.sum(source.bots).label("bots"),
+            )
+            .where(source.scope == DOMAIN, source.scope_id.in_(list(ids)))
+            .group_by(source.dimension, source.day, source.value)
+        )
+
+    async def subtract(self, scope: str, scope_id: int, domain_ids: Sequence[int]) -> None:
+        part = self._of_domains(domain_ids).subquery()
+        await self.session.execute(
+            update(_counts)
+            .where(
+                _counts.c.scope == scope,
+                _counts.c.scope_id == scope_id,
+                _counts.c.dimension == part.c.dimension,
+                _counts.c.day == part.c.day,
+                _counts.c.value == part.c.value,
+            )
+            .values(hits=_counts.c.hits - part.c.hits, bots=_counts.c.bots - part.c.bots)
+        )
+        await self.session.execute(
+            delete(_counts).where(
+                _counts.c.scope == scope, _counts.c.scope_id == scope_id, _counts.c.hits <= 0
+            )
+        )
+
+    async def add_domains(self, scope: str, scope_id: int, domain_ids: Sequence[int]) -> None:
+        source = self._of_domains(domain_ids).subquery()
+        rows = select(
+            literal(scope, _counts.c.scope.type).label("scope"),
+            literal(scope_id, _counts.c.scope_id.type).label("scope_id"),
+            source.c.dimension,
+            source.c.day,
+            source.c.value,
+            source.c.hits,
+            source.c.bots,
+        ).where(source.c.hits > 0)
+        statement = _insert(self.session, _counts).from_select(
+            ["scope", "scope_id", "dimension", "day", "value", "hits", "bots"], rows
+        )
+        statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=COUNT_KEY,
+            set_={
+                "hits": _counts.c.hits + statement.excluded.hits,  # type: ignore[attr-defined]
+                "bots": _counts.c.bots + statement.excluded.bots,  # type: ignore[attr-defined]
+            },
+        )
+        await self.session.execute(statement)
+
+    async def prune_hourly(self, before_hour: int) -> int:
+        result = await self.session.execute(
+            delete(RedirectHourlyTotal).where(RedirectHourlyTotal.hour < before_hour)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 class HitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def owners_of(self, ids: set[int]) -> dict[int, int]:
-        """Domain id → owner id, for the domains that still exist."""
+    async def owners_of(self, ids: set[int]) -> dict[int, tuple[int, int | None]]:
+        """Domain id → (owner id, group id), for the domains that still exist."""
         if not ids:
             return {}
         rows = await self.session.execute(
-            select(RedirectDomain.id, RedirectDomain.owner_id).where(
+            select(RedirectDomain.id, RedirectDomain.owner_id, RedirectDomain.group_id).where(
                 RedirectDomain.id.in_(sorted(ids))
             )
         )
-        return {int(domain_id): int(owner_id) for domain_id, owner_id in rows.all()}
+        return {int(i): (int(owner), group) for i, owner, group in rows.all()}
 
     async def write_batch(self, hits: Sequence[HitRow]) -> None:
-        """Insert the hits and fold them into the rollups and the domain counters."""
+        """Insert the hits and fold them into the rollups and the domain counters.
+
+        Every rollup counts all hits and, beside them, the bots among them; user agents are
+        parsed here (`analytics`), off the request path."""
         if not hits:
             return
         known = await self.owners_of({h.domain_id for h in hits if h.domain_id})
-        rows = [
-            hit._replace(domain_id=None)  # deleted meanwhile: keep it as an orphan hit
-            if hit.domain_id is not None and hit.domain_id not in known
-            else hit
-            for hit in hits
-        ]
+        rows: list[HitRow] = []
+        for hit in hits:
+            if hit.domain_id is not None and hit.domain_id not in known:
+                hit = hit._replace(domain_id=None)  # deleted meanwhile: keep it as an orphan
+            if not hit.is_bot and analytics.agent(hit.user_agent).device == analytics.BOT:
+                hit = hit._replace(is_bot=True)
+            rows.append(hit)
         await self._insert_hits(rows)
 
-        per_day: Counter[tuple[int, dt.date]] = Counter()
-        per_country: Counter[tuple[int, dt.date, str]] = Counter()
-        per_owner_country: Counter[tuple[int, dt.date, str]] = Counter()
+        per_day: dict[tuple[int, dt.date], list[int]] = {}
+        per_hour: dict[tuple[int, int], list[int]] = {}
+        per_value: dict[tuple[str, int, str, dt.date, str], list[int]] = {}
         last_hit: dict[int, int] = {}
         visitors: set[tuple[int, dt.date, str]] = set()
         days: dict[int, dt.date] = {}
@@ -240,13 +540,30 @@ class HitRepository:
             domain_id = row.domain_id
             if domain_id is None:
                 continue
-            epoch_day = row.ts // 86_400_000
+            owner_id, group_id = known[domain_id]
+            epoch_day = row.ts // DAY_MS
             day = days.get(epoch_day) or days.setdefault(epoch_day, day_of(row.ts))
-            per_day[(domain_id, day)] += 1
-            per_country[(domain_id, day, row.country or "")] += 1
-            per_owner_country[(known[domain_id], day, row.country or "")] += 1
+            bot = 1 if row.is_bot else 0
+            _add(per_day, (domain_id, day), bot)
+            _add(per_hour, (domain_id, row.ts // HOUR_MS), bot)
+            agent = analytics.agent(row.user_agent)
+            values = (
+                ("country", row.country or ""),
+                ("referrer", analytics.referrer_host(row.referer)),
+                ("path", analytics.path_only(row.path)),
+                ("browser", agent.browser),
+                ("os", agent.os),
+                ("device", agent.device),
+            )
+            scopes = [(DOMAIN, domain_id), (OWNER, owner_id)]
+            if group_id is not None:
+                scopes.append((GROUP, group_id))
+            for scope, scope_id in scopes:
+                for dimension, value in values:
+                    _add(per_value, (scope, scope_id, dimension, day, value), bot)
             last_hit[domain_id] = max(last_hit.get(domain_id, 0), row.ts)
-            visitors.add((domain_id, day, row.ip_hash))
+            if not bot:
+                visitors.add((domain_id, day, row.ip_hash))
         if not per_day:
             return
 
@@ -263,61 +580,153 @@ class HitRepository:
                 new_visitors[(domain_id, day)] += 1
 
         # Sorted, so concurrent writers take row locks in the same order (no deadlocks).
-        for (domain_id, day), count in sorted(per_day.items()):
-            statement = _insert(self.session, RedirectDailyTotal).values(
-                domain_id=domain_id,
-                day=day,
-                hits=count,
-                visitors=new_visitors[(domain_id, day)],
-            )
-            await self.session.execute(
-                statement.on_conflict_do_update(  # type: ignore[attr-defined]
-                    index_elements=["domain_id", "day"],
-                    set_={
-                        "hits": RedirectDailyTotal.hits + count,
-                        "visitors": RedirectDailyTotal.visitors + new_visitors[(domain_id, day)],
-                    },
+        await self._upsert(
+            _totals,
+            ["domain_id", "day"],
+            [
+                {
+                    "domain_id": d,
+                    "day": day,
+                    "hits": n,
+                    "bots": b,
+                    "visitors": new_visitors[(d, day)],
+                }
+                for (d, day), (n, b) in sorted(per_day.items())
+            ],
+            ("hits", "bots", "visitors"),
+        )
+        await self._upsert(
+            _hourly,
+            ["domain_id", "hour"],
+            [
+                {"domain_id": d, "hour": hour, "hits": n, "bots": b}
+                for (d, hour), (n, b) in sorted(per_hour.items())
+            ],
+            ("hits", "bots"),
+        )
+        capped = await self._cap(per_value)
+        await self._upsert(
+            _counts,
+            COUNT_KEY,
+            [
+                {
+                    "scope": scope,
+                    "scope_id": scope_id,
+                    "dimension": dimension,
+                    "day": day,
+                    "value": value,
+                    "hits": n,
+                    "bots": b,
+                }
+                for (scope, scope_id, dimension, day, value), (n, b) in sorted(capped.items())
+            ],
+            ("hits", "bots"),
+        )
+        totals: dict[int, list[int]] = {}
+        for (domain_id, _day), (n, b) in per_day.items():
+            entry = totals.setdefault(domain_id, [0, 0])
+            entry[0] += n
+            entry[1] += b
+        connection = await self.session.connection()
+        await connection.execute(
+            _DOMAIN_TOTALS,
+            [
+                {"b_id": d, "b_hits": n, "b_bots": b, "b_last": last_hit[d]}
+                for d, (n, b) in sorted(totals.items())
+            ],
+        )
+
+    async def _upsert(
+        self, table: Table, key: list[str], rows: list[dict[str, Any]], summed: tuple[str, ...]
+    ) -> None:
+        """Add `rows` to the rollup `table` in one executemany."""
+        if not rows:
+            return
+        statement = _insert(self.session, table)
+        statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=key,
+            set_={
+                name: table.c[name] + getattr(statement.excluded, name)  # type: ignore[attr-defined]
+                for name in summed
+            },
+        )
+        connection = await self.session.connection()
+        for chunk in _chunks(rows, 1000):
+            await connection.execute(statement, chunk)
+
+    async def _cap(
+        self, per_value: dict[tuple[str, int, str, dt.date, str], list[int]]
+    ) -> dict[tuple[str, int, str, dt.date, str], list[int]]:
+        """Values beyond `VALUES_PER_DAY` per scope, day and dimension become `OTHER`."""
+        new_per_key: dict[tuple[str, int, str, dt.date], set[str]] = defaultdict(set)
+        for scope, scope_id, dimension, day, value in per_value:
+            if dimension != "country":
+                new_per_key[(scope, scope_id, dimension, day)].add(value)
+        if not new_per_key:
+            return per_value
+        stored: Counter[tuple[str, int, str, dt.date]] = Counter()
+        for scope in (DOMAIN, OWNER, GROUP):
+            ids = sorted({k[1] for k in new_per_key if k[0] == scope})
+            if not ids:
+                continue
+            days = sorted({k[3] for k in new_per_key if k[0] == scope})
+            rows = await self.session.execute(
+                select(
+                    RedirectDailyCount.scope_id,
+                    RedirectDailyCount.dimension,
+                    RedirectDailyCount.day,
+                    func.count(),
+                )
+                .where(
+                    RedirectDailyCount.scope == scope,
+                    RedirectDailyCount.scope_id.in_(ids),
+                    RedirectDailyCount.dimension != "country",
+                    RedirectDailyCount.day.in_(days),
+                )
+                .group_by(
+                    RedirectDailyCount.scope_id,
+                    RedirectDailyCount.dimension,
+                    RedirectDailyCount.day,
                 )
             )
-        for (domain_id, day, country), count in sorted(per_country.items()):
-            statement = _insert(self.session, RedirectDailyCountry).values(
-                domain_id=domain_id, day=day, country=country, hits=count
+            for scope_id, dimension, day, count in rows.all():
+                stored[(scope, scope_id, dimension, day)] = int(count)
+        crowded = [
+            key
+            for key, values in new_per_key.items()
+            if stored[key] + len(values) > analytics.VALUES_PER_DAY
+        ]
+        if not crowded:
+            return per_value
+        result = dict(per_value)
+        for key in crowded:
+            scope, scope_id, dimension, day = key
+            existing = set(
+                (
+                    await self.session.scalars(
+                        select(RedirectDailyCount.value).where(
+                            RedirectDailyCount.scope == scope,
+                            RedirectDailyCount.scope_id == scope_id,
+                            RedirectDailyCount.dimension == dimension,
+                            RedirectDailyCount.day == day,
+                        )
+                    )
+                ).all()
             )
-            await self.session.execute(
-                statement.on_conflict_do_update(  # type: ignore[attr-defined]
-                    index_elements=["domain_id", "day", "country"],
-                    set_={"hits": RedirectDailyCountry.hits + count},
+            room = max(analytics.VALUES_PER_DAY - len(existing - {analytics.OTHER}), 0)
+            # The busiest new values keep their own row while there is room.
+            newcomers = sorted(
+                (v for v in new_per_key[key] if v not in existing),
+                key=lambda v: -per_value[(scope, scope_id, dimension, day, v)][0],
+            )
+            for value in newcomers[room:]:
+                n, b = result.pop((scope, scope_id, dimension, day, value))
+                other = result.setdefault(
+                    (scope, scope_id, dimension, day, analytics.OTHER), [0, 0]
                 )
-            )
-        for (owner_id, day, country), count in sorted(per_owner_country.items()):
-            statement = _insert(self.session, RedirectOwnerDailyCountry).values(
-                owner_id=owner_id, day=day, country=country, hits=count
-            )
-            await self.session.execute(
-                statement.on_conflict_do_update(  # type: ignore[attr-defined]
-                    index_elements=["owner_id", "day", "country"],
-                    set_={"hits": RedirectOwnerDailyCountry.hits + count},
-                )
-            )
-        totals: Counter[int] = Counter()
-        for (domain_id, _day), count in per_day.items():
-            totals[domain_id] += count
-        for domain_id in sorted(totals):
-            newest = last_hit[domain_id]
-            await self.session.execute(
-                update(RedirectDomain)
-                .where(RedirectDomain.id == domain_id)
-                .values(
-                    total_hits=RedirectDomain.total_hits + totals[domain_id],
-                    last_hit=case(
-                        (RedirectDomain.last_hit.is_(None), newest),
-                        (RedirectDomain.last_hit < newest, newest),
-                        else_=RedirectDomain.last_hit,
-                    ),
-                    updated_at=RedirectDomain.updated_at,
-                )
-                .execution_options(synchronize_session=False)
-            )
+                other[0] += n
+                other[1] += b
+        return result
 
     async def _insert_hits(self, rows: Sequence[HitRow]) -> None:
         """The driver's own executemany: hits are the one table written at request rate, and
@@ -337,6 +746,8 @@ class HitRepository:
         include_orphans: bool,
         before_id: int | None,
         limit: int,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
     ) -> Sequence[RedirectHit]:
         statement = select(RedirectHit).order_by(RedirectHit.id.desc()).limit(limit)
         if domain_ids is not None:
@@ -349,6 +760,10 @@ class HitRepository:
             statement = statement.where(RedirectHit.domain_id.is_not(None))
         if before_id is not None:
             statement = statement.where(RedirectHit.id < before_id)
+        if since_ms is not None:
+            statement = statement.where(RedirectHit.ts >= since_ms)
+        if until_ms is not None:
+            statement = statement.where(RedirectHit.ts < until_ms)
         return (await self.session.scalars(statement)).all()
 
     async def count(self) -> int:
@@ -356,17 +771,20 @@ class HitRepository:
 
 
 class StatsRepository:
+    """Reads only the rollups: the number of stored hits never enters these queries."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def daily(
         self, domain_ids: Sequence[int] | None, since: dt.date
-    ) -> dict[dt.date, tuple[int, int]]:
-        """Hits and visitors per day since `since` (summed over `domain_ids`, or all)."""
+    ) -> dict[dt.date, tuple[int, int, int]]:
+        """Hits, bots and visitors per day since `since` (summed over `domain_ids`, or all)."""
         statement = (
             select(
                 RedirectDailyTotal.day,
                 func.sum(RedirectDailyTotal.hits),
+                func.sum(RedirectDailyTotal.bots),
                 func.sum(RedirectDailyTotal.visitors),
             )
             .where(RedirectDailyTotal.day >= since)
@@ -375,60 +793,88 @@ class StatsRepository:
         if domain_ids is not None:
             statement = statement.where(RedirectDailyTotal.domain_id.in_(list(domain_ids)))
         rows = await self.session.execute(statement)
-        return {day: (int(hits or 0), int(visitors or 0)) for day, hits, visitors in rows.all()}
+        return {
+            day: (int(hits or 0), int(bots or 0), int(visitors or 0))
+            for day, hits, bots, visitors in rows.all()
+        }
 
-    async def by_country(
-        self, domain_ids: Sequence[int] | None, since: dt.date
-    ) -> list[tuple[str, int]]:
-        total = func.sum(RedirectDailyCountry.hits)
+    async def hourly(
+        self, domain_ids: Sequence[int] | None, since_hour: int
+    ) -> dict[int, tuple[int, int]]:
         statement = (
-            select(RedirectDailyCountry.country, total)
-            .where(RedirectDailyCountry.day >= since)
-            .group_by(RedirectDailyCountry.country)
-            .order_by(total.desc(), RedirectDailyCountry.country)
+            select(
+                RedirectHourlyTotal.hour,
+                func.sum(RedirectHourlyTotal.hits),
+                func.sum(RedirectHourlyTotal.bots),
+            )
+            .where(RedirectHourlyTotal.hour >= since_hour)
+            .group_by(RedirectHourlyTotal.hour)
         )
         if domain_ids is not None:
-            statement = statement.where(RedirectDailyCountry.domain_id.in_(list(domain_ids)))
+            statement = statement.where(RedirectHourlyTotal.domain_id.in_(list(domain_ids)))
         rows = await self.session.execute(statement)
-        return [(country, int(hits or 0)) for country, hits in rows.all()]
+        return {int(hour): (int(hits or 0), int(bots or 0)) for hour, hits, bots in rows.all()}
 
-    async def by_country_of_owner(
-        self, owner_id: int | None, since: dt.date
-    ) -> list[tuple[str, int]]:
-        """The summary's countries from the owner rollup (all owners for `None`)."""
-        total = func.sum(RedirectOwnerDailyCountry.hits)
+    async def counts(
+        self, scope: str, scope_id: int | None, since: dt.date, dimensions: Sequence[str]
+    ) -> list[tuple[str, str, int, int]]:
+        """(dimension, value, hits, bots) since `since` for one scope (every owner for an
+        `owner` scope without id)."""
+        hits = func.sum(RedirectDailyCount.hits)
         statement = (
-            select(RedirectOwnerDailyCountry.country, total)
-            .where(RedirectOwnerDailyCountry.day >= since)
-            .group_by(RedirectOwnerDailyCountry.country)
-            .having(total > 0)
+            select(
+                RedirectDailyCount.dimension,
+                RedirectDailyCount.value,
+                hits,
+                func.sum(RedirectDailyCount.bots),
+            )
+            .where(
+                RedirectDailyCount.scope == scope,
+                RedirectDailyCount.dimension.in_(list(dimensions)),
+                RedirectDailyCount.day >= since,
+            )
+            .group_by(RedirectDailyCount.dimension, RedirectDailyCount.value)
+            .having(hits > 0)
         )
-        if owner_id is not None:
-            statement = statement.where(RedirectOwnerDailyCountry.owner_id == owner_id)
+        if scope_id is not None:
+            statement = statement.where(RedirectDailyCount.scope_id == scope_id)
         rows = await self.session.execute(statement)
-        return [(country, int(hits or 0)) for country, hits in rows.all()]
+        return [(d, v, int(n or 0), int(b or 0)) for d, v, n, b in rows.all()]
 
-    async def per_domain(self, owner_id: int | None, since: dt.date) -> list[tuple[int, str, int]]:
-        """Every domain (zero-hit ones too) with its hits since `since`, most hits first."""
-        hits = (
+    async def per_domain(
+        self, where: DomainFilter, since: dt.date
+    ) -> list[tuple[int, str, int, int]]:
+        """Every matching domain (zero-hit ones too) with its hits and bots since `since`."""
+        totals = (
             select(
                 RedirectDailyTotal.domain_id.label("domain_id"),
                 func.sum(RedirectDailyTotal.hits).label("hits"),
+                func.sum(RedirectDailyTotal.bots).label("bots"),
             )
             .where(RedirectDailyTotal.day >= since)
             .group_by(RedirectDailyTotal.domain_id)
             .subquery()
         )
-        count = func.coalesce(hits.c.hits, 0)
-        statement = (
-            select(RedirectDomain.id, RedirectDomain.domain, count)
-            .outerjoin(hits, hits.c.domain_id == RedirectDomain.id)
-            .order_by(count.desc(), RedirectDomain.id)
+        statement = where.apply(
+            select(
+                RedirectDomain.id,
+                RedirectDomain.domain,
+                func.coalesce(totals.c.hits, 0),
+                func.coalesce(totals.c.bots, 0),
+            ).outerjoin(totals, totals.c.domain_id == RedirectDomain.id)
         )
-        if owner_id is not None:
-            statement = statement.where(RedirectDomain.owner_id == owner_id)
         rows = await self.session.execute(statement)
-        return [(domain_id, name, int(n or 0)) for domain_id, name, n in rows.all()]
+        return [(i, name, int(n or 0), int(b or 0)) for i, name, n, b in rows.all()]
+
+
+def _add(counts: dict[Any, list[int]], key: Any, bot: int) -> None:
+    """Count a hit (and whether it was a bot) under `key`."""
+    entry = counts.get(key)
+    if entry is None:
+        counts[key] = [1, bot]
+    else:
+        entry[0] += 1
+        entry[1] += bot
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

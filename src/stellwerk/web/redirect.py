@@ -148,14 +148,7 @@ async def summary(
 ) -> Response:
     """Every domain of the viewer together, like `/api/v1/analytics/summary`."""
     chosen = _days(days)
-    owner_id = owner_scope(subject)
-    domain_ids = None
-    if owner_id is not None:
-        rows, _ = await service.domain.page(session, owner_id=owner_id, limit=None)
-        domain_ids = [d.id for d in rows]
-    stats = await service.stats.for_domains(
-        session, domain_ids=domain_ids, owner_id=owner_id, days=chosen, with_top=True
-    )
+    stats = await service.stats.summary(session, owner_id=owner_scope(subject), days=chosen)
     return render(
         request,
         "redirect/summary.html",
@@ -166,7 +159,7 @@ async def summary(
             "daily_chart": _daily_chart(stats, f"Hits per day, last {chosen} days"),
             "country_chart": _country_chart(stats),
             "top_chart": bar_list(
-                [(name, hits) for _, name, hits in stats.top[:20]],
+                [(row.domain, row.hits) for row in stats.top[:20]],
                 title="Top domains",
                 unit="Hits",
             ),
@@ -185,9 +178,7 @@ async def redirect_detail(
 ) -> Response:
     record = await _domain(session, subject, domain_id)
     chosen = _days(days)
-    stats = await service.stats.for_domains(
-        session, domain_ids=[record.id], owner_id=None, days=chosen, with_top=False
-    )
+    stats = await service.stats.for_domain(session, record.id, days=chosen)
     return render(
         request,
         "redirect/detail.html",
