@@ -80,7 +80,7 @@ class DomainService:
         owner: User,
         *,
         domain: str,
-        target_url: str | None,
+        target_url: str | None = None,
         redirect_code: int | None = None,
         preserve_path: bool = True,
         include_www: bool = True,
