@@ -209,3 +209,27 @@ class TestBreakdowns:
         assert len(counts) == analytics.VALUES_PER_DAY + 1
         assert ("path", analytics.OTHER, 5, 0) in counts
         assert sum(n for _, n in stats.breakdowns["path"]) <= 2 * many
+
+
+async def test_long_windows_add_months_and_edge_days_exactly(runtime: Runtime) -> None:
+    """Whole months come from the monthly rollup, the days around them from the daily one:
+    every window must count exactly the hits inside it."""
+    user = await create_user(runtime)
+    record = await create_domain(runtime, user)
+    now = utc_now()
+    days_back = [0, 1, 13, 29, 30, 31, 44, 45, 59, 60, 61, 89, 90, 120, 200, 364, 365, 400]
+    await write_hits(
+        runtime,
+        [
+            hit_row(record.id, ts=ms(now - dt.timedelta(days=back)), country="DE")
+            for back in days_back
+        ],
+    )
+    from stellwerk.redirect import service
+
+    for days in (1, 2, 30, 31, 45, 60, 61, 90, 91, 365, 366):
+        async with runtime.database.session() as session:
+            stats = await service.stats.for_domain(session, record.id, days=days)
+        expected = sum(1 for back in days_back if back < days)
+        assert stats.total == expected, days
+        assert stats.by_country == ([("DE", expected)] if expected else []), days

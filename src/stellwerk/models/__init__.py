@@ -25,6 +25,7 @@ from stellwerk.models.redirect_domain import RedirectDomain
 from stellwerk.models.redirect_group import RedirectGroup
 from stellwerk.models.redirect_hit import RedirectHit
 from stellwerk.models.redirect_hourly_total import RedirectHourlyTotal
+from stellwerk.models.redirect_monthly_count import RedirectMonthlyCount
 from stellwerk.models.redirect_routing_state import RedirectRoutingState
 from stellwerk.models.redirect_salt import RedirectSalt
 from stellwerk.models.registrar_contact import RegistrarContact
@@ -64,6 +65,7 @@ __all__ = [
     "RedirectGroup",
     "RedirectHit",
     "RedirectHourlyTotal",
+    "RedirectMonthlyCount",
     "RedirectRoutingState",
     "RedirectSalt",
     "RegistrarContact",

@@ -16,6 +16,7 @@ from ua_parser import parse
 MAX_VALUE = 255
 # Values counted beyond this many per scope, day and dimension go to `OTHER`.
 VALUES_PER_DAY = 100
+VALUES_PER_MONTH = 300
 OTHER = "(other)"
 
 # Device classes, as ua-parser reports no class of its own.

@@ -28,8 +28,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
+from stellwerk.kit.time import utc_now
 from stellwerk.models import (
     RedirectDailyCount,
     RedirectDailyTotal,
@@ -38,6 +38,7 @@ from stellwerk.models import (
     RedirectGroup,
     RedirectHit,
     RedirectHourlyTotal,
+    RedirectMonthlyCount,
     RedirectRoutingState,
     RedirectSalt,
 )
@@ -273,11 +274,10 @@ class DomainRepository:
         await self.session.delete(domain)
         for model in (RedirectHit, RedirectDailyTotal, RedirectDailyVisitor, RedirectHourlyTotal):
             await self.session.execute(delete(model).where(model.domain_id == domain_id))
-        await self.session.execute(
-            delete(RedirectDailyCount).where(
-                RedirectDailyCount.scope == DOMAIN, RedirectDailyCount.scope_id == domain_id
+        for rollup in (RedirectDailyCount, RedirectMonthlyCount):
+            await self.session.execute(
+                delete(rollup).where(rollup.scope == DOMAIN, rollup.scope_id == domain_id)
             )
-        )
         await self.session.flush()
 
     async def set_group(self, domains: Sequence[RedirectDomain], group_id: int | None) -> None:
@@ -353,11 +353,10 @@ class GroupRepository:
             .values(group_id=None)
             .execution_options(synchronize_session=False)
         )
-        await self.session.execute(
-            delete(RedirectDailyCount).where(
-                RedirectDailyCount.scope == GROUP, RedirectDailyCount.scope_id == group_id
+        for model in (RedirectDailyCount, RedirectMonthlyCount):
+            await self.session.execute(
+                delete(model).where(model.scope == GROUP, model.scope_id == group_id)
             )
-        )
         await self.session.delete(group)
         await self.session.flush()
 
@@ -409,10 +408,14 @@ class SaltRepository:
 
 
 _counts = cast(Table, RedirectDailyCount.__table__)
+_monthly = cast(Table, RedirectMonthlyCount.__table__)
+# Each breakdown rollup with the name of its period column.
+_COUNT_TABLES = ((_counts, "day"), (_monthly, "month"))
 _totals = cast(Table, RedirectDailyTotal.__table__)
 _hourly = cast(Table, RedirectHourlyTotal.__table__)
 _domains = cast(Table, RedirectDomain.__table__)
 COUNT_KEY = ["scope", "scope_id", "dimension", "day", "value"]
+MONTH_KEY = ["scope", "scope_id", "dimension", "month", "value"]
 _DOMAIN_TOTALS = (
     update(_domains)
     .where(_domains.c.id == bindparam("b_id"))
@@ -435,61 +438,63 @@ class RollupRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def _of_domains(self, ids: Sequence[int]) -> Any:
-        source = aliased(RedirectDailyCount)
+    def _of_domains(self, table: Table, period: str, ids: Sequence[int]) -> Any:
+        source = table.alias("source")
         return (
             select(
-                source.dimension,
-                source.day,
-                source.value,
-                func.sum(source.hits).label("hits"),
-                func.sum(source.bots).label("bots"),
+                source.c.dimension,
+                source.c[period],
+                source.c.value,
+                func.sum(source.c.hits).label("hits"),
+                func.sum(source.c.bots).label("bots"),
             )
-            .where(source.scope == DOMAIN, source.scope_id.in_(list(ids)))
-            .group_by(source.dimension, source.day, source.value)
+            .where(source.c.scope == DOMAIN, source.c.scope_id.in_(list(ids)))
+            .group_by(source.c.dimension, source.c[period], source.c.value)
         )
 
     async def subtract(self, scope: str, scope_id: int, domain_ids: Sequence[int]) -> None:
-        part = self._of_domains(domain_ids).subquery()
-        await self.session.execute(
-            update(_counts)
-            .where(
-                _counts.c.scope == scope,
-                _counts.c.scope_id == scope_id,
-                _counts.c.dimension == part.c.dimension,
-                _counts.c.day == part.c.day,
-                _counts.c.value == part.c.value,
+        for table, period in _COUNT_TABLES:
+            part = self._of_domains(table, period, domain_ids).subquery()
+            await self.session.execute(
+                update(table)
+                .where(
+                    table.c.scope == scope,
+                    table.c.scope_id == scope_id,
+                    table.c.dimension == part.c.dimension,
+                    table.c[period] == part.c[period],
+                    table.c.value == part.c.value,
+                )
+                .values(hits=table.c.hits - part.c.hits, bots=table.c.bots - part.c.bots)
             )
-            .values(hits=_counts.c.hits - part.c.hits, bots=_counts.c.bots - part.c.bots)
-        )
-        await self.session.execute(
-            delete(_counts).where(
-                _counts.c.scope == scope, _counts.c.scope_id == scope_id, _counts.c.hits <= 0
+            await self.session.execute(
+                delete(table).where(
+                    table.c.scope == scope, table.c.scope_id == scope_id, table.c.hits <= 0
+                )
             )
-        )
 
     async def add_domains(self, scope: str, scope_id: int, domain_ids: Sequence[int]) -> None:
-        source = self._of_domains(domain_ids).subquery()
-        rows = select(
-            literal(scope, _counts.c.scope.type).label("scope"),
-            literal(scope_id, _counts.c.scope_id.type).label("scope_id"),
-            source.c.dimension,
-            source.c.day,
-            source.c.value,
-            source.c.hits,
-            source.c.bots,
-        ).where(source.c.hits > 0)
-        statement = _insert(self.session, _counts).from_select(
-            ["scope", "scope_id", "dimension", "day", "value", "hits", "bots"], rows
-        )
-        statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=COUNT_KEY,
-            set_={
-                "hits": _counts.c.hits + statement.excluded.hits,  # type: ignore[attr-defined]
-                "bots": _counts.c.bots + statement.excluded.bots,  # type: ignore[attr-defined]
-            },
-        )
-        await self.session.execute(statement)
+        for table, period in _COUNT_TABLES:
+            source = self._of_domains(table, period, domain_ids).subquery()
+            rows = select(
+                literal(scope, table.c.scope.type).label("scope"),
+                literal(scope_id, table.c.scope_id.type).label("scope_id"),
+                source.c.dimension,
+                source.c[period],
+                source.c.value,
+                source.c.hits,
+                source.c.bots,
+            ).where(source.c.hits > 0)
+            statement = _insert(self.session, table).from_select(
+                ["scope", "scope_id", "dimension", period, "value", "hits", "bots"], rows
+            )
+            statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+                index_elements=["scope", "scope_id", "dimension", period, "value"],
+                set_={
+                    "hits": table.c.hits + statement.excluded.hits,  # type: ignore[attr-defined]
+                    "bots": table.c.bots + statement.excluded.bots,  # type: ignore[attr-defined]
+                },
+            )
+            await self.session.execute(statement)
 
     async def prune_hourly(self, before_hour: int) -> int:
         result = await self.session.execute(
@@ -604,24 +609,35 @@ class HitRepository:
             ],
             ("hits", "bots"),
         )
-        capped = await self._cap(per_value)
-        await self._upsert(
-            _counts,
-            COUNT_KEY,
-            [
-                {
-                    "scope": scope,
-                    "scope_id": scope_id,
-                    "dimension": dimension,
-                    "day": day,
-                    "value": value,
-                    "hits": n,
-                    "bots": b,
-                }
-                for (scope, scope_id, dimension, day, value), (n, b) in sorted(capped.items())
-            ],
-            ("hits", "bots"),
-        )
+        per_month: dict[tuple[str, int, str, dt.date, str], list[int]] = {}
+        for (scope, scope_id, dimension, day, value), (n, b) in per_value.items():
+            entry = per_month.setdefault(
+                (scope, scope_id, dimension, day.replace(day=1), value), [0, 0]
+            )
+            entry[0] += n
+            entry[1] += b
+        for table, period, counts, limit in (
+            (_counts, "day", per_value, analytics.VALUES_PER_DAY),
+            (_monthly, "month", per_month, analytics.VALUES_PER_MONTH),
+        ):
+            capped = await self._cap(table, period, counts, limit)
+            await self._upsert(
+                table,
+                ["scope", "scope_id", "dimension", period, "value"],
+                [
+                    {
+                        "scope": scope,
+                        "scope_id": scope_id,
+                        "dimension": dimension,
+                        period: when,
+                        "value": value,
+                        "hits": n,
+                        "bots": b,
+                    }
+                    for (scope, scope_id, dimension, when, value), (n, b) in sorted(capped.items())
+                ],
+                ("hits", "bots"),
+            )
         totals: dict[int, list[int]] = {}
         for (domain_id, _day), (n, b) in per_day.items():
             entry = totals.setdefault(domain_id, [0, 0])
@@ -655,74 +671,67 @@ class HitRepository:
             await connection.execute(statement, chunk)
 
     async def _cap(
-        self, per_value: dict[tuple[str, int, str, dt.date, str], list[int]]
+        self,
+        table: Table,
+        period: str,
+        per_value: dict[tuple[str, int, str, dt.date, str], list[int]],
+        limit: int,
     ) -> dict[tuple[str, int, str, dt.date, str], list[int]]:
-        """Values beyond `VALUES_PER_DAY` per scope, day and dimension become `OTHER`."""
+        """Values beyond `limit` per scope, period and dimension become `OTHER` (countries,
+        a bounded set, are never capped)."""
         new_per_key: dict[tuple[str, int, str, dt.date], set[str]] = defaultdict(set)
-        for scope, scope_id, dimension, day, value in per_value:
+        for scope, scope_id, dimension, when, value in per_value:
             if dimension != "country":
-                new_per_key[(scope, scope_id, dimension, day)].add(value)
+                new_per_key[(scope, scope_id, dimension, when)].add(value)
         if not new_per_key:
             return per_value
+        column = table.c[period]
         stored: Counter[tuple[str, int, str, dt.date]] = Counter()
         for scope in (DOMAIN, OWNER, GROUP):
             ids = sorted({k[1] for k in new_per_key if k[0] == scope})
             if not ids:
                 continue
-            days = sorted({k[3] for k in new_per_key if k[0] == scope})
+            periods = sorted({k[3] for k in new_per_key if k[0] == scope})
             rows = await self.session.execute(
-                select(
-                    RedirectDailyCount.scope_id,
-                    RedirectDailyCount.dimension,
-                    RedirectDailyCount.day,
-                    func.count(),
-                )
+                select(table.c.scope_id, table.c.dimension, column, func.count())
                 .where(
-                    RedirectDailyCount.scope == scope,
-                    RedirectDailyCount.scope_id.in_(ids),
-                    RedirectDailyCount.dimension != "country",
-                    RedirectDailyCount.day.in_(days),
+                    table.c.scope == scope,
+                    table.c.scope_id.in_(ids),
+                    table.c.dimension != "country",
+                    column.in_(periods),
                 )
-                .group_by(
-                    RedirectDailyCount.scope_id,
-                    RedirectDailyCount.dimension,
-                    RedirectDailyCount.day,
-                )
+                .group_by(table.c.scope_id, table.c.dimension, column)
             )
-            for scope_id, dimension, day, count in rows.all():
-                stored[(scope, scope_id, dimension, day)] = int(count)
-        crowded = [
-            key
-            for key, values in new_per_key.items()
-            if stored[key] + len(values) > analytics.VALUES_PER_DAY
-        ]
+            for scope_id, dimension, when, count in rows.all():
+                stored[(scope, scope_id, dimension, when)] = int(count)
+        crowded = [key for key, values in new_per_key.items() if stored[key] + len(values) > limit]
         if not crowded:
             return per_value
         result = dict(per_value)
         for key in crowded:
-            scope, scope_id, dimension, day = key
+            scope, scope_id, dimension, when = key
             existing = set(
                 (
                     await self.session.scalars(
-                        select(RedirectDailyCount.value).where(
-                            RedirectDailyCount.scope == scope,
-                            RedirectDailyCount.scope_id == scope_id,
-                            RedirectDailyCount.dimension == dimension,
-                            RedirectDailyCount.day == day,
+                        select(table.c.value).where(
+                            table.c.scope == scope,
+                            table.c.scope_id == scope_id,
+                            table.c.dimension == dimension,
+                            column == when,
                         )
                     )
                 ).all()
             )
-            room = max(analytics.VALUES_PER_DAY - len(existing - {analytics.OTHER}), 0)
+            room = max(limit - len(existing - {analytics.OTHER}), 0)
             # The busiest new values keep their own row while there is room.
             newcomers = sorted(
                 (v for v in new_per_key[key] if v not in existing),
-                key=lambda v: -per_value[(scope, scope_id, dimension, day, v)][0],
+                key=lambda v: -per_value[(scope, scope_id, dimension, when, v)][0],
             )
             for value in newcomers[room:]:
-                n, b = result.pop((scope, scope_id, dimension, day, value))
+                n, b = result.pop((scope, scope_id, dimension, when, value))
                 other = result.setdefault(
-                    (scope, scope_id, dimension, day, analytics.OTHER), [0, 0]
+                    (scope, scope_id, dimension, when, analytics.OTHER), [0, 0]
                 )
                 other[0] += n
                 other[1] += b
@@ -816,30 +825,52 @@ class StatsRepository:
         return {int(hour): (int(hits or 0), int(bots or 0)) for hour, hits, bots in rows.all()}
 
     async def counts(
-        self, scope: str, scope_id: int | None, since: dt.date, dimensions: Sequence[str]
+        self,
+        scope: str,
+        scope_id: int | None,
+        since: dt.date,
+        dimensions: Sequence[str],
+        *,
+        today: dt.date | None = None,
     ) -> list[tuple[str, str, int, int]]:
-        """(dimension, value, hits, bots) since `since` for one scope (every owner for an
-        `owner` scope without id)."""
-        hits = func.sum(RedirectDailyCount.hits)
-        statement = (
-            select(
-                RedirectDailyCount.dimension,
-                RedirectDailyCount.value,
-                hits,
-                func.sum(RedirectDailyCount.bots),
+        """(dimension, value, hits, bots) from `since` through today for one scope (every
+        owner for an `owner` scope without id): whole months from the monthly rollup, the days
+        before and after them from the daily one."""
+        today = today or utc_now().date()
+        first_full = since if since.day == 1 else _next_month(since)
+        this_month = today.replace(day=1)
+        totals: dict[tuple[str, str], list[int]] = {}
+        # (table, period column, from, to (exclusive) or None): plain ranges on the key.
+        parts: list[tuple[Table, str, dt.date, dt.date | None]] = []
+        if first_full < this_month:
+            parts.append((_monthly, "month", first_full, this_month))
+            if since < first_full:
+                parts.append((_counts, "day", since, first_full))
+            parts.append((_counts, "day", this_month, None))
+        else:
+            parts.append((_counts, "day", since, None))
+        for table, period, start, stop in parts:
+            window = table.c[period] >= start
+            if stop is not None:
+                window = window & (table.c[period] < stop)
+            statement = (
+                select(
+                    table.c.dimension, table.c.value, func.sum(table.c.hits), func.sum(table.c.bots)
+                )
+                .where(
+                    table.c.scope == scope,
+                    table.c.dimension.in_(list(dimensions)),
+                    window,
+                )
+                .group_by(table.c.dimension, table.c.value)
             )
-            .where(
-                RedirectDailyCount.scope == scope,
-                RedirectDailyCount.dimension.in_(list(dimensions)),
-                RedirectDailyCount.day >= since,
-            )
-            .group_by(RedirectDailyCount.dimension, RedirectDailyCount.value)
-            .having(hits > 0)
-        )
-        if scope_id is not None:
-            statement = statement.where(RedirectDailyCount.scope_id == scope_id)
-        rows = await self.session.execute(statement)
-        return [(d, v, int(n or 0), int(b or 0)) for d, v, n, b in rows.all()]
+            if scope_id is not None:
+                statement = statement.where(table.c.scope_id == scope_id)
+            for dimension, value, hits, bots in (await self.session.execute(statement)).all():
+                entry = totals.setdefault((dimension, value), [0, 0])
+                entry[0] += int(hits or 0)
+                entry[1] += int(bots or 0)
+        return [(d, v, n, b) for (d, v), (n, b) in totals.items() if n > 0]
 
     async def per_domain(
         self, where: DomainFilter, since: dt.date
@@ -865,6 +896,10 @@ class StatsRepository:
         )
         rows = await self.session.execute(statement)
         return [(i, name, int(n or 0), int(b or 0)) for i, name, n, b in rows.all()]
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
 def _add(counts: dict[Any, list[int]], key: Any, bot: int) -> None:

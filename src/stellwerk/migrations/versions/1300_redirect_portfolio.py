@@ -5,7 +5,8 @@
 - `redirect_daily_totals` gains `bots`; `redirect_hourly_totals` is new.
 - `redirect_daily_counts` (scope, scope id, dimension, day, value) replaces
   `redirect_daily_countries` and `redirect_owner_daily_countries`; their rows are copied as the
-  `country` dimension of the `domain` and `owner` scopes.
+  `country` dimension of the `domain` and `owner` scopes. `redirect_monthly_counts` holds the
+  same per month.
 - Bot counts and the last week's hourly totals are computed from the stored hits, so the
   history reads the same with bots apart. Referrers, paths, browsers, systems and devices are
   counted from this version on (the user agent is parsed when a hit is written).
@@ -134,6 +135,25 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_table(
+        "redirect_monthly_counts",
+        sa.Column("scope", sa.String(length=6), nullable=False),
+        sa.Column("scope_id", sa.Integer(), nullable=False),
+        sa.Column("dimension", sa.String(length=8), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.Column("hits", sa.BigInteger(), nullable=False),
+        sa.Column("bots", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "scope",
+            "scope_id",
+            "dimension",
+            "month",
+            "value",
+            name=op.f("pk_redirect_monthly_counts"),
+        ),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
         "redirect_hourly_totals",
         sa.Column("domain_id", sa.Integer(), nullable=False),
         sa.Column("hour", sa.Integer(), nullable=False),
@@ -149,6 +169,7 @@ def upgrade() -> None:
     _move_country_rollups()
     _count_bots()
     _fill_hourly()
+    _sum_months()
 
     op.drop_table("redirect_owner_daily_countries")
     with op.batch_alter_table("redirect_daily_countries", schema=None) as batch_op:
@@ -238,6 +259,21 @@ def _count_bots() -> None:
         )
 
 
+def _sum_months() -> None:
+    """The monthly rows of the (country) rollups copied above."""
+    if op.get_bind().dialect.name == "postgresql":
+        month = "CAST(date_trunc('month', day) AS date)"
+    else:
+        month = "date(day, 'start of month')"
+    op.execute(
+        "INSERT INTO redirect_monthly_counts"  # noqa: S608 - constant names
+        " (scope, scope_id, dimension, month, value, hits, bots)"
+        f" SELECT scope, scope_id, dimension, {month}, value, sum(hits), sum(bots)"
+        " FROM redirect_daily_counts"
+        f" GROUP BY scope, scope_id, dimension, {month}, value"
+    )
+
+
 def _fill_hourly() -> None:
     bind = op.get_bind()
     since = (int(time.time() * 1000) // DAY_MS - HOURLY_DAYS) * DAY_MS
@@ -316,6 +352,7 @@ def downgrade() -> None:
     with op.batch_alter_table("redirect_hourly_totals", schema=None) as batch_op:
         batch_op.drop_index("ix_redirect_hourly_totals_hour")
     op.drop_table("redirect_hourly_totals")
+    op.drop_table("redirect_monthly_counts")
     op.drop_table("redirect_daily_counts")
 
     with op.batch_alter_table("redirect_daily_totals", schema=None) as batch_op:
