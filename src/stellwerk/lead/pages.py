@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
 from stellwerk.kit.pagination import Page
+from stellwerk.lead.csvfiles import lead_files
 from stellwerk.lead.schemas import (
     INSTITUTION_TYPES,
     LEAD_STATUSES,
@@ -238,7 +239,7 @@ async def delete(lead_id: int, subject: WebAdmin, session: SessionDep) -> Respon
 @router.get("/export")
 async def export(_: WebAdmin, session: SessionDep) -> Response:
     return Response(
-        await lead_service.export_csv(session),
+        await lead_files.export_csv(session),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
     )
@@ -246,7 +247,8 @@ async def export(_: WebAdmin, session: SessionDep) -> Response:
 
 @router.post("/import", response_class=HTMLResponse)
 async def import_leads(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
-    """Import leads from CSV (columns name, type, status, website); bad rows are listed."""
+    """Import an export (leads with contacts, details and notes) or a plain list of leads
+    (name, type, status, website); what exists is kept, bad rows are listed."""
     form = await read_form(request)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
@@ -259,7 +261,7 @@ async def import_leads(request: Request, subject: WebAdmin, session: SessionDep)
             request, "leads/import.html", {"error": "The file is larger than 5 MB"}, status_code=413
         )
     try:
-        report = await lead_service.import_csv(session, subject.actor, content.decode("utf-8-sig"))
+        report = await lead_files.import_csv(session, subject.actor, content.decode("utf-8-sig"))
     except UnicodeDecodeError:
         return render(
             request, "leads/import.html", {"error": "The file is not UTF-8 text"}, status_code=400

@@ -125,19 +125,12 @@ def _flag(value: str, column: str) -> bool:
 
 
 def _parse(text: str) -> list[dict[str, str]]:
+    sample = text.removeprefix("\ufeff")
+    first = sample.split("\n", 1)[0]
+    # Spreadsheets with a German locale write semicolons.
+    delimiter = ";" if ";" in first and "," not in first else ","
     try:
-        sample = text.removeprefix("\ufeff")
-        first = sample.split("\n", 1)[0]
-        if ";" in first and "," not in first:  # spreadsheets with a German locale
-            reader = csv.DictReader(io.StringIO(sample), delimiter=";")
-            if reader.fieldnames is None:
-                return []
-            reader.fieldnames = [n.strip().lower() for n in reader.fieldnames]
-            rows = [
-                {k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader
-            ]
-        else:
-            rows = read_csv(sample)
+        rows = read_csv(sample, delimiter=delimiter)
     except (csv.Error, ValueError) as error:
         raise BadRequest(f"The file is not valid CSV: {error}", code="invalid_csv") from error
     return [{ALIASES.get(k, k): v for k, v in row.items()} for row in rows]
