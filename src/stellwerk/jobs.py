@@ -51,6 +51,10 @@ async def _expire_license_sessions(runtime: Runtime) -> None:
     await license_service.refresh_license_gauges(runtime.database.engine)
 
 
+async def _cull_silent_license_devices(runtime: Runtime) -> None:
+    await license_service.activation.cull_silent(runtime.database, runtime.settings)
+
+
 async def _reconcile_module_files(runtime: Runtime) -> None:
     await reconcile_files(runtime.database, runtime.settings)
 
@@ -69,6 +73,7 @@ JOBS: list[Job] = [
     Job("redirect.target_checks", 60.0, _check_redirect_targets),
     Job("redirect.rollups_prune", 3600.0, _prune_redirect_rollups),
     Job("license.sessions_expire", 15.0, _expire_license_sessions),
+    Job("license.devices_cull", 3600.0, _cull_silent_license_devices),
     Job("registrar.transfers_refresh", 60.0, _refresh_domain_transfers),
     Job("servers.reconcile", 30.0, reconcile_servers),
 ]
