@@ -233,3 +233,26 @@ async def test_long_windows_add_months_and_edge_days_exactly(runtime: Runtime) -
         expected = sum(1 for back in days_back if back < days)
         assert stats.total == expected, days
         assert stats.by_country == ([("DE", expected)] if expected else []), days
+
+
+async def test_hourly_totals_are_kept_for_a_week(runtime: Runtime) -> None:
+    from sqlalchemy import func, select
+
+    from stellwerk.models import RedirectHourlyTotal
+    from stellwerk.redirect import service
+
+    user = await create_user(runtime)
+    record = await create_domain(runtime, user)
+    now = utc_now()
+    await write_hits(
+        runtime,
+        [
+            hit_row(record.id, ts=ms(now)),
+            hit_row(record.id, ts=ms(now - dt.timedelta(days=6))),
+            hit_row(record.id, ts=ms(now - dt.timedelta(days=8))),
+        ],
+    )
+    async with runtime.database.session() as session:
+        assert await service.rollups.prune(session) == 1
+        left = await session.scalar(select(func.count()).select_from(RedirectHourlyTotal))
+    assert left == 2

@@ -444,3 +444,24 @@ class TestPortfolioPages:
         assert "imp1.example" in (await client.get("/ui/redirects")).text
         empty = await client.post("/ui/redirects/import", data={"csrf_token": csrf})
         assert empty.status_code == 400
+
+
+async def test_the_pages_downloads_work_with_the_browser_session(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """The export links and the QR image on the pages are API calls the web session may make."""
+    user = await create_user(runtime, username="downloader")
+    record = await create_domain(runtime, user, domain="download.example")
+    await write_hits(runtime, [hit_row(record.id, ts=int(time.time() * 1000))])
+    await log_in(client, "downloader")
+    detail = await client.get(f"/ui/redirects/{record.id}")
+    for link in (
+        f"/api/v1/domains/{record.id}/qr.svg?scale=4",
+        "/api/v1/domains/export.csv",
+        f"/api/v1/hits/export.csv?domain_id={record.id}",
+    ):
+        assert link.split("?")[0] in detail.text or "export.csv" in link
+        response = await client.get(link)
+        assert response.status_code == 200, link
+    listing = await client.get("/ui/redirects?q=download")
+    assert 'href="/api/v1/domains/export.csv?q=download"' in listing.text
