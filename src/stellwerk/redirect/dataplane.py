@@ -129,7 +129,10 @@ class RoutingTable:
         for row in rows:
             page = None
             if row.sunset_config:
-                page = sunset.render(row.domain, row.target_url, row.sunset_config)
+                try:
+                    page = sunset.render(row.domain, row.target_url, row.sunset_config)
+                except (KeyError, TypeError, ValueError):  # never let one row stop the table
+                    log.exception("cannot render the sunset page of %s", row.domain)
             route = make_route(row.id, row.target_url, row.redirect_code, row.preserve_path, page)
             name, include_www = row.domain, row.include_www
             routes[name] = route
