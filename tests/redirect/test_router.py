@@ -405,7 +405,7 @@ class TestStatsAndHits:
         ]
         # jq '.top | map(select(.hits == 0))'
         assert [t for t in body["top"] if t["hits"] == 0] == [
-            {"id": dead.id, "domain": "dead.example", "hits": 0}
+            {"id": dead.id, "domain": "dead.example", "hits": 0, "bots": 0}
         ]
         assert body["by_country"] == [{"country": "DE", "hits": 2}]
         admin = bearer(jwt_for(runtime, await create_admin(runtime)))
