@@ -5,6 +5,7 @@ times each stats call (the whole call, as the API makes it).
 
     .venv/bin/python bench/redirect/stats.py                    # 10 million hits
     .venv/bin/python bench/redirect/stats.py --short            # 200 000 hits (a smoke check)
+    .venv/bin/python bench/redirect/stats.py --db /tmp/s.sqlite # fill once, measure again later
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def fill(path: Path, hits: int) -> None:
             " WHERE t.domain_id = redirect_domains.id)"
         )
         values = {
+            "total": "''",
             "country": "coalesce(h.country, '')",
             "referrer": "coalesce(r.host, '')",
             "path": "h.path",
@@ -208,15 +210,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--hits", type=int, default=10_000_000)
     parser.add_argument("--short", action="store_true")
+    parser.add_argument(
+        "--db", type=Path, help="Keep the filled database here and reuse it when it exists"
+    )
     args = parser.parse_args()
     hits = 200_000 if args.short else args.hits
     with tempfile.TemporaryDirectory(prefix="bench-stats-") as scratch:
-        path = Path(scratch) / "stats.sqlite"
+        path = args.db or Path(scratch) / "stats.sqlite"
         url = f"sqlite+aiosqlite:///{path}"
-        migrate.upgrade(url)
-        started = time.perf_counter()
-        fill(path, hits)
-        print(f"{hits:,} hits stored in {time.perf_counter() - started:.0f} s\n")
+        if not path.exists():
+            migrate.upgrade(url)
+            started = time.perf_counter()
+            fill(path, hits)
+            print(f"{hits:,} hits stored in {time.perf_counter() - started:.0f} s\n")
         print("| call | median ms | max ms |")
         print("|---|---|---|")
         for name, median_ms, max_ms in asyncio.run(measure(url, 20)):

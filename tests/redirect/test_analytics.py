@@ -204,7 +204,7 @@ class TestBreakdowns:
         async with runtime.database.session() as session:
             stats = await service.stats.for_domain(session, record.id, days=1)
             counts = await service.StatsRepository(session).counts(
-                "domain", record.id, utc_now().date(), ["path"]
+                "domain", [record.id], utc_now().date(), ["path"]
             )
         assert len(counts) == analytics.VALUES_PER_DAY + 1
         assert ("path", analytics.OTHER, 5, 0) in counts
@@ -230,9 +230,17 @@ async def test_long_windows_add_months_and_edge_days_exactly(runtime: Runtime) -
     for days in (1, 2, 30, 31, 45, 60, 61, 90, 91, 365, 366):
         async with runtime.database.session() as session:
             stats = await service.stats.for_domain(session, record.id, days=days)
+            summary = await service.stats.summary(session, owner_id=user.id, days=days)
+            everyone = await service.stats.summary(session, owner_id=None, days=days)
         expected = sum(1 for back in days_back if back < days)
         assert stats.total == expected, days
         assert stats.by_country == ([("DE", expected)] if expected else []), days
+        for totals in (summary, everyone):
+            assert totals.total == expected, days
+            assert [(t.id, t.hits) for t in totals.top] == [(record.id, expected)], days
+            assert totals.by_country == stats.by_country, days
+            assert [p.hits for p in totals.daily] == [p.hits for p in stats.daily], days
+            assert [p.visitors for p in totals.daily] == [p.visitors for p in stats.daily], days
 
 
 async def test_hourly_totals_are_kept_for_a_week(runtime: Runtime) -> None:

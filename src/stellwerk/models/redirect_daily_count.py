@@ -9,6 +9,9 @@ from stellwerk.kit.db import Base
 
 # What a hit is counted by, besides its day.
 DIMENSIONS = ("country", "referrer", "path", "browser", "os", "device")
+# One more dimension with the single value "": every hit of the scope (and its visitors), so a
+# summary's series and ranking never sum one row per domain and day.
+TOTAL = "total"
 
 
 class RedirectDailyCount(Base):
@@ -16,9 +19,10 @@ class RedirectDailyCount(Base):
 
     One rollup for every breakdown the stats show: `scope` is `domain`, `owner` (all of one
     owner's domains, for the summary) or `group` (all domains of a group), `dimension` one of
-    `DIMENSIONS`. `value` is "" when unknown (no referrer, unknown country) and `(other)` for
-    values beyond the first `VALUES_PER_DAY` of a scope's day and dimension (countries are not
-    capped), so a scope's day never holds more than a bounded number of rows."""
+    `DIMENSIONS` or `TOTAL`. `value` is "" when unknown (no referrer, unknown country) and
+    `(other)` for values beyond the first `VALUES_PER_DAY` of a scope's day and dimension
+    (countries are not capped), so a scope's day never holds more than a bounded number of
+    rows."""
 
     __tablename__ = "redirect_daily_counts"
     # The key's order serves the stats: one scope, one dimension, a range of days.
@@ -31,3 +35,5 @@ class RedirectDailyCount(Base):
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
     hits: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     bots: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # Only in the `total` dimension: unique human visitors (summed over the scope's domains).
+    visitors: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

@@ -25,3 +25,5 @@ class RedirectMonthlyCount(Base):
     value: Mapped[str] = mapped_column(String(255), primary_key=True)
     hits: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     bots: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    # Only in the `total` dimension: unique human visitors (summed over the scope's domains).
+    visitors: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)

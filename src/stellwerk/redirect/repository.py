@@ -42,12 +42,15 @@ from stellwerk.models import (
     RedirectRoutingState,
     RedirectSalt,
 )
+from stellwerk.models.redirect_daily_count import TOTAL
 from stellwerk.redirect import analytics
 
 ROUTING_STATE_ID = 1
 # Statuses the data plane answers for (a domain whose DNS moved away may still reach us).
 SERVED_STATUSES = ("pending", "active", "dns_error")
 DOMAIN, OWNER, GROUP = "domain", "owner", "group"
+# Dimensions whose values are never folded into `(other)`: a bounded set.
+UNCAPPED = ("country", TOTAL)
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
@@ -447,6 +450,7 @@ class RollupRepository:
                 source.c.value,
                 func.sum(source.c.hits).label("hits"),
                 func.sum(source.c.bots).label("bots"),
+                func.sum(source.c.visitors).label("visitors"),
             )
             .where(source.c.scope == DOMAIN, source.c.scope_id.in_(list(ids)))
             .group_by(source.c.dimension, source.c[period], source.c.value)
@@ -464,7 +468,11 @@ class RollupRepository:
                     table.c[period] == part.c[period],
                     table.c.value == part.c.value,
                 )
-                .values(hits=table.c.hits - part.c.hits, bots=table.c.bots - part.c.bots)
+                .values(
+                    hits=table.c.hits - part.c.hits,
+                    bots=table.c.bots - part.c.bots,
+                    visitors=table.c.visitors - part.c.visitors,
+                )
             )
             await self.session.execute(
                 delete(table).where(
@@ -483,15 +491,19 @@ class RollupRepository:
                 source.c.value,
                 source.c.hits,
                 source.c.bots,
+                source.c.visitors,
             ).where(source.c.hits > 0)
             statement = _insert(self.session, table).from_select(
-                ["scope", "scope_id", "dimension", period, "value", "hits", "bots"], rows
+                ["scope", "scope_id", "dimension", period, "value", "hits", "bots", "visitors"],
+                rows,
             )
+            excluded = statement.excluded  # type: ignore[attr-defined]
             statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
                 index_elements=["scope", "scope_id", "dimension", period, "value"],
                 set_={
-                    "hits": table.c.hits + statement.excluded.hits,  # type: ignore[attr-defined]
-                    "bots": table.c.bots + statement.excluded.bots,  # type: ignore[attr-defined]
+                    "hits": table.c.hits + excluded.hits,
+                    "bots": table.c.bots + excluded.bots,
+                    "visitors": table.c.visitors + excluded.visitors,
                 },
             )
             await self.session.execute(statement)
@@ -553,6 +565,7 @@ class HitRepository:
             _add(per_hour, (domain_id, row.ts // HOUR_MS), bot)
             agent = analytics.agent(row.user_agent)
             values = (
+                (TOTAL, ""),
                 ("country", row.country or ""),
                 ("referrer", analytics.referrer_host(row.referer)),
                 ("path", analytics.path_only(row.path)),
@@ -609,18 +622,27 @@ class HitRepository:
             ],
             ("hits", "bots"),
         )
+        # The day's new unique visitors, in the `total` rows of the domain and its scopes.
+        for (domain_id, day), count in new_visitors.items():
+            owner_id, group_id = known[domain_id]
+            scopes = [(DOMAIN, domain_id), (OWNER, owner_id)]
+            if group_id is not None:
+                scopes.append((GROUP, group_id))
+            for scope, scope_id in scopes:
+                entry = per_value[(scope, scope_id, TOTAL, day, "")]
+                entry.extend([0] * (3 - len(entry)))
+                entry[2] += count
         per_month: dict[tuple[str, int, str, dt.date, str], list[int]] = {}
-        for (scope, scope_id, dimension, day, value), (n, b) in per_value.items():
-            entry = per_month.setdefault(
-                (scope, scope_id, dimension, day.replace(day=1), value), [0, 0]
-            )
-            entry[0] += n
-            entry[1] += b
-        for table, period, counts, limit in (
+        for (scope, scope_id, dimension, day, value), numbers in per_value.items():
+            key = (scope, scope_id, dimension, day.replace(day=1), value)
+            entry = per_month.setdefault(key, [0, 0, 0])
+            for index, number in enumerate(numbers):
+                entry[index] += number
+        for table, period, keyed, limit in (
             (_counts, "day", per_value, analytics.VALUES_PER_DAY),
             (_monthly, "month", per_month, analytics.VALUES_PER_MONTH),
         ):
-            capped = await self._cap(table, period, counts, limit)
+            capped = await self._cap(table, period, keyed, limit)
             await self._upsert(
                 table,
                 ["scope", "scope_id", "dimension", period, "value"],
@@ -631,12 +653,13 @@ class HitRepository:
                         "dimension": dimension,
                         period: when,
                         "value": value,
-                        "hits": n,
-                        "bots": b,
+                        "hits": counts[0],
+                        "bots": counts[1],
+                        "visitors": counts[2] if len(counts) > 2 else 0,
                     }
-                    for (scope, scope_id, dimension, when, value), (n, b) in sorted(capped.items())
+                    for (scope, scope_id, dimension, when, value), counts in sorted(capped.items())
                 ],
-                ("hits", "bots"),
+                ("hits", "bots", "visitors"),
             )
         totals: dict[int, list[int]] = {}
         for (domain_id, _day), (n, b) in per_day.items():
@@ -681,7 +704,7 @@ class HitRepository:
         a bounded set, are never capped)."""
         new_per_key: dict[tuple[str, int, str, dt.date], set[str]] = defaultdict(set)
         for scope, scope_id, dimension, when, value in per_value:
-            if dimension != "country":
+            if dimension not in UNCAPPED:
                 new_per_key[(scope, scope_id, dimension, when)].add(value)
         if not new_per_key:
             return per_value
@@ -697,7 +720,7 @@ class HitRepository:
                 .where(
                     table.c.scope == scope,
                     table.c.scope_id.in_(ids),
-                    table.c.dimension != "country",
+                    table.c.dimension.not_in(UNCAPPED),
                     column.in_(periods),
                 )
                 .group_by(table.c.scope_id, table.c.dimension, column)
@@ -729,7 +752,7 @@ class HitRepository:
                 key=lambda v: -per_value[(scope, scope_id, dimension, when, v)][0],
             )
             for value in newcomers[room:]:
-                n, b = result.pop((scope, scope_id, dimension, when, value))
+                n, b = result.pop((scope, scope_id, dimension, when, value))[:2]
                 other = result.setdefault(
                     (scope, scope_id, dimension, when, analytics.OTHER), [0, 0]
                 )
@@ -827,75 +850,106 @@ class StatsRepository:
     async def counts(
         self,
         scope: str,
-        scope_id: int | None,
+        scope_ids: Sequence[int] | None,
         since: dt.date,
         dimensions: Sequence[str],
         *,
         today: dt.date | None = None,
     ) -> list[tuple[str, str, int, int]]:
-        """(dimension, value, hits, bots) from `since` through today for one scope (every
-        owner for an `owner` scope without id): whole months from the monthly rollup, the days
-        before and after them from the daily one."""
-        today = today or utc_now().date()
-        first_full = since if since.day == 1 else _next_month(since)
-        this_month = today.replace(day=1)
+        """(dimension, value, hits, bots) from `since` through today, summed over the scope ids
+        (all of the scope for None)."""
         totals: dict[tuple[str, str], list[int]] = {}
-        # (table, period column, from, to (exclusive) or None): plain ranges on the key.
-        parts: list[tuple[Table, str, dt.date, dt.date | None]] = []
-        if first_full < this_month:
-            parts.append((_monthly, "month", first_full, this_month))
-            if since < first_full:
-                parts.append((_counts, "day", since, first_full))
-            parts.append((_counts, "day", this_month, None))
-        else:
-            parts.append((_counts, "day", since, None))
-        for table, period, start, stop in parts:
-            window = table.c[period] >= start
-            if stop is not None:
-                window = window & (table.c[period] < stop)
+        for table, window in _windows(since, today or utc_now().date()):
             statement = (
                 select(
                     table.c.dimension, table.c.value, func.sum(table.c.hits), func.sum(table.c.bots)
                 )
-                .where(
-                    table.c.scope == scope,
-                    table.c.dimension.in_(list(dimensions)),
-                    window,
-                )
+                .where(table.c.scope == scope, table.c.dimension.in_(list(dimensions)), window)
                 .group_by(table.c.dimension, table.c.value)
             )
-            if scope_id is not None:
-                statement = statement.where(table.c.scope_id == scope_id)
+            if scope_ids is not None:
+                statement = statement.where(table.c.scope_id.in_(list(scope_ids)))
             for dimension, value, hits, bots in (await self.session.execute(statement)).all():
                 entry = totals.setdefault((dimension, value), [0, 0])
                 entry[0] += int(hits or 0)
                 entry[1] += int(bots or 0)
         return [(d, v, n, b) for (d, v), (n, b) in totals.items() if n > 0]
 
-    async def per_domain(
-        self, where: DomainFilter, since: dt.date
-    ) -> list[tuple[int, str, int, int]]:
-        """Every matching domain (zero-hit ones too) with its hits and bots since `since`."""
-        totals = (
+    async def series(
+        self, scope: str, scope_ids: Sequence[int] | None, since: dt.date
+    ) -> dict[dt.date, tuple[int, int, int]]:
+        """Hits, bots and visitors per day of a scope (one `total` row per day)."""
+        statement = (
             select(
-                RedirectDailyTotal.domain_id.label("domain_id"),
-                func.sum(RedirectDailyTotal.hits).label("hits"),
-                func.sum(RedirectDailyTotal.bots).label("bots"),
+                _counts.c.day,
+                func.sum(_counts.c.hits),
+                func.sum(_counts.c.bots),
+                func.sum(_counts.c.visitors),
             )
-            .where(RedirectDailyTotal.day >= since)
-            .group_by(RedirectDailyTotal.domain_id)
-            .subquery()
+            .where(_counts.c.scope == scope, _counts.c.dimension == TOTAL, _counts.c.day >= since)
+            .group_by(_counts.c.day)
         )
-        statement = where.apply(
-            select(
-                RedirectDomain.id,
-                RedirectDomain.domain,
-                func.coalesce(totals.c.hits, 0),
-                func.coalesce(totals.c.bots, 0),
-            ).outerjoin(totals, totals.c.domain_id == RedirectDomain.id)
-        )
+        if scope_ids is not None:
+            statement = statement.where(_counts.c.scope_id.in_(list(scope_ids)))
         rows = await self.session.execute(statement)
-        return [(i, name, int(n or 0), int(b or 0)) for i, name, n, b in rows.all()]
+        return {day: (int(n or 0), int(b or 0), int(v or 0)) for day, n, b, v in rows.all()}
+
+    async def domain_totals(
+        self, domain_ids: Sequence[int], since: dt.date, *, today: dt.date | None = None
+    ) -> dict[int, tuple[int, int]]:
+        """Hits and bots of each domain from `since` through today (months and edge days)."""
+        totals: dict[int, list[int]] = {}
+        for chunk in _id_chunks(domain_ids):
+            for table, window in _windows(since, today or utc_now().date()):
+                statement = (
+                    select(table.c.scope_id, func.sum(table.c.hits), func.sum(table.c.bots))
+                    .where(
+                        table.c.scope == DOMAIN,
+                        table.c.scope_id.in_(chunk),
+                        table.c.dimension == TOTAL,
+                        window,
+                    )
+                    .group_by(table.c.scope_id)
+                )
+                for domain_id, hits, bots in (await self.session.execute(statement)).all():
+                    entry = totals.setdefault(int(domain_id), [0, 0])
+                    entry[0] += int(hits or 0)
+                    entry[1] += int(bots or 0)
+        return {i: (n, b) for i, (n, b) in totals.items()}
+
+    async def names(self, where: DomainFilter) -> list[tuple[int, str]]:
+        """(id, name) of every matching domain."""
+        rows = await self.session.execute(
+            where.apply(select(RedirectDomain.id, RedirectDomain.domain))
+        )
+        return [(int(i), name) for i, name in rows.all()]
+
+    async def owner_ids(self) -> list[int]:
+        """Owners that have domains (the scopes of an admin's summary)."""
+        rows = await self.session.scalars(select(RedirectDomain.owner_id).distinct())
+        return sorted(int(i) for i in rows.all())
+
+
+def _windows(since: dt.date, today: dt.date) -> list[tuple[Table, Any]]:
+    """How to read `since` through `today`: whole months from the monthly rollup, the days before
+    and after them from the daily one; each part a plain range on the key."""
+    first_full = since if since.day == 1 else _next_month(since)
+    this_month = today.replace(day=1)
+    if first_full >= this_month:
+        return [(_counts, _counts.c.day >= since)]
+    parts: list[tuple[Table, Any]] = [
+        (_monthly, (_monthly.c.month >= first_full) & (_monthly.c.month < this_month))
+    ]
+    if since < first_full:
+        parts.append((_counts, (_counts.c.day >= since) & (_counts.c.day < first_full)))
+    parts.append((_counts, _counts.c.day >= this_month))
+    return parts
+
+
+def _id_chunks(ids: Sequence[int], size: int = 900) -> list[list[int]]:
+    """Id lists small enough for one statement's parameters."""
+    values = sorted(ids)
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _next_month(day: dt.date) -> dt.date:

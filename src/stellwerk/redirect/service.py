@@ -672,7 +672,7 @@ class StatsService:
         return await self._stats(
             session,
             domain_ids=[domain_id],
-            scope=(DOMAIN, domain_id),
+            scope=(DOMAIN, [domain_id]),
             top_of=None,
             days=days,
             include_bots=include_bots,
@@ -692,10 +692,13 @@ class StatsService:
         domain_ids: list[int] | None = None
         if group_id is not None or owner_id is not None:
             domain_ids = await DomainRepository(session).ids(where)
+        scope: tuple[str, list[int]]
         if group_id is not None:
-            scope: tuple[str, int | None] = (GROUP, group_id)
+            scope = (GROUP, [group_id])
+        elif owner_id is not None:
+            scope = (OWNER, [owner_id])
         else:
-            scope = (OWNER, owner_id)
+            scope = (OWNER, await StatsRepository(session).owner_ids())
         return await self._stats(
             session,
             domain_ids=domain_ids,
@@ -710,12 +713,13 @@ class StatsService:
         session: AsyncSession,
         *,
         domain_ids: list[int] | None,
-        scope: tuple[str, int | None],
+        scope: tuple[str, list[int]],
         top_of: DomainFilter | None,
         days: int,
         include_bots: bool,
     ) -> Stats:
-        """The last `days` UTC days, today included, zero days (and hours) filled."""
+        """The last `days` UTC days, today included, zero days (and hours) filled. A domain's
+        series comes from its daily totals; a summary's from its scope's `total` rows."""
         today = utc_now().date()
         since = today - dt.timedelta(days=days - 1)
         repository = StatsRepository(session)
@@ -723,7 +727,10 @@ class StatsService:
         def seen(hits: int, bots: int) -> int:
             return hits if include_bots else hits - bots
 
-        per_day = await repository.daily(domain_ids, since)
+        if top_of is None:
+            per_day = await repository.daily(domain_ids, since)
+        else:
+            per_day = await repository.series(scope[0], scope[1], since)
         daily = []
         for offset in range(days):
             day = since + dt.timedelta(days=offset)
@@ -739,7 +746,7 @@ class StatsService:
                 moment = dt.datetime.fromtimestamp(hour * 3600, tz=dt.UTC)
                 hourly.append(HourPoint(moment, seen(hits, bots), bots))
         breakdowns: dict[str, list[tuple[str | None, int]]] = {d: [] for d in DIMENSIONS}
-        rows = await repository.counts(scope[0], scope[1], since, DIMENSIONS)
+        rows = await repository.counts(scope[0], scope[1], since, DIMENSIONS, today=today)
         for dimension, value, hits, bots in rows:
             count = seen(hits, bots)
             if count > 0:
@@ -751,8 +758,11 @@ class StatsService:
                 del ranked[TOP_N:]
         top: list[TopRow] = []
         if top_of is not None:
-            ranking = await repository.per_domain(top_of, since)
-            top = [TopRow(i, name, seen(n, b), b) for i, name, n, b in ranking]
+            names = await repository.names(top_of)
+            totals = await repository.domain_totals([i for i, _ in names], since, today=today)
+            for domain_id, name in names:
+                hits, bots = totals.get(domain_id, (0, 0))
+                top.append(TopRow(domain_id, name, seen(hits, bots), bots))
             top.sort(key=lambda row: (-row.hits, row.id))
         return Stats(
             days=days,

@@ -7,6 +7,8 @@
   `redirect_daily_countries` and `redirect_owner_daily_countries`; their rows are copied as the
   `country` dimension of the `domain` and `owner` scopes. `redirect_monthly_counts` holds the
   same per month.
+- Every scope also counts all its hits per day and month (the `total` dimension), so summaries
+  read one row per day or month instead of one per domain.
 - Bot counts and the last week's hourly totals are computed from the stored hits, so the
   history reads the same with bots apart. Referrers, paths, browsers, systems and devices are
   counted from this version on (the user agent is parsed when a hit is written).
@@ -129,6 +131,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(length=255), nullable=False),
         sa.Column("hits", sa.BigInteger(), nullable=False),
         sa.Column("bots", sa.BigInteger(), nullable=False),
+        sa.Column("visitors", sa.BigInteger(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint(
             "scope", "scope_id", "dimension", "day", "value", name=op.f("pk_redirect_daily_counts")
         ),
@@ -143,6 +146,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(length=255), nullable=False),
         sa.Column("hits", sa.BigInteger(), nullable=False),
         sa.Column("bots", sa.BigInteger(), nullable=False),
+        sa.Column("visitors", sa.BigInteger(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint(
             "scope",
             "scope_id",
@@ -168,6 +172,7 @@ def upgrade() -> None:
 
     _move_country_rollups()
     _count_bots()
+    _fill_totals()
     _fill_hourly()
     _sum_months()
 
@@ -259,6 +264,23 @@ def _count_bots() -> None:
         )
 
 
+def _fill_totals() -> None:
+    """The `total` dimension of the domain and owner scopes, from the daily totals."""
+    op.execute(
+        "INSERT INTO redirect_daily_counts"
+        " (scope, scope_id, dimension, day, value, hits, bots, visitors)"
+        " SELECT 'domain', domain_id, 'total', day, '', hits, bots, visitors"
+        " FROM redirect_daily_totals"
+    )
+    op.execute(
+        "INSERT INTO redirect_daily_counts"
+        " (scope, scope_id, dimension, day, value, hits, bots, visitors)"
+        " SELECT 'owner', d.owner_id, 'total', t.day, '', sum(t.hits), sum(t.bots),"
+        " sum(t.visitors) FROM redirect_daily_totals t"
+        " JOIN redirect_domains d ON d.id = t.domain_id GROUP BY d.owner_id, t.day"
+    )
+
+
 def _sum_months() -> None:
     """The monthly rows of the (country) rollups copied above."""
     if op.get_bind().dialect.name == "postgresql":
@@ -267,8 +289,9 @@ def _sum_months() -> None:
         month = "date(day, 'start of month')"
     op.execute(
         "INSERT INTO redirect_monthly_counts"  # noqa: S608 - constant names
-        " (scope, scope_id, dimension, month, value, hits, bots)"
-        f" SELECT scope, scope_id, dimension, {month}, value, sum(hits), sum(bots)"
+        " (scope, scope_id, dimension, month, value, hits, bots, visitors)"
+        f" SELECT scope, scope_id, dimension, {month}, value, sum(hits), sum(bots),"
+        " sum(visitors)"
         " FROM redirect_daily_counts"
         f" GROUP BY scope, scope_id, dimension, {month}, value"
     )
