@@ -95,6 +95,15 @@ def _charts(stats: service.Stats) -> dict[str, Markup]:
     return charts
 
 
+def _export_range(days: int) -> dict[str, str]:
+    """The visits export form's default: the period on screen."""
+    today = dt.datetime.now(dt.UTC).date()
+    return {
+        "export_from": (today - dt.timedelta(days=days - 1)).isoformat(),
+        "export_to": today.isoformat(),
+    }
+
+
 def _period_title(days: int) -> str:
     if days == 1:
         return "Hits per hour, today"
@@ -313,6 +322,7 @@ async def summary(
                 title="Top domains",
                 unit="Hits",
             ),
+            **_export_range(chosen),
         },
     )
 
@@ -332,7 +342,6 @@ async def redirect_detail(
     include = bots == "include"
     stats = await service.stats.for_domain(session, record.id, days=chosen, include_bots=include)
     groups = await service.group_service.list(session, owner_id=record.owner_id)
-    today = dt.datetime.now(dt.UTC).date()
     return render(
         request,
         "redirect/detail.html",
@@ -353,8 +362,7 @@ async def redirect_detail(
             "query": {},
             "series_chart": _series_chart(stats, _period_title(chosen)),
             "charts": _charts(stats),
-            "export_from": (today - dt.timedelta(days=chosen - 1)).isoformat(),
-            "export_to": today.isoformat(),
+            **_export_range(chosen),
         },
     )
 
