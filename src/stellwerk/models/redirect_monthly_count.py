@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from stellwerk.kit.db import Base
@@ -16,7 +16,19 @@ class RedirectMonthlyCount(Base):
     they are per day (`VALUES_PER_MONTH`)."""
 
     __tablename__ = "redirect_monthly_counts"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        Index(
+            "ix_redirect_monthly_counts_total",
+            "scope",
+            "month",
+            "scope_id",
+            "hits",
+            "bots",
+            sqlite_where=text("dimension = 'total'"),
+            postgresql_where=text("dimension = 'total'"),
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
     scope: Mapped[str] = mapped_column(String(6), primary_key=True)
     scope_id: Mapped[int] = mapped_column(Integer, primary_key=True)

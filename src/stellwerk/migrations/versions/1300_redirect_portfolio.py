@@ -157,6 +157,15 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
+    for table, period in (("redirect_daily_counts", "day"), ("redirect_monthly_counts", "month")):
+        op.create_index(
+            f"ix_{table}_total",
+            table,
+            ["scope", period, "scope_id", "hits", "bots"],
+            unique=False,
+            sqlite_where=sa.text("dimension = 'total'"),
+            postgresql_where=sa.text("dimension = 'total'"),
+        )
     op.create_table(
         "redirect_hourly_totals",
         sa.Column("domain_id", sa.Integer(), nullable=False),
@@ -375,6 +384,8 @@ def downgrade() -> None:
     with op.batch_alter_table("redirect_hourly_totals", schema=None) as batch_op:
         batch_op.drop_index("ix_redirect_hourly_totals_hour")
     op.drop_table("redirect_hourly_totals")
+    op.drop_index("ix_redirect_monthly_counts_total", table_name="redirect_monthly_counts")
+    op.drop_index("ix_redirect_daily_counts_total", table_name="redirect_daily_counts")
     op.drop_table("redirect_monthly_counts")
     op.drop_table("redirect_daily_counts")
 
