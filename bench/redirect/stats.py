@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import os
 import random
 import sqlite3
 import statistics
@@ -166,7 +167,7 @@ def fill(path: Path, hits: int) -> None:
         db.commit()
 
 
-async def measure(url: str, repeats: int) -> list[tuple[str, float, float]]:
+async def measure(url: str, repeats: int) -> list[tuple[str, float, float, float]]:
     database = Database(url)
     results = []
     calls: dict[str, dict[str, object]] = {
@@ -191,8 +192,10 @@ async def measure(url: str, repeats: int) -> list[tuple[str, float, float]]:
     }
     for name, options in calls.items():
         timings = []
+        cpu = []
         for _ in range(repeats):
             started = time.perf_counter()
+            cpu_started = time.process_time()  # this process's CPU: the app and SQLite's thread
             async with database.session() as session:
                 if "domain_id" in options:
                     domain_id = options.pop("domain_id")
@@ -201,7 +204,8 @@ async def measure(url: str, repeats: int) -> list[tuple[str, float, float]]:
                 else:
                     await service.stats.summary(session, **options)  # type: ignore[arg-type]
             timings.append((time.perf_counter() - started) * 1000)
-        results.append((name, statistics.median(timings), max(timings)))
+            cpu.append((time.process_time() - cpu_started) * 1000)
+        results.append((name, statistics.median(timings), max(timings), statistics.median(cpu)))
     await database.dispose()
     return results
 
@@ -223,10 +227,11 @@ def main() -> None:
             started = time.perf_counter()
             fill(path, hits)
             print(f"{hits:,} hits stored in {time.perf_counter() - started:.0f} s\n")
-        print("| call | median ms | max ms |")
-        print("|---|---|---|")
-        for name, median_ms, max_ms in asyncio.run(measure(url, 20)):
-            print(f"| {name} | {median_ms:.1f} | {max_ms:.1f} |")
+        print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs\n")
+        print("| call | median ms | max ms | median CPU ms |")
+        print("|---|---|---|---|")
+        for name, median_ms, max_ms, cpu_ms in asyncio.run(measure(url, 20)):
+            print(f"| {name} | {median_ms:.1f} | {max_ms:.1f} | {cpu_ms:.1f} |")
 
 
 if __name__ == "__main__":
