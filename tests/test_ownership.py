@@ -25,6 +25,7 @@ from stellwerk.models import (
     Operation,
     Project,
     RedirectDomain,
+    RedirectGroup,
     RegistrarDomain,
     User,
     VpsInstance,
@@ -53,6 +54,8 @@ OWNED_PARAMS: dict[tuple[str, str], str] = {
     ("/api/v1/domains/", "domain_id"): "redirect",
     ("/api/domains/", "domain_id"): "redirect",
     ("/ui/redirects/", "domain_id"): "redirect",
+    ("/api/v1/groups/", "group_id"): "redirect_group",
+    ("/ui/redirects/groups/", "group_id"): "redirect_group",
     ("/api/dns/zones/", "zone"): "zone",
     ("/ui/dns/", "zone"): "zone",
     ("/api/registrar/domains/", "name"): "registrar_domain",
@@ -62,8 +65,8 @@ OWNED_PARAMS: dict[tuple[str, str], str] = {
     ("/api/operations/", "operation_id"): "operation",
     ("/ui/operations/", "operation_id"): "operation",
 }
-# Ids inside an owned object (a record of a zone): any value; the zone decides.
-INNER_PARAMS = {"record_id"}
+# Parameters that name no owned object (a record inside a zone: the zone decides; a format).
+OTHER_PARAMS = {"record_id": "123", "kind": "svg"}
 # Actions on owned objects that staff may not take on a customer's (they see them): a customer's
 # tokens are the customer's; an operation is stopped by whoever started it (or an admin).
 STAFF_REFUSED = {
@@ -82,6 +85,8 @@ BODIES: dict[str, dict[str, Any]] = {
         "ttl": 3600,
     },
     "PUT /api/dns/zones/{zone}/records/{record_id}": {"content": "192.0.2.8"},
+    "PUT /api/v1/domains/{domain_id}": {"target_url": "https://example.net"},
+    "PATCH /api/v1/domains/{domain_id}": {"target_url": "https://example.net"},
 }
 
 
@@ -135,6 +140,7 @@ async def _own_everything(runtime: Runtime, owner: User) -> dict[str, Owned]:
         redirect = RedirectDomain(
             owner_id=owner.id, domain=f"r-{suffix}.example", target_url="https://example.org"
         )
+        group = RedirectGroup(owner_id=owner.id, name=f"g-{suffix}")
         zone = DnsZone(name=f"z-{suffix}.example", provider="powerdns", owner_user_id=owner.id)
         registrar = RegistrarDomain(
             name=f"d-{suffix}.example",
@@ -150,12 +156,13 @@ async def _own_everything(runtime: Runtime, owner: User) -> dict[str, Owned]:
             status="completed",
             input={},
         )
-        session.add_all([server, project, redirect, zone, registrar, operation])
+        session.add_all([server, project, redirect, group, zone, registrar, operation])
         await session.flush()
         objects = {
             "server": Owned("server", {"instance_id": str(server.id)}),
             "project": Owned("project", {"project_id": str(project.id)}),
             "redirect": Owned("redirect", {"domain_id": str(redirect.id)}),
+            "redirect_group": Owned("redirect_group", {"group_id": str(group.id)}),
             "zone": Owned("zone", {"zone": zone.name}, staff_sees_it=False),
             "registrar_domain": Owned("registrar_domain", {"name": registrar.name}),
             "operation": Owned("operation", {"operation_id": str(operation.id)}),
@@ -172,8 +179,8 @@ async def _own_everything(runtime: Runtime, owner: User) -> dict[str, Owned]:
 def _path(route: RouteInfo, owned: Owned) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1).split(":")[0]
-        if name in INNER_PARAMS:
-            return "123"
+        if name in OTHER_PARAMS:
+            return OTHER_PARAMS[name]
         return owned.values[name]
 
     return re.sub(r"\{([^}]+)\}", value, route.path)
@@ -183,7 +190,16 @@ async def _state(runtime: Runtime) -> list[Any]:
     """Everything the calls could change, read back as the system sees it."""
     async with runtime.database.session() as session:
         rows: list[Any] = []
-        for model in (VpsInstance, Project, RedirectDomain, DnsZone, RegistrarDomain, Operation):
+        models = (
+            VpsInstance,
+            Project,
+            RedirectDomain,
+            RedirectGroup,
+            DnsZone,
+            RegistrarDomain,
+            Operation,
+        )
+        for model in models:
             for row in (await session.scalars(select(model))).all():
                 values = {c.key: getattr(row, c.key) for c in model.__table__.columns}
                 values.pop("updated_at", None)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     license_activation_rate_limit: str = "10/hour"  # new activations per license
     license_default_client: str = "Account Forger"
     license_file_days: int = 30  # how long a signed offline license file stays valid
+    # A device without a heartbeat or verify for this many days loses its seat; 0 = never.
+    license_device_inactive_days: int = 30
 
     # Module manager
     # Where instances live (STELLWERK_MODULES_DIR; STELLWERK_MODULES_ROOT is the older name).
@@ -105,6 +107,8 @@ class Settings(BaseSettings):
     redirect_hit_batch_size: int = 1000
     redirect_hit_buffer_max: int = 200_000
     redirect_refresh_seconds: float = 0.5
+    # How often each domain's target is checked (redirect chain, status, certificate); 0 = never.
+    redirect_target_check_seconds: float = 86_400.0
     release_feed_url: str | None = None
     release_feed_cache_seconds: float = 3600.0
     auto_update: bool = False

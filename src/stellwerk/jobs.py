@@ -10,6 +10,7 @@ from stellwerk.license import service as license_service
 from stellwerk.module.service import reconcile_files
 from stellwerk.operation.service import sweep
 from stellwerk.redirect import service as redirect_service
+from stellwerk.redirect.checks import checks as redirect_checks
 from stellwerk.registrar.service import registrar as registrar_service
 from stellwerk.runtime import Runtime
 from stellwerk.server.workflow import reconcile_job as reconcile_servers
@@ -35,10 +36,23 @@ async def _recheck_redirect_dns(runtime: Runtime) -> None:
     await redirect_service.domain.recheck_if_due(runtime.database, runtime.settings)
 
 
+async def _check_redirect_targets(runtime: Runtime) -> None:
+    await redirect_checks.run_due(runtime.database, runtime.settings)
+
+
+async def _prune_redirect_rollups(runtime: Runtime) -> None:
+    async with runtime.database.session() as session:
+        await redirect_service.rollups.prune(session)
+
+
 async def _expire_license_sessions(runtime: Runtime) -> None:
     async with runtime.database.session() as session:
         await license_service.license_session.expire(session)
     await license_service.refresh_license_gauges(runtime.database.engine)
+
+
+async def _cull_silent_license_devices(runtime: Runtime) -> None:
+    await license_service.activation.cull_silent(runtime.database, runtime.settings)
 
 
 async def _reconcile_module_files(runtime: Runtime) -> None:
@@ -56,7 +70,10 @@ JOBS: list[Job] = [
     Job("web_sessions.expire", 600.0, _expire_web_sessions),
     Job("modules.reconcile", 30.0, _reconcile_module_files),
     Job("redirect.dns_recheck", 30.0, _recheck_redirect_dns),
+    Job("redirect.target_checks", 60.0, _check_redirect_targets),
+    Job("redirect.rollups_prune", 3600.0, _prune_redirect_rollups),
     Job("license.sessions_expire", 15.0, _expire_license_sessions),
+    Job("license.devices_cull", 3600.0, _cull_silent_license_devices),
     Job("registrar.transfers_refresh", 60.0, _refresh_domain_transfers),
     Job("servers.reconcile", 30.0, reconcile_servers),
 ]

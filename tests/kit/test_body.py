@@ -45,6 +45,12 @@ STRICT = {
     "PUT /leads/api/contacts/{contact_id:int}",
     "POST /leads/api/contacts/{contact_id:int}/notes",
     "PUT /leads/api/notes/{note_id:int}",
+    # Redirect portfolio calls the NexRedirect API does not document: editing, groups, bulk.
+    "POST /api/v1/domains/bulk",
+    "PATCH /api/v1/domains/{domain_id}",
+    "PUT /api/v1/domains/{domain_id}",
+    "POST /api/v1/groups",
+    "PATCH /api/v1/groups/{group_id}",
 }
 UNKNOWN = "zz_not_a_field"
 

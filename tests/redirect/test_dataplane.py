@@ -78,9 +78,12 @@ class TestRouting:
         await wait_for(visible, timeout=3.0)  # 2 s required; slack for a loaded machine
         hits = (await client.get(f"/api/v1/hits?domain_id={domain_id}", headers=headers)).json()
         assert {h["path"] for h in hits["hits"]} == {"/a/b?c=1", "/", "/x"}
+        # httpx's user agent is a bot's: counted apart from the human hits.
         stats = (await client.get(f"/api/v1/domains/{domain_id}/stats", headers=headers)).json()
-        assert stats["total"] == 3
-        assert stats["daily"][-1]["visitors"] == 1
+        assert (stats["total"], stats["bots"]) == (0, 3)
+        assert stats["daily"][-1]["visitors"] == 0
+        url = f"/api/v1/domains/{domain_id}/stats?bots=include"
+        assert (await client.get(url, headers=headers)).json()["total"] == 3
 
     async def test_options_of_the_target(self, runtime: Runtime, data_plane: RunningPlane) -> None:
         user = await create_user(runtime)

@@ -355,11 +355,17 @@ class TestStatsAndHits:
         assert body["days"] == 7
         assert body["total"] == 4
         assert len(body["daily"]) == 7
-        assert body["daily"][-1] == {"day": now.date().isoformat(), "hits": 3, "visitors": 2}
+        assert body["daily"][-1] == {
+            "day": now.date().isoformat(),
+            "hits": 3,
+            "visitors": 2,
+            "bots": 0,
+        }
         assert body["daily"][-3] == {
             "day": two_days_ago.date().isoformat(),
             "hits": 1,
             "visitors": 1,
+            "bots": 0,
         }
         assert body["daily"][0]["hits"] == 0
         assert body["by_country"] == [
@@ -395,12 +401,12 @@ class TestStatsAndHits:
         assert body["total"] == 2
         assert len(body["daily"]) == 90
         assert body["top"] == [
-            {"id": busy.id, "domain": "busy.example", "hits": 2},
-            {"id": dead.id, "domain": "dead.example", "hits": 0},
+            {"id": busy.id, "domain": "busy.example", "hits": 2, "bots": 0},
+            {"id": dead.id, "domain": "dead.example", "hits": 0, "bots": 0},
         ]
         # jq '.top | map(select(.hits == 0))'
         assert [t for t in body["top"] if t["hits"] == 0] == [
-            {"id": dead.id, "domain": "dead.example", "hits": 0}
+            {"id": dead.id, "domain": "dead.example", "hits": 0, "bots": 0}
         ]
         assert body["by_country"] == [{"country": "DE", "hits": 2}]
         admin = bearer(jwt_for(runtime, await create_admin(runtime)))

@@ -91,7 +91,9 @@ class TestVerify:
         assert redirect.headers["location"] == "https://target.example/a/b?c=1"
 
         async def in_stats() -> bool:
-            stats = await client.get(f"/api/v1/domains/{domain_id}/stats", headers=token)
+            # httpx's user agent is a bot's: counted with `bots=include`.
+            url = f"/api/v1/domains/{domain_id}/stats?bots=include"
+            stats = await client.get(url, headers=token)
             hits = await client.get(f"/api/v1/hits?domain_id={domain_id}", headers=token)
             return stats.json()["total"] == 1 and len(hits.json()["hits"]) == 1
 

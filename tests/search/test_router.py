@@ -58,3 +58,34 @@ async def test_search_respects_scopes(client: httpx.AsyncClient, runtime: Runtim
     refused = await client.get("/api/global-search?q=acme&type=customer", headers=leads_only)
     assert refused.status_code == 403
     assert refused.json()["required"] == "read:customers"
+
+
+async def test_every_result_url_opens_its_page(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    """The documented admin panel paths lead to the matching pages of the web UI."""
+    from tests.web.test_router import log_in
+
+    admin = await admin_headers(runtime)
+    customer = await create_customer(runtime, name="Linkable GmbH", email="it@linkable.example")
+    license = await create_license(runtime, customer=customer)
+    await client.post(
+        f"/api/license/{license.id}/register-device",
+        json={"hardware_hash": "linkable-hw", "machine_name": "LINKABLE-PC"},
+        headers=admin,
+    )
+    await client.post("/leads/api/institutions", json={"name": "Linkable School"}, headers=admin)
+    found = (await client.get("/api/global-search?q=linkable", headers=admin)).json()
+    assert {r["type"] for r in found["results"]} == {"customer", "license", "device", "lead"}
+    path = "/customer/edit/1"
+    before_login = await client.get(path)
+    assert before_login.status_code == 303
+    assert before_login.headers["location"] == f"/login?next={path}"
+    await create_admin(runtime, username="searcher")
+    await log_in(client, "searcher")
+    for result in found["results"]:
+        page = await client.get(result["url"].split("#")[0], follow_redirects=True)
+        assert page.status_code == 200, result
+        assert result["title"] in page.text, result
+    device = next(r for r in found["results"] if r["type"] == "device")
+    assert device["url"] == f"/license/edit/{license.id}#device-{device['id']}"
+    detail = await client.get(f"/ui/licenses/{license.id}")
+    assert f'id="device-{device["id"]}"' in detail.text

@@ -88,16 +88,28 @@ async def test_create_a_redirect_and_see_its_dns_records(
 
     # Pending domains already redirect over HTTP: their hits fill the charts.
     await _visit(ui_server, "alt-firma.example")
-    await asyncio.sleep(1.2)  # the hit writer flushes twice a second
-    await page.reload()
+    for _ in range(20):  # the hit writer flushes twice a second; a loaded machine is slower
+        await asyncio.sleep(0.5)
+        await page.reload()
+        if "5 in 30 days" in await page.locator("figure").first.inner_text():
+            break
     await expect(page.locator("dl.facts")).to_contain_text("5")
     await expect(page.locator("figure").filter(has_text="Hits per day")).to_contain_text(
         "5 in 30 days"
     )
-    await expect(page.locator(".bar-list")).to_contain_text("DE")
-    await page.get_by_text("Hits by country, last 30 days as a table").click()
+    await expect(page.locator(".bar-list").first).to_contain_text("DE")
+    await page.get_by_text("Countries, the last 30 days as a table").click()
     await expect(page.get_by_role("cell", name="FR")).to_be_visible()
     await screenshot(page, "redirect-detail")
+
+    # Editing keeps the hits; the QR code is an image the page can show.
+    await page.get_by_label("Target URL").fill("https://www.firma.example/neu")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("status")).to_contain_text("Saved alt-firma.example")
+    await expect(page.get_by_label("Target URL")).to_have_value("https://www.firma.example/neu")
+    await expect(page.locator("dl.facts")).to_contain_text("5")
+    qr_loaded = await page.locator("img.qr").evaluate("img => img.complete && img.naturalWidth")
+    assert qr_loaded
 
     await page.get_by_role("link", name="7 days").click()
     await expect(page.locator("figure").filter(has_text="Hits per day")).to_contain_text(

@@ -18,7 +18,13 @@ from tests.web.test_router import log_in
 
 PUBLIC_IP = "127.0.0.1"
 DAY_MS = 86_400_000
-PAGES = ["/ui/redirects", "/ui/redirects/new", "/ui/redirects/summary"]
+PAGES = [
+    "/ui/redirects",
+    "/ui/redirects/new",
+    "/ui/redirects/summary",
+    "/ui/redirects/groups",
+    "/ui/redirects/import",
+]
 
 
 @pytest.fixture
@@ -75,7 +81,7 @@ class TestAccess:
             assert (await client.get(path)).status_code == 200, path
         # Someone else's domain does not exist for this user, whatever the action.
         assert (await client.get(f"/ui/redirects/{theirs.id}")).status_code == 404
-        for action in ("verify", "delete"):
+        for action in ("verify", "delete", "edit", "sunset", "check"):
             response = await client.post(
                 f"/ui/redirects/{theirs.id}/{action}", data={"csrf_token": csrf}
             )
@@ -141,8 +147,9 @@ class TestCreateAndDelete:
         text = _flash(detail)
         assert "Added alt-firma.example. Set the DNS records below." in text
         assert "status pending" in detail.text
-        assert "<dd>308</dd>" in detail.text
-        assert "<dd>dropped</dd>" in detail.text  # preserve_path was not ticked
+        assert '<option value="308" selected>' in detail.text
+        assert 'name="preserve_path" >' in detail.text  # not ticked
+        assert 'name="include_www" checked' in detail.text
         for name in ("alt-firma.example", "www.alt-firma.example"):
             assert re.search(rf'<code id="record-\d-name">{re.escape(name)}</code>', detail.text)
         assert detail.text.count(f">{PUBLIC_IP}</code>") == 2
@@ -185,7 +192,8 @@ class TestCreateAndDelete:
             assert 'name="include_www" checked' not in response.text
             assert '<option value="302" selected' in response.text or field == "redirect_code"
         listing = await client.get("/ui/redirects")
-        assert listing.text.count('href="/ui/redirects/') == 3  # new, summary and taken.example
+        # new, summary, groups, import and taken.example
+        assert listing.text.count('href="/ui/redirects/') == 5
 
     async def test_delete(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         await create_user(runtime, username="deleter")
@@ -273,12 +281,18 @@ class TestCharts:
         assert "<td>DE</td><td>2</td>" in detail.text
         assert "<td>FR</td><td>1</td>" in detail.text
         assert "<td>unknown</td><td>1</td>" in detail.text
-        assert "Hits by country, last 30 days as a table" in detail.text
+        assert "Countries, the last 30 days as a table" in detail.text
         week = await client.get(f"/ui/redirects/{busy.id}?days=7")
         assert "4 in 7 days" in week.text
         assert '<span class="button" aria-current="true">7 days</span>' in week.text
         odd = await client.get(f"/ui/redirects/{busy.id}?days=5")
-        assert "in 30 days" in odd.text  # only 7, 30 or 90
+        assert "in 30 days" in odd.text  # only the offered periods
+        today = await client.get(f"/ui/redirects/{busy.id}?days=1")
+        assert "2 in 24 hours, at most 2 an hour" in today.text
+        assert today.text.count('<rect class="bar"') >= 24
+        for title in ("Referrers", "Paths", "Browsers", "Operating systems", "Devices"):
+            assert f"{title} as a table" in detail.text
+        assert "Include bots" in detail.text
 
         summary = await client.get("/ui/redirects/summary?days=90")
         assert "5 in 90 days" in summary.text
@@ -294,3 +308,160 @@ class TestCharts:
         assert row
         assert '<td data-label="Hits">4</td>' in row.group(0)
         assert "never" not in row.group(0)
+
+
+class TestPortfolioPages:
+    async def test_edit_sunset_groups_and_bulk_actions(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        user = await create_user(runtime, username="portfolio")
+        csrf = await log_in(client, "portfolio")
+        first = await _create(client, csrf, "first.example")
+        second = await _create(client, csrf, "second.example")
+        made = await client.post(
+            "/ui/redirects/groups",
+            data={"name": "Brands", "color": "#123abc", "csrf_token": csrf},
+        )
+        assert "Created the group Brands." in _flash(await client.get(made.headers["location"]))
+        groups = await client.get("/ui/redirects/groups")
+        group_id = int(re.search(r"/ui/redirects/groups/(\d+)/delete", groups.text).group(1))
+        assert "--chip: #123abc" in groups.text
+
+        edited = await client.post(
+            f"/ui/redirects/{first}/edit",
+            data={
+                "target_url": "https://edited.example",
+                "redirect_code": "302",
+                "include_www": "on",
+                "group_id": str(group_id),
+                "csrf_token": csrf,
+            },
+        )
+        page = await client.get(edited.headers["location"])
+        assert "Saved first.example" in _flash(page)
+        assert 'value="https://edited.example"' in page.text
+        assert f'<option value="{group_id}" selected>Brands</option>' in page.text
+        bad = await client.post(
+            f"/ui/redirects/{first}/edit",
+            data={
+                "target_url": "https://first.example/",
+                "redirect_code": "302",
+                "csrf_token": csrf,
+            },
+        )
+        assert "Not saved" in _flash(await client.get(bad.headers["location"]))
+
+        sunset = await client.post(
+            f"/ui/redirects/{first}/sunset",
+            data={
+                "sunset_status": "410",
+                "sunset_date": "2027-01-31",
+                "csrf_token": csrf,
+                "action": "on",
+            },
+        )
+        page = await client.get(sunset.headers["location"])
+        assert "now shows its sunset page" in _flash(page)
+        assert 'value="2027-01-31"' in page.text
+
+        listing = await client.get(f"/ui/redirects?group={group_id}")
+        assert "first.example" in listing.text
+        assert "second.example" not in listing.text
+        assert "sunset page (410)" in listing.text
+        moved = await client.post(
+            "/ui/redirects/bulk",
+            data={
+                "ids": [str(first), str(second)],
+                "action": "set_group",
+                "to_group_id": str(group_id),
+                "csrf_token": csrf,
+            },
+        )
+        assert "Moved 2 domain(s)." in _flash(await client.get(moved.headers["location"]))
+        summary = await client.get(f"/ui/redirects/summary?group={group_id}")
+        assert summary.status_code == 200
+        assert "Brands" in summary.text
+        targeted = await client.post(
+            "/ui/redirects/bulk",
+            data={
+                "ids": [str(first), str(second)],
+                "action": "set_target",
+                "target_url": "https://bulk.example",
+                "csrf_token": csrf,
+            },
+        )
+        assert "New target for 2 domain(s)." in _flash(
+            await client.get(targeted.headers["location"])
+        )
+        refused = await client.post(
+            "/ui/redirects/bulk",
+            data={
+                "ids": [str(first)],
+                "action": "set_target",
+                "target_url": "ftp://x",
+                "csrf_token": csrf,
+            },
+        )
+        assert "Nothing changed" in _flash(await client.get(refused.headers["location"]))
+
+        other = await create_user(runtime, username="outsider")
+        theirs = await create_domain(runtime, other)
+        await log_in(client, "outsider")
+        assert (await client.get(f"/ui/redirects/summary?group={group_id}")).status_code == 404
+        assert "Brands" not in (await client.get("/ui/redirects/groups")).text
+        csrf = await log_in(client, "portfolio")
+        foreign = await client.post(
+            "/ui/redirects/bulk",
+            data={"ids": [str(theirs.id)], "action": "delete", "csrf_token": csrf},
+        )
+        assert "Nothing changed" in _flash(await client.get(foreign.headers["location"]))
+        gone = await client.post(
+            "/ui/redirects/bulk",
+            data={"ids": [str(first), str(second)], "action": "delete", "csrf_token": csrf},
+        )
+        assert "Deleted 2 domain(s)." in _flash(await client.get(gone.headers["location"]))
+        assert user.id
+
+    async def test_import_shows_a_dry_run_before_applying(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        await create_user(runtime, username="importer")
+        csrf = await log_in(client, "importer")
+        content = "domain,target_url,group\nimp1.example,https://t.example,Imported\nbad,https://t.example,\n"
+        dry = await client.post(
+            "/ui/redirects/import",
+            data={"csrf_token": csrf},
+            files={"file": ("domains.csv", content.encode(), "text/csv")},
+        )
+        assert dry.status_code == 200
+        assert "Dry run: nothing has changed yet" in dry.text
+        assert "1 to create, 0 to update, 0 unchanged, 1 with errors" in dry.text
+        assert "imp1.example" not in (await client.get("/ui/redirects")).text
+        applied = await client.post(
+            "/ui/redirects/import", data={"csrf_token": csrf, "apply": "1", "csv_text": content}
+        )
+        assert "Imported" in applied.text
+        assert "imp1.example" in (await client.get("/ui/redirects")).text
+        empty = await client.post("/ui/redirects/import", data={"csrf_token": csrf})
+        assert empty.status_code == 400
+
+
+async def test_the_pages_downloads_work_with_the_browser_session(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    """The export links and the QR image on the pages are API calls the web session may make."""
+    user = await create_user(runtime, username="downloader")
+    record = await create_domain(runtime, user, domain="download.example")
+    await write_hits(runtime, [hit_row(record.id, ts=int(time.time() * 1000))])
+    await log_in(client, "downloader")
+    detail = await client.get(f"/ui/redirects/{record.id}")
+    for link in (
+        f"/api/v1/domains/{record.id}/qr.svg?scale=4",
+        "/api/v1/domains/export.csv",
+        f"/api/v1/hits/export.csv?domain_id={record.id}",
+    ):
+        assert link.split("?")[0] in detail.text or "export.csv" in link
+        response = await client.get(link)
+        assert response.status_code == 200, link
+    listing = await client.get("/ui/redirects?q=download")
+    assert 'href="/api/v1/domains/export.csv?q=download"' in listing.text

@@ -308,3 +308,95 @@ async def guarded_get(
                     content_type=response.headers.get("content-type"),
                 )
         raise UnsafeUrl(f"Too many redirects from {url}")
+
+
+@dataclass(frozen=True)
+class Hop:
+    url: str
+    status: int
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Where a URL leads: every answer on the way, and how the walk ended."""
+
+    hops: list[Hop]
+    loop: bool
+    error: str | None
+    cert_expires_at: float | None  # epoch seconds, of the last https answer's certificate
+
+    @property
+    def final(self) -> Hop | None:
+        return self.hops[-1] if self.hops else None
+
+    @property
+    def redirects(self) -> int:
+        return sum(1 for hop in self.hops if 300 <= hop.status < 400)
+
+
+def _certificate_expiry(response: httpx.Response) -> float | None:
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    if ssl_object is None:
+        return None
+    not_after = (ssl_object.getpeercert() or {}).get("notAfter")
+    return ssl.cert_time_to_seconds(not_after) if isinstance(not_after, str) else None
+
+
+def _reason(error: BaseException) -> str:
+    """A short, human reason for a failed request (certificate problems named as such)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not valid: {cause.verify_message or cause.reason}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS failed: {cause.reason or cause}"
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(error, httpx.TimeoutException):
+        return "No answer in time"
+    return str(error) or type(error).__name__
+
+
+async def trace_redirects(
+    url: str,
+    *,
+    max_hops: int = 10,
+    timeout: float = 10.0,
+    ca_pem: str | None = None,
+    user_agent: str = "Stellwerk target check",
+) -> Trace:
+    """Follow `url`'s redirects one by one (at most `max_hops`), each hop checked against the
+    SSRF rules before connecting and after (the peer address); certificates are verified. Never
+    raises for what the far end does: failures are in `error`."""
+    verify: ssl.SSLContext | bool = True
+    if ca_pem:
+        verify = ssl.create_default_context(cadata=ca_pem)
+    hops: list[Hop] = []
+    seen = {url}
+    expires: float | None = None
+    async with httpx.AsyncClient(
+        verify=verify,
+        timeout=timeout,
+        follow_redirects=False,
+        trust_env=False,
+        headers={"user-agent": user_agent},
+    ) as client:
+        for _ in range(max_hops + 1):
+            try:
+                await check_url(url, allow_http=True)
+                async with client.stream("GET", url) as response:
+                    peer = _peer_address(response)
+                    if peer is not None:
+                        check_address(peer)
+                    expires = _certificate_expiry(response) if url.startswith("https:") else None
+                    hops.append(Hop(url, response.status_code))
+                    location = response.headers.get("location")
+                    if not (response.is_redirect and location):
+                        return Trace(hops, False, None, expires)
+            except (UnsafeUrl, httpx.HTTPError, OSError) as error:
+                return Trace(hops, False, _reason(error), expires)
+            url = urljoin(url, location)
+            if url in seen:
+                return Trace(hops, True, f"Redirect loop back to {url}", expires)
+            seen.add(url)
+    return Trace(hops, False, f"More than {max_hops} redirects", expires)

@@ -15,6 +15,7 @@ from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
 from stellwerk.identity.auth import AuthSubject
 from stellwerk.kit.pagination import Page
+from stellwerk.lead.csvfiles import lead_files
 from stellwerk.lead.schemas import (
     INSTITUTION_TYPES,
     LEAD_STATUSES,
@@ -244,7 +245,7 @@ async def delete(lead_id: int, subject: WebLeadsWriter, session: SessionDep) -> 
 @router.get("/export")
 async def export(_: WebLeadsReader, session: SessionDep) -> Response:
     return Response(
-        await lead_service.export_csv(session),
+        await lead_files.export_csv(session),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
     )
@@ -252,7 +253,8 @@ async def export(_: WebLeadsReader, session: SessionDep) -> Response:
 
 @router.post("/import", response_class=HTMLResponse)
 async def import_leads(request: Request, subject: WebLeadsWriter, session: SessionDep) -> Response:
-    """Import leads from CSV (columns name, type, status, website); bad rows are listed."""
+    """Import an export (leads with contacts, details and notes) or a plain list of leads
+    (name, type, status, website); what exists is kept, bad rows are listed."""
     form = await read_form(request)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
@@ -265,7 +267,7 @@ async def import_leads(request: Request, subject: WebLeadsWriter, session: Sessi
             request, "leads/import.html", {"error": "The file is larger than 5 MB"}, status_code=413
         )
     try:
-        report = await lead_service.import_csv(session, subject.actor, content.decode("utf-8-sig"))
+        report = await lead_files.import_csv(session, subject.actor, content.decode("utf-8-sig"))
     except UnicodeDecodeError:
         return render(
             request, "leads/import.html", {"error": "The file is not UTF-8 text"}, status_code=400

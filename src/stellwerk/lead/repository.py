@@ -154,6 +154,76 @@ class LeadRepository:
             )
         ).all()
 
+    # Export and import (whole tables, in the order a file lists them)
+
+    async def all_institutions(self) -> Sequence[LeadInstitution]:
+        return (
+            await self.session.scalars(
+                select(LeadInstitution).order_by(
+                    func.lower(LeadInstitution.name), LeadInstitution.id
+                )
+            )
+        ).all()
+
+    async def all_contacts(self) -> Sequence[LeadContact]:
+        return (await self.session.scalars(select(LeadContact).order_by(LeadContact.id))).all()
+
+    async def all_details(self) -> Sequence[LeadContactDetail]:
+        return (
+            await self.session.scalars(select(LeadContactDetail).order_by(LeadContactDetail.id))
+        ).all()
+
+    async def all_notes(self) -> Sequence[LeadNote]:
+        return (await self.session.scalars(select(LeadNote).order_by(LeadNote.id))).all()
+
+    async def all_versions(self) -> Sequence[LeadNoteVersion]:
+        return (
+            await self.session.scalars(
+                select(LeadNoteVersion).order_by(LeadNoteVersion.note_id, LeadNoteVersion.version)
+            )
+        ).all()
+
+    async def contact_by_name(
+        self, institution_id: int, first_name: str, last_name: str
+    ) -> LeadContact | None:
+        return await self.session.scalar(
+            select(LeadContact)
+            .where(
+                LeadContact.institution_id == institution_id,
+                func.lower(LeadContact.first_name) == first_name.lower(),
+                func.lower(LeadContact.last_name) == last_name.lower(),
+            )
+            .order_by(LeadContact.id)
+            .limit(1)
+        )
+
+    async def has_detail(self, contact_id: int, detail_type: str, value: str) -> bool:
+        found = await self.session.scalar(
+            select(LeadContactDetail.id)
+            .where(
+                LeadContactDetail.contact_id == contact_id,
+                LeadContactDetail.detail_type == detail_type,
+                func.lower(LeadContactDetail.value) == value.lower(),
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def note_created_at(self, contact_id: int, created_at: dt.datetime) -> LeadNote | None:
+        return await self.session.scalar(
+            select(LeadNote).where(
+                LeadNote.contact_id == contact_id, LeadNote.created_at == created_at
+            )
+        )
+
+    async def has_version(self, note_id: int, version: int) -> bool:
+        found = await self.session.scalar(
+            select(LeadNoteVersion.id).where(
+                LeadNoteVersion.note_id == note_id, LeadNoteVersion.version == version
+            )
+        )
+        return found is not None
+
     # Statistics and search
 
     async def count_institutions(self) -> int:

@@ -7,17 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
-from stellwerk.exceptions import BadRequest, Conflict, NotFound, ValidationFailed
-from stellwerk.kit.csvfile import read_csv, write_csv
+from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.kit.pagination import PageParams
-from stellwerk.kit.time import iso, utc_now
+from stellwerk.kit.time import utc_now
 from stellwerk.lead.repository import LeadRepository
-from stellwerk.lead.schemas import INSTITUTION_TYPES, LEAD_STATUSES, InstitutionCreate
+from stellwerk.lead.schemas import INSTITUTION_TYPES, LEAD_STATUSES
 from stellwerk.models import (
     LeadContact,
     LeadContactDetail,
@@ -26,21 +24,12 @@ from stellwerk.models import (
     LeadNoteVersion,
 )
 
-CSV_HEADER = ("name", "type", "status", "website", "contact_count", "created_at")
-MAX_IMPORT_ROWS = 10_000
-
 
 @dataclass(frozen=True)
 class ContactView:
     contact: LeadContact
     details: Sequence[LeadContactDetail]
     notes: Sequence[tuple[LeadNote, LeadNoteVersion]]
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    created: int
-    rejected: list[dict[str, Any]]
 
 
 class LeadService:
@@ -365,74 +354,6 @@ class LeadService:
             "by_type": {kind: by_type.get(kind, 0) for kind in INSTITUTION_TYPES},
             "by_status": {status: by_status.get(status, 0) for status in LEAD_STATUSES},
         }
-
-    async def export_csv(self, session: AsyncSession) -> str:
-        rows, _ = await LeadRepository(session).institutions(search=None, offset=None, limit=None)
-        return write_csv(
-            CSV_HEADER,
-            (
-                (i.name, i.institution_type, i.status, i.website, count, iso(i.created_at))
-                for i, count in rows
-            ),
-        )
-
-    async def import_csv(self, session: AsyncSession, actor: Actor, text: str) -> ImportReport:
-        """Create a lead per valid row; every other row is reported with its reason."""
-        try:
-            rows = read_csv(text)
-        except Exception as error:  # csv.Error and decoding trouble alike
-            raise BadRequest(f"The file is not valid CSV: {error}", code="invalid_csv") from error
-        if rows and "name" not in rows[0]:
-            raise BadRequest("The CSV needs a `name` column", code="invalid_csv")
-        if len(rows) > MAX_IMPORT_ROWS:
-            raise BadRequest(f"At most {MAX_IMPORT_ROWS} rows per import", code="too_many_rows")
-        repository = LeadRepository(session)
-        created = 0
-        rejected: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for number, row in enumerate(rows, start=2):  # row 1 is the header
-            try:
-                lead = InstitutionCreate.model_validate(
-                    {
-                        "name": row.get("name", ""),
-                        "type": row.get("type") or "other",
-                        "status": row.get("status") or "new",
-                        "website": row.get("website") or None,
-                    }
-                )
-            except ValidationError as error:
-                first = error.errors()[0]
-                field = ".".join(str(p) for p in first["loc"])
-                rejected.append(
-                    {
-                        "row": number,
-                        "name": row.get("name", ""),
-                        "reason": f"{field}: {first['msg']}",
-                    }
-                )
-                continue
-            key = lead.name.lower()
-            if key in seen or await repository.institution_by_name(lead.name):
-                rejected.append({"row": number, "name": lead.name, "reason": "already exists"})
-                continue
-            seen.add(key)
-            await repository.add(
-                LeadInstitution(
-                    name=lead.name,
-                    institution_type=lead.type,
-                    status=lead.status,
-                    website=lead.website,
-                )
-            )
-            created += 1
-        await audit.record(
-            session,
-            actor,
-            "lead.import",
-            target_type="lead_institution",
-            detail={"created": created, "rejected": len(rejected)},
-        )
-        return ImportReport(created=created, rejected=rejected)
 
     async def search(
         self, session: AsyncSession, query: str, *, limit: int

@@ -22,3 +22,7 @@ SESSIONS_EXPIRED = Counter(
 ACTIVE_SESSIONS = Gauge("stellwerk_license_active_sessions", "Sessions currently open.")
 LICENSES = Gauge("stellwerk_licenses", "Licenses in the database, by state.", ["state"])
 LICENSES_DELETED = Counter("stellwerk_licenses_deleted_total", "Licenses deleted.")
+DEVICES_CULLED = Counter(
+    "stellwerk_license_devices_culled_total",
+    "Devices that lost their seat after no heartbeat or verify for the configured time.",
+)

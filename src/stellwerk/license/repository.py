@@ -251,6 +251,16 @@ class ActivationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def silent_since(self, cutoff: dt.datetime, *, limit: int) -> list[tuple[int, int]]:
+        """(license id, device id) of active devices not heard from since `cutoff`."""
+        rows = await self.session.execute(
+            select(LicenseActivation.license_id, LicenseActivation.id)
+            .where(LicenseActivation.is_active.is_(True), LicenseActivation.last_heartbeat < cutoff)
+            .order_by(LicenseActivation.last_heartbeat)
+            .limit(limit)
+        )
+        return [(int(license_id), int(device_id)) for license_id, device_id in rows.all()]
+
     async def get_for_hardware(
         self, license_id: int, hardware_hash: str
     ) -> LicenseActivation | None:

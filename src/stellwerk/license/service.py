@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import secrets
 import time
 import uuid
@@ -23,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
+from stellwerk.config import Settings
 from stellwerk.customer.repository import CustomerRepository
-from stellwerk.database import after_commit
+from stellwerk.database import Database, after_commit
 from stellwerk.exceptions import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.ratelimit import RateLimiter
@@ -48,6 +50,8 @@ from stellwerk.models import (
     Release,
 )
 from stellwerk.resource.repository import ResourceRepository
+
+log = logging.getLogger(__name__)
 
 TRIAL_DAYS = 14
 # No 0/O, 1/I/L: keys are read aloud and typed in by hand.
@@ -564,6 +568,8 @@ class ActivationService:
         actor: Actor,
         license: License,
         activation: LicenseActivation,
+        *,
+        reason: str | None = None,
     ) -> None:
         """Free the device's seat; its open sessions end."""
         await LicenseRepository(session).lock(license.id)
@@ -582,8 +588,37 @@ class ActivationService:
             "license.deactivate_device",
             target_type="license",
             target_id=license.id,
-            detail={"device_id": activation.id},
+            detail={"device_id": activation.id, **({"reason": reason} if reason else {})},
         )
+
+    async def cull_silent(self, database: Database, settings: Settings, *, batch: int = 500) -> int:
+        """Deactivate devices without a heartbeat or verify for
+        `STELLWERK_LICENSE_DEVICE_INACTIVE_DAYS` (0: never), freeing their seats, as Keygen
+        deactivates dead machines. Each in a transaction of its own, checked again under the
+        license's lock, so a device that called in meanwhile keeps its seat."""
+        days = settings.license_device_inactive_days
+        if days <= 0:
+            return 0
+        cutoff = utc_now() - dt.timedelta(days=days)
+        culled = 0
+        async with database.session() as session:
+            candidates = await ActivationRepository(session).silent_since(cutoff, limit=batch)
+        for license_id, device_id in candidates:
+            async with database.session() as session:
+                license = await LicenseRepository(session).lock(license_id)
+                activation = await ActivationRepository(session).get(license_id, device_id)
+                if license is None or activation is None or not activation.is_active:
+                    continue
+                if as_utc(activation.last_heartbeat) >= cutoff:
+                    continue  # it called in after all
+                await self.deactivate(
+                    session, Actor.system(), license, activation, reason="inactive"
+                )
+            culled += 1
+            metrics.DEVICES_CULLED.inc()
+        if culled:
+            log.info("deactivated silent license devices", extra={"count": culled, "days": days})
+        return culled
 
     async def deactivate_hardware(
         self, session: AsyncSession, actor: Actor, *, license_key: str, hardware_hash: str

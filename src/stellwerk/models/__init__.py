@@ -19,12 +19,14 @@ from stellwerk.models.module_repository import ModuleRepository
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
 from stellwerk.models.project import Project
-from stellwerk.models.redirect_daily_country import RedirectDailyCountry
+from stellwerk.models.redirect_daily_count import RedirectDailyCount
 from stellwerk.models.redirect_daily_total import RedirectDailyTotal
 from stellwerk.models.redirect_daily_visitor import RedirectDailyVisitor
 from stellwerk.models.redirect_domain import RedirectDomain
+from stellwerk.models.redirect_group import RedirectGroup
 from stellwerk.models.redirect_hit import RedirectHit
-from stellwerk.models.redirect_owner_daily_country import RedirectOwnerDailyCountry
+from stellwerk.models.redirect_hourly_total import RedirectHourlyTotal
+from stellwerk.models.redirect_monthly_count import RedirectMonthlyCount
 from stellwerk.models.redirect_routing_state import RedirectRoutingState
 from stellwerk.models.redirect_salt import RedirectSalt
 from stellwerk.models.registrar_contact import RegistrarContact
@@ -58,12 +60,14 @@ __all__ = [
     "Operation",
     "OperationEvent",
     "Project",
-    "RedirectDailyCountry",
+    "RedirectDailyCount",
     "RedirectDailyTotal",
     "RedirectDailyVisitor",
     "RedirectDomain",
+    "RedirectGroup",
     "RedirectHit",
-    "RedirectOwnerDailyCountry",
+    "RedirectHourlyTotal",
+    "RedirectMonthlyCount",
     "RedirectRoutingState",
     "RedirectSalt",
     "RegistrarContact",

@@ -28,6 +28,7 @@ from stellwerk.config import Settings, get_settings
 from stellwerk.database import Database
 from stellwerk.keyfile import derive_key, load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
+from stellwerk.redirect import sunset
 from stellwerk.redirect.hits import (
     HitRecorder,
     HitSpool,
@@ -61,12 +62,20 @@ class Route:
     target: str  # the configured URL, used as it is without preserve_path
     base: str  # scheme://host[:port]/path without a trailing slash
     query: str  # the target's own query, kept in front of the request's
+    # A sunset domain answers this (status, header lines, body) instead of redirecting.
+    page: tuple[int, bytes, bytes] | None = None
 
 
-def make_route(domain_id: int, target_url: str, code: int, preserve_path: bool) -> Route:
+def make_route(
+    domain_id: int,
+    target_url: str,
+    code: int,
+    preserve_path: bool,
+    page: tuple[int, bytes, bytes] | None = None,
+) -> Route:
     parts = urlsplit(target_url)
     base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")).rstrip("/")
-    return Route(domain_id, code, preserve_path, target_url, base, parts.query)
+    return Route(domain_id, code, preserve_path, target_url, base, parts.query, page)
 
 
 def safe_path(raw: bytes) -> str:
@@ -117,8 +126,15 @@ class RoutingTable:
                 return False
             rows = await DomainRepository(session).routes()
         routes: dict[str, Route] = {}
-        for domain_id, name, target, code, preserve, include_www, _status in rows:
-            route = make_route(domain_id, target, code, preserve)
+        for row in rows:
+            page = None
+            if row.sunset_config:
+                try:
+                    page = sunset.render(row.domain, row.target_url, row.sunset_config)
+                except (KeyError, TypeError, ValueError):  # never let one row stop the table
+                    log.exception("cannot render the sunset page of %s", row.domain)
+            route = make_route(row.id, row.target_url, row.redirect_code, row.preserve_path, page)
+            name, include_www = row.domain, row.include_www
             routes[name] = route
             if include_www:
                 routes.setdefault(f"www.{name}", route)
@@ -250,6 +266,8 @@ class DataPlane:
         self.served += 1
         if route is None:
             return 404, NOT_FOUND_HEADERS, NOT_FOUND_BODY
+        if route.page is not None:
+            return route.page
         return route.status, b"location: " + location(route, path, query).encode() + b"\r\n", b""
 
     def _host_key(self, raw_host: bytes) -> str:

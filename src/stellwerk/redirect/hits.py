@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.exc import DataError, IntegrityError
 
 from stellwerk.database import Database
+from stellwerk.redirect import analytics
 from stellwerk.redirect.repository import HitRepository, HitRow, SaltRepository
 
 log = logging.getLogger(__name__)
@@ -404,6 +405,7 @@ class HitWriter:
     async def _thread_loop(self) -> None:
         database = Database(self.database_url)
         loop = asyncio.get_running_loop()
+        analytics.warm_up()
         try:
             while not self._stopping.is_set():
                 await loop.run_in_executor(None, self._wake.wait, self.flush_seconds)
@@ -558,6 +560,7 @@ async def _spool_writer_loop(
     writer = HitWriter(database_url, spool_dir=spool_dir, batch_size=batch_size)
     database = Database(database_url)
     reclaim_abandoned(spool_dir)
+    analytics.warm_up()
     try:
         while not stop() and not orphaned():
             try:

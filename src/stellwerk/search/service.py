@@ -61,7 +61,7 @@ class SearchService:
                     id=device.id,
                     title=device.machine_name or device.hardware_hash,
                     subtitle=f"{license_key} - {'Active' if device.is_active else 'Inactive'}",
-                    url=f"/license/edit/{device.license_id}",
+                    url=f"/license/edit/{device.license_id}#device-{device.id}",
                 )
                 for device, license_key in await devices.search(query, limit=limit)
             ]

@@ -110,3 +110,46 @@ def bar_list(rows: Sequence[tuple[str, float]], *, title: str, unit: str = "coun
         f'<ul class="bar-list" aria-hidden="true">{listing}</ul>'
         f"{_table(title, ('Name', unit), list(rows))}</figure>"
     )
+
+
+def hourly_bars(
+    counts: Sequence[tuple[dt.datetime, int]], *, title: str, unit: str = "count"
+) -> Markup:
+    """A bar per hour (UTC), labelled every few hours, like `daily_bars` for short windows."""
+    peak = max((value for _, value in counts), default=0)
+    total = sum(value for _, value in counts)
+    slot = WIDTH / max(len(counts), 1)
+    bar_width = max(slot * 0.8, 1.0)
+    plot_height = HEIGHT - AXIS
+    label_every = max(1, len(counts) // 8)
+    parts: list[str] = []
+    for index, (hour, value) in enumerate(counts):
+        height = 0.0 if peak == 0 else plot_height * value / peak
+        x = index * slot + (slot - bar_width) / 2
+        stamp = hour.strftime("%Y-%m-%d %H:00")
+        parts.append(
+            f'<rect class="bar" x="{x:.1f}" y="{plot_height - height:.1f}" '
+            f'width="{bar_width:.1f}" height="{height:.1f}"><title>{stamp}: {value}</title></rect>'
+        )
+        if index % label_every == 0:
+            anchor, label_x = ("start", x) if index == 0 else ("middle", x + bar_width / 2)
+            parts.append(
+                f'<text x="{label_x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
+                f"{hour.strftime('%d. %H:00')}</text>"
+            )
+    parts.append(
+        f'<line class="axis" x1="0" y1="{plot_height}" x2="{WIDTH}" y2="{plot_height}"></line>'
+    )
+    svg = (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'aria-hidden="true" focusable="false">{"".join(parts)}</svg>'
+    )
+    summary = f"{total} in {len(counts)} hours, at most {peak} an hour"
+    table = _table(
+        title, ("Hour (UTC)", unit), [(h.strftime("%Y-%m-%d %H:00"), v) for h, v in counts]
+    )
+    # Every interpolated text is escaped or a number; the rest is fixed markup.
+    return Markup(  # noqa: S704
+        f'<figure class="chart-figure"><figcaption>{escape(title)} '
+        f'<span class="muted">{escape(summary)}</span></figcaption>{svg}{table}</figure>'
+    )

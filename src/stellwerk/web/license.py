@@ -788,3 +788,17 @@ async def update_client_config(
     except StellwerkError as error:
         return _back("/ui/client-configs", f"Not saved: {error.message}")
     return _back("/ui/client-configs", f"Saved {config.name}.")
+
+
+# The admin panel paths the global search's `url` values name (v2-license-server-api.md):
+# each opens the matching page (after the login, for a browser without a session).
+
+
+@router.get("/customer/edit/{customer_id:int}")
+async def customer_edit_path(customer_id: int, _: WebCustomersReader) -> Response:
+    return RedirectResponse(f"/ui/customers/{customer_id}", status_code=303)
+
+
+@router.get("/license/edit/{license_id:int}")
+async def license_edit_path(license_id: int, _: WebLicensesReader) -> Response:
+    return RedirectResponse(f"/ui/licenses/{license_id}", status_code=303)
