@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     redirect_hit_batch_size: int = 1000
     redirect_hit_buffer_max: int = 200_000
     redirect_refresh_seconds: float = 0.5
+    # Data plane worker processes (`stellwerk serve`, `stellwerk redirect serve`); default: one
+    # per CPU. 0: `stellwerk serve` runs no data plane.
+    redirect_workers: int | None = Field(default=None, ge=0, le=64)
     release_feed_url: str | None = None
     release_feed_cache_seconds: float = 3600.0
     auto_update: bool = False
