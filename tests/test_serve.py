@@ -197,6 +197,10 @@ def _children(parent: int, name: str) -> set[int]:
     return found
 
 
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
 def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -319,4 +323,4 @@ async def test_data_plane_workers_are_supervised_and_a_graceful_stop_loses_no_hi
     # Every answered request is stored; a request the server read but whose answer the client
     # never saw may be stored too, and so may the last readiness check (+1).
     assert load.answered <= stored <= load.sent + 1, (load.answered, load.sent, stored)
-    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]  # all stopped
+    assert not _alive(children)  # the API process and every worker stopped

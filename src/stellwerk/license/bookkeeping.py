@@ -1,8 +1,10 @@
-"""Bookkeeping that verification causes, written in batches off the request path.
+"""Bookkeeping that license clients cause, written in batches off the request path.
 
-Verify refreshes a device's `last_heartbeat` (at most once a minute per device). Instead of an
-UPDATE inside the request, the device id goes into a buffer that a background task writes with
-one executemany every `interval` seconds; stopping the app flushes what is left.
+Verify refreshes a device's `last_heartbeat` (at most once a minute per device), so do a repeated
+activation and a session heartbeat; a heartbeat refreshes its session's `last_heartbeat` too
+(when `policy.heartbeat_can_wait` allows). Instead of an UPDATE inside the request, these go into
+buffers that a background task writes with one executemany each every `interval` seconds;
+stopping the app flushes what is left.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import cast
 from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stellwerk.models import LicenseActivation
+from stellwerk.models import LicenseActivation, LicenseSession
 
 log = logging.getLogger(__name__)
 
 _table = cast(Table, LicenseActivation.__table__)
+_sessions = cast(Table, LicenseSession.__table__)
 _TOUCH = (
     update(_table)
     .where(
@@ -42,6 +45,17 @@ _TOUCH_DEVICE = (
     .values(last_heartbeat=bindparam("b_at", type_=_table.c.last_heartbeat.type))
 )
 
+# A live session's heartbeat; never for an ended session, never backwards.
+_TOUCH_SESSION = (
+    update(_sessions)
+    .where(
+        _sessions.c.id == bindparam("b_id"),
+        _sessions.c.ended_at.is_(None),
+        _sessions.c.last_heartbeat < bindparam("b_at", type_=_sessions.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_sessions.c.last_heartbeat.type))
+)
+
 
 class TouchBuffer:
     """Device ids whose `last_heartbeat` is due, with the time to write (latest wins)."""
@@ -51,6 +65,7 @@ class TouchBuffer:
         self.max_pending = max_pending
         self._pending: dict[int, dt.datetime] = {}
         self._devices: dict[tuple[int, str], tuple[dt.datetime, dt.datetime]] = {}
+        self._sessions: dict[int, dt.datetime] = {}
         self._engine: AsyncEngine | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -72,6 +87,11 @@ class TouchBuffer:
         if len(self._devices) >= self.max_pending:
             self._wake.set()
 
+    def add_session(self, session_id: int, at: dt.datetime) -> None:
+        self._sessions[session_id] = at
+        if len(self._sessions) >= self.max_pending:
+            self._wake.set()
+
     def start(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._wake = asyncio.Event()
@@ -87,11 +107,13 @@ class TouchBuffer:
         await self.flush()
 
     async def flush(self) -> int:
-        if (not self._pending and not self._devices) or self._engine is None:
+        if (not self._pending and not self._devices and not self._sessions) or not self._engine:
             return 0
         batch, self._pending = self._pending, {}
         devices, self._devices = self._devices, {}
+        sessions, self._sessions = self._sessions, {}
         rows = [{"b_id": key, "b_at": at} for key, at in batch.items()]
+        session_rows = [{"b_id": key, "b_at": at} for key, at in sessions.items()]
         device_rows = [
             {"b_license": license_id, "b_hardware": hardware, "b_at": at, "b_older": older}
             for (license_id, hardware), (at, older) in devices.items()
@@ -102,16 +124,20 @@ class TouchBuffer:
                     await connection.execute(_TOUCH, rows)
                 if device_rows:
                     await connection.execute(_TOUCH_DEVICE, device_rows)
+                if session_rows:
+                    await connection.execute(_TOUCH_SESSION, session_rows)
         except Exception:
             # Keep the newest times for the next round rather than losing them.
-            count = len(rows) + len(device_rows)
+            count = len(rows) + len(device_rows) + len(session_rows)
             log.warning("could not write %d device heartbeats; retrying", count, exc_info=True)
             for key, at in batch.items():
                 self._pending.setdefault(key, at)
             for device, times in devices.items():
                 self._devices.setdefault(device, times)
+            for key, at in sessions.items():
+                self._sessions.setdefault(key, at)
             return 0
-        return len(rows) + len(device_rows)
+        return len(rows) + len(device_rows) + len(session_rows)
 
     async def _run(self) -> None:
         while True:
@@ -121,5 +147,5 @@ class TouchBuffer:
             await self.flush()
 
 
-# One per process: the service path (SQLite) and the fast path (PostgreSQL) both feed it.
+# One per process: the routes and the fast path both feed it.
 touches = TouchBuffer()

@@ -1,0 +1,81 @@
+"""SQLAlchemy statements compiled once for a raw driver, and a read connection to SQLite.
+
+A hot path that skips the ORM still runs the statements its repository defines: `compile_query`
+compiles one for the engine's dialect (asyncpg's `$1`, sqlite3's `?`) and keeps the column
+types' conversions, so a raw row reads as the ORM would read it (SQLite's dates and booleans,
+UTC timestamps).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class RawQuery:
+    sql: str
+    names: tuple[str, ...]  # the bind parameters in the driver's positional order
+    binds: tuple[Processor, ...]
+    results: tuple[Processor, ...]
+
+    def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if bind is None or value is None else bind(value)
+            for value, bind in zip((params[n] for n in self.names), self.binds, strict=True)
+        )
+
+    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(
+            value if result is None or value is None else result(value)
+            for value, result in zip(raw, self.results, strict=True)
+        )
+
+
+def compile_query(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> RawQuery:
+    compiled = statement.compile(dialect=dialect)
+    names = tuple(compiled.positiontup or ())
+    binds = tuple(
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    )
+    results = tuple(
+        column.type.dialect_impl(dialect).result_processor(dialect, None)
+        for column in statement.selected_columns
+    )
+    return RawQuery(compiled.string, names, binds, results)
+
+
+class SqliteReader:
+    """A read-only connection to an SQLite database in WAL mode, used on the caller's thread.
+
+    A point lookup over an index takes microseconds in SQLite itself; through a worker thread
+    (aiosqlite) each statement costs two thread hand-offs and a turn of a busy event loop, many
+    times the query. In WAL mode a reader never waits for a writer, so the event loop's thread
+    can run these reads itself. Each read is its own transaction (autocommit) and is read to
+    the end, so it never holds a snapshot that would keep a checkpoint from finishing."""
+
+    def __init__(self, path: str, *, busy_timeout_ms: int = 1000) -> None:
+        self.path = path
+        self._connection = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, cached_statements=64
+        )
+        self._connection.execute("PRAGMA query_only = ON")
+        self._connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+
+    def fetch(self, query: RawQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        rows = self._connection.execute(query.sql, query.args(params)).fetchall()
+        return [query.row(row) for row in rows]
+
+    def fetchrow(self, query: RawQuery, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        rows = self._connection.execute(query.sql, query.args(params)).fetchall()
+        return query.row(rows[0]) if rows else None
+
+    def close(self) -> None:
+        self._connection.close()
