@@ -105,4 +105,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     exception_handlers.install(app)
     include_routers(app)
+    app.state.fast_paths = fast_paths
     return app

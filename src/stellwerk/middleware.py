@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellwerk.exceptions import PayloadTooLarge, StellwerkError
-from stellwerk.kit.logs import request_id_var
+from stellwerk.kit.logs import access, request_id_var
 from stellwerk.metrics import HTTP_DURATION, HTTP_REQUESTS
 from stellwerk.surface import error_body, surface_for_path
 
@@ -85,14 +85,8 @@ class RequestContextMiddleware:
             route_path = getattr(route, "path", None) or "unmatched"
             request_metrics.observe(scope["method"], route_path, status_holder["status"], elapsed)
             # The route template, not the path: keys in paths (license keys) stay out of logs.
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "%s %s %s",
-                    scope["method"],
-                    route_path if route is not None else scope["path"],
-                    status_holder["status"],
-                    extra={"duration_ms": round(elapsed * 1000, 1)},
-                )
+            path = route_path if route is not None else scope["path"]
+            access(log, scope["method"], path, status_holder["status"], elapsed)
             request_id_var.reset(token)
 
 
@@ -187,6 +181,7 @@ Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 FastHandler = Callable[[Scope, bytes], Awaitable[Answer | None]]
 MAX_FAST_BODY = 16 * 1024  # larger bodies always take the ordinary route
 _JSON = (b"content-type", b"application/json")
+_TRIED = "stellwerk.fast_path_tried"
 
 
 class FastPaths:
@@ -206,7 +201,8 @@ class FastPaths:
 
     def install(self, app: Starlette) -> None:
         """Put the fast paths in front of the app's middleware stack (built here if the first
-        request has not built it yet)."""
+        request has not built it yet). `stellwerk serve` also puts them in front of the app
+        itself (`FastPathMiddleware(app, paths)`), before even the framework's entry point."""
         stack = app.middleware_stack or app.build_middleware_stack()
         if not isinstance(stack, FastPathMiddleware):
             app.middleware_stack = FastPathMiddleware(stack, self)
@@ -219,9 +215,10 @@ class FastPathMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         entry = self.paths.handlers.get(scope["path"]) if scope["type"] == "http" else None
-        if entry is None or scope["method"] != entry[0]:
+        if entry is None or scope["method"] != entry[0] or _TRIED in scope:
             await self.app(scope, receive, send)
             return
+        scope[_TRIED] = True  # a second FastPathMiddleware further in passes it on
         started = time.perf_counter()
         body, complete = b"", True
         if scope["method"] != "GET":
@@ -258,14 +255,7 @@ class FastPathMiddleware:
             elapsed = time.perf_counter() - started
             path = scope["path"]
             request_metrics.observe(scope["method"], path, status, elapsed)
-            if log.isEnabledFor(logging.INFO):
-                log.info(
-                    "%s %s %s",
-                    scope["method"],
-                    path,
-                    status,
-                    extra={"duration_ms": round(elapsed * 1000, 1)},
-                )
+            access(log, scope["method"], path, status, elapsed)
             request_id_var.reset(token)
 
 

@@ -37,7 +37,9 @@ from stellwerk import migrate
 from stellwerk.app import create_app
 from stellwerk.bootstrap import FirstStart
 from stellwerk.config import Settings
+from stellwerk.kit.logs import flush_logs
 from stellwerk.kit.process import die_with_parent, set_process_name
+from stellwerk.middleware import FastPathMiddleware
 from stellwerk.provider.sandbox.listener import SANDBOXES, sandbox_listener
 from stellwerk.redirect.workers import DataPlaneWorkers, StopSignals, worker_count
 
@@ -104,14 +106,17 @@ def _api_process(
     # A supervisor killed outright (a crash): so is the API, as a single process would be.
     die_with_parent(parent, signal.SIGKILL)
     set_process_name("stellwerk-api")
-    uvloop.run(
-        serve(
-            settings,
-            on_first_start=on_first_start,
-            on_ready=on_ready,
-            redirect_url=redirect_url,
+    try:
+        uvloop.run(
+            serve(
+                settings,
+                on_first_start=on_first_start,
+                on_ready=on_ready,
+                redirect_url=redirect_url,
+            )
         )
-    )
+    finally:
+        flush_logs()  # a forked process ends with os._exit: no flush at exit
 
 
 class _Server(uvicorn.Server):
@@ -146,7 +151,8 @@ async def serve(
             await stack.enter_async_context(listener(settings, urls))
         app = create_app(settings, on_first_start=on_first_start, listener_urls=urls)
         config = uvicorn.Config(
-            app,
+            # The fast paths (license clients, /health) even before the framework's entry.
+            FastPathMiddleware(app, app.state.fast_paths),
             host=settings.host,
             port=settings.port,
             log_config=None,

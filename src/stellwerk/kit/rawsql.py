@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select
@@ -25,18 +25,33 @@ class RawQuery:
     names: tuple[str, ...]  # the bind parameters in the driver's positional order
     binds: tuple[Processor, ...]
     results: tuple[Processor, ...]
+    converted: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False, repr=False)
+    plain_binds: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Only the columns that need a conversion are touched per row.
+        converted = tuple((i, f) for i, f in enumerate(self.results) if f is not None)
+        object.__setattr__(self, "converted", converted)
+        object.__setattr__(self, "plain_binds", all(b is None for b in self.binds))
 
     def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        if self.plain_binds:
+            return tuple([params[name] for name in self.names])
         return tuple(
             value if bind is None or value is None else bind(value)
             for value, bind in zip((params[n] for n in self.names), self.binds, strict=True)
         )
 
     def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(
-            value if result is None or value is None else result(value)
-            for value, result in zip(raw, self.results, strict=True)
-        )
+        converted = self.converted
+        if not converted:
+            return tuple(raw)
+        values = list(raw)
+        for index, convert in converted:
+            value = values[index]
+            if value is not None:
+                values[index] = convert(value)
+        return tuple(values)
 
 
 def compile_query(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> RawQuery:

@@ -32,6 +32,7 @@ import uvloop
 from stellwerk.config import Settings
 from stellwerk.keyfile import load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
+from stellwerk.kit.logs import flush_logs
 from stellwerk.kit.process import cpu_count, die_with_parent, set_process_name
 from stellwerk.redirect.dataplane import (
     GRACE_SECONDS,
@@ -192,6 +193,7 @@ def run_worker(settings: Settings, sock: socket.socket, parent: int) -> None:
         loop.run_until_complete(_serve(settings, sock))
     finally:
         loop.close()
+        flush_logs()  # a forked process ends with os._exit: no flush at exit
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
