@@ -3,6 +3,7 @@ the fast paths answered in front of it all."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
@@ -24,8 +25,23 @@ log = logging.getLogger("stellwerk.access")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
-def new_request_id() -> str:
-    return os.urandom(16).hex()  # 32 hex digits, like a uuid4's hex, at a third of the cost
+class _RequestIds:
+    """32 hex digits like a uuid4's: a random prefix per process and a counter, so a request
+    costs no system call for randomness (ids must be unique, not secret)."""
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+new_request_id = _RequestIds()
 
 
 class RequestMetrics:

@@ -94,8 +94,12 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream)
         self.interval = interval
         self._lines: list[str] = []
-        self._flusher_pid = 0
-        os.register_at_fork(before=self.flush)
+        self._flusher: threading.Thread | None = None
+        # A fork flushes first (no line twice); the child starts a flusher of its own.
+        os.register_at_fork(before=self.flush, after_in_child=self._forked)
+
+    def _forked(self) -> None:
+        self._flusher = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -106,20 +110,26 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._lines.append(line)  # Handler.handle holds the lock
         if record.levelno >= logging.WARNING:
             self.flush()
-        elif self._flusher_pid != os.getpid():  # none yet in this process (or forked)
-            self._flusher_pid = os.getpid()
-            threading.Thread(target=self._flush_every, name="log-flusher", daemon=True).start()
+        elif self._flusher is None:
+            self._start_flusher()
 
     def add_line(self, line: str) -> None:
-        with self.lock:  # type: ignore[union-attr]
+        with self.lock:  # type: ignore[union-attr]  # not into a list flush() took already
             self._lines.append(line)
-        if self._flusher_pid != os.getpid():
-            self._flusher_pid = os.getpid()
-            threading.Thread(target=self._flush_every, name="log-flusher", daemon=True).start()
+        if self._flusher is None:
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if self._flusher is None:
+                self._flusher = threading.Thread(
+                    target=self._flush_every, name="log-flusher", daemon=True
+                )
+                self._flusher.start()
 
     def _flush_every(self) -> None:
-        pid = os.getpid()
-        while self._flusher_pid == pid:
+        me = threading.current_thread()
+        while self._flusher is me:
             time.sleep(self.interval)
             self.flush()
 
