@@ -1,4 +1,5 @@
-"""SQLAlchemy statements compiled once for a raw driver, and a read connection to SQLite.
+"""SQLAlchemy statements compiled once for a raw driver, and connections to SQLite used on the
+event loop's thread.
 
 A hot path that skips the ORM still runs the statements its repository defines: `compile_query`
 compiles one for the engine's dialect (asyncpg's `$1`, sqlite3's `?`) and keeps the column
@@ -13,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, Update
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any] | None
@@ -54,15 +55,15 @@ class RawQuery:
         return tuple(values)
 
 
-def compile_query(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> RawQuery:
+def compile_query(statement: Select[*tuple[Any, ...]] | Update, dialect: Dialect) -> RawQuery:
     compiled = statement.compile(dialect=dialect)
     names = tuple(compiled.positiontup or ())
     binds = tuple(
         compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
     )
+    columns = statement.selected_columns if isinstance(statement, Select) else ()
     results = tuple(
-        column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.selected_columns
+        column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
     )
     return RawQuery(compiled.string, names, binds, results)
 
@@ -91,6 +92,44 @@ class SqliteReader:
     def fetchrow(self, query: RawQuery, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         rows = self._connection.execute(query.sql, query.args(params)).fetchall()
         return query.row(rows[0]) if rows else None
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class SqliteWriter:
+    """A connection for short batched writes from the event loop's thread.
+
+    Handing a batch to a worker thread (aiosqlite) while the event loop is busy costs more than
+    the write: `executemany` gives up and takes back the interpreter lock for every row, and each
+    time the busy loop must hand it over. Here a batch is a short transaction on the caller's
+    thread that does not wait for the write lock longer than `busy_ms` (it fails with
+    `sqlite3.OperationalError` instead: try again later), commits without a sync (WAL,
+    `synchronous=NORMAL`, as every Stellwerk connection) and leaves checkpoints to the other
+    connections."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._connection.execute("PRAGMA synchronous = NORMAL")
+        self._connection.execute("PRAGMA wal_autocheckpoint = 0")
+        self._connection.execute("PRAGMA foreign_keys = ON")
+        self._busy_ms = -1
+
+    def executemany(
+        self, query: RawQuery, rows: Sequence[Mapping[str, Any]], *, busy_ms: int
+    ) -> None:
+        connection = self._connection
+        if busy_ms != self._busy_ms:
+            connection.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+            self._busy_ms = busy_ms
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(query.sql, [query.args(row) for row in rows])
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
 
     def close(self) -> None:
         self._connection.close()
