@@ -431,6 +431,10 @@ def main() -> int:
             paths_file = work / "paths.txt"
             paths_file.write_text("\n".join(api_reads.PATHS) + "\n")
             print(f"stellwerk serve (pid {serve.pid}): {workers} data plane workers", flush=True)
+            # Where the mixed load's time goes: each path alone, one request at a time.
+            alone = api_reads.time_paths(api, headers, 3 if options.short else 10)
+            for path, ms in alone.items():
+                print(f"  alone: {path:48} median {ms:7.1f} ms", flush=True)
 
             def measure(
                 name: str,

@@ -163,7 +163,10 @@ class LicenseRepository:
         if expiring_between is not None:
             conditions.append(License.valid_until.between(*expiring_between))
         base = select(License).join(Customer, Customer.id == License.customer_id).where(*conditions)
-        total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
+        # Every license has its customer (a required foreign key): without a search term the
+        # count needs no join (on SQLite, counting the join read every license and customer).
+        counted = base if query else select(License).where(*conditions)
+        total = await self.session.scalar(select(func.count()).select_from(counted.subquery()))
         rows = await self.session.scalars(
             base.options(joinedload(License.customer))
             .order_by(License.id.desc())
