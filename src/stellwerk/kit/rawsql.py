@@ -105,8 +105,9 @@ class SqliteWriter:
     time the busy loop must hand it over. Here a batch is a short transaction on the caller's
     thread that does not wait for the write lock longer than `busy_ms` (it fails with
     `sqlite3.OperationalError` instead: try again later), commits without a sync (WAL,
-    `synchronous=NORMAL`, as every Stellwerk connection) and leaves checkpoints to the other
-    connections."""
+    `synchronous=NORMAL`, as every Stellwerk connection). Checkpoints (copying the WAL back into
+    the database, which keeps reads fast) are `checkpoint()`'s, on a connection of their own that
+    a worker thread may use: one call that gives up the interpreter lock once."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -115,6 +116,7 @@ class SqliteWriter:
         self._connection.execute("PRAGMA wal_autocheckpoint = 0")
         self._connection.execute("PRAGMA foreign_keys = ON")
         self._busy_ms = -1
+        self._checkpoints = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
     def executemany(
         self, query: RawQuery, rows: Sequence[Mapping[str, Any]], *, busy_ms: int
@@ -133,3 +135,9 @@ class SqliteWriter:
 
     def close(self) -> None:
         self._connection.close()
+        self._checkpoints.close()
+
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds back into the database without waiting for readers or
+        writers (PASSIVE); call it from a worker thread."""
+        self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()

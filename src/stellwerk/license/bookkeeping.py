@@ -64,7 +64,7 @@ _TOUCH_SESSION = (
 )
 
 
-CHUNK = 500  # rows per SQLite transaction: a few milliseconds of the event loop each
+CHUNK = 100  # rows per SQLite transaction: a millisecond or two of the event loop each
 BUSY_MS_ROUND = 5  # a periodic round waits this long for SQLite's write lock, then retries later
 BUSY_MS_FLUSH = 10_000  # an explicit flush (a graceful stop) waits as long as it must
 
