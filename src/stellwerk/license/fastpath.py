@@ -281,6 +281,7 @@ class VerifyFastPath:
         self._listener: asyncpg.Connection | None = None
         self._limit: tuple[str, RateLimitItem] | None = None
         self._release_lock = asyncio.Lock()
+        self._release_refresh: asyncio.Task[None] | None = None
         # Version comparisons per (latest release, app_version): parsing is the costly part.
         self._versions: dict[str | None, tuple[bool, bool]] = {}
         self._versions_for: ReleaseInfo | None = None
@@ -331,6 +332,9 @@ class VerifyFastPath:
             self._listener = None
 
     async def stop(self) -> None:
+        refresh, self._release_refresh = self._release_refresh, None
+        if refresh is not None:
+            await asyncio.gather(refresh, return_exceptions=True)
         await touches.stop()
         reader, self.reader = self.reader, None
         listener, self._listener = self._listener, None
@@ -349,9 +353,29 @@ class VerifyFastPath:
         return self._limit[1]
 
     async def _latest(self, runtime: Runtime) -> ReleaseInfo | None:
+        """The latest stable release. When the catalog's few seconds are up, requests go on with
+        the one they know while one background task asks the database: under load that answer
+        waits for a busy event loop, and no request should wait with it. A release published
+        here clears the catalog, and the next request waits for the new one."""
         hit, info = catalog.peek("stable")
         if hit:
             return info
+        known, info = catalog.last_known("stable")
+        if known:
+            if self._release_refresh is None or self._release_refresh.done():
+                self._release_refresh = asyncio.get_running_loop().create_task(
+                    self._refresh_latest(runtime)
+                )
+            return info
+        return await self._load_latest(runtime)
+
+    async def _refresh_latest(self, runtime: Runtime) -> None:
+        try:
+            await self._load_latest(runtime)
+        except Exception as error:  # the known release stays; the next request tries again
+            log.warning("could not reload the latest release: %s", error)
+
+    async def _load_latest(self, runtime: Runtime) -> ReleaseInfo | None:
         async with self._release_lock, runtime.database.sessionmaker() as session:
             return await catalog.latest(session, "stable")
 

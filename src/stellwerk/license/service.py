@@ -138,6 +138,11 @@ class ReleaseCatalog:
             return True, entry[1]
         return False, None
 
+    def last_known(self, channel: str = "stable") -> tuple[bool, ReleaseInfo | None]:
+        """(True, latest) if the channel was loaded since the last change, fresh or not."""
+        entry = self._entries.get(channel)
+        return (True, entry[1]) if entry is not None else (False, None)
+
     async def latest(self, session: AsyncSession, channel: str = "stable") -> ReleaseInfo | None:
         entry = self._entries.get(channel)
         if entry is not None and entry[0] > time.monotonic():
