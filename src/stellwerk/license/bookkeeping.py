@@ -19,50 +19,14 @@ import datetime as dt
 import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stellwerk.kit.rawsql import RawQuery, SqliteWriter, compile_query
-from stellwerk.models import LicenseActivation, LicenseSession
+from stellwerk.license.repository import TOUCH_ACTIVATION, TOUCH_DEVICE, TOUCH_SESSION
 
 log = logging.getLogger(__name__)
-
-_table = cast(Table, LicenseActivation.__table__)
-_sessions = cast(Table, LicenseSession.__table__)
-_TOUCH = (
-    update(_table)
-    .where(
-        _table.c.id == bindparam("b_id"),
-        # Never move a heartbeat backwards (a session heartbeat may have written a newer one).
-        _table.c.last_heartbeat < bindparam("b_at", type_=_table.c.last_heartbeat.type),
-    )
-    .values(last_heartbeat=bindparam("b_at", type_=_table.c.last_heartbeat.type))
-)
-# Session heartbeats know the device by license and hardware hash.
-_TOUCH_DEVICE = (
-    update(_table)
-    .where(
-        _table.c.license_id == bindparam("b_license"),
-        _table.c.hardware_hash == bindparam("b_hardware"),
-        _table.c.is_active.is_(True),
-        _table.c.last_heartbeat < bindparam("b_older", type_=_table.c.last_heartbeat.type),
-    )
-    .values(last_heartbeat=bindparam("b_at", type_=_table.c.last_heartbeat.type))
-)
-
-# A live session's heartbeat; never for an ended session, never backwards.
-_TOUCH_SESSION = (
-    update(_sessions)
-    .where(
-        _sessions.c.id == bindparam("b_id"),
-        _sessions.c.ended_at.is_(None),
-        _sessions.c.last_heartbeat < bindparam("b_at", type_=_sessions.c.last_heartbeat.type),
-    )
-    .values(last_heartbeat=bindparam("b_at", type_=_sessions.c.last_heartbeat.type))
-)
-
 
 CHUNK = 100  # rows per SQLite transaction: a millisecond or two of the event loop each
 BUSY_MS_ROUND = 5  # a periodic round waits this long for SQLite's write lock, then retries later
@@ -106,6 +70,12 @@ class TouchBuffer:
         if len(self._sessions) >= self.max_pending:
             self._wake.set()
 
+    def discard(self) -> None:
+        """Forget what is pending (tests empty the tables between cases)."""
+        self._pending.clear()
+        self._devices.clear()
+        self._sessions.clear()
+
     def start(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sqlite = None
@@ -115,9 +85,9 @@ class TouchBuffer:
             self._queries = {
                 name: compile_query(statement, engine.dialect)
                 for name, statement in (
-                    ("touch", _TOUCH),
-                    ("device", _TOUCH_DEVICE),
-                    ("session", _TOUCH_SESSION),
+                    ("touch", TOUCH_ACTIVATION),
+                    ("device", TOUCH_DEVICE),
+                    ("session", TOUCH_SESSION),
                 )
             }
         self._wake = asyncio.Event()
@@ -156,11 +126,11 @@ class TouchBuffer:
             else:
                 async with self._engine.begin() as connection:
                     if rows:
-                        await connection.execute(_TOUCH, rows)
+                        await connection.execute(TOUCH_ACTIVATION, rows)
                     if device_rows:
-                        await connection.execute(_TOUCH_DEVICE, device_rows)
+                        await connection.execute(TOUCH_DEVICE, device_rows)
                     if session_rows:
-                        await connection.execute(_TOUCH_SESSION, session_rows)
+                        await connection.execute(TOUCH_SESSION, session_rows)
         except Exception as error:
             # Keep the newest times for the next round rather than losing them.
             count = len(rows) + len(device_rows) + len(session_rows)

@@ -8,8 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import CompoundSelect, and_, bindparam, delete, func, or_, select, union, update
+from sqlalchemy import (
+    CompoundSelect,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -74,6 +86,46 @@ SESSION_BY_TOKEN = (
     .join(ClientConfig, ClientConfig.id == LicenseSession.client_config_id)
     .where(LicenseSession.token_hash == bindparam("token_hash"))
 )
+# `last_heartbeat` refreshes of the license clients' bookkeeping, batched or not (`b_*` bind
+# parameters). They never move a time backwards, touch only a device that holds its seat and only
+# an open session.
+_activations_table = cast(Table, LicenseActivation.__table__)
+_sessions_table = cast(Table, LicenseSession.__table__)
+TOUCH_ACTIVATION = (
+    update(_activations_table)
+    .where(
+        _activations_table.c.id == bindparam("b_id"),
+        # Never move a heartbeat backwards (a session heartbeat may have written a newer one).
+        _activations_table.c.last_heartbeat
+        < bindparam("b_at", type_=_activations_table.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_activations_table.c.last_heartbeat.type))
+)
+# Session heartbeats know the device by license and hardware hash.
+TOUCH_DEVICE = (
+    update(_activations_table)
+    .where(
+        _activations_table.c.license_id == bindparam("b_license"),
+        _activations_table.c.hardware_hash == bindparam("b_hardware"),
+        _activations_table.c.is_active.is_(True),
+        _activations_table.c.last_heartbeat
+        < bindparam("b_older", type_=_activations_table.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_activations_table.c.last_heartbeat.type))
+)
+
+# A live session's heartbeat; never for an ended session, never backwards.
+TOUCH_SESSION = (
+    update(_sessions_table)
+    .where(
+        _sessions_table.c.id == bindparam("b_id"),
+        _sessions_table.c.ended_at.is_(None),
+        _sessions_table.c.last_heartbeat
+        < bindparam("b_at", type_=_sessions_table.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_sessions_table.c.last_heartbeat.type))
+)
+
 # The digests of the system API keys license clients may use.
 ACTIVE_API_KEYS = select(SystemApiKey.key_hash).where(SystemApiKey.revoked_at.is_(None))
 
@@ -335,27 +387,20 @@ class ActivationRepository:
         return activation
 
     async def touch(self, activation_id: int, at: dt.datetime) -> None:
-        await self.session.execute(
-            update(LicenseActivation)
-            .where(LicenseActivation.id == activation_id)
-            .values(last_heartbeat=at)
-            .execution_options(synchronize_session=False)
-        )
+        await self.session.execute(TOUCH_ACTIVATION, {"b_id": activation_id, "b_at": at})
 
     async def touch_hardware(
         self, license_id: int, hardware_hash: str, *, at: dt.datetime, older_than: dt.datetime
     ) -> None:
         """Refresh the device's last_heartbeat, writing only when it is stale."""
         await self.session.execute(
-            update(LicenseActivation)
-            .where(
-                LicenseActivation.license_id == license_id,
-                LicenseActivation.hardware_hash == hardware_hash,
-                LicenseActivation.is_active.is_(True),
-                LicenseActivation.last_heartbeat < older_than,
-            )
-            .values(last_heartbeat=at)
-            .execution_options(synchronize_session=False)
+            TOUCH_DEVICE,
+            {
+                "b_license": license_id,
+                "b_hardware": hardware_hash,
+                "b_at": at,
+                "b_older": older_than,
+            },
         )
 
     async def search(self, query: str, *, limit: int) -> Sequence[tuple[LicenseActivation, str]]:
@@ -406,12 +451,7 @@ class SessionRepository:
         return None if row is None else SessionRow(*row._tuple())
 
     async def set_heartbeat(self, session_id: int, at: dt.datetime) -> None:
-        await self.session.execute(
-            update(LicenseSession)
-            .where(LicenseSession.id == session_id)
-            .values(last_heartbeat=at)
-            .execution_options(synchronize_session=False)
-        )
+        await self.session.execute(TOUCH_SESSION, {"b_id": session_id, "b_at": at})
 
     async def end_one(self, session_id: int, *, now: dt.datetime, reason: str) -> None:
         await self.session.execute(
