@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import socket
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from stellwerk.config import to_async_url
 from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database
 from tests.process import ServeProcess, base_env, database_bytes, run_cli
 
@@ -30,6 +38,7 @@ async def serve_env(backend: str, tmp_path: Path) -> AsyncIterator[dict[str, str
     env = base_env(tmp_path / "var", database_url)
     env["STELLWERK_ADMIN_USERNAME"] = "root-admin"
     env["STELLWERK_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+    env["STELLWERK_REDIRECT_WORKERS"] = "2"
     yield env
     if backend == "postgresql":
         await _drop_database(name)
@@ -179,3 +188,144 @@ def test_no_secret_reaches_a_response_or_log_line(
     stored = database_bytes(serve_env)
     for secret in secrets:
         assert secret.encode() not in stored
+
+
+def _children(parent: int, name: str) -> set[int]:
+    """The children of `parent` with this process name (`ps -o comm`)."""
+    found = set()
+    for child in Path(f"/proc/{parent}/task/{parent}/children").read_text().split():
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                found.add(int(child))
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}").exists()}
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class RedirectLoad:
+    """Keep-alive clients on raw sockets, each sending requests one after another until the
+    server closes on them (bounded by `max_seconds`); counts what was sent and answered."""
+
+    def __init__(self, port: int, host: str, clients: int, max_seconds: float = 30.0) -> None:
+        self.port, self.host, self.max_seconds = port, host, max_seconds
+        self.sent = 0
+        self.answered = 0
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._client) for _ in range(clients)]
+
+    def __enter__(self) -> RedirectLoad:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for thread in self._threads:
+            thread.join(self.max_seconds + 10)
+
+    def _client(self) -> None:
+        request = f"GET /load?n=1 HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode()
+        deadline = time.monotonic() + self.max_seconds
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+        except OSError:
+            return
+        with sock:
+            buffer = b""
+            while time.monotonic() < deadline:
+                try:
+                    sock.sendall(request)
+                    with self._lock:
+                        self.sent += 1
+                    while b"\r\n\r\n" not in buffer:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            return
+                        buffer += chunk
+                except OSError:
+                    return
+                head, _, buffer = buffer.partition(b"\r\n\r\n")  # 301s have no body
+                assert head.startswith(b"HTTP/1.1 301"), head
+                with self._lock:
+                    self.answered += 1
+                if b"connection: close" in head.lower():
+                    return
+
+
+async def _stored_hits(env: dict[str, str], host: str) -> int:
+    url = env.get("STELLWERK_DATABASE_URL") or (
+        f"sqlite:///{Path(env['STELLWERK_DATA_DIR']) / 'stellwerk.sqlite'}"
+    )
+    engine = create_async_engine(to_async_url(url))
+    try:
+        async with engine.connect() as connection:
+            query = text("SELECT count(*) FROM redirect_hits WHERE host = :host")
+            return int((await connection.execute(query, {"host": host})).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def test_data_plane_workers_are_supervised_and_a_graceful_stop_loses_no_hit(
+    server: ServeProcess, serve_env: dict[str, str]
+) -> None:
+    """`stellwerk serve` runs the data plane in worker processes of its own (the API process
+    answers no redirect), replaces one that dies, and SIGTERM during load stores every hit."""
+    assert server.process is not None
+    master = server.process.pid
+    host = "load-test.example"
+    added = await asyncio.to_thread(
+        run_cli, "redirect", "domains", "add", host, "--target", "https://t.example", env=serve_env
+    )
+    assert added.returncode == 0, added.stderr
+    port = int(serve_env["STELLWERK_REDIRECT_PORT"])
+    assert len(_children(master, "stellwerk-api")) == 1
+    workers = _children(master, "redirect-worker")
+    assert len(workers) == 2  # STELLWERK_REDIRECT_WORKERS
+
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    await asyncio.to_thread(
+        _wait_until,
+        lambda: len(_children(master, "redirect-worker") - {victim}) == 2,
+        30,
+        "a new worker",
+    )
+
+    def routed() -> bool:
+        try:
+            answer = httpx.get(f"http://127.0.0.1:{port}/", headers={"Host": host}, timeout=2)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 301
+
+    await asyncio.to_thread(_wait_until, routed, 30, "the new domain on the data plane")
+    before = await _stored_hits(serve_env, host)
+    children = _children(master, "redirect-worker") | _children(master, "stellwerk-api")
+
+    def load_then_stop() -> RedirectLoad:
+        with RedirectLoad(port, host, clients=8) as load:
+            time.sleep(1.5)
+            assert server.process is not None
+            server.process.send_signal(signal.SIGTERM)  # during the load
+        return load
+
+    load = await asyncio.to_thread(load_then_stop)
+    assert server.process.wait(timeout=90) == 0, server.log()[-3000:]
+    server.process = None
+    assert load.answered > 100
+    stored = await _stored_hits(serve_env, host) - before
+    # Every answered request is stored; a request the server read but whose answer the client
+    # never saw may be stored too, and so may the last readiness check (+1).
+    assert load.answered <= stored <= load.sent + 1, (load.answered, load.sent, stored)
+    assert not _alive(children)  # the API process and every worker stopped

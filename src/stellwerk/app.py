@@ -21,9 +21,10 @@ from stellwerk.config import Settings, get_settings
 from stellwerk.jobs import JOBS
 from stellwerk.kit.periodic import run_every
 from stellwerk.license.fastpath import VerifyFastPath
-from stellwerk.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from stellwerk.middleware import FastPaths, RequestContextMiddleware, SecurityHeadersMiddleware
 from stellwerk.operation import engine
 from stellwerk.runtime import Runtime
+from stellwerk.system.router import fast_health
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ def create_app(
     serves_http: bool = True,
 ) -> FastAPI:
     settings = settings or get_settings()
-    # License verification answers without the framework on PostgreSQL (its hot path).
+    # Hot paths answered in front of the framework: license clients and health checks.
+    fast_paths = FastPaths()
     verify_fast_path = VerifyFastPath()
 
     @asynccontextmanager
@@ -71,7 +73,10 @@ def create_app(
             ]
         if serves_http:  # a worker-only process answers no license clients
             await verify_fast_path.start(runtime)
-            verify_fast_path.install(app)
+            verify_fast_path.register(fast_paths)
+            fast_paths.add("GET", "/health", fast_health(runtime))
+            app.state.license_fast_path = verify_fast_path
+            fast_paths.install(app)
         try:
             yield
         finally:
@@ -103,4 +108,5 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     exception_handlers.install(app)
     include_routers(app)
+    app.state.fast_paths = fast_paths
     return app

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     redirect_refresh_seconds: float = 0.5
     # How often each domain's target is checked (redirect chain, status, certificate); 0 = never.
     redirect_target_check_seconds: float = 86_400.0
+    # Data plane worker processes (`stellwerk serve`, `stellwerk redirect serve`); default: one
+    # per CPU. 0: `stellwerk serve` runs no data plane.
+    redirect_workers: int | None = Field(default=None, ge=0, le=64)
     release_feed_url: str | None = None
     release_feed_cache_seconds: float = 3600.0
     auto_update: bool = False

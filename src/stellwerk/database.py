@@ -3,13 +3,15 @@ error, and only then runs work registered with `after_commit` (such as enqueuein
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -70,11 +72,50 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Health checks ask the database at most this often, however many arrive.
+REACHABLE_MAX_AGE = 1.0
+REACHABLE_TIMEOUT = 5.0
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reachable = False
+        self._checked_at: float | None = None
+        self._check: asyncio.Task[bool] | None = None
+
+    async def reachable(self, max_age: float = REACHABLE_MAX_AGE) -> bool:
+        """Whether `SELECT 1` succeeds, asked at most once per `max_age` seconds however many
+        callers ask: a monitor polling /health, or many at once, cost one query a second.
+
+        Callers get the last answer while the next check runs: under load, a check waits for
+        the database and the event loop, and no request should wait with it."""
+        if self._checked_at is not None and time.monotonic() - self._checked_at < max_age:
+            return self._reachable
+        loop = asyncio.get_running_loop()
+        if self._check is None or self._check.get_loop() is not loop:  # none, or a closed loop's
+            self._check = loop.create_task(self._recheck())
+        if self._checked_at is not None:
+            return self._reachable
+        return await asyncio.shield(self._check)  # the first check of the process: wait for it
+
+    async def _recheck(self) -> bool:
+        try:
+            self._reachable = await self._ping()
+            self._checked_at = time.monotonic()
+        finally:
+            self._check = None
+        return self._reachable
+
+    async def _ping(self) -> bool:
+        try:
+            async with asyncio.timeout(REACHABLE_TIMEOUT), self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not reachable"; the reason is logged elsewhere
+            return False
+        return True
 
     @property
     def dialect(self) -> str:
@@ -94,6 +135,10 @@ class Database:
             await callback()
 
     async def dispose(self) -> None:
+        check, self._check = self._check, None
+        if check is not None:
+            check.cancel()
+            await asyncio.gather(check, return_exceptions=True)
         await self.engine.dispose()
 
 

@@ -1,23 +1,70 @@
-"""Pure ASGI middleware around the API: request ids, access log, metrics, body size limit."""
+"""Pure ASGI middleware around the API: request ids, access log, metrics, body size limit, and
+the fast paths answered in front of it all."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
-import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stellwerk.exceptions import PayloadTooLarge
-from stellwerk.kit.logs import request_id_var
+from stellwerk.exceptions import PayloadTooLarge, StellwerkError
+from stellwerk.kit.logs import access, request_id_var
 from stellwerk.metrics import HTTP_DURATION, HTTP_REQUESTS
 from stellwerk.surface import error_body, surface_for_path
 
 log = logging.getLogger("stellwerk.access")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+class _RequestIds:
+    """32 hex digits like a uuid4's: a random prefix per process and a counter, so a request
+    costs no system call for randomness (ids must be unique, not secret)."""
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
+new_request_id = _RequestIds()
+
+
+class RequestMetrics:
+    """The HTTP metrics' children per label set, looked up once: `labels()` takes a lock and
+    builds a key on every call."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        children = self._children.get((method, route, status))
+        if children is None:
+            if len(self._children) > 10_000:  # bounded: routes are templates, but methods vary
+                self._children.clear()
+            children = self._children[(method, route, status)] = (
+                HTTP_REQUESTS.labels(method, route, str(status)),
+                HTTP_DURATION.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
+
+
+request_metrics = RequestMetrics()
 
 
 class RequestContextMiddleware:
@@ -29,8 +76,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
-        request_id = request_id[:64]
+        request_id = (_header(scope, b"x-request-id") or new_request_id())[:64]
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status_holder = {"status": 500}
@@ -53,16 +99,10 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(scope["method"], route_path, str(status_holder["status"])).inc()
-            HTTP_DURATION.labels(scope["method"], route_path).observe(elapsed)
+            request_metrics.observe(scope["method"], route_path, status_holder["status"], elapsed)
             # The route template, not the path: keys in paths (license keys) stay out of logs.
-            log.info(
-                "%s %s %s",
-                scope["method"],
-                route_path if route is not None else scope["path"],
-                status_holder["status"],
-                extra={"duration_ms": round(elapsed * 1000, 1)},
-            )
+            path = route_path if route is not None else scope["path"]
+            access(log, scope["method"], path, status_holder["status"], elapsed)
             request_id_var.reset(token)
 
 
@@ -147,3 +187,121 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# --- Fast paths ---------------------------------------------------------------------------------
+
+# status, JSON body, extra headers
+Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
+# Gets the scope and the whole body (empty for GET); None hands the request to the app.
+FastHandler = Callable[[Scope, bytes], Awaitable[Answer | None]]
+MAX_FAST_BODY = 16 * 1024  # larger bodies always take the ordinary route
+_JSON = (b"content-type", b"application/json")
+_TRIED = "stellwerk.fast_path_tried"
+
+
+class FastPaths:
+    """A few hot paths answered in front of the whole framework (`install`).
+
+    FastAPI's layers cost several times a small answer's own work (routing, dependency
+    solving, the middleware stack, response models). A fast handler answers a well-formed
+    request to its path from plain ASGI, with the same request id, security headers, HTTP
+    metrics and access log line the stack adds; anything it does not settle (it returns None)
+    goes on to the ordinary route unchanged."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, tuple[str, FastHandler]] = {}
+
+    def add(self, method: str, path: str, handler: FastHandler) -> None:
+        self.handlers[path] = (method, handler)
+
+    def install(self, app: Starlette) -> None:
+        """Put the fast paths in front of the app's middleware stack (built here if the first
+        request has not built it yet). `stellwerk serve` also puts them in front of the app
+        itself (`FastPathMiddleware(app, paths)`), before even the framework's entry point."""
+        stack = app.middleware_stack or app.build_middleware_stack()
+        if not isinstance(stack, FastPathMiddleware):
+            app.middleware_stack = FastPathMiddleware(stack, self)
+
+
+class FastPathMiddleware:
+    def __init__(self, app: ASGIApp, paths: FastPaths) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        entry = self.paths.handlers.get(scope["path"]) if scope["type"] == "http" else None
+        if entry is None or scope["method"] != entry[0] or _TRIED in scope:
+            await self.app(scope, receive, send)
+            return
+        scope[_TRIED] = True  # a second FastPathMiddleware further in passes it on
+        started = time.perf_counter()
+        body, complete = b"", True
+        if scope["method"] != "GET":
+            body, complete = await _read_body(receive)
+        try:
+            result = await entry[1](scope, body) if complete else None
+        except Exception:
+            log.exception("unhandled error on the fast path of %s", scope["path"])
+            error = StellwerkError("Internal server error")
+            result = 500, orjson.dumps(error_body(error, surface_for_path(scope["path"]))), []
+        if result is None:
+            read = scope["method"] != "GET"
+            await self.app(scope, _replay(body, complete, receive) if read else receive, send)
+            return
+        status, payload, headers = result
+        request_id = (_header(scope, b"x-request-id") or new_request_id())[:64]
+        token = request_id_var.set(request_id)
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        _JSON,
+                        (b"content-length", str(len(payload)).encode()),
+                        *headers,
+                        (b"x-request-id", request_id.encode()),
+                        *_ALWAYS,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})
+        finally:
+            elapsed = time.perf_counter() - started
+            path = scope["path"]
+            request_metrics.observe(scope["method"], path, status, elapsed)
+            access(log, scope["method"], path, status, elapsed)
+            request_id_var.reset(token)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The body, and whether it is complete (False past `MAX_FAST_BODY`: the route reads the
+    rest)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+        if size > MAX_FAST_BODY:
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
+    """Hand the route the body already read, then whatever the client still sends."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return replay

@@ -1,6 +1,12 @@
-"""`stellwerk serve`: the API with its workers, plus every listener a feature adds, in one process.
+"""`stellwerk serve`: the API with its workers and every listener a feature adds, and the redirect
+data plane in worker processes of its own.
 
-Features add listeners (the redirect data plane, the provider sandboxes) to `LISTENERS`; each is
+The first process (`run`) is a supervisor that starts no event loop, thread or connection: it
+migrates, binds the data plane's socket, forks its workers (`redirect.workers`) and then the API
+process, replaces a data plane worker that dies, and on SIGINT or SIGTERM stops them all
+gracefully (the API, then the data plane's last hits). The API process answers no redirect.
+
+In the API process, features add listeners (the provider sandboxes) to `LISTENERS`; each is
 started before the API and stopped after it.
 
 Scaled out (`STELLWERK_ROLE`), a process takes one part: `api` answers HTTP and enqueues
@@ -14,33 +20,122 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import uvicorn
+import uvloop
 
+from stellwerk import migrate
 from stellwerk.app import create_app
 from stellwerk.bootstrap import FirstStart
 from stellwerk.config import Settings
 from stellwerk.kit.bounded_http import BoundedHeadProtocol
+from stellwerk.kit.logs import flush_logs
+from stellwerk.kit.process import die_with_parent, set_process_name
+from stellwerk.middleware import FastPathMiddleware
 from stellwerk.provider.sandbox.listener import sandbox_listener, urls_at
-from stellwerk.redirect.dataplane import redirect_listener
+from stellwerk.redirect.workers import DataPlaneWorkers, StopSignals, worker_count
 
 log = logging.getLogger(__name__)
 
 # A listener gets the settings and a dict to report its URLs into (key: name, value: URL).
 Listener = Callable[[Settings, dict[str, Any]], AbstractAsyncContextManager[None]]
-LISTENERS: list[Listener] = [sandbox_listener, redirect_listener]
+LISTENERS: list[Listener] = [sandbox_listener]
+API_STOP_SECONDS = 60.0  # uvicorn's 10 s for requests under way, then the workflow engine
+OnFirstStart = Callable[[FirstStart], None] | None
+OnReady = Callable[[dict[str, Any]], None] | None
+
+
+def run(
+    settings: Settings, *, on_first_start: OnFirstStart = None, on_ready: OnReady = None
+) -> int:
+    """`stellwerk serve` until SIGINT or SIGTERM; the exit code."""
+    workers = worker_count(settings) if settings.role == "all" else 0
+    if workers == 0:  # scaled out, or asked for no data plane: this process is the API
+        uvloop.run(serve(settings, on_first_start=on_first_start, on_ready=on_ready))
+        return 0
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The workers' first read needs the tables (the API process migrates again: a no-op).
+    migrate.upgrade(settings.resolved_database_url)
+    plane = DataPlaneWorkers(settings, settings.host, settings.redirect_port, workers)
+    with StopSignals() as signals:
+        redirect_url = plane.start()
+        api = multiprocessing.get_context("fork").Process(
+            target=_api_process,
+            args=(settings, redirect_url, os.getpid(), on_first_start, on_ready),
+            name="stellwerk-api",
+        )
+        api.start()
+        try:
+            while not signals.stopping and api.is_alive():
+                multiprocessing.connection.wait([api.sentinel, *plane.sentinels], timeout=0.5)
+                if not signals.stopping and api.is_alive():
+                    plane.replace_dead()
+        finally:
+            # Both stop at once; the data plane's writer stores the last hits after its workers.
+            if api.is_alive() and api.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(api.pid, signal.SIGTERM)
+            plane.stop()
+            api.join(API_STOP_SECONDS)
+            if api.is_alive():
+                log.error("the API process did not stop in %.0f s; killing it", API_STOP_SECONDS)
+                api.kill()
+                api.join(5)
+    return api.exitcode or 0
+
+
+def _api_process(
+    settings: Settings,
+    redirect_url: str,
+    parent: int,
+    on_first_start: OnFirstStart,
+    on_ready: OnReady,
+) -> None:
+    # The supervisor's handlers were inherited; until serve() installs its own, a signal ends
+    # this process as it would any other.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # A supervisor killed outright (a crash): so is the API, as a single process would be.
+    die_with_parent(parent, signal.SIGKILL)
+    set_process_name("stellwerk-api")
+    try:
+        uvloop.run(
+            serve(
+                settings,
+                on_first_start=on_first_start,
+                on_ready=on_ready,
+                redirect_url=redirect_url,
+            )
+        )
+    finally:
+        flush_logs()  # a forked process ends with os._exit: no flush at exit
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` owns SIGINT and SIGTERM, so that the
+    listeners stop after the API (uvicorn re-raises the signal once stopped, which would end the
+    process before they do)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
 
 
 async def serve(
     settings: Settings,
     *,
-    on_first_start: Callable[[FirstStart], None] | None = None,
-    on_ready: Callable[[dict[str, Any]], None] | None = None,
+    on_first_start: OnFirstStart = None,
+    on_ready: OnReady = None,
+    redirect_url: str | None = None,
 ) -> None:
     if settings.role == "worker":
         await serve_worker(settings, on_first_start=on_first_start, on_ready=on_ready)
@@ -50,12 +145,15 @@ async def serve(
         settings = settings.model_copy(update={"workers": False})
         listeners = [sandboxes_elsewhere]
     urls: dict[str, Any] = {}
+    if redirect_url:
+        urls["redirect"] = redirect_url
     async with contextlib.AsyncExitStack() as stack:
         for listener in listeners:
             await stack.enter_async_context(listener(settings, urls))
         app = create_app(settings, on_first_start=on_first_start, listener_urls=urls)
         config = uvicorn.Config(
-            app,
+            # The fast paths (license clients, /health) even before the framework's entry.
+            FastPathMiddleware(app, app.state.fast_paths),
             host=settings.host,
             port=settings.port,
             log_config=None,
@@ -67,14 +165,37 @@ async def serve(
             timeout_graceful_shutdown=10,
             lifespan="on",
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         urls["api"] = f"http://{_display_host(settings.host)}:{settings.port}"
+        loop = asyncio.get_running_loop()
+
+        def stop() -> None:  # any number of signals: one graceful stop
+            server.should_exit = True
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop)
+        stack.callback(_remove_signal_handlers, loop)
         task = asyncio.create_task(server.serve())
         while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
             await asyncio.sleep(0.05)
-        if server.started and on_ready is not None:
-            on_ready(urls)
+        if server.started:
+            _freeze_heap()
+            if on_ready is not None:
+                on_ready(urls)
         await task
+
+
+def _freeze_heap() -> None:
+    """Everything loaded at start lives as long as the process: move it out of the collector's
+    sight, or each full collection walks the whole app (hundreds of milliseconds with the
+    workflow engine and every router loaded: the p99 stalls under load)."""
+    gc.collect()
+    gc.freeze()
+
+
+def _remove_signal_handlers(loop: asyncio.AbstractEventLoop) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
 
 
 async def serve_worker(

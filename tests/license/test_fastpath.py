@@ -1,8 +1,8 @@
-"""The verify fast path answers exactly like the FastAPI route, on both databases.
+"""The license fast path answers exactly like the FastAPI routes, on both databases.
 
-On PostgreSQL the middleware answers well-formed verify requests itself; on SQLite (and for
-anything unusual) the route does. Each case is sent twice, once with the fast path switched off,
-and both answers must be equal.
+The fast path answers well-formed verify requests itself (on SQLite from a read connection on
+the event loop, on PostgreSQL through asyncpg); for anything unusual the route does. Each case is
+sent twice, once with the fast path switched off, and both answers must be equal.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ from sqlalchemy import select, update
 
 from stellwerk.audit.actor import Actor
 from stellwerk.kit.secret import hash_token
+from stellwerk.kit.time import as_utc, utc_now
 from stellwerk.license import metrics
 from stellwerk.license import service as license_service
 from stellwerk.license.bookkeeping import touches
 from stellwerk.license.fastpath import API_KEY_CHANNEL, VerifyFastPath
-from stellwerk.models import LicenseActivation
+from stellwerk.models import LicenseActivation, LicenseSession
 from stellwerk.runtime import Runtime
 from tests.factories import create_api_key
 from tests.license.factories import create_license, create_release
 
 HW = "fast-path-hardware"
+HEARTBEAT = "/api/license/session/heartbeat"
 INVALID_KEY_BODY = {"error": "Invalid or missing API key", "code": "INVALID_API_KEY", "status": 401}
 
 
@@ -68,11 +70,11 @@ async def both(
     """The same request through the fast path and through the FastAPI route."""
     fast = await client.request("POST", "/api/license/verify", **request)  # type: ignore[arg-type]
     fast_path = fast_path_of(app)
-    pool, fast_path.pool = fast_path.pool, None  # inactive: the middleware passes everything on
+    fast_path.enabled = False  # every request takes the route
     try:
         routed = await client.request("POST", "/api/license/verify", **request)  # type: ignore[arg-type]
     finally:
-        fast_path.pool = pool
+        fast_path.enabled = True
     return fast, routed
 
 
@@ -161,12 +163,12 @@ async def test_same_answers_as_the_route(
         ("not an object", {"json": [1, 2], "headers": key_headers}, False),
         ("form body", {"data": {"license_key": usable.license_key}, "headers": key_headers}, False),
     ]
-    fast_path_on = runtime.database.dialect == "postgresql"
+    assert fast_path_of(app).active
     for name, request, fast_answers in cases:
         before = answered.count
         fast, routed = await both(app, client, **request)
         assert_same(fast, routed)
-        expected = 1 if fast_path_on and fast_answers else 0
+        expected = 1 if fast_answers else 0
         assert answered.count - before == expected, name
     valid, _ = await both(app, client, json=body(usable.license_key), headers=key_headers)
     assert valid.json() == {
@@ -207,7 +209,7 @@ async def test_rotation_in_another_process_arrives_by_notification(
     app: FastAPI, client: httpx.AsyncClient, runtime: Runtime, api_key: str
 ) -> None:
     if runtime.database.dialect != "postgresql":
-        pytest.skip("the fast path runs on PostgreSQL only")
+        pytest.skip("notifications between processes need PostgreSQL")
     fast_path = fast_path_of(app)
     fast_path.keys.ttl = 300.0  # only the notification can make the cache reload in time
     fast_path.keys.invalidate()
@@ -345,7 +347,6 @@ async def test_activate_and_heartbeat_answer_like_the_route(
 ) -> None:
     lic = await create_license(runtime, max_activations=2, max_users=3)
     device = {"license_key": lic.license_key, "hardware_hash": HW, "machine_name": "PC-1"}
-    fast_path_on = runtime.database.dialect == "postgresql"
     first = await client.post("/api/license/activate", json=device, headers=key_headers)
     assert first.json()["already_activated"] is False  # a new seat: always the route's rules
     assert answered.count == 0
@@ -353,18 +354,24 @@ async def test_activate_and_heartbeat_answer_like_the_route(
     async def twice(path: str, body: dict[str, object]) -> tuple[httpx.Response, httpx.Response]:
         before = answered.count
         fast = await client.post(path, json=body, headers=key_headers)
-        assert answered.count - before == (1 if fast_path_on else 0), path
+        assert answered.count - before == 1, path
         fast_path = fast_path_of(app)
-        pool, fast_path.pool = fast_path.pool, None
+        fast_path.enabled = False
         try:
             routed = await client.post(path, json=body, headers=key_headers)
         finally:
-            fast_path.pool = pool
+            fast_path.enabled = True
         return fast, routed
 
     def without_time(body: dict[str, object], *fields: str) -> dict[str, object]:
         return {k: v for k, v in body.items() if k not in fields}
 
+    # A changed device name is written at once: the route.
+    renamed = await client.post(
+        "/api/license/activate", json={**device, "machine_name": "PC-2"}, headers=key_headers
+    )
+    assert renamed.json()["activation"]["machine_name"] == "PC-2"
+    assert answered.count == 0
     fast, routed = await twice("/api/license/activate", {**device, "machine_name": "PC-2"})
     assert fast.status_code == routed.status_code == 200
     assert without_time(fast.json(), "activation") == without_time(routed.json(), "activation")
@@ -434,3 +441,59 @@ async def test_handed_on_requests_count_once(
     finally:
         runtime.settings.license_rate_limit = saved
     assert codes == [200, 200, 200, 429]
+
+
+async def _session_heartbeat(runtime: Runtime) -> tuple[dt.datetime, dt.datetime | None]:
+    async with runtime.database.session() as session:
+        row = (
+            await session.execute(select(LicenseSession.last_heartbeat, LicenseSession.ended_at))
+        ).one()
+    return as_utc(row[0]), row[1]
+
+
+async def test_heartbeats_are_batched_only_far_from_the_timeout(
+    client: httpx.AsyncClient, runtime: Runtime, key_headers: dict[str, str], answered: Answers
+) -> None:
+    """A live session's heartbeat is written by the bookkeeping within seconds; one so close to
+    the timeout (90 s by default) that the expiry job could end the session first is written at
+    once, by the route; an ended session is never revived by a batched write."""
+    lic = await create_license(runtime)
+    device = {"license_key": lic.license_key, "hardware_hash": HW}
+    await client.post("/api/license/activate", json=device, headers=key_headers)
+    started = await client.post("/api/license/session/start", json=device, headers=key_headers)
+    beat = {"session_token": started.json()["session_token"], "license_key": lic.license_key}
+
+    async def last_heartbeat_ago(seconds: float) -> dt.datetime:
+        at = utc_now() - dt.timedelta(seconds=seconds)
+        async with runtime.database.session() as session:
+            await session.execute(update(LicenseSession).values(last_heartbeat=at))
+        return at
+
+    far = await last_heartbeat_ago(30)
+    before = answered.count
+    assert (await client.post(HEARTBEAT, json=beat, headers=key_headers)).status_code == 200
+    assert answered.count == before + 1
+    assert (await _session_heartbeat(runtime))[0] == far  # not yet: buffered
+    await touches.flush()
+    assert (await _session_heartbeat(runtime))[0] > far + dt.timedelta(seconds=25)
+
+    near = await last_heartbeat_ago(80)  # 10 s before the timeout: within the margin
+    before = answered.count
+    assert (await client.post(HEARTBEAT, json=beat, headers=key_headers)).status_code == 200
+    assert answered.count == before  # the route answered
+    assert (await _session_heartbeat(runtime))[0] > near + dt.timedelta(seconds=75)
+
+    await last_heartbeat_ago(30)
+    assert (await client.post(HEARTBEAT, json=beat, headers=key_headers)).status_code == 200
+    ended = await client.post(
+        "/api/license/session/end",
+        json={"session_token": beat["session_token"]},
+        headers=key_headers,
+    )
+    assert ended.status_code == 200
+    await touches.flush()  # the buffered heartbeat arrives after the end: it is dropped
+    last, ended_at = await _session_heartbeat(runtime)
+    assert ended_at is not None
+    assert last < as_utc(ended_at) - dt.timedelta(seconds=25)
+    gone = await client.post(HEARTBEAT, json=beat, headers=key_headers)
+    assert gone.status_code == 409

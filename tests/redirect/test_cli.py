@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import text
 
 from stellwerk.config import Settings
+from stellwerk.redirect.workers import WORKER_NAME
 from stellwerk.runtime import Runtime
 from tests.factories import create_admin
 from tests.process import STELLWERK, base_env, free_port, run_cli
@@ -152,13 +153,12 @@ async def test_standalone_workers_follow_changes_and_flush_on_stop(
 
 
 def _worker_pids(parent: int) -> set[int]:
-    """Forked workers carry the parent's command line (the writer and helpers are spawned)."""
-    parent_cmdline = Path(f"/proc/{parent}/cmdline").read_bytes()
+    """The data plane's workers name themselves (`ps -o comm`); the writer and helpers differ."""
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
     pids = set()
     for child in map(int, children):
         try:
-            if Path(f"/proc/{child}/cmdline").read_bytes() == parent_cmdline:
+            if Path(f"/proc/{child}/comm").read_text().strip() == WORKER_NAME:
                 pids.add(child)
         except FileNotFoundError:
             continue

@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+import pytest
+from sqlalchemy import event
+
+from stellwerk.runtime import Runtime
 
 
 class TestServiceEndpoints:
@@ -55,3 +61,42 @@ class TestServiceEndpoints:
         )
         assert response.status_code == 413
         assert response.json()["code"] == "payload_too_large"
+
+
+class TestHealthUnderLoad:
+    async def test_the_database_is_asked_at_most_once_a_second(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        asked: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            if statement == "SELECT 1":
+                asked.append(statement)
+
+        database = runtime.database
+        database._checked_at = None  # as in a process that has not checked yet
+        event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            first = await asyncio.gather(*(client.get("/health") for _ in range(50)))
+            again = await asyncio.gather(*(client.get("/health") for _ in range(50)))
+        finally:
+            event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+        assert {r.status_code for r in first + again} == {200}
+        assert len(asked) == 1
+
+    async def test_an_unreachable_database_turns_health_unhealthy(
+        self, client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        database = runtime.database
+
+        async def down() -> bool:
+            return False
+
+        monkeypatch.setattr(database, "_ping", down)
+        database._checked_at = None
+        response = await client.get("/health")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"database": "unavailable"}
+        monkeypatch.undo()
+        database._checked_at = None
+        assert (await client.get("/health")).status_code == 200

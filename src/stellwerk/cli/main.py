@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -124,7 +123,7 @@ def serve(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Run Stellwerk: API, web UI, workers and every listener, in one process (or one role)."""
-    from stellwerk.serve import serve as run
+    from stellwerk.serve import run
 
     if role is not None and role not in ("all", "api", "worker"):
         fail("--role is one of all, api, worker")
@@ -139,8 +138,11 @@ def serve(
         f"Starting Stellwerk ({settings.role}) on {database} "
         f"(data in {settings.data_dir.resolve()})"
     )
+    code = 0
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(settings, on_first_start=_show_first_start, on_ready=_show_ready))
+        code = run(settings, on_first_start=_show_first_start, on_ready=_show_ready)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("migrate")

@@ -29,7 +29,7 @@ from stellwerk.cli.common import (
 from stellwerk.cli.progress import follow_operation
 from stellwerk.config import Settings
 from stellwerk.exceptions import StellwerkError
-from stellwerk.kit.pagination import page_params
+from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import iso
 from stellwerk.models import Operation
 from stellwerk.module.pins import module_pin
@@ -204,7 +204,7 @@ def modules_pins(
     async def work(runtime: Runtime, session: Any) -> list[PinRead]:
         rows, _ = await module_pin.list(
             session,
-            params=page_params(1, 200),
+            params=PageParams(page=1, per_page=200),
             repository_id=repository,
             module_name=module_name,
         )

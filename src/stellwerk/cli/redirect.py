@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -58,7 +57,12 @@ UserOption = typer.Option(None, "--user", help="Owner (default: the first admin)
 @redirect_app.command("serve")
 def serve(
     workers: int | None = typer.Option(
-        None, "--workers", "-w", min=1, max=64, help="Worker processes (default: one per CPU)."
+        None,
+        "--workers",
+        "-w",
+        min=1,
+        max=64,
+        help="Worker processes (default: STELLWERK_REDIRECT_WORKERS, or one per CPU).",
     ),
     host: str | None = typer.Option(None, "--host", help="Address to listen on."),
     port: int | None = typer.Option(
@@ -67,16 +71,13 @@ def serve(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Run only the redirect data plane with N worker processes (stop with Ctrl+C)."""
-    from stellwerk.redirect.workers import serve_workers
+    from stellwerk.redirect.workers import serve_workers, worker_count
 
     settings = load_settings(**data_dir_override(data_dir))
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.resolved_database_url)
-    # The hit writer process reads its settings from the environment.
-    if data_dir is not None:
-        os.environ["STELLWERK_DATA_DIR"] = str(data_dir)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or max(1, worker_count(settings))
     bind_host = host or settings.host
     bind_port = settings.redirect_port if port is None else port
     console.print(f"Redirect data plane on http://{bind_host}:{bind_port} ({workers} workers)")

@@ -104,9 +104,14 @@ class Viewer:
         return self.role in ("staff", "admin")
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, on every request.
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -149,7 +154,7 @@ async def _check_csrf(request: Request, web_session: WebSession) -> None:
 
 async def authenticate(request: Request, session: SessionDep) -> AuthSubject | None:
     """The caller's identity, or None when no credential was sent. Bad credentials raise."""
-    runtime = get_runtime(request)
+    runtime = runtime_of(request)
     cached: AuthSubject | None = getattr(request.state, "auth_subject", None)
     if cached is not None:
         return cached

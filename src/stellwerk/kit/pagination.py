@@ -23,7 +23,7 @@ class PageParams(BaseModel):
         return (self.page - 1) * self.per_page
 
 
-def page_params(
+async def page_params(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1")] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="Items per page")] = 20,
 ) -> PageParams:

@@ -59,12 +59,17 @@ class _MovingWindows:
         self.windows: dict[str, deque[float]] = {}
         self._expiries: dict[str, float] = {}  # each key's window length, for forgetting it
         self._hits = 0
+        self._keys: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}  # key_for, cached
 
     def hit(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> float | None:
         """None if allowed (and counted); otherwise the seconds until a hit is allowed again."""
         now = time.time()
         expiry = item.get_expiry()
-        key = item.key_for(*identifiers)
+        key = self._keys.get((item, identifiers))
+        if key is None:
+            if len(self._keys) > 10_000:
+                self._keys.clear()
+            key = self._keys[(item, identifiers)] = item.key_for(*identifiers)
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = deque()

@@ -1,8 +1,14 @@
-"""Bookkeeping that verification causes, written in batches off the request path.
+"""Bookkeeping that license clients cause, written in batches off the request path.
 
-Verify refreshes a device's `last_heartbeat` (at most once a minute per device). Instead of an
-UPDATE inside the request, the device id goes into a buffer that a background task writes with
-one executemany every `interval` seconds; stopping the app flushes what is left.
+Verify refreshes a device's `last_heartbeat` (at most once a minute per device), so do a repeated
+activation and a session heartbeat; a heartbeat refreshes its session's `last_heartbeat` too
+(when `policy.heartbeat_can_wait` allows). Instead of an UPDATE inside the request, these go into
+buffers that a background task writes with one executemany each every `interval` seconds;
+stopping the app flushes what is left.
+
+On SQLite the batches are written on the event loop's thread in short transactions of at most
+`CHUNK` rows (`kit.rawsql.SqliteWriter`) that wait for the write lock only briefly; a batch that
+finds the lock taken waits for the next round.
 """
 
 from __future__ import annotations
@@ -11,36 +17,20 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from typing import cast
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import Table, bindparam, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from stellwerk.models import LicenseActivation
+from stellwerk.kit.rawsql import RawQuery, SqliteWriter, compile_query
+from stellwerk.license.repository import TOUCH_ACTIVATION, TOUCH_DEVICE, TOUCH_SESSION
 
 log = logging.getLogger(__name__)
 
-_table = cast(Table, LicenseActivation.__table__)
-_TOUCH = (
-    update(_table)
-    .where(
-        _table.c.id == bindparam("b_id"),
-        # Never move a heartbeat backwards (a session heartbeat may have written a newer one).
-        _table.c.last_heartbeat < bindparam("b_at", type_=_table.c.last_heartbeat.type),
-    )
-    .values(last_heartbeat=bindparam("b_at", type_=_table.c.last_heartbeat.type))
-)
-# Session heartbeats know the device by license and hardware hash.
-_TOUCH_DEVICE = (
-    update(_table)
-    .where(
-        _table.c.license_id == bindparam("b_license"),
-        _table.c.hardware_hash == bindparam("b_hardware"),
-        _table.c.is_active.is_(True),
-        _table.c.last_heartbeat < bindparam("b_older", type_=_table.c.last_heartbeat.type),
-    )
-    .values(last_heartbeat=bindparam("b_at", type_=_table.c.last_heartbeat.type))
-)
+CHUNK = 100  # rows per SQLite transaction: a millisecond or two of the event loop each
+BUSY_MS_ROUND = 5  # a periodic round waits this long for SQLite's write lock, then retries later
+BUSY_MS_FLUSH = 10_000  # an explicit flush (a graceful stop) waits as long as it must
 
 
 class TouchBuffer:
@@ -51,7 +41,10 @@ class TouchBuffer:
         self.max_pending = max_pending
         self._pending: dict[int, dt.datetime] = {}
         self._devices: dict[tuple[int, str], tuple[dt.datetime, dt.datetime]] = {}
+        self._sessions: dict[int, dt.datetime] = {}
         self._engine: AsyncEngine | None = None
+        self._sqlite: SqliteWriter | None = None
+        self._queries: dict[str, RawQuery] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -72,8 +65,31 @@ class TouchBuffer:
         if len(self._devices) >= self.max_pending:
             self._wake.set()
 
+    def add_session(self, session_id: int, at: dt.datetime) -> None:
+        self._sessions[session_id] = at
+        if len(self._sessions) >= self.max_pending:
+            self._wake.set()
+
+    def discard(self) -> None:
+        """Forget what is pending (tests empty the tables between cases)."""
+        self._pending.clear()
+        self._devices.clear()
+        self._sessions.clear()
+
     def start(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._sqlite = None
+        database = engine.url.database
+        if engine.dialect.name == "sqlite" and database and database != ":memory:":
+            self._sqlite = SqliteWriter(database)
+            self._queries = {
+                name: compile_query(statement, engine.dialect)
+                for name, statement in (
+                    ("touch", TOUCH_ACTIVATION),
+                    ("device", TOUCH_DEVICE),
+                    ("session", TOUCH_SESSION),
+                )
+            }
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="license-touch-buffer")
 
@@ -85,41 +101,74 @@ class TouchBuffer:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.flush()
+        writer, self._sqlite = self._sqlite, None
+        if writer is not None:
+            writer.close()
 
-    async def flush(self) -> int:
-        if (not self._pending and not self._devices) or self._engine is None:
+    async def flush(self, *, busy_ms: int = BUSY_MS_FLUSH) -> int:
+        """Write what is pending; the rows written (0 if the database would not take them:
+        they stay for the next round)."""
+        if (not self._pending and not self._devices and not self._sessions) or not self._engine:
             return 0
         batch, self._pending = self._pending, {}
         devices, self._devices = self._devices, {}
+        sessions, self._sessions = self._sessions, {}
         rows = [{"b_id": key, "b_at": at} for key, at in batch.items()]
+        session_rows = [{"b_id": key, "b_at": at} for key, at in sessions.items()]
         device_rows = [
             {"b_license": license_id, "b_hardware": hardware, "b_at": at, "b_older": older}
             for (license_id, hardware), (at, older) in devices.items()
         ]
         try:
-            async with self._engine.begin() as connection:
-                if rows:
-                    await connection.execute(_TOUCH, rows)
-                if device_rows:
-                    await connection.execute(_TOUCH_DEVICE, device_rows)
-        except Exception:
+            if self._sqlite is not None:
+                batches = (("touch", rows), ("device", device_rows), ("session", session_rows))
+                await self._write_sqlite(self._sqlite, batches, busy_ms)
+            else:
+                async with self._engine.begin() as connection:
+                    if rows:
+                        await connection.execute(TOUCH_ACTIVATION, rows)
+                    if device_rows:
+                        await connection.execute(TOUCH_DEVICE, device_rows)
+                    if session_rows:
+                        await connection.execute(TOUCH_SESSION, session_rows)
+        except Exception as error:
             # Keep the newest times for the next round rather than losing them.
-            count = len(rows) + len(device_rows)
-            log.warning("could not write %d device heartbeats; retrying", count, exc_info=True)
+            count = len(rows) + len(device_rows) + len(session_rows)
+            if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+                log.debug("SQLite's write lock is taken; %d heartbeats wait a round", count)
+            else:
+                log.warning("could not write %d heartbeats; retrying", count, exc_info=True)
             for key, at in batch.items():
                 self._pending.setdefault(key, at)
             for device, times in devices.items():
                 self._devices.setdefault(device, times)
+            for key, at in sessions.items():
+                self._sessions.setdefault(key, at)
             return 0
-        return len(rows) + len(device_rows)
+        return len(rows) + len(device_rows) + len(session_rows)
+
+    async def _write_sqlite(
+        self,
+        writer: SqliteWriter,
+        batches: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+        busy_ms: int,
+    ) -> None:
+        # Rows written before a failure are written again with the rest: the updates only
+        # ever move a time forward, so that changes nothing.
+        for name, rows in batches:
+            for start in range(0, len(rows), CHUNK):
+                writer.executemany(
+                    self._queries[name], rows[start : start + CHUNK], busy_ms=busy_ms
+                )
+                await asyncio.sleep(0)  # requests in between
 
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
             self._wake.clear()
-            await self.flush()
+            await self.flush(busy_ms=BUSY_MS_ROUND)
 
 
-# One per process: the service path (SQLite) and the fast path (PostgreSQL) both feed it.
+# One per process: the routes and the fast path both feed it.
 touches = TouchBuffer()

@@ -1,24 +1,26 @@
-"""The license client API's hot paths without the framework, on PostgreSQL.
+"""The license client API's hot paths without the framework, on SQLite and PostgreSQL.
 
 Desktop clients verify on every start and often in between. Through FastAPI, Pydantic and the ORM
-one verification costs about ten times the work of the bare query (see docs/benchmarks.md), so a
-pure ASGI middleware answers `POST /api/license/verify` itself, and the common case of
-`POST /api/license/activate` (the device holds its seat already) and
-`POST /api/license/session/heartbeat` (a live session):
+one verification costs about ten times the work of the bare query (see docs/benchmarks.md), so
+`POST /api/license/verify`, the common case of `POST /api/license/activate` (the device holds its
+seat already) and `POST /api/license/session/heartbeat` (a live session) are answered in front
+of the framework (`middleware.FastPaths`):
 
 - the body is parsed with orjson and checked by hand; anything unusual (other content type,
   malformed JSON, a field Pydantic would refuse) goes on to the FastAPI route untouched, which
   answers with exactly the documented 422 and error bodies;
 - then, in the route's order: the per-client rate limit (the same limiter and bucket as every
   other license client endpoint), the system API key (its digest cached briefly, see
-  `ApiKeyCache`), one statement through asyncpg (prepared per connection, a pool without the
-  per-release reset round trip); verify's is one LEFT JOIN over the two unique indexes;
-- whatever the statement does not settle (an unknown session, a new seat) goes on to the route,
-  marked as counted so the rate limit counts it once;
-- verdicts use the service's rules (`unusable_reason`, the release catalog) and metrics; device
-  `last_heartbeat` refreshes are buffered (`bookkeeping.touches`), never written per request.
-
-SQLite (the embedded default) keeps the FastAPI routes: only PostgreSQL needs the speed.
+  `ApiKeyCache`), one read: the repository's statement compiled once for the raw driver
+  (`kit.rawsql`). On PostgreSQL it runs on asyncpg (prepared per connection, a pool without the
+  per-release reset round trip); on SQLite on a read-only connection on the event loop's own
+  thread (WAL: a reader never waits for a writer), with no worker thread in between;
+- the verdict, the answer and what may wait are the licensing policy's (`license.policy`), the
+  same functions the routes use; what the read does not settle (an unknown session, a new seat,
+  a changed device name) goes on to the route, marked as counted so the rate limit counts it
+  once;
+- writes are `last_heartbeat` refreshes only, buffered (`bookkeeping.touches`) and written in
+  batches off the request path.
 """
 
 from __future__ import annotations
@@ -27,12 +29,11 @@ import asyncio
 import gc
 import hmac
 import logging
+import sqlite3
 import time
-import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg  # type: ignore[import-untyped]
 import orjson
@@ -40,90 +41,39 @@ from limits import RateLimitItem, parse
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper, Session, object_session
-from starlette.applications import Starlette
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from stellwerk.exceptions import InvalidApiKey, RateLimited, ServiceUnavailable, StellwerkError
 from stellwerk.identity.service import API_KEY_PATTERN
-from stellwerk.kit.logs import request_id_var
+from stellwerk.kit.rawsql import RawQuery, SqliteReader, compile_query
 from stellwerk.kit.secret import hash_token
-from stellwerk.kit.time import as_utc, utc_now
-from stellwerk.license import metrics
+from stellwerk.kit.time import utc_now
+from stellwerk.license import metrics, policy
 from stellwerk.license.auth import RATE_COUNTED
 from stellwerk.license.bookkeeping import touches
 from stellwerk.license.pgpool import TinyPool
+from stellwerk.license.policy import DeviceRow, ReleaseInfo, SessionRow
+from stellwerk.license.repository import ACTIVE_API_KEYS, LICENSE_DEVICE, SESSION_BY_TOKEN
 from stellwerk.license.schemas import LICENSE_KEY_PATTERN
-from stellwerk.license.service import (
-    MESSAGES,
-    TOUCH_INTERVAL,
-    LicenseNotFound,
-    ReleaseInfo,
-    _below_minimum,
-    _newer,
-    catalog,
-    unusable_reason,
-)
-from stellwerk.metrics import HTTP_DURATION, HTTP_REQUESTS
-from stellwerk.middleware import _ALWAYS as ALWAYS_HEADERS
+from stellwerk.license.service import LicenseNotFound, catalog
+from stellwerk.middleware import Answer, FastPaths
 from stellwerk.models import SystemApiKey
 from stellwerk.runtime import Runtime
 from stellwerk.surface import Surface, error_body
 
 log = logging.getLogger(__name__)
-access_log = logging.getLogger("stellwerk.access")
 
 VERIFY_PATH = "/api/license/verify"
 ACTIVATE_PATH = "/api/license/activate"
 HEARTBEAT_PATH = "/api/license/session/heartbeat"
-MAX_BODY = 16 * 1024  # a verify body is ~150 bytes; larger ones take the ordinary route
 API_KEY_CHANNEL = "stellwerk_api_key"
-
-VERIFY_SQL = """
-SELECT l.license_key, l.license_type, l.valid_from, l.valid_until, l.max_users, l.is_active,
-       a.id, a.is_active, a.last_heartbeat
-FROM licenses l
-LEFT JOIN license_activations a ON a.license_id = l.id AND a.hardware_hash = $2
-WHERE l.license_key = $1
-"""
-ACTIVE_KEYS_SQL = "SELECT key_hash FROM system_api_keys WHERE revoked_at IS NULL"
-# Activate, the common case: the device holds its seat already (no seat changes, so no license
-# lock; the row-level conditions see a concurrent deactivation or switch-off). No row: the route.
-ACTIVATE_SQL = """
-UPDATE license_activations a
-SET machine_name = COALESCE(NULLIF($3, ''), a.machine_name),
-    app_version = COALESCE(NULLIF($4, ''), a.app_version), last_heartbeat = $5
-FROM licenses l
-WHERE l.license_key = $1 AND a.license_id = l.id AND a.hardware_hash = $2 AND a.is_active
-  AND l.is_active AND l.valid_from <= $6 AND (l.valid_until IS NULL OR l.valid_until >= $6)
-RETURNING a.id, l.license_key, a.hardware_hash, a.machine_name, a.activated_at,
-          a.last_heartbeat, a.is_active
-"""
-# Heartbeat of a live session. No row (unknown, ended or timed out): the route answers.
-HEARTBEAT_SQL = """
-UPDATE license_sessions s SET last_heartbeat = $3
-FROM licenses l, client_configs c
-WHERE s.token_hash = $1 AND l.id = s.license_id AND l.license_key = $2
-  AND c.id = s.client_config_id AND s.ended_at IS NULL
-  AND s.last_heartbeat >= $3::timestamptz - make_interval(secs => c.session_timeout)
-RETURNING c.heartbeat_interval, s.license_id, s.hardware_hash
-"""
-
-_JSON = (b"content-type", b"application/json")
-# What SecurityHeadersMiddleware adds to every (non-HTML) answer.
-_SECURITY_HEADERS = tuple(ALWAYS_HEADERS)
-
-
-@dataclass(frozen=True)
-class _Route:
-    """What the access log and HTTP metrics read from `scope["route"]`."""
-
-    path: str
-
-
-_ROUTES = {path: _Route(path) for path in (VERIFY_PATH, ACTIVATE_PATH, HEARTBEAT_PATH)}
-
-
-Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]  # status, body, extra headers
+# A database that cannot answer: the client hears 503 and tries again.
+UNAVAILABLE_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    sqlite3.OperationalError,
+)
 
 
 def _error(error: StellwerkError) -> Answer:
@@ -138,6 +88,52 @@ _UNAVAILABLE = _error(
         "The database is unavailable; try again shortly", headers={"Retry-After": "5"}
     )
 )
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+class Reader(Protocol):
+    async def fetchrow(
+        self, query: RawQuery, params: Mapping[str, Any]
+    ) -> tuple[Any, ...] | None: ...
+
+    async def fetch(self, query: RawQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]: ...
+
+    async def close(self) -> None: ...
+
+
+class PostgresReader:
+    """Single autocommit statements leave no session state: no reset, no pool machinery."""
+
+    def __init__(self, pool: TinyPool) -> None:
+        self.pool = pool
+
+    async def fetchrow(self, query: RawQuery, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        row = await self.pool.fetchrow(query.sql, *query.args(params))
+        return None if row is None else query.row(row)
+
+    async def fetch(self, query: RawQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return [query.row(row) for row in await self.pool.fetch(query.sql, *query.args(params))]
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+class SqliteLoopReader:
+    """SQLite reads on the event loop's thread (`kit.rawsql.SqliteReader`)."""
+
+    def __init__(self, reader: SqliteReader) -> None:
+        self.reader = reader
+
+    async def fetchrow(self, query: RawQuery, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        return self.reader.fetchrow(query, params)
+
+    async def fetch(self, query: RawQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return self.reader.fetch(query, params)
+
+    async def close(self) -> None:
+        self.reader.close()
 
 
 # --- The system API key -----------------------------------------------------------------------
@@ -174,7 +170,8 @@ class ApiKeyCache:
     """The active key digests, reloaded after `ttl` seconds or at once after a rotation.
 
     A rotation in this process bumps `_Generation` (ORM events); one in another process arrives
-    by LISTEN/NOTIFY. The TTL bounds the window should a notification be lost.
+    by LISTEN/NOTIFY on PostgreSQL. The TTL bounds the window should a notification be lost, and
+    on SQLite (no notifications) a rotation by another process (the CLI) applies within it.
     """
 
     def __init__(self, ttl: float = 1.0) -> None:
@@ -190,24 +187,24 @@ class ApiKeyCache:
     def _fresh(self) -> bool:
         return self._generation == _Generation.value and time.monotonic() < self._expires
 
-    async def digests(self, pool: TinyPool) -> tuple[str, ...]:
+    async def digests(self, reader: Reader, query: RawQuery) -> tuple[str, ...]:
         if self._fresh():
             return self._digests
         async with self._lock:  # one reload for all the requests that found it stale
             if not self._fresh():
                 generation = _Generation.value
                 expires = time.monotonic() + self.ttl
-                rows = await pool.fetch(ACTIVE_KEYS_SQL)
+                rows = await reader.fetch(query, {})
                 self._digests = tuple(str(r[0]) for r in rows)
                 self._generation = generation
                 self._expires = expires
         return self._digests
 
-    async def accepts(self, pool: TinyPool, plain: str | None) -> bool:
+    async def accepts(self, reader: Reader, query: RawQuery, plain: str | None) -> bool:
         if not plain or not API_KEY_PATTERN.fullmatch(plain):
             return False
         digest = hash_token(plain)
-        return any(hmac.compare_digest(digest, d) for d in await self.digests(pool))
+        return any(hmac.compare_digest(digest, d) for d in await self.digests(reader, query))
 
 
 # --- The request --------------------------------------------------------------------------------
@@ -273,53 +270,60 @@ def _parse_heartbeat(data: dict[str, Any]) -> tuple[str, str] | None:
 
 
 class VerifyFastPath:
-    """The state the middleware answers from: started and stopped with the app."""
+    """The state the fast handlers answer from: started and stopped with the app."""
 
     def __init__(self) -> None:
         self.runtime: Runtime | None = None
-        self.pool: TinyPool | None = None
+        self.reader: Reader | None = None
+        self.enabled = True  # off: every request takes the route (tests compare the two)
         self.keys = ApiKeyCache()
+        self._queries: dict[str, RawQuery] = {}
         self._listener: asyncpg.Connection | None = None
         self._limit: tuple[str, RateLimitItem] | None = None
         self._release_lock = asyncio.Lock()
+        self._release_refresh: asyncio.Task[None] | None = None
         # Version comparisons per (latest release, app_version): parsing is the costly part.
         self._versions: dict[str | None, tuple[bool, bool]] = {}
         self._versions_for: ReleaseInfo | None = None
-        self._valid = {r: metrics.VERIFICATIONS.labels(r) for r in ("valid", *MESSAGES)}
+        self._valid = {r: metrics.VERIFICATIONS.labels(r) for r in ("valid", *policy.MESSAGES)}
         self._not_found = metrics.VERIFICATIONS.labels("not_found")
         self._already_activated = metrics.ACTIVATIONS.labels("already_activated")
         self._heartbeats = metrics.HEARTBEATS
 
     @property
     def active(self) -> bool:
-        return self.pool is not None
+        return self.enabled and self.reader is not None
 
-    def install(self, app: Starlette) -> None:
-        """Put the fast path in front of the app's whole middleware stack (built here if the
-        first request has not built it yet): its answers skip every framework layer."""
-        app.state.license_fast_path = self
-        stack = app.middleware_stack or app.build_middleware_stack()
-        if not isinstance(stack, VerifyFastPathMiddleware):
-            app.middleware_stack = VerifyFastPathMiddleware(stack, fast_path=self)
+    def register(self, paths: FastPaths) -> None:
+        """Answer the three client calls in front of the framework."""
+        for path in (VERIFY_PATH, ACTIVATE_PATH, HEARTBEAT_PATH):
+            # Looked up per request: tests wrap `answer`.
+            paths.add("POST", path, lambda scope, body: self.answer(scope, body))
 
     async def start(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.keys = ApiKeyCache()
         self._release_lock = asyncio.Lock()
         touches.start(runtime.database.engine)
-        if runtime.database.dialect != "postgresql":
-            return
+        engine = runtime.database.engine
+        self._queries = {
+            "device": compile_query(LICENSE_DEVICE, engine.dialect),
+            "session": compile_query(SESSION_BY_TOKEN, engine.dialect),
+            "keys": compile_query(ACTIVE_API_KEYS, engine.dialect),
+        }
         # Everything loaded so far lives as long as the process: move it out of the collector's
         # sight, or each full collection walks the whole app (tens of ms, the p99 stalls).
         gc.collect()
         gc.freeze()
-        dsn = runtime.database.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
-        )
-        # Single autocommit statements leave no session state: no reset, no pool machinery.
+        if runtime.database.dialect == "sqlite":
+            database = engine.url.database
+            if database and database != ":memory:":
+                self.reader = SqliteLoopReader(SqliteReader(database))
+            return
+        dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         pool = TinyPool(dsn, size=10)
         await pool.start()
-        self.pool = pool
+        self.reader = PostgresReader(pool)
         try:
             self._listener = await asyncpg.connect(dsn)
             await self._listener.add_listener(API_KEY_CHANNEL, self._on_key_notice)
@@ -328,13 +332,16 @@ class VerifyFastPath:
             self._listener = None
 
     async def stop(self) -> None:
+        refresh, self._release_refresh = self._release_refresh, None
+        if refresh is not None:
+            await asyncio.gather(refresh, return_exceptions=True)
         await touches.stop()
-        pool, self.pool = self.pool, None
+        reader, self.reader = self.reader, None
         listener, self._listener = self._listener, None
         if listener is not None:
             await listener.close(timeout=5)
-        if pool is not None:
-            await pool.close()
+        if reader is not None:
+            await reader.close()
 
     def _on_key_notice(self, *_args: object) -> None:
         self.keys.invalidate()
@@ -346,26 +353,47 @@ class VerifyFastPath:
         return self._limit[1]
 
     async def _latest(self, runtime: Runtime) -> ReleaseInfo | None:
+        """The latest stable release. When the catalog's few seconds are up, requests go on with
+        the one they know while one background task asks the database: under load that answer
+        waits for a busy event loop, and no request should wait with it. A release published
+        here clears the catalog, and the next request waits for the new one."""
         hit, info = catalog.peek("stable")
         if hit:
             return info
+        known, info = catalog.last_known("stable")
+        if known:
+            if self._release_refresh is None or self._release_refresh.done():
+                self._release_refresh = asyncio.get_running_loop().create_task(
+                    self._refresh_latest(runtime)
+                )
+            return info
+        return await self._load_latest(runtime)
+
+    async def _refresh_latest(self, runtime: Runtime) -> None:
+        try:
+            await self._load_latest(runtime)
+        except Exception as error:  # the known release stays; the next request tries again
+            log.warning("could not reload the latest release: %s", error)
+
+    async def _load_latest(self, runtime: Runtime) -> ReleaseInfo | None:
         async with self._release_lock, runtime.database.sessionmaker() as session:
             return await catalog.latest(session, "stable")
 
     def _version_flags(self, latest: ReleaseInfo | None, version: str | None) -> tuple[bool, bool]:
+        """(update available, below the minimum supported version)."""
         if latest is not self._versions_for or len(self._versions) > 1024:
             self._versions = {}
             self._versions_for = latest
         flags = self._versions.get(version)
         if flags is None:
-            flags = (_newer(latest, version), _below_minimum(latest, version))
+            flags = (policy.newer(latest, version), policy.below_minimum(latest, version))
             self._versions[version] = flags
         return flags
 
     async def answer(self, scope: Scope, body: bytes) -> Answer | None:
         """The response, or None when the FastAPI route should answer instead."""
-        runtime, pool = self.runtime, self.pool
-        if runtime is None or pool is None:
+        runtime, reader = self.runtime, self.reader
+        if runtime is None or reader is None or not self.enabled:
             return None
         api_key: str | None = None
         for name, value in scope["headers"]:
@@ -384,17 +412,17 @@ class VerifyFastPath:
             verify = _parse_verify(data)
             if verify is None:
                 return None
-            handler = partial(self._verify, runtime, pool, *verify)
+            handler = partial(self._verify, runtime, reader, *verify)
         elif path == ACTIVATE_PATH:
             activate = _parse_activate(data)
             if activate is None:
                 return None
-            handler = partial(self._activate, pool, *activate)
+            handler = partial(self._activate, reader, *activate)
         else:
             heartbeat = _parse_heartbeat(data)
             if heartbeat is None:
                 return None
-            handler = partial(self._heartbeat, pool, *heartbeat)
+            handler = partial(self._heartbeat, reader, *heartbeat)
         # The route's order: the client's rate limit, the API key, then the work.
         client = scope.get("client")
         try:
@@ -405,201 +433,89 @@ class VerifyFastPath:
             return _error(error)
         scope[RATE_COUNTED] = True  # if the route answers after all, it does not count again
         try:
-            if not await self.keys.accepts(pool, api_key):
+            if not await self.keys.accepts(reader, self._queries["keys"], api_key):
                 return _INVALID_KEY
             return await handler()
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        except UNAVAILABLE_ERRORS:
             log.error("database unavailable on the license fast path")
             return _UNAVAILABLE
+
+    async def _device(
+        self, reader: Reader, license_key: str, hardware_hash: str
+    ) -> DeviceRow | None:
+        row = await reader.fetchrow(
+            self._queries["device"], {"license_key": license_key, "hardware_hash": hardware_hash}
+        )
+        return None if row is None else DeviceRow(*row)
 
     async def _verify(
         self,
         runtime: Runtime,
-        pool: TinyPool,
+        reader: Reader,
         license_key: str,
         hardware_hash: str,
         app_version: str | None,
     ) -> Answer:
-        row = await pool.fetchrow(VERIFY_SQL, license_key, hardware_hash)
+        row = await self._device(reader, license_key, hardware_hash)
         if row is None:
             self._not_found.inc()
             return _NOT_FOUND
         latest = await self._latest(runtime)
-        key, license_type, valid_from, valid_until, max_users, is_active, *activation = row
-        activation_id, activation_active, heartbeat = activation
         newer, below = self._version_flags(latest, app_version)
         now = utc_now()
-        reason = unusable_reason(
-            is_active=is_active, valid_from=valid_from, valid_until=valid_until, today=now.date()
-        )
-        if reason is None and not activation_active:
-            reason = "not_activated"
-        if reason is None and below:
-            reason = "version_unsupported"
-        if activation_active and (heartbeat is None or now - as_utc(heartbeat) > TOUCH_INTERVAL):
-            touches.add(activation_id, now)
+        reason = policy.verify_reason(row, today=now.date(), unsupported_version=below)
+        if policy.verify_touch_due(row, now):
+            assert row.activation_id is not None
+            touches.add(row.activation_id, now)
         self._valid[reason or "valid"].inc()
-        answer = {
-            "valid": reason is None,
-            "message": "License is valid" if reason is None else MESSAGES[reason],
-            "reason": reason,
-            "license": {
-                "key": key,
-                "type": license_type,
-                "valid_until": valid_until,
-                "max_users": max_users,
-            },
-            "update_available": newer,
-            "latest_version": latest.version if latest else None,
-            "min_supported_version": latest.min_supported_version if latest else None,
-        }
-        return 200, orjson.dumps(answer), []
+        return 200, orjson.dumps(policy.verify_answer(row, reason, latest, newer)), []
 
     async def _activate(
         self,
-        pool: TinyPool,
+        reader: Reader,
         license_key: str,
         hardware_hash: str,
         machine_name: str | None,
         app_version: str | None,
     ) -> Answer | None:
+        row = await self._device(reader, license_key, hardware_hash)
         now = utc_now()
-        row = await pool.fetchrow(
-            ACTIVATE_SQL, license_key, hardware_hash, machine_name, app_version, now, now.date()
-        )
-        if row is None:
-            return None  # a new seat, an unknown or unusable license: the route's rules
+        if row is None or not policy.holds_seat_unchanged(
+            row, today=now.date(), machine_name=machine_name, app_version=app_version
+        ):
+            return None  # a new seat, a change, an unknown or unusable license: the route
+        assert row.activation_id is not None
+        assert row.activated_at is not None
+        touches.add(row.activation_id, now)
         self._already_activated.inc()
-        answer = {
-            "message": "License is already activated on this device",
-            "activation": {
-                "id": row[0],
-                "license_key": row[1],
-                "hardware_hash": row[2],
-                "machine_name": row[3],
-                "activated_at": row[4],
-                "last_heartbeat": row[5],
-                "is_active": row[6],
-            },
-            "already_activated": True,
-        }
+        answer = policy.activation_answer(
+            activation_id=row.activation_id,
+            license_key=row.license_key,
+            hardware_hash=row.hardware_hash or hardware_hash,
+            machine_name=row.machine_name,
+            activated_at=row.activated_at,
+            last_heartbeat=now,
+            is_active=True,
+            already_activated=True,
+        )
         return 200, orjson.dumps(answer, option=orjson.OPT_UTC_Z), []
 
     async def _heartbeat(
-        self, pool: TinyPool, session_token: str, license_key: str
+        self, reader: Reader, session_token: str, license_key: str
     ) -> Answer | None:
+        found = await reader.fetchrow(
+            self._queries["session"], {"token_hash": hash_token(session_token)}
+        )
         now = utc_now()
-        row = await pool.fetchrow(HEARTBEAT_SQL, hash_token(session_token), license_key, now)
-        if row is None:
-            return None  # unknown, ended or timed out: the route ends it and says so
-        interval, license_id, hardware_hash = row
-        touches.add_device(license_id, hardware_hash, now, older_than=now - TOUCH_INTERVAL)
+        if found is None:
+            return None  # unknown: the route says so
+        row = SessionRow(*found)
+        if not policy.heartbeat_can_wait(row, license_key, now):
+            return None  # ended, timed out, near its timeout or another license's: the route
+        touches.add_session(row.session_id, now)
+        touches.add_device(
+            row.license_id, row.hardware_hash, now, older_than=now - policy.TOUCH_INTERVAL
+        )
         self._heartbeats.inc()
-        answer = {"success": True, "last_heartbeat": now, "next_heartbeat_in": interval}
+        answer = policy.heartbeat_answer(now, row.heartbeat_interval)
         return 200, orjson.dumps(answer, option=orjson.OPT_UTC_Z), []
-
-
-class VerifyFastPathMiddleware:
-    """Answers verify, activate and heartbeat from `VerifyFastPath`; everything else passes by.
-
-    It sits outside the whole middleware stack (`VerifyFastPath.install`): the framework's layers
-    cost a sixth of a verification. So what the outer middlewares add to every answer is added
-    here: the request id, the security headers, the HTTP metrics and the access log line.
-    """
-
-    def __init__(self, app: ASGIApp, *, fast_path: VerifyFastPath) -> None:
-        self.app = app
-        self.fast_path = fast_path
-        self._metrics: dict[tuple[str, int], tuple[Any, Any]] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] not in _ROUTES
-            or scope["method"] != "POST"
-            or not self.fast_path.active
-        ):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        body, complete = await _read_body(receive)
-        try:
-            result = await self.fast_path.answer(scope, body) if complete else None
-        except Exception:
-            log.exception("unhandled error on the license fast path")
-            result = _error(StellwerkError("Internal server error"))
-        if result is None:
-            await self.app(scope, _replay(body, complete, receive), send)
-            return
-        status, payload, headers = result
-        path = scope["path"]
-        request_id = _request_id(scope)
-        token = request_id_var.set(request_id)
-        try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        _JSON,
-                        (b"content-length", str(len(payload)).encode()),
-                        *headers,
-                        (b"x-request-id", request_id.encode()),
-                        *_SECURITY_HEADERS,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": payload})
-        finally:
-            elapsed = time.perf_counter() - started
-            counted = self._metrics.get((path, status))
-            if counted is None:
-                counted = self._metrics[(path, status)] = (
-                    HTTP_REQUESTS.labels("POST", path, str(status)),
-                    HTTP_DURATION.labels("POST", path),
-                )
-            counted[0].inc()
-            counted[1].observe(elapsed)
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "POST %s %s", path, status, extra={"duration_ms": round(elapsed * 1000, 1)}
-                )
-            request_id_var.reset(token)
-
-
-def _request_id(scope: Scope) -> str:
-    for name, value in scope["headers"]:
-        if name == b"x-request-id":
-            return str(value.decode("latin-1"))[:64]
-    return uuid.uuid4().hex
-
-
-async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The body, and whether it is complete (False past `MAX_BODY`: the route reads the rest)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        chunks.append(chunk)
-        size += len(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
-        if size > MAX_BODY:
-            return b"".join(chunks), False
-
-
-def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
-    """Hand the route the body already read, then whatever the client still sends."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": not complete}
-        return await receive()
-
-    return replay

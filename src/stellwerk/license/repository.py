@@ -1,15 +1,31 @@
-"""All SQL for licenses, activations, sessions, releases and client configs."""
+"""All SQL for licenses, activations, sessions, releases and client configs.
+
+The license client's hot statements (`LICENSE_DEVICE`, `SESSION_BY_TOKEN`, `ACTIVE_API_KEYS`)
+are module-level: the ORM session runs them here, and the fast path compiles the same
+statements once for its raw driver (`kit.rawsql`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import CompoundSelect, and_, delete, func, or_, select, union, update
+from sqlalchemy import (
+    CompoundSelect,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from stellwerk.license.policy import DeviceRow, SessionRow
 from stellwerk.models import (
     ClientConfig,
     Customer,
@@ -17,6 +33,7 @@ from stellwerk.models import (
     LicenseActivation,
     LicenseSession,
     Release,
+    SystemApiKey,
 )
 
 
@@ -25,18 +42,92 @@ def like_pattern(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
-@dataclass(frozen=True)
-class VerifyRow:
-    license_id: int
-    license_key: str
-    license_type: str
-    valid_from: dt.date
-    valid_until: dt.date | None
-    max_users: int
-    is_active: bool
-    activation_id: int | None
-    activation_active: bool | None
-    activation_heartbeat: dt.datetime | None
+# A license by key and one device's activation, in one round trip over two unique indexes.
+LICENSE_DEVICE = (
+    select(
+        License.id,
+        License.license_key,
+        License.license_type,
+        License.valid_from,
+        License.valid_until,
+        License.max_users,
+        License.is_active,
+        LicenseActivation.id,
+        LicenseActivation.is_active,
+        LicenseActivation.last_heartbeat,
+        LicenseActivation.hardware_hash,
+        LicenseActivation.machine_name,
+        LicenseActivation.app_version,
+        LicenseActivation.activated_at,
+    )
+    .outerjoin(
+        LicenseActivation,
+        and_(
+            LicenseActivation.license_id == License.id,
+            LicenseActivation.hardware_hash == bindparam("hardware_hash"),
+        ),
+    )
+    .where(License.license_key == bindparam("license_key"))
+)
+# A session by its token's digest, with its license key and client settings.
+SESSION_BY_TOKEN = (
+    select(
+        LicenseSession.id,
+        LicenseSession.license_id,
+        LicenseSession.hardware_hash,
+        LicenseSession.last_heartbeat,
+        LicenseSession.ended_at,
+        LicenseSession.end_reason,
+        License.license_key,
+        ClientConfig.heartbeat_interval,
+        ClientConfig.session_timeout,
+    )
+    .join(License, License.id == LicenseSession.license_id)
+    .join(ClientConfig, ClientConfig.id == LicenseSession.client_config_id)
+    .where(LicenseSession.token_hash == bindparam("token_hash"))
+)
+# `last_heartbeat` refreshes of the license clients' bookkeeping, batched or not (`b_*` bind
+# parameters). They never move a time backwards, touch only a device that holds its seat and only
+# an open session.
+_activations_table = cast(Table, LicenseActivation.__table__)
+_sessions_table = cast(Table, LicenseSession.__table__)
+TOUCH_ACTIVATION = (
+    update(_activations_table)
+    .where(
+        _activations_table.c.id == bindparam("b_id"),
+        # Never move a heartbeat backwards (a session heartbeat may have written a newer one).
+        _activations_table.c.last_heartbeat
+        < bindparam("b_at", type_=_activations_table.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_activations_table.c.last_heartbeat.type))
+)
+# Session heartbeats know the device by license and hardware hash.
+TOUCH_DEVICE = (
+    update(_activations_table)
+    .where(
+        _activations_table.c.license_id == bindparam("b_license"),
+        _activations_table.c.hardware_hash == bindparam("b_hardware"),
+        _activations_table.c.is_active.is_(True),
+        _activations_table.c.last_heartbeat
+        < bindparam("b_older", type_=_activations_table.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_activations_table.c.last_heartbeat.type))
+)
+
+# A live session's heartbeat; never for an ended session, never backwards.
+TOUCH_SESSION = (
+    update(_sessions_table)
+    .where(
+        _sessions_table.c.id == bindparam("b_id"),
+        _sessions_table.c.ended_at.is_(None),
+        _sessions_table.c.last_heartbeat
+        < bindparam("b_at", type_=_sessions_table.c.last_heartbeat.type),
+    )
+    .values(last_heartbeat=bindparam("b_at", type_=_sessions_table.c.last_heartbeat.type))
+)
+
+# The digests of the system API keys license clients may use.
+ACTIVE_API_KEYS = select(SystemApiKey.key_hash).where(SystemApiKey.revoked_at.is_(None))
 
 
 class LicenseRepository:
@@ -85,46 +176,14 @@ class LicenseRepository:
             .execution_options(populate_existing=True)
         )
 
-    async def verify_row(self, license_key: str, hardware_hash: str) -> VerifyRow | None:
-        """The license and this device's activation in one round trip (two unique indexes)."""
+    async def device_row(self, license_key: str, hardware_hash: str) -> DeviceRow | None:
+        """The license and this device's activation (`LICENSE_DEVICE`)."""
         row = (
             await self.session.execute(
-                select(
-                    License.id,
-                    License.license_key,
-                    License.license_type,
-                    License.valid_from,
-                    License.valid_until,
-                    License.max_users,
-                    License.is_active,
-                    LicenseActivation.id,
-                    LicenseActivation.is_active,
-                    LicenseActivation.last_heartbeat,
-                )
-                .outerjoin(
-                    LicenseActivation,
-                    and_(
-                        LicenseActivation.license_id == License.id,
-                        LicenseActivation.hardware_hash == hardware_hash,
-                    ),
-                )
-                .where(License.license_key == license_key)
+                LICENSE_DEVICE, {"license_key": license_key, "hardware_hash": hardware_hash}
             )
         ).first()
-        if row is None:
-            return None
-        return VerifyRow(
-            license_id=row[0],
-            license_key=row[1],
-            license_type=row[2],
-            valid_from=row[3],
-            valid_until=row[4],
-            max_users=row[5],
-            is_active=row[6],
-            activation_id=row[7],
-            activation_active=row[8],
-            activation_heartbeat=row[9],
-        )
+        return None if row is None else DeviceRow(*tuple(row))
 
     async def list(
         self,
@@ -156,7 +215,10 @@ class LicenseRepository:
         if expiring_between is not None:
             conditions.append(License.valid_until.between(*expiring_between))
         base = select(License).join(Customer, Customer.id == License.customer_id).where(*conditions)
-        total = await self.session.scalar(select(func.count()).select_from(base.subquery()))
+        # Every license has its customer (a required foreign key): without a search term the
+        # count needs no join (on SQLite, counting the join read every license and customer).
+        counted = base if query else select(License).where(*conditions)
+        total = await self.session.scalar(select(func.count()).select_from(counted.subquery()))
         rows = await self.session.scalars(
             base.options(joinedload(License.customer))
             .order_by(License.id.desc())
@@ -335,27 +397,20 @@ class ActivationRepository:
         return activation
 
     async def touch(self, activation_id: int, at: dt.datetime) -> None:
-        await self.session.execute(
-            update(LicenseActivation)
-            .where(LicenseActivation.id == activation_id)
-            .values(last_heartbeat=at)
-            .execution_options(synchronize_session=False)
-        )
+        await self.session.execute(TOUCH_ACTIVATION, {"b_id": activation_id, "b_at": at})
 
     async def touch_hardware(
         self, license_id: int, hardware_hash: str, *, at: dt.datetime, older_than: dt.datetime
     ) -> None:
         """Refresh the device's last_heartbeat, writing only when it is stale."""
         await self.session.execute(
-            update(LicenseActivation)
-            .where(
-                LicenseActivation.license_id == license_id,
-                LicenseActivation.hardware_hash == hardware_hash,
-                LicenseActivation.is_active.is_(True),
-                LicenseActivation.last_heartbeat < older_than,
-            )
-            .values(last_heartbeat=at)
-            .execution_options(synchronize_session=False)
+            TOUCH_DEVICE,
+            {
+                "b_license": license_id,
+                "b_hardware": hardware_hash,
+                "b_at": at,
+                "b_older": older_than,
+            },
         )
 
     async def search(self, query: str, *, limit: int) -> Sequence[tuple[LicenseActivation, str]]:
@@ -399,6 +454,22 @@ class SessionRepository:
         self.session.add(license_session)
         await self.session.flush()
         return license_session
+
+    async def row_by_token(self, token_hash: str) -> SessionRow | None:
+        """The session with its license key and client settings (`SESSION_BY_TOKEN`)."""
+        row = (await self.session.execute(SESSION_BY_TOKEN, {"token_hash": token_hash})).first()
+        return None if row is None else SessionRow(*row._tuple())
+
+    async def set_heartbeat(self, session_id: int, at: dt.datetime) -> None:
+        await self.session.execute(TOUCH_SESSION, {"b_id": session_id, "b_at": at})
+
+    async def end_one(self, session_id: int, *, now: dt.datetime, reason: str) -> None:
+        await self.session.execute(
+            update(LicenseSession)
+            .where(LicenseSession.id == session_id, LicenseSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
 
     async def get_by_token_hash(self, token_hash: str) -> LicenseSession | None:
         return await self.session.scalar(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from stellwerk.database import SessionDep
 from stellwerk.identity.auth import RuntimeDep, client_ip
 from stellwerk.kit.pagination import Page, PageParams, page_params
-from stellwerk.license import service
+from stellwerk.license import policy, service
 from stellwerk.license.auth import (
     LICENSE_CLIENT,
     LicensesReader,
@@ -21,7 +21,6 @@ from stellwerk.license.auth import (
 from stellwerk.license.schemas import (
     ActivateRequest,
     ActivateResponse,
-    ActivationRead,
     BulkRequest,
     BulkResponse,
     ClientConfigCreate,
@@ -53,7 +52,6 @@ from stellwerk.license.schemas import (
     SessionStartResponse,
     SuccessResponse,
     ToggleResponse,
-    VerifiedLicense,
     VerifyRequest,
     VerifyResponse,
     VersionCheckRequest,
@@ -77,7 +75,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 @client_router.post("/api/license/activate", response_model=ActivateResponse)
 async def activate(
     body: ActivateRequest, request: Request, session: SessionDep, runtime: RuntimeDep
-) -> ActivateResponse:
+) -> dict[str, Any]:
     """Activate a license on a device. The same device again is idempotent (no new seat)."""
     result = await service.activation.activate(
         session,
@@ -89,17 +87,15 @@ async def activate(
         limiter=runtime.limiter,
         rate_limit=runtime.settings.license_activation_rate_limit,
     )
-    activation = ActivationRead.model_validate(
-        {
-            **DeviceRead.model_validate(result.activation).model_dump(),
-            "license_key": result.license.license_key,
-        }
-    )
-    return ActivateResponse(
-        message="License activated successfully"
-        if not result.already_activated
-        else "License is already activated on this device",
-        activation=activation,
+    activation = result.activation
+    return policy.activation_answer(
+        activation_id=activation.id,
+        license_key=result.license.license_key,
+        hardware_hash=activation.hardware_hash,
+        machine_name=activation.machine_name,
+        activated_at=activation.activated_at,
+        last_heartbeat=activation.last_heartbeat,
+        is_active=activation.is_active,
         already_activated=result.already_activated,
     )
 
@@ -119,7 +115,7 @@ async def deactivate(
 
 
 @client_router.post("/api/license/verify", response_model=VerifyResponse)
-async def verify(body: VerifyRequest, session: SessionDep) -> VerifyResponse:
+async def verify(body: VerifyRequest, session: SessionDep) -> dict[str, Any]:
     """Whether the license may run on this device; `valid: false` comes with a `reason`."""
     result = await service.activation.verify(
         session,
@@ -127,20 +123,7 @@ async def verify(body: VerifyRequest, session: SessionDep) -> VerifyResponse:
         hardware_hash=body.hardware_hash,
         app_version=body.app_version,
     )
-    return VerifyResponse(
-        valid=result.valid,
-        message=result.message,
-        reason=result.reason,
-        license=VerifiedLicense(
-            key=result.license_key,
-            type=result.license_type,
-            valid_until=result.valid_until,
-            max_users=result.max_users,
-        ),
-        update_available=result.update_available,
-        latest_version=result.latest.version if result.latest else None,
-        min_supported_version=result.latest.min_supported_version if result.latest else None,
-    )
+    return result.answer
 
 
 @client_router.get("/api/license/info/{license_key}", response_model=InfoResponse)
@@ -200,13 +183,10 @@ async def start_session(
 
 
 @client_router.post("/api/license/session/heartbeat", response_model=HeartbeatResponse)
-async def heartbeat(body: HeartbeatRequest, session: SessionDep) -> HeartbeatResponse:
+async def heartbeat(body: HeartbeatRequest, session: SessionDep) -> dict[str, Any]:
     """Keep a session alive. 409 `SESSION_ENDED` once it has ended (start a new one)."""
-    record, config = await service.license_session.heartbeat(
+    return await service.license_session.heartbeat(
         session, token=body.session_token, license_key=body.license_key
-    )
-    return HeartbeatResponse(
-        last_heartbeat=record.last_heartbeat, next_heartbeat_in=config.heartbeat_interval
     )
 
 

@@ -33,8 +33,17 @@ from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.kit.secret import hash_token, random_string
 from stellwerk.kit.semver import Version, parse_version
 from stellwerk.kit.time import as_utc, iso, utc_now
-from stellwerk.license import metrics, signing
+from stellwerk.license import metrics, policy, signing
 from stellwerk.license.bookkeeping import touches
+from stellwerk.license.policy import (
+    MESSAGES,
+    TOUCH_INTERVAL,
+    DeviceRow,
+    ReleaseInfo,
+    below_minimum,
+    newer,
+    unusable_reason,
+)
 from stellwerk.license.repository import (
     ActivationRepository,
     ClientConfigRepository,
@@ -56,19 +65,10 @@ log = logging.getLogger(__name__)
 TRIAL_DAYS = 14
 # No 0/O, 1/I/L: keys are read aloud and typed in by hand.
 KEY_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-# How often verify writes a device's last_heartbeat at most (a read path stays a read path).
-TOUCH_INTERVAL = dt.timedelta(seconds=60)
 SINGLE_SESSION_MESSAGE = (
     "Es ist nur eine Sitzung erlaubt. Eine andere Sitzung dieser Lizenz ist noch aktiv: "
     "beenden Sie sie oder warten Sie, bis sie abläuft."
 )
-MESSAGES = {
-    "inactive": "License is inactive",
-    "not_yet_valid": "License is not valid yet",
-    "expired": "License has expired",
-    "not_activated": "License is not activated on this hardware",
-    "version_unsupported": "This application version is no longer supported; please update",
-}
 
 
 class LicenseNotFound(NotFound):
@@ -91,18 +91,6 @@ class ActivationLimitReached(Conflict):
 
 def client_actor(ip: str | None) -> Actor:
     return Actor(user_id=None, name="license-client", credential="api_key", ip=ip)
-
-
-def unusable_reason(
-    *, is_active: bool, valid_from: dt.date, valid_until: dt.date | None, today: dt.date
-) -> str | None:
-    if not is_active:
-        return "inactive"
-    if valid_from > today:
-        return "not_yet_valid"
-    if valid_until is not None and valid_until < today:
-        return "expired"
-    return None
 
 
 def today() -> dt.date:
@@ -139,16 +127,6 @@ def _refresh_after_commit(session: AsyncSession) -> None:
 # Releases: the latest per channel is cached briefly, so verify stays one query.
 
 
-@dataclass(frozen=True)
-class ReleaseInfo:
-    version: str
-    channel: str
-    release_date: dt.date
-    download_url: str | None
-    release_notes: str | None
-    min_supported_version: str | None
-
-
 class ReleaseCatalog:
     def __init__(self, ttl_seconds: float = 5.0) -> None:
         self.ttl = ttl_seconds
@@ -163,6 +141,11 @@ class ReleaseCatalog:
         if entry is not None and entry[0] > time.monotonic():
             return True, entry[1]
         return False, None
+
+    def last_known(self, channel: str = "stable") -> tuple[bool, ReleaseInfo | None]:
+        """(True, latest) if the channel was loaded since the last change, fresh or not."""
+        entry = self._entries.get(channel)
+        return (True, entry[1]) if entry is not None else (False, None)
 
     async def latest(self, session: AsyncSession, channel: str = "stable") -> ReleaseInfo | None:
         entry = self._entries.get(channel)
@@ -187,20 +170,6 @@ class ReleaseCatalog:
 
 
 catalog = ReleaseCatalog()
-
-
-def _newer(latest: ReleaseInfo | None, current: str | None) -> bool:
-    if latest is None or current is None:
-        return False
-    parsed = parse_version(current)
-    return parsed is not None and Version.parse(latest.version) > parsed
-
-
-def _below_minimum(latest: ReleaseInfo | None, current: str | None) -> bool:
-    if latest is None or latest.min_supported_version is None or current is None:
-        return False
-    parsed = parse_version(current)
-    return parsed is not None and parsed < Version.parse(latest.min_supported_version)
 
 
 class LicenseService:
@@ -453,18 +422,18 @@ class Activated:
 
 @dataclass(frozen=True)
 class Verification:
-    valid: bool
+    row: DeviceRow
     reason: str | None
-    license_key: str
-    license_type: str
-    valid_until: dt.date | None
-    max_users: int
     latest: ReleaseInfo | None
     update_available: bool
 
     @property
-    def message(self) -> str:
-        return "License is valid" if self.reason is None else MESSAGES[self.reason]
+    def valid(self) -> bool:
+        return self.reason is None
+
+    @property
+    def answer(self) -> dict[str, Any]:
+        return policy.verify_answer(self.row, self.reason, self.latest, self.update_available)
 
 
 class ActivationService:
@@ -661,46 +630,24 @@ class ActivationService:
         channel: str = "stable",
     ) -> Verification:
         """Whether the license may run on this device, and if not, why. One query."""
-        row = await LicenseRepository(session).verify_row(license_key, hardware_hash)
+        row = await LicenseRepository(session).device_row(license_key, hardware_hash)
         if row is None:
             metrics.VERIFICATIONS.labels("not_found").inc()
             raise LicenseNotFound()
         latest = await catalog.latest(session, channel)
-        reason = unusable_reason(
-            is_active=row.is_active,
-            valid_from=row.valid_from,
-            valid_until=row.valid_until,
-            today=today(),
-        )
-        if reason is None and not row.activation_active:
-            reason = "not_activated"
-        if reason is None and _below_minimum(latest, app_version):
-            reason = "version_unsupported"
         now = utc_now()
-        if (
-            row.activation_id is not None
-            and row.activation_active
-            and (
-                row.activation_heartbeat is None
-                or now - as_utc(row.activation_heartbeat) > TOUCH_INTERVAL
-            )
-        ):
+        reason = policy.verify_reason(
+            row, today=now.date(), unsupported_version=below_minimum(latest, app_version)
+        )
+        if policy.verify_touch_due(row, now):
+            assert row.activation_id is not None
             if touches.running:
                 # Batched off the request path (see bookkeeping); direct only without the app.
                 touches.add(row.activation_id, now)
             else:
                 await ActivationRepository(session).touch(row.activation_id, now)
         metrics.VERIFICATIONS.labels(reason or "valid").inc()
-        return Verification(
-            valid=reason is None,
-            reason=reason,
-            license_key=row.license_key,
-            license_type=row.license_type,
-            valid_until=row.valid_until,
-            max_users=row.max_users,
-            latest=latest,
-            update_available=_newer(latest, app_version),
-        )
+        return Verification(row, reason, latest, newer(latest, app_version))
 
 
 @dataclass(frozen=True)
@@ -733,7 +680,7 @@ class SessionService:
             )
         found = await license_service.get_by_key(session, license_key)
         latest = await catalog.latest(session)
-        if _below_minimum(latest, version):
+        if below_minimum(latest, version):
             raise LicenseNotUsable("version_unsupported")
         repository = LicenseRepository(session)
         license = await repository.lock(found.id)
@@ -807,34 +754,30 @@ class SessionService:
 
     async def heartbeat(
         self, session: AsyncSession, *, token: str, license_key: str
-    ) -> tuple[LicenseSession, ClientConfig]:
-        record = await self._find(session, token)
-        license = await LicenseRepository(session).get(record.license_id)
-        if license is None or license.license_key != license_key:
+    ) -> dict[str, Any]:
+        """Keep the session alive; the answer body (`policy.heartbeat_answer`)."""
+        sessions = SessionRepository(session)
+        row = await sessions.row_by_token(hash_token(token))
+        if row is None or row.license_key != license_key:
             raise NotFound("Session not found", code="session_not_found")
-        config = await ClientConfigRepository(session).get(record.client_config_id)
-        assert config is not None  # sessions go with their client config
         now = utc_now()
-        if record.ended_at is None and now - as_utc(record.last_heartbeat) > dt.timedelta(
-            seconds=config.session_timeout
-        ):
-            record.ended_at = now
-            record.end_reason = "timeout"
-            await session.flush()
+        end_reason = row.end_reason
+        if row.ended_at is None and policy.session_timed_out(row, now):
+            end_reason = "timeout"
+            await sessions.end_one(row.session_id, now=now, reason=end_reason)
             _count_expired(session, 1)
-        if record.ended_at is not None:
+        if row.ended_at is not None or end_reason == "timeout":
             raise Conflict(
-                f"The session has ended ({record.end_reason}); start a new one",
+                f"The session has ended ({end_reason}); start a new one",
                 code="session_ended",
-                extra={"end_reason": record.end_reason},
+                extra={"end_reason": end_reason},
             )
-        record.last_heartbeat = now
-        await session.flush()
+        await sessions.set_heartbeat(row.session_id, now)
         await ActivationRepository(session).touch_hardware(
-            record.license_id, record.hardware_hash, at=now, older_than=now - TOUCH_INTERVAL
+            row.license_id, row.hardware_hash, at=now, older_than=now - TOUCH_INTERVAL
         )
         metrics.HEARTBEATS.inc()
-        return record, config
+        return policy.heartbeat_answer(now, row.heartbeat_interval)
 
     async def end(self, session: AsyncSession, *, token: str) -> LicenseSession:
         """End the session; ending it again answers with how it ended."""
@@ -1007,7 +950,7 @@ class ReleaseService:
         if license_key is not None:
             await license_service.get_by_key(session, license_key)
         info = await catalog.latest(session, channel)
-        return info, _newer(info, current_version), _below_minimum(info, current_version)
+        return info, newer(info, current_version), below_minimum(info, current_version)
 
 
 class ClientConfigService:

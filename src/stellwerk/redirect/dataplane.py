@@ -4,8 +4,9 @@ A request costs a dict lookup on the lower-cased host (port stripped), building 
 appending one hit to a list. The routing table lives in memory and is reloaded when the routing
 version in the database moves (polled every `redirect_refresh_seconds`), so every worker of every
 process sees a change within a second. It is served by `kit.http1` (an HTTP/1.1 protocol on the
-event loop, no per-request task): inside `stellwerk serve` on its loop, and by the worker
-processes of `stellwerk redirect serve` (`redirect.workers`).
+event loop, no per-request task) in worker processes of their own (`redirect.workers`), beside
+the API in `stellwerk serve` and alone in `stellwerk redirect serve`; `serve_data_plane` serves
+one on the caller's loop (tests and tools).
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from stellwerk import migrate
-from stellwerk.config import Settings, get_settings
+from stellwerk.config import Settings
 from stellwerk.database import Database
 from stellwerk.keyfile import derive_key, load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
+from stellwerk.kit.process import set_process_name
 from stellwerk.redirect import sunset
 from stellwerk.redirect.hits import (
     HitRecorder,
@@ -290,9 +291,9 @@ def spool_dir(settings: Settings) -> Path:
     return settings.data_dir / "redirect-spool"
 
 
-def spool_writer_process(stop: Any) -> None:
-    """The hit writer beside the workers of `stellwerk redirect serve`; `stop` is an Event."""
-    settings = get_settings()
+def spool_writer_process(settings: Settings, stop: Any) -> None:
+    """The hit writer beside the data plane's workers; `stop` is an Event."""
+    set_process_name("hit-writer")
     run_spool_writer(
         settings.resolved_database_url,
         spool_dir(settings),
@@ -310,17 +311,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.setblocking(False)
     return sock
-
-
-@asynccontextmanager
-async def redirect_listener(settings: Settings, urls: dict[str, Any]) -> AsyncIterator[None]:
-    """`stellwerk serve`'s data plane listener on `STELLWERK_REDIRECT_PORT`, in this process."""
-    plane = DataPlane.from_settings(settings)
-    # Listeners start before the app migrates; the data plane's first read needs the tables.
-    await migrate.upgrade_async(settings.resolved_database_url)
-    async with serve_data_plane(plane, settings.host, settings.redirect_port) as url:
-        urls["redirect"] = url
-        yield
 
 
 @asynccontextmanager

@@ -70,7 +70,7 @@ from stellwerk.runtime import Runtime
 from stellwerk.surface import Surface, error_responses
 
 
-def _sunset(response: Response, runtime: Annotated[Runtime, Depends(get_runtime)]) -> None:
+async def _sunset(response: Response, runtime: Annotated[Runtime, Depends(get_runtime)]) -> None:
     """Once a sunset date is configured, every `/api/v1` answer announces it."""
     sunset = runtime.settings.api_v1_sunset
     if sunset:

@@ -1,9 +1,16 @@
-"""`stellwerk redirect serve`: worker processes on one listening socket, and the hit writer.
+"""The data plane's processes: worker processes on one listening socket, and the hit writer.
 
-The parent binds the socket, forks the workers (they share its accept queue, like nginx's) and
-starts one writer process that stores the hits the workers hand to spool files. It restarts a
-worker that dies. SIGINT or SIGTERM stops it gracefully: the workers stop accepting, answer what
-is under way and spool their last hits; then the writer stores everything and exits.
+`DataPlaneWorkers` binds the socket, forks the workers (they share its accept queue, like
+nginx's) and starts one writer process that stores the hits the workers hand to spool files. The
+process that owns it replaces a worker that dies (`replace_dead`). `stop()` is the graceful stop:
+the workers stop accepting, answer what is under way and spool their last hits; then the writer
+stores everything and exits.
+
+Two owners: `stellwerk redirect serve` (the data plane alone, `serve_workers`) and
+`stellwerk serve`, whose first process supervises these workers beside the API process
+(`stellwerk.serve`). Either way the workers are forked from a process that has started no event
+loop, thread or database connection yet: a fork copies only the thread that calls it, and
+whatever the others held (locks, connections) would be broken in the child.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import os
 import signal
 import socket
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
 from types import FrameType
 
 import uvloop
@@ -24,6 +32,8 @@ import uvloop
 from stellwerk.config import Settings
 from stellwerk.keyfile import load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
+from stellwerk.kit.logs import flush_logs
+from stellwerk.kit.process import cpu_count, die_with_parent, set_process_name
 from stellwerk.redirect.dataplane import (
     GRACE_SECONDS,
     DataPlane,
@@ -33,77 +43,157 @@ from stellwerk.redirect.dataplane import (
 
 log = logging.getLogger(__name__)
 
+WRITER_STOP_SECONDS = 120.0  # the writer stores what is spooled, then exits
+WORKER_NAME = "redirect-worker"  # the process name `ps -o comm` shows
 
-def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
-    """Run until SIGINT/SIGTERM; returns once every hit is stored or spooled."""
-    configured = settings.secret_key.get_secret_value() if settings.secret_key else None
-    load_or_create_master_key(settings.data_dir, configured)  # not raced for by the workers
-    sock = bind_socket(host, port)
-    spawn = multiprocessing.get_context("spawn")
-    writer_stop = spawn.Event()
-    writer = spawn.Process(
-        target=spool_writer_process, args=(writer_stop,), name="stellwerk-hit-writer"
-    )
-    writer.start()
-    # Forked, not spawned: the children inherit the listening socket and the imported code.
-    fork = multiprocessing.get_context("fork")
 
-    def start_worker() -> BaseProcess:
-        process = fork.Process(
-            target=run_worker, args=(settings, sock), name="stellwerk-redirect-worker"
+def worker_count(settings: Settings) -> int:
+    """`STELLWERK_REDIRECT_WORKERS`, or one per CPU."""
+    configured = settings.redirect_workers
+    return cpu_count() if configured is None else configured
+
+
+class DataPlaneWorkers:
+    def __init__(self, settings: Settings, host: str, port: int, workers: int) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.count = max(1, workers)
+        self.processes: list[BaseProcess] = []
+        self.sock: socket.socket | None = None
+        self.writer: BaseProcess | None = None
+        self._writer_stop: Event | None = None
+        self.url = ""
+
+    def start(self) -> str:
+        """Bind, start the writer and the workers; the data plane's URL."""
+        configured = self.settings.secret_key
+        # Created here, not raced for by the workers.
+        load_or_create_master_key(
+            self.settings.data_dir, configured.get_secret_value() if configured else None
+        )
+        self.sock = bind_socket(self.host, self.port)
+        bound_port = self.sock.getsockname()[1]
+        display = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        display = f"[{display}]" if ":" in display else display
+        self.url = f"http://{display}:{bound_port}"
+        # Spawned: a fresh interpreter that imports only what storing hits needs.
+        spawn = multiprocessing.get_context("spawn")
+        self._writer_stop = spawn.Event()
+        self.writer = spawn.Process(
+            target=spool_writer_process,
+            args=(self.settings, self._writer_stop),
+            name="stellwerk-hit-writer",
+        )
+        self.writer.start()
+        self.processes = [self._start_worker() for _ in range(self.count)]
+        return self.url
+
+    def _start_worker(self) -> BaseProcess:
+        # Forked, not spawned: the children inherit the listening socket and the imported code.
+        process = multiprocessing.get_context("fork").Process(
+            target=run_worker,
+            args=(self.settings, self.sock, os.getpid()),
+            name="stellwerk-redirect-worker",
         )
         process.start()
         return process
 
-    processes = [start_worker() for _ in range(workers)]
-    stopping = False
+    @property
+    def sentinels(self) -> list[int]:
+        return [p.sentinel for p in self.processes]
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+    def replace_dead(self) -> None:
+        for index, process in enumerate(self.processes):
+            if not process.is_alive():
+                log.warning(
+                    "redirect worker %s exited (%s); starting another",
+                    process.pid,
+                    process.exitcode,
+                )
+                process.join(0)
+                self.processes[index] = self._start_worker()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stopping:
-            multiprocessing.connection.wait([p.sentinel for p in processes], timeout=0.5)
-            for index, process in enumerate(processes):
-                if not stopping and not process.is_alive():
-                    log.warning(
-                        "redirect worker %s exited (%s); starting another",
-                        process.pid,
-                        process.exitcode,
-                    )
-                    processes[index] = start_worker()
-    finally:
-        for process in processes:
+    def signal_workers(self) -> None:
+        """Ask every worker to stop (gracefully); `stop()` waits for them."""
+        for process in self.processes:
             if process.is_alive() and process.pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(process.pid, signal.SIGTERM)
-        for process in processes:
+
+    def stop(self) -> None:
+        """The graceful stop: the workers answer what is under way and hand over their last
+        hits, then the writer stores every spooled hit and exits."""
+        self.signal_workers()
+        for process in self.processes:
             process.join(GRACE_SECONDS + 15)
             if process.is_alive():
                 process.kill()
                 process.join(5)
-        sock.close()
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
         # Only now: the workers have handed over their last hits.
-        writer_stop.set()
-        writer.join(120)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        if self._writer_stop is not None and self.writer is not None:
+            self._writer_stop.set()
+            self.writer.join(WRITER_STOP_SECONDS)
+            if self.writer.is_alive():
+                log.error("the hit writer did not finish; the spool keeps what is left")
+                self.writer.kill()
+                self.writer.join(5)
 
 
-def run_worker(settings: Settings, sock: socket.socket) -> None:
+class StopSignals:
+    """SIGINT and SIGTERM set `stopping` (installed with `signal.signal`, no event loop)."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+        self._previous: dict[int, object] = {}
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def __enter__(self) -> StopSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """`stellwerk redirect serve`: run until SIGINT/SIGTERM; returns once every hit is stored or
+    spooled."""
+    plane = DataPlaneWorkers(settings, host, port, workers)
+    with StopSignals() as signals:
+        plane.start()
+        try:
+            while not signals.stopping:
+                multiprocessing.connection.wait(plane.sentinels, timeout=0.5)
+                if not signals.stopping:
+                    plane.replace_dead()
+        finally:
+            plane.stop()
+
+
+def run_worker(settings: Settings, sock: socket.socket, parent: int) -> None:
     """One worker process: its own event loop, routing table and spool hand-off."""
-    # Until the loop takes over: Ctrl+C reaches the whole process group and the parent stops
-    # the workers itself; SIGTERM before serving simply ends the worker.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Until the loop takes over: SIGINT and SIGTERM simply end a worker that is still starting
+    # (the parent's handlers, inherited, would only set the parent's flag in this copy).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A parent killed outright leaves no one to stop the workers: they stop gracefully.
+    die_with_parent(parent, signal.SIGTERM)
+    set_process_name(WORKER_NAME)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(_serve(settings, sock))
     finally:
         loop.close()
+        flush_logs()  # a forked process ends with os._exit: no flush at exit
 
 
 async def _serve(settings: Settings, sock: socket.socket) -> None:
@@ -113,6 +203,8 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
     server = Http1Server(plane.respond)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    # Any number of SIGINT/SIGTERM is one graceful stop: Ctrl+C reaches the whole process
+    # group, and the parent passes the stop on as well.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:

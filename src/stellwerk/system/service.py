@@ -3,8 +3,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import text
-
 from stellwerk import __version__
 from stellwerk.kit.time import iso, utc_now
 from stellwerk.operation import engine
@@ -25,12 +23,7 @@ ENDPOINTS = {
 
 
 async def database_ok(runtime: Runtime) -> bool:
-    try:
-        async with runtime.database.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure means "not healthy"; the reason is logged elsewhere
-        return False
-    return True
+    return await runtime.database.reachable()
 
 
 def overview() -> dict[str, Any]:
