@@ -11,6 +11,7 @@ from sqlalchemy import Insert, case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stellwerk.kit.query import contains, paginate
 from stellwerk.models import (
     RedirectDailyCountry,
     RedirectDailyTotal,
@@ -95,6 +96,22 @@ class DomainRepository:
         if owner_id is not None:
             statement = statement.where(RedirectDomain.owner_id == owner_id)
         return int(await self.session.scalar(statement) or 0)
+
+    async def search(
+        self, query: str, *, owner_id: int | None, limit: int
+    ) -> tuple[Sequence[RedirectDomain], int]:
+        """The redirect domains of `owner_id` (everyone's for None) whose name or target
+        contains `query`."""
+        pattern = contains(query)
+        statement = select(RedirectDomain).where(
+            RedirectDomain.domain.ilike(pattern, escape="\\")
+            | RedirectDomain.target_url.ilike(pattern, escape="\\")
+        )
+        if owner_id is not None:
+            statement = statement.where(RedirectDomain.owner_id == owner_id)
+        return await paginate(
+            self.session, statement.order_by(RedirectDomain.domain), offset=0, limit=limit
+        )
 
     async def list_by_status(self, statuses: Sequence[str]) -> Sequence[RedirectDomain]:
         rows = await self.session.scalars(
