@@ -17,6 +17,11 @@ from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
 GONE = ("deleted",)
 
 
+def _cents(value: object) -> Decimal:
+    """A sum as money: SQLite sums NUMERIC columns as floats, PostgreSQL as decimals."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
+
+
 class ProviderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -199,8 +204,7 @@ class InstanceRepository:
             .order_by(cost.desc(), name)
         )
         return [
-            (str(label), Decimal(spent or 0), Decimal(earned or 0))
-            for label, spent, earned in rows.tuples()
+            (str(label), _cents(spent), _cents(earned)) for label, spent, earned in rows.tuples()
         ]
 
     async def live_for_provider(self, provider_id: uuid.UUID) -> Sequence[VpsInstance]:
