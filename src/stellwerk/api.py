@@ -31,6 +31,7 @@ from stellwerk.web.operation import router as web_operation_router
 from stellwerk.web.project import router as web_project_router
 from stellwerk.web.redirect import router as web_redirect_router
 from stellwerk.web.router import router as web_router
+from stellwerk.web.search import router as web_search_router
 from stellwerk.web.server import router as web_server_router
 
 
@@ -63,3 +64,4 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(web_module_router)
     app.include_router(web_redirect_router)
     app.include_router(web_domain_router)
+    app.include_router(web_search_router)

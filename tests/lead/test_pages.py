@@ -64,9 +64,16 @@ async def test_create_edit_delete_export_import(
         data={"csrf_token": csrf},
         files={"file": ("leads.csv", upload.encode(), "text/csv")},
     )
-    assert imported.status_code == 200
-    assert "2 lead(s) imported" in imported.text
-    assert "1 already there, 2 row(s) rejected" in imported.text
+    # Post, redirect, get: the report is shown once, and reloading imports nothing again.
+    assert imported.status_code == 303
+    assert imported.headers["location"] == "/leads/import"
+    report = await client.get("/leads/import")
+    assert "2 lead(s) imported" in report.text
+    assert "1 already there, 2 row(s) rejected" in report.text
+    assert report.headers["cache-control"] == "no-store"
+    again = await client.get("/leads/import")
+    assert again.status_code == 303
+    assert again.headers["location"] == "/leads/"
     exported = (await client.get("/leads/export")).text
     # Formula-like cells are defused for spreadsheet programs.
     assert "'=HYPERLINK(1)" in exported

@@ -71,7 +71,7 @@ async def test_watch_an_operation_reach_100_percent(page: Page, ui_server: Serve
             )
         ).json()
     await log_in(page)
-    await page.get_by_role("link", name="Operations").click()
+    await page.get_by_role("link", name="Operations", exact=True).click()
     await page.get_by_role("link", name="probe").first.click()
     await expect(page).to_have_url(re.compile(operation["id"]))
     await expect(page.locator(".percent")).to_have_text("100 %", timeout=30_000)

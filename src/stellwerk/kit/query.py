@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 T = TypeVar("T")
 
@@ -16,6 +17,27 @@ async def count(session: AsyncSession, statement: Select[Any]) -> int:
     """How many rows `statement` yields (its ordering and paging ignored)."""
     inner = statement.order_by(None).limit(None).offset(None).subquery()
     return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def contains(text: str) -> str:
+    """A case-insensitive LIKE pattern (use with `escape="\\"`) for values containing `text`."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+async def counts_by(
+    session: AsyncSession, statement: Select[Any], column: InstrumentedAttribute[Any]
+) -> dict[Any, int]:
+    """How many of `statement`'s rows (a SELECT of one table) hold each value of `column`."""
+    grouped = (
+        statement.with_only_columns(column, func.count())
+        .group_by(column)
+        .order_by(None)
+        .limit(None)
+        .offset(None)
+    )
+    rows = await session.execute(grouped)
+    return {value: int(n) for value, n in rows.tuples()}
 
 
 async def paginate(

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
-from stellwerk.identity.auth import AuthSubject
+from stellwerk.identity.auth import AuthSubject, RuntimeDep
 from stellwerk.kit.pagination import Page
 from stellwerk.lead.csvfiles import lead_files
 from stellwerk.lead.schemas import (
@@ -28,6 +28,7 @@ from stellwerk.lead.schemas import (
 from stellwerk.lead.service import ContactView
 from stellwerk.lead.service import lead as lead_service
 from stellwerk.models import LeadInstitution
+from stellwerk.web import reveal
 from stellwerk.web.auth import WebAccess
 from stellwerk.web.forms import field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
@@ -38,6 +39,8 @@ WebLeadsWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:leads"))]
 router = APIRouter(prefix="/leads", include_in_schema=False)
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+IMPORT_REPORT = "lead-import"
+IMPORT_ROWS_SHOWN = 20  # rejected rows listed after an import (all are counted)
 CONTACT_FIELDS = ("first_name", "last_name", "position", "email", "phone")
 
 
@@ -252,7 +255,9 @@ async def export(_: WebLeadsReader, session: SessionDep) -> Response:
 
 
 @router.post("/import", response_class=HTMLResponse)
-async def import_leads(request: Request, subject: WebLeadsWriter, session: SessionDep) -> Response:
+async def import_leads(
+    request: Request, subject: WebLeadsWriter, session: SessionDep, runtime: RuntimeDep
+) -> Response:
     """Import an export (leads with contacts, details and notes) or a plain list of leads
     (name, type, status, website); what exists is kept, bad rows are listed."""
     form = await read_form(request)
@@ -276,7 +281,39 @@ async def import_leads(request: Request, subject: WebLeadsWriter, session: Sessi
         return render(
             request, "leads/import.html", {"error": error.message}, status_code=error.status
         )
-    return render(request, "leads/import.html", {"report": report})
+    # The report is shown on the page this redirects to: reloading it imports nothing again.
+    summary: dict[str, Any] = {
+        "created": report.created,
+        "kept": report.kept,
+        "rejected_total": len(report.rejected),
+        "rejected": [
+            {
+                "row": r["row"],
+                "name": str(r["name"])[:60],
+                "reason": str(r["reason"])[:120],
+            }
+            for r in report.rejected[:IMPORT_ROWS_SHOWN]
+        ],
+    }
+    while summary["rejected"] and not reveal.fits(IMPORT_REPORT, summary):
+        summary["rejected"].pop()
+    response = RedirectResponse("/leads/import", status_code=303)
+    reveal.stash(
+        response, request, runtime, kind=IMPORT_REPORT, value=summary, path="/leads/import"
+    )
+    return response
+
+
+@router.get("/import", response_class=HTMLResponse)
+async def import_report(request: Request, _: WebLeadsReader, runtime: RuntimeDep) -> Response:
+    """The report of the import just made; without one, back to the overview."""
+    report = reveal.take(request, runtime, kind=IMPORT_REPORT)
+    if not isinstance(report, dict):
+        return reveal.forget(
+            RedirectResponse("/leads/", status_code=303), request, path="/leads/import", shown=False
+        )
+    response = render(request, "leads/import.html", {"report": report})
+    return reveal.forget(response, request, path="/leads/import", shown=True)
 
 
 # --- contacts and notes ---------------------------------------------------------------------------

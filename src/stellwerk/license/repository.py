@@ -227,6 +227,21 @@ class LicenseRepository:
         )
         return rows.all(), int(total or 0)
 
+    async def expiring(
+        self, first: dt.date, last: dt.date, *, limit: int
+    ) -> tuple[Sequence[License], int]:
+        """Active licenses whose last day is from `first` to `last`, the soonest first."""
+        statement = select(License).where(
+            License.is_active.is_(True), License.valid_until.between(first, last)
+        )
+        total = await self.session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = await self.session.scalars(
+            statement.options(joinedload(License.customer))
+            .order_by(License.valid_until, License.id)
+            .limit(limit)
+        )
+        return rows.all(), int(total or 0)
+
     async def existing_ids(self, license_ids: Sequence[int]) -> set[int]:
         rows = await self.session.scalars(select(License.id).where(License.id.in_(license_ids)))
         return set(rows.all())

@@ -91,6 +91,17 @@ class OperationRepository:
         )
         return await paginate(self.session, statement, offset=offset, limit=limit)
 
+    async def failed_since(
+        self, principal: Principal, since: dt.datetime, *, limit: int
+    ) -> tuple[Sequence[Operation], int]:
+        """The operations `principal` may see that failed since `since`, newest first."""
+        statement = (
+            self.readable(principal)
+            .where(Operation.status == "failed", Operation.created_at >= since)
+            .order_by(Operation.created_at.desc(), Operation.id)
+        )
+        return await paginate(self.session, statement, offset=0, limit=limit)
+
     async def run_times(
         self, principal: Principal, *, since: dt.datetime, limit: int
     ) -> Sequence[tuple[str, dt.datetime, dt.datetime]]:

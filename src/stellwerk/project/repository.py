@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.identity.principal import Principal
-from stellwerk.kit.query import paginate
+from stellwerk.kit.query import contains, counts_by, paginate
 from stellwerk.models import Operation, Project
 
 
@@ -61,6 +61,27 @@ class ProjectRepository:
             statement = statement.where(Project.state == state)
         statement = statement.order_by(Project.id.desc())
         return await paginate(self.session, statement, offset=offset, limit=limit)
+
+    async def search(
+        self, principal: Principal, query: str, *, limit: int
+    ) -> tuple[Sequence[Project], int]:
+        """The projects `principal` may see whose name or domain contains `query`."""
+        pattern = contains(query)
+        statement = (
+            self.readable(principal)
+            .where(
+                or_(
+                    Project.name.ilike(pattern, escape="\\"),
+                    Project.domain.ilike(pattern, escape="\\"),
+                )
+            )
+            .order_by(Project.name, Project.id)
+        )
+        return await paginate(self.session, statement, offset=0, limit=limit)
+
+    async def counts_by_state(self, principal: Principal) -> dict[str, int]:
+        """How many projects `principal` may see are in each state."""
+        return await counts_by(self.session, self.readable(principal), Project.state)
 
     async def operation(self, operation_id: uuid.UUID | None) -> Operation | None:
         if operation_id is None:

@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
+from stellwerk.kit.query import contains, paginate
 from stellwerk.kit.time import utc_now
 from stellwerk.models import (
     RedirectDailyCount,
@@ -213,6 +214,22 @@ class DomainRepository:
     async def ids(self, where: DomainFilter) -> builtins.list[int]:
         statement = where.apply(select(RedirectDomain.id).order_by(RedirectDomain.id))
         return list((await self.session.scalars(statement)).all())
+
+    async def search(
+        self, query: str, *, owner_id: int | None, limit: int
+    ) -> tuple[Sequence[RedirectDomain], int]:
+        """The redirect domains of `owner_id` (everyone's for None) whose name or target
+        contains `query`."""
+        pattern = contains(query)
+        statement = select(RedirectDomain).where(
+            RedirectDomain.domain.ilike(pattern, escape="\\")
+            | RedirectDomain.target_url.ilike(pattern, escape="\\")
+        )
+        if owner_id is not None:
+            statement = statement.where(RedirectDomain.owner_id == owner_id)
+        return await paginate(
+            self.session, statement.order_by(RedirectDomain.domain), offset=0, limit=limit
+        )
 
     async def list_by_status(self, statuses: Sequence[str]) -> Sequence[RedirectDomain]:
         rows = await self.session.scalars(

@@ -8,7 +8,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.identity.principal import Principal
-from stellwerk.kit.query import paginate
+from stellwerk.kit.query import contains, paginate
 from stellwerk.models import RegistrarContact, RegistrarDomain
 
 
@@ -48,6 +48,17 @@ class RegistrarRepository:
             statement = statement.where(RegistrarDomain.status == status)
         statement = statement.order_by(RegistrarDomain.name)
         return await paginate(self.session, statement, offset=offset, limit=limit)
+
+    async def search_domains(
+        self, principal: Principal, query: str, *, limit: int
+    ) -> tuple[Sequence[RegistrarDomain], int]:
+        """The registrar domains `principal` may see whose name contains `query`."""
+        statement = (
+            self.readable_domains(principal)
+            .where(RegistrarDomain.name.ilike(contains(query), escape="\\"))
+            .order_by(RegistrarDomain.name)
+        )
+        return await paginate(self.session, statement, offset=0, limit=limit)
 
     async def pending_domains(self, limit: int = 100) -> Sequence[RegistrarDomain]:
         rows = await self.session.execute(

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Select, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.identity.principal import Principal
-from stellwerk.kit.query import paginate
+from stellwerk.kit.query import contains, counts_by, paginate
 from stellwerk.models import ServiceProvider, User, VpsInstance, VpsPlan
 
 # Instances that are gone: kept for the record, left out of lists and reconciliation.
 GONE = ("deleted",)
+
+
+def _cents(value: object) -> Decimal:
+    """A sum as money: SQLite sums NUMERIC columns as floats, PostgreSQL as decimals."""
+    return Decimal(str(value or 0)).quantize(Decimal("0.01"))
 
 
 class ProviderRepository:
@@ -151,6 +157,55 @@ class InstanceRepository:
             .order_by(VpsInstance.created_at.desc(), VpsInstance.id)
         )
         return await paginate(self.session, statement, offset=offset, limit=limit)
+
+    async def search(
+        self, principal: Principal, query: str, *, limit: int
+    ) -> tuple[Sequence[VpsInstance], int]:
+        """The servers `principal` may see whose label or address contains `query`."""
+        pattern = contains(query)
+        statement = (
+            self.readable(principal)
+            .where(
+                VpsInstance.status.not_in(GONE),
+                or_(
+                    VpsInstance.label.ilike(pattern, escape="\\"),
+                    VpsInstance.ip_address.ilike(pattern, escape="\\"),
+                    VpsInstance.ipv6_address.ilike(pattern, escape="\\"),
+                ),
+            )
+            .order_by(VpsInstance.label, VpsInstance.id)
+        )
+        return await paginate(self.session, statement, offset=0, limit=limit)
+
+    async def counts_by_status(self, principal: Principal) -> dict[str, int]:
+        """How many servers `principal` may see are in each state (deleted ones left out)."""
+        statement = self.readable(principal).where(VpsInstance.status.not_in(GONE))
+        return await counts_by(self.session, statement, VpsInstance.status)
+
+    async def monthly_by_provider(self) -> Sequence[tuple[str, Decimal, Decimal]]:
+        """Per provider, for every server that exists: what the company pays the provider a
+        month (the plan's base price; a server without a plan its provider price) and what
+        customers pay for plan servers (their monthly rate). Most expensive first."""
+        cost = func.sum(func.coalesce(VpsPlan.base_price, VpsInstance.monthly_rate, 0))
+        revenue = func.sum(
+            case(
+                (VpsInstance.plan_id.is_not(None), func.coalesce(VpsInstance.monthly_rate, 0)),
+                else_=0,
+            )
+        )
+        name = func.coalesce(ServiceProvider.name, VpsInstance.provider_type, "unknown")
+        rows = await self.session.execute(
+            select(name, cost, revenue)
+            .select_from(VpsInstance)
+            .outerjoin(VpsPlan, VpsPlan.id == VpsInstance.plan_id)
+            .outerjoin(ServiceProvider, ServiceProvider.id == VpsInstance.provider_id)
+            .where(VpsInstance.status.not_in((*GONE, "failed")))
+            .group_by(name)
+            .order_by(cost.desc(), name)
+        )
+        return [
+            (str(label), _cents(spent), _cents(earned)) for label, spent, earned in rows.tuples()
+        ]
 
     async def live_for_provider(self, provider_id: uuid.UUID) -> Sequence[VpsInstance]:
         """Instances that exist (or are being created) at the provider."""

@@ -153,3 +153,113 @@ def hourly_bars(
         f'<figure class="chart-figure"><figcaption>{escape(title)} '
         f'<span class="muted">{escape(summary)}</span></figcaption>{svg}{table}</figure>'
     )
+
+
+# --- small charts for figures (the dashboard) ------------------------------------------------
+
+# The colour class of a state: settled and good, changing, bad, or switched off.
+STATE_COLOURS = {
+    **dict.fromkeys(("running", "active", "live", "completed"), "c-ok"),
+    **dict.fromkeys(
+        (
+            "provisioning",
+            "starting",
+            "stopping",
+            "rebooting",
+            "initializing",
+            "deleting",
+            "pending",
+            "queued",
+            "draft",
+        ),
+        "c-warn",
+    ),
+    **dict.fromkeys(("failed", "error", "dns_error"), "c-bad"),
+    **dict.fromkeys(("off", "stopped", "suspended", "archived", "unknown"), "c-muted"),
+}
+
+
+def state_bar(counts: Mapping[str, int], *, link: str | None = None) -> Markup:
+    """One bar split by state (largest first) with a legend that carries the numbers; with
+    `link`, each legend entry links to `link?state=<state>`."""
+    total = sum(counts.values())
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    parts: list[str] = []
+    x = 0.0
+    for state, count in ordered:
+        width = 0.0 if total == 0 else 100 * count / total
+        parts.append(
+            f'<rect class="{STATE_COLOURS.get(state, "c-accent")}" x="{x:.2f}" y="0" '
+            f'width="{width:.2f}" height="10"></rect>'
+        )
+        x += width
+    legend = []
+    for state, count in ordered:
+        colour = STATE_COLOURS.get(state, "c-accent")
+        name = escape(state)
+        label = f'<a href="{escape(link)}?state={name}">{name}</a>' if link else name
+        legend.append(f'<li><span class="swatch {colour}"></span>{label} {count}</li>')
+    # Every interpolated text is escaped above; the rest are numbers and fixed markup.
+    return Markup(  # noqa: S704
+        f'<svg class="stack" viewBox="0 0 100 10" preserveAspectRatio="none" aria-hidden="true" '
+        f'focusable="false">{"".join(parts)}</svg><ul class="legend">{"".join(legend)}</ul>'
+    )
+
+
+def sparkline(days: Sequence[tuple[dt.date, int]], *, title: str, unit: str = "count") -> Markup:
+    """A bar per day, small, with the numbers in a table below it."""
+    peak = max((value for _, value in days), default=0)
+    slot = 100 / max(len(days), 1)
+    parts = []
+    for index, (day, value) in enumerate(days):
+        height = max(1.0, 0.0 if peak == 0 else 30 * value / peak)  # a day without hits: a line
+        parts.append(
+            f'<rect class="{"bar" if value else "bar zero"}" '
+            f'x="{index * slot + slot * 0.1:.2f}" y="{30 - height:.2f}" '
+            f'width="{slot * 0.8:.2f}" height="{height:.2f}">'
+            f"<title>{day.isoformat()}: {value}</title></rect>"
+        )
+    table = _table(title, ("Day", unit), [(day.isoformat(), value) for day, value in days])
+    # Every interpolated text is escaped above; the rest are numbers and fixed markup.
+    return Markup(  # noqa: S704
+        f'<svg class="spark" viewBox="0 0 100 30" preserveAspectRatio="none" aria-hidden="true" '
+        f'focusable="false">{"".join(parts)}</svg>{table}'
+    )
+
+
+def paired_bars(
+    rows: Sequence[tuple[str, float, float]], *, names: tuple[str, str], title: str
+) -> Markup:
+    """Two bars per label (e.g. cost and revenue) on one scale, with the numbers beside them
+    and in a table."""
+    peak = max((max(a, b) for _, a, b in rows), default=0)
+    items = []
+    for label, first, second in rows:
+        bars = "".join(
+            f'<svg class="hbar" viewBox="0 0 100 10" preserveAspectRatio="none" '
+            f'aria-hidden="true" focusable="false"><rect class="{colour}" x="0" y="0" '
+            f'width="{0.0 if peak == 0 else 100 * value / peak:.1f}" height="10"></rect></svg>'
+            for value, colour in ((first, "c-accent"), (second, "c-second"))
+        )
+        items.append(
+            f'<li><span class="bar-label">{escape(label)}</span><span class="pair">{bars}</span>'
+            f'<span class="bar-value">{first:,.2f}<br>{second:,.2f}</span></li>'
+        )
+    legend = (
+        f'<ul class="legend"><li><span class="swatch c-accent"></span>{escape(names[0])}</li>'
+        f'<li><span class="swatch c-second"></span>{escape(names[1])}</li></ul>'
+    )
+    body = "".join(
+        f"<tr><td>{escape(label)}</td><td>{first:,.2f}</td><td>{second:,.2f}</td></tr>"
+        for label, first, second in rows
+    )
+    table = (
+        f'<details class="chart-table"><summary>{escape(title)} as a table</summary>'
+        f"<table><thead><tr><th>Provider</th><th>{escape(names[0])}</th>"
+        f"<th>{escape(names[1])}</th></tr></thead><tbody>{body}</tbody></table></details>"
+    )
+    listing = "".join(items) or '<li class="empty">Nothing yet.</li>'
+    # Every interpolated text is escaped above; the rest are numbers and fixed markup.
+    return Markup(  # noqa: S704
+        f'{legend}<ul class="bar-list pair-list" aria-hidden="true">{listing}</ul>{table}'
+    )

@@ -14,6 +14,7 @@ from stellwerk.identity.role import Role, scopes_for_role
 from stellwerk.identity.scope import sorted_scopes
 from stellwerk.kit.pagination import Page
 from stellwerk.runtime import Runtime
+from stellwerk.web import reveal
 from stellwerk.web.auth import WebAdmin, WebUser
 from stellwerk.web.forms import date_or_none, field_errors, page_params, read_form, text
 from stellwerk.web.templates import flash, render
@@ -49,13 +50,18 @@ async def _tokens_page(
 
 @router.get("/ui/tokens", response_class=HTMLResponse)
 async def tokens(
-    request: Request, subject: WebUser, session: SessionDep, page: int = 1
+    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep, page: int = 1
 ) -> Response:
-    return await _tokens_page(request, subject, session, page=page)
+    created = reveal.take(request, runtime, kind="token")
+    created = created if isinstance(created, str) else None
+    response = await _tokens_page(request, subject, session, page=page, created=created)
+    return reveal.forget(response, request, path="/ui/tokens", shown=created is not None)
 
 
 @router.post("/ui/tokens", response_class=HTMLResponse)
-async def create_token(request: Request, subject: WebUser, session: SessionDep) -> Response:
+async def create_token(
+    request: Request, subject: WebUser, session: SessionDep, runtime: RuntimeDep
+) -> Response:
     form = await read_form(request)
     try:
         _, plain = await identity_service.token.create(
@@ -74,8 +80,10 @@ async def create_token(request: Request, subject: WebUser, session: SessionDep) 
         )
         return await _tokens_page(request, subject, session, errors=errors, status_code=422)
     await session.flush()
-    # Shown in this response only: never in a URL, a cookie or a later page.
-    return await _tokens_page(request, subject, session, created=plain, status_code=201)
+    # Shown once, on the page this redirects to: never in a URL, never stored in plain text.
+    response = RedirectResponse("/ui/tokens", status_code=303)
+    reveal.stash(response, request, runtime, kind="token", value=plain, path="/ui/tokens")
+    return response
 
 
 @router.post("/ui/tokens/{token_id}/revoke")
@@ -200,12 +208,21 @@ async def delete_user(user_id: int, subject: WebAdmin, session: SessionDep) -> R
 
 
 @router.get("/ui/api-key", response_class=HTMLResponse)
-async def api_key(request: Request, _: WebAdmin, session: SessionDep) -> Response:
+async def api_key(
+    request: Request, _: WebAdmin, session: SessionDep, runtime: RuntimeDep
+) -> Response:
     key = await identity_service.system_api_key.active(session)
-    return render(request, "identity/api_key.html", {"key": key, "created": None})
+    created = reveal.take(request, runtime, kind="api-key")
+    created = created if isinstance(created, str) else None
+    response = render(request, "identity/api_key.html", {"key": key, "created": created})
+    return reveal.forget(response, request, path="/ui/api-key", shown=created is not None)
 
 
-@router.post("/ui/api-key/rotate", response_class=HTMLResponse)
-async def rotate_api_key(request: Request, subject: WebAdmin, session: SessionDep) -> Response:
-    key, plain = await identity_service.system_api_key.rotate(session, subject.actor)
-    return render(request, "identity/api_key.html", {"key": key, "created": plain})
+@router.post("/ui/api-key/rotate")
+async def rotate_api_key(
+    request: Request, subject: WebAdmin, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    _, plain = await identity_service.system_api_key.rotate(session, subject.actor)
+    response = RedirectResponse("/ui/api-key", status_code=303)
+    reveal.stash(response, request, runtime, kind="api-key", value=plain, path="/ui/api-key")
+    return response

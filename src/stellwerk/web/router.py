@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -11,6 +12,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stellwerk.audit.service import audit
+from stellwerk.dashboard.service import TREND_DAYS
+from stellwerk.dashboard.service import dashboard as dashboard_service
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import RateLimited, StellwerkError
 from stellwerk.identity import service as identity_service
@@ -19,14 +22,16 @@ from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.secret import tokens_equal
 from stellwerk.models import AuditEvent
 from stellwerk.operation.service import operation as operation_service
+from stellwerk.web import nav
 from stellwerk.web.auth import WebUser
-from stellwerk.web.nav import NAV
+from stellwerk.web.charts import paired_bars, sparkline, state_bar
 from stellwerk.web.templates import render, templates
 
 router = APIRouter(include_in_schema=False)
 
 LOGIN_CSRF_COOKIE = "stellwerk_login_csrf"
-templates.env.globals["nav"] = NAV
+templates.env.globals["nav"] = nav.NAV
+templates.env.globals["nav_current"] = nav.current
 
 
 def _safe_next(value: str | None) -> str:
@@ -119,6 +124,15 @@ async def logout(request: Request, subject: WebUser, session: SessionDep) -> Res
 @router.get("/ui", response_class=HTMLResponse)
 @router.get("/ui/", response_class=HTMLResponse)
 async def dashboard(request: Request, subject: WebUser, session: SessionDep) -> Response:
+    figures = await dashboard_service.figures(
+        session,
+        subject.principal,
+        servers=subject.has("read:servers"),
+        projects=subject.has("read:projects"),
+        licenses=subject.has("read:licenses"),
+        hits=subject.has("read:domains"),
+        costs=subject.is_admin,
+    )
     running, running_total = await operation_service.list(
         session, subject.principal, params=PageParams(page=1, per_page=10), status="running"
     )
@@ -128,10 +142,25 @@ async def dashboard(request: Request, subject: WebUser, session: SessionDep) -> 
     events: Sequence[AuditEvent] = []
     if subject.is_admin:
         events, _ = await audit.list(session, params=PageParams(page=1, per_page=15))
+    money = figures.money or []
     return render(
         request,
         "dashboard.html",
         {
+            "figures": figures,
+            "servers_chart": state_bar(figures.servers or {}),
+            "projects_chart": state_bar(figures.projects or {}, link="/ui/projects"),
+            "hits_chart": sparkline(
+                figures.hits_per_day or [], title="Redirect hits per day", unit="Hits"
+            ),
+            "money_chart": paired_bars(
+                [(m.provider, float(m.cost), float(m.revenue)) for m in money],
+                names=("Provider cost", "Plan revenue"),
+                title="Monthly cost and revenue per provider",
+            ),
+            "cost": sum((m.cost for m in money), Decimal(0)),
+            "revenue": sum((m.revenue for m in money), Decimal(0)),
+            "trend_days": TREND_DAYS,
             "running": running,
             "running_total": running_total,
             "recent": recent,

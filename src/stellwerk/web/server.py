@@ -38,7 +38,6 @@ WebServerWriter = Annotated[AuthSubject, Depends(WebAccess(scope="write:servers"
 router = APIRouter(include_in_schema=False)
 
 # Power actions every provider offers; power_cycle only where the provider has it.
-POWER_ACTIONS = ("boot", "shutdown", "reboot", "power_off")
 ACTION_LABELS = {
     "boot": "Boot",
     "shutdown": "Shut down",
@@ -47,8 +46,30 @@ ACTION_LABELS = {
     "power_cycle": "Power cycle",
     "delete": "Delete",
 }
+# What each state allows: no "Boot" on a running server, nothing but waiting (or deleting)
+# while it changes state. A state the provider reported that Stellwerk does not know
+# (`unknown`) offers everything: the provider decides.
+STATE_ACTIONS: dict[str, tuple[str, ...]] = {
+    "running": ("shutdown", "reboot", "power_off", "power_cycle"),
+    "off": ("boot",),
+    "stopped": ("boot",),
+    "unknown": ("boot", "shutdown", "reboot", "power_off", "power_cycle"),
+}
+# The API's limits (InstanceCreate), checked before anything is ordered.
+MAX_SSH_KEYS = 50
+MAX_USER_DATA = 65536
 # States that change on their own: the pages keep polling while a server is in one.
 SETTLING = frozenset({"provisioning", "starting", "stopping", "rebooting", "initializing"})
+
+
+def confirmation(action: str, instance: VpsInstance) -> str | None:
+    """What to ask before an action that can lose data (None: a graceful one, just do it)."""
+    label = instance.label
+    return {
+        "delete": f"Delete {label} at {instance.provider_type}? Its disks are gone for good.",
+        "power_off": f"Power off {label}? Like pulling the plug: unsaved data is lost.",
+        "power_cycle": f"Power cycle {label}? Like pulling the plug and plugging it in again.",
+    }.get(action)
 
 
 def _back(url: str, message: str) -> Response:
@@ -64,6 +85,12 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return None
 
 
+def _password(form: FormData) -> str | None:
+    """The root password as typed (spaces count), or None when left empty."""
+    value = form.get("rootPassword")
+    return value if isinstance(value, str) and value else None
+
+
 def _money(form: FormData, name: str) -> Decimal:
     try:
         value = Decimal(text(form, name) or "0")
@@ -75,17 +102,25 @@ def _money(form: FormData, name: str) -> Decimal:
 
 
 def actions_for(instance: VpsInstance) -> list[str]:
-    if instance.status in ("deleted", "failed"):
-        return ["delete"] if instance.status == "failed" else []
-    actions = list(POWER_ACTIONS)
+    """The actions that make sense in the server's state, delete last."""
+    if instance.status == "deleted":
+        return []
     entry = registry.find(instance.provider_type or "")
-    if (
+    cycles = bool(
         entry is not None
         and entry.capabilities
         and "power_cycle" in entry.capabilities.power_actions
-    ):
-        actions.append("power_cycle")
-    return [*actions, "delete"]
+    )
+    actions = [
+        action
+        for action in STATE_ACTIONS.get(instance.status, ())
+        if action != "power_cycle" or cycles
+    ]
+    # A server still being created (or that failed before) has nothing at the provider to
+    # delete yet.
+    if instance.provider_instance_id is not None:
+        actions.append("delete")
+    return actions
 
 
 async def _instance(
@@ -488,8 +523,10 @@ async def create_server(
     request: Request, subject: WebServerWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     form = await read_form(request)
-    names = ("provider_id", "label", "region", "type", "image", "tags")
+    names = ("provider_id", "label", "region", "type", "image", "tags", "sshKeys", "user_data")
+    # The root password is never put back into the form, not even after an error.
     values = {name: text(form, name) for name in names}
+    values["backups"] = "on" if checked(form, "backups") else ""
     body: dict[str, Any] = {
         "provider_id": _uuid_or_none(values["provider_id"]),
         "label": values["label"],
@@ -499,10 +536,17 @@ async def create_server(
         "backups": checked(form, "backups"),
         "ipv6": True,
         "tags": [t.strip() for t in values["tags"].split(",") if t.strip()],
+        "sshKeys": [line.strip() for line in values["sshKeys"].splitlines() if line.strip()],
+        "rootPassword": _password(form),
+        "user_data": values["user_data"] or None,
     }
     try:
         if body["provider_id"] is None:
             raise ValidationFailed("Choose a provider", field="provider_id")
+        if len(body["sshKeys"]) > MAX_SSH_KEYS:
+            raise ValidationFailed(f"Enter at most {MAX_SSH_KEYS} SSH keys", field="sshKeys")
+        if len(values["user_data"]) > MAX_USER_DATA:
+            raise ValidationFailed("User data is at most 64 KiB", field="user_data")
         instance, _ = await instance_service.create(
             session,
             subject.actor,
@@ -545,8 +589,10 @@ async def _detail_context(
         "operation": operation,
         "operation_done": operation_done,
         "settling": instance.status in SETTLING or not operation_done,
-        "actions": actions_for(instance),
-        "labels": ACTION_LABELS,
+        "actions": [
+            (action, ACTION_LABELS[action], confirmation(action, instance))
+            for action in actions_for(instance)
+        ],
     }
 
 

@@ -9,8 +9,13 @@
 //   <button data-pick="7" data-pick-into="#field" data-pick-label="…" data-pick-show="#p">
 //                                        puts 7 into the hidden #field and the label into #p
 //   <input type="checkbox" data-check-all="ids">   checks or clears every checkbox named ids
+//   <button class="menu-button" aria-controls="sidenav">   opens and closes the navigation
+//   <input data-suggest="/ui/search/suggest" aria-controls="id">   the search box: "/" focuses it,
+//                                        typing shows matches in #id, arrows move through them
+//   a field whose error is shown in #<name>-error: the error goes once the field is changed
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");
   document.addEventListener("submit", function (event) {
     var form = event.target;
     var question = form.getAttribute && form.getAttribute("data-confirm");
@@ -91,4 +96,91 @@
     window.setTimeout(tick, interval);
   }
   document.querySelectorAll("[data-poll]").forEach(poll);
+
+  // The navigation below 768 px: folded behind the menu button.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".menu-button");
+    if (!button) { return; }
+    var menu = document.getElementById(button.getAttribute("aria-controls"));
+    if (!menu) { return; }
+    var open = !menu.classList.contains("open");
+    menu.classList.toggle("open", open);
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) { var first = menu.querySelector("a"); if (first) { first.focus(); } }
+  });
+  // A field's error message belongs to what was sent: editing the field hides it.
+  function clearError(event) {
+    var field = event.target;
+    if (!field.name || !field.form) { return; }
+    var error = document.getElementById(field.name + "-error");
+    if (error && error.classList.contains("field-error")) {
+      error.hidden = true;
+      field.removeAttribute("aria-invalid");
+    }
+  }
+  document.addEventListener("input", clearError);
+  document.addEventListener("change", clearError);
+  // The search box.
+  var search = document.querySelector("input[data-suggest]");
+  if (search) {
+    var box = document.getElementById(search.getAttribute("aria-controls"));
+    var close = function () { if (box) { box.innerHTML = ""; } };
+    var links = function () { return box ? Array.prototype.slice.call(box.querySelectorAll("a")) : []; };
+    var fetchSuggestions = function () {
+      var query = search.value.trim();
+      var ticket = (search.stellwerkTicket || 0) + 1;
+      search.stellwerkTicket = ticket;
+      if (!query) { close(); return; }
+      fetch(search.getAttribute("data-suggest") + "?q=" + encodeURIComponent(query),
+        { headers: { "Accept": "text/html" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (html !== null && box && search.stellwerkTicket === ticket && search.value.trim()) {
+            box.innerHTML = html;
+          }
+        })
+        .catch(function () { /* the next keystroke tries again */ });
+    };
+    search.addEventListener("input", function () {
+      window.clearTimeout(search.stellwerkTimer);
+      search.stellwerkTimer = window.setTimeout(fetchSuggestions, 200);
+    });
+    search.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown") {
+        var found = links();
+        if (found.length) { event.preventDefault(); found[0].focus(); }
+      } else if (event.key === "Escape") {
+        close();
+        search.blur();
+      }
+    });
+    if (box) {
+      box.addEventListener("keydown", function (event) {
+        var found = links();
+        var index = found.indexOf(document.activeElement);
+        if (event.key === "ArrowDown" && index < found.length - 1) {
+          event.preventDefault(); found[index + 1].focus();
+        } else if (event.key === "ArrowUp") {
+          event.preventDefault();
+          if (index > 0) { found[index - 1].focus(); } else { search.focus(); }
+        } else if (event.key === "Escape") {
+          close(); search.focus();
+        }
+      });
+    }
+    document.addEventListener("click", function (event) {
+      if (!event.target.closest || !event.target.closest(".search")) { close(); }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+      var target = event.target;
+      var tag = target && target.tagName;
+      if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable)) {
+        return;
+      }
+      event.preventDefault();
+      search.focus();
+      search.select();
+    });
+  }
 })();

@@ -1,0 +1,1 @@
+"""The dashboard's figures, each from the repository of its area and scoped by the viewer."""
