@@ -101,7 +101,12 @@ async def test_a_customer_cannot_decide_who_holds_the_companys_domains(
     }
     created = await client.post("/api/registrar/contacts", json=contact, headers=carol)
     assert created.status_code == 403
-    assert created.json() == {"error": "forbidden", "code": "missing_scope", "required": "admin"}
+    assert created.json() == {
+        "error": "forbidden",
+        "code": "missing_scope",
+        "required": "admin",
+        "detail": "This credential lacks the scope admin",
+    }
     assert (await client.get("/api/registrar/contacts", headers=carol)).status_code == 403
     adopted = await client.post(
         "/api/registrar/contacts", json={"provider_contact_id": "12345"}, headers=admin

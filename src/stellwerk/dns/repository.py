@@ -8,6 +8,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.identity.principal import Principal
+from stellwerk.kit.query import escape_like
 from stellwerk.models import DnsZone
 
 
@@ -31,6 +32,28 @@ class DnsZoneRepository:
 
     async def list_readable(self, principal: Principal) -> Sequence[DnsZone]:
         return (await self.session.scalars(self.readable(principal).order_by(DnsZone.name))).all()
+
+    async def overlapping(self, name: str) -> Sequence[DnsZone]:
+        """The zones that are `name`, contain it or lie inside it. On a shared name server the
+        most specific zone answers, so each of them decides who may serve `name`."""
+        labels = name.split(".")
+        ancestors = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+        inside = DnsZone.name.like("%." + escape_like(name), escape="\\")
+        statement = select(DnsZone).where(DnsZone.name.in_(ancestors) | inside)
+        return (await self.session.scalars(statement)).all()
+
+    async def others_overlapping(self, principal: Principal, name: str) -> Sequence[DnsZone]:
+        """The zones overlapping `name` (see `overlapping`) that `principal` may not edit."""
+        found = await self.overlapping(name)
+        if not found:
+            return []
+        ids = [z.id for z in found]
+        mine = set(
+            await self.session.scalars(
+                self.readable(principal).with_only_columns(DnsZone.id).where(DnsZone.id.in_(ids))
+            )
+        )
+        return [z for z in found if z.id not in mine]
 
     async def get(self, name: str) -> DnsZone | None:
         result = await self.session.execute(select(DnsZone).where(DnsZone.name == name))

@@ -155,8 +155,12 @@ class DnsService:
             )
         repository = DnsZoneRepository(session)
         row = await repository.get(zone)
-        if row is not None and await repository.get_readable(principal, zone) is None:
-            raise Conflict(f"{zone} is someone else's zone", code="zone_exists", field="name")
+        if await repository.others_overlapping(principal, zone):
+            # On a shared name server the most specific zone answers: neither the zone itself
+            # nor one inside or around it may be someone else's.
+            raise Conflict(
+                f"{zone} is, or overlaps, someone else's zone", code="zone_exists", field="name"
+            )
         if row is not None and row.provider != chosen:
             raise ValidationFailed(
                 f"{zone} is served by {row.provider}; remove it first", field="provider"

@@ -19,10 +19,14 @@ async def count(session: AsyncSession, statement: Select[Any]) -> int:
     return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
+def escape_like(text: str) -> str:
+    """`text` for a LIKE pattern with `escape="\\"`: its wildcards match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def contains(text: str) -> str:
     """A case-insensitive LIKE pattern (use with `escape="\\"`) for values containing `text`."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
+    return f"%{escape_like(text).lower()}%"
 
 
 async def counts_by(

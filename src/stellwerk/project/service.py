@@ -87,13 +87,9 @@ class ProjectService:
             raise Conflict(f"A project named {name} exists", code="project_exists", field="name")
         if await repository.by_domain(domain) is not None:
             raise Conflict(f"A project uses {domain}", code="domain_in_use", field="domain")
-        zones = DnsZoneRepository(session)
-        if (
-            await zones.get(domain) is not None
-            and await zones.get_readable(principal, domain) is None
-        ):
+        if await DnsZoneRepository(session).others_overlapping(principal, domain):
             raise Conflict(
-                f"The DNS zone {domain} belongs to someone else",
+                f"{domain} is in a DNS zone that belongs to someone else",
                 code="domain_in_use",
                 field="domain",
             )

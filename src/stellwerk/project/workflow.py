@@ -27,7 +27,8 @@ from stellwerk.config import Settings
 from stellwerk.dns.repository import DnsZoneRepository
 from stellwerk.dns.service import setup_project_dns
 from stellwerk.exceptions import StellwerkError
-from stellwerk.identity.role import is_company_role
+from stellwerk.identity.principal import Principal
+from stellwerk.identity.role import Role, is_company_role
 from stellwerk.kit import netguard
 from stellwerk.kit.query import insert_first
 from stellwerk.kit.time import utc_now
@@ -244,25 +245,55 @@ def _record_json(record: DnsRecord, created: bool) -> dict[str, Any]:
     }
 
 
-async def _claim_zone(project_id: int, provider: str) -> tuple[str, int | None]:
+async def _zone_principal(session: Any, project: Project) -> Principal:
+    """Whose zone the project's is: its owner's if a customer owns the project, else the
+    company's (a zone no customer owns)."""
+    owner = await session.get(User, project.owner_user_id) if project.owner_user_id else None
+    if owner is not None and not is_company_role(owner.role):
+        return Principal(user_id=owner.id, role=Role.CUSTOMER)
+    return Principal(user_id=None, role=Role.STAFF)
+
+
+async def _claim_zone(project_id: int, provider: str) -> str:
     """Record the project's zone before anything is written at the provider, as the project
-    owner's zone (a customer's) or the company's. Refuses a zone that belongs to someone else."""
+    owner's zone (a customer's) or the company's. Refuses a zone that is, contains or lies inside
+    a zone someone else owns: on a shared name server the most specific zone answers."""
     async with worker_database().session() as session:
         project = await _load(session, project_id)
-        owner = await session.get(User, project.owner_user_id) if project.owner_user_id else None
-        zone_owner = owner.id if owner is not None and not is_company_role(owner.role) else None
+        principal = await _zone_principal(session, project)
         zones = DnsZoneRepository(session)
-        zone = await zones.get(project.domain)
-        if zone is None:
-            zone = DnsZone(name=project.domain, provider=provider, owner_user_id=zone_owner)
-            if not await insert_first(session, zone):
-                zone = await zones.get(project.domain)
-        if zone is None or zone.owner_user_id != zone_owner:
+        if await zones.others_overlapping(principal, project.domain):
             raise StepFailed(
-                f"The DNS zone {project.domain} belongs to someone else",
+                f"{project.domain} is in a DNS zone that belongs to someone else",
                 code="zone_not_yours",
             )
-        return zone.provider, zone_owner
+        zone = await zones.get(project.domain)
+        if zone is None:
+            zone = DnsZone(name=project.domain, provider=provider, owner_user_id=principal.user_id)
+            if not await insert_first(session, zone):
+                zone = await zones.get(project.domain)
+        if zone is None or zone.owner_user_id != principal.user_id:
+            raise StepFailed(
+                f"The DNS zone {project.domain} belongs to someone else", code="zone_not_yours"
+            )
+        return zone.provider
+
+
+async def _unrecorded_zones_at(settings: Settings, provider: str, domain: str) -> list[str]:
+    """The zones at the provider that are `domain` or contain it (not the top-level domain)."""
+    labels = domain.split(".")
+    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    found = []
+    async with connect.dns(settings, provider) as dns:
+        for name in candidates:
+            try:
+                await dns.get_zone(zone=name)
+            except ProviderError as error:
+                if error.code != NOT_FOUND:
+                    raise
+                continue
+            found.append(name)
+    return found
 
 
 @DBOS.step(name="project.dns", **RETRY)
@@ -279,29 +310,25 @@ async def step_dns(project_id: int) -> dict[str, Any]:
         previous = {str(r.get("id")): bool(r.get("created")) for r in project.dns_records}
         known = zone is not None
     if not known:
-        # A customer's project never takes over a zone that already exists at the provider
-        # without being recorded here: it may be the company's or another customer's.
+        # A customer's project never takes over a zone that exists at the provider without being
+        # recorded here, nor puts a zone inside one: it may be the company's or another
+        # customer's, and the most specific zone on a shared name server answers.
         async with worker_database().session() as session:
-            project = await _load(session, project_id)
-            owner_id = project.owner_user_id
-            owner = await session.get(User, owner_id) if owner_id else None
-            customer = owner is not None and not is_company_role(owner.role)
-        if customer:
-            async with connect.dns(settings, provider) as dns:
-                exists = True
-                try:
-                    await dns.get_zone(zone=domain)
-                except ProviderError as error:
-                    if error.code != NOT_FOUND:
-                        raise
-                    exists = False
-            if exists:
+            principal = await _zone_principal(session, await _load(session, project_id))
+            recorded = {z.name for z in await DnsZoneRepository(session).overlapping(domain)}
+        if principal.user_id is not None:
+            unrecorded = [
+                z
+                for z in await _unrecorded_zones_at(settings, provider, domain)
+                if z not in recorded
+            ]
+            if unrecorded:
                 raise StepFailed(
-                    f"The DNS zone {domain} exists at {provider} but is not recorded as yours; "
-                    "ask the company to assign it to you",
+                    f"The DNS zone {unrecorded[0]} exists at {provider} but is not recorded as "
+                    "yours; ask the company to assign it to you",
                     code="zone_not_yours",
                 )
-    provider, _ = await _claim_zone(project_id, provider)
+    provider = await _claim_zone(project_id, provider)
     async with connect.dns(settings, provider) as dns:
         existing_ids: set[str] = set()
         try:
