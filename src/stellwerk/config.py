@@ -71,14 +71,17 @@ class Settings(BaseSettings):
     module_mount_target: str = "/module"
     module_index_ttl_seconds: float = 300.0
     module_max_archive_bytes: int = 100 * 1024 * 1024
-    # How often an open `/modules/events` stream checks that its credential is still valid.
-    module_events_recheck_seconds: float = 30.0
+    # How often an open `/modules/events` stream or `/ws/module_feed` socket checks that its
+    # credential is still valid (so either ends within this long of a revocation).
+    module_events_recheck_seconds: float = 15.0
 
     # Durable operations
     executor_id: str = "local"
     workers: bool = True
     # What `stellwerk serve` runs: everything (all), only HTTP (api), or only workflows (worker).
     role: Literal["all", "api", "worker"] = "all"
+    # How long an operation waits for the answer to a question before it fails.
+    operation_prompt_timeout_seconds: float = Field(default=3600.0, gt=0)
 
     # Sandboxes
     sandbox: bool | None = None

@@ -18,6 +18,7 @@ from stellwerk.models.module_pin import ModulePin
 from stellwerk.models.module_repository import ModuleRepository
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
+from stellwerk.models.operation_prompt import OperationPrompt
 from stellwerk.models.project import Project
 from stellwerk.models.redirect_daily_country import RedirectDailyCountry
 from stellwerk.models.redirect_daily_total import RedirectDailyTotal
@@ -57,6 +58,7 @@ __all__ = [
     "ModuleRepository",
     "Operation",
     "OperationEvent",
+    "OperationPrompt",
     "Project",
     "RedirectDailyCountry",
     "RedirectDailyTotal",
