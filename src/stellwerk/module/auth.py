@@ -26,3 +26,9 @@ def visible_owner(subject: AuthSubject) -> int | None:
     """Whose module operations the caller sees: None for everyone's (the company), else their
     own (the same rule as `OperationRepository.readable`)."""
     return subject.principal.owner_filter
+
+
+def answerable_owner(subject: AuthSubject) -> int | None:
+    """Whose waiting module operations the caller may answer: their own; every one for admins
+    (the same rule as cancelling, `OperationRepository.cancellable`)."""
+    return None if subject.principal.is_admin else subject.user.id

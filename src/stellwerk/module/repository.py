@@ -219,7 +219,7 @@ class ModuleOperationRepository:
     async def active(self, kinds: Sequence[str]) -> Sequence[Operation]:
         rows = await self.session.scalars(
             select(Operation).where(
-                Operation.kind.in_(kinds), Operation.status.in_(("queued", "running"))
+                Operation.kind.in_(kinds), Operation.status.in_(("queued", "running", "waiting"))
             )
         )
         return rows.all()
