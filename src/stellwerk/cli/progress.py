@@ -29,9 +29,10 @@ def describe_prompts(operation_id: uuid.UUID, prompts: Sequence[OperationPrompt]
         for option in prompt.options:
             console.print(f"    {option['id']:<34} {option['label']}")
         first = prompt.options[0]["id"] if prompt.options else "<option>"
+        console.print(f"  Answer by {prompt.expires_at:%Y-%m-%d %H:%M:%S} UTC with:")
         console.print(
-            f"  Answer with: stellwerk ops answer {operation_id} {first} "
-            f"--prompt {prompt.prompt_id}  (by {prompt.expires_at:%Y-%m-%d %H:%M:%S} UTC)"
+            f"    stellwerk ops answer {operation_id} {first} --prompt {prompt.prompt_id}",
+            soft_wrap=True,
         )
 
 
