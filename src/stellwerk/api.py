@@ -12,6 +12,7 @@ from stellwerk.lead.pages import router as lead_pages_router
 from stellwerk.lead.router import router as lead_router
 from stellwerk.license.router import admin_router as license_admin_router
 from stellwerk.license.router import client_router as license_client_router
+from stellwerk.module.feed_router import router as module_feed_router
 from stellwerk.module.router import router as module_router
 from stellwerk.operation.router import router as operation_router
 from stellwerk.project.router import router as project_router
@@ -43,6 +44,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(dns_router)
     app.include_router(project_router)
     app.include_router(module_router)
+    app.include_router(module_feed_router)
     app.include_router(server_router)
     app.include_router(license_client_router)
     app.include_router(license_admin_router)

@@ -13,6 +13,7 @@ from stellwerk.models.lead_note_version import LeadNoteVersion
 from stellwerk.models.license import License
 from stellwerk.models.license_activation import LicenseActivation
 from stellwerk.models.license_session import LicenseSession
+from stellwerk.models.module_feed_ticket import ModuleFeedTicket
 from stellwerk.models.module_instance import ModuleInstance
 from stellwerk.models.module_pin import ModulePin
 from stellwerk.models.module_repository import ModuleRepository
@@ -53,6 +54,7 @@ __all__ = [
     "License",
     "LicenseActivation",
     "LicenseSession",
+    "ModuleFeedTicket",
     "ModuleInstance",
     "ModulePin",
     "ModuleRepository",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from stellwerk.database import SessionDep
 from stellwerk.identity.auth import AuthSubject, RuntimeDep
@@ -16,10 +14,8 @@ from stellwerk.module.auth import (
     ModulesReader,
     ModulesWriter,
     answerable_owner,
-    modules_reader,
     visible_owner,
 )
-from stellwerk.module.feed import operation_feed
 from stellwerk.module.pins import module_pin
 from stellwerk.module.schemas import (
     AnswerRequest,
@@ -333,47 +329,6 @@ async def answer_operation(
         session, subject.actor, operation, answer=body.answer, prompt_id=body.prompt_id
     )
     return await module_instance.respond(session, operation, status_prefix=MODULES_STATUS)
-
-
-@router.get(
-    "/modules/events",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
-)
-async def operation_events(
-    request: Request,
-    subject: ModulesReader,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    operation_id: Annotated[
-        str | None, Query(description="Only this operation; the stream ends when it finishes")
-    ] = None,
-) -> StreamingResponse:
-    """Live feed (server-sent events) of updates to the module operations you may see (all for
-    admins). The credential is checked again every `STELLWERK_MODULE_EVENTS_RECHECK_SECONDS`;
-    once it is revoked or expired the stream sends `event: end` and closes."""
-    owner = visible_owner(subject)
-    parsed: uuid.UUID | None = None
-    if operation_id is not None:
-        parsed = (await module_instance.operation(session, operation_id, owner_user_id=owner)).id
-
-    async def recheck() -> int | None:
-        request.state.auth_subject = None  # authenticate afresh, not from this request's cache
-        async with runtime.database.session() as check_session:
-            again = await modules_reader(request, check_session)
-        return visible_owner(again)
-
-    return StreamingResponse(
-        operation_feed(
-            runtime.database,
-            owner_user_id=owner,
-            recheck=recheck,
-            recheck_seconds=runtime.settings.module_events_recheck_seconds,
-            operation_id=parsed,
-        ),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
 
 
 # --- instances ----------------------------------------------------------------------------------

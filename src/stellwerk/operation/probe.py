@@ -35,6 +35,7 @@ async def probe_step(operation_id: str, number: int, total: int, seconds: float)
                 progress=int(100 * (number - 1) / total),
                 message=f"Probe step {number} of {total} ran",
                 step=f"probe-{number}",
+                status="running",
             )
         )
     return number

@@ -50,6 +50,7 @@ class OperationEventRead(BaseModel):
     progress: int
     message: str
     step: str | None
+    status: OperationStatus | None = None
 
 
 class OperationRead(BaseModel):

@@ -127,7 +127,13 @@ class OperationService:
                 raise
             return existing, False
         await repository.add_event(
-            OperationEvent(operation_id=operation_id, progress=0, message=message, step="queued")
+            OperationEvent(
+                operation_id=operation_id,
+                progress=0,
+                message=message,
+                step="queued",
+                status="queued",
+            )
         )
         await audit.record(
             session,
@@ -303,6 +309,7 @@ class OperationService:
                 progress=operation.progress,
                 message=f"Cancelled by {actor.name}",
                 step="cancel",
+                status="cancelled",
             )
         )
         await audit.record(

@@ -118,7 +118,11 @@ async def _progress(operation_id: str, percent: int, message: str, step: str | N
         )
         await repository.add_event(
             OperationEvent(
-                operation_id=operation.id, progress=percent, message=message[:500], step=step
+                operation_id=operation.id,
+                progress=percent,
+                message=message[:500],
+                step=step,
+                status="running",
             )
         )
 
@@ -149,6 +153,7 @@ async def _finish(
                     progress=100 if status == "completed" else 0,
                     message=str(message)[:500],
                     step="finish",
+                    status=status,
                 )
             )
 
@@ -204,6 +209,7 @@ async def _ask(
                 progress=operation.progress,
                 message=note[:500],
                 step=f"prompt:{prompt_id}"[:80],
+                status="running" if answered else "waiting",
             )
         )
 
@@ -238,6 +244,7 @@ async def _await_answer(operation_id: str, prompt_id: str) -> dict[str, Any]:
                     progress=operation.progress,
                     message=f"Answered by {prompt.answered_by}: {label}"[:500],
                     step=f"answer:{prompt_id}"[:80],
+                    status="running",
                 )
             )
         return {"answer": prompt.answer}

@@ -1,5 +1,6 @@
-"""Operation prompts (questions an operation waits on, with their answers) and the single use
-of module feed tickets.
+"""Operation prompts (questions an operation waits on, with their answers), the status each
+operation event happened in (so live feeds replay every step), and the single use of module
+feed tickets.
 
 Revision ID: 1500
 Revises: 1010
@@ -25,6 +26,8 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgres
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("operation_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("status", sa.String(length=20), nullable=True))
     op.create_table(
         "operation_prompts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -51,8 +54,21 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_operation_prompts_operation_id"), "operation_prompts", ["operation_id"]
     )
+    op.create_table(
+        "module_feed_tickets",
+        sa.Column("nonce_hash", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", stellwerk.kit.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("nonce_hash", name=op.f("pk_module_feed_tickets")),
+    )
+    op.create_index(
+        op.f("ix_module_feed_tickets_expires_at"), "module_feed_tickets", ["expires_at"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_module_feed_tickets_expires_at"), table_name="module_feed_tickets")
+    op.drop_table("module_feed_tickets")
     op.drop_index(op.f("ix_operation_prompts_operation_id"), table_name="operation_prompts")
     op.drop_table("operation_prompts")
+    with op.batch_alter_table("operation_events", schema=None) as batch_op:
+        batch_op.drop_column("status")
