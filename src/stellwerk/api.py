@@ -13,6 +13,7 @@ from stellwerk.lead.router import router as lead_router
 from stellwerk.license.router import admin_router as license_admin_router
 from stellwerk.license.router import client_router as license_client_router
 from stellwerk.module.feed_router import router as module_feed_router
+from stellwerk.module.frontend_router import router as module_frontend_router
 from stellwerk.module.router import router as module_router
 from stellwerk.operation.router import router as operation_router
 from stellwerk.project.router import router as project_router
@@ -65,3 +66,5 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(web_module_router)
     app.include_router(web_redirect_router)
     app.include_router(web_domain_router)
+    # Last: module frontends take the paths no route of Stellwerk's own takes.
+    app.include_router(module_frontend_router)

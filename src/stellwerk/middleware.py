@@ -109,6 +109,8 @@ async def _reject_too_large(scope: Scope, send: Send, limit: int) -> None:
 
 # The API documentation pages load their scripts from their own assets; leave them be.
 DOC_PAGES = ("/api/docs", "/api/redoc")
+# Set in the scope by the module frontend proxy.
+MODULE_FRONTEND = "stellwerk.module_frontend"
 _ALWAYS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -140,7 +142,9 @@ class SecurityHeadersMiddleware:
                 is_html = any(
                     k == b"content-type" and v.startswith(b"text/html") for k, v in headers
                 )
-                if is_html and not scope["path"].startswith(DOC_PAGES):
+                # A module frontend's pages carry the module's own policy, not Stellwerk's.
+                own = not scope["path"].startswith(DOC_PAGES) and not scope.get(MODULE_FRONTEND)
+                if is_html and own:
                     headers.extend(_HTML)
                 headers.extend(_ALWAYS)
                 message["headers"] = headers

@@ -21,6 +21,7 @@ from stellwerk.kit.time import utc_now
 from stellwerk.models import ModuleInstance, ModuleRepository, Operation, OperationPrompt
 from stellwerk.module import workflow
 from stellwerk.module.files import ModuleFiles
+from stellwerk.module.frontends import frontend_url
 from stellwerk.module.manifest import (
     IndexModule,
     IndexVersion,
@@ -518,7 +519,7 @@ class ModuleInstanceService:
             version=instance.version,
             status=_documented_status(instance.status, live),
             is_primary=instance.is_primary,
-            frontend_url=instance.frontend_url,
+            frontend_url=frontend_url(instance),
             created_at=instance.created_at,
             updated_at=instance.updated_at,
         )

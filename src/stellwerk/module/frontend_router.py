@@ -1,0 +1,224 @@
+"""Module frontends through Stellwerk: `/{module_name}/…` reaches the primary instance,
+`/{module_name}/{instance_id}/…` any instance, as a reverse proxy (HTTP with streamed bodies,
+and WebSocket upgrades) behind Stellwerk's login.
+
+These routes come last and never take a path whose first segment is one of Stellwerk's own
+(`/api`, `/modules`, `/ui`, …): a module with such a name has no frontend URL. The instance
+sees the request from its own root, with `X-Forwarded-Prefix` (`/v2_dashboard`),
+`X-Forwarded-Host`, `X-Forwarded-Proto`, `X-Forwarded-For` and `X-Forwarded-User` (who is
+logged in); never Stellwerk's `Authorization`, session cookie or CSRF token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from starlette.routing import Match, Mount
+from starlette.types import Scope
+
+from stellwerk.database import SessionDep
+from stellwerk.exceptions import NotFound, StellwerkError
+from stellwerk.identity.auth import SESSION_COOKIE, AuthSubject, RuntimeDep, client_ip
+from stellwerk.kit.proxy import (
+    UpstreamUnreachable,
+    forward_http,
+    forward_websocket,
+    request_headers,
+)
+from stellwerk.middleware import MODULE_FRONTEND
+from stellwerk.module.auth import FrontendReader, frontend_access
+from stellwerk.module.frontends import Frontend, FrontendUnavailable, module_frontend
+from stellwerk.runtime import Runtime
+from stellwerk.surface import Surface, error_body
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# Stellwerk's credentials: the upstream never sees them.
+DROPPED_HEADERS = ("authorization", "x-csrf-token", "x-forwarded-user")
+
+_reserved: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+_clients: dict[int, httpx.AsyncClient] = {}
+
+
+def _own_segments(app: Any) -> frozenset[str]:
+    """The first path segments of Stellwerk's own routes (never a module's frontend)."""
+    found = _reserved.get(app)
+    if found is None:
+        segments: set[str] = set()
+        for route in iter_route_contexts(app.router.routes):
+            if isinstance(route.original_route, (FrontendRoute, FrontendSocketRoute)):
+                continue
+            path = route.path or ""
+            if isinstance(route.original_route, Mount) and not path:
+                continue
+            first = path.lstrip("/").split("/", 1)[0]
+            if first and "{" not in first:
+                segments.add(first)
+        found = frozenset(segments)
+        _reserved[app] = found
+    return found
+
+
+def _is_own(scope: Scope) -> bool:
+    first = str(scope.get("path", "")).lstrip("/").split("/", 1)[0]
+    app = scope.get("app")
+    return app is None or first in _own_segments(app)
+
+
+class FrontendRoute(APIRoute):
+    """Matches only paths whose first segment is not one of Stellwerk's own."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if _is_own(scope):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+class FrontendSocketRoute(APIWebSocketRoute):
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if _is_own(scope):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def _client() -> httpx.AsyncClient:
+    loop = id(asyncio.get_running_loop())
+    client = _clients.get(loop)
+    if client is None:
+        client = httpx.AsyncClient(
+            timeout=httpx.Timeout(connect=5.0, read=None, write=60.0, pool=10.0),
+            follow_redirects=False,
+            trust_env=False,  # the instances are ours: never through an outbound proxy
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        _clients[loop] = client
+    return client
+
+
+def _location(where: str, frontend: Frontend) -> Any:
+    upstream = f"http://{where}"
+
+    def rewrite(value: str) -> str:
+        if value.startswith(upstream):
+            value = value[len(upstream) :] or "/"
+        if value.startswith("/") and not value.startswith("//"):
+            return frontend.prefix + value[1:]
+        return value
+
+    return rewrite
+
+
+def _forwarded(connection: Request | WebSocket, frontend: Frontend, subject: AuthSubject) -> Any:
+    earlier = connection.headers.get("x-forwarded-for")
+    peer = client_ip(connection) or ""
+    return {
+        "x-forwarded-for": f"{earlier}, {peer}" if earlier else peer,
+        "x-forwarded-proto": connection.url.scheme.replace("ws", "http"),
+        "x-forwarded-host": connection.headers.get("host", ""),
+        "x-forwarded-prefix": frontend.prefix.rstrip("/"),
+        "x-forwarded-user": subject.user.username,
+    }
+
+
+router = APIRouter(route_class=FrontendRoute, include_in_schema=False)
+
+
+@router.api_route("/{module_name}", methods=METHODS)
+async def frontend_root(
+    module_name: str, request: Request, subject: FrontendReader, session: SessionDep
+) -> Response:
+    """`/v2_dashboard` is `/v2_dashboard/` (so that the page's relative links work)."""
+    if request.method not in ("GET", "HEAD"):
+        raise NotFound(f"No module frontend at /{module_name[:64]}")
+    await module_frontend.find(session, module_name, "")
+    query = request.url.query
+    return RedirectResponse(f"/{module_name}/" + (f"?{query}" if query else ""), status_code=307)
+
+
+@router.api_route("/{module_name}/{path:path}", methods=METHODS)
+async def frontend(
+    module_name: str,
+    path: str,
+    request: Request,
+    subject: FrontendReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """An instance's frontend, proxied: the primary instance's, or the one the path names."""
+    found = await module_frontend.find(session, module_name, path)
+    where = await module_frontend.address(runtime.settings, found)
+    request.scope[MODULE_FRONTEND] = True
+    query = request.url.query
+    url = f"http://{where}/{found.path}" + (f"?{query}" if query else "")
+    headers = request_headers(
+        request.headers.items(),
+        drop=DROPPED_HEADERS,
+        drop_cookies=[SESSION_COOKIE],
+        add=_forwarded(request, found, subject),
+    )
+    try:
+        return await forward_http(
+            _client(),
+            request,
+            url,
+            headers,
+            drop_cookies=[SESSION_COOKIE],
+            location=_location(where, found),
+        )
+    except UpstreamUnreachable as error:
+        raise FrontendUnavailable(
+            f"The frontend of {module_name} (instance {found.instance.id[:12]}) does not "
+            f"answer: {error}",
+            headers={"Retry-After": "5"},
+        ) from error
+
+
+async def _refuse(websocket: WebSocket, error: StellwerkError) -> None:
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(
+            JSONResponse(
+                error_body(error, Surface.GENERIC), status_code=error.status, headers=error.headers
+            )
+        )
+        return
+    await websocket.close(code=1008, reason=error.code)
+
+
+async def frontend_socket(websocket: WebSocket, module_name: str, path: str) -> None:
+    """A WebSocket of an instance's frontend, carried through."""
+    runtime: Runtime = websocket.app.state.runtime
+    try:
+        async with runtime.database.session() as session:
+            subject = await frontend_access.authenticate(websocket, session)
+            found = await module_frontend.find(session, module_name, path)
+        where = await module_frontend.address(runtime.settings, found)
+        query = websocket.url.query
+        url = f"ws://{where}/{found.path}" + (f"?{query}" if query else "")
+        offered = websocket.headers.get("sec-websocket-protocol", "")
+        headers = request_headers(
+            websocket.headers.items(),
+            drop=DROPPED_HEADERS,
+            drop_cookies=[SESSION_COOKIE],
+            add=_forwarded(websocket, found, subject),
+            websocket=True,
+        )
+        try:
+            await forward_websocket(
+                websocket, url, headers, [p.strip() for p in offered.split(",") if p.strip()]
+            )
+        except UpstreamUnreachable as error:
+            raise FrontendUnavailable(
+                f"The frontend of {module_name} does not take WebSockets here: {error}"
+            ) from error
+    except StellwerkError as error:
+        await _refuse(websocket, error)
+
+
+router.routes.append(
+    FrontendSocketRoute("/{module_name}/{path:path}", frontend_socket, name="module_frontend_ws")
+)
