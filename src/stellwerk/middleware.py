@@ -1,4 +1,5 @@
-"""Pure ASGI middleware around the API: request ids, access log, metrics, body size limit."""
+"""Pure ASGI middleware around the API: request ids, access log, metrics, body size limit,
+security headers, and CORS for the API surfaces."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 
 import orjson
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellwerk.exceptions import PayloadTooLarge
@@ -151,3 +153,56 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# The API surfaces (not the web UI's pages, static files or module frontends).
+API_PREFIXES = ("/api/", "/modules/", "/repository/", "/leads/api/", "/ws/")
+API_PATHS = frozenset({"/health", "/status"})
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# What the clients of the documented APIs send (the simple headers always pass).
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-API-Key",
+    "X-CSRF-Token",
+    "X-Request-Id",
+]
+CORS_RESPONSE_HEADERS = [
+    "X-Request-Id",
+    "Retry-After",
+    "Location",
+    "Content-Disposition",
+    "Allow",
+    "WWW-Authenticate",
+    "Deprecation",
+    "Sunset",
+]
+CORS_MAX_AGE = 3600  # seconds a browser may keep a preflight's answer
+
+
+def is_api_path(path: str) -> bool:
+    return path in API_PATHS or path.startswith(API_PREFIXES)
+
+
+class ApiCorsMiddleware:
+    """CORS for the configured origins (`STELLWERK_CORS_ORIGINS`) on the API surfaces only:
+    with credentials, preflight answers cached for an hour, the headers API clients send."""
+
+    def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_api_path(scope["path"]):
+            await self.cors(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
