@@ -847,6 +847,7 @@ class ModuleInstanceService:
                 "instance_ids": [t.id for t in pending],
                 "repository": resolved.source.as_dict(),
                 "archive": resolved.version.model_dump(mode="json"),
+                "current_versions": {t.id: t.version for t in pending},
                 "answers": dict(answers or {}),
             },
             idempotency_key=idempotency_key,
@@ -898,6 +899,24 @@ class ModuleInstanceService:
                     field="new_primary",
                 )
             answers[workflow.NEW_PRIMARY] = new_primary
+        successors: list[dict[str, str]] = []
+        if instance.is_primary:
+            others = [
+                i
+                for i in await ModuleInstanceRepository(session).list(
+                    module_name=instance.module_name
+                )
+                if i.id != instance.id
+            ]
+            if len(others) > 1:  # with one, that one becomes primary: nothing to ask
+                successors = [
+                    {
+                        "id": i.id,
+                        "label": f"{i.id[:12]} ({i.version}, {i.status}, "
+                        f"installed {i.created_at:%Y-%m-%d})",
+                    }
+                    for i in others
+                ]
         operation, _ = await operation_service.start(
             session,
             actor,
@@ -907,6 +926,7 @@ class ModuleInstanceService:
                 "instance_id": instance.id,
                 "runtime": instance.runtime,
                 "unit": instance.unit_name,
+                "successors": successors,
                 "answers": answers,
             },
             target_type="module",

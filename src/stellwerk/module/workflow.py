@@ -425,22 +425,15 @@ def crosses_major(current: str, target: str) -> bool:
     return old is not None and new is not None and new.major > old.major
 
 
-@DBOS.step(name="module.versions")
-async def versions(instance_ids: list[str]) -> dict[str, str]:
-    """The version each instance runs now."""
-    async with worker_database().session() as session:
-        instances = ModuleInstanceRepository(session)
-        found = {i: await instances.get(i) for i in instance_ids}
-    return {i: instance.version for i, instance in found.items() if instance is not None}
-
-
 @operation_workflow(UPDATE)
 async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     module_name = str(input["module_name"])
     target = str(input["archive"]["version"])
     instance_ids = [str(i) for i in input["instance_ids"]]
     results: dict[str, str] = {}
-    current = await versions(instance_ids)
+    # The versions when the update was asked for (in the input, so that operations started by
+    # an earlier release replay the same steps after a restart).
+    current: dict[str, str] = dict(input.get("current_versions") or {})
     crossing = sorted({v for v in current.values() if crosses_major(v, target)})
     if crossing:
         choice = await ctx.ask(
@@ -492,25 +485,6 @@ async def remove_instance(module_name: str, instance_id: str, runtime_name: str,
     await asyncio.to_thread(files.remove_tree, files.previous_dir(module_name, instance_id))
 
 
-@DBOS.step(name="module.successors")
-async def successors(module_name: str, instance_id: str) -> list[dict[str, str]]:
-    """The instances that could become primary once `instance_id` goes (none unless it is the
-    primary), oldest first."""
-    async with worker_database().session() as session:
-        instances = ModuleInstanceRepository(session)
-        leaving = await instances.get(instance_id)
-        if leaving is None or not leaving.is_primary:
-            return []
-        others = [i for i in await instances.list(module_name=module_name) if i.id != instance_id]
-    return [
-        {
-            "id": i.id,
-            "label": f"{i.id[:12]} ({i.version}, {i.status}, installed {i.created_at:%Y-%m-%d})",
-        }
-        for i in others
-    ]
-
-
 @DBOS.step(name="module.promote")
 async def promote(module_name: str, instance_id: str) -> bool:
     """Make `instance_id` the primary instance, if it still exists."""
@@ -528,7 +502,8 @@ async def promote(module_name: str, instance_id: str) -> bool:
 @operation_workflow(REMOVE)
 async def remove(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
-    candidates = await successors(module_name, instance_id)
+    # The other instances when the primary one's removal was asked for (none otherwise).
+    candidates: list[dict[str, str]] = list(input.get("successors") or [])
     new_primary: str | None = None
     if len(candidates) > 1:
         new_primary = await ctx.ask(
