@@ -13,11 +13,15 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from stellwerk.app import create_app
+from stellwerk.config import Settings
 from stellwerk.identity import service as identity_service
 from stellwerk.identity.auth import SESSION_COOKIE
+from stellwerk.module.frontend_router import OWN_SEGMENTS
 from stellwerk.runtime import Runtime
 from tests.factories import bearer, create_admin, create_staff, create_user, jwt_for
 from tests.live import live_server
@@ -48,6 +52,19 @@ async def echo(
 async def base_url(app: FastAPI) -> AsyncIterator[str]:
     async with live_server(app) as url:
         yield url
+
+
+def test_own_segments_name_the_first_segment_of_every_route_of_stellwerks() -> None:
+    app = create_app(Settings(_env_file=None, workers=False))  # type: ignore[call-arg]
+    found = set()
+    for route in iter_route_contexts(app.router.routes):
+        path = route.path or ""
+        first = path.lstrip("/").split("/", 1)[0]
+        if first and not first.startswith("{"):
+            found.add(first)
+        else:
+            assert not first or first == "{module_name:module}", path  # no other catch-all
+    assert found == set(OWN_SEGMENTS)
 
 
 class TestDemoFrontend:

@@ -3,8 +3,8 @@
 and WebSocket upgrades) behind Stellwerk's login.
 
 These routes come last and never take a path whose first segment is one of Stellwerk's own
-(`/api`, `/modules`, `/ui`, …): a module with such a name has no frontend URL. The instance
-sees the request from its own root, with `X-Forwarded-Prefix` (`/v2_dashboard`),
+(`/api`, `/modules`, `/ui`, …: `OWN_SEGMENTS`): a module with such a name has no frontend
+URL. The instance sees the request from its own root, with `X-Forwarded-Prefix` (`/v2_dashboard`),
 `X-Forwarded-Host`, `X-Forwarded-Proto`, `X-Forwarded-For` and `X-Forwarded-User` (who is
 logged in); never Stellwerk's `Authorization`, session cookie or CSRF token.
 """
@@ -12,15 +12,12 @@ logged in); never Stellwerk's `Authorization`, session cookie or CSRF token.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
-from starlette.routing import Match, Mount
-from starlette.types import Scope
+from starlette.convertors import Convertor, register_url_convertor
 
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import NotFound, StellwerkError
@@ -37,53 +34,45 @@ from stellwerk.module.frontends import Frontend, FrontendUnavailable, module_fro
 from stellwerk.runtime import Runtime
 from stellwerk.surface import Surface, error_body
 
-METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# As Stellwerk's own routes: no HEAD (405).
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Stellwerk's credentials: the upstream never sees them.
 DROPPED_HEADERS = ("authorization", "x-csrf-token", "x-forwarded-user")
 
-_reserved: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 _clients: dict[int, httpx.AsyncClient] = {}
 
-
-def _own_segments(app: Any) -> frozenset[str]:
-    """The first path segments of Stellwerk's own routes (never a module's frontend)."""
-    found = _reserved.get(app)
-    if found is None:
-        segments: set[str] = set()
-        for route in iter_route_contexts(app.router.routes):
-            if isinstance(route.original_route, (FrontendRoute, FrontendSocketRoute)):
-                continue
-            path = route.path or ""
-            if isinstance(route.original_route, Mount) and not path:
-                continue
-            first = path.lstrip("/").split("/", 1)[0]
-            if first and "{" not in first:
-                segments.add(first)
-        found = frozenset(segments)
-        _reserved[app] = found
-    return found
+# The first path segments of Stellwerk's own routes: never a module's frontend (a test checks
+# that this names every one of them).
+OWN_SEGMENTS = (
+    "api",
+    "health",
+    "leads",
+    "login",
+    "logout",
+    "metrics",
+    "modules",
+    "repository",
+    "static",
+    "status",
+    "ui",
+    "ws",
+)
 
 
-def _is_own(scope: Scope) -> bool:
-    first = str(scope.get("path", "")).lstrip("/").split("/", 1)[0]
-    app = scope.get("app")
-    return app is None or first in _own_segments(app)
+class ModuleNameConvertor(Convertor[str]):
+    """A module name that is not one of Stellwerk's own first path segments, so that these
+    routes, which come last, never take a path of Stellwerk's (its 404s and 405s stay)."""
+
+    regex = "(?!(?:" + "|".join(OWN_SEGMENTS) + ")(?![A-Za-z0-9_-]))[A-Za-z0-9_-]{1,64}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
 
 
-class FrontendRoute(APIRoute):
-    """Matches only paths whose first segment is not one of Stellwerk's own."""
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if _is_own(scope):
-            return Match.NONE, {}
-        return super().matches(scope)
-
-
-class FrontendSocketRoute(APIWebSocketRoute):
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if _is_own(scope):
-            return Match.NONE, {}
-        return super().matches(scope)
+register_url_convertor("module", ModuleNameConvertor())
 
 
 def _client() -> httpx.AsyncClient:
@@ -125,22 +114,22 @@ def _forwarded(connection: Request | WebSocket, frontend: Frontend, subject: Aut
     }
 
 
-router = APIRouter(route_class=FrontendRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 
-@router.api_route("/{module_name}", methods=METHODS)
+@router.api_route("/{module_name:module}", methods=METHODS)
 async def frontend_root(
     module_name: str, request: Request, subject: FrontendReader, session: SessionDep
 ) -> Response:
     """`/v2_dashboard` is `/v2_dashboard/` (so that the page's relative links work)."""
-    if request.method not in ("GET", "HEAD"):
+    if request.method != "GET":
         raise NotFound(f"No module frontend at /{module_name[:64]}")
     await module_frontend.find(session, module_name, "")
     query = request.url.query
     return RedirectResponse(f"/{module_name}/" + (f"?{query}" if query else ""), status_code=307)
 
 
-@router.api_route("/{module_name}/{path:path}", methods=METHODS)
+@router.api_route("/{module_name:module}/{path:path}", methods=METHODS)
 async def frontend(
     module_name: str,
     path: str,
@@ -219,6 +208,6 @@ async def frontend_socket(websocket: WebSocket, module_name: str, path: str) -> 
         await _refuse(websocket, error)
 
 
-router.routes.append(
-    FrontendSocketRoute("/{module_name}/{path:path}", frontend_socket, name="module_frontend_ws")
+router.add_api_websocket_route(
+    "/{module_name:module}/{path:path}", frontend_socket, name="module_frontend_ws"
 )
