@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
-from stellwerk.database import SessionDep
 from stellwerk.exceptions import Forbidden
 from stellwerk.identity.auth import (
     SAFE_METHODS,
@@ -50,7 +50,7 @@ class FrontendAccess(Authenticator):
     def __init__(self) -> None:
         super().__init__(scope="read:modules")
 
-    async def authenticate(self, connection: HTTPConnection, session: SessionDep) -> AuthSubject:
+    async def authenticate(self, connection: HTTPConnection, session: AsyncSession) -> AuthSubject:
         runtime = get_runtime(connection)
         subject = await resolve_credential(
             session,
@@ -80,13 +80,15 @@ class FrontendAccess(Authenticator):
             )
         return self.check(subject)
 
-    async def __call__(
+    async def __call__(  # type: ignore[override] # no request-long session: see below
         self,
         request: Request,
-        session: SessionDep,
         _bearer: Annotated[object, Depends(bearer_scheme)] = None,
     ) -> AuthSubject:
-        return await self.authenticate(request, session)
+        # A session of its own, closed at once: the request then waits for the module (maybe
+        # long) without holding a database connection.
+        async with get_runtime(request).database.session() as session:
+            return await self.authenticate(request, session)
 
 
 frontend_access = FrontendAccess()

@@ -98,11 +98,12 @@ async def operation_events(
 
 
 @router.post("/modules/feed-ticket", response_model=FeedTicket)
-async def create_feed_ticket(request: Request, subject: ModulesReader) -> FeedTicket:
+async def create_feed_ticket(
+    request: Request, subject: ModulesReader, runtime: RuntimeDep
+) -> FeedTicket:
     """A ticket that opens the WebSocket `/ws/module_feed?ticket=…` once, within
     30 seconds, as the credential that asked for it (browsers cannot set headers on a
     WebSocket). The feed ends when that credential is revoked."""
-    runtime: Runtime = request.app.state.runtime
     credential = Credential(
         authorization=request.headers.get("authorization"),
         cookie=None

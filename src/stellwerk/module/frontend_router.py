@@ -19,7 +19,6 @@ from fastapi import APIRouter, Request, WebSocket
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
 
-from stellwerk.database import SessionDep
 from stellwerk.exceptions import NotFound, StellwerkError
 from stellwerk.identity.auth import SESSION_COOKIE, AuthSubject, RuntimeDep, client_ip
 from stellwerk.kit.proxy import (
@@ -119,12 +118,13 @@ router = APIRouter(include_in_schema=False)
 
 @router.api_route("/{module_name:module}", methods=METHODS)
 async def frontend_root(
-    module_name: str, request: Request, subject: FrontendReader, session: SessionDep
+    module_name: str, request: Request, subject: FrontendReader, runtime: RuntimeDep
 ) -> Response:
     """`/v2_dashboard` is `/v2_dashboard/` (so that the page's relative links work)."""
     if request.method != "GET":
         raise NotFound(f"No module frontend at /{module_name[:64]}")
-    await module_frontend.find(session, module_name, "")
+    async with runtime.database.session() as session:
+        await module_frontend.find(session, module_name, "")
     query = request.url.query
     return RedirectResponse(f"/{module_name}/" + (f"?{query}" if query else ""), status_code=307)
 
@@ -135,11 +135,12 @@ async def frontend(
     path: str,
     request: Request,
     subject: FrontendReader,
-    session: SessionDep,
     runtime: RuntimeDep,
 ) -> Response:
-    """An instance's frontend, proxied: the primary instance's, or the one the path names."""
-    found = await module_frontend.find(session, module_name, path)
+    """An instance's frontend, proxied: the primary instance's, or the one the path names.
+    No database connection is held while the module answers."""
+    async with runtime.database.session() as session:
+        found = await module_frontend.find(session, module_name, path)
     where = await module_frontend.address(runtime.settings, found)
     request.scope[MODULE_FRONTEND] = True
     query = request.url.query

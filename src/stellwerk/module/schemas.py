@@ -11,7 +11,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
 from stellwerk.kit.body import LenientBody, StrictBody
 from stellwerk.kit.time import iso
 from stellwerk.module.manifest import NAME_PATTERN, ModuleName, Version
-from stellwerk.operation.schemas import AnswerFields, PromptRead
+from stellwerk.operation.schemas import AnswerFields, Answers, PromptRead
 
 InstanceStatus = Literal["installed", "running", "stopped", "error"]
 OperationStatus = Literal["queued", "running", "waiting", "completed", "failed", "cancelled"]
@@ -86,7 +86,7 @@ class UpdateRequest(LenientBody):
     prereleases: bool = Field(
         default=False, description="Whether the newest version may be a pre-release"
     )
-    answers: dict[str, str] | None = Field(
+    answers: Answers | None = Field(
         default=None,
         description="Answers to questions the update would ask, given in advance "
         '(`{"major_update": "continue"}`)',

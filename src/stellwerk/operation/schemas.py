@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -28,6 +28,13 @@ class PromptRead(BaseModel):
     options: list[PromptOption]
     asked_at: dt.datetime
     expires_at: dt.datetime = Field(description="Without an answer by then, the operation fails")
+
+
+# Answers given in advance, by question id (a request's `answers`).
+Answers = Annotated[
+    dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]],
+    Field(max_length=20),
+]
 
 
 class AnswerFields(BaseModel):
@@ -85,6 +92,6 @@ class ProbeRequest(StrictBody):
     idempotency_key: str | None = None
     ask: bool = Field(default=False, description="Stop after step 1 with a question")
     ask_timeout_seconds: float | None = Field(default=None, gt=0, le=86400)
-    answers: dict[str, str] | None = Field(
+    answers: Answers | None = Field(
         default=None, description="Answers given in advance, by question id (`go_on`)"
     )
