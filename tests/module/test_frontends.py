@@ -81,6 +81,7 @@ class TestDemoFrontend:
 
         page = await client.get("/v2_dashboard/", headers=modules_headers)
         assert page.status_code == 200, page.text
+        assert page.headers["x-module-instance"] == first
         assert "<h1>V2 Dashboard</h1>" in page.text
         assert "content-security-policy" not in page.headers  # the module's page, not ours
         assert (await client.get("/v2_dashboard/who.txt", headers=modules_headers)).text == first
@@ -92,7 +93,9 @@ class TestDemoFrontend:
         )
         assert moved.status_code == 200
         assert moved.json()["frontend_url"] == "/v2_dashboard/"
-        assert (await client.get("/v2_dashboard/who.txt", headers=modules_headers)).text == second
+        now = await client.get("/v2_dashboard/who.txt", headers=modules_headers)
+        assert now.text == second
+        assert now.headers["x-module-instance"] == second
         other = await client.get(f"/modules/instance/v2_dashboard/{first}", headers=modules_headers)
         assert other.json()["frontend_url"] == f"/v2_dashboard/{first}/"
 

@@ -35,6 +35,7 @@ from stellwerk.surface import Surface, error_body
 
 # As Stellwerk's own routes: no HEAD (405).
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+INSTANCE_HEADER = b"x-module-instance"
 # Stellwerk's credentials: the upstream never sees them.
 DROPPED_HEADERS = ("authorization", "x-csrf-token", "x-forwarded-user")
 
@@ -152,7 +153,7 @@ async def frontend(
         add=_forwarded(request, found, subject),
     )
     try:
-        return await forward_http(
+        response = await forward_http(
             _client(),
             request,
             url,
@@ -166,6 +167,10 @@ async def frontend(
             f"answer: {error}",
             headers={"Retry-After": "5"},
         ) from error
+    # Which instance answered (the primary moves): for people and scripts checking.
+    response.raw_headers = [h for h in response.raw_headers if h[0] != INSTANCE_HEADER]
+    response.raw_headers.append((INSTANCE_HEADER, found.instance.id.encode()))
+    return response
 
 
 async def _refuse(websocket: WebSocket, error: StellwerkError) -> None:
