@@ -85,3 +85,30 @@ class TestLifecycle:
         staff = bearer(jwt_for(runtime, await create_staff(runtime)))
         refused = await client.post(f"/modules/instance/app/{'0' * 32}/stop", headers=staff)
         assert refused.status_code == 403
+
+
+async def test_an_update_keeps_a_stopped_instance_stopped(
+    client: httpx.AsyncClient,
+    modules_headers: dict[str, str],
+    test_repository: RepositoryDir,
+    runtime: Runtime,
+) -> None:
+    test_repository.add_module(manifest("app", "1.0.0"))
+    await install(client, modules_headers, "app")
+    instance_id = (await client.get("/modules/primary/app", headers=modules_headers)).json()[
+        "instance_id"
+    ]
+    stopped = await client.post(
+        f"/modules/instance/app/{instance_id}/stop", headers=modules_headers
+    )
+    await wait_operation(client, modules_headers, stopped.json()["operation_id"])
+    test_repository.add_module(manifest("app", "1.1.0"))
+    updated = await client.post(
+        "/modules/update", json={"module_name": "app"}, headers=modules_headers
+    )
+    final = await wait_operation(client, modules_headers, updated.json()["operation_id"])
+    assert final["status"] == "completed", final
+    shown = (
+        await client.get(f"/modules/instance/app/{instance_id}", headers=modules_headers)
+    ).json()
+    assert (shown["version"], shown["status"]) == ("1.1.0", "stopped")

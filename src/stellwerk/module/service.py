@@ -848,6 +848,7 @@ class ModuleInstanceService:
                 "repository": resolved.source.as_dict(),
                 "archive": resolved.version.model_dump(mode="json"),
                 "current_versions": {t.id: t.version for t in pending},
+                "stopped": [t.id for t in pending if t.status == STOPPED],
                 "answers": dict(answers or {}),
             },
             idempotency_key=idempotency_key,

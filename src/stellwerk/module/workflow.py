@@ -434,6 +434,7 @@ async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
     # The versions when the update was asked for (in the input, so that operations started by
     # an earlier release replay the same steps after a restart).
     current: dict[str, str] = dict(input.get("current_versions") or {})
+    stopped = {str(i) for i in input.get("stopped") or []}
     crossing = sorted({v for v in current.values() if crosses_major(v, target)})
     if crossing:
         choice = await ctx.ask(
@@ -463,6 +464,8 @@ async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
             results[instance_id] = (
                 "updated" if outcome["healthy"] else f"rolled back: {outcome['reason']}"
             )
+            if instance_id in stopped:  # it was stopped on purpose: it stays stopped
+                await stop_instance(instance_id)
     finally:
         await cleanup(ctx.operation_id)
     failed = {k: v for k, v in results.items() if v != "updated"}
