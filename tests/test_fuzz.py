@@ -40,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
 from stellwerk.app import create_app
 from stellwerk.config import Settings
 from stellwerk.identity.scope import ALL_SCOPES
+from stellwerk.module.frontend_router import ModuleNameConvertor
 from stellwerk.runtime import Runtime
 from stellwerk.surface import Surface, surface_for_path
 from tests.factories import bearer, create_admin, create_api_key, create_token, jwt_for
@@ -247,7 +248,8 @@ async def test_operations_survive_fuzzing(
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 _PARAMETER = re.compile(r"\{(\w+)(?::(\w+))?\}")
-_CONVERTOR_PATTERNS = {"int": "[0-9]+", "path": ".*"}
+# Module frontends' first segment: a module name that is not one of Stellwerk's own.
+_CONVERTOR_PATTERNS = {"int": "[0-9]+", "path": ".*", "module": ModuleNameConvertor.regex}
 
 
 def _template_pattern(path: str) -> re.Pattern[str]:

@@ -68,12 +68,15 @@ OWNED_PARAMS: dict[tuple[str, str], str] = {
 # Parameters that name no owned object (a record inside a zone: the zone decides; a format).
 OTHER_PARAMS = {"record_id": "123", "kind": "svg"}
 # Actions on owned objects that staff may not take on a customer's (they see them): a customer's
-# tokens are the customer's; an operation is stopped by whoever started it (or an admin).
+# tokens are the customer's; an operation is stopped or answered by whoever started it (or an
+# admin).
 STAFF_REFUSED = {
     "DELETE /api/tokens/{token_id}",
     "POST /ui/tokens/{token_id}/revoke",
     "POST /api/operations/{operation_id}/cancel",
     "POST /ui/operations/{operation_id}/cancel",
+    "POST /api/operations/{operation_id}/answer",
+    "POST /ui/operations/{operation_id}/answer",
 }
 # Valid bodies, so that the answer is about the object, not about the body.
 BODIES: dict[str, dict[str, Any]] = {
@@ -87,6 +90,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "PUT /api/dns/zones/{zone}/records/{record_id}": {"content": "192.0.2.8"},
     "PUT /api/v1/domains/{domain_id}": {"target_url": "https://example.net"},
     "PATCH /api/v1/domains/{domain_id}": {"target_url": "https://example.net"},
+    "POST /api/operations/{operation_id}/answer": {"answer": "continue"},
 }
 
 

@@ -12,6 +12,8 @@ from stellwerk.lead.pages import router as lead_pages_router
 from stellwerk.lead.router import router as lead_router
 from stellwerk.license.router import admin_router as license_admin_router
 from stellwerk.license.router import client_router as license_client_router
+from stellwerk.module.feed_router import router as module_feed_router
+from stellwerk.module.frontend_router import router as module_frontend_router
 from stellwerk.module.router import router as module_router
 from stellwerk.operation.router import router as operation_router
 from stellwerk.project.router import router as project_router
@@ -44,6 +46,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(dns_router)
     app.include_router(project_router)
     app.include_router(module_router)
+    app.include_router(module_feed_router)
     app.include_router(server_router)
     app.include_router(license_client_router)
     app.include_router(license_admin_router)
@@ -65,3 +68,5 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(web_redirect_router)
     app.include_router(web_domain_router)
     app.include_router(web_search_router)
+    # Last: module frontends take the paths no route of Stellwerk's own takes.
+    app.include_router(module_frontend_router)

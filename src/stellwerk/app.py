@@ -21,7 +21,12 @@ from stellwerk.config import Settings, get_settings
 from stellwerk.jobs import JOBS
 from stellwerk.kit.periodic import run_every
 from stellwerk.license.fastpath import VerifyFastPath
-from stellwerk.middleware import FastPaths, RequestContextMiddleware, SecurityHeadersMiddleware
+from stellwerk.middleware import (
+    ApiCorsMiddleware,
+    FastPaths,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+)
 from stellwerk.operation import engine
 from stellwerk.runtime import Runtime
 from stellwerk.system.router import fast_health
@@ -104,6 +109,8 @@ def create_app(
         redirect_slashes=False,
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    if settings.cors_origin_list:
+        app.add_middleware(ApiCorsMiddleware, origins=settings.cors_origin_list)
     app.add_middleware(RequestContextMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     exception_handlers.install(app)

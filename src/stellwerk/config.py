@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?")
 
 
 def _alias(name: str) -> AliasChoices:
@@ -33,6 +36,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     public_url: str | None = None
+    # Origins (comma-separated `scheme://host[:port]`) whose browser pages may call the APIs
+    # (CORS, with credentials). Empty: none, the default.
+    cors_origins: str = ""
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     metrics_token: SecretStr | None = None
@@ -73,14 +79,17 @@ class Settings(BaseSettings):
     module_mount_target: str = "/module"
     module_index_ttl_seconds: float = 300.0
     module_max_archive_bytes: int = 100 * 1024 * 1024
-    # How often an open `/modules/events` stream checks that its credential is still valid.
-    module_events_recheck_seconds: float = 30.0
+    # How often an open `/modules/events` stream or `/ws/module_feed` socket checks that its
+    # credential is still valid (so either ends within this long of a revocation).
+    module_events_recheck_seconds: float = 15.0
 
     # Durable operations
     executor_id: str = "local"
     workers: bool = True
     # What `stellwerk serve` runs: everything (all), only HTTP (api), or only workflows (worker).
     role: Literal["all", "api", "worker"] = "all"
+    # How long an operation waits for the answer to a question before it fails.
+    operation_prompt_timeout_seconds: float = Field(default=3600.0, gt=0)
 
     # Sandboxes
     sandbox: bool | None = None
@@ -204,6 +213,22 @@ class Settings(BaseSettings):
         return any(
             (self.inwx_username, self.coolify_api_token, self.hetzner_api_token),
         )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",")):
+            if origin and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin such as https://app.example.com "
+                    "(a scheme, a host and maybe a port; no path, no wildcard)"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """`cors_origins` as a list, each as browsers send it in `Origin`."""
+        return [o.strip().rstrip("/").lower() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def trusted_proxy_list(self) -> list[str]:

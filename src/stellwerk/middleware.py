@@ -1,5 +1,5 @@
-"""Pure ASGI middleware around the API: request ids, access log, metrics, body size limit, and
-the fast paths answered in front of it all."""
+"""Pure ASGI middleware around the API: request ids, access log, metrics, body size limit,
+security headers, CORS for the API surfaces, and the fast paths answered in front of it all."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellwerk.exceptions import PayloadTooLarge, StellwerkError
@@ -149,6 +150,8 @@ async def _reject_too_large(scope: Scope, send: Send, limit: int) -> None:
 
 # The API documentation pages load their scripts from their own assets; leave them be.
 DOC_PAGES = ("/api/docs", "/api/redoc")
+# Set in the scope by the module frontend proxy.
+MODULE_FRONTEND = "stellwerk.module_frontend"
 _ALWAYS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
@@ -180,7 +183,9 @@ class SecurityHeadersMiddleware:
                 is_html = any(
                     k == b"content-type" and v.startswith(b"text/html") for k, v in headers
                 )
-                if is_html and not scope["path"].startswith(DOC_PAGES):
+                # A module frontend's pages carry the module's own policy, not Stellwerk's.
+                own = not scope["path"].startswith(DOC_PAGES) and not scope.get(MODULE_FRONTEND)
+                if is_html and own:
                     headers.extend(_HTML)
                 headers.extend(_ALWAYS)
                 message["headers"] = headers
@@ -305,3 +310,56 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+# The API surfaces (not the web UI's pages, static files or module frontends).
+API_PREFIXES = ("/api/", "/modules/", "/repository/", "/leads/api/", "/ws/")
+API_PATHS = frozenset({"/health", "/status"})
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# What the clients of the documented APIs send (the simple headers always pass).
+CORS_REQUEST_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-API-Key",
+    "X-CSRF-Token",
+    "X-Request-Id",
+]
+CORS_RESPONSE_HEADERS = [
+    "X-Request-Id",
+    "Retry-After",
+    "Location",
+    "Content-Disposition",
+    "Allow",
+    "WWW-Authenticate",
+    "Deprecation",
+    "Sunset",
+]
+CORS_MAX_AGE = 3600  # seconds a browser may keep a preflight's answer
+
+
+def is_api_path(path: str) -> bool:
+    return path in API_PATHS or path.startswith(API_PREFIXES)
+
+
+class ApiCorsMiddleware:
+    """CORS for the configured origins (`STELLWERK_CORS_ORIGINS`) on the API surfaces only:
+    with credentials, preflight answers cached for an hour, the headers API clients send."""
+
+    def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_api_path(scope["path"]):
+            await self.cors(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -27,6 +27,7 @@ STRICT = {
     "POST /api/admin/plans",
     "PUT /api/admin/plans/{plan_id}",
     "POST /api/operations/probe",
+    "POST /api/operations/{operation_id}/answer",
     "POST /repository/repositories",
     "PUT /repository/repositories/{repository_id}",
     "POST /api/customers",

@@ -124,7 +124,10 @@ class TestSwarm:
             "roll", "2.0.0", _container_module("roll", "2.0.0", image, ["sh", "-c", "exit 1"])
         )
         response = await client.post(
-            "/modules/update", json={"module_name": "roll"}, headers=modules_headers
+            "/modules/update",
+            # 1.0.0 to 2.0.0 and to 3.0.0 cross a major version: go on without asking.
+            json={"module_name": "roll", "answers": {"major_update": "continue"}},
+            headers=modules_headers,
         )
         final = await wait_operation(
             client, modules_headers, response.json()["operation_id"], timeout=180
@@ -146,7 +149,10 @@ class TestSwarm:
             "roll", "3.0.0", _container_module("roll", "3.0.0", image, ["sleep", "601"])
         )
         response = await client.post(
-            "/modules/update", json={"module_name": "roll"}, headers=modules_headers
+            "/modules/update",
+            # 1.0.0 to 2.0.0 and to 3.0.0 cross a major version: go on without asking.
+            json={"module_name": "roll", "answers": {"major_update": "continue"}},
+            headers=modules_headers,
         )
         final = await wait_operation(
             client, modules_headers, response.json()["operation_id"], timeout=180
@@ -223,6 +229,39 @@ class TestContainers:
             )
             == []
         )
+
+    async def test_a_containers_frontend_opens_through_stellwerk(
+        self,
+        client: httpx.AsyncClient,
+        modules_headers: dict[str, str],
+        test_repository: RepositoryDir,
+        runtime: Runtime,
+        docker_runtime: DockerEngine,
+    ) -> None:
+        """The proxy reaches a container at its address on the module network and `run.port`."""
+        runtime.settings.module_runtime = "container"
+        runtime.settings.module_network = "stwtest_web"
+        served = manifest(
+            "served",
+            "1.0.0",
+            command=None,
+            image=docker_runtime.image,
+            container_command=["busybox", "httpd", "-f", "-p", "8080", "-h", "/module"],
+            grace_seconds=1.0,
+        )
+        served["run"]["port"] = 8080
+        test_repository.add("served", "1.0.0", archive_bytes(served, {"VERSION": b"1.0.0"}))
+        _, final = await install(client, modules_headers, "served")
+        assert final["status"] == "completed", final
+        page = None
+        for _ in range(50):  # httpd may take a moment to listen
+            page = await client.get("/served/VERSION", headers=modules_headers)
+            if page.status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        assert page is not None
+        assert page.status_code == 200, page.text
+        assert page.text == "1.0.0"
 
     async def test_a_module_without_an_image_is_refused(
         self,

@@ -52,7 +52,9 @@ class TestSeedExamples:
             "message",
             "module_name",
             "status_url",
+            "prompts",  # the questions a waiting operation asks; empty otherwise
         }
+        assert started["prompts"] == []
         assert started["status"] == "queued"
         assert started["module_name"] == "v2_dashboard"
         assert started["status_url"] == f"/modules/status/{started['operation_id']}"
@@ -248,9 +250,11 @@ class TestInstances:
         primary = await client.get("/modules/primary/v2_dashboard", headers=modules_headers)
         assert primary.json()["instance_id"] == ids[2]
 
-        # Deleting the primary promotes the oldest other instance.
+        # Deleting the primary promotes the instance the request names (without one, the
+        # operation asks which: see tests/module/test_prompts.py).
         deleted = await client.delete(
-            f"/modules/instance/v2_dashboard/{ids[2]}", headers=modules_headers
+            f"/modules/instance/v2_dashboard/{ids[2]}?new_primary={ids[0]}",
+            headers=modules_headers,
         )
         assert deleted.status_code == 202
         assert (await wait_operation(client, modules_headers, deleted.json()["operation_id"]))[

@@ -195,8 +195,10 @@ class TestNoShadowing:
         update = await client.post(
             "/modules/update", json={"module_name": "v2_dashboard"}, headers=modules_headers
         )
+        # 0.1.0 is the built-in's newest: the newer one elsewhere is named, never installed.
         assert update.status_code == 409
-        assert update.json()["code"] == "up_to_date"  # 0.1.0 is the built-in's newest
+        assert update.json()["code"] == "update_in_other_repository"
+        assert update.json()["repositories"] == {"test-repo": "9.9.9"}
         async with runtime.database.session() as session:
             instances = list(await ModuleInstanceRepository(session).list())
         assert {(i.repository_id, i.version) for i in instances} == {(BUILTIN, "0.1.0")}
@@ -209,6 +211,7 @@ class TestNoShadowing:
                 "module_name": "v2_dashboard",
                 "instance_id": first,
                 "repository_id": "test-repo",
+                "answers": {"major_update": "continue"},  # 0.1.0 to 9.9.9
             },
             headers=modules_headers,
         )

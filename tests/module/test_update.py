@@ -93,7 +93,12 @@ class TestUpdate:
 
         response = await client.post(
             "/modules/update",
-            json={"module_name": "app", "instance_id": instance_id, "version": "2.0.0"},
+            json={
+                "module_name": "app",
+                "instance_id": instance_id,
+                "version": "2.0.0",
+                "answers": {"major_update": "continue"},  # across a major version
+            },
             headers=modules_headers,
         )
         assert response.status_code == 202, response.text

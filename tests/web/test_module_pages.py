@@ -41,7 +41,9 @@ async def _finished(client: httpx.AsyncClient, started: httpx.Response) -> str:
     match = OPERATION.fullmatch(started.headers["location"])
     assert match, started.headers["location"]
     page = await client.get(started.headers["location"])
-    assert f'data-poll="/ui/modules/operations/{match.group(1)}/progress"' in page.text
+    # The page follows the module feed, and fetches its live part on each change.
+    assert f'data-module-feed="/ui/modules/operations/{match.group(1)}/progress"' in page.text
+    assert f'data-operation="{match.group(1)}"' in page.text
     deadline = time.monotonic() + 90
     html = ""
     while time.monotonic() < deadline:
@@ -237,3 +239,83 @@ async def test_private_addresses_and_pins_in_the_browser(
     page = await client.get(cleared.headers["location"])
     assert "Cleared the pin of v2_dashboard 0.1.0" in page.text
     assert 'data-pin="v2_dashboard/0.1.0"' not in page.text
+
+
+async def test_update_available_questions_and_stop_start_in_the_browser(
+    client: httpx.AsyncClient, runtime: Runtime, tmp_path: Path
+) -> None:
+    repository = RepositoryDir(tmp_path / "repo")
+    repository.add("web_tool", "1.0.0", _release("web_tool", "1.0.0"), category="tools")
+    await create_admin(runtime, username="modadmin2")
+    csrf = await log_in(client, "modadmin2")
+    fields = {"id": "team", "name": "Team", "type": "file", "url": str(repository.root)}
+    added = await client.post(
+        "/ui/modules/repositories",
+        data={**fields, "priority": "10", "enabled": "on", "csrf_token": csrf},
+    )
+    assert added.status_code == 303, added.text
+    install = {"module_name": "web_tool", "repository_id": "team", "csrf_token": csrf}
+    await _finished(client, await client.post("/ui/modules/install", data=install))
+    page = (await client.get("/ui/modules")).text
+    (instance_id,) = _instance_ids(page)
+    assert 'data-module-feed="/ui/modules/live"' in page
+    assert "/static/module-feed.js" in page
+    assert "update available" not in page
+    assert 'href="/web_tool/"' in page  # its frontend through Stellwerk
+
+    # A major version: the page says so, and the update stops with a question.
+    repository.add("web_tool", "2.0.0", _release("web_tool", "2.0.0"), category="tools")
+    checked = await client.post("/ui/modules/check-updates", data={"csrf_token": csrf})
+    page = (await client.get(checked.headers["location"])).text
+    assert "Updates available: web_tool 2.0.0." in page
+    assert "update available: 2.0.0" in page
+    assert "Update all to 2.0.0 (major)" in page
+    started = await client.post(
+        "/ui/modules/instances/web_tool/update",
+        data={"repository_id": "team", "version": "2.0.0", "csrf_token": csrf},
+    )
+    assert started.status_code == 303
+    location = started.headers["location"]
+    html = ""
+    for _ in range(300):
+        html = (await client.get(f"{location}/progress")).text
+        if "Waiting for your answer" in html:
+            break
+        await asyncio.sleep(0.1)
+    assert "crosses a major version" in html
+    assert 'name="answer" value="continue"' in html
+    answered = await client.post(
+        f"{location}/answer",
+        data={"prompt_id": "major_update", "answer": "continue", "csrf_token": csrf},
+    )
+    assert answered.status_code == 303
+    done = ""
+    for _ in range(600):
+        done = (await client.get(f"{location}/progress")).text
+        if 'data-final="true"' in done:
+            break
+        await asyncio.sleep(0.1)
+    assert 'class="status completed"' in done, done
+    assert "Answered by modadmin2: Update to 2.0.0" in done
+
+    # Stop and start: the instance's status follows.
+    stopped = await _finished(
+        client,
+        await client.post(
+            f"/ui/modules/instances/web_tool/{instance_id}/stop", data={"csrf_token": csrf}
+        ),
+    )
+    assert 'class="status completed"' in stopped
+    page = (await client.get("/ui/modules")).text
+    assert 'class="status stopped"' in page
+    assert f"/ui/modules/instances/web_tool/{instance_id}/start" in page
+    started_again = await _finished(
+        client,
+        await client.post(
+            f"/ui/modules/instances/web_tool/{instance_id}/start", data={"csrf_token": csrf}
+        ),
+    )
+    assert 'class="status completed"' in started_again
+    page = (await client.get("/ui/modules")).text
+    assert 'class="status running"' in page
+    assert f"/ui/modules/instances/web_tool/{instance_id}/restart" in page

@@ -101,6 +101,32 @@ async def test_install_a_module_and_see_it_run(page: Page) -> None:
     await expect(instance.get_by_text("primary")).to_be_visible()
     await screenshot(page, "modules")
 
+    # The page follows the module feed over a WebSocket with the browser's session.
+    async with page.expect_websocket() as opened:
+        await page.reload()
+    socket = await opened.value
+    assert socket.url.endswith("/ws/module_feed")
+    frame = await socket.wait_for_event("framereceived")
+    assert json.loads(frame)["type"] in ("operation", "instance")
+
+    # Its frontend, through Stellwerk, behind the same login.
+    async with page.context.expect_page() as popup:
+        await instance.get_by_role("link", name="Open /v2_dashboard/").click()
+    dashboard = await popup.value
+    await expect(dashboard.get_by_role("heading", name="V2 Dashboard")).to_be_visible()
+    await dashboard.close()
+
+    # Stop and start it again: its status follows.
+    page.once("dialog", lambda dialog: dialog.accept())
+    await instance.get_by_role("button", name="Stop").click()
+    await expect(page.locator(".percent")).to_have_text("100 %", timeout=60_000)
+    await page.get_by_role("link", name="See the installed instances").click()
+    await expect(instance.locator(".status")).to_have_text("stopped")
+    await instance.get_by_role("button", name="Start").click()
+    await expect(page.locator(".percent")).to_have_text("100 %", timeout=60_000)
+    await page.get_by_role("link", name="See the installed instances").click()
+    await expect(instance.locator(".status")).to_have_text("running", timeout=30_000)
+
     await page.get_by_role("link", name="Repositories", exact=True).click()
     builtin = page.get_by_role("row").filter(has_text="local-module-repository")
     await expect(builtin).to_contain_text("1 (1 installed)")

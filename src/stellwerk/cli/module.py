@@ -1,7 +1,10 @@
-"""`stellwerk modules`: the catalog, installing, listing and removing module instances.
+"""`stellwerk modules`: the catalog, installing, updating, listing, stopping, starting and
+removing module instances.
 
-Install and remove start the same durable operations as the API; the workers of the running
-`stellwerk serve` on this data directory carry them out while the command draws the progress.
+These start the same durable operations as the API; the workers of the running `stellwerk serve`
+on this data directory carry them out while the command draws the progress. An operation that
+stops with a question asks it at the terminal (or says how to answer it with `stellwerk ops
+answer`).
 """
 
 from __future__ import annotations
@@ -26,20 +29,24 @@ from stellwerk.cli.common import (
     print_json,
     run_in_session,
 )
-from stellwerk.cli.progress import follow_operation
+from stellwerk.cli.progress import describe_prompts, follow_operation
 from stellwerk.config import Settings
 from stellwerk.exceptions import StellwerkError
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import iso
 from stellwerk.models import Operation
+from stellwerk.module import workflow
 from stellwerk.module.pins import module_pin
 from stellwerk.module.schemas import (
     CatalogResponse,
     ModuleInstancesResponse,
     OperationResponse,
     PinRead,
+    UpdatesCheckResponse,
 )
 from stellwerk.module.service import catalog, module_instance
+from stellwerk.module.updates import module_update
+from stellwerk.operation.service import operation as operation_service
 from stellwerk.runtime import Runtime
 
 modules_app = typer.Typer(
@@ -63,7 +70,15 @@ def _start_and_follow(
                 operation = await follow_operation(
                     runtime, operation.id, timeout=TIMEOUT_SECONDS, quiet=as_json
                 )
-            return module_instance.response(operation, status_prefix="/modules/status")
+            async with runtime.database.session() as session:
+                prompts = await operation_service.open_prompts(session, [operation])
+            if prompts and not as_json:
+                describe_prompts(operation.id, prompts[operation.id])
+            return module_instance.response(
+                operation,
+                status_prefix="/modules/status",
+                prompts=prompts.get(operation.id, ()),
+            )
 
     try:
         return asyncio.run(main())
@@ -76,6 +91,8 @@ def _report(result: OperationResponse, *, follow: bool, as_json: bool) -> None:
         print_json(result.model_dump(mode="json"))
     elif follow and result.status == "queued":
         fail("The operation is still queued: is `stellwerk serve` running on this data directory?")
+    elif result.status == "waiting":
+        console.print(f"Operation {result.operation_id} waits for an answer (see above).")
     else:
         console.print(f"Operation {result.operation_id}: {result.status} - {result.message}")
     if result.status in ("failed", "cancelled"):
@@ -142,6 +159,139 @@ def modules_install(
     _report(result, follow=follow, as_json=as_json)
 
 
+@modules_app.command("updates")
+def modules_updates(
+    module_name: str | None = typer.Option(None, "--module", help="Only this module."),
+    prereleases: bool = typer.Option(False, "--pre", help="Count pre-releases as updates."),
+    cached: bool = typer.Option(False, "--cached", help="Use the cached repository indexes."),
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Newer versions of installed modules, in every enabled repository."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def work(runtime: Runtime, session: Any) -> UpdatesCheckResponse:
+        return await module_update.check(
+            session,
+            runtime.settings,
+            module_name=module_name,
+            prereleases=prereleases,
+            refresh=not cached,
+        )
+
+    result = run_in_session(settings, work)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    table = Table("module", "installed", "newest", "repository", "update")
+    for module in result.modules:
+        note = "no"
+        if module.update_available:
+            note = "yes"
+            if module.requires_repository:
+                note = f"yes: --repository {module.latest_repository_id}"
+        table.add_row(
+            module.module_name,
+            ", ".join(module.installed_versions),
+            module.latest_version or "",
+            module.latest_repository_id or "",
+            note,
+        )
+    out.print(table)
+    for repository_id, error in result.errors.items():
+        console.print(f"[yellow]warning:[/yellow] repository {repository_id}: {error}")
+
+
+@modules_app.command("update")
+def modules_update(
+    module_name: str = typer.Argument(..., help="The module's name."),
+    instance_id: str | None = typer.Option(
+        None, "--instance", help="Only this instance (default: all)."
+    ),
+    version: str | None = typer.Option(None, "--version", help="Default: the newest."),
+    repository: str | None = typer.Option(
+        None,
+        "--repository",
+        help="Take the version from this repository (default: the one the instances came "
+        "from; naming another moves them there).",
+    ),
+    prereleases: bool = typer.Option(False, "--pre", help="The newest may be a pre-release."),
+    yes: bool = typer.Option(False, "--yes", help="Go on across a major version without asking."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Update a module's instances; an unhealthy update rolls back."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def start(runtime: Runtime, session: Any) -> Operation:
+        return await module_instance.start_update(
+            session,
+            runtime.settings,
+            Actor.cli(),
+            module_name=module_name,
+            instance_id=instance_id,
+            version=version,
+            repository_id=repository,
+            prereleases=prereleases,
+            answers={workflow.MAJOR_UPDATE: "continue"} if yes else None,
+        )
+
+    result = _start_and_follow(settings, start, follow=follow, as_json=as_json)
+    _report(result, follow=follow, as_json=as_json)
+
+
+def _lifecycle(action: str, module_name: str, instance_id: str, **options: Any) -> None:
+    settings = load_settings(**data_dir_override(options["data_dir"]))
+
+    async def start(runtime: Runtime, session: Any) -> Operation:
+        instance = await module_instance.get(session, module_name, instance_id)
+        return await module_instance.start_lifecycle(session, Actor.cli(), instance, action)
+
+    result = _start_and_follow(
+        settings, start, follow=options["follow"], as_json=options["as_json"]
+    )
+    _report(result, follow=options["follow"], as_json=options["as_json"])
+
+
+@modules_app.command("stop")
+def modules_stop(
+    module_name: str = typer.Argument(..., help="The module's name."),
+    instance_id: str = typer.Argument(..., help="The instance's 32-character id."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Stop an instance (its files stay)."""
+    _lifecycle("stop", module_name, instance_id, follow=follow, data_dir=data_dir, as_json=as_json)
+
+
+@modules_app.command("start")
+def modules_start(
+    module_name: str = typer.Argument(..., help="The module's name."),
+    instance_id: str = typer.Argument(..., help="The instance's 32-character id."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Start a stopped instance and wait until it is healthy."""
+    _lifecycle("start", module_name, instance_id, follow=follow, data_dir=data_dir, as_json=as_json)
+
+
+@modules_app.command("restart")
+def modules_restart(
+    module_name: str = typer.Argument(..., help="The module's name."),
+    instance_id: str = typer.Argument(..., help="The instance's 32-character id."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Stop and start an instance again."""
+    _lifecycle(
+        "restart", module_name, instance_id, follow=follow, data_dir=data_dir, as_json=as_json
+    )
+
+
 @modules_app.command("instances")
 def modules_instances(
     module_name: str | None = typer.Option(None, "--module", help="Only this module."),
@@ -158,7 +308,7 @@ def modules_instances(
     if as_json:
         print_json(result.model_dump(mode="json"))
         return
-    table = Table("module", "version", "status", "primary")
+    table = Table("module", "version", "status", "primary", "frontend")
     table.add_column("instance", no_wrap=True)
     for group in result.modules:
         for instance in group.instances:
@@ -167,6 +317,7 @@ def modules_instances(
                 instance.version,
                 instance.status,
                 "yes" if instance.is_primary else "",
+                instance.frontend_url or "",
                 instance.instance_id,
             )
     out.print(table)
@@ -176,6 +327,12 @@ def modules_instances(
 def modules_remove(
     module_name: str = typer.Argument(..., help="The module's name."),
     instance_id: str = typer.Argument(..., help="The instance's 32-character id."),
+    new_primary: str | None = typer.Option(
+        None,
+        "--new-primary",
+        help="Removing the primary instance: the instance that becomes primary (else you are "
+        "asked when there are several).",
+    ),
     follow: bool = FollowOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
@@ -185,7 +342,9 @@ def modules_remove(
 
     async def start(runtime: Runtime, session: Any) -> Operation:
         instance = await module_instance.get(session, module_name, instance_id)
-        return await module_instance.start_remove(session, Actor.cli(), instance)
+        return await module_instance.start_remove(
+            session, Actor.cli(), instance, new_primary=new_primary
+        )
 
     result = _start_and_follow(settings, start, follow=follow, as_json=as_json)
     _report(result, follow=follow, as_json=as_json)

@@ -1,9 +1,10 @@
-"""`stellwerk ops`: list, show, cancel operations, and probe the workflow engine."""
+"""`stellwerk ops`: list, show, cancel and answer operations, and probe the workflow engine."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import typer
@@ -23,23 +24,26 @@ from stellwerk.cli.common import (
     print_json,
     run_in_session,
 )
-from stellwerk.cli.progress import follow_operation
+from stellwerk.cli.progress import describe_prompts, follow_operation
 from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import iso
+from stellwerk.models import OperationPrompt
 from stellwerk.operation import probe
-from stellwerk.operation.schemas import OperationRead
+from stellwerk.operation.schemas import OperationRead, PromptRead
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.runtime import Runtime
 
-ops_app = typer.Typer(help="Durable operations: list, show, cancel, probe.", no_args_is_help=True)
+ops_app = typer.Typer(
+    help="Durable operations: list, show, cancel, answer, probe.", no_args_is_help=True
+)
 
 
 @ops_app.command("list")
 def ops_list(
     kind: str | None = typer.Option(None, "--kind", help="Only this kind."),
     status: str | None = typer.Option(
-        None, "--status", help="queued, running, completed, failed, cancelled."
+        None, "--status", help="queued, running, waiting, completed, failed, cancelled."
     ),
     limit: int = typer.Option(50, "--limit", min=1, max=1000),
     data_dir: Path | None = DataDirOption,
@@ -79,14 +83,15 @@ def ops_show(
 
     async def work(
         runtime: Runtime, session: AsyncSession
-    ) -> tuple[OperationRead, list[tuple[str, int, str]]]:
+    ) -> tuple[OperationRead, Sequence[OperationPrompt], list[tuple[str, int, str]]]:
         operation = await operation_service.get(session, Principal.system(), operation_id)
         events = await operation_service.events(session, operation)
-        return OperationRead.model_validate(operation), [
-            (iso(e.at) or "", e.progress, e.message) for e in events
-        ]
+        prompts = (await operation_service.open_prompts(session, [operation])).get(operation.id, [])
+        read = OperationRead.model_validate(operation)
+        read.prompts = [PromptRead.model_validate(p) for p in prompts]
+        return read, prompts, [(iso(e.at) or "", e.progress, e.message) for e in events]
 
-    operation, events = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    operation, prompts, events = run_in_session(load_settings(**data_dir_override(data_dir)), work)
     if as_json:
         print_json(
             {
@@ -103,6 +108,7 @@ def ops_show(
         out.print(f"[red]error:[/red] {operation.error}")
     for at, progress, message in events:
         out.print(f"  {at}  {progress:>3}%  {message}")
+    describe_prompts(operation.id, prompts)
 
 
 @ops_app.command("cancel")
@@ -120,10 +126,33 @@ def ops_cancel(
     console.print(f"Cancelled {operation_id}.")
 
 
+@ops_app.command("answer")
+def ops_answer(
+    operation_id: uuid.UUID = typer.Argument(..., help="The operation's id."),
+    answer: str = typer.Argument(..., help="The id of the option you choose."),
+    prompt: str | None = typer.Option(
+        None, "--prompt", help="The question's id (needed only while several are open)."
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Answer the question a waiting operation asks (`ops show` lists its options)."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> str:
+        operation = await operation_service.get(session, Principal.system(), operation_id)
+        chosen = await operation_service.answer(
+            session, Actor.cli(), operation, answer=answer, prompt_id=prompt
+        )
+        return next((str(o["label"]) for o in chosen.options if o["id"] == answer), answer)
+
+    label = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    console.print(f"Answered {operation_id}: {label}.")
+
+
 @ops_app.command("probe")
 def ops_probe(
     steps: int = typer.Option(3, "--steps", min=1, max=probe.MAX_STEPS),
     seconds: float = typer.Option(1.0, "--seconds", min=0, max=probe.MAX_SECONDS),
+    ask: bool = typer.Option(False, "--ask", help="Stop after step 1 with a question."),
     follow: bool = typer.Option(True, "--follow/--no-follow", help="Wait and show progress."),
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
@@ -138,12 +167,16 @@ def ops_probe(
                     session,
                     Actor.cli(),
                     kind=probe.KIND,
-                    input={"steps": steps, "seconds": seconds},
+                    input={"steps": steps, "seconds": seconds, "ask": ask},
                 )
             if follow:
                 operation = await follow_operation(
                     runtime, operation.id, timeout=steps * seconds + 60, quiet=as_json
                 )
+                if operation.status == "waiting":
+                    async with runtime.database.session() as session:
+                        prompts = await operation_service.open_prompts(session, [operation])
+                    describe_prompts(operation.id, prompts.get(operation.id, []))
             return OperationRead.model_validate(operation)
 
     result = asyncio.run(main())

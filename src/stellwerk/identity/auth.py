@@ -13,6 +13,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from stellwerk.audit.actor import Actor
 from stellwerk.database import SessionDep
@@ -104,12 +106,12 @@ class Viewer:
         return self.role in ("staff", "admin")
 
 
-def runtime_of(request: Request) -> Runtime:
+def runtime_of(request: HTTPConnection) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
-async def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: HTTPConnection) -> Runtime:
     # async: FastAPI runs a plain `def` dependency in a worker thread, on every request.
     return runtime_of(request)
 
@@ -117,14 +119,13 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def client_ip(request: Request) -> str | None:
+def client_ip(request: HTTPConnection) -> str | None:
     return request.client.host if request.client else None
 
 
 async def _from_bearer(
-    request: Request, session: SessionDep, runtime: Runtime, value: str
+    session: AsyncSession, runtime: Runtime, value: str, ip: str | None
 ) -> AuthSubject:
-    ip = client_ip(request)
     if value.startswith(identity_service.TOKEN_PREFIX):
         token = await identity_service.token.resolve(session, value)
         await runtime.limiter.hit(runtime.settings.token_rate_limit, "token", str(token.id))
@@ -152,34 +153,51 @@ async def _check_csrf(request: Request, web_session: WebSession) -> None:
         raise Forbidden("The CSRF token is missing or wrong", code="csrf_failed")
 
 
+async def resolve_credential(
+    session: AsyncSession,
+    runtime: Runtime,
+    *,
+    authorization: str | None,
+    cookie: str | None,
+    ip: str | None,
+) -> AuthSubject | None:
+    """Whose credential this is: an `Authorization` header value, else a session cookie; None
+    when neither was sent. Bad credentials raise. (No CSRF check: see `authenticate`.)"""
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Send `Authorization: Bearer <token>`", code="invalid_token")
+        return await _from_bearer(session, runtime, value.strip(), ip)
+    if cookie:
+        resolved = await identity_service.web_session.resolve(session, cookie)
+        if resolved is None:
+            raise Unauthorized("Your session has ended; log in again", code="session_expired")
+        web_session, user = resolved
+        return AuthSubject(
+            user=user,
+            credential="session",
+            scopes=scopes_for_role(user.role),
+            ip=ip,
+            web_session=web_session,
+        )
+    return None
+
+
 async def authenticate(request: Request, session: SessionDep) -> AuthSubject | None:
     """The caller's identity, or None when no credential was sent. Bad credentials raise."""
     runtime = runtime_of(request)
     cached: AuthSubject | None = getattr(request.state, "auth_subject", None)
     if cached is not None:
         return cached
-    subject: AuthSubject | None = None
-    authorization = request.headers.get("authorization")
-    if authorization:
-        scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("Send `Authorization: Bearer <token>`", code="invalid_token")
-        subject = await _from_bearer(request, session, runtime, value.strip())
-    else:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if cookie:
-            resolved = await identity_service.web_session.resolve(session, cookie)
-            if resolved is None:
-                raise Unauthorized("Your session has ended; log in again", code="session_expired")
-            web_session, user = resolved
-            await _check_csrf(request, web_session)
-            subject = AuthSubject(
-                user=user,
-                credential="session",
-                scopes=scopes_for_role(user.role),
-                ip=client_ip(request),
-                web_session=web_session,
-            )
+    subject = await resolve_credential(
+        session,
+        runtime,
+        authorization=request.headers.get("authorization"),
+        cookie=request.cookies.get(SESSION_COOKIE),
+        ip=client_ip(request),
+    )
+    if subject is not None and subject.web_session is not None:
+        await _check_csrf(request, subject.web_session)
     request.state.auth_subject = subject
     if subject is not None:
         request.state.viewer = Viewer(
@@ -224,7 +242,10 @@ class Authenticator:
         session: SessionDep,
         _bearer: Annotated[object, Depends(bearer_scheme)] = None,
     ) -> AuthSubject:
-        subject = await authenticate(request, session)
+        return self.check(await authenticate(request, session))
+
+    def check(self, subject: AuthSubject | None) -> AuthSubject:
+        """Apply the rule to a caller found some other way (a WebSocket's credential)."""
         if subject is None:
             raise Unauthorized()
         if self.login_only and subject.credential == "token":

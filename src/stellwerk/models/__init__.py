@@ -13,11 +13,13 @@ from stellwerk.models.lead_note_version import LeadNoteVersion
 from stellwerk.models.license import License
 from stellwerk.models.license_activation import LicenseActivation
 from stellwerk.models.license_session import LicenseSession
+from stellwerk.models.module_feed_ticket import ModuleFeedTicket
 from stellwerk.models.module_instance import ModuleInstance
 from stellwerk.models.module_pin import ModulePin
 from stellwerk.models.module_repository import ModuleRepository
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
+from stellwerk.models.operation_prompt import OperationPrompt
 from stellwerk.models.project import Project
 from stellwerk.models.redirect_daily_count import RedirectDailyCount
 from stellwerk.models.redirect_daily_total import RedirectDailyTotal
@@ -54,11 +56,13 @@ __all__ = [
     "License",
     "LicenseActivation",
     "LicenseSession",
+    "ModuleFeedTicket",
     "ModuleInstance",
     "ModulePin",
     "ModuleRepository",
     "Operation",
     "OperationEvent",
+    "OperationPrompt",
     "Project",
     "RedirectDailyCount",
     "RedirectDailyTotal",

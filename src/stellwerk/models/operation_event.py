@@ -23,3 +23,5 @@ class OperationEvent(Base):
     progress: Mapped[int] = mapped_column(nullable=False)
     message: Mapped[str] = mapped_column(String(500), nullable=False)
     step: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # The operation's status once this happened (None on events older than the column).
+    status: Mapped[str | None] = mapped_column(String(20), nullable=True)

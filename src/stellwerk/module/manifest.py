@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stellwerk.exceptions import ValidationFailed
+from stellwerk.kit.semver import parse_version
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]+$"
 INSTANCE_ID_PATTERN = r"^[0-9a-f]{32}$"
@@ -60,6 +61,30 @@ def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
         parts.append((1, int(piece)) if piece.isdecimal() else (0, piece))
     parts.append((0, pre) if pre else (1, 0))
     return tuple(parts)
+
+
+def is_newer(candidate: str, than: str) -> bool:
+    """Whether `candidate` is a later version than `than`: semantic versions compare as semver
+    says (1.0.0-rc.2 < 1.0.0 < 1.0.1), anything else by `version_key`."""
+    new, old = parse_version(candidate), parse_version(than)
+    if new is not None and old is not None:
+        return new > old
+    return version_key(candidate) > version_key(than)
+
+
+class VersionOrder:
+    """A sort key that orders versions as `is_newer` does: `sorted(versions, key=VersionOrder)`."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def __lt__(self, other: VersionOrder) -> bool:
+        return is_newer(other.version, self.version)
+
+
+def is_prerelease(version: str) -> bool:
+    parsed = parse_version(version)
+    return bool(parsed.prerelease) if parsed is not None else "-" in version
 
 
 class RunSpec(BaseModel):
@@ -139,15 +164,21 @@ class IndexModule(BaseModel):
     versions: list[IndexVersion] = Field(min_length=1, max_length=500)
 
     def sorted_versions(self) -> list[IndexVersion]:
-        return sorted(self.versions, key=lambda v: version_key(v.version))
+        return sorted(self.versions, key=lambda v: VersionOrder(v.version))
 
     @property
     def latest(self) -> IndexVersion:
         return self.sorted_versions()[-1]
 
-    def find(self, version: str | None) -> IndexVersion | None:
+    def newest(self, *, prereleases: bool = False) -> IndexVersion:
+        """The newest version; pre-releases only when asked for, or when there is nothing else."""
+        ordered = self.sorted_versions()
+        stable = [v for v in ordered if not is_prerelease(v.version)]
+        return (ordered if prereleases or not stable else stable)[-1]
+
+    def find(self, version: str | None, *, prereleases: bool = False) -> IndexVersion | None:
         if version is None:
-            return self.latest
+            return self.newest(prereleases=prereleases)
         return next((v for v in self.versions if v.version == version), None)
 
 

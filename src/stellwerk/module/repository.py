@@ -1,4 +1,5 @@
-"""All SQL for module repositories (configuration), pins, module instances and operations."""
+"""All SQL for module repositories (configuration), pins, module instances, operations and used
+feed tickets."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk.models import ModuleInstance, ModulePin, ModuleRepository, Operation
+from stellwerk.kit.time import utc_now
+from stellwerk.models import (
+    ModuleFeedTicket,
+    ModuleInstance,
+    ModulePin,
+    ModuleRepository,
+    Operation,
+    OperationEvent,
+)
 
 
 class ModuleRepositoryRepository:
@@ -198,6 +207,24 @@ class ModuleInstanceRepository:
         return found
 
 
+class ModuleFeedTicketRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def use(self, nonce_hash: str, expires_at: Any) -> bool:
+        """Mark a ticket used; False when it was used before (by any process)."""
+        await self.session.execute(
+            delete(ModuleFeedTicket).where(ModuleFeedTicket.expires_at < utc_now())
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(ModuleFeedTicket(nonce_hash=nonce_hash, expires_at=expires_at))
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+
 class ModuleOperationRepository:
     """Module operations: those still queued or running, and the changes a feed shows.
 
@@ -219,27 +246,53 @@ class ModuleOperationRepository:
     async def active(self, kinds: Sequence[str]) -> Sequence[Operation]:
         rows = await self.session.scalars(
             select(Operation).where(
-                Operation.kind.in_(kinds), Operation.status.in_(("queued", "running"))
+                Operation.kind.in_(kinds), Operation.status.in_(("queued", "running", "waiting"))
             )
         )
         return rows.all()
 
-    async def updated_since(
+    async def recent(
         self,
         kinds: Sequence[str],
-        since: Any,
         operation_id: Any = None,
         *,
         owner_user_id: int | None = None,
+        limit: int = 200,
     ) -> Sequence[Operation]:
+        """The most recently changed operations (oldest of them first)."""
         statement = select(Operation).where(Operation.kind.in_(kinds))
         if operation_id is not None:
             statement = statement.where(Operation.id == operation_id)
         if owner_user_id is not None:
             statement = statement.where(Operation.owner_user_id == owner_user_id)
-        if since is not None:
-            statement = statement.where(Operation.updated_at >= since)
         rows = await self.session.scalars(
-            statement.order_by(Operation.updated_at, Operation.id).limit(200)
+            statement.order_by(Operation.updated_at.desc(), Operation.id).limit(limit)
         )
-        return rows.all()
+        return list(reversed(rows.all()))
+
+    async def last_event_id(self) -> int:
+        """The newest operation event's id (0 when there is none)."""
+        return int(await self.session.scalar(select(func.max(OperationEvent.id))) or 0)
+
+    async def events_after(
+        self,
+        kinds: Sequence[str],
+        after_id: int,
+        operation_id: Any = None,
+        *,
+        owner_user_id: int | None = None,
+        limit: int = 500,
+    ) -> Sequence[tuple[OperationEvent, Operation]]:
+        """The events of these operations newer than `after_id`, oldest first, each with its
+        operation."""
+        statement = (
+            select(OperationEvent, Operation)
+            .join(Operation, Operation.id == OperationEvent.operation_id)
+            .where(OperationEvent.id > after_id, Operation.kind.in_(kinds))
+        )
+        if operation_id is not None:
+            statement = statement.where(Operation.id == operation_id)
+        if owner_user_id is not None:
+            statement = statement.where(Operation.owner_user_id == owner_user_id)
+        rows = await self.session.execute(statement.order_by(OperationEvent.id).limit(limit))
+        return [(event, operation) for event, operation in rows.tuples().all()]

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
 from stellwerk.database import SessionDep
-from stellwerk.identity.auth import RuntimeDep
+from stellwerk.identity.auth import AuthSubject, RuntimeDep
 from stellwerk.kit.pagination import Page, PageParams, page_params
 from stellwerk.module.auth import (
     ModulesAdmin,
     ModulesReader,
     ModulesWriter,
-    modules_reader,
+    answerable_owner,
     visible_owner,
 )
-from stellwerk.module.feed import operation_feed
 from stellwerk.module.pins import module_pin
 from stellwerk.module.schemas import (
+    AnswerRequest,
     CatalogResponse,
     InstallInstanceRequest,
     LegacyModule,
@@ -35,8 +33,10 @@ from stellwerk.module.schemas import (
     RepositoryRead,
     RepositoryUpdate,
     UpdateRequest,
+    UpdatesCheckResponse,
 )
 from stellwerk.module.service import catalog, module_instance, module_repository
+from stellwerk.module.updates import module_update
 from stellwerk.surface import Surface, error_responses
 
 router = APIRouter(tags=["modules"], responses=error_responses(Surface.GENERIC))
@@ -116,7 +116,7 @@ async def repository_install_status(
     operation = await module_instance.operation(
         session, operation_id, owner_user_id=visible_owner(subject)
     )
-    return module_instance.response(operation, status_prefix=REPOSITORY_STATUS)
+    return await module_instance.respond(session, operation, status_prefix=REPOSITORY_STATUS)
 
 
 @router.delete(
@@ -258,7 +258,14 @@ async def update_module(
     runtime: RuntimeDep,
     idempotency_key: IdempotencyKey = None,
 ) -> OperationResponse:
-    """Update one instance, or all instances, to a version; unhealthy updates roll back."""
+    """Update one instance, or all instances, to a version; unhealthy updates roll back.
+
+    Without `version`, the newest (pre-releases only with `prereleases`). Without
+    `repository_id`, from the repository the instances came from: a newer version that only
+    another repository offers is refused with 409 `update_in_other_repository` naming it, and
+    installed when the request names that repository (the instances then come from it). An
+    update that crosses a major version waits for `major_update` to be answered (or takes it
+    from `answers`)."""
     operation = await module_instance.start_update(
         session,
         runtime.settings,
@@ -267,61 +274,61 @@ async def update_module(
         instance_id=body.instance_id,
         version=body.version,
         repository_id=body.repository_id,
+        prereleases=body.prereleases,
+        answers=body.answers,
         idempotency_key=idempotency_key,
     )
     return module_instance.response(operation, status_prefix=MODULES_STATUS)
+
+
+@router.get("/modules/updates/check", response_model=UpdatesCheckResponse)
+async def check_updates(
+    _: ModulesReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    module_name: Annotated[str | None, Query(max_length=64, description="Only this module")] = None,
+    prereleases: Annotated[bool, Query(description="Count pre-releases as updates")] = False,
+    refresh: Annotated[
+        bool,
+        Query(description="Read the repositories now (the default), or use their cached indexes"),
+    ] = True,
+) -> UpdatesCheckResponse:
+    """For each installed module, the newest version every enabled repository offers, and
+    whether installing it needs `repository_id` (it is not where the instances came from)."""
+    return await module_update.check(
+        session,
+        runtime.settings,
+        module_name=module_name,
+        prereleases=prereleases,
+        refresh=refresh,
+    )
 
 
 @router.get("/modules/status/{operation_id}", response_model=OperationResponse)
 async def operation_status(
     operation_id: str, subject: ModulesReader, session: SessionDep
 ) -> OperationResponse:
-    """Status and progress of a module operation (yours, or anyone's for admins)."""
+    """Status and progress of a module operation, with the questions it waits on (`prompts`,
+    while `waiting`)."""
     operation = await module_instance.operation(
         session, operation_id, owner_user_id=visible_owner(subject)
     )
-    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+    return await module_instance.respond(session, operation, status_prefix=MODULES_STATUS)
 
 
-@router.get(
-    "/modules/events",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
-)
-async def operation_events(
-    request: Request,
-    subject: ModulesReader,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    operation_id: Annotated[
-        str | None, Query(description="Only this operation; the stream ends when it finishes")
-    ] = None,
-) -> StreamingResponse:
-    """Live feed (server-sent events) of updates to the module operations you may see (all for
-    admins). The credential is checked again every `STELLWERK_MODULE_EVENTS_RECHECK_SECONDS`;
-    once it is revoked or expired the stream sends `event: end` and closes."""
-    owner = visible_owner(subject)
-    parsed: uuid.UUID | None = None
-    if operation_id is not None:
-        parsed = (await module_instance.operation(session, operation_id, owner_user_id=owner)).id
-
-    async def recheck() -> int | None:
-        request.state.auth_subject = None  # authenticate afresh, not from this request's cache
-        async with runtime.database.session() as check_session:
-            again = await modules_reader(request, check_session)
-        return visible_owner(again)
-
-    return StreamingResponse(
-        operation_feed(
-            runtime.database,
-            owner_user_id=owner,
-            recheck=recheck,
-            recheck_seconds=runtime.settings.module_events_recheck_seconds,
-            operation_id=parsed,
-        ),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+@router.post("/modules/status/{operation_id}/answer", response_model=OperationResponse)
+async def answer_operation(
+    operation_id: str, body: AnswerRequest, subject: ModulesWriter, session: SessionDep
+) -> OperationResponse:
+    """Answer the question a `waiting` module operation asks: yours (any, for admins). It
+    goes on once the answer is stored; unanswered by `expires_at`, it fails."""
+    operation = await module_instance.operation(
+        session, operation_id, owner_user_id=answerable_owner(subject)
     )
+    operation = await module_instance.answer(
+        session, subject.actor, operation, answer=body.answer, prompt_id=body.prompt_id
+    )
+    return await module_instance.respond(session, operation, status_prefix=MODULES_STATUS)
 
 
 # --- instances ----------------------------------------------------------------------------------
@@ -352,12 +359,70 @@ async def get_instance(
     status_code=status.HTTP_202_ACCEPTED,
 )
 async def delete_instance(
+    module_name: str,
+    instance_id: str,
+    subject: ModulesWriter,
+    session: SessionDep,
+    new_primary: Annotated[
+        str | None,
+        Query(
+            max_length=32,
+            description="Removing the primary instance: the instance that becomes primary",
+        ),
+    ] = None,
+) -> OperationResponse:
+    """Stop and remove an instance and its files. Removing the primary instance of a module
+    with several others waits for the question `new_primary` (which one becomes primary),
+    unless `new_primary` names it; with one other instance, that one becomes primary."""
+    instance = await module_instance.get(session, module_name, instance_id)
+    operation = await module_instance.start_remove(
+        session, subject.actor, instance, new_primary=new_primary
+    )
+    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+
+
+async def _lifecycle(
+    module_name: str, instance_id: str, action: str, subject: AuthSubject, session: SessionDep
+) -> OperationResponse:
+    instance = await module_instance.get(session, module_name, instance_id)
+    operation = await module_instance.start_lifecycle(session, subject.actor, instance, action)
+    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+
+
+@router.post(
+    "/modules/instance/{module_name}/{instance_id}/stop",
+    response_model=OperationResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def stop_instance(
     module_name: str, instance_id: str, subject: ModulesWriter, session: SessionDep
 ) -> OperationResponse:
-    """Stop and remove an instance and its files; the oldest other instance becomes primary."""
-    instance = await module_instance.get(session, module_name, instance_id)
-    operation = await module_instance.start_remove(session, subject.actor, instance)
-    return module_instance.response(operation, status_prefix=MODULES_STATUS)
+    """Stop an instance (its files stay); its status becomes `stopped`."""
+    return await _lifecycle(module_name, instance_id, "stop", subject, session)
+
+
+@router.post(
+    "/modules/instance/{module_name}/{instance_id}/start",
+    response_model=OperationResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def start_instance(
+    module_name: str, instance_id: str, subject: ModulesWriter, session: SessionDep
+) -> OperationResponse:
+    """Start a stopped instance and wait until it is healthy (`running`, else `error`)."""
+    return await _lifecycle(module_name, instance_id, "start", subject, session)
+
+
+@router.post(
+    "/modules/instance/{module_name}/{instance_id}/restart",
+    response_model=OperationResponse,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def restart_instance(
+    module_name: str, instance_id: str, subject: ModulesWriter, session: SessionDep
+) -> OperationResponse:
+    """Stop and start an instance again."""
+    return await _lifecycle(module_name, instance_id, "restart", subject, session)
 
 
 @router.get("/modules/primary/{module_name}", response_model=ModuleInstanceRead)

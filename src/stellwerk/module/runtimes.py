@@ -90,6 +90,10 @@ class ModuleRuntime(Protocol):
     async def run_health_command(self, spec: UnitSpec) -> bool:
         """Run the manifest's health command, if any; True when it passes."""
 
+    async def address(self, unit: str, manifest: Manifest) -> str | None:
+        """`host:port` where the unit's HTTP frontend answers, or None while it is not running
+        (or has no port)."""
+
 
 async def wait_healthy(runtime: ModuleRuntime, spec: UnitSpec) -> tuple[bool, str]:
     """Healthy: running, still running after the grace period, and the health command passes."""
@@ -258,6 +262,12 @@ class ProcessRuntime:
 
     async def statuses(self, units: list[str]) -> dict[str, str]:
         return {unit: self._status(unit) for unit in units}
+
+    async def address(self, unit: str, manifest: Manifest) -> str | None:
+        state = self._read(unit)
+        if state is None or self._status(unit) != RUNNING or not state.get("port"):
+            return None
+        return f"127.0.0.1:{int(state['port'])}"
 
     async def units(self) -> list[str]:
         run_dir = self.files.root / ".run"
@@ -463,6 +473,26 @@ class ContainerRuntime(_DockerRuntime):
         result: dict[str, str] = await self.call(self._statuses, units)
         return result
 
+    def _address(self, unit: str, manifest: Manifest) -> str | None:
+        import docker.errors
+
+        if manifest.run.port is None:
+            return None
+        try:
+            container = self.client().containers.get(unit)
+        except docker.errors.NotFound:
+            return None
+        if container.status != "running":
+            return None
+        networks = container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
+        chosen: dict[str, Any] = networks.get(self.network) or next(iter(networks.values()), {})
+        ip = str(chosen.get("IPAddress") or "")
+        return f"{ip}:{manifest.run.port}" if ip else None
+
+    async def address(self, unit: str, manifest: Manifest) -> str | None:
+        result: str | None = await self.call(self._address, unit, manifest)
+        return result
+
     def _units(self) -> list[str]:
         listed = self.client().api.containers(all=True, filters={"label": "stellwerk.unit"})
         return sorted(str(c.get("Labels", {}).get("stellwerk.unit", "")) for c in listed)
@@ -590,6 +620,14 @@ class SwarmRuntime(_DockerRuntime):
     async def statuses(self, units: list[str]) -> dict[str, str]:
         result: dict[str, str] = await self.call(self._statuses, units)
         return result
+
+    async def address(self, unit: str, manifest: Manifest) -> str | None:
+        """The service's name on the stack network: reachable when Stellwerk runs on that
+        network too (as a service of the same stack)."""
+        if manifest.run.port is None:
+            return None
+        status = (await self.statuses([unit]))[unit]
+        return f"{unit}:{manifest.run.port}" if status == RUNNING else None
 
     def _units(self) -> list[str]:
         listed = self.client().services.list(filters={"label": "stellwerk.unit"})

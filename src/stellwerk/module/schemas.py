@@ -11,9 +11,10 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PlainSerializer
 from stellwerk.kit.body import LenientBody, StrictBody
 from stellwerk.kit.time import iso
 from stellwerk.module.manifest import NAME_PATTERN, ModuleName, Version
+from stellwerk.operation.schemas import AnswerFields, Answers, PromptRead
 
 InstanceStatus = Literal["installed", "running", "stopped", "error"]
-OperationStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+OperationStatus = Literal["queued", "running", "waiting", "completed", "failed", "cancelled"]
 RepositoryType = Literal["file", "https"]
 Timestamp = Annotated[dt.datetime, PlainSerializer(iso, return_type=str)]
 RepositoryId = Annotated[str, Field(min_length=1, max_length=64, pattern=NAME_PATTERN)]
@@ -45,6 +46,14 @@ class OperationResponse(BaseModel):
     message: str
     module_name: str
     status_url: str
+    prompts: list[PromptRead] = Field(
+        default_factory=list,
+        description="While `waiting`: the questions to answer at `{status_url}/answer`",
+    )
+
+
+class AnswerRequest(AnswerFields, LenientBody):
+    """The answer to a question a `waiting` module operation asks."""
 
 
 class InstallInstanceRequest(LenientBody):
@@ -69,7 +78,19 @@ class UpdateRequest(LenientBody):
         default=None, description="Only this instance; all instances of the module if omitted"
     )
     version: Version | None = Field(default=None, description="The newest version if omitted")
-    repository_id: RepositoryId | None = None
+    repository_id: RepositoryId | None = Field(
+        default=None,
+        description="Where to take the version from; if omitted, the repository the instances "
+        "came from (a newer version elsewhere is reported, never installed, until named here)",
+    )
+    prereleases: bool = Field(
+        default=False, description="Whether the newest version may be a pre-release"
+    )
+    answers: Answers | None = Field(
+        default=None,
+        description="Answers to questions the update would ask, given in advance "
+        '(`{"major_update": "continue"}`)',
+    )
 
 
 class ModuleInstanceGroup(BaseModel):
@@ -216,3 +237,46 @@ class PinRead(BaseModel):
     version: str
     sha256: str
     pinned_at: Timestamp
+
+
+class AvailableUpdate(BaseModel):
+    """The newest version one repository offers, where it is newer than an installed one."""
+
+    repository_id: str
+    version: str
+    is_source: bool = Field(description="Whether the instances come from this repository")
+    crosses_major: bool = Field(description="Whether it raises the major version")
+    prerelease: bool
+
+
+class InstanceUpdate(BaseModel):
+    instance_id: str
+    version: str
+    repository_id: str | None
+    latest_version: str | None = Field(
+        description="The newest version of the repository this instance comes from"
+    )
+    update_available: bool = Field(description="Whether that is newer than `version`")
+
+
+class ModuleUpdates(BaseModel):
+    module_name: str
+    installed_versions: list[str]
+    repository_ids: list[str] = Field(description="Where the instances come from")
+    update_available: bool
+    latest_version: str | None = Field(description="The newest version of any repository")
+    latest_repository_id: str | None
+    requires_repository: bool = Field(
+        description="The newest version is only in another repository: `POST /modules/update` "
+        "installs it only when `repository_id` names `latest_repository_id`"
+    )
+    available_updates: list[AvailableUpdate]
+    instances: list[InstanceUpdate]
+
+
+class UpdatesCheckResponse(BaseModel):
+    modules: list[ModuleUpdates]
+    total: int
+    updates_available: int = Field(description="How many modules have a newer version")
+    checked_at: Timestamp
+    errors: dict[str, str] = Field(description="Repositories that could not be read, by id")

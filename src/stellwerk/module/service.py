@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,15 +18,18 @@ from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.kit.netguard import PrivateAddress, Unresolvable, UnsafeUrl, check_url
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import utc_now
-from stellwerk.models import ModuleInstance, ModuleRepository, Operation
+from stellwerk.models import ModuleInstance, ModuleRepository, Operation, OperationPrompt
 from stellwerk.module import workflow
 from stellwerk.module.files import ModuleFiles
+from stellwerk.module.frontends import frontend_url
 from stellwerk.module.manifest import (
     IndexModule,
     IndexVersion,
     RepositoryIndex,
+    VersionOrder,
     check_instance_id,
     check_module_name,
+    is_newer,
 )
 from stellwerk.module.pins import module_pin
 from stellwerk.module.repository import (
@@ -63,6 +66,7 @@ from stellwerk.module.sources import (
     index_cache,
 )
 from stellwerk.operation.repository import OperationRepository
+from stellwerk.operation.schemas import PromptRead
 from stellwerk.operation.service import operation as operation_service
 
 BUILTIN_ID = "local-module-repository"
@@ -82,6 +86,11 @@ class RepositoryNotFound(NotFound):
 
 class AmbiguousModule(Conflict):
     default_code = "ambiguous_module"
+
+
+def _newer_than(module: IndexModule, version: str, prereleases: bool) -> IndexVersion | None:
+    newest = module.newest(prereleases=prereleases)
+    return newest if is_newer(newest.version, version) else None
 
 
 # --- repository configuration ------------------------------------------------------------------
@@ -379,7 +388,7 @@ class CatalogService:
                         description=module.description,
                         category=module.category,
                         multi_instance=module.multi_instance,
-                        latest_version=module.latest.version,
+                        latest_version=module.newest().version,
                         versions=[v.version for v in module.sorted_versions()],
                         repository_id=row.id,
                         installed=count > 0,
@@ -400,8 +409,10 @@ class CatalogService:
         repository_id: str | None,
         version: str | None,
         fresh: bool = False,
+        prereleases: bool = False,
     ) -> Resolved:
-        """The repository, index entry and version to install.
+        """The repository, index entry and version to install (the newest when `version` is
+        None: pre-releases only with `prereleases`, or when there is no release).
 
         A named repository is used as named. Without one, exactly one enabled repository may
         offer the module: when several do, the request is refused (409 `ambiguous_module`,
@@ -433,7 +444,7 @@ class CatalogService:
                 )
             if offering:
                 row, module = offering[0]
-                chosen = module.find(version)
+                chosen = module.find(version, prereleases=prereleases)
                 if chosen is not None:
                     return Resolved(RepositorySource.of(row), module, chosen)
                 if refresh:
@@ -446,6 +457,22 @@ class CatalogService:
             raise RepositoryUnavailable(errors[repository_id])
         where = f"repository {repository_id}" if repository_id else "any enabled repository"
         raise ModuleNotFound(f"Module {module_name} is not in {where}", field="module_name")
+
+    async def offers(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        *,
+        refresh: bool = False,
+    ) -> tuple[dict[str, dict[str, IndexModule]], dict[str, str]]:
+        """What every enabled repository offers, by module name and repository id; and the
+        repositories that could not be read."""
+        indexes, errors = await self.indexes(session, settings, refresh=refresh)
+        found: dict[str, dict[str, IndexModule]] = {}
+        for row, index in indexes:
+            for module in index.modules if index else []:
+                found.setdefault(module.name, {})[row.id] = module
+        return found, errors
 
 
 # --- instances and operations --------------------------------------------------------------------
@@ -492,7 +519,7 @@ class ModuleInstanceService:
             version=instance.version,
             status=_documented_status(instance.status, live),
             is_primary=instance.is_primary,
-            frontend_url=instance.frontend_url,
+            frontend_url=frontend_url(instance),
             created_at=instance.created_at,
             updated_at=instance.updated_at,
         )
@@ -571,6 +598,7 @@ class ModuleInstanceService:
         repository_id: str | None,
         version: str | None,
         fresh: bool = False,
+        prereleases: bool = False,
     ) -> Resolved:
         """What to install: from the named repository, else from the repository the installed
         instances came from (never another one offering the same name), else from the one
@@ -594,7 +622,24 @@ class ModuleInstanceService:
                 repository_id=repository_id,
                 version=version,
                 fresh=fresh,
+                prereleases=prereleases,
             )
+        except ModuleNotFound as error:
+            if named or repository_id is None or version is None:
+                raise
+            elsewhere = await self._offered_elsewhere(
+                session, settings, module_name, repository_id, lambda m: m.find(version)
+            )
+            if not elsewhere:
+                raise
+            raise ModuleNotFound(
+                f"{module_name} {version} is not in repository {repository_id}, where the "
+                f"instances come from, but in {', '.join(elsewhere)}; an update never switches "
+                "repository by itself: name the repository to install from with repository_id",
+                field="repository_id",
+                code="version_in_other_repository",
+                extra={"repositories": elsewhere},
+            ) from error
         except RepositoryNotFound as error:
             if named:
                 raise
@@ -610,6 +655,24 @@ class ModuleInstanceService:
             resolved.version.sha256,
         )
         return resolved
+
+    async def _offered_elsewhere(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        module_name: str,
+        source_id: str,
+        pick: Callable[[IndexModule], IndexVersion | None],
+    ) -> dict[str, str]:
+        """Other enabled repositories whose module `pick` finds a version in: {id: version}
+        (their indexes read now: what they publish at this moment counts)."""
+        offers, _ = await catalog.offers(session, settings, refresh=True)
+        found: dict[str, str] = {}
+        for repository_id, module in sorted(offers.get(module_name, {}).items()):
+            chosen = pick(module) if repository_id != source_id else None
+            if chosen is not None:
+                found[repository_id] = chosen.version
+        return found
 
     async def _busy(self, session: AsyncSession, module_name: str) -> Operation | None:
         for operation in await ModuleOperationRepository(session).active(workflow.KINDS):
@@ -708,8 +771,17 @@ class ModuleInstanceService:
         instance_id: str | None = None,
         version: str | None = None,
         repository_id: str | None = None,
+        prereleases: bool = False,
+        answers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Operation:
+        """Update one instance, or all, to `version` or else the newest version.
+
+        Without `repository_id` the version comes from the repository the instances came from;
+        a newer version in another repository is reported (409 `update_in_other_repository`,
+        naming it) but installed only when the request names that repository, after which the
+        instances follow it. Without `version`, only instances older than the newest change.
+        """
         check_module_name(module_name)
         existing = await self._existing(session, workflow.UPDATE, idempotency_key)
         if existing is not None:
@@ -734,10 +806,37 @@ class ModuleInstanceService:
             repository_id=repository_id,
             version=version,
             fresh=True,  # "the newest version" means the newest published now
+            prereleases=prereleases,
         )
         chosen = resolved.version.version
-        pending = [t for t in targets if t.version != chosen]
+        if version is None:
+            # The newest: never a step back, and nothing to do for what runs it already.
+            pending = [t for t in targets if is_newer(chosen, t.version)]
+        else:
+            pending = [
+                t for t in targets if t.version != chosen or t.repository_id != resolved.source.id
+            ]
         if not pending:
+            if repository_id is None:
+                oldest = min((t.version for t in targets), key=VersionOrder)
+                elsewhere = await self._offered_elsewhere(
+                    session,
+                    settings,
+                    module_name,
+                    resolved.source.id,
+                    lambda m: _newer_than(m, oldest, prereleases),
+                )
+                if elsewhere:
+                    listed = ", ".join(f"{v} in {r}" for r, v in elsewhere.items())
+                    raise Conflict(
+                        f"{module_name} is at {chosen}, the newest version of repository "
+                        f"{resolved.source.id} where it comes from; a newer one is in another "
+                        f"repository ({listed}). Name the repository to update from with "
+                        "repository_id",
+                        code="update_in_other_repository",
+                        field="repository_id",
+                        extra={"repositories": elsewhere},
+                    )
             raise Conflict(f"Already at version {chosen}", code="up_to_date")
         operation, _ = await operation_service.start(
             session,
@@ -748,6 +847,9 @@ class ModuleInstanceService:
                 "instance_ids": [t.id for t in pending],
                 "repository": resolved.source.as_dict(),
                 "archive": resolved.version.model_dump(mode="json"),
+                "current_versions": {t.id: t.version for t in pending},
+                "stopped": [t.id for t in pending if t.status == STOPPED],
+                "answers": dict(answers or {}),
             },
             idempotency_key=idempotency_key,
             target_type="module",
@@ -761,6 +863,7 @@ class ModuleInstanceService:
             target_id=module_name,
             detail={
                 "version": chosen,
+                "repository_id": resolved.source.id,
                 "instances": [t.id for t in pending],
                 "operation_id": str(operation.id),
             },
@@ -768,14 +871,53 @@ class ModuleInstanceService:
         return operation
 
     async def start_remove(
-        self, session: AsyncSession, actor: Actor, instance: ModuleInstance
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        instance: ModuleInstance,
+        *,
+        new_primary: str | None = None,
     ) -> Operation:
+        """Remove an instance. Removing the primary one of a module with several others asks
+        which becomes primary, unless `new_primary` names it now."""
         busy = await self._busy(session, instance.module_name)
         if busy is not None and busy.kind != workflow.INSTALL:
             raise Conflict(
                 f"Module {instance.module_name} has an operation in progress ({busy.id})",
                 code="operation_in_progress",
             )
+        answers: dict[str, str] = {}
+        if new_primary is not None:
+            check_instance_id(new_primary, field="new_primary")
+            successor = await ModuleInstanceRepository(session).get(new_primary)
+            if (
+                successor is None
+                or successor.module_name != instance.module_name
+                or successor.id == instance.id
+            ):
+                raise ValidationFailed(
+                    f"new_primary names another instance of {instance.module_name}",
+                    field="new_primary",
+                )
+            answers[workflow.NEW_PRIMARY] = new_primary
+        successors: list[dict[str, str]] = []
+        if instance.is_primary:
+            others = [
+                i
+                for i in await ModuleInstanceRepository(session).list(
+                    module_name=instance.module_name
+                )
+                if i.id != instance.id
+            ]
+            if len(others) > 1:  # with one, that one becomes primary: nothing to ask
+                successors = [
+                    {
+                        "id": i.id,
+                        "label": f"{i.id[:12]} ({i.version}, {i.status}, "
+                        f"installed {i.created_at:%Y-%m-%d})",
+                    }
+                    for i in others
+                ]
         operation, _ = await operation_service.start(
             session,
             actor,
@@ -785,6 +927,8 @@ class ModuleInstanceService:
                 "instance_id": instance.id,
                 "runtime": instance.runtime,
                 "unit": instance.unit_name,
+                "successors": successors,
+                "answers": answers,
             },
             target_type="module",
             target_id=instance.module_name,
@@ -793,6 +937,39 @@ class ModuleInstanceService:
             session,
             actor,
             "module.instance.delete",
+            target_type="module_instance",
+            target_id=instance.id,
+            detail={"module_name": instance.module_name, "operation_id": str(operation.id)},
+        )
+        return operation
+
+    async def start_lifecycle(
+        self, session: AsyncSession, actor: Actor, instance: ModuleInstance, action: str
+    ) -> Operation:
+        """Stop, start or restart an instance (`action`); its status follows."""
+        kind = workflow.LIFECYCLE.get(action)
+        if kind is None:
+            raise ValidationFailed(
+                f"The action is one of {', '.join(workflow.LIFECYCLE)}", field="action"
+            )
+        busy = await self._busy(session, instance.module_name)
+        if busy is not None:
+            raise Conflict(
+                f"Module {instance.module_name} has an operation in progress ({busy.id})",
+                code="operation_in_progress",
+            )
+        operation, _ = await operation_service.start(
+            session,
+            actor,
+            kind=kind,
+            input={"module_name": instance.module_name, "instance_id": instance.id},
+            target_type="module",
+            target_id=instance.module_name,
+        )
+        await audit.record(
+            session,
+            actor,
+            f"module.instance.{action}",
             target_type="module_instance",
             target_id=instance.id,
             detail={"module_name": instance.module_name, "operation_id": str(operation.id)},
@@ -857,7 +1034,13 @@ class ModuleInstanceService:
             )
         return operation
 
-    def response(self, operation: Operation, *, status_prefix: str) -> OperationResponse:
+    def response(
+        self,
+        operation: Operation,
+        *,
+        status_prefix: str,
+        prompts: Sequence[OperationPrompt] = (),
+    ) -> OperationResponse:
         return OperationResponse(
             operation_id=str(operation.id),
             status=operation.status,
@@ -865,7 +1048,32 @@ class ModuleInstanceService:
             message=operation.message,
             module_name=str(operation.input.get("module_name", "")),
             status_url=f"{status_prefix}/{operation.id}",
+            prompts=[PromptRead.model_validate(p) for p in prompts],
         )
+
+    async def respond(
+        self, session: AsyncSession, operation: Operation, *, status_prefix: str
+    ) -> OperationResponse:
+        """The documented response, with the questions the operation waits on."""
+        prompts = await operation_service.open_prompts(session, [operation])
+        return self.response(
+            operation, status_prefix=status_prefix, prompts=prompts.get(operation.id, ())
+        )
+
+    async def answer(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        operation: Operation,
+        *,
+        answer: str,
+        prompt_id: str | None,
+    ) -> Operation:
+        await operation_service.answer(
+            session, actor, operation, answer=answer, prompt_id=prompt_id
+        )
+        await session.refresh(operation)
+        return operation
 
 
 async def reconcile_files(database: Database, settings: Settings) -> int:

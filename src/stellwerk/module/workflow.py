@@ -1,4 +1,5 @@
-"""The module operations as durable workflows: install, update, remove, uninstall.
+"""The module operations as durable workflows: install, update, remove, uninstall, and stopping,
+starting and restarting an instance.
 
 Every filesystem, database and runtime action is a `@DBOS.step` and idempotent, so a process
 killed at any point resumes after its last completed step and ends with a complete instance or
@@ -8,6 +9,10 @@ the instance row is written only after that; a failed install removes what it ma
 Updates start the new version as a candidate next to the running one and switch only once the
 candidate is healthy; if the switched instance then fails its health check, the old files and
 unit come back. The old version keeps running until the new one has proved itself.
+
+Two operations stop with a question: an update that crosses a major version asks whether to go
+on (`major_update`), and removing the primary instance of a module with several others asks
+which one becomes primary (`new_primary`). A request may answer either in advance.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from sqlalchemy.exc import IntegrityError
 
 from stellwerk.config import Settings
 from stellwerk.database import Database
-from stellwerk.exceptions import BadRequest, Conflict, ServiceUnavailable, StellwerkError
+from stellwerk.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable, StellwerkError
 from stellwerk.kit.archive import ArchiveLimits, UnsafeArchive, safe_extract
+from stellwerk.kit.semver import parse_version
 from stellwerk.kit.time import utc_now
 from stellwerk.models import ModuleInstance
 from stellwerk.module.files import ModuleFiles
@@ -35,6 +41,7 @@ from stellwerk.module.pins import module_pin
 from stellwerk.module.repository import ModuleInstanceRepository, ModuleOperationRepository
 from stellwerk.module.runtimes import (
     RUNNING,
+    STOPPED,
     ModuleRuntime,
     UnitSpec,
     runtime_for,
@@ -43,7 +50,7 @@ from stellwerk.module.runtimes import (
 )
 from stellwerk.module.sources import RepositorySource, fetch_archive
 from stellwerk.operation.engine import settings, worker_database
-from stellwerk.operation.workflow import OperationContext, operation_workflow
+from stellwerk.operation.workflow import OperationContext, OperationDeclined, operation_workflow
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +58,14 @@ INSTALL, UPDATE, REMOVE, UNINSTALL = (
     "module.install",
     "module.update",
     "module.remove",
-    ("module.uninstall"),
+    "module.uninstall",
 )
-KINDS = (INSTALL, UPDATE, REMOVE, UNINSTALL)
+STOP, START, RESTART = "module.stop", "module.start", "module.restart"
+LIFECYCLE = {"stop": STOP, "start": START, "restart": RESTART}
+KINDS = (INSTALL, UPDATE, REMOVE, UNINSTALL, STOP, START, RESTART)
+# The questions module operations ask, by id (what `answers` in a request may name).
+MAJOR_UPDATE = "major_update"
+NEW_PRIMARY = "new_primary"
 
 
 class UnsafeModuleArchive(BadRequest):
@@ -66,6 +78,10 @@ class InvalidManifest(BadRequest):
 
 class ModuleUnhealthy(ServiceUnavailable):
     default_code = "module_unhealthy"
+
+
+class InstanceGone(NotFound):
+    default_code = "instance_not_found"
 
 
 def _files() -> ModuleFiles:
@@ -402,12 +418,33 @@ async def switch(
     return {"healthy": False, "reason": reason}
 
 
+def crosses_major(current: str, target: str) -> bool:
+    """Whether going from `current` to `target` raises the major version (semver: 1.x to 2.0;
+    0.1 to 0.2 does not). Versions that are not semantic versions never count."""
+    old, new = parse_version(current), parse_version(target)
+    return old is not None and new is not None and new.major > old.major
+
+
 @operation_workflow(UPDATE)
 async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     module_name = str(input["module_name"])
     target = str(input["archive"]["version"])
     instance_ids = [str(i) for i in input["instance_ids"]]
     results: dict[str, str] = {}
+    # The versions when the update was asked for (in the input, so that operations started by
+    # an earlier release replay the same steps after a restart).
+    current: dict[str, str] = dict(input.get("current_versions") or {})
+    stopped = {str(i) for i in input.get("stopped") or []}
+    crossing = sorted({v for v in current.values() if crosses_major(v, target)})
+    if crossing:
+        choice = await ctx.ask(
+            MAJOR_UPDATE,
+            f"Updating {module_name} from {', '.join(crossing)} to {target} crosses a major "
+            "version, which may change how it works: continue?",
+            [("continue", f"Update to {target}"), ("abort", "Keep the current version")],
+        )
+        if choice != "continue":
+            raise OperationDeclined(f"Not updated: {module_name} stays at {', '.join(crossing)}")
     try:
         await ctx.progress(5, f"Fetching {module_name} {target}", step="fetch")
         manifest = await stage(ctx.operation_id, module_name, input["repository"], input["archive"])
@@ -427,6 +464,8 @@ async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
             results[instance_id] = (
                 "updated" if outcome["healthy"] else f"rolled back: {outcome['reason']}"
             )
+            if instance_id in stopped:  # it was stopped on purpose: it stays stopped
+                await stop_instance(instance_id)
     finally:
         await cleanup(ctx.operation_id)
     failed = {k: v for k, v in results.items() if v != "updated"}
@@ -449,12 +488,88 @@ async def remove_instance(module_name: str, instance_id: str, runtime_name: str,
     await asyncio.to_thread(files.remove_tree, files.previous_dir(module_name, instance_id))
 
 
+@DBOS.step(name="module.promote")
+async def promote(module_name: str, instance_id: str) -> bool:
+    """Make `instance_id` the primary instance, if it still exists."""
+    async with worker_database().session() as session:
+        instances = ModuleInstanceRepository(session)
+        chosen = await instances.get(instance_id)
+        if chosen is None or chosen.module_name != module_name:
+            return False
+        if not chosen.is_primary:
+            await instances.clear_primary(module_name)
+            await instances.set_values(instance_id, is_primary=True)
+    return True
+
+
 @operation_workflow(REMOVE)
 async def remove(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
+    # The other instances when the primary one's removal was asked for (none otherwise).
+    candidates: list[dict[str, str]] = list(input.get("successors") or [])
+    new_primary: str | None = None
+    if len(candidates) > 1:
+        new_primary = await ctx.ask(
+            NEW_PRIMARY,
+            f"You are removing the primary instance of {module_name}: which instance becomes "
+            "primary?",
+            [(c["id"], c["label"]) for c in candidates],
+        )
+        await ctx.progress(5, f"Instance {new_primary} becomes the primary {module_name}")
+        await promote(module_name, new_primary)
     await ctx.progress(10, f"Removing instance {instance_id}", step="remove")
     await remove_instance(module_name, instance_id, str(input["runtime"]), str(input["unit"]))
-    return {"module_name": module_name, "instance_id": instance_id, "removed": True}
+    return {
+        "module_name": module_name,
+        "instance_id": instance_id,
+        "removed": True,
+        "new_primary": new_primary,
+    }
+
+
+@DBOS.step(name="module.stop_instance")
+async def stop_instance(instance_id: str) -> bool:
+    """Stop the unit and remember the instance as stopped (its files stay)."""
+    instance = await _load(instance_id)
+    if instance is None:
+        return False
+    await _runtime(instance.runtime).stop(instance.unit_name)
+    await _set(instance_id, status=STOPPED)
+    return True
+
+
+async def _start_or_fail(module_name: str, instance_id: str) -> None:
+    outcome = await start_instance(instance_id)
+    if not outcome["healthy"]:
+        raise ModuleUnhealthy(f"Module {module_name} is not healthy: {outcome['reason']}")
+
+
+@operation_workflow(STOP)
+async def stop(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
+    await ctx.progress(20, f"Stopping instance {instance_id}", step="stop")
+    if not await stop_instance(instance_id):
+        raise InstanceGone(f"Instance {instance_id} of {module_name} was removed meanwhile")
+    return {"module_name": module_name, "instance_id": instance_id, "status": STOPPED}
+
+
+@operation_workflow(START)
+async def start(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
+    await ctx.progress(20, f"Starting instance {instance_id}", step="start")
+    await _start_or_fail(module_name, instance_id)
+    return {"module_name": module_name, "instance_id": instance_id, "status": RUNNING}
+
+
+@operation_workflow(RESTART)
+async def restart(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
+    module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
+    await ctx.progress(10, f"Stopping instance {instance_id}", step="stop")
+    if not await stop_instance(instance_id):
+        raise InstanceGone(f"Instance {instance_id} of {module_name} was removed meanwhile")
+    await ctx.progress(50, f"Starting instance {instance_id}", step="start")
+    await _start_or_fail(module_name, instance_id)
+    return {"module_name": module_name, "instance_id": instance_id, "status": RUNNING}
 
 
 @operation_workflow(UNINSTALL)

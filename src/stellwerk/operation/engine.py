@@ -111,11 +111,7 @@ def worker_database() -> Database:
     return database
 
 
-async def enqueue_from_outside(
-    *, workflow_name: str, queue_name: str, workflow_id: str, args: tuple[Any, ...]
-) -> None:
-    """Enqueue from a process that runs no workflows itself (the CLI, an API-only process):
-    a worker picks it up from the shared system database."""
+async def _client() -> DBOSClient:
     client: DBOSClient | None = _state["client"]
     if client is None:
         client = await asyncio.to_thread(
@@ -125,6 +121,15 @@ async def enqueue_from_outside(
             application_name=APPLICATION_NAME,
         )
         _state["client"] = client
+    return client
+
+
+async def enqueue_from_outside(
+    *, workflow_name: str, queue_name: str, workflow_id: str, args: tuple[Any, ...]
+) -> None:
+    """Enqueue from a process that runs no workflows itself (the CLI, an API-only process):
+    a worker picks it up from the shared system database."""
+    client = await _client()
     await client.enqueue_async(
         {
             "workflow_name": workflow_name,
@@ -134,6 +139,16 @@ async def enqueue_from_outside(
         },
         *args,
     )
+
+
+async def send(workflow_id: str, message: Any, *, topic: str, idempotency_key: str) -> None:
+    """Send a message to a workflow (it `recv`s it), from a worker or from any other process;
+    the same idempotency key sends it once."""
+    if is_launched():
+        await DBOS.send_async(workflow_id, message, topic, idempotency_key=idempotency_key)
+        return
+    client = await _client()
+    await client.send_async(workflow_id, message, topic, idempotency_key)
 
 
 def close_client() -> None:

@@ -1,8 +1,9 @@
 """The probe: a harmless operation that proves the workflow engine end to end.
 
 Each of its N steps waits a moment and writes one event; after a crash and restart, the events show
-that completed steps did not run again. `stellwerk ops probe` and `POST /api/operations/probe`
-start it.
+that completed steps did not run again. With `ask`, it stops after its first step with a question
+(go on or stop), which proves prompts end to end. `stellwerk ops probe` and
+`POST /api/operations/probe` start it.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from dbos import DBOS
 from stellwerk.models import OperationEvent
 from stellwerk.operation.engine import worker_database
 from stellwerk.operation.repository import OperationRepository
-from stellwerk.operation.workflow import OperationContext, operation_workflow
+from stellwerk.operation.workflow import OperationContext, OperationDeclined, operation_workflow
 
 KIND = "probe"
 MAX_STEPS = 20
 MAX_SECONDS = 30.0
+QUESTION = "go_on"
 
 
 @DBOS.step(name="probe.step")
@@ -33,6 +35,7 @@ async def probe_step(operation_id: str, number: int, total: int, seconds: float)
                 progress=int(100 * (number - 1) / total),
                 message=f"Probe step {number} of {total} ran",
                 step=f"probe-{number}",
+                status="running",
             )
         )
     return number
@@ -47,4 +50,13 @@ async def probe(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
         await ctx.progress(
             int(100 * number / total), f"Step {number} of {total} done", step=f"step-{number}"
         )
+        if number == 1 and input.get("ask"):
+            choice = await ctx.ask(
+                QUESTION,
+                f"The probe ran step 1 of {total}: go on?",
+                [("continue", "Go on"), ("stop", "Stop the probe")],
+                timeout_seconds=input.get("ask_timeout_seconds"),
+            )
+            if choice == "stop":
+                raise OperationDeclined("Stopped after step 1, as answered")
     return {"steps": total}

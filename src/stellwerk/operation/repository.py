@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.identity.principal import Principal
 from stellwerk.kit.query import paginate
-from stellwerk.models import Operation, OperationEvent
+from stellwerk.kit.time import utc_now
+from stellwerk.models import Operation, OperationEvent, OperationPrompt
 
 
 class OperationRepository:
@@ -156,3 +157,69 @@ class OperationRepository:
             .values(**values)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # --- prompts ---------------------------------------------------------------------------
+
+    async def prompt(self, operation_id: uuid.UUID, prompt_id: str) -> OperationPrompt | None:
+        return await self.session.scalar(
+            select(OperationPrompt).where(
+                OperationPrompt.operation_id == operation_id,
+                OperationPrompt.prompt_id == prompt_id,
+            )
+        )
+
+    async def add_prompt(self, prompt: OperationPrompt) -> None:
+        self.session.add(prompt)
+        await self.session.flush()
+
+    async def open_prompts(
+        self, operation_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, Sequence[OperationPrompt]]:
+        """The unanswered questions of those operations that wait for an answer."""
+        if not operation_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(OperationPrompt)
+            .join(Operation, Operation.id == OperationPrompt.operation_id)
+            .where(
+                OperationPrompt.operation_id.in_(operation_ids),
+                OperationPrompt.answered_at.is_(None),
+                Operation.status == "waiting",
+            )
+            .order_by(OperationPrompt.id)
+        )
+        found: dict[uuid.UUID, Sequence[OperationPrompt]] = {}
+        for prompt in rows.all():
+            found[prompt.operation_id] = (*found.get(prompt.operation_id, ()), prompt)
+        return found
+
+    async def close_prompt(self, prompt_id: int, *, answer: str | None, answered_by: str) -> bool:
+        """Record the answer (or, with None, that time ran out) unless the prompt is closed
+        already: of an answer and a timeout at the same moment, exactly one wins."""
+        now = utc_now()
+        conditions = [OperationPrompt.id == prompt_id, OperationPrompt.answered_at.is_(None)]
+        if answer is not None:
+            conditions.append(OperationPrompt.expires_at > now)
+        result = await self.session.execute(
+            update(OperationPrompt)
+            .where(*conditions)
+            .values(answer=answer, answered_at=now, answered_by=answered_by[:200])
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def answered_while_waiting(
+        self, before: dt.datetime, limit: int = 100
+    ) -> Sequence[OperationPrompt]:
+        """Answers the workflow has not picked up yet (their wake-up may have been lost)."""
+        rows = await self.session.scalars(
+            select(OperationPrompt)
+            .join(Operation, Operation.id == OperationPrompt.operation_id)
+            .where(
+                Operation.status == "waiting",
+                OperationPrompt.answer.is_not(None),
+                OperationPrompt.answered_at < before,
+            )
+            .order_by(OperationPrompt.answered_at)
+            .limit(limit)
+        )
+        return rows.all()

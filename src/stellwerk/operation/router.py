@@ -11,17 +11,31 @@ from stellwerk.database import SessionDep
 from stellwerk.exceptions import ValidationFailed
 from stellwerk.identity.auth import AdminUser, Authenticated
 from stellwerk.kit.pagination import Page, PageParams, page_params
+from stellwerk.models import Operation
 from stellwerk.operation import probe
 from stellwerk.operation.schemas import (
+    AnswerRequest,
     OperationDetail,
     OperationEventRead,
     OperationRead,
     ProbeRequest,
+    PromptRead,
 )
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.surface import Surface, error_responses
 
 router = APIRouter(tags=["operations"], responses=error_responses(Surface.GENERIC))
+
+
+async def _reads(session: SessionDep, operations: list[Operation]) -> list[OperationRead]:
+    """The operations with the questions the waiting ones ask."""
+    prompts = await operation_service.open_prompts(session, operations)
+    reads = []
+    for operation in operations:
+        read = OperationRead.model_validate(operation)
+        read.prompts = [PromptRead.model_validate(p) for p in prompts.get(operation.id, [])]
+        reads.append(read)
+    return reads
 
 
 @router.get("/api/operations", response_model=Page[OperationRead])
@@ -44,23 +58,20 @@ async def list_operations(
         target_type=target_type,
         target_id=target_id,
     )
-    return Page.of(
-        [OperationRead.model_validate(o) for o in operations], total=total, params=params
-    )
+    return Page.of(await _reads(session, list(operations)), total=total, params=params)
 
 
 @router.get("/api/operations/{operation_id}", response_model=OperationDetail)
 async def get_operation(
     operation_id: uuid.UUID, subject: Authenticated, session: SessionDep
 ) -> OperationDetail:
-    """Status, progress 0-100, message, result or error, and the history of events."""
+    """Status, progress 0-100, message, result or error, the questions it waits on, and the
+    history of events."""
     operation = await operation_service.get(session, subject.principal, operation_id)
     events = await operation_service.events(session, operation)
-    return OperationDetail.model_validate(
-        {
-            **OperationRead.model_validate(operation).model_dump(),
-            "events": [OperationEventRead.model_validate(e) for e in events],
-        }
+    (read,) = await _reads(session, [operation])
+    return OperationDetail(
+        **read.model_dump(), events=[OperationEventRead.model_validate(e) for e in events]
     )
 
 
@@ -73,6 +84,22 @@ async def cancel_operation(
     return OperationRead.model_validate(
         await operation_service.cancel(session, subject.actor, operation)
     )
+
+
+@router.post("/api/operations/{operation_id}/answer", response_model=OperationRead)
+async def answer_operation(
+    operation_id: uuid.UUID, body: AnswerRequest, subject: Authenticated, session: SessionDep
+) -> OperationRead:
+    """Answer the question a `waiting` operation asks (`prompts`): your own operation's (any,
+    for admins). It goes on once the answer is stored; a question left unanswered until its
+    `expires_at` fails the operation."""
+    operation = await operation_service.get_cancellable(session, subject.principal, operation_id)
+    await operation_service.answer(
+        session, subject.actor, operation, answer=body.answer, prompt_id=body.prompt_id
+    )
+    await session.refresh(operation)
+    (read,) = await _reads(session, [operation])
+    return read
 
 
 @router.post(
@@ -90,7 +117,13 @@ async def start_probe(
         session,
         subject.actor,
         kind=probe.KIND,
-        input={"steps": body.steps, "seconds": body.seconds},
+        input={
+            "steps": body.steps,
+            "seconds": body.seconds,
+            "ask": body.ask,
+            "ask_timeout_seconds": body.ask_timeout_seconds,
+            "answers": body.answers or {},
+        },
         idempotency_key=body.idempotency_key,
     )
     if not created:

@@ -25,14 +25,32 @@ from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.time import utc_now
-from stellwerk.models import Operation, OperationEvent
+from stellwerk.models import Operation, OperationEvent, OperationPrompt
 from stellwerk.operation import engine
 from stellwerk.operation.repository import OperationRepository
-from stellwerk.operation.workflow import FINISHED, KINDS
+from stellwerk.operation.workflow import ACTIVE, FINISHED, KINDS, PROMPT_TOPIC
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled")
+
+
+class NotWaiting(Conflict):
+    default_code = "not_waiting"
+
+
+async def wake(operation_id: uuid.UUID, reason: str) -> None:
+    """Wake a waiting workflow to look at its question again (best effort: the sweep repeats
+    it for answers the workflow has not picked up; the same reason sends once)."""
+    try:
+        await engine.send(
+            str(operation_id),
+            {"reason": reason},
+            topic=PROMPT_TOPIC,
+            idempotency_key=f"{operation_id}:{reason}",
+        )
+    except Exception:
+        log.warning("could not wake a waiting operation", extra={"operation_id": str(operation_id)})
 
 
 async def enqueue(operation_id: uuid.UUID, kind: str) -> None:
@@ -109,7 +127,13 @@ class OperationService:
                 raise
             return existing, False
         await repository.add_event(
-            OperationEvent(operation_id=operation_id, progress=0, message=message, step="queued")
+            OperationEvent(
+                operation_id=operation_id,
+                progress=0,
+                message=message,
+                step="queued",
+                status="queued",
+            )
         )
         await audit.record(
             session,
@@ -185,15 +209,96 @@ class OperationService:
         ]
         return sorted(medians, key=lambda row: row[1], reverse=True)
 
+    async def open_prompts(
+        self, session: AsyncSession, operations: Sequence[Operation]
+    ) -> dict[uuid.UUID, Sequence[OperationPrompt]]:
+        """The questions each waiting operation among `operations` asks now."""
+        waiting = [o.id for o in operations if o.status == "waiting"]
+        return await OperationRepository(session).open_prompts(waiting)
+
+    async def answer(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        operation: Operation,
+        *,
+        answer: str,
+        prompt_id: str | None = None,
+    ) -> OperationPrompt:
+        """Answer the question `operation` waits on; the workflow goes on once this commits.
+        `prompt_id` may be left out while exactly one question is open."""
+        if operation.status != "waiting":
+            raise NotWaiting(
+                f"The operation is {operation.status}, not waiting for an answer",
+                extra={"status": operation.status},
+            )
+        repository = OperationRepository(session)
+        prompts: Sequence[OperationPrompt] = (await repository.open_prompts([operation.id])).get(
+            operation.id, ()
+        )
+        prompt: OperationPrompt
+        if prompt_id is None:
+            if len(prompts) != 1:
+                raise ValidationFailed(
+                    "Name the question to answer with prompt_id", field="prompt_id"
+                )
+            prompt = prompts[0]
+        else:
+            found = next((p for p in prompts if p.prompt_id == prompt_id), None)
+            if found is None:
+                raise NotFound(
+                    f"The operation asks no open question {prompt_id}",
+                    code="prompt_not_found",
+                    field="prompt_id",
+                )
+            prompt = found
+        choices = [str(o["id"]) for o in prompt.options]
+        if answer not in choices:
+            raise ValidationFailed(
+                f"The answer is one of: {', '.join(choices)}",
+                field="answer",
+                code="invalid_answer",
+                extra={"options": choices},
+            )
+        if not await repository.close_prompt(prompt.id, answer=answer, answered_by=actor.name):
+            raise Conflict(
+                "The question was answered already or its time ran out", code="prompt_closed"
+            )
+        await session.refresh(prompt)
+        label = next((str(o["label"]) for o in prompt.options if o["id"] == answer), answer)
+        await audit.record(
+            session,
+            actor,
+            "operation.answer",
+            target_type="operation",
+            target_id=operation.id,
+            detail={"prompt_id": prompt.prompt_id, "answer": answer},
+        )
+
+        async def _wake() -> None:
+            await wake(operation.id, f"answer:{prompt.prompt_id}")
+
+        after_commit(session, _wake)
+        log.info(
+            "operation question answered",
+            extra={
+                "operation_id": str(operation.id),
+                "prompt_id": prompt.prompt_id,
+                "label": label,
+            },
+        )
+        return prompt
+
     async def cancel(self, session: AsyncSession, actor: Actor, operation: Operation) -> Operation:
         if operation.status in FINISHED:
             raise Conflict(
                 f"The operation has already {operation.status}", code="operation_finished"
             )
         now = utc_now()
+        was_waiting = operation.status == "waiting"
         await OperationRepository(session).set_status(
             operation.id,
-            only_from=("queued", "running"),
+            only_from=ACTIVE,
             status="cancelled",
             message="Cancelled",
             finished_at=now,
@@ -204,6 +309,7 @@ class OperationService:
                 progress=operation.progress,
                 message=f"Cancelled by {actor.name}",
                 step="cancel",
+                status="cancelled",
             )
         )
         await audit.record(
@@ -212,6 +318,8 @@ class OperationService:
         await session.refresh(operation)
 
         async def _stop() -> None:
+            if was_waiting:
+                await wake(operation.id, "cancel")
             if engine.is_launched():
                 await DBOS.cancel_workflow_async(str(operation.id))
 
@@ -234,6 +342,10 @@ async def sweep(database: Database, *, older_than: float = 2.0) -> int:
             count += 1
     if count:
         log.info("enqueued stranded operations", extra={"count": count})
+    async with database.session() as session:
+        answered = await OperationRepository(session).answered_while_waiting(before)
+    for prompt in answered:  # the wake-up after the answer may have been lost
+        await wake(prompt.operation_id, f"answer:{prompt.prompt_id}")
     return count
 
 

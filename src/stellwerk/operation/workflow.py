@@ -9,10 +9,20 @@
 
 The body runs as workflow code: deterministic, with all I/O inside `@DBOS.step` functions, so a
 process killed mid-way resumes after its last completed step. Inputs are ids and plain values.
+
+An operation can stop with a question and go on with the answer:
+
+        choice = await ctx.ask("confirm", "Really?", [("yes", "Go on"), ("no", "Stop")])
+
+The operation is `waiting` meanwhile; `OperationService.answer` records the answer and wakes the
+workflow (DBOS `send`/`recv`; the question and its answer live in `operation_prompts`, so both
+survive restarts). Without an answer in time it fails with `prompt_timeout`. A request may carry
+answers in advance (`input["answers"]`, by question id): that question is then never asked.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -21,10 +31,10 @@ from typing import Any
 
 from dbos import DBOS
 
-from stellwerk.exceptions import StellwerkError
-from stellwerk.kit.time import utc_now
-from stellwerk.models import OperationEvent
-from stellwerk.operation.engine import DEFAULT_QUEUE, worker_database
+from stellwerk.exceptions import Conflict, StellwerkError
+from stellwerk.kit.time import iso, utc_now
+from stellwerk.models import OperationEvent, OperationPrompt
+from stellwerk.operation.engine import DEFAULT_QUEUE, settings, worker_database
 from stellwerk.operation.repository import OperationRepository
 
 log = logging.getLogger(__name__)
@@ -33,10 +43,31 @@ Body = Callable[["OperationContext", dict[str, Any]], Awaitable[dict[str, Any]]]
 Workflow = Callable[[str], Coroutine[Any, Any, dict[str, Any]]]
 
 FINISHED = ("completed", "failed", "cancelled")
+ACTIVE = ("queued", "running", "waiting")
+# The topic a waiting workflow listens on: any message wakes it to look at its prompt again.
+PROMPT_TOPIC = "operation.prompt"
+IN_ADVANCE = "in advance"
+TIMED_OUT = "no answer in time"
 
 
 class OperationCancelled(Exception):
     """Raised inside a workflow when its operation was cancelled from outside."""
+
+
+class OperationDeclined(Exception):
+    """Raised by a workflow body when an answer says not to go on: the operation ends
+    `cancelled`, with this message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PromptTimedOut(Conflict):
+    default_code = "prompt_timeout"
+
+
+Option = tuple[str, str]  # (id, label)
 
 
 @dataclass(frozen=True)
@@ -87,7 +118,11 @@ async def _progress(operation_id: str, percent: int, message: str, step: str | N
         )
         await repository.add_event(
             OperationEvent(
-                operation_id=operation.id, progress=percent, message=message[:500], step=step
+                operation_id=operation.id,
+                progress=percent,
+                message=message[:500],
+                step=step,
+                status="running",
             )
         )
 
@@ -110,7 +145,7 @@ async def _finish(
         }
         if status == "completed":
             values["progress"] = 100
-        changed = await repository.set_status(op_id, only_from=("queued", "running"), **values)
+        changed = await repository.set_status(op_id, only_from=ACTIVE, **values)
         if changed:
             await repository.add_event(
                 OperationEvent(
@@ -118,8 +153,101 @@ async def _finish(
                     progress=100 if status == "completed" else 0,
                     message=str(message)[:500],
                     step="finish",
+                    status=status,
                 )
             )
+
+
+def _label(options: list[dict[str, str]], answer: str) -> str:
+    return next((o["label"] for o in options if o["id"] == answer), answer)
+
+
+@DBOS.step(name="operation.ask")
+async def _ask(
+    operation_id: str,
+    prompt_id: str,
+    message: str,
+    options: list[dict[str, str]],
+    timeout_seconds: float,
+) -> None:
+    """Store the question (once) and wait for it: status `waiting`, unless the request
+    answered it in advance."""
+    async with worker_database().session() as session:
+        repository = OperationRepository(session)
+        op_id = uuid.UUID(operation_id)
+        operation = await repository.get(op_id)
+        if operation is None or operation.status == "cancelled":
+            raise OperationCancelled(operation_id)
+        if await repository.prompt(op_id, prompt_id) is not None:
+            return
+        now = utc_now()
+        preset = (operation.input.get("answers") or {}).get(prompt_id)
+        answered = preset in {o["id"] for o in options}
+        await repository.add_prompt(
+            OperationPrompt(
+                operation_id=op_id,
+                prompt_id=prompt_id,
+                message=message[:500],
+                options=options,
+                asked_at=now,
+                expires_at=now + dt.timedelta(seconds=timeout_seconds),
+                answer=preset if answered else None,
+                answered_at=now if answered else None,
+                answered_by=IN_ADVANCE if answered else None,
+            )
+        )
+        if answered:
+            note = f"{message} Answered in advance: {_label(options, str(preset))}"
+        else:
+            note = f"Waiting for an answer: {message}"
+            await repository.set_status(
+                op_id, only_from=("running",), status="waiting", message=message[:500]
+            )
+        await repository.add_event(
+            OperationEvent(
+                operation_id=op_id,
+                progress=operation.progress,
+                message=note[:500],
+                step=f"prompt:{prompt_id}"[:80],
+                status="running" if answered else "waiting",
+            )
+        )
+
+
+@DBOS.step(name="operation.await_answer")
+async def _await_answer(operation_id: str, prompt_id: str) -> dict[str, Any]:
+    """Where the question stands: {answer}, {cancelled}, {timed_out} or {remaining} seconds."""
+    async with worker_database().session() as session:
+        repository = OperationRepository(session)
+        op_id = uuid.UUID(operation_id)
+        operation = await repository.get(op_id)
+        prompt = await repository.prompt(op_id, prompt_id)
+        if operation is None or prompt is None or operation.status == "cancelled":
+            return {"cancelled": True}
+        if prompt.answered_at is None:
+            remaining = (prompt.expires_at - utc_now()).total_seconds()
+            if remaining > 0:
+                return {"remaining": remaining}
+            if await repository.close_prompt(prompt.id, answer=None, answered_by=TIMED_OUT):
+                return {"timed_out": True, "asked_at": iso(prompt.asked_at)}
+            await session.refresh(prompt)  # answered at the last moment: the answer counts
+        if prompt.answer is None:
+            return {"timed_out": True, "asked_at": iso(prompt.asked_at)}
+        if operation.status == "waiting":
+            label = _label(prompt.options, prompt.answer)
+            await repository.set_status(
+                op_id, only_from=("waiting",), status="running", message=f"Going on: {label}"
+            )
+            await repository.add_event(
+                OperationEvent(
+                    operation_id=op_id,
+                    progress=operation.progress,
+                    message=f"Answered by {prompt.answered_by}: {label}"[:500],
+                    step=f"answer:{prompt_id}"[:80],
+                    status="running",
+                )
+            )
+        return {"answer": prompt.answer}
 
 
 def describe_error(error: BaseException) -> dict[str, Any]:
@@ -139,6 +267,34 @@ class OperationContext:
         """Report progress; also the point where a cancelled operation stops."""
         await _progress(self.operation_id, percent, message, step)
 
+    async def ask(
+        self,
+        prompt_id: str,
+        message: str,
+        options: list[Option],
+        *,
+        timeout_seconds: float | None = None,
+    ) -> str:
+        """Stop with a question until it is answered with one of `options` (their ids);
+        returns the chosen id. No answer within `timeout_seconds` (default
+        `STELLWERK_OPERATION_PROMPT_TIMEOUT_SECONDS`) fails the operation (`prompt_timeout`)."""
+        timeout = timeout_seconds or settings().operation_prompt_timeout_seconds
+        choices = [{"id": key, "label": label} for key, label in options]
+        await _ask(self.operation_id, prompt_id, message, choices, timeout)
+        while True:
+            state = await _await_answer(self.operation_id, prompt_id)
+            if state.get("cancelled"):
+                raise OperationCancelled(self.operation_id)
+            if "answer" in state:
+                return str(state["answer"])
+            if state.get("timed_out"):
+                raise PromptTimedOut(
+                    f"No answer within {timeout:g} s to the question: {message}",
+                    extra={"prompt_id": prompt_id},
+                )
+            # Woken by an answer, a cancel, or the timeout; durable across restarts.
+            await DBOS.recv_async(PROMPT_TOPIC, timeout_seconds=float(state["remaining"]) + 0.5)
+
 
 def operation_workflow(kind: str, *, queue: str = DEFAULT_QUEUE) -> Callable[[Body], Workflow]:
     def decorate(body: Body) -> Workflow:
@@ -148,6 +304,14 @@ def operation_workflow(kind: str, *, queue: str = DEFAULT_QUEUE) -> Callable[[Bo
                 operation_input = await _begin(operation_id)
                 result = await body(ctx, operation_input)
             except OperationCancelled:
+                return {"cancelled": True}
+            except OperationDeclined as declined:
+                await _finish(
+                    operation_id,
+                    "cancelled",
+                    None,
+                    {"code": "declined", "message": declined.message},
+                )
                 return {"cancelled": True}
             except Exception as error:
                 log.warning(

@@ -1,9 +1,12 @@
-"""Pages for the module manager: installed instances, available modules, repositories, and the
-live progress of install, update and delete operations.
+"""Pages for the module manager: installed instances (with updates, stop, start, restart and
+their frontends), available modules, repositories, and the live progress of module operations
+with the questions they ask.
 
-The rules are the API's: seeing needs `read:modules`, installing, updating and deleting needs
-`write:modules`, and repositories and checksum pins are for admins. Operations are shown to
-admins all, to others only their own.
+The rules are the API's: seeing needs `read:modules`, installing, updating, stopping and deleting
+needs `write:modules`, and repositories and checksum pins are for admins. Operations are shown to
+the company all; a question is answered by whoever started the operation, or an admin. The pages
+follow the module feed (`/ws/module_feed`) and fetch their live parts again when it says
+something changed.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
 from stellwerk.identity.auth import AuthSubject, RuntimeDep
 from stellwerk.models import ModuleRepository, Operation
-from stellwerk.module.auth import visible_owner
+from stellwerk.module.auth import answerable_owner, visible_owner
 from stellwerk.module.pins import module_pin
 from stellwerk.module.schemas import RepositoryCreate, RepositoryUpdate
 from stellwerk.module.service import catalog, module_instance, module_repository
+from stellwerk.module.updates import module_update
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED
 from stellwerk.runtime import Runtime
@@ -41,6 +45,9 @@ OPERATION_LABELS = {
     "module.update": "Update",
     "module.remove": "Delete instance",
     "module.uninstall": "Uninstall",
+    "module.stop": "Stop instance",
+    "module.start": "Start instance",
+    "module.restart": "Restart instance",
 }
 RECENT_OPERATIONS = 5
 REPOSITORY_FIELDS = ("id", "name", "type", "url", "description", "priority", "ca_pem")
@@ -71,13 +78,8 @@ async def _instances_context(
     subject: AuthSubject, session: SessionDep, runtime: Runtime
 ) -> dict[str, Any]:
     listing = await module_instance.list(session, runtime.settings)
-    available = await catalog.modules(session, runtime.settings)
-    # The newest version where each module came from (an update never switches repository).
-    sources = await module_instance.sources(session)
-    latest: dict[str, str] = {}
-    for module in available.modules:
-        if module.repository_id in sources.get(module.name, {module.repository_id}):
-            latest.setdefault(module.name, module.latest_version)
+    # Newest versions from the cached indexes; "Check for updates" reads them again.
+    updates = await module_update.check(session, runtime.settings, refresh=False)
     recent, _ = await operation_service.list(
         session,
         subject.principal,
@@ -87,7 +89,11 @@ async def _instances_context(
     return {
         "groups": listing.modules,
         "total": listing.total,
-        "latest": latest,
+        "updates": {m.module_name: m for m in updates.modules},
+        "instance_updates": {
+            i.instance_id: i for m in updates.modules for i in m.instances if i.update_available
+        },
+        "update_errors": updates.errors,
         "operations": recent,
         "labels": OPERATION_LABELS,
         "settling": any(o.status not in FINISHED for o in recent),
@@ -142,6 +148,77 @@ async def update_instance(
     except StellwerkError as error:
         return _back("/ui/modules", f"Update failed: {error.message}")
     return _operation_page(operation, f"Updating {module_name} instance {instance_id[:8]}.")
+
+
+async def _lifecycle(
+    module_name: str, instance_id: str, action: str, subject: AuthSubject, session: SessionDep
+) -> Response:
+    try:
+        instance = await module_instance.get(session, module_name, instance_id)
+        operation = await module_instance.start_lifecycle(session, subject.actor, instance, action)
+    except StellwerkError as error:
+        return _back("/ui/modules", f"Not done: {error.message}")
+    verb = {"stop": "Stopping", "start": "Starting", "restart": "Restarting"}[action]
+    return _operation_page(operation, f"{verb} {module_name} instance {instance_id[:8]}.")
+
+
+@router.post("/ui/modules/instances/{module_name}/{instance_id}/stop")
+async def stop_instance(
+    module_name: str, instance_id: str, subject: WebModulesWriter, session: SessionDep
+) -> Response:
+    return await _lifecycle(module_name, instance_id, "stop", subject, session)
+
+
+@router.post("/ui/modules/instances/{module_name}/{instance_id}/start")
+async def start_instance(
+    module_name: str, instance_id: str, subject: WebModulesWriter, session: SessionDep
+) -> Response:
+    return await _lifecycle(module_name, instance_id, "start", subject, session)
+
+
+@router.post("/ui/modules/instances/{module_name}/{instance_id}/restart")
+async def restart_instance(
+    module_name: str, instance_id: str, subject: WebModulesWriter, session: SessionDep
+) -> Response:
+    return await _lifecycle(module_name, instance_id, "restart", subject, session)
+
+
+@router.post("/ui/modules/instances/{module_name}/update")
+async def update_module(
+    module_name: str,
+    request: Request,
+    subject: WebModulesWriter,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """Update every instance: from the repository the form names (which the instances then
+    come from), else from theirs."""
+    form = await read_form(request)
+    try:
+        operation = await module_instance.start_update(
+            session,
+            runtime.settings,
+            subject.actor,
+            module_name=module_name,
+            repository_id=text(form, "repository_id") or None,
+            version=text(form, "version") or None,
+        )
+    except StellwerkError as error:
+        return _back("/ui/modules", f"Update failed: {error.message}")
+    return _operation_page(operation, f"Updating {module_name}.")
+
+
+@router.post("/ui/modules/check-updates")
+async def check_updates(
+    subject: WebModulesReader, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Read every repository's index now and say what is newer."""
+    result = await module_update.check(session, runtime.settings, refresh=True)
+    found = [f"{m.module_name} {m.latest_version}" for m in result.modules if m.update_available]
+    message = f"Updates available: {', '.join(found)}." if found else "Every module is up to date."
+    if result.errors:
+        message += f" Not readable: {', '.join(sorted(result.errors))}."
+    return _back("/ui/modules", message)
 
 
 @router.post("/ui/modules/instances/{module_name}/{instance_id}/delete")
@@ -234,12 +311,17 @@ async def _operation_context(
     operation = await module_instance.operation(
         session, str(operation_id), owner_user_id=visible_owner(subject)
     )
+    prompts = await operation_service.open_prompts(session, [operation])
+    owner = answerable_owner(subject)
+    may_answer = subject.has("write:modules") and owner in (None, operation.owner_user_id)
     return {
         "operation": operation,
         "events": await operation_service.events(session, operation),
         "finished": operation.status in FINISHED,
         "label": OPERATION_LABELS.get(operation.kind, operation.kind),
         "module_name": str(operation.input.get("module_name", "")),
+        "prompts": prompts.get(operation.id, ()),
+        "answer_url": f"/ui/modules/operations/{operation.id}/answer" if may_answer else None,
     }
 
 
@@ -258,6 +340,29 @@ async def module_operation_progress(
     """The live part of a module operation's page, fetched until it is final."""
     context = await _operation_context(subject, session, operation_id)
     return render(request, "module/_operation.html", context)
+
+
+@router.post("/ui/modules/operations/{operation_id}/answer")
+async def answer_module_operation(
+    operation_id: uuid.UUID, request: Request, subject: WebModulesWriter, session: SessionDep
+) -> Response:
+    """Answer the question a waiting module operation asks."""
+    page = f"/ui/modules/operations/{operation_id}"
+    form = await read_form(request)
+    try:
+        operation = await module_instance.operation(
+            session, str(operation_id), owner_user_id=answerable_owner(subject)
+        )
+        await module_instance.answer(
+            session,
+            subject.actor,
+            operation,
+            answer=text(form, "answer"),
+            prompt_id=text(form, "prompt_id") or None,
+        )
+    except StellwerkError as error:
+        return _back(page, f"Not answered: {error.message}")
+    return _back(page, "Answered; the operation goes on.")
 
 
 # --- repositories -------------------------------------------------------------------------------

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
+from stellwerk.identity.auth import AuthSubject
 from stellwerk.kit.pagination import Page
+from stellwerk.models import Operation
 from stellwerk.operation.service import STATUSES
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED, KINDS
 from stellwerk.web.auth import WebUser
 from stellwerk.web.charts import bar_list
-from stellwerk.web.forms import page_params
+from stellwerk.web.forms import page_params, read_form, text
 from stellwerk.web.templates import flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -62,17 +65,28 @@ async def operations(
     )
 
 
+async def _context(
+    session: SessionDep, subject: AuthSubject, operation: Operation
+) -> dict[str, Any]:
+    """An operation with its history and the questions it waits on (answerable by whoever
+    started it, or an admin)."""
+    prompts = await operation_service.open_prompts(session, [operation])
+    mine = subject.principal.is_admin or operation.owner_user_id == subject.user.id
+    return {
+        "operation": operation,
+        "events": await operation_service.events(session, operation),
+        "finished": operation.status in FINISHED,
+        "prompts": prompts.get(operation.id, ()),
+        "answer_url": f"/ui/operations/{operation.id}/answer" if mine else None,
+    }
+
+
 @router.get("/ui/operations/{operation_id}", response_class=HTMLResponse)
 async def operation_detail(
     operation_id: uuid.UUID, request: Request, subject: WebUser, session: SessionDep
 ) -> Response:
     operation = await operation_service.get(session, subject.principal, operation_id)
-    events = await operation_service.events(session, operation)
-    return render(
-        request,
-        "operation/detail.html",
-        {"operation": operation, "events": events, "finished": operation.status in FINISHED},
-    )
+    return render(request, "operation/detail.html", await _context(session, subject, operation))
 
 
 @router.get("/ui/operations/{operation_id}/progress", response_class=HTMLResponse)
@@ -81,12 +95,7 @@ async def operation_progress(
 ) -> Response:
     """The live part of the detail page, fetched again every second until it is final."""
     operation = await operation_service.get(session, subject.principal, operation_id)
-    events = await operation_service.events(session, operation)
-    return render(
-        request,
-        "operation/_progress.html",
-        {"operation": operation, "events": events, "finished": operation.status in FINISHED},
-    )
+    return render(request, "operation/_progress.html", await _context(session, subject, operation))
 
 
 @router.post("/ui/operations/{operation_id}/cancel")
@@ -101,4 +110,27 @@ async def cancel_operation(
         flash(response, error.message)
         return response
     flash(response, "The operation is cancelled.")
+    return response
+
+
+@router.post("/ui/operations/{operation_id}/answer")
+async def answer_operation(
+    operation_id: uuid.UUID, request: Request, subject: WebUser, session: SessionDep
+) -> Response:
+    """Answer the question a waiting operation asks (your own, or any for admins)."""
+    operation = await operation_service.get_cancellable(session, subject.principal, operation_id)
+    form = await read_form(request)
+    response = RedirectResponse(f"/ui/operations/{operation_id}", status_code=303)
+    try:
+        await operation_service.answer(
+            session,
+            subject.actor,
+            operation,
+            answer=text(form, "answer"),
+            prompt_id=text(form, "prompt_id") or None,
+        )
+    except StellwerkError as error:
+        flash(response, f"Not answered: {error.message}")
+        return response
+    flash(response, "Answered; the operation goes on.")
     return response
