@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     redirect_refresh_seconds: float = 0.5
     # How often each domain's target is checked (redirect chain, status, certificate); 0 = never.
     redirect_target_check_seconds: float = 86_400.0
+    # Let target checks reach loopback and private addresses (targets on the company's network).
+    redirect_target_check_private: bool = False
     # Data plane worker processes (`stellwerk serve`, `stellwerk redirect serve`); default: one
     # per CPU. 0: `stellwerk serve` runs no data plane.
     redirect_workers: int | None = Field(default=None, ge=0, le=64)

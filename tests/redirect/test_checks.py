@@ -44,16 +44,21 @@ def site() -> Iterator[str]:
         yield url
 
 
+async def test_private_targets_are_refused_unless_allowed(site: str) -> None:
+    refused = await trace_redirects(f"{site}/hop1")
+    assert (refused.hops, refused.error) == ([], "127.0.0.1 is a loopback address")
+
+
 async def test_traces_report_chains_loops_and_refusals(site: str) -> None:
-    chain = await trace_redirects(f"{site}/hop1")
+    chain = await trace_redirects(f"{site}/hop1", allow_private=True)
     assert [h.status for h in chain.hops] == [301, 302, 200]
     assert (chain.redirects, chain.loop, chain.error) == (2, False, None)
-    loop = await trace_redirects(f"{site}/loop-a")
+    loop = await trace_redirects(f"{site}/loop-a", allow_private=True)
     assert loop.loop
     assert loop.error == f"Redirect loop back to {site}/loop-a"
-    metadata = await trace_redirects(f"{site}/far")
+    metadata = await trace_redirects(f"{site}/far", allow_private=True)
     assert metadata.error == "169.254.169.254 is a cloud metadata address"
-    bounded = await trace_redirects(f"{site}/hop1", max_hops=1)
+    bounded = await trace_redirects(f"{site}/hop1", max_hops=1, allow_private=True)
     assert bounded.error == "More than 1 redirects"
 
 
@@ -61,10 +66,12 @@ async def test_certificates_are_verified_and_their_expiry_reported(tmp_path: Pat
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "index.html").write_text("hi")
     with serve_directory(tmp_path / "www", tls_dir=tmp_path) as served:
-        untrusted = await trace_redirects(f"{served.url}/")
+        untrusted = await trace_redirects(f"{served.url}/", allow_private=True)
         assert untrusted.error is not None
         assert untrusted.error.startswith("TLS certificate not valid")
-        trusted = await trace_redirects(f"{served.url}/", ca_pem=served.ca_pem)
+        trusted = await trace_redirects(
+            f"{served.url}/", ca_pem=served.ca_pem, allow_private=True
+        )
     assert trusted.error is None
     assert trusted.final is not None
     assert trusted.final.status == 200
@@ -73,6 +80,13 @@ async def test_certificates_are_verified_and_their_expiry_reported(tmp_path: Pat
     assert dt.timedelta(hours=23).total_seconds() < left <= dt.timedelta(days=1).total_seconds()
 
 
+@pytest.fixture
+def private_targets(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sites these tests check run on loopback."""
+    monkeypatch.setattr(runtime.settings, "redirect_target_check_private", True)
+
+
+@pytest.mark.usefixtures("private_targets")
 class TestDomainChecks:
     async def test_a_target_answering_500_is_flagged_listed_and_audited(
         self, client: httpx.AsyncClient, runtime: Runtime, site: str

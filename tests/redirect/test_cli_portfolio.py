@@ -28,6 +28,7 @@ async def test_portfolio_commands(settings: Settings, runtime: Runtime, tmp_path
     admin = await create_admin(runtime, username="operator")
     env = base_env(tmp_path / "cli", settings.resolved_database_url)
     env["STELLWERK_SECRET_KEY"] = "test-secret-key-not-for-production"
+    env["STELLWERK_REDIRECT_TARGET_CHECK_PRIVATE"] = "true"  # the target below is on loopback
     group = json.loads(
         (
             await _run(env, "redirect", "groups", "add", "Brands", "--user", "operator", "--json")

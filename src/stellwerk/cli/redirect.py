@@ -360,7 +360,7 @@ def domains_check(
 
     async def work(runtime: Runtime, session: AsyncSession) -> dict[str, object]:
         record = await service.domain.get(session, domain_id, owner_id=None)
-        return await checks.check(session, record)
+        return await checks.check(session, record, runtime.settings)
 
     result = run_in_session(load_settings(**data_dir_override(data_dir)), work)
     if as_json:

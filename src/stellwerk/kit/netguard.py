@@ -363,6 +363,7 @@ async def trace_redirects(
     max_hops: int = 10,
     timeout: float = 10.0,
     ca_pem: str | None = None,
+    allow_private: bool = False,
     user_agent: str = "Stellwerk target check",
 ) -> Trace:
     """Follow `url`'s redirects one by one (at most `max_hops`), each hop checked against the
@@ -383,11 +384,11 @@ async def trace_redirects(
     ) as client:
         for _ in range(max_hops + 1):
             try:
-                await check_url(url, allow_http=True)
+                await check_url(url, allow_http=True, allow_private=allow_private)
                 async with client.stream("GET", url) as response:
                     peer = _peer_address(response)
                     if peer is not None:
-                        check_address(peer)
+                        check_address(peer, allow_private=allow_private)
                     expires = _certificate_expiry(response) if url.startswith("https:") else None
                     hops.append(Hop(url, response.status_code))
                     location = response.headers.get("location")

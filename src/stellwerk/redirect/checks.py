@@ -1,7 +1,8 @@
 """Target checks: where a domain's target leads, and whether it still works.
 
 A check follows the target's redirects hop by hop (at most `MAX_HOPS`, each hop through the SSRF
-guard, certificates verified) and records the chain length, loops, the final status and the
+guard, certificates verified; loopback and private addresses only with
+`STELLWERK_REDIRECT_TARGET_CHECK_PRIVATE`) and records the chain length, loops, the final status and the
 certificate's expiry on the domain. A target is `failing` when the walk ends in an error, a loop
 or a status of 400 or more. The change from working to failing (and back) is an event
 (`redirect.events`). The periodic job checks every domain once per
@@ -52,10 +53,14 @@ def summarize(trace: Trace) -> dict[str, Any]:
 class CheckService:
     ca_pem: str | None = None  # extra trusted CA (tests with their own TLS server)
 
-    async def trace(self, target_url: str) -> dict[str, Any]:
+    async def trace(self, target_url: str, settings: Settings) -> dict[str, Any]:
         """Follow the target now (network only, no database)."""
         trace = await trace_redirects(
-            target_url, max_hops=MAX_HOPS, timeout=TIMEOUT_SECONDS, ca_pem=self.ca_pem
+            target_url,
+            max_hops=MAX_HOPS,
+            timeout=TIMEOUT_SECONDS,
+            ca_pem=self.ca_pem,
+            allow_private=settings.redirect_target_check_private,
         )
         return summarize(trace)
 
@@ -77,9 +82,11 @@ class CheckService:
             await events.target_recovered(session, domain)
         await session.flush()
 
-    async def check(self, session: AsyncSession, domain: RedirectDomain) -> dict[str, Any]:
+    async def check(
+        self, session: AsyncSession, domain: RedirectDomain, settings: Settings
+    ) -> dict[str, Any]:
         """Check one domain now (on demand) and store the result."""
-        result = await self.trace(domain.target_url)
+        result = await self.trace(domain.target_url, settings)
         await self.record(session, domain, result)
         return result
 
@@ -106,7 +113,7 @@ class CheckService:
 
         async def one(domain_id: int, target_url: str) -> None:
             async with gate:
-                result = await self.trace(target_url)
+                result = await self.trace(target_url, settings)
             async with database.session() as session:
                 record = await DomainRepository(session).get(domain_id)
                 if record is None or record.target_url != target_url:

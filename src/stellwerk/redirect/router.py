@@ -393,11 +393,11 @@ async def domain_qr(
 
 @v1.post("/domains/{domain_id}/check", response_model=DomainEnvelope)
 async def check_domain(
-    domain_id: int, subject: WriteDomains, session: SessionDep
+    domain_id: int, subject: WriteDomains, session: SessionDep, runtime: RuntimeDep
 ) -> DomainEnvelope:
     """Check the target now: redirect chain, loops, final status and certificate expiry."""
     record = await service.domain.get(session, domain_id, owner_id=owner_scope(subject))
-    await checks.check(session, record)
+    await checks.check(session, record, runtime.settings)
     return DomainEnvelope(domain=DomainOut.of(record))
 
 

@@ -419,10 +419,10 @@ async def sunset_redirect(
 
 @router.post("/ui/redirects/{domain_id:int}/check")
 async def check_redirect(
-    domain_id: int, subject: WebDomainsWriter, session: SessionDep
+    domain_id: int, subject: WebDomainsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     record = await _domain(session, subject, domain_id)
-    result = await checks.check(session, record)
+    result = await checks.check(session, record, runtime.settings)
     target = f"/ui/redirects/{domain_id}"
     if result["ok"]:
         return _back(target, f"The target works: HTTP {result['final_status']}.")
