@@ -30,8 +30,9 @@ lint: $(VENV)/.installed
 types: $(VENV)/.installed
 	$(BIN)/mypy
 
+# One test process per CPU; a file's tests stay in one process (they share its servers).
 pytest: $(VENV)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 fmt: $(VENV)/.installed
 	$(BIN)/ruff format src tests bench
