@@ -19,6 +19,7 @@ from stellwerk.cli.common import (
     load_settings,
 )
 from stellwerk.cli.identity import admin_app, apikey_app, token_app
+from stellwerk.cli.importer_more import register_adoption
 from stellwerk.cli.license import license_app
 from stellwerk.cli.module import modules_app
 from stellwerk.cli.operation import ops_app
@@ -54,6 +55,7 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(providers_app, name="providers")
 app.command("sandbox")(sandbox_command)
 app.command("reconcile")(reconcile_command)
+register_adoption(domains_app, projects_app)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,88 @@
+"""`stellwerk domains import`, `stellwerk projects import` (adopt what runs at the providers)
+and `stellwerk import skypanel|vyra`. Each is a dry run unless `--apply`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stellwerk.audit.actor import Actor
+from stellwerk.cli.common import (
+    DataDirOption,
+    JsonOption,
+    console,
+    data_dir_override,
+    load_settings,
+    out,
+    print_json,
+    run_in_session,
+)
+from stellwerk.importer import adopt
+from stellwerk.importer.plan import ImportPlan
+from stellwerk.runtime import Runtime
+from stellwerk.server.service import instance_service
+
+ApplyOption = typer.Option(False, "--apply", help="Apply the plan; without it, a dry run.")
+VERBS = {"create": "create", "update": "update", "skip": "skip", "refuse": "refuse"}
+
+
+def show_plan(plan: ImportPlan, as_json: bool) -> None:
+    """The plan entity by entity, then one line of counts (or all of it as JSON)."""
+    if as_json:
+        print_json(plan.as_json())
+        return
+    table = Table("entity", "key", "action", "why")
+    for entry in plan.entries:
+        table.add_row(entry.entity, entry.key, entry.verdict, entry.reason)
+    out.print(table)
+    counts = plan.counts()
+    verb = "Created" if plan.applied else "Would create"
+    console.print(
+        f"{verb} {counts['create']}, update {counts['update']}, skip {counts['skip']},"
+        f" refuse {counts['refuse']}."
+        + ("" if plan.applied or not plan.changes else " Run again with --apply to apply.")
+    )
+
+
+def domains_import(
+    apply: bool = ApplyOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Adopt every domain and DNS zone of the INWX account (records stay at INWX, unchanged)."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
+        plan = await adopt.plan_domains(session, runtime.settings)
+        if apply:
+            await adopt.apply(session, Actor.cli(), plan)
+        return plan
+
+    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+
+
+def projects_import(
+    apply: bool = ApplyOption,
+    user: str | None = typer.Option(
+        None, "--user", help="The customer the adopted projects belong to (default: the company)."
+    ),
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Adopt Coolify's applications as projects, matched with the projects here by domain."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
+        owner_id = (await instance_service.owner(session, user)).id if user else None
+        plan = await adopt.plan_projects(session, runtime.settings, owner_user_id=owner_id)
+        if apply:
+            await adopt.apply(session, Actor.cli(), plan)
+        return plan
+
+    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+
+
+def register_adoption(domains_app: typer.Typer, projects_app: typer.Typer) -> None:
+    domains_app.command("import")(domains_import)
+    projects_app.command("import")(projects_import)
