@@ -10,7 +10,10 @@ from typer.testing import CliRunner
 
 from stellwerk.cli.main import app as cli
 from stellwerk.runtime import Runtime
+from tests.provider.compute.conftest import compute_sandboxes
 from tests.provider.running import Sandboxes, provider_sandboxes
+
+__all__ = ["compute_sandboxes"]
 
 runner = CliRunner()
 

@@ -20,8 +20,8 @@ from stellwerk.cli.common import (
     print_json,
     run_in_session,
 )
-from stellwerk.importer import adopt
-from stellwerk.importer.plan import ImportPlan
+from stellwerk.importer import adopt, skypanel
+from stellwerk.importer.plan import ImportPlan, apply_plan
 from stellwerk.runtime import Runtime
 from stellwerk.server.service import instance_service
 
@@ -57,7 +57,7 @@ def domains_import(
     async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
         plan = await adopt.plan_domains(session, runtime.settings)
         if apply:
-            await adopt.apply(session, Actor.cli(), plan)
+            await apply_plan(session, Actor.cli(), plan)
         return plan
 
     show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
@@ -77,10 +77,54 @@ def projects_import(
         owner_id = (await instance_service.owner(session, user)).id if user else None
         plan = await adopt.plan_projects(session, runtime.settings, owner_user_id=owner_id)
         if apply:
-            await adopt.apply(session, Actor.cli(), plan)
+            await apply_plan(session, Actor.cli(), plan)
         return plan
 
     show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+
+
+def skypanel_import(
+    database_url: str = typer.Option(
+        ..., "--database-url", help="The panel's PostgreSQL (opened read-only)."
+    ),
+    secret: str | None = typer.Option(
+        None,
+        "--secret",
+        envvar="SSH_CRED_SECRET",
+        help="The panel's SSH_CRED_SECRET, which its provider API keys are encrypted with.",
+    ),
+    jwt_secret: str | None = typer.Option(
+        None,
+        "--jwt-secret",
+        envvar="JWT_SECRET",
+        help="Only for a panel that ran without an SSH_CRED_SECRET: its JWT_SECRET.",
+    ),
+    apply: bool = ApplyOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Providers (keys encrypted again under Stellwerk's key), plans, and servers with their
+    owners from a SkyPanel database, matched against the servers live at each provider."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
+        plan = await skypanel.plan_skypanel(
+            session,
+            runtime.settings,
+            database_url=database_url,
+            secret=secret,
+            jwt_secret=jwt_secret,
+            sandboxes=runtime.sandboxes,
+        )
+        if apply:
+            await apply_plan(session, Actor.cli(), plan)
+        return plan
+
+    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+
+
+def register_imports(import_app: typer.Typer) -> None:
+    """The importers of this module as commands of `stellwerk import`."""
+    import_app.command("skypanel")(skypanel_import)
 
 
 def register_adoption(domains_app: typer.Typer, projects_app: typer.Typer) -> None:

@@ -10,8 +10,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk.audit.actor import Actor
-from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.dns.repository import DnsZoneRepository
 from stellwerk.exceptions import ValidationFailed
@@ -218,18 +216,4 @@ async def plan_projects(
             domain=domain,
             status=app.status,
         )
-    return plan
-
-
-async def apply(session: AsyncSession, actor: Actor, plan: ImportPlan) -> ImportPlan:
-    """Apply a plan made above and write the audit entry for the import."""
-    await plan.apply()
-    await audit.record(
-        session,
-        actor,
-        f"import.{plan.source}",
-        target_type="import",
-        target_id=plan.source,
-        detail={"counts": plan.counts()},
-    )
     return plan

@@ -11,6 +11,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stellwerk.audit.actor import Actor
+from stellwerk.audit.service import audit
+
 Verdict = Literal["create", "update", "skip", "refuse"]
 VERDICTS: tuple[Verdict, ...] = ("create", "update", "skip", "refuse")
 Step = Callable[[], Awaitable[None]]
@@ -76,3 +81,17 @@ class ImportPlan:
             "counts": self.counts(),
             "entries": [e.as_json() for e in self.entries],
         }
+
+
+async def apply_plan(session: AsyncSession, actor: Actor, plan: ImportPlan) -> ImportPlan:
+    """Apply a plan and write the import's audit entry (`import.<source>`, with its counts)."""
+    await plan.apply()
+    await audit.record(
+        session,
+        actor,
+        f"import.{plan.source}",
+        target_type="import",
+        target_id=plan.source,
+        detail={"counts": plan.counts()},
+    )
+    return plan
