@@ -34,6 +34,7 @@ async def run(runtime: Runtime, *args: str) -> Any:
         else "",
         "STELLWERK_DATABASE_URL": settings.database_url or "",
         "STELLWERK_SANDBOX": "false",
+        "STELLWERK_MODULES_DIR": str(settings.resolved_modules_root),
     }
     result = await asyncio.to_thread(runner.invoke, cli, [*args, "--json"], env=env)
     assert result.exit_code == 0, result.output

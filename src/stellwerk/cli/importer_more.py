@@ -20,7 +20,7 @@ from stellwerk.cli.common import (
     print_json,
     run_in_session,
 )
-from stellwerk.importer import adopt, skypanel
+from stellwerk.importer import adopt, skypanel, vyra
 from stellwerk.importer.plan import ImportPlan, apply_plan
 from stellwerk.runtime import Runtime
 from stellwerk.server.service import instance_service
@@ -122,9 +122,41 @@ def skypanel_import(
     show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
 
 
+def vyra_import(
+    workspace: Path = typer.Option(
+        ..., "--workspace", exists=True, file_okay=False, help="The module manager's workspace."
+    ),
+    instances: Path | None = typer.Option(
+        None,
+        "--instances",
+        exists=True,
+        dir_okay=False,
+        help="The module manager's answer to GET /modules/instances, saved to a file: which "
+        "instance of each module is primary (default: the oldest one).",
+    ),
+    apply: bool = ApplyOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Installed modules and their instances (ids kept), the primary instance of each module and
+    the repository configuration from a VYRA module manager's workspace."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
+        actor = Actor.cli()
+        plan = await vyra.plan_vyra(
+            session, runtime.settings, actor, workspace=workspace, instances_file=instances
+        )
+        if apply:
+            await apply_plan(session, actor, plan)
+        return plan
+
+    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+
+
 def register_imports(import_app: typer.Typer) -> None:
     """The importers of this module as commands of `stellwerk import`."""
     import_app.command("skypanel")(skypanel_import)
+    import_app.command("vyra")(vyra_import)
 
 
 def register_adoption(domains_app: typer.Typer, projects_app: typer.Typer) -> None:
