@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from stellwerk.module.service import module_repository
 from stellwerk.runtime import Runtime
 from tests.factories import admin_headers
 from tests.importer.conftest import run
@@ -93,6 +94,8 @@ def _entries(plan: dict[str, Any]) -> dict[str, tuple[str, str]]:
 
 async def test_vyra_import(client: httpx.AsyncClient, runtime: Runtime, tmp_path: Path) -> None:
     workspace = _workspace(tmp_path / "workspace")
+    async with runtime.database.session() as session:  # as on Stellwerk's first start
+        await module_repository.ensure_builtin(session)
     modules_root = runtime.settings.resolved_modules_root
 
     dry = await run(runtime, "import", "vyra", "--workspace", str(workspace))
