@@ -24,10 +24,9 @@ async def sandboxes(runtime: Runtime) -> AsyncIterator[Sandboxes]:
         yield running
 
 
-async def run(runtime: Runtime, *args: str) -> Any:
-    """A `stellwerk` command on the test database; its `--json` output."""
+def _env(runtime: Runtime) -> dict[str, str]:
     settings = runtime.settings
-    env = {
+    return {
         "STELLWERK_DATA_DIR": str(settings.data_dir),
         "STELLWERK_SECRET_KEY": settings.secret_key.get_secret_value()
         if settings.secret_key
@@ -36,6 +35,17 @@ async def run(runtime: Runtime, *args: str) -> Any:
         "STELLWERK_SANDBOX": "false",
         "STELLWERK_MODULES_DIR": str(settings.resolved_modules_root),
     }
-    result = await asyncio.to_thread(runner.invoke, cli, [*args, "--json"], env=env)
+
+
+async def run(runtime: Runtime, *args: str) -> Any:
+    """A `stellwerk` command on the test database; its `--json` output."""
+    result = await asyncio.to_thread(runner.invoke, cli, [*args, "--json"], env=_env(runtime))
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+async def run_text(runtime: Runtime, *args: str) -> str:
+    """A `stellwerk` command on the test database; what it prints for people."""
+    result = await asyncio.to_thread(runner.invoke, cli, list(args), env=_env(runtime))
+    assert result.exit_code == 0, result.output
+    return str(result.output)

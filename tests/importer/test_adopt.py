@@ -16,7 +16,7 @@ from stellwerk.provider.paas.base import PublicGitApp
 from stellwerk.provider.registrar.inwx.sandbox import SEED_CONTACT_ID
 from stellwerk.runtime import Runtime
 from tests.factories import admin_headers
-from tests.importer.conftest import run
+from tests.importer.conftest import run, run_text
 from tests.provider.running import Sandboxes
 
 
@@ -131,6 +131,9 @@ async def test_projects_import(
     )
 
     dry = await run(runtime, "projects", "import")
+    shown = await run_text(runtime, "projects", "import")
+    assert "old-shop.de" in shown
+    assert "Would create 1, update 1, skip 0, refuse 1. Run again with --apply" in shown
     assert dry["counts"] == {"create": 1, "update": 1, "skip": 0, "refuse": 1}
     reasons = sorted((e["action"], e["reason"]) for e in dry["entries"])
     assert reasons == [

@@ -216,6 +216,10 @@ async def test_skypanel_import(
     assert acted.json()["message"] == "Action reboot initiated successfully"
 
     assert await _snapshot(panel) == before
+    audit = await client.get(
+        "/api/admin/audit", params={"action": "import.skypanel"}, headers=admin
+    )
+    assert [e["detail"]["counts"]["create"] for e in audit.json()["items"]] == [0, 4]
 
 
 def _server_id(plan: dict[str, Any]) -> str:

@@ -171,3 +171,5 @@ async def test_vyra_import(client: httpx.AsyncClient, runtime: Runtime, tmp_path
     healed = await run(runtime, *args, "--apply")
     assert _entries(healed)[f"instance:{OLD}"] == ("update", "its files are missing here")
     assert (copied / "frontend" / "index.html").exists()
+    audit = await client.get("/api/admin/audit", params={"action": "import.vyra"}, headers=admin)
+    assert len(audit.json()["items"]) == 3
