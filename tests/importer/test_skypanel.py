@@ -79,20 +79,22 @@ async def panel() -> AsyncIterator[str]:
 
 
 async def _seed(url: str, linode: Sandbox) -> dict[str, Any]:
+    server_ids = {}
     async with httpx.AsyncClient(base_url=linode.url) as http:
-        made = await http.post(
-            "/linode/instances",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            json={
-                "label": "alice-web",
-                "type": "g6-nanode-1",
-                "region": "us-east",
-                "image": "linode/ubuntu22.04",
-                "root_pass": "Aa1-strong-password",
-            },
-        )
-        assert made.status_code == 200, made.text
-    server_id = str(made.json()["id"])
+        for label in ("alice-web", "alice-db"):
+            made = await http.post(
+                "/linode/instances",
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                json={
+                    "label": label,
+                    "type": "g6-nanode-1",
+                    "region": "us-east",
+                    "image": "linode/ubuntu22.04",
+                    "root_pass": "Aa1-strong-password",
+                },
+            )
+            assert made.status_code == 200, made.text
+            server_ids[label] = str(made.json()["id"])
     connection = await asyncpg.connect(url)
     try:
         user = await connection.fetchval(
@@ -124,21 +126,31 @@ async def _seed(url: str, linode: Sandbox) -> dict[str, Any]:
             "auth": {"method": "password", "user": "root", "password_enc": "secret"},
         }
         instances = {}
-        for label, provider_instance_id in (("alice-web", server_id), ("gone", "999999")):
+        # A row from before the panel had vps_instances.provider_id names only the type.
+        for label, provider_id, provider_instance_id in (
+            ("alice-web", provider, server_ids["alice-web"]),
+            ("alice-db", None, server_ids["alice-db"]),
+            ("gone", provider, "999999"),
+        ):
             instances[label] = await connection.fetchval(
                 "INSERT INTO vps_instances (organization_id, plan_id, provider_id, provider_type,"
                 " provider_instance_id, label, status, configuration)"
                 " VALUES ($1, $2, $3, 'linode', $4, $5, 'running', $6) RETURNING id",
                 org,
                 str(plan),
-                provider,
+                provider_id,
                 provider_instance_id,
                 label,
                 json.dumps(configuration),
             )
     finally:
         await connection.close()
-    return {"provider": str(provider), "plan": str(plan), "instances": instances}
+    return {
+        "provider": str(provider),
+        "plan": str(plan),
+        "instances": instances,
+        "servers": server_ids,
+    }
 
 
 async def _snapshot(url: str) -> list[Any]:
@@ -166,15 +178,17 @@ async def test_skypanel_import(
 
     dry = await run(runtime, *args)
     assert dry["dry_run"] is True
-    assert dry["counts"] == {"create": 4, "update": 0, "skip": 0, "refuse": 2}
+    assert dry["counts"] == {"create": 5, "update": 0, "skip": 0, "refuse": 2}
     entries = {(e["entity"], e["action"], e["reason"]) for e in dry["entries"]}
+    web, db = seeded["servers"]["alice-web"], seeded["servers"]["alice-db"]
     assert entries == {
         # The migration's own inactive DigitalOcean row, which has no key.
         ("provider", "refuse", "has no API key in the panel"),
-        ("provider", "create", "linode account with 1 live server(s)"),
+        ("provider", "create", "linode account with 2 live server(s)"),
         ("plan", "create", "g6-nanode-1 at 7.00 a month"),
         ("user", "create", "owns servers in the panel, no user here"),
-        ("server", "create", f"live at linode as {_server_id(dry)} (running)"),
+        ("server", "create", f"live at linode as {web} (running)"),
+        ("server", "create", f"live at linode as {db} (running)"),
         ("server", "refuse", "linode has no server 999999 any more"),
     }
     admin = await admin_headers(runtime)
@@ -184,7 +198,7 @@ async def test_skypanel_import(
     applied = await run(runtime, *args, "--apply")
     assert applied["counts"] == dry["counts"]
     again = await run(runtime, *args, "--apply")
-    assert again["counts"] == {"create": 0, "update": 0, "skip": 3, "refuse": 2}
+    assert again["counts"] == {"create": 0, "update": 0, "skip": 4, "refuse": 2}
 
     # The key is Stellwerk's now: encrypted under Stellwerk's key, never in plain text.
     async with runtime.database.engine.connect() as connection:
@@ -205,10 +219,11 @@ async def test_skypanel_import(
     assert owner is not None
     user = bearer(jwt_for(runtime, owner))
     mine = (await client.get("/api/vps", headers=user)).json()
-    assert mine["total"] == 1
-    server = mine["instances"][0]
+    assert mine["total"] == 2
+    by_label = {i["label"]: i for i in mine["instances"]}
+    server = by_label["alice-web"]
     assert server["id"] == str(seeded["instances"]["alice-web"])
-    assert server["label"] == "alice-web"
+    assert by_label["alice-db"]["provider_id"] == seeded["provider"]
     acted = await client.post(
         f"/api/vps/{server['id']}/action", json={"action": "reboot"}, headers=user
     )
@@ -219,11 +234,4 @@ async def test_skypanel_import(
     audit = await client.get(
         "/api/admin/audit", params={"action": "import.skypanel"}, headers=admin
     )
-    assert [e["detail"]["counts"]["create"] for e in audit.json()["items"]] == [0, 4]
-
-
-def _server_id(plan: dict[str, Any]) -> str:
-    for entry in plan["entries"]:
-        if entry["entity"] == "server" and entry["action"] == "create":
-            return str(entry["reason"].split(" as ")[1].split(" ")[0])
-    raise AssertionError("no server to create")
+    assert [e["detail"]["counts"]["create"] for e in audit.json()["items"]] == [0, 5]

@@ -371,6 +371,10 @@ async def _plan_instances(
     for row in panel.instances:
         ident, label = str(row["id"]), str(row["label"])
         provider = providers.get(str(row["provider_id"]))
+        if provider is None and row["provider_id"] is None:
+            # Rows older than the panel's provider_id column name only the provider's type.
+            of_type = {p.id: p for p in providers.values() if p.type == row["provider_type"]}
+            provider = next(iter(of_type.values())) if len(of_type) == 1 else None
         if provider is None:
             plan.add("server", ident, "refuse", "its provider is not imported", label=label)
             continue
