@@ -199,6 +199,9 @@ async def test_skypanel_import(
     assert applied["counts"] == dry["counts"]
     again = await run(runtime, *args, "--apply")
     assert again["counts"] == {"create": 0, "update": 0, "skip": 4, "refuse": 2}
+    # The imports only read at the provider: the only writes are the two the test made.
+    writes = [(r["method"], r["path"]) for r in await linode.requests() if r["method"] != "GET"]
+    assert writes == [("POST", "/v4/linode/instances")] * 2
 
     # The key is Stellwerk's now: encrypted under Stellwerk's key, never in plain text.
     async with runtime.database.engine.connect() as connection:
