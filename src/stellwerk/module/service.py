@@ -128,6 +128,12 @@ class ModuleRepositoryService:
             offset=params.offset, limit=params.per_page
         )
 
+    async def check_location(
+        self, kind: str, url: str, *, allow_http: bool = False, allow_private: bool = False
+    ) -> None:
+        """`ValidationFailed` unless a repository of this kind may be at `url` (see below)."""
+        await self._check_location(kind, url, allow_http=allow_http, allow_private=allow_private)
+
     async def _check_location(
         self, kind: str, url: str, *, allow_http: bool, allow_private: bool
     ) -> None:

@@ -48,6 +48,11 @@ class ProjectRepository:
         result = await self.session.execute(select(Project).where(Project.domain == domain))
         return result.scalar_one_or_none()
 
+    async def by_coolify_app(self, app_uuid: str) -> Project | None:
+        return await self.session.scalar(
+            select(Project).where(Project.coolify_app_uuid == app_uuid)
+        )
+
     async def add(self, project: Project) -> Project:
         self.session.add(project)
         await self.session.flush()

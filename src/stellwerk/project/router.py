@@ -50,6 +50,7 @@ def project_read(project: Project, operation: Operation | None) -> ProjectRead:
         created_at=project.created_at,
         updated_at=project.updated_at,
         activated_at=project.activated_at,
+        adopted_at=project.adopted_at,
     )
 
 

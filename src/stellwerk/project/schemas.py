@@ -57,3 +57,5 @@ class ProjectRead(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     activated_at: dt.datetime | None
+    # Set when the project was adopted from a Coolify application that already ran.
+    adopted_at: dt.datetime | None = None

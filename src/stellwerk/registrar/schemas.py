@@ -61,6 +61,8 @@ class DomainRead(BaseModel):
     expires_at: str | None
     created_at: dt.datetime
     completed_at: dt.datetime | None
+    # Set when the domain was adopted from the registrar account, not bought here.
+    adopted_at: dt.datetime | None = None
 
 
 class ContactCreate(LenientBody):

@@ -237,6 +237,15 @@ class ProviderService:
             )
         return await check_kit.check_settings_provider(settings, name)
 
+    async def key_generation(self, session: AsyncSession) -> int:
+        """The key generation new provider keys are encrypted under."""
+        return await self._generation(session)
+
+    @classmethod
+    def checked_configuration(cls, configuration: dict[str, Any]) -> dict[str, Any]:
+        """A provider's configuration as it is stored; `ValidationFailed` when it is not one."""
+        return cls._check_configuration(configuration)
+
     async def _generation(self, session: AsyncSession) -> int:
         providers = await ProviderRepository(session).list()
         generations = [

@@ -1,0 +1,1 @@
+"""Moving in: importers that bring the data of existing systems into Stellwerk."""
