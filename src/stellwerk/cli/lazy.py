@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer import _click as click  # the click Typer is built on (it carries its own copy)
+from typer.core import TyperCommand, TyperGroup
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class LazyGroup(TyperGroup):
             return loaded
         entry = self.lazy[cmd_name]
         if self._listing:  # the top-level help: the summary, nothing imported
-            return click.Command(cmd_name, help=entry.summary, short_help=entry.summary)
+            return TyperCommand(cmd_name, help=entry.summary, short_help=entry.summary)
         command = entry.load(cmd_name)
         self.add_command(command, cmd_name)
         return command
