@@ -42,7 +42,7 @@ from stellwerk.kit.logs import flush_logs
 from stellwerk.kit.process import die_with_parent, set_process_name
 from stellwerk.middleware import FastPathMiddleware
 from stellwerk.provider.sandbox.listener import sandbox_listener, urls_at
-from stellwerk.redirect.workers import DataPlaneWorkers, StopSignals, worker_count
+from stellwerk.redirect.workers import DataPlaneWorkers, StartFailed, StopSignals, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def run(
     # The workers' first read needs the tables (the API process migrates again: a no-op).
     migrate.upgrade(settings.resolved_database_url)
     plane = DataPlaneWorkers(settings, settings.host, settings.redirect_port, workers)
+    failed: str | None = None
     with StopSignals() as signals:
         redirect_url = plane.start()
         api = multiprocessing.get_context("fork").Process(
@@ -79,6 +80,8 @@ def run(
                 multiprocessing.connection.wait([api.sentinel, *plane.sentinels], timeout=0.5)
                 if not signals.stopping and api.is_alive():
                     plane.replace_dead()
+        except StartFailed as error:
+            failed = error.message
         finally:
             # Both stop at once; the data plane's writer stores the last hits after its workers.
             if api.is_alive() and api.pid:
@@ -90,7 +93,22 @@ def run(
                 log.error("the API process did not stop in %.0f s; killing it", API_STOP_SECONDS)
                 api.kill()
                 api.join(5)
-    return api.exitcode or 0
+    if failed is not None:
+        log.error("%s; stopping Stellwerk", failed)
+        _say(failed)
+        return 1
+    code = api.exitcode or 0
+    if code and not signals.stopping:
+        reason = f"The API process exited with code {code} (its log says why)"
+        log.error("%s; stopping Stellwerk", reason)
+        _say(reason)
+    return code if code > 0 else (1 if code else 0)
+
+
+def _say(reason: str) -> None:
+    """The reason on stderr too, where whoever started `stellwerk serve` looks first."""
+    with contextlib.suppress(OSError):
+        os.write(2, f"error: {reason}\n".encode())
 
 
 def _api_process(

@@ -17,6 +17,7 @@ from stellwerk.cli.common import (
     data_dir_override,
     fail,
     load_settings,
+    load_startable_settings,
 )
 from stellwerk.cli.identity import admin_app, apikey_app, token_app
 from stellwerk.cli.license import license_app
@@ -127,7 +128,7 @@ def serve(
 
     if role is not None and role not in ("all", "api", "worker"):
         fail("--role is one of all, api, worker")
-    settings = load_settings(
+    settings = load_startable_settings(
         host=host, port=port, role=role, executor_id=executor_id, **data_dir_override(data_dir)
     )
     if settings.role != "all" and settings.is_sqlite:
