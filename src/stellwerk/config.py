@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     metrics_token: SecretStr | None = None
+    # Where a worker process (`serve --role worker`, which answers no HTTP otherwise) serves
+    # `/metrics`; unset: nowhere. 0 picks a free port. API processes answer on their own port.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     # First start (automated installs)
     admin_username: str | None = None

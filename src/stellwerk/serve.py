@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -32,6 +33,7 @@ from typing import Any
 
 import uvicorn
 import uvloop
+from fastapi import FastAPI
 
 from stellwerk import migrate
 from stellwerk.app import create_app
@@ -43,6 +45,9 @@ from stellwerk.kit.process import die_with_parent, set_process_name
 from stellwerk.middleware import FastPathMiddleware
 from stellwerk.provider.sandbox.listener import sandbox_listener, urls_at
 from stellwerk.redirect.workers import DataPlaneWorkers, StartFailed, StopSignals, worker_count
+from stellwerk.runtime import Runtime
+from stellwerk.system import service as system_service
+from stellwerk.system.router import metrics_only_app
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +239,7 @@ async def serve_worker(
             app = create_app(
                 settings, on_first_start=on_first_start, listener_urls=urls, serves_http=False
             )
-            async with app.router.lifespan_context(app):
+            async with app.router.lifespan_context(app), metrics_listener(app, settings, urls):
                 urls["executor_id"] = settings.executor_id
                 if on_ready is not None:
                     on_ready(urls)
@@ -242,6 +247,43 @@ async def serve_worker(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+@asynccontextmanager
+async def metrics_listener(
+    app: FastAPI, settings: Settings, urls: dict[str, Any]
+) -> AsyncIterator[None]:
+    """`/metrics` on `STELLWERK_METRICS_PORT`, for a worker (which answers no other HTTP)."""
+    if settings.metrics_port is None:
+        yield
+        return
+    runtime: Runtime = app.state.runtime
+    config = uvicorn.Config(
+        metrics_only_app(dataclasses.replace(runtime, settings=settings)),
+        host=settings.host,
+        port=settings.metrics_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
+        await asyncio.sleep(0.05)
+    if task.done():  # could not bind: the reason is the task's exception (or exit)
+        task.result()
+        raise RuntimeError(f"/metrics could not listen on port {settings.metrics_port}")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    address = f"{_display_host(settings.host)}:{port}"
+    urls["metrics"] = f"http://{address}/metrics"
+    identity: system_service.ProcessIdentity = app.state.process_identity
+    identity.metrics_address = address
+    await system_service.heartbeat(runtime.database, identity)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 @asynccontextmanager
