@@ -3,6 +3,7 @@ database), and a worker serves `/metrics` on a port of its own."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import socket
 import uuid
@@ -21,6 +22,7 @@ from stellwerk.runtime import Runtime
 from stellwerk.serve import metrics_listener
 from stellwerk.system import service as system_service
 from stellwerk.system.service import ProcessIdentity
+from tests.factories import admin_headers, bearer, create_user, jwt_for
 
 
 async def _add_operation(runtime: Runtime, *, status: str, age_seconds: float) -> Operation:
@@ -73,7 +75,10 @@ async def test_status_reports_the_installation(
         await RoutingStateRepository(session).bump()
         version = await RoutingStateRepository(session).version()
 
-    body = (await client.get("/status")).json()
+    assert (await client.get("/status")).json()["installation"] is None  # not for everyone
+    customer = bearer(jwt_for(runtime, await create_user(runtime)))
+    assert (await client.get("/status", headers=customer)).json()["installation"] is None
+    body = (await client.get("/status", headers=await admin_headers(runtime))).json()
     assert body["status"] == "ok"
     assert body["reasons"] == []
     assert body["redis"] == {"configured": False, "ok": None}
@@ -91,6 +96,24 @@ async def test_status_reports_the_installation(
     assert state["oldest_queued_operation"]["age_seconds"] >= 89
     assert state["redirect_routing_version"] == version >= 1
     assert isinstance(state["queues"], dict)
+
+
+async def test_the_metrics_token_sees_the_installation(
+    app: FastAPI, runtime: Runtime, installation: ProcessIdentity
+) -> None:
+    settings = runtime.settings.model_copy(update={"metrics_token": SecretStr("scrape-token")})
+    monitored = dataclasses.replace(runtime, settings=settings)
+    original = app.state.runtime
+    app.state.runtime = monitored
+    try:
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            seen = await http.get("/status", headers=bearer("scrape-token"))
+            wrong = await http.get("/status", headers=bearer("not-the-token"))
+    finally:
+        app.state.runtime = original
+    assert seen.json()["installation"]["workers_alive"] == 2
+    assert wrong.status_code == 401
 
 
 async def test_a_graceful_stop_leaves_the_installation(

@@ -8,14 +8,16 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Scope
 
+from stellwerk.database import SessionDep
 from stellwerk.exceptions import Unauthorized
-from stellwerk.identity.auth import RuntimeDep
+from stellwerk.identity.auth import RuntimeDep, authenticate
 from stellwerk.middleware import Answer, FastHandler
 from stellwerk.runtime import Runtime
 from stellwerk.surface import Surface, error_responses
@@ -53,11 +55,24 @@ def fast_health(runtime: Runtime) -> FastHandler:
 
 
 @router.get("/status")
-async def status(runtime: RuntimeDep) -> dict[str, Any]:
-    """System status and configuration (never secrets), and the installation: its processes
-    with their last heartbeat, queues, the oldest queued operation, Redis and the database, and
-    the redirect routing version."""
-    return await system_service.status(runtime)
+async def status(request: Request, runtime: RuntimeDep, session: SessionDep) -> dict[str, Any]:
+    """System status and configuration (never secrets), and for admins and the metrics token
+    the installation: its processes with their last heartbeat, queues, the oldest queued
+    operation, and the redirect routing version."""
+    return await system_service.status(
+        runtime, installation=await _sees_installation(request, runtime, session)
+    )
+
+
+async def _sees_installation(request: Request, runtime: Runtime, session: AsyncSession) -> bool:
+    """The installation (hosts, processes, queues) is for admins and monitoring: an admin's
+    credential, or the metrics token when one is set. Everyone else gets `installation: null`."""
+    authorization = request.headers.get("authorization")
+    token_set = runtime.settings.metrics_token is not None
+    if token_set and authorization and system_service.metrics_allowed(runtime, authorization):
+        return True
+    subject = await authenticate(request, session)
+    return subject is not None and subject.is_admin
 
 
 @router.get("/metrics", response_class=Response)

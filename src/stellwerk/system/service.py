@@ -70,18 +70,18 @@ async def health(runtime: Runtime) -> tuple[bool, dict[str, Any]]:
     }
 
 
-async def status(runtime: Runtime) -> dict[str, Any]:
-    """This process, and the installation as the database and Redis see it."""
+async def status(runtime: Runtime, *, installation: bool = True) -> dict[str, Any]:
+    """This process, and (`installation`) the installation as the database sees it."""
     settings = runtime.settings
     ok = await database_ok(runtime)
     redis = await redis_state(runtime)
     reasons = [] if ok else ["the database is unreachable"]
     if redis["configured"] and not redis["ok"]:
         reasons.append("Redis is unreachable")
-    installation: dict[str, Any] | None = None
-    if ok:
+    state: dict[str, Any] | None = None
+    if ok and installation:
         try:
-            installation = await installation_state(runtime.database)
+            state = await installation_state(runtime.database)
         except Exception as error:  # the database went away between the checks
             log.warning("installation state unavailable: %s", type(error).__name__)
             reasons.append("the installation's state could not be read")
@@ -99,7 +99,7 @@ async def status(runtime: Runtime) -> dict[str, Any]:
         "sandbox": bool(runtime.sandboxes),
         "sandboxes": dict(runtime.sandboxes),
         "redirect_port": settings.redirect_port,
-        "installation": installation,
+        "installation": state,
     }
 
 
