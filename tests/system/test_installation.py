@@ -3,6 +3,7 @@ database), and a worker serves `/metrics` on a port of its own."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import socket
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.kit.time import utc_now
 from stellwerk.models import Operation, ProcessHeartbeat
+from stellwerk.redirect.dataplane import DataPlane
 from stellwerk.redirect.repository import RoutingStateRepository
 from stellwerk.runtime import Runtime
 from stellwerk.serve import metrics_listener
@@ -191,3 +193,23 @@ async def test_no_metrics_port_no_listener(app: FastAPI, runtime: Runtime) -> No
     urls: dict[str, str] = {}
     async with metrics_listener(app, runtime.settings, urls):
         assert "metrics" not in urls
+
+
+async def test_data_plane_workers_report_their_routing_version(runtime: Runtime) -> None:
+    async with runtime.database.session() as session:
+        await RoutingStateRepository(session).bump()
+        version = await RoutingStateRepository(session).version()
+    plane = DataPlane.from_settings(runtime.settings, spool=True)  # as a worker process does
+    await plane.start()
+    try:
+        for _ in range(50):
+            state = await system_service.installation_state(runtime.database)
+            if state["redirect_workers_alive"]:
+                break
+            await asyncio.sleep(0.05)
+        mine = next(p for p in state["processes"] if p["id"].startswith("redirect:"))
+        assert mine["routing_version"] == version == state["redirect_routing_version"]
+    finally:
+        await plane.stop()
+    state = await system_service.installation_state(runtime.database)
+    assert state["redirect_workers_alive"] == 0  # a graceful stop leaves

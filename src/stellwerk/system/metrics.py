@@ -8,7 +8,7 @@ from prometheus_client import Gauge
 
 PROCESSES_ALIVE = Gauge(
     "stellwerk_installation_processes_alive",
-    "Stellwerk processes with a heartbeat in the last 45 s, by role (all, api, worker).",
+    "Stellwerk processes with a heartbeat in the last 45 s, by role (all, api, worker, redirect).",
     ["role"],
 )
 OPERATIONS = Gauge(
@@ -34,7 +34,7 @@ ROUTING_VERSION = Gauge(
     "stellwerk_installation_redirect_routing_version",
     "The redirect routing version the data plane follows (it moves with every change).",
 )
-ROLES = ("all", "api", "worker")
+ROLES = ("all", "api", "worker", "redirect")
 STATUSES = ("queued", "running", "waiting")
 
 

@@ -3,11 +3,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
-import socket
 import time
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from prometheus_client import generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,17 +18,18 @@ from stellwerk.operation import engine
 from stellwerk.redirect.repository import RoutingStateRepository
 from stellwerk.runtime import Runtime
 from stellwerk.system import metrics
+from stellwerk.system.heartbeat import (
+    ALIVE_SECONDS,
+    HEARTBEAT_SECONDS,
+    ProcessIdentity,
+    heartbeat,
+    leave,
+)
 from stellwerk.system.repository import HeartbeatRepository, InstallationRepository
 
 log = logging.getLogger(__name__)
 
-# Every process writes its heartbeat this often; one silent for ALIVE_SECONDS counts as gone.
-HEARTBEAT_SECONDS = 15.0
-ALIVE_SECONDS = 3 * HEARTBEAT_SECONDS
-# Rows of processes gone this long are deleted.
-FORGET_AFTER = dt.timedelta(days=1)
 REDIS_TIMEOUT = 1.0
-Role = Literal["all", "api", "worker"]
 
 SERVICE_NAME = "Stellwerk"
 
@@ -133,6 +131,7 @@ async def installation_state(database: Database) -> dict[str, Any]:
                 "version": p.version,
                 "executor_id": p.executor_id,
                 "metrics": p.metrics_address,
+                "routing_version": p.routing_version,
                 "started_at": iso(p.started_at),
                 "last_heartbeat": iso(p.seen_at),
                 "seconds_since_heartbeat": round((now - as_utc(p.seen_at)).total_seconds(), 1),
@@ -141,6 +140,7 @@ async def installation_state(database: Database) -> dict[str, Any]:
         ],
         "workers_alive": sum(1 for p in processes if p.role in ("worker", "all")),
         "api_processes_alive": sum(1 for p in processes if p.role in ("api", "all")),
+        "redirect_workers_alive": sum(1 for p in processes if p.role == "redirect"),
         **counts,
         "redirect_routing_version": routing_version,
     }
@@ -163,55 +163,6 @@ async def _operation_counts(session: AsyncSession, now: dt.datetime) -> dict[str
             "age_seconds": round((now - as_utc(oldest.created_at)).total_seconds(), 1),
         },
     }
-
-
-# --- Heartbeats -----------------------------------------------------------------------------
-
-
-@dataclass
-class ProcessIdentity:
-    """Who this process is in `process_heartbeats`."""
-
-    role: Role
-    executor_id: str | None
-    port: int | None = None
-    metrics_address: str | None = None
-    hostname: str = field(default_factory=socket.gethostname)
-    pid: int = field(default_factory=os.getpid)
-    started_at: dt.datetime = field(default_factory=utc_now)
-
-    @property
-    def process_id(self) -> str:
-        if self.role == "api":
-            return f"api:{self.hostname}:{self.port}"
-        return f"{self.role}:{self.executor_id}"
-
-
-async def heartbeat(database: Database, identity: ProcessIdentity) -> None:
-    """Say this process is alive, and forget processes gone for a day."""
-    now = utc_now()
-    async with database.session() as session:
-        repository = HeartbeatRepository(session)
-        await repository.beat(
-            {
-                "process_id": identity.process_id,
-                "role": identity.role,
-                "hostname": identity.hostname[:255],
-                "pid": identity.pid,
-                "version": __version__,
-                "executor_id": identity.executor_id,
-                "metrics_address": identity.metrics_address,
-                "started_at": identity.started_at,
-                "seen_at": now,
-            }
-        )
-        await repository.delete_before(now - FORGET_AFTER)
-
-
-async def leave(database: Database, identity: ProcessIdentity) -> None:
-    """A graceful stop: this process no longer counts as alive."""
-    async with database.session() as session:
-        await HeartbeatRepository(session).stop(identity.process_id)
 
 
 # --- Metrics --------------------------------------------------------------------------------
@@ -256,3 +207,6 @@ async def metrics_text(runtime: Runtime) -> bytes:
     except Exception as error:
         log.warning("installation gauges not refreshed: %s", type(error).__name__)
     return generate_latest()
+
+
+__all__ = ["HEARTBEAT_SECONDS", "ProcessIdentity", "heartbeat", "leave"]

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=40), nullable=False),
         sa.Column("executor_id", sa.String(length=200), nullable=True),
         sa.Column("metrics_address", sa.String(length=300), nullable=True),
+        sa.Column("routing_version", sa.BigInteger(), nullable=True),
         sa.Column("started_at", stellwerk.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("seen_at", stellwerk.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("process_id", name=op.f("pk_process_heartbeats")),
