@@ -202,12 +202,13 @@ async def test_data_plane_workers_report_their_routing_version(runtime: Runtime)
     plane = DataPlane.from_settings(runtime.settings, spool=True)  # as a worker process does
     await plane.start()
     try:
-        for _ in range(50):
+        for _ in range(100):
             state = await system_service.installation_state(runtime.database)
             if state["redirect_workers_alive"]:
                 break
             await asyncio.sleep(0.05)
-        mine = next(p for p in state["processes"] if p["id"].startswith("redirect:"))
+        mine = next((p for p in state["processes"] if p["id"].startswith("redirect:")), None)
+        assert mine is not None, "no heartbeat from the data plane worker within 5 s"
         assert mine["routing_version"] == version == state["redirect_routing_version"]
     finally:
         await plane.stop()
