@@ -73,3 +73,15 @@ def test_stellwerk_serve_exits_non_zero_when_its_data_plane_cannot_start(
     assert serve.run(_settings(tmp_path)) == 1
     assert time.monotonic() - started < 20  # not restarted over and over
     assert "error: A redirect data plane worker could not start" in capfd.readouterr().err
+
+
+def _api_that_fails(*_args: Any) -> None:
+    raise SystemExit(3)
+
+
+def test_stellwerk_serve_exits_non_zero_when_its_api_process_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(serve, "_api_process", _api_that_fails)
+    assert serve.run(_settings(tmp_path)) == 3
+    assert "error: The API process exited with code 3" in capfd.readouterr().err
