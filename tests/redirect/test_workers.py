@@ -85,3 +85,27 @@ def test_stellwerk_serve_exits_non_zero_when_its_api_process_cannot_start(
     monkeypatch.setattr(serve, "_api_process", _api_that_fails)
     assert serve.run(_settings(tmp_path)) == 3
     assert "error: The API process exited with code 3" in capfd.readouterr().err
+
+
+def test_a_hit_writer_that_dies_is_replaced_unless_it_just_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plane = DataPlaneWorkers(_settings(tmp_path), "127.0.0.1", 0, 1)
+    plane.start()
+    try:
+        first = plane.writer
+        assert first is not None
+        monkeypatch.setattr(workers, "WRITER_START_SECONDS", 0.0)  # long since started
+        first.kill()
+        first.join(10)
+        plane.replace_dead()
+        assert plane.writer is not first
+        assert plane.writer is not None
+        assert plane.writer.is_alive()
+        monkeypatch.setattr(workers, "WRITER_START_SECONDS", 3600.0)  # ended right after start
+        plane.writer.kill()
+        plane.writer.join(10)
+        with pytest.raises(StartFailed, match="hit writer could not start"):
+            plane.replace_dead()
+    finally:
+        plane.stop()

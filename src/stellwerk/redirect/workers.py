@@ -23,6 +23,7 @@ import multiprocessing.connection
 import os
 import signal
 import socket
+import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
@@ -46,6 +47,7 @@ from stellwerk.redirect.dataplane import (
 log = logging.getLogger(__name__)
 
 WRITER_STOP_SECONDS = 120.0  # the writer stores what is spooled, then exits
+WRITER_START_SECONDS = 30.0  # a writer that ends sooner could not start
 WORKER_NAME = "redirect-worker"  # the process name `ps -o comm` shows
 
 
@@ -75,6 +77,7 @@ class DataPlaneWorkers:
         self.sock: socket.socket | None = None
         self.writer: BaseProcess | None = None
         self._writer_stop: Event | None = None
+        self._writer_started = 0.0
         self.url = ""
 
     def start(self) -> str:
@@ -90,6 +93,11 @@ class DataPlaneWorkers:
         display = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         display = f"[{display}]" if ":" in display else display
         self.url = f"http://{display}:{bound_port}"
+        self._start_writer()
+        self.processes = [self._start_worker() for _ in range(self.count)]
+        return self.url
+
+    def _start_writer(self) -> None:
         # Spawned: a fresh interpreter that imports only what storing hits needs.
         spawn = multiprocessing.get_context("spawn")
         self._writer_stop = spawn.Event()
@@ -99,8 +107,22 @@ class DataPlaneWorkers:
             name="stellwerk-hit-writer",
         )
         self.writer.start()
-        self.processes = [self._start_worker() for _ in range(self.count)]
-        return self.url
+        self._writer_started = time.monotonic()
+
+    def _replace_dead_writer(self) -> None:
+        """A writer that ends soon after its start could not start (settings, database): raise
+        `StartFailed`. One that ends later is started again; the spool kept its hits."""
+        writer = self.writer
+        if writer is None or writer.is_alive():
+            return
+        writer.join(0)
+        if time.monotonic() - self._writer_started < WRITER_START_SECONDS:
+            raise StartFailed(
+                f"The redirect hit writer could not start: exit code {writer.exitcode} "
+                "(its log says why)"
+            )
+        log.warning("the hit writer exited (%s); starting another", writer.exitcode)
+        self._start_writer()
 
     def _start_worker(self) -> BaseProcess:
         # Forked, not spawned: the children inherit the listening socket and the imported code.
@@ -141,11 +163,14 @@ class DataPlaneWorkers:
 
     @property
     def sentinels(self) -> list[int]:
-        return [p.sentinel for p in self.processes]
+        writer = [self.writer.sentinel] if self.writer is not None else []
+        return [p.sentinel for p in self.processes] + writer
 
     def replace_dead(self) -> None:
         """Start a worker in place of each that died while serving. One that died before it was
-        ready could not start (settings, database): raise `StartFailed` with its reason."""
+        ready could not start (settings, database): raise `StartFailed` with its reason. The hit
+        writer likewise."""
+        self._replace_dead_writer()
         for index, process in enumerate(self.processes):
             ready, reason = self._start_report(process)
             if process.is_alive():
