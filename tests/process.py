@@ -50,7 +50,7 @@ def base_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
             "STELLWERK_PORT": str(free_port()),
             "STELLWERK_REDIRECT_PORT": str(free_port()),
             "STELLWERK_SANDBOX_PORT": "0",
-            "STELLWERK_SECRET_KEY": "process-test-secret",
+            "STELLWERK_SECRET_KEY": "process-test-secret-key-not-for-production",
             "STELLWERK_LOG_FORMAT": "json",
         }
     )

@@ -17,6 +17,7 @@ from stellwerk.cli.common import (
     data_dir_override,
     fail,
     load_settings,
+    load_startable_settings,
 )
 from stellwerk.cli.identity import admin_app, apikey_app, token_app
 from stellwerk.cli.importer_more import register_adoption, register_imports
@@ -95,7 +96,8 @@ def _show_ready(urls: dict[str, Any]) -> None:
     if "api" in urls:
         lines += [f"API and web UI   {urls['api']}", f"API docs         {urls['api']}/api/docs"]
     if "executor_id" in urls:
-        lines.append(f"Worker           executor id {urls['executor_id']} (no HTTP listener)")
+        listens = f"metrics on {urls['metrics']}" if "metrics" in urls else "no HTTP listener"
+        lines.append(f"Worker           executor id {urls['executor_id']} ({listens})")
     if "redirect" in urls:
         lines.append(f"Redirects        {urls['redirect']}")
     sandboxes = urls.get("sandboxes") or {}
@@ -127,6 +129,12 @@ def serve(
         "its unfinished operations.",
         envvar="STELLWERK_EXECUTOR_ID",
     ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        help="Port where a worker (--role worker) serves /metrics (0: any free port).",
+        envvar="STELLWERK_METRICS_PORT",
+    ),
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Run Stellwerk: API, web UI, workers and every listener, in one process (or one role)."""
@@ -134,8 +142,13 @@ def serve(
 
     if role is not None and role not in ("all", "api", "worker"):
         fail("--role is one of all, api, worker")
-    settings = load_settings(
-        host=host, port=port, role=role, executor_id=executor_id, **data_dir_override(data_dir)
+    settings = load_startable_settings(
+        host=host,
+        port=port,
+        role=role,
+        executor_id=executor_id,
+        metrics_port=metrics_port,
+        **data_dir_override(data_dir),
     )
     if settings.role != "all" and settings.is_sqlite:
         fail("--role api|worker needs PostgreSQL (STELLWERK_DATABASE_URL)")

@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -59,6 +58,7 @@ from stellwerk.models import (
     Release,
 )
 from stellwerk.resource.repository import ResourceRepository
+from stellwerk.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -1063,8 +1063,9 @@ class ClientConfigService:
 class LicenseFileService:
     """Offline license files: a JSON document bound to one device, signed with Ed25519."""
 
-    def public_key(self, data_dir: Path) -> signing.SigningKey:
-        return signing.load_or_create(data_dir)
+    async def signing_key(self, runtime: Runtime) -> signing.SigningKey:
+        """The installation's signing key (the same on every host)."""
+        return await signing.load(runtime.database, runtime.master_key, runtime.settings.data_dir)
 
     async def issue(
         self,
@@ -1072,7 +1073,7 @@ class LicenseFileService:
         *,
         license_key: str,
         hardware_hash: str,
-        data_dir: Path,
+        key: signing.SigningKey,
         days: int,
     ) -> dict[str, str]:
         license = await license_service.get_by_key(session, license_key)
@@ -1094,7 +1095,6 @@ class LicenseFileService:
                 license.valid_until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
             )
             expires_at = min(expires_at, end_of_license)
-        key = signing.load_or_create(data_dir)
         document = {
             "license_key": license.license_key,
             "hardware_hash": hardware_hash,

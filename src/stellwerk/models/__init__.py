@@ -5,6 +5,7 @@ from stellwerk.models.audit_event import AuditEvent
 from stellwerk.models.client_config import ClientConfig
 from stellwerk.models.customer import Customer
 from stellwerk.models.dns_zone import DnsZone
+from stellwerk.models.installation_secret import InstallationSecret
 from stellwerk.models.lead_contact import LeadContact
 from stellwerk.models.lead_contact_detail import LeadContactDetail
 from stellwerk.models.lead_institution import LeadInstitution
@@ -20,6 +21,7 @@ from stellwerk.models.module_repository import ModuleRepository
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
 from stellwerk.models.operation_prompt import OperationPrompt
+from stellwerk.models.process_heartbeat import ProcessHeartbeat
 from stellwerk.models.project import Project
 from stellwerk.models.redirect_daily_count import RedirectDailyCount
 from stellwerk.models.redirect_daily_total import RedirectDailyTotal
@@ -53,6 +55,7 @@ __all__ = [
     "LeadInstitution",
     "LeadNote",
     "LeadNoteVersion",
+    "InstallationSecret",
     "License",
     "LicenseActivation",
     "LicenseSession",
@@ -63,6 +66,7 @@ __all__ = [
     "Operation",
     "OperationEvent",
     "OperationPrompt",
+    "ProcessHeartbeat",
     "Project",
     "RedirectDailyCount",
     "RedirectDailyTotal",

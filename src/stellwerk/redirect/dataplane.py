@@ -39,6 +39,7 @@ from stellwerk.redirect.hits import (
     run_spool_writer,
 )
 from stellwerk.redirect.repository import DomainRepository, RoutingStateRepository
+from stellwerk.system.heartbeat import HEARTBEAT_SECONDS, ProcessIdentity, heartbeat, leave
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +177,8 @@ class DataPlane:
                 buffer_max=settings.redirect_hit_buffer_max,
             )
         self._tasks: list[asyncio.Task[None]] = []
+        # A worker process of its own (`spool`) counts in the installation's status.
+        self.heartbeat = ProcessIdentity(role="redirect", executor_id=None) if spool else None
         self.served = 0
         self._hosts: dict[bytes, str] = {}  # Host header as sent → routing key
         self._forwarding = bool(self.recorder.proxies)  # X-Forwarded-For matters only then
@@ -202,6 +205,12 @@ class DataPlane:
             asyncio.create_task(self._every(self.settings.redirect_refresh_seconds, self._routes)),
             asyncio.create_task(self._every(SALT_REFRESH_SECONDS, self._salts)),
         ]
+        if self.heartbeat is not None:
+            self._tasks.append(asyncio.create_task(self._every(HEARTBEAT_SECONDS, self._beat)))
+
+    async def _beat(self) -> None:
+        if self.heartbeat is not None:
+            await heartbeat(self.database, self.heartbeat, routing_version=self.table.version)
 
     async def _routes(self) -> None:
         await self.table.refresh(self.database)
@@ -229,6 +238,9 @@ class DataPlane:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.writer.close()
+        if self.heartbeat is not None:
+            with contextlib.suppress(Exception):  # the database may be gone; the row ages out
+                await leave(self.database, self.heartbeat)
         await self.database.dispose()
 
     # -- the hot path ------------------------------------------------------------------------
