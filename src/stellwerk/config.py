@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     redirect_port: int = 8080
     data_dir: Path = Path("var")
     database_url: str | None = None
+    # PostgreSQL connections per process and pool: this many kept, as many more at peaks.
+    database_pool_size: int = Field(default=10, ge=1, le=100)
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     public_url: str | None = None

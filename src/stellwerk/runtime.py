@@ -28,7 +28,9 @@ class Runtime:
         configured = settings.secret_key.get_secret_value() if settings.secret_key else None
         return cls(
             settings=settings,
-            database=Database(settings.resolved_database_url),
+            database=Database(
+                settings.resolved_database_url, pool_size=settings.database_pool_size
+            ),
             limiter=RateLimiter(settings.redis_url),
             master_key=load_or_create_master_key(settings.data_dir, configured),
         )

@@ -190,7 +190,9 @@ class DataPlane:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         configured = settings.secret_key.get_secret_value() if settings.secret_key else None
         master_key = load_or_create_master_key(settings.data_dir, configured)
-        database = database or Database(settings.resolved_database_url)
+        database = database or Database(
+            settings.resolved_database_url, pool_size=settings.database_pool_size
+        )
         return cls(settings, database, master_key, spool=spool)
 
     # -- lifecycle ---------------------------------------------------------------------------
