@@ -15,6 +15,7 @@ from stellwerk.license.router import client_router as license_client_router
 from stellwerk.module.feed_router import router as module_feed_router
 from stellwerk.module.frontend_router import router as module_frontend_router
 from stellwerk.module.router import router as module_router
+from stellwerk.notify.router import router as notify_router
 from stellwerk.operation.router import router as operation_router
 from stellwerk.project.router import router as project_router
 from stellwerk.redirect.router import router as redirect_router
@@ -41,6 +42,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(system_router)
     app.include_router(identity_router)
     app.include_router(audit_router)
+    app.include_router(notify_router)
     app.include_router(operation_router)
     app.include_router(registrar_router)
     app.include_router(dns_router)

@@ -33,6 +33,7 @@ from stellwerk.kit import netguard
 from stellwerk.kit.query import insert_first
 from stellwerk.kit.time import utc_now
 from stellwerk.models import DnsZone, Project, User
+from stellwerk.notify.service import notifier
 from stellwerk.operation import engine
 from stellwerk.operation.engine import worker_database
 from stellwerk.operation.workflow import OperationContext, operation_workflow
@@ -559,7 +560,22 @@ async def step_activate(project_id: int) -> dict[str, Any]:
         project.state = "active"
         project.live_url = f"https://{project.domain}"
         project.error_step = project.error_message = None
+        first_time = project.activated_at is None
         project.activated_at = project.activated_at or utc_now()
+        await notifier.emit(
+            session,
+            "project.live",
+            {
+                "project_id": project.id,
+                "name": project.name,
+                "domain": project.domain,
+                "live_url": project.live_url,
+                "first_time": first_time,
+                "path": f"/ui/projects/{project.id}",
+                "summary": f"Project {project.name} is live at {project.live_url}",
+            },
+            key=f"project.live:{project.id}:{project.operation_id}",
+        )
         return {
             "project_id": project.id,
             "live_url": project.live_url,
