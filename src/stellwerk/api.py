@@ -30,6 +30,7 @@ from stellwerk.web.domain import router as web_domain_router
 from stellwerk.web.identity import router as web_identity_router
 from stellwerk.web.license import router as web_license_router
 from stellwerk.web.module import router as web_module_router
+from stellwerk.web.notify import router as web_notify_router
 from stellwerk.web.operation import router as web_operation_router
 from stellwerk.web.project import router as web_project_router
 from stellwerk.web.redirect import router as web_redirect_router
@@ -63,6 +64,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(web_identity_router)
     app.include_router(web_operation_router)
     app.include_router(web_audit_router)
+    app.include_router(web_notify_router)
     app.include_router(web_license_router)
     app.include_router(web_server_router)
     app.include_router(web_project_router)

@@ -107,4 +107,3 @@ class RecipientsUpdate(StrictBody):
     def _emails(cls, value: list[str]) -> list[str]:
         checked = [check_email(v) for v in value]
         return [v for v in checked if v]
-
