@@ -57,7 +57,10 @@ class NotifyRepository:
 
     async def add_event_once(self, row: NotificationEvent) -> bool:
         """Insert the event; False when one with the same key exists (announced before)."""
-        if row.key is not None and await self.event_by_key(row.key) is not None:
+        if row.key is None:
+            await self.add(row)
+            return True
+        if await self.event_by_key(row.key) is not None:
             return False
         try:
             async with self.session.begin_nested():
