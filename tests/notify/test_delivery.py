@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Iterator
 
@@ -160,6 +161,25 @@ class TestOperationFailed:
         assert delivery["attempts"] == 3
         assert delivery["response_code"] == 503
         assert delivery["error"] == "HTTP 503"
+
+    async def test_an_unreachable_endpoint_is_tried_again_then_given_up_on(
+        self, client: httpx.AsyncClient, runtime: Runtime, fast_retries: Settings
+    ) -> None:
+        headers = await admin_headers(runtime)
+        with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        await client.post(
+            "/api/admin/webhooks",
+            json={"url": f"http://127.0.0.1:{port}/hook", "events": ["operation.failed"]},
+            headers=headers,
+        )
+        await _fail_an_operation(client, headers)
+        await _until(client, headers, lambda items: items and items[0]["status"] == "failed")
+        [delivery] = await _deliveries(client, headers)
+        assert delivery["attempts"] == 3
+        assert delivery["response_code"] is None
+        assert str(delivery["error"]).startswith("ConnectError")
 
 
 class TestSignature:

@@ -135,10 +135,10 @@ async def _send(settings: Settings, delivery_id: str) -> tuple[int | None, str |
             return None, "SMTP_HOST and SMTP_FROM are not set", False
         await smtp.send(server, recipients, subject, text)
         return None, None, True
-    except httpx.HTTPError as failure:
-        return None, f"{type(failure).__name__}: {failure}"[:500], True
     except smtp.MailNotSent as failure:
         return None, str(failure)[:500], True
+    except Exception as failure:  # any failure to reach the receiver is worth another try
+        return None, f"{type(failure).__name__}: {failure}"[:500], True
 
 
 @DBOS.step(name="notify.attempt")
