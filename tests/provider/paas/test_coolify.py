@@ -134,6 +134,16 @@ async def test_deployment_goes_queued_in_progress_finished(
     assert lines[-1].endswith("Rolling update completed.")
     assert not any("docker rm -f" in line for line in lines)  # hidden entries stay hidden
 
+    # Only tokens that may read sensitive data get the log at all.
+    await _control(coolify_sandbox, "tokens", {"token": "sandbox-reader", "abilities": ["read"]})
+    reader = CoolifyPaas(api_url=coolify_sandbox.url, token="sandbox-reader")
+    try:
+        plain = await reader.get_deployment(uuid=action.id)
+    finally:
+        await reader.aclose()
+    assert plain.status == "finished"
+    assert plain.logs is None
+
 
 def test_deployment_logs_are_read_as_coolify_writes_them() -> None:
     raw = json.dumps(

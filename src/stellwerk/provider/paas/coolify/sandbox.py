@@ -305,10 +305,13 @@ class CoolifySandbox:
     def _public(item: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in item.items() if not k.startswith("_")}
 
-    def _deployment_view(self, deployment: dict[str, Any]) -> dict[str, Any]:
+    def _deployment_view(self, deployment: dict[str, Any], request: Request) -> dict[str, Any]:
         """The deployment as the API shows it, its log as far as the clock has come."""
         view = self._public(deployment)
         view["logs"] = json.dumps(_log_entries(deployment, self.data, time.time()))
+        # DeployController::removeSensitiveData: `logs` hidden without `read:sensitive`.
+        if not self.sensitive(request):
+            del view["logs"]
         return view
 
     def _queue_deployment(
@@ -746,14 +749,14 @@ class CoolifySandbox:
         running = [
             d for d in self.data["deployments"].values() if d["status"] in ("queued", "in_progress")
         ]
-        return _json([self._deployment_view(d) for d in running])
+        return _json([self._deployment_view(d, request) for d in running])
 
     async def deployment(self, request: Request) -> JSONResponse:
         self._advance()
         deployment = self.data["deployments"].get(request.path_params["uuid"])
         if deployment is None:
             return _not_found("Deployment")
-        return _json(self._deployment_view(deployment))
+        return _json(self._deployment_view(deployment, request))
 
     async def app_deployments(self, request: Request) -> JSONResponse:
         self._advance()
