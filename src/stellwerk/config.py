@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     # How long an operation waits for the answer to a question before it fails.
     operation_prompt_timeout_seconds: float = Field(default=3600.0, gt=0)
 
+    # Notifications (docs/notifications.md): tries per delivery, the wait after the first failed
+    # try (doubled after each further one, up to the maximum), a webhook's time to answer.
+    notify_max_attempts: int = Field(default=10, ge=1, le=100)
+    notify_retry_seconds: float = Field(default=5.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A license announces `license.expiring` this many days before it ends.
+    license_expiring_days: int = Field(default=30, ge=1)
+
     # Sandboxes
     sandbox: bool | None = None
     # INWX, Coolify, Hetzner, Linode and DigitalOcean sandboxes listen on this port + 1..5 (0: any).

@@ -52,6 +52,9 @@ STRICT = {
     "PUT /api/v1/domains/{domain_id}",
     "POST /api/v1/groups",
     "PATCH /api/v1/groups/{group_id}",
+    "POST /api/admin/webhooks",
+    "PUT /api/admin/webhooks/{webhook_id:int}",
+    "PUT /api/admin/notifications/{event}",
 }
 UNKNOWN = "zz_not_a_field"
 

@@ -117,11 +117,23 @@ async def test_failed_deployment_then_retry(
     assert [r for r in records if r["type"] == "A"] == []
     assert list(sandboxes.inwx_state["domains"]) == ["failing-shop.de"]
     assert project["coolify_app_uuid"] is None
+    # The failed build's log stays readable after the compensation removed the application.
+    log = await client.get(f"/api/projects/{project['id']}/deploy-log", headers=headers)
+    assert log.status_code == 200
+    assert log.json()["state"] == "error"
+    failed_log = log.json()["log"]
+    assert "Building docker image started." in failed_log
+    assert "ERROR: process" in failed_log
+    assert "Deployment failed. Removing the new version of your application." in failed_log
+    assert "docker rm -f" not in failed_log  # Coolify's hidden commands stay hidden
 
     retried = await client.post(f"/api/projects/{project['id']}/retry", headers=headers)
     assert retried.status_code == 202, retried.text
     project = await wait_for_project(client, headers, int(project["id"]))
     assert project["state"] == "active", (project["error"], project["operation"])
+    log = await client.get(f"/api/projects/{project['id']}/deploy-log", headers=headers)
+    assert log.json()["log"].rstrip().endswith("Rolling update completed.")
+    assert log.json()["deployment_uuid"] == project["deployment_uuid"]
     assert len(sandboxes.coolify_state["applications"]) == 1
     assert list(sandboxes.inwx_state["domains"]) == ["failing-shop.de"]
     again = await client.post(f"/api/projects/{project['id']}/retry", headers=headers)

@@ -167,6 +167,7 @@ async def test_a_failed_step_is_shown_and_retried(
     assert 'class="status error"' in failed
     assert re.search(r'class="error-step">deploy<', failed)
     assert 'class="step failed"' in failed
+    assert "Deployment failed. Removing the new version of your application." in failed
     assert 'value="retry"' in failed
 
     not_allowed = await client.post(

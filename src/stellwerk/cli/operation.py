@@ -32,6 +32,7 @@ from stellwerk.models import OperationPrompt
 from stellwerk.operation import probe
 from stellwerk.operation.schemas import OperationRead, PromptRead
 from stellwerk.operation.service import operation as operation_service
+from stellwerk.operation.service import timeline
 from stellwerk.runtime import Runtime
 
 ops_app = typer.Typer(
@@ -83,20 +84,34 @@ def ops_show(
 
     async def work(
         runtime: Runtime, session: AsyncSession
-    ) -> tuple[OperationRead, Sequence[OperationPrompt], list[tuple[str, int, str]]]:
+    ) -> tuple[
+        OperationRead,
+        Sequence[OperationPrompt],
+        list[tuple[str, int, str, str | None, float | None]],
+    ]:
         operation = await operation_service.get(session, Principal.system(), operation_id)
         events = await operation_service.events(session, operation)
         prompts = (await operation_service.open_prompts(session, [operation])).get(operation.id, [])
         read = OperationRead.model_validate(operation)
         read.prompts = [PromptRead.model_validate(p) for p in prompts]
-        return read, prompts, [(iso(e.at) or "", e.progress, e.message) for e in events]
+        return (
+            read,
+            prompts,
+            [
+                (iso(e.at) or "", e.progress, e.message, e.step, e.seconds)
+                for e in timeline(operation, events)
+            ],
+        )
 
     operation, prompts, events = run_in_session(load_settings(**data_dir_override(data_dir)), work)
     if as_json:
         print_json(
             {
                 **operation.model_dump(mode="json"),
-                "events": [{"at": a, "progress": p, "message": m} for a, p, m in events],
+                "events": [
+                    {"at": a, "progress": p, "message": m, "step": step, "seconds": took}
+                    for a, p, m, step, took in events
+                ],
             }
         )
         return
@@ -106,8 +121,9 @@ def ops_show(
     )
     if operation.error:
         out.print(f"[red]error:[/red] {operation.error}")
-    for at, progress, message in events:
-        out.print(f"  {at}  {progress:>3}%  {message}")
+    for at, progress, message, _step, took in events:
+        spent = "" if took is None else f"  ({took:.1f} s)"
+        out.print(f"  {at}  {progress:>3}%  {message}{spent}")
     describe_prompts(operation.id, prompts)
 
 

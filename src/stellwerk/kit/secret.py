@@ -1,7 +1,9 @@
-"""Generating and hashing secrets: passwords (argon2id), tokens and keys (SHA-256)."""
+"""Generating, hashing and sealing secrets: passwords (argon2id), tokens and keys (SHA-256),
+values kept for later use (Fernet under a purpose key derived from the master key)."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -9,6 +11,7 @@ import string
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.fernet import Fernet, InvalidToken
 
 # argon2id with the library's RFC 9106 "low memory" profile: 64 MiB, 3 passes, 4 lanes.
 _hasher = PasswordHasher()
@@ -49,3 +52,19 @@ def random_string(length: int, alphabet: str = ALPHANUMERIC) -> str:
 
 def random_password(length: int = 20) -> str:
     return random_string(length)
+
+
+class SealedSecretUnreadable(ValueError):
+    """A sealed value that this key cannot open (another master key, or damaged)."""
+
+
+def seal(key: bytes, plain: str) -> str:
+    """Encrypt `plain` under a 32-byte purpose key (`Runtime.key_for(...)`)."""
+    return Fernet(base64.urlsafe_b64encode(key)).encrypt(plain.encode()).decode()
+
+
+def unseal(key: bytes, sealed: str) -> str:
+    try:
+        return Fernet(base64.urlsafe_b64encode(key)).decrypt(sealed.encode()).decode()
+    except InvalidToken as error:
+        raise SealedSecretUnreadable("cannot decrypt with this key") from error

@@ -18,6 +18,9 @@ from stellwerk.models.module_feed_ticket import ModuleFeedTicket
 from stellwerk.models.module_instance import ModuleInstance
 from stellwerk.models.module_pin import ModulePin
 from stellwerk.models.module_repository import ModuleRepository
+from stellwerk.models.notification_delivery import NotificationDelivery
+from stellwerk.models.notification_event import NotificationEvent
+from stellwerk.models.notification_recipient import NotificationRecipient
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
 from stellwerk.models.operation_prompt import OperationPrompt
@@ -43,6 +46,7 @@ from stellwerk.models.user import User
 from stellwerk.models.vps_instance import VpsInstance
 from stellwerk.models.vps_plan import VpsPlan
 from stellwerk.models.web_session import WebSession
+from stellwerk.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
     "ApiToken",
@@ -63,6 +67,9 @@ __all__ = [
     "ModuleInstance",
     "ModulePin",
     "ModuleRepository",
+    "NotificationDelivery",
+    "NotificationEvent",
+    "NotificationRecipient",
     "Operation",
     "OperationEvent",
     "OperationPrompt",
@@ -88,4 +95,5 @@ __all__ = [
     "VpsInstance",
     "VpsPlan",
     "WebSession",
+    "WebhookEndpoint",
 ]

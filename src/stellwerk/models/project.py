@@ -31,6 +31,8 @@ class Project(TimestampMixin, Base):
     coolify_project_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     coolify_app_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     deployment_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The last deployment's build and run log from Coolify (its tail, kept after the deploy).
+    deploy_log: Mapped[str | None] = mapped_column(Text, nullable=True)
     live_url: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # SHA-256 of the project's marketplace key (the key itself lives only in Coolify's env).
     marketplace_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)

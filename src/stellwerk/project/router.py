@@ -11,7 +11,13 @@ from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import Page, PageParams, page_params
 from stellwerk.models import Operation, Project
 from stellwerk.project.auth import ProjectsReader, ProjectsWriter, check_purchases
-from stellwerk.project.schemas import ProjectCreate, ProjectError, ProjectOperation, ProjectRead
+from stellwerk.project.schemas import (
+    DeployLog,
+    ProjectCreate,
+    ProjectError,
+    ProjectOperation,
+    ProjectRead,
+)
 from stellwerk.project.service import project_service
 from stellwerk.surface import Surface, error_responses
 
@@ -113,6 +119,21 @@ async def show_project(
     """State, DNS records, Coolify uuids, live URL, and the operation's progress."""
     project = await project_service.get(session, subject.principal, project_id)
     return await _one(session, project)
+
+
+@router.get("/api/projects/{project_id}/deploy-log", response_model=DeployLog)
+async def project_deploy_log(
+    project_id: int, subject: ProjectsReader, session: SessionDep
+) -> DeployLog:
+    """The last deployment's log from Coolify: updated while it deploys, kept afterwards (a
+    failed deployment's build log included)."""
+    project = await project_service.get(session, subject.principal, project_id)
+    return DeployLog(
+        project_id=project.id,
+        deployment_uuid=project.deployment_uuid,
+        state=project.state,
+        log=project.deploy_log,
+    )
 
 
 @router.post(

@@ -36,6 +36,16 @@ class ProjectError(BaseModel):
     message: str | None
 
 
+class DeployLog(BaseModel):
+    project_id: int
+    deployment_uuid: str | None
+    state: str
+    log: str | None = Field(
+        description="The last deployment's build and run log from Coolify (its tail); "
+        "None until a deployment was followed"
+    )
+
+
 class ProjectRead(BaseModel):
     id: int
     name: str

@@ -40,6 +40,7 @@ from stellwerk.provider.error import (
     VALIDATION_ERROR,
     ProviderError,
 )
+from stellwerk.server import events as server_events
 from stellwerk.server.compute import (
     catalog_cache,
     check_api_url,
@@ -1033,6 +1034,7 @@ class InstanceService:
         provider = await ProviderRepository(session).get(instance.provider_id)
         if provider is None or not provider.active:
             return instance
+        before = instance.status
         try:
             async with connected(provider, settings) as compute:
                 server = await compute.get_server(server_id=instance.provider_instance_id)
@@ -1040,11 +1042,13 @@ class InstanceService:
             if error.code == NOT_FOUND:
                 instance.status = "deleted"
                 await InstanceRepository(session).flush()
+                await server_events.state_changed(session, instance, before)
             else:
                 log.warning("instance refresh failed", extra={"code": error.code})
             return instance
         apply_server(instance, server)
         await InstanceRepository(session).flush()
+        await server_events.state_changed(session, instance, before)
         return instance
 
     async def action(
@@ -1106,8 +1110,10 @@ class InstanceService:
                     if command == "delete":
                         return command
                 raise as_body_field(error) from error
+        before = instance.status
         instance.status = "deleted" if command == "delete" else TRANSITIONAL[command]
         await InstanceRepository(session).flush()
+        await server_events.state_changed(session, instance, before)
         await audit.record(
             session,
             actor,
@@ -1202,6 +1208,7 @@ async def reconcile(session: AsyncSession, *, settings: Settings) -> dict[str, i
         counts["providers"] += 1
         for instance in instances:
             server = servers.get(str(instance.provider_instance_id))
+            before = instance.status
             if server is None:
                 instance.status = "deleted"
                 counts["deleted"] += 1
@@ -1212,6 +1219,7 @@ async def reconcile(session: AsyncSession, *, settings: Settings) -> dict[str, i
             ):
                 apply_server(instance, server)
                 counts["updated"] += 1
+            await server_events.state_changed(session, instance, before)
         await repository.flush()
     return counts
 

@@ -3,6 +3,7 @@ validated against Coolify's OpenAPI document (shared/specs/coolify.json)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from stellwerk.provider.error import INVALID_CREDENTIALS, NOT_FOUND, ProviderError
 from stellwerk.provider.paas.base import EnvVar, PublicGitApp
-from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
+from stellwerk.provider.paas.coolify.adapter import CoolifyPaas, deployment_log_text
 from stellwerk.provider.sandbox.kit import RunningSandbox
 from tests.provider.compute import spec
 
@@ -126,6 +127,61 @@ async def test_deployment_goes_queued_in_progress_finished(
             break
         time.sleep(0.05)  # noqa: ASYNC251 - a short poll in a test
     assert seen == ["queued", "in_progress", "finished"]
+    logs = (await coolify.get_deployment(uuid=action.id)).logs
+    assert logs is not None
+    lines = logs.splitlines()
+    assert "Starting deployment of https://github.com/vrs/vrs-core.git:main" in lines[0]
+    assert lines[-1].endswith("Rolling update completed.")
+    assert not any("docker rm -f" in line for line in lines)  # hidden entries stay hidden
+
+    # Only tokens that may read sensitive data get the log at all.
+    await _control(coolify_sandbox, "tokens", {"token": "sandbox-reader", "abilities": ["read"]})
+    reader = CoolifyPaas(api_url=coolify_sandbox.url, token="sandbox-reader")
+    try:
+        plain = await reader.get_deployment(uuid=action.id)
+    finally:
+        await reader.aclose()
+    assert plain.status == "finished"
+    assert plain.logs is None
+
+
+def test_deployment_logs_are_read_as_coolify_writes_them() -> None:
+    raw = json.dumps(
+        [
+            {
+                "command": None,
+                "output": "second",
+                "type": "stderr",
+                "timestamp": "2026-12-06T18:00:02.000000Z",
+                "hidden": False,
+                "batch": 1,
+                "order": 2,
+            },
+            {
+                "command": None,
+                "output": "first",
+                "type": "stdout",
+                "timestamp": "2026-12-06T18:00:01.000000Z",
+                "hidden": False,
+                "batch": 1,
+                "order": 1,
+            },
+            {
+                "command": "ls",
+                "output": "secret-ish",
+                "type": "stdout",
+                "timestamp": "2026-12-06T18:00:03.000000Z",
+                "hidden": True,
+                "batch": 1,
+                "order": 3,
+            },
+        ]
+    )
+    assert deployment_log_text(raw) == (
+        "[2026-12-06 18:00:01] first\n[2026-12-06 18:00:02] ! second"
+    )
+    assert deployment_log_text(None) is None
+    assert deployment_log_text("plain text") == "plain text"
 
 
 async def test_get_on_lifecycle_is_405(coolify_sandbox: RunningSandbox) -> None:

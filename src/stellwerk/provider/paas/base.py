@@ -61,6 +61,9 @@ class Deployment:
     application_uuid: str | None = None
     # Coolify names the application by its numeric id (`application_id`).
     application_id: str | None = None
+    # The build and run log as text, one line per entry (`[time] output`); None when the
+    # provider gives none (Coolify shows it only to tokens with `read:sensitive`).
+    logs: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ at `GET /deployments/{uuid}`, Hetzner servers are created with `POST /servers/he
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -167,7 +168,35 @@ def _deployment(data: Mapping[str, Any]) -> Deployment:
         status=str(data.get("status", "unknown")),
         application_uuid=data.get("application_uuid"),
         application_id=None if application_id is None else str(application_id),
+        logs=deployment_log_text(data.get("logs")),
     )
+
+
+def deployment_log_text(raw: object) -> str | None:
+    """A deployment's `logs` as text. Coolify stores a JSON array in a string
+    (ApplicationDeploymentQueue::addLogEntry): `{command, output, type, timestamp, hidden,
+    batch, order}`; entries marked `hidden` (its commands) are left out, as its UI does."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        return raw  # an older Coolify: plain text
+    if not isinstance(entries, list):
+        return None
+    lines = []
+    for entry in sorted(
+        (e for e in entries if isinstance(e, dict)), key=lambda e: int(e.get("order") or 0)
+    ):
+        if entry.get("hidden"):
+            continue
+        output = str(entry.get("output") or "").rstrip()
+        if not output:
+            continue
+        stamp = str(entry.get("timestamp") or "")[:19].replace("T", " ")
+        marker = " !" if entry.get("type") == "stderr" else ""
+        lines.append(f"[{stamp}]{marker} {output}" if stamp else output)
+    return "\n".join(lines)
 
 
 def _action_status(status: str) -> ActionStatus:

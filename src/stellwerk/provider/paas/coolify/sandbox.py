@@ -7,12 +7,15 @@
 - start/stop/restart are POST; a GET on them answers 405 "This endpoint has changed to a POST
   request." (Coolify 4.3+).
 - `GET /__app__/{domain}/health` answers as the deployed application's health URL would.
+- A deployment's `logs` grow while it runs, as ApplicationDeploymentJob writes them: a JSON
+  array (in a string) of `{command, output, type, timestamp, hidden, batch, order}`.
 - Switches under `/__sandbox__/deployments`: `{"fail": N, "queue_seconds": s, "build_seconds": s}`
   makes the next N deployments fail and sets how long they queue and build.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -62,6 +65,91 @@ def _uuid() -> str:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+
+
+# The lines ApplicationDeploymentJob writes (addLogEntry), by the share of the build time after
+# which each appears; `hidden` ones are the commands Coolify shows only in debug mode.
+_BUILD_LOG: tuple[tuple[float, str, str, bool], ...] = (
+    (0.0, "stdout", "Starting deployment of {repo}:{branch} to hetzner-1.", False),
+    (
+        0.02,
+        "stdout",
+        "Preparing container with helper image: ghcr.io/coollabsio/coolify-helper:1.0.8.",
+        False,
+    ),
+    (0.05, "stdout", "docker rm -f {uuid}", True),
+    (0.1, "stdout", "Importing {repo}:{branch} (commit sha HEAD) to /artifacts/{uuid}.", False),
+    (
+        0.2,
+        "stdout",
+        "Generating nixpacks configuration with: nixpacks plan -f toml /artifacts/{uuid}",
+        False,
+    ),
+    (0.3, "stdout", "Building docker image started.", False),
+    (
+        0.35,
+        "stdout",
+        "#5 [stage-0 2/9] RUN nix-env -if .nixpacks/nixpkgs.nix && nix-collect-garbage -d",
+        False,
+    ),
+    (0.55, "stdout", "#9 [stage-0 6/9] RUN pip install -r requirements.txt", False),
+    (0.7, "stdout", "#12 exporting to image", False),
+)
+_SUCCESS_LOG: tuple[tuple[float, str, str, bool], ...] = (
+    (0.8, "stdout", "Building docker image completed.", False),
+    (0.85, "stdout", "Rolling update started.", False),
+    (0.9, "stdout", "New container started.", False),
+    (0.95, "stdout", "Removing old containers.", False),
+    (1.0, "stdout", "Rolling update completed.", False),
+)
+_FAILURE_LOG: tuple[tuple[float, str, str, bool], ...] = (
+    (
+        0.75,
+        "stderr",
+        '#12 ERROR: process "/bin/bash -ol pipefail -c pip install -r requirements.txt" '
+        "did not complete successfully: exit code: 1",
+        False,
+    ),
+    (0.9, "stderr", "Oops something is not okay, are you okay? 😢", False),
+    (0.95, "stderr", "Deployment failed. Removing the new version of your application.", False),
+    (1.0, "stderr", "Gracefully shutting down build container: {uuid}", False),
+)
+
+
+def _log_entries(
+    deployment: dict[str, Any], data: dict[str, Any], now: float
+) -> list[dict[str, Any]]:
+    """The entries written by `now`: none while queued, then the build, then its end."""
+    started = deployment["_start_at"]
+    if now < started:
+        return []
+    span = max(deployment["_done_at"] - started, 0.001)
+    app = data["applications"].get(deployment["_application_uuid"], {})
+    values = {
+        "repo": app.get("git_repository", "example/app"),
+        "branch": app.get("git_branch", "main"),
+        "uuid": deployment["deployment_uuid"],
+    }
+    lines = _BUILD_LOG + (_FAILURE_LOG if deployment["_fail"] else _SUCCESS_LOG)
+    if deployment.get("restart_only"):
+        lines = ((0.0, "stdout", "Restarting {repo}:{branch} on hetzner-1.", False), *lines[-2:])
+    entries: list[dict[str, Any]] = []
+    for share, kind, text, hidden in lines:
+        at = started + share * span
+        if at > now:
+            break
+        entries.append(
+            {
+                "command": None,
+                "output": text.format(**values),
+                "type": kind,
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(at)),
+                "hidden": hidden,
+                "batch": 1,
+                "order": len(entries) + 1,
+            }
+        )
+    return entries
 
 
 def _initial() -> dict[str, Any]:
@@ -217,6 +305,15 @@ class CoolifySandbox:
     def _public(item: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in item.items() if not k.startswith("_")}
 
+    def _deployment_view(self, deployment: dict[str, Any], request: Request) -> dict[str, Any]:
+        """The deployment as the API shows it, its log as far as the clock has come."""
+        view = self._public(deployment)
+        view["logs"] = json.dumps(_log_entries(deployment, self.data, time.time()))
+        # DeployController::removeSensitiveData: `logs` hidden without `read:sensitive`.
+        if not self.sensitive(request):
+            del view["logs"]
+        return view
+
     def _queue_deployment(
         self, app: dict[str, Any], *, restart_only: bool = False
     ) -> dict[str, Any]:
@@ -249,7 +346,7 @@ class CoolifySandbox:
                 f"/project/{app['_project_uuid']}/environment/production"
                 f"/application/{app['uuid']}/deployment/{deployment_uuid}"
             ),
-            "logs": "[]",
+            "logs": "[]",  # filled in as the deployment runs (`_log_entries`)
             "created_at": _now(),
             "updated_at": _now(),
             "_fail": fail,
@@ -652,14 +749,14 @@ class CoolifySandbox:
         running = [
             d for d in self.data["deployments"].values() if d["status"] in ("queued", "in_progress")
         ]
-        return _json([self._public(d) for d in running])
+        return _json([self._deployment_view(d, request) for d in running])
 
     async def deployment(self, request: Request) -> JSONResponse:
         self._advance()
         deployment = self.data["deployments"].get(request.path_params["uuid"])
         if deployment is None:
             return _not_found("Deployment")
-        return _json(self._public(deployment))
+        return _json(self._deployment_view(deployment, request))
 
     async def app_deployments(self, request: Request) -> JSONResponse:
         self._advance()
