@@ -19,6 +19,7 @@ from stellwerk.cli.common import (
     load_settings,
 )
 from stellwerk.cli.identity import admin_app, apikey_app, token_app
+from stellwerk.cli.importer import import_app
 from stellwerk.cli.license import license_app
 from stellwerk.cli.module import modules_app
 from stellwerk.cli.operation import ops_app
@@ -52,6 +53,7 @@ app.add_typer(servers_app, name="servers")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(projects_app, name="projects")
 app.add_typer(providers_app, name="providers")
+app.add_typer(import_app, name="import")
 app.command("sandbox")(sandbox_command)
 app.command("reconcile")(reconcile_command)
 

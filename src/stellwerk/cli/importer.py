@@ -1,0 +1,89 @@
+"""`stellwerk import <source>`: bring the data of another system along (see docs/moving-in.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from stellwerk.cli.common import (
+    console,
+    data_dir_override,
+    fail,
+    load_settings,
+    open_runtime,
+    out,
+    print_json,
+)
+from stellwerk.exceptions import StellwerkError
+from stellwerk.importer import frame
+from stellwerk.importer.frame import Action, Importer, Report
+
+import_app = typer.Typer(
+    help="Bring the data of the systems Stellwerk replaces along: a dry run first, then the "
+    "import; running it again changes nothing.",
+    no_args_is_help=True,
+)
+
+DryRunOption = typer.Option(
+    False, "--dry-run", help="Report what the import would do, change nothing."
+)
+DetailOption = typer.Option(
+    False, "--details", help="List every object, not only those skipped for a reason or refused."
+)
+
+
+def show_report(report: Report, *, as_json: bool, details: bool = False) -> None:
+    """The summary (and the objects worth a look) of one run, or all of it as JSON."""
+    if as_json:
+        print_json(report.as_dict())
+        return
+    title = "Dry run: nothing was changed" if report.dry_run else "Import"
+    table = Table(*("entity", *(a.value for a in Action)), title=f"{title} ({report.source})")
+    for entity, numbers in report.counts().items():
+        table.add_row(entity, *(str(numbers[a.value]) for a in Action))
+    out.print(table)
+    notable = [
+        e
+        for e in report.entries
+        if details
+        or e.action is Action.REFUSE
+        or (e.action is Action.SKIP and e.reason != "unchanged")
+    ]
+    if notable:
+        listing = Table("entity", "key", "action", "reason")
+        for entry in notable:
+            listing.add_row(entry.entity, entry.key, entry.action.value, entry.reason or "")
+        out.print(listing)
+    verb = "would change" if report.dry_run else "changed"
+    out.print(f"{report.changes} object(s) {verb}.")
+
+
+def run_importer(
+    make: Callable[[], Importer],
+    *,
+    data_dir: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    details: bool = False,
+) -> Report:
+    """Open Stellwerk's database, run the importer `make` builds, print its report."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    def progress(message: str) -> None:
+        if not as_json:
+            console.print(message)
+
+    async def main() -> Report:
+        async with open_runtime(settings) as runtime:
+            return await frame.run(runtime.database, make(), dry_run=dry_run, progress=progress)
+
+    try:
+        report = asyncio.run(main())
+    except StellwerkError as error:
+        fail(error.message)
+    show_report(report, as_json=as_json, details=details)
+    return report
