@@ -10,6 +10,8 @@ import typer
 from rich.table import Table
 
 from stellwerk.cli.common import (
+    DataDirOption,
+    JsonOption,
     console,
     data_dir_override,
     fail,
@@ -87,3 +89,33 @@ def run_importer(
         fail(error.message)
     show_report(report, as_json=as_json, details=details)
     return report
+
+
+@import_app.command("nexredirect")
+def import_nexredirect(
+    sqlite: Path = typer.Option(
+        ..., "--sqlite", help="NexRedirect's database file (data/nexredirect.db); read only."
+    ),
+    owner: str | None = typer.Option(
+        None,
+        "--owner",
+        help="Stellwerk user who owns what no imported user created (default: the first admin).",
+    ),
+    batch: int = typer.Option(
+        5000, "--batch", min=1, max=100_000, help="Hits per transaction.", hidden=True
+    ),
+    dry_run: bool = DryRunOption,
+    details: bool = DetailOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Users, API tokens, groups, domains with their settings, and hits from NexRedirect."""
+    from stellwerk.importer.nexredirect import NexRedirectImporter
+
+    run_importer(
+        lambda: NexRedirectImporter(sqlite, owner=owner, batch=batch),
+        data_dir=data_dir,
+        dry_run=dry_run,
+        as_json=as_json,
+        details=details,
+    )
