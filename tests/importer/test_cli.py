@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from tests.importer.nexredirect_source import BROWSER, build
 from tests.process import STELLWERK, base_env, run_cli
 
