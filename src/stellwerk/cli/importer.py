@@ -119,3 +119,36 @@ def import_nexredirect(
         as_json=as_json,
         details=details,
     )
+
+
+@import_app.command("v2")
+def import_v2(
+    database_url: str = typer.Option(
+        ...,
+        "--database-url",
+        help="The V2 license server's PostgreSQL, e.g. postgresql://user:pw@host/v2_db; "
+        "read in a read-only transaction.",
+        envvar="STELLWERK_IMPORT_V2_DATABASE_URL",
+    ),
+    mapping: Path | None = typer.Option(
+        None,
+        "--mapping",
+        help="TOML file naming the V2 tables and columns where they differ from the defaults "
+        "(docs/moving-in.md).",
+    ),
+    dry_run: bool = DryRunOption,
+    details: bool = DetailOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The system API key, client configurations, customers, licenses, devices, open sessions,
+    versions, resources and leads from the V2 license server."""
+    from stellwerk.importer.v2 import V2Importer
+
+    run_importer(
+        lambda: V2Importer(database_url, mapping=mapping),
+        data_dir=data_dir,
+        dry_run=dry_run,
+        as_json=as_json,
+        details=details,
+    )
