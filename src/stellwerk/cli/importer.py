@@ -152,3 +152,77 @@ def import_v2(
         as_json=as_json,
         details=details,
     )
+
+
+PassphraseOption = typer.Option(
+    None,
+    "--passphrase",
+    help="Encrypts (export) or opens (import) the secrets; asked for when left out.",
+    envvar="STELLWERK_EXPORT_PASSPHRASE",
+)
+
+
+@import_app.command("stellwerk")
+def import_stellwerk(
+    directory: Path = typer.Argument(..., help="A directory written by `stellwerk export`."),
+    passphrase: str | None = PassphraseOption,
+    dry_run: bool = DryRunOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Read an export of Stellwerk back: a restore, or the move to another database."""
+    from stellwerk.importer.stellwerk import StellwerkImporter
+
+    manifest = directory / "manifest.json"
+    if passphrase is None and manifest.exists() and b'"secrets": true' in manifest.read_bytes():
+        passphrase = typer.prompt("Passphrase of the export", hide_input=True)
+    settings = load_settings(**data_dir_override(data_dir))
+    run_importer(
+        lambda: StellwerkImporter(directory, settings, passphrase=passphrase),
+        data_dir=data_dir,
+        dry_run=dry_run,
+        as_json=as_json,
+    )
+
+
+def export_command(
+    to: Path = typer.Option(..., "--to", help="Directory to write (created if missing)."),
+    include_secrets: bool = typer.Option(
+        False,
+        "--include-secrets",
+        help="Also password and token hashes and provider API keys, encrypted with a passphrase.",
+    ),
+    passphrase: str | None = PassphraseOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write everything as JSON Lines, one file per table (see docs/moving-in.md)."""
+    from stellwerk.importer.stellwerk import export
+
+    if include_secrets and passphrase is None:
+        passphrase = typer.prompt(
+            "Passphrase for the secrets", hide_input=True, confirmation_prompt=True
+        )
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def main() -> dict[str, object]:
+        async with open_runtime(settings) as runtime:
+            return await export(
+                runtime.database,
+                settings,
+                to,
+                passphrase=passphrase if include_secrets else None,
+            )
+
+    try:
+        manifest = asyncio.run(main())
+    except StellwerkError as error:
+        fail(error.message)
+    if as_json:
+        print_json(manifest)
+        return
+    tables = manifest["tables"]
+    assert isinstance(tables, dict)
+    out.print(f"{sum(tables.values())} rows of {len(tables)} tables written to {to}.")
+    if not include_secrets:
+        out.print("Without secrets: users set new passwords, tokens and the API key are new.")

@@ -19,7 +19,7 @@ from stellwerk.cli.common import (
     load_settings,
 )
 from stellwerk.cli.identity import admin_app, apikey_app, token_app
-from stellwerk.cli.importer import import_app
+from stellwerk.cli.importer import export_command, import_app
 from stellwerk.cli.license import license_app
 from stellwerk.cli.module import modules_app
 from stellwerk.cli.operation import ops_app
@@ -55,6 +55,7 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(providers_app, name="providers")
 app.add_typer(import_app, name="import")
 app.command("sandbox")(sandbox_command)
+app.command("export")(export_command)
 app.command("reconcile")(reconcile_command)
 
 
