@@ -86,6 +86,7 @@ NAV: tuple[NavGroup, ...] = (
             NavItem("API tokens", "/ui/tokens"),
             NavItem("License API key", "/ui/api-key", "admin"),
             # Webhooks go here once their page exists: NavItem("Webhooks", "/ui/webhooks", "admin").
+            NavItem("Import", "/ui/import", "admin"),
             NavItem("Audit log", "/ui/audit", "admin"),
         ),
         others_label="Account",
