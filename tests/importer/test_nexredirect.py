@@ -3,6 +3,8 @@ checked through the API as NexRedirect's clients use it."""
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -99,3 +101,20 @@ async def test_a_second_import_changes_nothing(runtime: Runtime, tmp_path: Path)
     assert again.changes == 0
     assert {e.action for e in again.entries} == {frame.Action.SKIP}
     assert await _counts(runtime) == before
+
+
+async def test_usernames_of_later_versions_are_kept(runtime: Runtime, tmp_path: Path) -> None:
+    source = build(tmp_path / "nexredirect.db")
+    with closing(sqlite3.connect(source)) as db:
+        db.execute("ALTER TABLE users ADD COLUMN username TEXT")
+        db.execute("UPDATE users SET username = 'ops' WHERE id = 1")
+        db.commit()
+
+    report = await frame.run(runtime.database, NexRedirectImporter(source), dry_run=False)
+
+    created = {e.key for e in report.entries if e.entity == "user"}
+    assert created == {"ops", "viewer@example.com"}
+    async with runtime.database.session() as session:
+        user = await session.scalar(select(User).where(User.username == "ops"))
+        assert user is not None
+        assert user.email == "ops@example.com"

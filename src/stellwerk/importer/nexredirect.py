@@ -111,37 +111,40 @@ class NexRedirectImporter(Importer):
         users: dict[int, User] = {}
         for row in source.execute("SELECT * FROM users ORDER BY id"):
             email = str(row["email"]).strip().lower()
+            # Later NexRedirect versions let users sign in with a username as well.
+            given = dict(row).get("username")
+            name = str(given).strip() if given else email
             key = row["id"]
             role = "admin" if row["role"] == "admin" else "customer"
-            fingerprint = digest([email, row["password_hash"], role])
+            fingerprint = digest([name, email, row["password_hash"], role])
             target = await ctx.target("user", key)
             if target is not None:
                 user = await lookup.get(int(target))
                 if user is not None:
                     users[key] = user
                     if await ctx.unchanged("user", key, fingerprint):
-                        ctx.skipped("user", email, "unchanged", user.id)
+                        ctx.skipped("user", name, "unchanged", user.id)
                         continue
                     if not is_bcrypt_hash(row["password_hash"]):
-                        ctx.refused("user", email, "the password hash is not bcrypt")
+                        ctx.refused("user", name, "the password hash is not bcrypt")
                         continue
                     user.email, user.role = email, role
                     user.password_hash = row["password_hash"]
                     await ctx.session.flush()
                     await ctx.remember("user", key, user.id, fingerprint)
-                    ctx.updated("user", email, user.id)
+                    ctx.updated("user", name, user.id)
                     continue
-            if not USERNAME_PATTERN.fullmatch(email):
-                ctx.refused("user", email, "not usable as a Stellwerk username")
+            if not USERNAME_PATTERN.fullmatch(name):
+                ctx.refused("user", name, "not usable as a Stellwerk username")
                 continue
             if not is_bcrypt_hash(row["password_hash"]):
-                ctx.refused("user", email, "the password hash is not bcrypt")
+                ctx.refused("user", name, "the password hash is not bcrypt")
                 continue
-            if await lookup.by_username(email) is not None:
-                ctx.refused("user", email, "a Stellwerk user with this name exists already")
+            if await lookup.by_username(name) is not None:
+                ctx.refused("user", name, "a Stellwerk user with this name exists already")
                 continue
             user = User(
-                username=email,
+                username=name,
                 email=email,
                 password_hash=row["password_hash"],
                 role=role,
@@ -150,7 +153,7 @@ class NexRedirectImporter(Importer):
             ctx.session.add(user)
             await ctx.session.flush()
             await ctx.remember("user", key, user.id, fingerprint)
-            ctx.created("user", email, user.id)
+            ctx.created("user", name, user.id)
             users[key] = user
         return users
 
