@@ -84,3 +84,26 @@ def test_dry_run_then_import_with_json_and_a_kill_halfway(tmp_path: Path) -> Non
     third = run_cli("import", "nexredirect", "--sqlite", str(source), "--json", env=env)
     assert third.returncode == 0, third.stderr
     assert json.loads(third.stdout)["changes"] == 0
+
+
+def test_export_and_import_on_the_command_line(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    source = build(tmp_path / "nexredirect.db")
+    assert run_cli("import", "nexredirect", "--sqlite", str(source), env=env).returncode == 0
+    env["STELLWERK_EXPORT_PASSPHRASE"] = "a passphrase for the test"
+    exported = run_cli(
+        "export", "--to", str(tmp_path / "export"), "--include-secrets", "--json", env=env
+    )
+    assert exported.returncode == 0, exported.stderr
+    manifest = json.loads(exported.stdout)
+    assert manifest["secrets"] is True
+    assert manifest["tables"]["redirect_domains"] == 3
+
+    other = base_env(tmp_path / "other")
+    other["STELLWERK_SECRET_KEY"] = "another-test-secret-key-for-the-move"
+    other["STELLWERK_EXPORT_PASSPHRASE"] = env["STELLWERK_EXPORT_PASSPHRASE"]
+    imported = run_cli("import", "stellwerk", str(tmp_path / "export"), "--json", env=other)
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout)["counts"]["redirect_domains"]["create"] == 3
+    again = run_cli("import", "stellwerk", str(tmp_path / "export"), "--json", env=other)
+    assert json.loads(again.stdout)["changes"] == 0
