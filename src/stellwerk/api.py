@@ -28,6 +28,7 @@ from stellwerk.system.router import router as system_router
 from stellwerk.web.audit import router as web_audit_router
 from stellwerk.web.domain import router as web_domain_router
 from stellwerk.web.identity import router as web_identity_router
+from stellwerk.web.importer import router as web_import_router
 from stellwerk.web.license import router as web_license_router
 from stellwerk.web.module import router as web_module_router
 from stellwerk.web.notify import router as web_notify_router
@@ -65,6 +66,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(web_operation_router)
     app.include_router(web_audit_router)
     app.include_router(web_notify_router)
+    app.include_router(web_import_router)
     app.include_router(web_license_router)
     app.include_router(web_server_router)
     app.include_router(web_project_router)

@@ -25,7 +25,11 @@ from stellwerk.importer.plan import ImportPlan, apply_plan
 from stellwerk.runtime import Runtime
 from stellwerk.server.service import instance_service
 
-ApplyOption = typer.Option(False, "--apply", help="Apply the plan; without it, a dry run.")
+ApplyOption = typer.Option(
+    False,
+    "--apply/--dry-run",
+    help="--dry-run (the default) reports the plan and changes nothing; --apply carries it out.",
+)
 VERBS = {"create": "create", "update": "update", "skip": "skip", "refuse": "refuse"}
 
 

@@ -20,6 +20,7 @@ from stellwerk.cli.common import (
     load_startable_settings,
 )
 from stellwerk.cli.identity import admin_app, apikey_app, token_app
+from stellwerk.cli.importer import export_command, import_app
 from stellwerk.cli.importer_more import register_adoption, register_imports
 from stellwerk.cli.license import license_app
 from stellwerk.cli.module import modules_app
@@ -54,14 +55,12 @@ app.add_typer(servers_app, name="servers")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(projects_app, name="projects")
 app.add_typer(providers_app, name="providers")
+app.add_typer(import_app, name="import")
 app.command("sandbox")(sandbox_command)
+app.command("export")(export_command)
 app.command("reconcile")(reconcile_command)
 register_adoption(domains_app, projects_app)
-import_app = typer.Typer(
-    help="Bring in the data of the systems Stellwerk replaces.", no_args_is_help=True
-)
 register_imports(import_app)
-app.add_typer(import_app, name="import")
 
 
 def _version(value: bool) -> None:

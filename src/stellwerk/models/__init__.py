@@ -5,6 +5,7 @@ from stellwerk.models.audit_event import AuditEvent
 from stellwerk.models.client_config import ClientConfig
 from stellwerk.models.customer import Customer
 from stellwerk.models.dns_zone import DnsZone
+from stellwerk.models.import_record import ImportRecord
 from stellwerk.models.installation_secret import InstallationSecret
 from stellwerk.models.lead_contact import LeadContact
 from stellwerk.models.lead_contact_detail import LeadContactDetail
@@ -54,6 +55,7 @@ __all__ = [
     "ClientConfig",
     "Customer",
     "DnsZone",
+    "ImportRecord",
     "LeadContact",
     "LeadContactDetail",
     "LeadInstitution",

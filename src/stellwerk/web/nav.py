@@ -87,6 +87,7 @@ NAV: tuple[NavGroup, ...] = (
             NavItem("License API key", "/ui/api-key", "admin"),
             NavItem("Webhooks", "/ui/webhooks", "admin"),
             NavItem("Notifications", "/ui/notifications", "admin"),
+            NavItem("Import", "/ui/import", "admin"),
             NavItem("Audit log", "/ui/audit", "admin"),
         ),
         others_label="Account",

@@ -3,7 +3,7 @@ provider (`stellwerk domains import`, `stellwerk projects import`); empty for wh
 created itself.
 
 Revision ID: 1910
-Revises: 1720
+Revises: 1900
 Create Date: 2026-12-21 10:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import stellwerk.kit.db
 
 revision: str = "1910"
-down_revision: str | Sequence[str] | None = "1720"
+down_revision: str | Sequence[str] | None = "1900"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
