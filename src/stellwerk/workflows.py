@@ -2,7 +2,14 @@
 
 from stellwerk.module import workflow as module_workflow
 from stellwerk.operation import probe
+from stellwerk.project import lifecycle as project_lifecycle
 from stellwerk.project import workflow as project_workflow
 from stellwerk.server import workflow as server_workflow
 
-__all__ = ["module_workflow", "probe", "project_workflow", "server_workflow"]
+__all__ = [
+    "module_workflow",
+    "probe",
+    "project_lifecycle",
+    "project_workflow",
+    "server_workflow",
+]
