@@ -19,7 +19,7 @@ class Project(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(63), nullable=False, unique=True)
     domain: Mapped[str] = mapped_column(String(253), nullable=False, unique=True)
     plugins: Mapped[list[str]] = mapped_column(nullable=False, default=list)
-    # draft | provisioning | active | error | suspended | stopped | archived | deleted
+    # draft | provisioning | active | error | suspended | stopped | archived
     state: Mapped[str] = mapped_column(String(20), nullable=False, default="draft", index=True)
     register_domain: Mapped[bool] = mapped_column(nullable=False, default=False)
     create_server: Mapped[bool] = mapped_column(nullable=False, default=False)
