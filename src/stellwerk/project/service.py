@@ -373,7 +373,7 @@ class ProjectService:
         further domains (names inside the project's domain). The variables are written to
         Coolify now (their values never enter the workflow tables); the operation applies
         plugins and names and, for a running project, deploys again."""
-        if project.state not in ACTION_STATES["edit"]:
+        if project.state not in ACTION_STATES["edit"] or project.coolify_app_uuid is None:
             raise WrongState(f"A project that is {project.state} cannot be edited")
         hosts = None if domains is None else _edit_domains(project, domains)
         variables = None if env is None else _edit_env(env)
