@@ -28,6 +28,9 @@ STRICT = {
     "PUT /api/admin/plans/{plan_id}",
     "POST /api/operations/probe",
     "POST /api/operations/{operation_id}/answer",
+    # A project's life after provisioning: Stellwerk's own calls.
+    "POST /api/projects/{project_id}/redeploy",
+    "PATCH /api/projects/{project_id}",
     "POST /repository/repositories",
     "PUT /repository/repositories/{repository_id}",
     "POST /api/customers",

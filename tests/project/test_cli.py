@@ -85,3 +85,38 @@ def test_create_fail_retry_and_manage(serve_env: dict[str, str], tmp_path: Path)
         assert [c["available"] for c in checked] == [False, True]
     finally:
         server.stop()
+
+
+@pytest.mark.timeout(600)
+def test_a_project_through_its_life(serve_env: dict[str, str], tmp_path: Path) -> None:
+    serve_env["STELLWERK_SANDBOX_PORT"] = str(_free_base_port())
+    server = ServeProcess(serve_env, tmp_path / "serve.log")
+    server.start()
+    try:
+        created = run_cli("projects", "create", "life", "--domain", "life-shop.de", env=serve_env)
+        assert created.returncode == 0, created.stderr
+        for command, state in (
+            (["redeploy", "life", "--branch", "main"], "active"),
+            (
+                ["edit", "life", "--plugins", "core", "--env", "MODE=x", "--domain", "shop"],
+                "active",
+            ),
+            (["stop", "life"], "stopped"),
+            (["start", "life"], "active"),
+            (["restart", "life"], "active"),
+        ):
+            done = run_cli("projects", *command, env=serve_env)
+            assert done.returncode == 0, (command, done.stderr)
+            assert f"life: {state}" in done.stderr, (command, done.stderr)
+        refused = run_cli("projects", "edit", "life", "--env", "SECRET_KEY=x", env=serve_env)
+        assert refused.returncode == 1
+        assert "SECRET_KEY is set by Stellwerk" in refused.stderr
+        deleted = run_cli("projects", "delete", "life", "--delete-zone", "--yes", env=serve_env)
+        assert deleted.returncode == 0, deleted.stderr
+        assert "life: deleted" in deleted.stderr
+        listed = json.loads(run_cli("projects", "list", "--json", env=serve_env).stdout)
+        assert listed == []
+        domains = json.loads(run_cli("domains", "list", "--json", env=serve_env).stdout)
+        assert [d["name"] for d in domains] == ["life-shop.de"]
+    finally:
+        server.stop()

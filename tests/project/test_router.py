@@ -339,3 +339,27 @@ async def test_legacy_server_type_is_refused(
     assert project["state"] == "error"
     assert project["error"]["step"] == "server"
     assert "cx31" in project["error"]["message"]
+
+
+async def test_provisioning_stops_at_a_cname_it_did_not_create(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    zone = await client.post(
+        "/api/dns/zones", json={"name": "cname-shop.de", "provider": "inwx"}, headers=headers
+    )
+    assert zone.status_code == 201
+    cname = await client.post(
+        "/api/dns/zones/cname-shop.de/records",
+        json={"name": "www", "type": "CNAME", "content": "shops.example.net"},
+        headers=headers,
+    )
+    assert cname.status_code == 201
+    created = await _create(client, headers, name="cname", domain="cname-shop.de")
+    project = await wait_for_project(client, headers, int(created["id"]))  # type: ignore[arg-type]
+    assert project["state"] == "error"
+    assert project["error"]["step"] == "dns"
+    assert "www.cname-shop.de is a CNAME (to shops.example.net)" in project["error"]["message"]
+    # Nothing of the project was written beside it; the CNAME stays.
+    records = sandboxes.inwx_state["zones"]["cname-shop.de"]["records"]
+    assert sorted(r["type"] for r in records if r["type"] not in ("SOA", "NS")) == ["CNAME"]

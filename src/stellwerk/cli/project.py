@@ -1,11 +1,13 @@
 """`stellwerk projects`: create (with a live progress bar), list, show, retry, suspend, resume,
-archive."""
+archive, and the life after provisioning (each an operation with a progress bar): redeploy,
+restart, stop, start, edit, delete."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -26,6 +28,7 @@ from stellwerk.cli.common import (
 )
 from stellwerk.cli.progress import follow_operation
 from stellwerk.config import Settings
+from stellwerk.exceptions import NotFound
 from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.project.router import project_read
@@ -34,7 +37,9 @@ from stellwerk.project.service import project_service
 from stellwerk.runtime import Runtime
 
 projects_app = typer.Typer(
-    help="Projects: create, list, show, retry, suspend, resume, archive.", no_args_is_help=True
+    help="Projects: create, list, show, retry, suspend, resume, archive, redeploy, restart, "
+    "stop, start, edit, delete.",
+    no_args_is_help=True,
 )
 FollowOption = typer.Option(True, "--follow/--no-follow", help="Wait and show progress.")
 
@@ -260,3 +265,177 @@ def projects_archive(
 ) -> None:
     """Remove the application, Coolify project and DNS records; keep the domain."""
     _change(ref, data_dir, "archive", as_json)
+
+
+# --- the life after provisioning ----------------------------------------------------------------
+
+
+def _act(
+    ref: str,
+    data_dir: Path | None,
+    action: str,
+    as_json: bool,
+    follow: bool,
+    **options: Any,
+) -> None:
+    """Start `action`'s operation and (`follow`) draw its progress until it ends."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def work(runtime: Runtime, session: AsyncSession) -> tuple[int, str, uuid.UUID]:
+        project = await project_service.find(session, Principal.system(), ref)
+        actor = Actor.cli()
+        if action == "redeploy":
+            operation = await project_service.redeploy(session, actor, project, **options)
+        elif action == "restart":
+            operation = await project_service.restart(session, actor, project)
+        elif action == "stop":
+            operation = await project_service.stop(session, actor, project)
+        elif action == "start":
+            operation = await project_service.start_app(session, actor, project)
+        elif action == "edit":
+            operation = await project_service.edit(
+                session, runtime.settings, actor, project, **options
+            )
+        else:
+            operation = await project_service.delete(session, actor, project, **options)
+        return project.id, project.name, operation.id
+
+    project_id, name, operation_id = run_in_session(settings, work)
+    if not follow:
+        if as_json:
+            print_json({"id": project_id, "operation_id": str(operation_id)})
+        else:
+            console.print(f"{name}: {action} started, operation {operation_id}")
+        return
+
+    async def main() -> tuple[str, str, ProjectRead | None]:
+        async with open_runtime(settings) as runtime:
+            operation = await follow_operation(
+                runtime,
+                operation_id,
+                timeout=settings.project_deploy_timeout_seconds + 600,
+                quiet=as_json,
+            )
+            try:
+                project = await _read(runtime, project_id)
+            except NotFound:
+                project = None  # deleted
+            return operation.status, operation.message, project
+
+    status, message, project = asyncio.run(main())
+    if as_json:
+        print_json(
+            {
+                "operation_id": str(operation_id),
+                "status": status,
+                "project": None if project is None else project.model_dump(mode="json"),
+            }
+        )
+    if status != "completed":
+        fail(f"{name}: {action} {status}: {message}")
+    if not as_json:
+        console.print(f"{name}: {'deleted' if project is None else project.state}")
+
+
+@projects_app.command("redeploy")
+def projects_redeploy(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    branch: str | None = typer.Option(None, "--branch", help="Deploy this branch's head."),
+    commit: str | None = typer.Option(None, "--commit", help="Deploy this commit."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A new deployment of the same commit, or of a branch and/or commit."""
+    _act(ref, data_dir, "redeploy", as_json, follow, branch=branch, commit=commit)
+
+
+@projects_app.command("restart")
+def projects_restart(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Restart the project's application."""
+    _act(ref, data_dir, "restart", as_json, follow)
+
+
+@projects_app.command("stop")
+def projects_stop(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Stop the project's application (state `stopped`)."""
+    _act(ref, data_dir, "stop", as_json, follow)
+
+
+@projects_app.command("start")
+def projects_start(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Start a stopped or suspended project's application."""
+    _act(ref, data_dir, "start", as_json, follow)
+
+
+@projects_app.command("edit")
+def projects_edit(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    plugins: str | None = typer.Option(
+        None, "--plugins", help="The plugins, comma-separated (replaces the list)."
+    ),
+    env: list[str] = typer.Option([], "--env", help="KEY=VALUE to set (repeatable)."),
+    unset: list[str] = typer.Option([], "--unset", help="KEY to remove (repeatable)."),
+    domain: list[str] = typer.Option(
+        [], "--domain", help="A further name inside the project's domain (repeatable)."
+    ),
+    no_domains: bool = typer.Option(False, "--no-domains", help="Remove every further name."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change plugins, environment variables and further domains; a running project is
+    deployed again."""
+    variables: dict[str, str | None] = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--env takes KEY=VALUE, not {item!r}")
+        variables[key] = value
+    for key in unset:
+        variables[key] = None
+    if domain and no_domains:
+        fail("Give --domain or --no-domains, not both")
+    _act(
+        ref,
+        data_dir,
+        "edit",
+        as_json,
+        follow,
+        plugins=None if plugins is None else plugins.split(","),
+        env=variables or None,
+        domains=[] if no_domains else (domain or None),
+    )
+
+
+@projects_app.command("delete")
+def projects_delete(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    delete_zone: bool = typer.Option(
+        False, "--delete-zone", help="Delete the domain's DNS zone too (every record in it)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove the application, the Coolify project and the DNS records the project created
+    (and with --delete-zone its zone); the domain registration is kept."""
+    if not yes and not typer.confirm(f"Delete project {ref} and its Coolify application?"):
+        fail("Not deleted")
+    _act(ref, data_dir, "delete", as_json, follow, delete_zone=delete_zone)

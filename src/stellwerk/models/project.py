@@ -19,7 +19,7 @@ class Project(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(63), nullable=False, unique=True)
     domain: Mapped[str] = mapped_column(String(253), nullable=False, unique=True)
     plugins: Mapped[list[str]] = mapped_column(nullable=False, default=list)
-    # draft | provisioning | active | error | suspended | archived
+    # draft | provisioning | active | error | suspended | stopped | archived
     state: Mapped[str] = mapped_column(String(20), nullable=False, default="draft", index=True)
     register_domain: Mapped[bool] = mapped_column(nullable=False, default=False)
     create_server: Mapped[bool] = mapped_column(nullable=False, default=False)
@@ -28,6 +28,11 @@ class Project(TimestampMixin, Base):
     dns_provider: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # [{"id", "name", "type", "content"}] created or adopted for this project
     dns_records: Mapped[list[Any]] = mapped_column(nullable=False, default=list)
+    # Further names in the project's zone the application serves (`shop.example.com`), beside
+    # the domain and its `www`.
+    domains: Mapped[list[str]] = mapped_column(nullable=False, default=list)
+    # The keys of environment variables its owner set (the values live only in Coolify).
+    env_keys: Mapped[list[str]] = mapped_column(nullable=False, default=list)
     coolify_project_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     coolify_app_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
     deployment_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)

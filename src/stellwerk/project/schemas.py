@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from stellwerk.kit.body import LenientBody
+from stellwerk.kit.body import LenientBody, StrictBody
 
 
 class ProjectCreate(LenientBody):
@@ -20,6 +20,32 @@ class ProjectCreate(LenientBody):
     )
     dns_provider: str | None = Field(
         default=None, description="inwx, powerdns or hetzner (default: the zone's provider)"
+    )
+
+
+class ProjectRedeploy(StrictBody):
+    branch: str | None = Field(
+        default=None, max_length=200, description="Deploy this branch's head from now on"
+    )
+    commit: str | None = Field(
+        default=None, max_length=40, description="Deploy this commit (7-40 hex digits)"
+    )
+
+
+class ProjectEdit(StrictBody):
+    plugins: list[str] | None = Field(
+        default=None, max_length=50, description="The project's plugins (replaces the list)"
+    )
+    env: dict[str, str | None] | None = Field(
+        default=None,
+        description="Environment variables to set; `null` removes one. Values are written to "
+        "Coolify only and never shown again",
+    )
+    domains: list[str] | None = Field(
+        default=None,
+        max_length=20,
+        description="Further names inside the project's domain the application serves "
+        "(replaces the list; the domain and its www are always served)",
     )
 
 
@@ -51,6 +77,8 @@ class ProjectRead(BaseModel):
     name: str
     domain: str
     plugins: list[str]
+    domains: list[str] = Field(description="Further names the application serves")
+    env_keys: list[str] = Field(description="The variables the owner set (keys only)")
     state: str
     register_domain: bool
     create_server: bool

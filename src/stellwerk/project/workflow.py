@@ -142,7 +142,11 @@ async def step_domain(project_id: int) -> dict[str, Any]:
         if not project.register_domain:
             return {"domain": project.domain, "registered": False}
         domain = await registrar_service.ensure_registered(
-            session, settings, Actor.system(), domain=project.domain
+            session,
+            settings,
+            Actor.system(),
+            domain=project.domain,
+            dns_provider=project.dns_provider,
         )
         return {"domain": domain.name, "registered": True, "status": domain.status}
 
@@ -337,7 +341,9 @@ async def step_dns(project_id: int) -> dict[str, Any]:
         except ProviderError as error:
             if error.code != NOT_FOUND:
                 raise
-        records = await setup_project_dns(dns, domain, server_ip)
+        # A record in the way is replaced only if this project created it.
+        owned = {record_id for record_id, created in previous.items() if created}
+        records = await setup_project_dns(dns, domain, server_ip, owned=owned)
     async with worker_database().session() as session:
         project = await _load(session, project_id)
         project.dns_provider = provider

@@ -400,3 +400,48 @@ async def test_the_api_url_may_be_given_without_api_v1(
     assert (await paas.list_servers())[0].name == "hetzner-1"
     await paas.aclose()
     assert coolify_api_url(f"{root}/api/v1/") == f"{root}/api/v1"
+
+
+async def test_updating_an_application_as_coolify_does(
+    coolify_sandbox: RunningSandbox, coolify: CoolifyPaas
+) -> None:
+    """PATCH /applications/{uuid}: only the documented fields, a domain another application
+    serves is 409, a commit set there is what the next deployment builds; env deletion by uuid;
+    deletion takes its cleanup switches."""
+    _, first = await _app(coolify, "first")
+    _, second = await _app(coolify, "second")
+    await coolify.update_application(
+        uuid=first, git_branch="release", git_commit_sha="abc1234", domains=["https://a.de"]
+    )
+    app = await coolify.get_application(uuid=first)
+    assert (app.git_branch, app.fqdn) == ("release", "https://a.de")
+    deployment = await coolify.deploy(app_uuid=first, force=True)
+    state = coolify_sandbox.server.config.app.sandbox.data
+    assert state["deployments"][deployment.id]["commit"] == "abc1234"
+    with pytest.raises(ProviderError) as taken:
+        await coolify.update_application(uuid=second, domains=["https://a.de"])
+    assert taken.value.http_status == 409
+    assert "Domain conflicts detected" in str(taken.value)
+    headers = {"Authorization": "Bearer sandbox-x"}
+    async with httpx.AsyncClient(base_url=coolify_sandbox.url, headers=headers) as http:
+        unknown = await http.patch(f"/applications/{first}", json={"fqdn": "https://b.de"})
+        assert unknown.status_code == 422
+        validate(
+            "PATCH",
+            "/applications/{uuid}",
+            200,
+            (await http.patch(f"/applications/{first}", json={"name": "renamed"})).json(),
+        )
+    await coolify.set_envs(app_uuid=first, envs=[EnvVar(key="K", value="v")])
+    (env,) = await coolify.list_envs(app_uuid=first)
+    await coolify.delete_env(app_uuid=first, env_uuid=str(env.uuid))
+    assert await coolify.list_envs(app_uuid=first) == []
+    await _control(coolify_sandbox, "deployments", {"delete_seconds": 5})
+    async with httpx.AsyncClient(base_url=coolify_sandbox.url, headers=headers) as http:
+        await http.delete(f"/applications/{second}", params={"docker_cleanup": "false"})
+    assert state["applications"][second]["_cleanup"] == {
+        "delete_configurations": True,
+        "delete_volumes": True,
+        "docker_cleanup": False,
+        "delete_connected_networks": True,
+    }

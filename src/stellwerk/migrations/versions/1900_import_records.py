@@ -2,7 +2,7 @@
 can run again without duplicating anything.
 
 Revision ID: 1900
-Revises: 1720
+Revises: 1800
 Create Date: 2026-12-21 10:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import stellwerk.kit.db
 
 revision: str = "1900"
-down_revision: str | Sequence[str] | None = "1720"
+down_revision: str | Sequence[str] | None = "1800"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -320,7 +320,13 @@ class CoolifyPaas:
         await self._json(
             "DELETE",
             f"/applications/{uuid}",
-            params={"delete_configurations": "true", "delete_volumes": "true"},
+            # Everything the application leaves on the server goes with it.
+            params={
+                "delete_configurations": "true",
+                "delete_volumes": "true",
+                "docker_cleanup": "true",
+                "delete_connected_networks": "true",
+            },
             timeout=60.0,
         )
         deadline = time.monotonic() + self.deletion_timeout
@@ -338,6 +344,28 @@ class CoolifyPaas:
             provider=PROVIDER,
             retryable=True,
         )
+
+    async def update_application(
+        self,
+        *,
+        uuid: str,
+        git_branch: str | None = None,
+        git_commit_sha: str | None = None,
+        domains: Sequence[str] | None = None,
+    ) -> None:
+        """PATCH the application: only the fields given change (`domains` replaces the list)."""
+        body: dict[str, Any] = {}
+        if git_branch is not None:
+            body["git_branch"] = git_branch
+        if git_commit_sha is not None:
+            body["git_commit_sha"] = git_commit_sha
+        if domains is not None:
+            body["domains"] = ",".join(domains)
+        if body:
+            # Setting the same values again leaves the same state.
+            await self._json(
+                "PATCH", f"/applications/{uuid}", json=body, timeout=30.0, idempotent=True
+            )
 
     # Environment variables
     async def list_envs(self, *, app_uuid: str) -> list[EnvVar]:
@@ -388,6 +416,9 @@ class CoolifyPaas:
             idempotent=True,
         )
         return [_env(e) for e in data or []]
+
+    async def delete_env(self, *, app_uuid: str, env_uuid: str) -> None:
+        await self._json("DELETE", f"/applications/{app_uuid}/envs/{env_uuid}", timeout=30.0)
 
     # Lifecycle
     def _action(self, deployment_uuid: str, command: str, status: str) -> Action:

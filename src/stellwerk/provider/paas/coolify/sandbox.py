@@ -56,6 +56,19 @@ SEED_KEY_UUID = _SEEDS["private_key_uuid"]
 SEED_CLOUD_TOKEN_UUID = _SEEDS["hetzner_token_uuid"]
 BUILD_PACKS = ("nixpacks", "static", "dockerfile", "dockercompose")
 COOLIFY_VERSION = "4.3.11"  # the version shared/specs/coolify.json documents
+# update_by_uuid's $allowedFields: the body properties of PATCH /applications/{uuid}.
+PATCHABLE = frozenset(
+    json.loads((Path(__file__).parent / "spec.json").read_text())["paths"]["/applications/{uuid}"][
+        "patch"
+    ]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+)
+# delete_by_uuid's query switches, each a boolean that defaults to true.
+CLEANUP_PARAMS = (
+    "delete_configurations",
+    "delete_volumes",
+    "docker_cleanup",
+    "delete_connected_networks",
+)
 
 
 def _uuid() -> str:
@@ -334,7 +347,8 @@ class CoolifySandbox:
             "server_id": 1,
             "server_name": "hetzner-1",
             "status": "queued",
-            "commit": "HEAD",
+            # queue_application_deployment(commit: $application->git_commit_sha).
+            "commit": app.get("git_commit_sha") or "HEAD",
             "force_rebuild": False,
             "is_api": True,
             "is_webhook": False,
@@ -484,37 +498,9 @@ class CoolifySandbox:
             return _not_found("Server")
         # A domain another application serves: 409 with the conflicts, unless
         # force_domain_override (create_application, checkDomainUsage).
-        conflicts = []
-        for other in self.data["applications"].values():
-            taken = {urlparse(d).hostname for d in _split_domains(other.get("fqdn"))}
-            for domain in domains:
-                if urlparse(domain).hostname in taken:
-                    conflicts.append(
-                        {
-                            "domain": urlparse(domain).hostname,
-                            "resource_name": other["name"],
-                            "resource_uuid": other["uuid"],
-                            "resource_type": "application",
-                            "message": (
-                                f"Domain {urlparse(domain).hostname} is already in use "
-                                f"by application '{other['name']}'"
-                            ),
-                        }
-                    )
-        if conflicts and not body.get("force_domain_override"):
-            return _json(
-                {
-                    "message": (
-                        "Domain conflicts detected. Use force_domain_override=true to proceed."
-                    ),
-                    "warning": (
-                        "Using the same domain for multiple resources can cause routing "
-                        "conflicts and unpredictable behavior."
-                    ),
-                    "conflicts": conflicts,
-                },
-                409,
-            )
+        conflict = self._domain_conflicts(domains, body, None)
+        if conflict is not None:
+            return conflict
         app_uuid = _uuid()
         app = {
             "id": self._id(),
@@ -558,6 +544,44 @@ class CoolifySandbox:
         # create_application answers the domains as the comma-separated string it stored.
         return _json({"uuid": app_uuid, "domains": ",".join(domains)}, 201)
 
+    def _domain_conflicts(
+        self, domains: list[str], body: dict[str, Any], own_uuid: str | None
+    ) -> JSONResponse | None:
+        """checkDomainUsage (create_application and update_by_uuid): a domain another
+        application serves is 409 with the conflicts, unless force_domain_override."""
+        conflicts = []
+        for other in self.data["applications"].values():
+            if other["uuid"] == own_uuid:
+                continue
+            taken = {urlparse(d).hostname for d in _split_domains(other.get("fqdn"))}
+            for domain in domains:
+                if urlparse(domain).hostname in taken:
+                    conflicts.append(
+                        {
+                            "domain": urlparse(domain).hostname,
+                            "resource_name": other["name"],
+                            "resource_uuid": other["uuid"],
+                            "resource_type": "application",
+                            "message": (
+                                f"Domain {urlparse(domain).hostname} is already in use "
+                                f"by application '{other['name']}'"
+                            ),
+                        }
+                    )
+        if not conflicts or body.get("force_domain_override"):
+            return None
+        return _json(
+            {
+                "message": "Domain conflicts detected. Use force_domain_override=true to proceed.",
+                "warning": (
+                    "Using the same domain for multiple resources can cause routing "
+                    "conflicts and unpredictable behavior."
+                ),
+                "conflicts": conflicts,
+            },
+            409,
+        )
+
     async def application(self, request: Request) -> JSONResponse:
         self._advance()
         app = self.data["applications"].get(request.path_params["uuid"])
@@ -570,21 +594,50 @@ class CoolifySandbox:
             # application stays (and keeps its project non-empty) until the job ran.
             if app.get("_deleted_at") is None:
                 app["_deleted_at"] = time.time() + self.data["switches"]["delete_seconds"]
+                # delete_by_uuid's cleanup switches (each a query boolean, default true).
+                app["_cleanup"] = {
+                    key: request.query_params.get(key, "true").lower() in ("1", "true")
+                    for key in CLEANUP_PARAMS
+                }
             self.state.save()
             return _json({"message": "Application deletion request queued."})
-        body = await _body(request) or {}
+        body = await _body(request)
+        if body is None:
+            return _invalid({"body": ["The body must be a JSON object."]})
+        # update_by_uuid: fields outside $allowedFields are refused ("This field is not
+        # allowed."); the OpenAPI body lists them (spec.json, PATCH /applications/{uuid}).
+        extra = sorted(set(body) - PATCHABLE)
+        if extra:
+            return _invalid({key: ["This field is not allowed."] for key in extra})
+        errors: dict[str, list[str]] = {}
+        for key in ("name", "git_branch", "git_commit_sha", "git_repository"):
+            if key in body and (not isinstance(body[key], str) or not body[key]):
+                errors[key] = [f"The {key.replace('_', ' ')} field must be a string."]
+        domains = _split_domains(body.get("domains")) if "domains" in body else None
+        for domain in domains or []:
+            parsed = urlparse(domain)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                errors.setdefault("domains", []).append(f"Invalid domain: {domain}")
+        if errors:
+            return _invalid(errors)
+        if domains is not None:
+            conflict = self._domain_conflicts(domains, body, app["uuid"])
+            if conflict is not None:
+                return conflict
         for key in (
             "name",
             "description",
             "git_branch",
+            "git_commit_sha",
             "git_repository",
             "ports_exposes",
             "health_check_path",
         ):
             if key in body:
                 app[key] = body[key]
-        if "domains" in body:
-            app["fqdn"] = ",".join(_split_domains(body["domains"])) or None
+        if domains is not None:
+            app["fqdn"] = ",".join(domains) or None
+        app["updated_at"] = _now()
         self.state.save()
         return _json({"uuid": app["uuid"]})
 
