@@ -75,7 +75,7 @@ async def fresh_installation(tmp_path: Path) -> AsyncIterator[tuple[Runtime, htt
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "moved",
         database_url=f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}",
-        secret_key="another-installation-secret-key",
+        secret_key="another-installation-secret-key-for-moves",
         sandbox=False,
         executor_id=f"moved-{os.getpid()}",
         admin_username=None,

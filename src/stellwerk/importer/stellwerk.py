@@ -43,9 +43,20 @@ SOURCE = "stellwerk"
 FORMAT = "stellwerk-export"
 VERSION = 1
 BATCH = 1000
-# Per-session or derived data a new installation makes for itself.
+# Per-session, per-process or derived data a new installation makes for itself, and secrets
+# sealed under the installation's own key that an export cannot carry yet: the license signing
+# key and webhook endpoints (with their deliveries).
 SKIPPED_TABLES = frozenset(
-    {"web_sessions", "redirect_salts", "redirect_daily_visitors", "module_feed_tickets"}
+    {
+        "web_sessions",
+        "redirect_salts",
+        "redirect_daily_visitors",
+        "module_feed_tickets",
+        "process_heartbeats",
+        "installation_secrets",
+        "webhook_endpoints",
+        "notification_deliveries",
+    }
 )
 # Secret columns: hashes travel as they are (encrypted with the passphrase), values encrypted at
 # rest under the installation's key travel as plain text inside the passphrase's encryption.
