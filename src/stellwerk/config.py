@@ -175,6 +175,8 @@ class Settings(BaseSettings):
     project_server_ip: str | None = None  # A records' address when the server has no IP
     project_deploy_timeout_seconds: float = 1800.0
     project_poll_seconds: float = 10.0
+    # The plugins a project may ask for (comma-separated); anything else is refused.
+    project_plugins: str = "core,directory,kontakt,crm"
     project_health_timeout_seconds: float = 120.0
     # Health URL template; `{domain}` is replaced. Default: https://{domain}/health. In sandbox
     # mode without one, Coolify's own health check (`running:healthy`) is the verdict.
@@ -231,6 +233,11 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         """`cors_origins` as a list, each as browsers send it in `Origin`."""
         return [o.strip().rstrip("/").lower() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def project_plugin_list(self) -> list[str]:
+        """`project_plugins` as a list, lower case."""
+        return [p.strip().lower() for p in self.project_plugins.split(",") if p.strip()]
 
     @property
     def trusted_proxy_list(self) -> list[str]:

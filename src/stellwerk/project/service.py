@@ -8,6 +8,7 @@ project and DNS records removed, the domain kept).
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
 from collections.abc import Sequence
@@ -38,7 +39,8 @@ class WrongState(Conflict):
     default_code = "invalid_state"
 
 
-def _plugins(values: Sequence[str]) -> list[str]:
+def _plugins(values: Sequence[str], known: Sequence[str]) -> list[str]:
+    """The plugins asked for, each one of `known` (`STELLWERK_PROJECT_PLUGINS`)."""
     cleaned: list[str] = []
     for value in values:
         for part in value.split(","):
@@ -47,9 +49,19 @@ def _plugins(values: Sequence[str]) -> list[str]:
                 continue
             if not _PLUGIN.match(plugin):
                 raise ValidationFailed(f"{part!r} is not a plugin name", field="plugins")
+            if plugin not in known:
+                raise ValidationFailed(unknown_plugin(plugin, known), field="plugins")
             if plugin not in cleaned:
                 cleaned.append(plugin)
     return cleaned
+
+
+def unknown_plugin(plugin: str, known: Sequence[str]) -> str:
+    """The message for a plugin that is not in `known`, with the closest known ones."""
+    close = difflib.get_close_matches(plugin, known, n=3)
+    if close:
+        return f"There is no plugin {plugin!r}; did you mean {' or '.join(close)}?"
+    return f"There is no plugin {plugin!r}; the plugins are {', '.join(known) or 'none'}"
 
 
 class ProjectService:
@@ -61,6 +73,7 @@ class ProjectService:
         *,
         name: str,
         domain: str,
+        known_plugins: Sequence[str],
         plugins: Sequence[str] = (),
         server_uuid: str | None = None,
         register_domain: bool = False,
@@ -97,7 +110,7 @@ class ProjectService:
             Project(
                 name=name,
                 domain=domain,
-                plugins=_plugins(plugins),
+                plugins=_plugins(plugins, known_plugins),
                 state="draft",
                 register_domain=register_domain,
                 create_server=create_server,
