@@ -93,8 +93,9 @@ class Settings(BaseSettings):
 
     # Sandboxes
     sandbox: bool | None = None
-    # INWX, Coolify, Hetzner, Linode and DigitalOcean sandboxes listen on this port + 1..5 (0: any).
-    sandbox_port: int = 8100
+    # INWX, Coolify, Hetzner, Linode and DigitalOcean sandboxes listen on this port + 1..5;
+    # 0 (the default): on free loopback ports, shown at start and in /status.
+    sandbox_port: int = Field(default=0, ge=0, le=65530)
 
     # Servers (multi-provider-vps-api.md): catalog cache lifetimes and provisioning
     catalog_cache_seconds: int = 3600  # plans/sizes, images, regions

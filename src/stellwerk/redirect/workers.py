@@ -33,6 +33,7 @@ from stellwerk.config import Settings
 from stellwerk.keyfile import load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
 from stellwerk.kit.logs import flush_logs
+from stellwerk.kit.ports import PortInUse
 from stellwerk.kit.process import cpu_count, die_with_parent, set_process_name
 from stellwerk.redirect.dataplane import (
     GRACE_SECONDS,
@@ -72,7 +73,10 @@ class DataPlaneWorkers:
         load_or_create_master_key(
             self.settings.data_dir, configured.get_secret_value() if configured else None
         )
-        self.sock = bind_socket(self.host, self.port)
+        try:
+            self.sock = bind_socket(self.host, self.port)
+        except OSError as error:
+            raise PortInUse(self.host, self.port, "STELLWERK_REDIRECT_PORT", error) from None
         bound_port = self.sock.getsockname()[1]
         display = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         display = f"[{display}]" if ":" in display else display
