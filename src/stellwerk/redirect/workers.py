@@ -35,6 +35,7 @@ from stellwerk.kit.http1 import Http1Server
 from stellwerk.kit.logs import flush_logs
 from stellwerk.kit.ports import PortInUse
 from stellwerk.kit.process import cpu_count, die_with_parent, set_process_name
+from stellwerk.redirect.barrier import RoutingBarrier
 from stellwerk.redirect.dataplane import (
     GRACE_SECONDS,
     DataPlane,
@@ -65,6 +66,8 @@ class DataPlaneWorkers:
         self.writer: BaseProcess | None = None
         self._writer_stop: Event | None = None
         self.url = ""
+        # Created before any fork: the workers and the API (forked later) share it.
+        self.barrier = RoutingBarrier(self.count)
 
     def start(self) -> str:
         """Bind, start the writer and the workers; the data plane's URL."""
@@ -90,14 +93,15 @@ class DataPlaneWorkers:
             name="stellwerk-hit-writer",
         )
         self.writer.start()
-        self.processes = [self._start_worker() for _ in range(self.count)]
+        self.processes = [self._start_worker(slot) for slot in range(self.count)]
         return self.url
 
-    def _start_worker(self) -> BaseProcess:
-        # Forked, not spawned: the children inherit the listening socket and the imported code.
+    def _start_worker(self, slot: int) -> BaseProcess:
+        # Forked, not spawned: the children inherit the listening socket, the imported code and
+        # the barrier's shared memory.
         process = multiprocessing.get_context("fork").Process(
             target=run_worker,
-            args=(self.settings, self.sock, os.getpid()),
+            args=(self.settings, self.sock, os.getpid(), self.barrier, slot),
             name="stellwerk-redirect-worker",
         )
         process.start()
@@ -116,7 +120,7 @@ class DataPlaneWorkers:
                     process.exitcode,
                 )
                 process.join(0)
-                self.processes[index] = self._start_worker()
+                self.processes[index] = self._start_worker(index)
 
     def signal_workers(self) -> None:
         """Ask every worker to stop (gracefully); `stop()` waits for them."""
@@ -182,7 +186,13 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
             plane.stop()
 
 
-def run_worker(settings: Settings, sock: socket.socket, parent: int) -> None:
+def run_worker(
+    settings: Settings,
+    sock: socket.socket,
+    parent: int,
+    barrier: RoutingBarrier | None = None,
+    slot: int = 0,
+) -> None:
     """One worker process: its own event loop, routing table and spool hand-off."""
     # Until the loop takes over: SIGINT and SIGTERM simply end a worker that is still starting
     # (the parent's handlers, inherited, would only set the parent's flag in this copy).
@@ -194,14 +204,17 @@ def run_worker(settings: Settings, sock: socket.socket, parent: int) -> None:
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(_serve(settings, sock))
+        loop.run_until_complete(_serve(settings, sock, barrier, slot))
     finally:
         loop.close()
         flush_logs()  # a forked process ends with os._exit: no flush at exit
 
 
-async def _serve(settings: Settings, sock: socket.socket) -> None:
+async def _serve(
+    settings: Settings, sock: socket.socket, barrier: RoutingBarrier | None, slot: int
+) -> None:
     plane = DataPlane.from_settings(settings, spool=True)
+    plane.barrier, plane.barrier_slot = barrier, slot
     await plane.start()
     plane.freeze_heap()
     server = Http1Server(plane.respond)
