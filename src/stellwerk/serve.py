@@ -44,6 +44,7 @@ from stellwerk.kit.process import die_with_parent, set_process_name
 from stellwerk.middleware import FastPathMiddleware
 from stellwerk.provider.sandbox.listener import ports as sandbox_ports
 from stellwerk.provider.sandbox.listener import sandbox_listener, urls_at
+from stellwerk.redirect import barrier
 from stellwerk.redirect.workers import DataPlaneWorkers, StopSignals, worker_count
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ def run(
     plane = DataPlaneWorkers(settings, settings.host, settings.redirect_port, workers)
     with StopSignals() as signals:
         redirect_url = plane.start()
+        # The API waits for the workers to serve each routing change (`redirect.barrier`).
+        barrier.ACTIVE = plane.barrier
         api = multiprocessing.get_context("fork").Process(
             target=_api_process,
             args=(settings, redirect_url, os.getpid(), on_first_start, on_ready),
