@@ -123,8 +123,9 @@ class Settings(BaseSettings):
 
     # Sandboxes
     sandbox: bool | None = None
-    # INWX, Coolify, Hetzner, Linode and DigitalOcean sandboxes listen on this port + 1..5 (0: any).
-    sandbox_port: int = 8100
+    # INWX, Coolify, Hetzner, Linode and DigitalOcean sandboxes listen on this port + 1..5;
+    # 0 (the default): on free loopback ports, shown at start and in /status.
+    sandbox_port: int = Field(default=0, ge=0, le=65530)
 
     # Servers (multi-provider-vps-api.md): catalog cache lifetimes and provisioning
     catalog_cache_seconds: int = 3600  # plans/sizes, images, regions
@@ -205,6 +206,8 @@ class Settings(BaseSettings):
     project_server_ip: str | None = None  # A records' address when the server has no IP
     project_deploy_timeout_seconds: float = 1800.0
     project_poll_seconds: float = 10.0
+    # The plugins a project may ask for (comma-separated); anything else is refused.
+    project_plugins: str = "core,directory,kontakt,crm"
     project_health_timeout_seconds: float = 120.0
     # Health URL template; `{domain}` is replaced. Default: https://{domain}/health. In sandbox
     # mode without one, Coolify's own health check (`running:healthy`) is the verdict.
@@ -290,6 +293,11 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         """`cors_origins` as a list, each as browsers send it in `Origin`."""
         return [o.strip().rstrip("/").lower() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def project_plugin_list(self) -> list[str]:
+        """`project_plugins` as a list, lower case."""
+        return [p.strip().lower() for p in self.project_plugins.split(",") if p.strip()]
 
     @property
     def trusted_proxy_list(self) -> list[str]:

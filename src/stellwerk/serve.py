@@ -41,9 +41,12 @@ from stellwerk.bootstrap import FirstStart
 from stellwerk.config import Settings
 from stellwerk.kit.bounded_http import BoundedHeadProtocol
 from stellwerk.kit.logs import flush_logs
+from stellwerk.kit.ports import ensure_free
 from stellwerk.kit.process import die_with_parent, set_process_name
 from stellwerk.middleware import FastPathMiddleware
+from stellwerk.provider.sandbox.listener import ports as sandbox_ports
 from stellwerk.provider.sandbox.listener import sandbox_listener, urls_at
+from stellwerk.redirect import barrier
 from stellwerk.redirect.workers import DataPlaneWorkers, StartFailed, StopSignals, worker_count
 from stellwerk.runtime import Runtime
 from stellwerk.system import service as system_service
@@ -59,10 +62,26 @@ OnFirstStart = Callable[[FirstStart], None] | None
 OnReady = Callable[[dict[str, Any]], None] | None
 
 
+def ensure_ports_free(settings: Settings) -> None:
+    """Before anything starts: every fixed port this process is to listen on is free, or
+    `PortInUse` names the first one taken and its setting."""
+    wanted: list[tuple[str, int, str]] = []
+    if settings.role != "worker":
+        wanted.append((settings.host, settings.port, "STELLWERK_PORT"))
+    if settings.role == "all" and worker_count(settings):
+        wanted.append((settings.host, settings.redirect_port, "STELLWERK_REDIRECT_PORT"))
+    if settings.role == "all" and settings.sandbox_enabled:
+        wanted += [("127.0.0.1", p, "STELLWERK_SANDBOX_PORT") for p in sandbox_ports(settings)]
+    for host, port, setting in wanted:
+        ensure_free(host, port, setting)
+
+
 def run(
     settings: Settings, *, on_first_start: OnFirstStart = None, on_ready: OnReady = None
 ) -> int:
-    """`stellwerk serve` until SIGINT or SIGTERM; the exit code."""
+    """`stellwerk serve` until SIGINT or SIGTERM; the exit code. A fixed port that is taken
+    raises `PortInUse` before anything starts."""
+    ensure_ports_free(settings)
     workers = worker_count(settings) if settings.role == "all" else 0
     if workers == 0:  # scaled out, or asked for no data plane: this process is the API
         uvloop.run(serve(settings, on_first_start=on_first_start, on_ready=on_ready))
@@ -74,6 +93,8 @@ def run(
     failed: str | None = None
     with StopSignals() as signals:
         redirect_url = plane.start()
+        # The API waits for the workers to serve each routing change (`redirect.barrier`).
+        barrier.ACTIVE = plane.barrier
         api = multiprocessing.get_context("fork").Process(
             target=_api_process,
             args=(settings, redirect_url, os.getpid(), on_first_start, on_ready),

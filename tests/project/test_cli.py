@@ -42,16 +42,28 @@ def test_create_fail_retry_and_manage(serve_env: dict[str, str], tmp_path: Path)
     try:
         status = httpx.get(f"{server.url}/status").json()
         assert {"inwx", "coolify"} <= set(status["sandboxes"])
-        created = run_cli(
+        asked = ("projects", "create", "demo", "--domain", "demo-shop.de", "--register-domain")
+        unanswered = run_cli(*asked, env=serve_env, stdin="")  # no answer, no --yes: no purchase
+        assert unanswered.returncode == 1
+        assert "Registering demo-shop.de costs 4.90 EUR for the first year." in unanswered.stderr
+        assert "confirm with --yes" in unanswered.stderr
+        declined = run_cli(*asked, env=serve_env, stdin="n\n")
+        assert declined.returncode == 1
+        assert "Buy demo-shop.de for 4.90 EUR? [y/N]" in declined.stdout
+        unknown = run_cli(
             "projects",
             "create",
             "demo",
             "--domain",
             "demo-shop.de",
             "--plugins",
-            "core,crm",
+            "core,crn",
             env=serve_env,
         )
+        assert unknown.returncode == 1
+        assert "There is no plugin 'crn'; did you mean crm?" in unknown.stderr
+        assert json.loads(run_cli("projects", "list", "--json", env=serve_env).stdout) == []
+        created = run_cli(*asked, "--plugins", "core,crm", "--yes", env=serve_env)
         assert created.returncode == 0, created.stderr
         assert "demo is live: https://demo-shop.de" in created.stderr
 
@@ -76,7 +88,8 @@ def test_create_fail_retry_and_manage(serve_env: dict[str, str], tmp_path: Path)
         archived = run_cli("projects", "archive", "second", "--json", env=serve_env)
         assert json.loads(archived.stdout)["state"] == "archived"
         domains = json.loads(run_cli("domains", "list", "--json", env=serve_env).stdout)
-        assert sorted(d["name"] for d in domains) == ["demo-shop.de", "second-shop.de"]
+        # Only the domain bought on request: `second` was created without --register-domain.
+        assert [d["name"] for d in domains] == ["demo-shop.de"]
         checked = json.loads(
             run_cli(
                 "domains", "check", "demo-shop.de", "free-shop.de", "--json", env=serve_env

@@ -44,6 +44,8 @@ def test_sigkill_at_a_step_then_restart_completes_once(
             "demo-shop.de",
             "--plugins",
             "core,crm",
+            "--register-domain",
+            "--yes",
             "--no-follow",
             "--json",
             env=serve_env,

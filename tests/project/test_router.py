@@ -207,6 +207,14 @@ async def test_validation_and_conflicts(
         headers=headers,
     )
     assert bad_plugin.status_code == 422
+    unknown_plugin = await client.post(
+        "/api/projects",
+        json={"name": "ok", "domain": "ok-shop.de", "plugins": ["core", "crn"]},
+        headers=headers,
+    )
+    assert unknown_plugin.status_code == 422
+    assert unknown_plugin.json()["field"] == "plugins"
+    assert "did you mean crm?" in unknown_plugin.json()["detail"]
     bad_dns = await client.post(
         "/api/projects",
         json={"name": "ok", "domain": "ok-shop.de", "dns_provider": "nope"},

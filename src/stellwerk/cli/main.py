@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.panel import Panel
@@ -33,6 +33,7 @@ from stellwerk.cli.registrar import domains_app
 from stellwerk.cli.sandbox import sandbox_command
 from stellwerk.cli.server import secrets_app, servers_app
 from stellwerk.kit.logs import configure_logging
+from stellwerk.kit.ports import PortInUse
 
 app = typer.Typer(
     name="stellwerk",
@@ -108,6 +109,11 @@ def _show_ready(urls: dict[str, Any]) -> None:
     )
 
 
+def _port_in_use(error: PortInUse) -> NoReturn:
+    typer.echo(f"error: {error.message}", err=True)  # one line, whatever the terminal's width
+    raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: str | None = typer.Option(
@@ -137,7 +143,7 @@ def serve(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Run Stellwerk: API, web UI, workers and every listener, in one process (or one role)."""
-    from stellwerk.serve import run
+    from stellwerk.serve import ensure_ports_free, run
 
     if role is not None and role not in ("all", "api", "worker"):
         fail("--role is one of all, api, worker")
@@ -151,6 +157,15 @@ def serve(
     )
     if settings.role != "all" and settings.is_sqlite:
         fail("--role api|worker needs PostgreSQL (STELLWERK_DATABASE_URL)")
+    if settings.role != "all" and settings.sandbox_enabled and not settings.sandbox_port:
+        fail(
+            "--role api|worker in sandbox mode needs STELLWERK_SANDBOX_PORT: the port of "
+            "`stellwerk sandbox`, which every process shares"
+        )
+    try:
+        ensure_ports_free(settings)  # before anything is printed or started
+    except PortInUse as error:
+        _port_in_use(error)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     database = "SQLite" if settings.is_sqlite else "PostgreSQL"
     console.print(
@@ -158,8 +173,11 @@ def serve(
         f"(data in {settings.data_dir.resolve()})"
     )
     code = 0
-    with contextlib.suppress(KeyboardInterrupt):
-        code = run(settings, on_first_start=_show_first_start, on_ready=_show_ready)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            code = run(settings, on_first_start=_show_first_start, on_ready=_show_ready)
+    except PortInUse as error:  # taken between the check and the listener's start
+        _port_in_use(error)
     if code:
         raise typer.Exit(code)
 

@@ -34,6 +34,10 @@ from stellwerk.kit.pagination import PageParams
 from stellwerk.project.router import project_read
 from stellwerk.project.schemas import ProjectRead
 from stellwerk.project.service import project_service
+from stellwerk.provider.registrar.base import DomainCheck
+from stellwerk.registrar.repository import RegistrarRepository
+from stellwerk.registrar.service import normalize_domain
+from stellwerk.registrar.service import registrar as registrar_service
 from stellwerk.runtime import Runtime
 
 projects_app = typer.Typer(
@@ -83,16 +87,50 @@ def _follow(settings: Settings, project_id: int, operation_id: uuid.UUID, as_jso
     _finish(asyncio.run(main()), as_json)
 
 
+def _confirm_purchase(settings: Settings, domain: str, yes: bool) -> None:
+    """Before `--register-domain` buys anything: the registrar's price, and the user's yes."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> DomainCheck | None:
+        if await RegistrarRepository(session).domain(normalize_domain(domain)) is not None:
+            return None
+        (check,) = await registrar_service.check(runtime.settings, domains=[domain])
+        return check
+
+    check = run_in_session(settings, work)
+    if check is None:
+        console.print(f"{domain} is already in the registrar account: nothing to buy.")
+        return
+    if not check.available:
+        fail(f"{check.domain} cannot be registered ({check.status or 'not available'})")
+    price = f"{check.price:.2f} {check.currency}" if check.price is not None else "an unknown price"
+    premium = " (a premium domain)" if check.premium else ""
+    console.print(f"Registering {check.domain} costs {price} for the first year{premium}.")
+    if yes:
+        return
+    try:
+        confirmed = typer.confirm(f"Buy {check.domain} for {price}?", default=False)
+    except typer.Abort:  # no answer (no terminal): no purchase
+        fail(f"Not buying {check.domain} without an answer: confirm with --yes")
+    if not confirmed:
+        fail(f"Not buying {check.domain}; nothing was created")
+
+
 @projects_app.command("create")
 def projects_create(
     name: str = typer.Argument(..., help="Project name (lower-case letters, digits, -)."),
     domain: str = typer.Option(..., "--domain", help="The project's domain."),
-    plugins: str = typer.Option("", "--plugins", help="Comma-separated plugins (core,crm)."),
+    plugins: str = typer.Option(
+        "", "--plugins", help="Comma-separated plugins (STELLWERK_PROJECT_PLUGINS: core,crm,...)."
+    ),
     server_uuid: str | None = typer.Option(None, "--server-uuid", help="A Coolify server."),
     register_domain: bool = typer.Option(
-        True,
+        False,
         "--register-domain/--no-register-domain",
-        help="Buy the domain unless it is already in the registrar account.",
+        help="Buy the domain at the registrar unless it is already in the registrar account "
+        "(asks first and shows the price). Off: the domain must be yours already.",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="With --register-domain: buy without asking."
     ),
     create_server: bool = typer.Option(
         False, "--create-server", help="Create a Hetzner server through Coolify first."
@@ -106,6 +144,8 @@ def projects_create(
 ) -> None:
     """Create a project and provision it; ends with the live URL or the failing step."""
     settings = load_settings(**data_dir_override(data_dir))
+    if register_domain:
+        _confirm_purchase(settings, domain, yes)
 
     async def work(runtime: Runtime, session: AsyncSession) -> tuple[int, uuid.UUID]:
         project, operation = await project_service.create(
@@ -115,6 +155,7 @@ def projects_create(
             name=name,
             domain=domain,
             plugins=plugins.split(","),
+            known_plugins=runtime.settings.project_plugin_list,
             server_uuid=server_uuid,
             register_domain=register_domain,
             create_server=create_server,

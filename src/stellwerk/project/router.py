@@ -73,7 +73,7 @@ async def _one(session: SessionDep, project: Project) -> ProjectRead:
 
 @router.post("/api/projects", response_model=ProjectRead, status_code=status.HTTP_202_ACCEPTED)
 async def create_project(
-    body: ProjectCreate, subject: ProjectsWriter, session: SessionDep
+    body: ProjectCreate, subject: ProjectsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> ProjectRead:
     """Create a project and start provisioning it (follow `operation` or poll the project).
 
@@ -94,6 +94,7 @@ async def create_project(
         name=body.name,
         domain=body.domain,
         plugins=body.plugins,
+        known_plugins=runtime.settings.project_plugin_list,
         server_uuid=body.server_uuid,
         register_domain=body.register_domain,
         create_server=body.create_server,

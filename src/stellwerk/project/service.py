@@ -10,6 +10,7 @@ project is gone; its operations stay.
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -72,7 +73,8 @@ class ProjectBusy(Conflict):
     default_code = "project_busy"
 
 
-def _plugins(values: Sequence[str]) -> list[str]:
+def _plugins(values: Sequence[str], known: Sequence[str]) -> list[str]:
+    """The plugins asked for, each one of `known` (`STELLWERK_PROJECT_PLUGINS`)."""
     cleaned: list[str] = []
     for value in values:
         for part in value.split(","):
@@ -81,9 +83,19 @@ def _plugins(values: Sequence[str]) -> list[str]:
                 continue
             if not _PLUGIN.match(plugin):
                 raise ValidationFailed(f"{part!r} is not a plugin name", field="plugins")
+            if plugin not in known:
+                raise ValidationFailed(unknown_plugin(plugin, known), field="plugins")
             if plugin not in cleaned:
                 cleaned.append(plugin)
     return cleaned
+
+
+def unknown_plugin(plugin: str, known: Sequence[str]) -> str:
+    """The message for a plugin that is not in `known`, with the closest known ones."""
+    close = difflib.get_close_matches(plugin, known, n=3)
+    if close:
+        return f"There is no plugin {plugin!r}; did you mean {' or '.join(close)}?"
+    return f"There is no plugin {plugin!r}; the plugins are {', '.join(known) or 'none'}"
 
 
 class ProjectService:
@@ -95,6 +107,7 @@ class ProjectService:
         *,
         name: str,
         domain: str,
+        known_plugins: Sequence[str],
         plugins: Sequence[str] = (),
         server_uuid: str | None = None,
         register_domain: bool = False,
@@ -131,7 +144,7 @@ class ProjectService:
             Project(
                 name=name,
                 domain=domain,
-                plugins=_plugins(plugins),
+                plugins=_plugins(plugins, known_plugins),
                 state="draft",
                 register_domain=register_domain,
                 create_server=create_server,
@@ -390,7 +403,7 @@ class ProjectService:
             keys -= {k for k, v in variables.items() if v is None}
             project.env_keys = sorted(keys)
         if plugins is not None:
-            project.plugins = _plugins(plugins)
+            project.plugins = _plugins(plugins, settings.project_plugin_list)
         if hosts is not None:
             project.domains = hosts
         detail: dict[str, Any] = {

@@ -30,6 +30,7 @@ from stellwerk.keyfile import derive_key, load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
 from stellwerk.kit.process import set_process_name
 from stellwerk.redirect import sunset
+from stellwerk.redirect.barrier import POLL_SECONDS, RoutingBarrier
 from stellwerk.redirect.hits import (
     HitRecorder,
     HitSpool,
@@ -154,6 +155,9 @@ class DataPlane:
         self, settings: Settings, database: Database, master_key: bytes, *, spool: bool = False
     ) -> None:
         self.settings = settings
+        # Shared with the API of `stellwerk serve` (see `redirect.barrier`): this worker's slot.
+        self.barrier: RoutingBarrier | None = None
+        self.barrier_slot = 0
         self.database = database
         self.table = RoutingTable()
         self.salts = SaltKeeper(
@@ -209,6 +213,9 @@ class DataPlane:
         ]
         if self.heartbeat is not None:
             self._tasks.append(asyncio.create_task(self._every(HEARTBEAT_SECONDS, self._beat)))
+        if self.barrier is not None:
+            self._report()
+            self._tasks.append(asyncio.create_task(self._every(POLL_SECONDS, self._asked)))
 
     async def _beat(self) -> None:
         if self.heartbeat is not None:
@@ -216,6 +223,17 @@ class DataPlane:
 
     async def _routes(self) -> None:
         await self.table.refresh(self.database)
+        self._report()
+
+    async def _asked(self) -> None:
+        """Load at once the routing version the API waits for (`redirect.barrier`)."""
+        assert self.barrier is not None
+        if self.barrier.wanted > (self.table.version or 0):
+            await self._routes()
+
+    def _report(self) -> None:
+        if self.barrier is not None and self.table.version is not None:
+            self.barrier.serving(self.barrier_slot, self.table.version)
 
     async def _salts(self) -> None:
         await self.salts.refresh(self.database)

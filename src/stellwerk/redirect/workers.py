@@ -36,7 +36,9 @@ from stellwerk.exceptions import StellwerkError
 from stellwerk.keyfile import load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
 from stellwerk.kit.logs import flush_logs
+from stellwerk.kit.ports import PortInUse
 from stellwerk.kit.process import cpu_count, die_with_parent, set_process_name
+from stellwerk.redirect.barrier import RoutingBarrier
 from stellwerk.redirect.dataplane import (
     GRACE_SECONDS,
     DataPlane,
@@ -79,6 +81,8 @@ class DataPlaneWorkers:
         self._writer_stop: Event | None = None
         self._writer_started = 0.0
         self.url = ""
+        # Created before any fork: the workers and the API (forked later) share it.
+        self.barrier = RoutingBarrier(self.count)
 
     def start(self) -> str:
         """Bind, start the writer and the workers; the data plane's URL."""
@@ -88,13 +92,16 @@ class DataPlaneWorkers:
         load_or_create_master_key(
             self.settings.data_dir, configured.get_secret_value() if configured else None
         )
-        self.sock = bind_socket(self.host, self.port)
+        try:
+            self.sock = bind_socket(self.host, self.port)
+        except OSError as error:
+            raise PortInUse(self.host, self.port, "STELLWERK_REDIRECT_PORT", error) from None
         bound_port = self.sock.getsockname()[1]
         display = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         display = f"[{display}]" if ":" in display else display
         self.url = f"http://{display}:{bound_port}"
         self._start_writer()
-        self.processes = [self._start_worker() for _ in range(self.count)]
+        self.processes = [self._start_worker(slot) for slot in range(self.count)]
         return self.url
 
     def _start_writer(self) -> None:
@@ -124,13 +131,14 @@ class DataPlaneWorkers:
         log.warning("the hit writer exited (%s); starting another", writer.exitcode)
         self._start_writer()
 
-    def _start_worker(self) -> BaseProcess:
-        # Forked, not spawned: the children inherit the listening socket and the imported code.
+    def _start_worker(self, slot: int) -> BaseProcess:
+        # Forked, not spawned: the children inherit the listening socket, the imported code and
+        # the barrier's shared memory.
         context = multiprocessing.get_context("fork")
         reader, writer = context.Pipe(duplex=False)
         process = context.Process(
             target=run_worker,
-            args=(self.settings, self.sock, os.getpid(), writer),
+            args=(self.settings, self.sock, os.getpid(), writer, self.barrier, slot),
             name="stellwerk-redirect-worker",
         )
         process.start()
@@ -183,7 +191,7 @@ class DataPlaneWorkers:
                 "redirect worker %s exited (%s); starting another", process.pid, process.exitcode
             )
             self._forget(process)
-            self.processes[index] = self._start_worker()
+            self.processes[index] = self._start_worker(index)
 
     def signal_workers(self) -> None:
         """Ask every worker to stop (gracefully); `stop()` waits for them."""
@@ -250,7 +258,12 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
 
 
 def run_worker(
-    settings: Settings, sock: socket.socket, parent: int, report: Connection | None = None
+    settings: Settings,
+    sock: socket.socket,
+    parent: int,
+    report: Connection | None = None,
+    barrier: RoutingBarrier | None = None,
+    slot: int = 0,
 ) -> None:
     """One worker process: its own event loop, routing table and spool hand-off."""
     # Until the loop takes over: SIGINT and SIGTERM simply end a worker that is still starting
@@ -263,7 +276,7 @@ def run_worker(
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(_serve(settings, sock, report))
+        loop.run_until_complete(_serve(settings, sock, report, barrier, slot))
     except Exception as error:
         log.exception("redirect worker failed")
         _report(report, "failed", one_line(error))
@@ -285,8 +298,15 @@ def _report(report: Connection | None, state: str, detail: str) -> None:
             report.send((state, detail))
 
 
-async def _serve(settings: Settings, sock: socket.socket, report: Connection | None) -> None:
+async def _serve(
+    settings: Settings,
+    sock: socket.socket,
+    report: Connection | None,
+    barrier: RoutingBarrier | None,
+    slot: int,
+) -> None:
     plane = DataPlane.from_settings(settings, spool=True)
+    plane.barrier, plane.barrier_slot = barrier, slot
     await plane.start()
     plane.freeze_heap()
     server = Http1Server(plane.respond)

@@ -45,6 +45,7 @@ from stellwerk.server.compute import (
     catalog_cache,
     check_api_url,
     connected,
+    current_endpoint,
     endpoint_for,
     secret_box,
 )
@@ -182,7 +183,7 @@ class ProviderService:
                 provider=provider.type,
                 title=registry.entry(provider.type).title,
                 label=provider.name,
-                url=provider.endpoint,
+                url=current_endpoint(provider, settings),
             )
             report.fail(
                 "The stored API key cannot be decrypted with this installation's key",
@@ -190,7 +191,10 @@ class ProviderService:
             )
             return report.settle()
         return await check_kit.check_compute(
-            provider.type, token=token, base_url=provider.endpoint, label=provider.name
+            provider.type,
+            token=token,
+            base_url=current_endpoint(provider, settings),
+            label=provider.name,
         )
 
     async def check_all(
@@ -376,7 +380,7 @@ class ProviderService:
             await self._verify(
                 provider.type,
                 key or secret_box(settings).decrypt(provider.api_key_encrypted),
-                endpoint,
+                endpoint if configuration is not None else current_endpoint(provider, settings),
                 settings,
             )
             if key is not None:
@@ -1228,6 +1232,59 @@ provider_service = ProviderService()
 catalog_service = CatalogService()
 plan_service = PlanService()
 instance_service = InstanceService()
+
+# --- sandbox mode: ready to order from the first start -----------------------------------------
+
+SANDBOX_PLANS = 3  # the cheapest sizes of each sandbox provider, offered as plans
+SANDBOX_MARKUP = Decimal("0.25")  # on top of the provider's price
+
+
+async def ensure_sandbox_providers(
+    session: AsyncSession, settings: Settings, sandboxes: dict[str, str]
+) -> list[ServiceProvider]:
+    """In sandbox mode on an installation without any provider: one provider per compute
+    provider with a sandbox (its `sandbox-` key), each with its cheapest sizes as plans at the
+    provider's price plus 25 %; the ones created. Nothing when a provider exists (an operator's,
+    or these after a restart), and nothing outside sandbox mode."""
+    if not settings.sandbox_enabled or await ProviderRepository(session).list():
+        return []
+    created = []
+    for provider_type in registry.compute_types():
+        entry = registry.entry(provider_type)
+        if entry.sandbox is None or provider_type not in sandboxes:
+            continue
+        provider = await provider_service.create(
+            session,
+            Actor.system(),
+            settings=settings,
+            sandboxes=sandboxes,
+            name=f"{entry.title} sandbox",
+            type=provider_type,
+            api_key=connect.SANDBOX_SECRET,  # any `sandbox-` key is accepted
+            configuration={},
+        )
+        sizes = await catalog_service.of(provider, settings=settings, kind="plans")
+        cheapest = sorted(
+            (size for size in sizes if size.get("available", True)),
+            key=lambda size: (size["price_monthly"], size["id"]),
+        )[:SANDBOX_PLANS]
+        for size in cheapest:
+            base = money(size["price_monthly"])
+            await plan_service.create(
+                session,
+                Actor.system(),
+                settings=settings,
+                provider_id=provider.id,
+                provider_plan_id=size["id"],
+                base_price=base,
+                markup_price=money(base * SANDBOX_MARKUP),
+                specifications=None,
+                active=True,
+            )
+        created.append(provider)
+    return created
+
+
 # The nouns, as the other packages name their singletons.
 provider = provider_service
 catalog = catalog_service

@@ -177,6 +177,7 @@ async def create_project(
             name=values["name"],
             domain=values["domain"],
             plugins=[values["plugins"]],
+            known_plugins=runtime.settings.project_plugin_list,
             server_uuid=values["server_uuid"] or None,
             register_domain=register_domain,
             dns_provider=values["dns_provider"] or None,
