@@ -175,16 +175,19 @@ class DataPlaneWorkers:
         return [p.sentinel for p in self.processes] + writer
 
     def replace_dead(self) -> None:
-        """Start a worker in place of each that died while serving. One that died before it was
-        ready could not start (settings, database): raise `StartFailed` with its reason. The hit
-        writer likewise."""
+        """Start a worker in place of each that died while serving or was killed. One that ended
+        by itself before it was ready could not start (settings, database): raise `StartFailed`
+        with its reason. The hit writer likewise."""
         self._replace_dead_writer()
         for index, process in enumerate(self.processes):
             ready, reason = self._start_report(process)
             if process.is_alive():
                 continue
             process.join(0)
-            if not ready:
+            # Ended by itself before it was ready: it could not start, and would only fail
+            # again. Killed by a signal (the OOM killer, an operator): started again.
+            killed = process.exitcode is not None and process.exitcode < 0
+            if not ready and (reason or not killed):
                 reason = reason or f"exit code {process.exitcode}"
                 raise StartFailed(f"A redirect data plane worker could not start: {reason}")
             log.warning(
