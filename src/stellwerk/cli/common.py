@@ -1,24 +1,26 @@
-"""What every command shares: settings with flag overrides, a database session, output."""
+"""What every command shares: output, suggestions, and for the commands that work on the
+database without the server (`serve`, `migrate`, `admin create`, ...), settings with flag
+overrides and a database session."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import orjson
 import typer
 from rich.console import Console
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk import migrate
-from stellwerk.config import Settings
-from stellwerk.exceptions import StellwerkError
-from stellwerk.operation import engine
-from stellwerk.runtime import Runtime
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from stellwerk.config import Settings
+    from stellwerk.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -27,11 +29,17 @@ out = Console()
 
 
 def load_settings(**overrides: Any) -> Settings:
+    from stellwerk.config import Settings
+
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    from stellwerk import migrate
+    from stellwerk.operation import engine
+    from stellwerk.runtime import Runtime
+
     runtime = Runtime.from_settings(settings)
     engine.configure(settings)
     try:
@@ -44,6 +52,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 def run_in_session(settings: Settings, work: Callable[[Runtime, AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction; a `StellwerkError` becomes a clear message and exit 1."""
+    from stellwerk.exceptions import StellwerkError
 
     async def main() -> T:
         async with open_runtime(settings) as runtime, runtime.database.session() as session:
@@ -64,13 +73,47 @@ def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def help_in_words() -> None:
+    """Help names what a value is (`--scope SCOPE`), never its Python type (`<str>`): an option
+    shows its metavar (or its name in capitals), a flag or an argument nothing beside its name.
+    Typer has no setting for this, so its one hook for the type column is replaced."""
+    from typer.core import TyperArgument, TyperOption
+
+    def option_word(self: TyperOption, ctx: object) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return self.metavar or (self.name or "value").upper()
+
+    def argument_word(self: TyperArgument, ctx: object) -> str | None:
+        return None
+
+    TyperOption.display_type_rich = option_word  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument_word  # type: ignore[method-assign,assignment]
+
+
+def suggest(value: str, choices: Iterable[str]) -> str:
+    """`did you mean` with the closest valid choices, else all of them."""
+    options = sorted(set(choices))
+    close = difflib.get_close_matches(value, options, n=3, cutoff=0.5)
+    if close:
+        return f"did you mean {' or '.join(close)}?"
+    return f"choose from {', '.join(options)}"
+
+
+def check_choice(option: str, value: str, choices: Iterable[str]) -> None:
+    """Refuse a value outside `choices`, naming the closest valid ones."""
+    options = set(choices)
+    if value not in options:
+        fail(f"{option}: unknown value {value!r}; {suggest(value, options)}")
+
+
 DataDirOption = typer.Option(
     None,
     "--data-dir",
     help="Directory for the SQLite database and state.",
     envvar="STELLWERK_DATA_DIR",
 )
-JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table (errors too).")
 
 
 def data_dir_override(data_dir: Path | None) -> dict[str, Any]:

@@ -52,7 +52,8 @@ def admin_create(
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Create a user (an admin by default). Without --password-stdin, asks for the password."""
+    """Create a user (an admin by default). Without --password-stdin, asks for the password.
+    Works on the database directly; needs no running server (for the first admin)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:

@@ -70,7 +70,8 @@ def serve(
     ),
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Run only the redirect data plane with N worker processes (stop with Ctrl+C)."""
+    """Run only the redirect data plane with N worker processes (stop with Ctrl+C). Works on
+    the database directly; needs no running server."""
     from stellwerk.redirect.workers import serve_workers, worker_count
 
     settings = load_settings(**data_dir_override(data_dir))

@@ -43,7 +43,8 @@ def sandbox_command(
     data_dir: Path | None = DataDirOption,
     as_json: bool = typer.Option(False, "--json", help="Print the base URLs as JSON."),
 ) -> None:
-    """Run all provider sandboxes on loopback until interrupted (Ctrl-C)."""
+    """Run all provider sandboxes on loopback until interrupted (Ctrl-C). Needs no running
+    server."""
     settings = load_settings(sandbox_port=port, **data_dir_override(data_dir))
 
     async def main() -> None:
