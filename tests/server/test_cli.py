@@ -1,9 +1,11 @@
-"""`stellwerk servers` and `stellwerk secrets rotate`, run against the test database."""
+"""`stellwerk servers` against the running test app, and `servers import` and `secrets rotate`
+against the test database."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ from typer.testing import CliRunner
 from stellwerk.cli.main import app as cli
 from stellwerk.runtime import Runtime
 from stellwerk.server.compute import secret_box
+from tests.clirun import cli_for
 from tests.factories import admin_headers, bearer, create_user, jwt_for
 from tests.provider.compute.conftest import TOKEN, Sandbox
 from tests.server.factories import create_provider, create_running
@@ -38,7 +41,11 @@ async def _cli(runtime: Runtime, *args: str) -> Any:
 
 
 async def test_list_import_action_create(
-    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
+    app: object,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    sandboxes: dict[str, Sandbox],
+    tmp_path: Path,
 ) -> None:
     sandbox = sandboxes["hetzner"]
     provider = await create_provider(client, await admin_headers(runtime), sandbox)
@@ -46,7 +53,9 @@ async def test_list_import_action_create(
     user = bearer(jwt_for(runtime, owner))
     detail = await create_running(client, user, provider)
 
-    listed = await _cli(runtime, "servers", "list", "--user", owner.username, "--json")
+    servers = ("read:servers", "write:servers")
+    async with cli_for(app, tmp_path, owner, servers) as cli:  # type: ignore[arg-type]
+        listed = await cli.json("servers", "list")
     assert [i["id"] for i in listed] == [detail["id"]]
 
     async with httpx.AsyncClient(base_url=sandbox.root) as http:
@@ -80,32 +89,29 @@ async def test_list_import_action_create(
     assert again == []
     assert (await client.get("/api/vps", headers=user)).json()["total"] == 2
 
-    acted = await _cli(
-        runtime, "servers", "action", detail["id"], "reboot", "--user", owner.username, "--json"
-    )
-    assert acted["message"] == "Action reboot initiated successfully"
-
-    created = await _cli(
-        runtime,
-        "servers",
-        "create",
-        "--provider",
-        provider["id"],
-        "--label",
-        "from-the-cli",
-        "--type",
-        "cx23",
-        "--region",
-        "nbg1",
-        "--image",
-        "ubuntu-24.04",
-        "--user",
-        owner.username,
-        "--json",
-    )
-    assert created["label"] == "from-the-cli"
-    assert created["status"] == "running"
-    assert created["ip_address"]
+    async with cli_for(app, tmp_path, owner, servers) as cli:  # type: ignore[arg-type]
+        acted = await cli.json("servers", "action", detail["id"], "reboot")
+        assert acted["message"] == "Action reboot initiated successfully"
+        created = await cli.json(
+            "servers",
+            "create",
+            "--provider",
+            provider["id"],
+            "--label",
+            "from-the-cli",
+            "--type",
+            "cx23",
+            "--region",
+            "nbg1",
+            "--image",
+            "ubuntu-24.04",
+        )
+        assert created["label"] == "from-the-cli"
+        assert created["status"] == "running"
+        assert created["ip_address"]
+        unknown = await cli("servers", "action", detail["id"], "rebot")
+        assert unknown.exit_code == 1
+        assert "did you mean reboot" in unknown.output
 
 
 async def test_secrets_rotate(

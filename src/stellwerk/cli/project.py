@@ -3,87 +3,77 @@ archive."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk.audit.actor import Actor
-from stellwerk.cli.common import (
-    DataDirOption,
-    JsonOption,
-    console,
-    data_dir_override,
-    fail,
-    load_settings,
-    open_runtime,
-    out,
-    print_json,
-    run_in_session,
-)
+from stellwerk.cli.client import Api
+from stellwerk.cli.common import JsonOption, check_choice, console, out, print_json
 from stellwerk.cli.progress import follow_operation
-from stellwerk.config import Settings
-from stellwerk.identity.principal import Principal
-from stellwerk.kit.pagination import PageParams
-from stellwerk.project.router import project_read
-from stellwerk.project.schemas import ProjectRead
-from stellwerk.project.service import project_service
-from stellwerk.runtime import Runtime
 
 projects_app = typer.Typer(
     help="Projects: create, list, show, retry, suspend, resume, archive.", no_args_is_help=True
 )
 FollowOption = typer.Option(True, "--follow/--no-follow", help="Wait and show progress.")
+RefArgument = typer.Argument(..., metavar="PROJECT", help="Project id or name.")
+STATES = ("draft", "provisioning", "active", "error", "suspended", "archived")
+DNS_PROVIDERS = ("inwx", "powerdns", "hetzner")
+FOLLOW_SECONDS = 3600.0
 
 
-async def _read(runtime: Runtime, project_id: int) -> ProjectRead:
-    async with runtime.database.session() as session:
-        project = await project_service.get(session, Principal.system(), project_id)
-        operations = await project_service.operations(session, [project])
-        return project_read(project, operations.get(project.operation_id))
-
-
-def _finish(project: ProjectRead, as_json: bool) -> None:
+def _finish(api: Api, project: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print_json(project.model_dump(mode="json"))
-    if project.state == "active":
+        print_json(project)
+    name, state, error = project["name"], project["state"], project.get("error")
+    if state == "active":
         if not as_json:
-            console.print(f"[green]{project.name} is live:[/green] {project.live_url}")
+            console.print(f"[green]{name} is live:[/green] {project['live_url']}")
         return
-    if project.state == "error" and project.error is not None:
-        fail(f"{project.name} failed at step {project.error.step}: {project.error.message}")
-    if project.state in ("draft", "provisioning"):
-        fail(
-            f"{project.name} is still {project.state}: is `stellwerk serve` running on this "
-            "data directory?"
-        )
+    if state == "error" and error is not None:
+        api.fail(f"{name} failed at step {error['step']}: {error['message']}")
+    if state in ("draft", "provisioning"):
+        api.fail(f"{name} is still {state}: are the server's workers running?")
     if not as_json:
-        console.print(f"{project.name}: {project.state}")
+        console.print(f"{name}: {state}")
 
 
-def _follow(settings: Settings, project_id: int, operation_id: uuid.UUID, as_json: bool) -> None:
-    async def main() -> ProjectRead:
-        async with open_runtime(settings) as runtime:
-            await follow_operation(
-                runtime,
-                operation_id,
-                timeout=settings.project_deploy_timeout_seconds + 600,
-                quiet=as_json,
-            )
-            return await _read(runtime, project_id)
+def _follow(api: Api, project: dict[str, Any], as_json: bool) -> None:
+    operation = project.get("operation")
+    if operation is not None:
+        follow_operation(api, operation["id"], timeout=FOLLOW_SECONDS, quiet=as_json)
+    _finish(api, api.get(f"/api/projects/{project['id']}"), as_json)
 
-    _finish(asyncio.run(main()), as_json)
+
+def _find(api: Api, ref: str) -> dict[str, Any]:
+    """A project by id, or by name among the ones the caller sees."""
+    if ref.isdigit():
+        found: dict[str, Any] = api.get(f"/api/projects/{ref}")
+        return found
+    page = 1
+    while page <= 100:
+        listed = api.get("/api/projects", params={"page": page, "per_page": 100})
+        for project in listed["items"]:
+            if project["name"] == ref:
+                return dict(project)
+        if page >= listed["pages"]:
+            break
+        page += 1
+    raise api.failure(f"No project named {ref}", code="not_found")
 
 
 @projects_app.command("create")
 def projects_create(
-    name: str = typer.Argument(..., help="Project name (lower-case letters, digits, -)."),
-    domain: str = typer.Option(..., "--domain", help="The project's domain."),
-    plugins: str = typer.Option("", "--plugins", help="Comma-separated plugins (core,crm)."),
-    server_uuid: str | None = typer.Option(None, "--server-uuid", help="A Coolify server."),
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="Project name (lower-case letters, digits, -)."
+    ),
+    domain: str = typer.Option(..., "--domain", metavar="DOMAIN", help="The project's domain."),
+    plugins: str = typer.Option(
+        "", "--plugins", metavar="PLUGINS", help="Comma-separated plugins (core,crm)."
+    ),
+    server_uuid: str | None = typer.Option(
+        None, "--server-uuid", metavar="SERVER", help="A Coolify server's uuid."
+    ),
     register_domain: bool = typer.Option(
         True,
         "--register-domain/--no-register-domain",
@@ -93,170 +83,125 @@ def projects_create(
         False, "--create-server", help="Create a Hetzner server through Coolify first."
     ),
     dns_provider: str | None = typer.Option(
-        None, "--dns-provider", help="inwx, powerdns or hetzner (default: the zone's)."
+        None,
+        "--dns-provider",
+        metavar="PROVIDER",
+        help="inwx, powerdns or hetzner (default: the zone's).",
     ),
     follow: bool = FollowOption,
-    data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a project and provision it; ends with the live URL or the failing step."""
-    settings = load_settings(**data_dir_override(data_dir))
-
-    async def work(runtime: Runtime, session: AsyncSession) -> tuple[int, uuid.UUID]:
-        project, operation = await project_service.create(
-            session,
-            Actor.cli(),
-            Principal.system(),
-            name=name,
-            domain=domain,
-            plugins=plugins.split(","),
-            server_uuid=server_uuid,
-            register_domain=register_domain,
-            create_server=create_server,
-            dns_provider=dns_provider,
-        )
-        return project.id, operation.id
-
-    project_id, operation_id = run_in_session(settings, work)
-    if not as_json:
-        console.print(f"Project {name} (id {project_id}): provisioning, operation {operation_id}")
-    if follow:
-        _follow(settings, project_id, operation_id, as_json)
-    elif as_json:
-        print_json({"id": project_id, "operation_id": str(operation_id)})
+    if dns_provider is not None:
+        check_choice("--dns-provider", dns_provider, DNS_PROVIDERS)
+    body = {
+        "name": name,
+        "domain": domain,
+        "plugins": [p for p in plugins.split(",") if p.strip()],
+        "server_uuid": server_uuid,
+        "register_domain": register_domain,
+        "create_server": create_server,
+        "dns_provider": dns_provider,
+    }
+    with Api(as_json=as_json) as api:
+        project = api.post("/api/projects", json=body)
+        operation = project.get("operation") or {}
+        if not as_json:
+            console.print(
+                f"Project {name} (id {project['id']}): provisioning, "
+                f"operation {operation.get('id', '-')}"
+            )
+        if follow:
+            _follow(api, project, as_json)
+        elif as_json:
+            print_json(project)
 
 
 @projects_app.command("list")
 def projects_list(
-    state: str | None = typer.Option(None, "--state", help="Only projects in this state."),
-    limit: int = typer.Option(100, "--limit", min=1, max=200),
-    data_dir: Path | None = DataDirOption,
+    state: str | None = typer.Option(
+        None, "--state", metavar="STATE", help=f"Only projects in this state: {', '.join(STATES)}."
+    ),
+    limit: int = typer.Option(100, "--limit", metavar="N", min=1, max=200),
     as_json: bool = JsonOption,
 ) -> None:
     """List projects, newest first."""
-
-    async def work(runtime: Runtime, session: AsyncSession) -> list[ProjectRead]:
-        rows, _ = await project_service.list(
-            session, Principal.system(), params=PageParams(page=1, per_page=limit), state=state
-        )
-        operations = await project_service.operations(session, rows)
-        return [project_read(p, operations.get(p.operation_id)) for p in rows]
-
-    projects = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    if state is not None:
+        check_choice("--state", state, STATES)
+    with Api(as_json=as_json) as api:
+        projects = api.get("/api/projects", params={"state": state, "per_page": limit})["items"]
     if as_json:
-        print_json([p.model_dump(mode="json") for p in projects])
+        print_json(projects)
         return
     table = Table("id", "name", "domain", "state", "live url / error")
     for p in projects:
-        detail = p.live_url or (f"{p.error.step}: {p.error.message}" if p.error else "")
-        table.add_row(str(p.id), p.name, p.domain, p.state, detail or "")
+        error = p.get("error")
+        detail = p.get("live_url") or (f"{error['step']}: {error['message']}" if error else "")
+        table.add_row(str(p["id"]), p["name"], p["domain"], p["state"], detail or "")
     out.print(table)
 
 
-def _one(ref: str, data_dir: Path | None) -> tuple[Settings, ProjectRead]:
-    settings = load_settings(**data_dir_override(data_dir))
-
-    async def work(runtime: Runtime, session: AsyncSession) -> ProjectRead:
-        project = await project_service.find(session, Principal.system(), ref)
-        operations = await project_service.operations(session, [project])
-        return project_read(project, operations.get(project.operation_id))
-
-    return settings, run_in_session(settings, work)
-
-
 @projects_app.command("show")
-def projects_show(
-    ref: str = typer.Argument(..., help="Project id or name."),
-    data_dir: Path | None = DataDirOption,
-    as_json: bool = JsonOption,
-) -> None:
+def projects_show(ref: str = RefArgument, as_json: bool = JsonOption) -> None:
     """State, DNS records, Coolify uuids, live URL and the operation's progress."""
-    _, project = _one(ref, data_dir)
+    with Api(as_json=as_json) as api:
+        project = _find(api, ref)
     if as_json:
-        print_json(project.model_dump(mode="json"))
+        print_json(project)
         return
-    out.print(f"[bold]{project.name}[/bold] ({project.domain}): {project.state}")
-    if project.live_url:
-        out.print(f"  live url       {project.live_url}")
-    if project.error:
-        out.print(f"  [red]failed at[/red]      {project.error.step}: {project.error.message}")
-    out.print(f"  plugins        {','.join(project.plugins) or '-'}")
-    out.print(f"  server         {project.server_uuid or '-'} ({project.server_ip or '-'})")
-    out.print(f"  coolify        project {project.coolify_project_uuid or '-'}")
-    out.print(f"                 app {project.coolify_app_uuid or '-'}")
-    for record in project.dns_records:
+    out.print(f"[bold]{project['name']}[/bold] ({project['domain']}): {project['state']}")
+    if project.get("live_url"):
+        out.print(f"  live url       {project['live_url']}")
+    if project.get("error"):
+        error = project["error"]
+        out.print(f"  [red]failed at[/red]      {error['step']}: {error['message']}")
+    out.print(f"  plugins        {','.join(project['plugins']) or '-'}")
+    out.print(f"  server         {project['server_uuid'] or '-'} ({project['server_ip'] or '-'})")
+    out.print(f"  coolify        project {project['coolify_project_uuid'] or '-'}")
+    out.print(f"                 app {project['coolify_app_uuid'] or '-'}")
+    for record in project["dns_records"]:
         out.print(f"  dns            {record['name']} {record['type']} {record['content']}")
-    if project.operation:
-        op = project.operation
-        out.print(f"  operation      {op.id} {op.status} {op.progress}% - {op.message}")
+    if project.get("operation"):
+        op = project["operation"]
+        out.print(f"  operation      {op['id']} {op['status']} {op['progress']}% - {op['message']}")
 
 
-def _change(ref: str, data_dir: Path | None, action: str, as_json: bool) -> None:
-    settings = load_settings(**data_dir_override(data_dir))
-
-    async def work(runtime: Runtime, session: AsyncSession) -> tuple[ProjectRead, uuid.UUID | None]:
-        project = await project_service.find(session, Principal.system(), ref)
-        operation_id = None
+def _change(ref: str, action: str, as_json: bool) -> None:
+    with Api(as_json=as_json) as api:
+        project = api.post(f"/api/projects/{_find(api, ref)['id']}/{action}")
         if action == "retry":
-            operation_id = (await project_service.retry(session, Actor.cli(), project)).id
-        elif action == "suspend":
-            await project_service.suspend(session, runtime.settings, Actor.cli(), project)
-        elif action == "resume":
-            await project_service.resume(session, runtime.settings, Actor.cli(), project)
-        else:
-            await project_service.archive(session, runtime.settings, Actor.cli(), project)
-        operations = await project_service.operations(session, [project])
-        return project_read(project, operations.get(project.operation_id)), operation_id
-
-    project, operation_id = run_in_session(settings, work)
-    if operation_id is not None:
-        if not as_json:
-            console.print(
-                f"Retrying {project.name} from step {project.error.step if project.error else '-'}"
-            )
-        _follow(settings, project.id, operation_id, as_json)
-        return
+            if not as_json:
+                error = project.get("error")
+                console.print(
+                    f"Retrying {project['name']} from step {error['step'] if error else '-'}"
+                )
+            _follow(api, project, as_json)
+            return
     if as_json:
-        print_json(project.model_dump(mode="json"))
+        print_json(project)
     else:
-        console.print(f"{project.name}: {project.state}")
+        console.print(f"{project['name']}: {project['state']}")
 
 
 @projects_app.command("retry")
-def projects_retry(
-    ref: str = typer.Argument(..., help="Project id or name."),
-    data_dir: Path | None = DataDirOption,
-    as_json: bool = JsonOption,
-) -> None:
+def projects_retry(ref: str = RefArgument, as_json: bool = JsonOption) -> None:
     """Provision a failed project again from the failed step."""
-    _change(ref, data_dir, "retry", as_json)
+    _change(ref, "retry", as_json)
 
 
 @projects_app.command("suspend")
-def projects_suspend(
-    ref: str = typer.Argument(..., help="Project id or name."),
-    data_dir: Path | None = DataDirOption,
-    as_json: bool = JsonOption,
-) -> None:
+def projects_suspend(ref: str = RefArgument, as_json: bool = JsonOption) -> None:
     """Stop the project's application."""
-    _change(ref, data_dir, "suspend", as_json)
+    _change(ref, "suspend", as_json)
 
 
 @projects_app.command("resume")
-def projects_resume(
-    ref: str = typer.Argument(..., help="Project id or name."),
-    data_dir: Path | None = DataDirOption,
-    as_json: bool = JsonOption,
-) -> None:
+def projects_resume(ref: str = RefArgument, as_json: bool = JsonOption) -> None:
     """Start a suspended project's application again."""
-    _change(ref, data_dir, "resume", as_json)
+    _change(ref, "resume", as_json)
 
 
 @projects_app.command("archive")
-def projects_archive(
-    ref: str = typer.Argument(..., help="Project id or name."),
-    data_dir: Path | None = DataDirOption,
-    as_json: bool = JsonOption,
-) -> None:
+def projects_archive(ref: str = RefArgument, as_json: bool = JsonOption) -> None:
     """Remove the application, Coolify project and DNS records; keep the domain."""
-    _change(ref, data_dir, "archive", as_json)
+    _change(ref, "archive", as_json)
