@@ -43,6 +43,11 @@ NEEDS_SERVER: dict[str, list[str]] = {
     "projects resume": ["1"],
     "projects archive": ["1"],
     "servers list": [],
+    "domains check": ["demo-shop.de"],
+    "domains list": [],
+    "domains register": ["demo-shop.de"],
+    "domains transfer": ["demo-shop.de", "--auth-code", "secret-code"],
+    "domains show": ["demo-shop.de"],
     "servers create": ["--label", "web-1", "--type", "cx23"],
     "servers action": [OP, "reboot"],
     "modules list": [],
@@ -69,10 +74,6 @@ NO_SERVER = {
 # Commands that still open the database themselves (to be moved onto the API).
 ON_THE_DATABASE = {
     "apikey rotate",
-    "domains check",
-    "domains list",
-    "domains register",
-    "domains transfer",
     "license create",
     "license customer-create",
     "license customers",
