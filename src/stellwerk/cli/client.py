@@ -12,9 +12,11 @@ import json
 import os
 import sys
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import httpx
 import typer
@@ -181,11 +183,45 @@ class Api:
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """Like `request`, but raising `CliError` for the caller to handle."""
-        params = kwargs.pop("params", None)
-        if params is not None:
-            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
         try:
-            response = self.http.request(method, path, **kwargs)
+            return response.json()
+        except ValueError as error:
+            raise CliError(
+                f"{self.creds.url} answered {method} {path} with something other than JSON: "
+                "is STELLWERK_URL the Stellwerk API?",
+                code="not_stellwerk",
+            ) from error
+
+    def content(self, method: str, path: str, **kwargs: Any) -> bytes:
+        """The body of a non-JSON answer (a QR code); a failure ends the command."""
+        try:
+            return self._send(method, path, **kwargs).content
+        except CliError as error:
+            report(error, as_json=self.as_json)
+
+    def download(self, path: str, output: IO[bytes], **kwargs: Any) -> None:
+        """Stream a download (a CSV export) into `output`; a failure ends the command."""
+        try:
+            with self._connected():
+                params = kwargs.pop("params", None) or {}
+                kwargs["params"] = {k: v for k, v in params.items() if v is not None}
+                with self.http.stream("GET", path, **kwargs) as response:
+                    if response.status_code >= 400:
+                        response.read()
+                        self._check(response, None)
+                    for chunk in response.iter_bytes():
+                        output.write(chunk)
+        except CliError as error:
+            report(error, as_json=self.as_json)
+
+    @contextmanager
+    def _connected(self) -> Iterator[None]:
+        """Connection failures as one line each."""
+        try:
+            yield
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
             raise CliError(
                 f"Stellwerk is not reachable at {self.creds.url}: start it with "
@@ -195,7 +231,7 @@ class Api:
             ) from error
         except httpx.TimeoutException as error:
             raise CliError(
-                f"Stellwerk at {self.creds.url} did not answer {method} {path} in time",
+                f"Stellwerk at {self.creds.url} did not answer in time",
                 code="timeout",
                 exit_code=UNREACHABLE,
             ) from error
@@ -205,6 +241,17 @@ class Api:
                 code="unreachable",
                 exit_code=UNREACHABLE,
             ) from error
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        params = kwargs.pop("params", None)
+        if params is not None:
+            kwargs["params"] = {k: v for k, v in params.items() if v is not None}
+        with self._connected():
+            response = self.http.request(method, path, **kwargs)
+        self._check(response, kwargs.get("json"))
+        return response
+
+    def _check(self, response: httpx.Response, sent: Any) -> None:
         if response.status_code == 401:
             _, text, _ = _message(response)
             hint = (
@@ -216,23 +263,13 @@ class Api:
             raise CliError(f"{what}: {hint}", code="unauthorized")
         if response.status_code >= 400:
             code, text, extra = _message(response)
-            close = _suggestion(extra, kwargs.get("json"))
+            close = _suggestion(extra, sent)
             raise CliError(
                 f"{text}; {close}" if close else text,
                 code=code,
                 status=response.status_code,
                 **extra,
             )
-        if response.status_code == 204 or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as error:
-            raise CliError(
-                f"{self.creds.url} answered {method} {path} with something other than JSON: "
-                "is STELLWERK_URL the Stellwerk API?",
-                code="not_stellwerk",
-            ) from error
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
