@@ -71,10 +71,11 @@ _tokens: dict[tuple[str, str], str] = {}
 
 
 def cli_token(env: Mapping[str, str]) -> str | None:
-    """An API token of the first-start admin of the server at `STELLWERK_URL` (None while it is
-    not running); one per server and data directory."""
+    """An API token of the first-start admin (`STELLWERK_ADMIN_USERNAME`) of the server at
+    `STELLWERK_URL` (None while it is not running); one per server and data directory."""
     url = env.get("STELLWERK_URL")
-    if not url or env.get("STELLWERK_ADMIN_USERNAME") != ADMIN_USERNAME:
+    username, password = env.get("STELLWERK_ADMIN_USERNAME"), env.get("STELLWERK_ADMIN_PASSWORD")
+    if not url or not username or not password:
         return None
     key = (url, env.get("STELLWERK_DATABASE_URL") or env.get("STELLWERK_DATA_DIR", ""))
     if key in _tokens:
@@ -82,7 +83,7 @@ def cli_token(env: Mapping[str, str]) -> str | None:
     try:
         login = httpx.post(
             f"{url}/api/auth/login",
-            json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD},
+            json={"username": username, "password": password},
             timeout=10,
         )
     except httpx.HTTPError:

@@ -48,6 +48,10 @@ NEEDS_SERVER: dict[str, list[str]] = {
     "domains register": ["demo-shop.de"],
     "domains transfer": ["demo-shop.de", "--auth-code", "secret-code"],
     "domains show": ["demo-shop.de"],
+    "token create": ["--scope", "admin"],
+    "token list": [],
+    "token revoke": ["1"],
+    "apikey rotate": [],
     "license customer-create": ["--name", "ACME"],
     "license customers": [],
     "license create": ["--customer-id", "1"],
@@ -93,14 +97,10 @@ NO_SERVER = {
 }
 # Commands that still open the database themselves (to be moved onto the API).
 ON_THE_DATABASE = {
-    "apikey rotate",
     "providers check",
     "reconcile",
     "secrets rotate",
     "servers import",
-    "token create",
-    "token list",
-    "token revoke",
 }
 
 
