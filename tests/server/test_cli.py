@@ -1,20 +1,17 @@
-"""`stellwerk servers` against the running test app, and `servers import` and `secrets rotate`
-against the test database."""
+"""`stellwerk servers` and `stellwerk secrets rotate` against the test app on a loopback
+port."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from fastapi import FastAPI
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from stellwerk.cli.main import app as cli
 from stellwerk.runtime import Runtime
 from stellwerk.server.compute import secret_box
 from tests.clirun import cli_for
@@ -22,26 +19,15 @@ from tests.factories import admin_headers, bearer, create_user, jwt_for
 from tests.provider.compute.conftest import TOKEN, Sandbox
 from tests.server.factories import create_provider, create_running
 
-runner = CliRunner()
 
-
-async def _cli(runtime: Runtime, *args: str) -> Any:
-    settings = runtime.settings
-    env = {
-        "STELLWERK_DATA_DIR": str(settings.data_dir),
-        "STELLWERK_SECRET_KEY": settings.secret_key.get_secret_value()
-        if settings.secret_key
-        else "",
-        "STELLWERK_DATABASE_URL": settings.database_url or "",
-        "STELLWERK_SANDBOX": "false",
-    }
-    result = await asyncio.to_thread(runner.invoke, cli, list(args), env=env)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+async def _cli(app: FastAPI, tmp_path: Path, *args: str) -> Any:
+    """A command as an admin, through the API."""
+    async with cli_for(app, tmp_path) as cli:
+        return await cli.json(*args)
 
 
 async def test_list_import_action_create(
-    app: object,
+    app: FastAPI,
     client: httpx.AsyncClient,
     runtime: Runtime,
     sandboxes: dict[str, Sandbox],
@@ -54,7 +40,7 @@ async def test_list_import_action_create(
     detail = await create_running(client, user, provider)
 
     servers = ("read:servers", "write:servers")
-    async with cli_for(app, tmp_path, owner, servers) as cli:  # type: ignore[arg-type]
+    async with cli_for(app, tmp_path, owner, servers) as cli:
         listed = await cli.json("servers", "list")
     assert [i["id"] for i in listed] == [detail["id"]]
 
@@ -66,30 +52,30 @@ async def test_list_import_action_create(
         )
     assert made.status_code == 201
     adopted = await _cli(
-        runtime,
+        app,
+        tmp_path,
         "servers",
         "import",
         "--provider",
         provider["id"],
         "--user",
         owner.username,
-        "--json",
     )
     assert [i["label"] for i in adopted] == ["legacy-1"]
     again = await _cli(
-        runtime,
+        app,
+        tmp_path,
         "servers",
         "import",
         "--provider",
         provider["id"],
         "--user",
         owner.username,
-        "--json",
     )
     assert again == []
     assert (await client.get("/api/vps", headers=user)).json()["total"] == 2
 
-    async with cli_for(app, tmp_path, owner, servers) as cli:  # type: ignore[arg-type]
+    async with cli_for(app, tmp_path, owner, servers) as cli:
         acted = await cli.json("servers", "action", detail["id"], "reboot")
         assert acted["message"] == "Action reboot initiated successfully"
         created = await cli.json(
@@ -115,14 +101,18 @@ async def test_list_import_action_create(
 
 
 async def test_secrets_rotate(
-    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    sandboxes: dict[str, Sandbox],
+    tmp_path: Path,
 ) -> None:
     admin = await admin_headers(runtime)
     providers = [await create_provider(client, admin, sandboxes[n]) for n in sorted(sandboxes)]
     box = secret_box(runtime.settings)
     old_key = Fernet(box.key(1))
 
-    result = await _cli(runtime, "secrets", "rotate", "--json")
+    result = await _cli(app, tmp_path, "secrets", "rotate")
     assert result == {"success": True, "providers": 3, "generation": 2}
 
     async with runtime.database.engine.connect() as connection:

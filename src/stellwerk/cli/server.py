@@ -3,30 +3,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 from rich.table import Table
 
 from stellwerk.cli.client import Api
-from stellwerk.cli.common import (
-    DataDirOption,
-    JsonOption,
-    check_choice,
-    console,
-    data_dir_override,
-    load_settings,
-    out,
-    print_json,
-    run_in_session,
-)
+from stellwerk.cli.common import JsonOption, check_choice, console, out, print_json
 from stellwerk.cli.progress import follow_operation
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from stellwerk.runtime import Runtime
 
 servers_app = typer.Typer(
     help="Servers at Linode, DigitalOcean and Hetzner: list, create, act, import.",
@@ -34,9 +18,6 @@ servers_app = typer.Typer(
 )
 secrets_app = typer.Typer(help="Provider API keys at rest.", no_args_is_help=True)
 
-UserOption = typer.Option(
-    None, "--user", metavar="USER", help="Whose servers (username; default: the first admin)."
-)
 PROVIDER_TYPES = ("linode", "digitalocean", "hetzner")
 ACTIONS = ("boot", "power_on", "shutdown", "power_off", "reboot", "power_cycle", "delete")
 FOLLOW_SECONDS = 1800.0
@@ -172,29 +153,14 @@ def servers_action(
 @servers_app.command("import")
 def servers_import(
     provider: str = typer.Option(..., "--provider", metavar="ID", help="Provider id."),
-    user: str | None = UserOption,
-    data_dir: Path | None = DataDirOption,
+    user: str | None = typer.Option(
+        None, "--user", metavar="USER", help="Whose servers they become (default: you)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Adopt the servers that already exist at a provider (existing installations)."""
-    import uuid
-
-    from stellwerk.audit.actor import Actor
-    from stellwerk.server.router import instance_read
-    from stellwerk.server.service import instance_service
-
-    async def work(runtime: Runtime, session: AsyncSession) -> list[dict[str, Any]]:
-        owner = await instance_service.owner(session, user)
-        adopted = await instance_service.import_servers(
-            session,
-            Actor.cli(owner.id, owner.username),
-            settings=runtime.settings,
-            provider_id=uuid.UUID(provider),
-            owner=owner,
-        )
-        return [instance_read(i).model_dump(mode="json") for i in adopted]
-
-    adopted = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    with Api(as_json=as_json) as api:
+        adopted = api.post(f"/api/admin/providers/{provider}/import", params={"owner": user})
     if as_json:
         print_json(adopted)
         return
@@ -204,19 +170,14 @@ def servers_import(
 
 
 @secrets_app.command("rotate")
-def secrets_rotate(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
+def secrets_rotate(as_json: bool = JsonOption) -> None:
     """Re-encrypt every provider API key under a new key; the old key decrypts nothing after."""
-    from stellwerk.audit.actor import Actor
-    from stellwerk.server.service import provider_service
-
-    async def work(runtime: Runtime, session: AsyncSession) -> tuple[int, int]:
-        generation = await provider_service.rotate_secrets(
-            session, Actor.cli(), settings=runtime.settings
-        )
-        return generation, len(await provider_service.list(session))
-
-    generation, count = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    with Api(as_json=as_json) as api:
+        result = api.post("/api/admin/providers/rotate-secrets")
     if as_json:
-        print_json({"success": True, "providers": count, "generation": generation})
+        print_json(result)
         return
-    console.print(f"Re-encrypted {count} provider key(s) with key generation {generation}.")
+    console.print(
+        f"Re-encrypted {result['providers']} provider key(s) with key generation "
+        f"{result['generation']}."
+    )
