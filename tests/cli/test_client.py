@@ -7,6 +7,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -21,7 +22,7 @@ from stellwerk.runtime import Runtime
 from tests.clirun import Cli, cli_for, env_for
 from tests.factories import DEFAULT_PASSWORD, create_admin
 from tests.live import live_server
-from tests.process import free_port
+from tests.process import STELLWERK, free_port
 
 runner = CliRunner()
 OP = str(uuid.uuid4())
@@ -144,6 +145,29 @@ def test_a_stopped_server_exits_3_at_once(command: str, stopped: str, tmp_path: 
         "or set STELLWERK_URL"
     )
     assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.slow
+def test_the_command_as_a_process_exits_3_within_5_seconds(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STELLWERK_")}
+    env.update({"STELLWERK_URL": url, "STELLWERK_CLI_CONFIG": str(tmp_path / "cli.toml")})
+    started = time.monotonic()
+    result = subprocess.run(
+        [STELLWERK, "projects", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert time.monotonic() - started < 5, result.stderr
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        f"error: Stellwerk is not reachable at {url}: start it with `stellwerk serve` "
+        "or set STELLWERK_URL"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_stopped_server_with_json_is_json(stopped: str) -> None:

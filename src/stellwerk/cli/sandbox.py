@@ -17,7 +17,6 @@ from stellwerk.cli.common import (
     print_json,
 )
 from stellwerk.provider import registry
-from stellwerk.provider.sandbox.listener import start_all
 
 PORT_HELP = (
     "Base port: "
@@ -45,6 +44,8 @@ def sandbox_command(
 ) -> None:
     """Run all provider sandboxes on loopback until interrupted (Ctrl-C). Needs no running
     server."""
+    from stellwerk.provider.sandbox.listener import start_all
+
     settings = load_settings(sandbox_port=port, **data_dir_override(data_dir))
 
     async def main() -> None:
