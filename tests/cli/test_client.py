@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from stellwerk.cli.client import Credentials, credentials, write_config
 from stellwerk.cli.main import app as cli
 from stellwerk.runtime import Runtime
 from tests.clirun import Cli, cli_for, env_for
@@ -246,3 +247,24 @@ async def test_api_errors_are_one_line_or_json(app: FastAPI, tmp_path: Path) -> 
         as_json = await run("ops", "show", OP, "--json")
         assert as_json.exit_code == 1
         assert json.loads(as_json.stdout)["status"] == 404
+
+
+def test_choice_errors_with_json_are_json(stopped: str) -> None:
+    result = runner.invoke(cli, ["projects", "list", "--state", "actve", "--json"])
+    assert result.exit_code == 1
+    body = json.loads(result.stdout)
+    assert "did you mean active" in body["detail"]
+
+
+def test_the_stored_token_goes_only_to_its_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STELLWERK_CLI_CONFIG", str(tmp_path / "cli.toml"))
+    monkeypatch.delenv("STELLWERK_TOKEN", raising=False)
+    monkeypatch.delenv("STELLWERK_URL", raising=False)
+    write_config("http://127.0.0.1:8001", "nrx_stored", 7)
+    assert credentials() == Credentials("http://127.0.0.1:8001", "nrx_stored", 7)
+    monkeypatch.setenv("STELLWERK_URL", "http://other.example:8000/")
+    assert credentials() == Credentials("http://other.example:8000", None)
+    monkeypatch.setenv("STELLWERK_TOKEN", "nrx_env")
+    assert credentials() == Credentials("http://other.example:8000", "nrx_env")

@@ -69,11 +69,16 @@ def write_config(url: str, token: str, token_id: int) -> Path:
 def credentials() -> Credentials:
     """`STELLWERK_URL` / `STELLWERK_TOKEN` over the stored login, over the default URL."""
     stored = read_config()
-    url = os.environ.get("STELLWERK_URL") or stored.get("url") or DEFAULT_URL
-    token = os.environ.get("STELLWERK_TOKEN") or stored.get("token")
-    token_id = stored.get("token_id") if not os.environ.get("STELLWERK_TOKEN") else None
+    stored_url = str(stored.get("url") or "").rstrip("/")
+    url = (os.environ.get("STELLWERK_URL") or stored_url or DEFAULT_URL).rstrip("/")
+    if os.environ.get("STELLWERK_TOKEN"):
+        return Credentials(url=url, token=os.environ["STELLWERK_TOKEN"])
+    if url != stored_url:
+        # The stored token belongs to the server it was made on and goes nowhere else.
+        return Credentials(url=url, token=None)
+    token, token_id = stored.get("token"), stored.get("token_id")
     return Credentials(
-        url=str(url).rstrip("/"),
+        url=url,
         token=str(token) if token else None,
         token_id=token_id if isinstance(token_id, int) else None,
     )
@@ -149,8 +154,11 @@ class Api:
     """A synchronous client of the running server: one command, a few calls."""
 
     def __init__(self, creds: Credentials | None = None, *, as_json: bool = False) -> None:
-        self.creds = creds or credentials()
         self.as_json = as_json
+        try:
+            self.creds = creds or credentials()
+        except CliError as error:
+            report(error, as_json=as_json)
         headers = {"User-Agent": "stellwerk-cli"}
         if self.creds.token:
             headers["Authorization"] = f"Bearer {self.creds.token}"

@@ -64,8 +64,13 @@ def run_in_session(settings: Settings, work: Callable[[Runtime, AsyncSession], A
         fail(error.message)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
+def fail(message: str, code: int = 1, *, as_json: bool = False) -> NoReturn:
+    """End the command with one line (a JSON object on standard output with `--json`)."""
+    if as_json:
+        from stellwerk.cli.client import CliError, report
+
+        report(CliError(message, exit_code=code), as_json=True)
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -100,11 +105,11 @@ def suggest(value: str, choices: Iterable[str]) -> str:
     return f"choose from {', '.join(options)}"
 
 
-def check_choice(option: str, value: str, choices: Iterable[str]) -> None:
+def check_choice(option: str, value: str, choices: Iterable[str], *, as_json: bool = False) -> None:
     """Refuse a value outside `choices`, naming the closest valid ones."""
     options = set(choices)
     if value not in options:
-        fail(f"{option}: unknown value {value!r}; {suggest(value, options)}")
+        fail(f"{option}: unknown value {value!r}; {suggest(value, options)}", as_json=as_json)
 
 
 DataDirOption = typer.Option(

@@ -99,7 +99,7 @@ def token_create(
 ) -> None:
     """Create an API token of yours. It is printed once; only its hash is stored."""
     for value in scope:
-        check_choice("--scope", value, ALL_SCOPES)
+        check_choice("--scope", value, ALL_SCOPES, as_json=as_json)
     expires_at = (
         (dt.datetime.now(dt.UTC) + dt.timedelta(days=expires_in_days)).isoformat()
         if expires_in_days

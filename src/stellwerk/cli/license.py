@@ -90,11 +90,11 @@ def create(
     as_json: bool = JsonOption,
 ) -> None:
     """Create a license."""
-    check_choice("--type", license_type, LICENSE_TYPES)
+    check_choice("--type", license_type, LICENSE_TYPES, as_json=as_json)
     try:
         until = dt.date.fromisoformat(valid_until).isoformat() if valid_until else None
     except ValueError as error:
-        fail(f"--valid-until: {error}")
+        fail(f"--valid-until: {error}", as_json=as_json)
     body = {
         "customer_id": customer_id,
         "license_key": key,

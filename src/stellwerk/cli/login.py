@@ -15,6 +15,7 @@ from stellwerk.cli.client import (
     Credentials,
     config_path,
     credentials,
+    read_config,
     report,
     write_config,
 )
@@ -38,7 +39,10 @@ def login_command(
 ) -> None:
     """Log in to a running Stellwerk: creates an API token for this computer and stores it with
     the server's URL in your config directory (readable by you alone)."""
-    base = (url or credentials().url).rstrip("/")
+    try:
+        base = (url or credentials().url).rstrip("/")
+    except CliError as error:
+        report(error, as_json=as_json)
     if not base.startswith(("http://", "https://")):
         report(CliError(f"{base} is not an http:// or https:// URL"), as_json=as_json)
     name = username or typer.prompt("Username")
@@ -75,11 +79,21 @@ def logout_command(as_json: bool = JsonOption) -> None:
     """Revoke the stored token at the server and forget it (works with the server stopped too;
     then the token stays valid until revoked in the web UI)."""
     path = config_path()
-    stored = credentials()
     if not path.exists():
         report(CliError("You are not logged in", code="not_logged_in"), as_json=as_json)
+    try:
+        config = read_config()
+    except CliError:
+        path.unlink()  # unreadable: nothing to revoke with
+        report(CliError(f"Removed the unreadable {path}", code="removed"), as_json=as_json)
+    token_id = config.get("token_id")
+    stored = Credentials(
+        url=str(config.get("url") or DEFAULT_URL),
+        token=str(config.get("token") or "") or None,
+        token_id=token_id if isinstance(token_id, int) else None,
+    )
     revoked = False
-    if stored.token_id is not None and not os.environ.get("STELLWERK_TOKEN"):
+    if stored.token_id is not None and stored.token:
         with Api(stored, as_json=as_json) as api:
             try:
                 api.call("DELETE", f"/api/tokens/{stored.token_id}")

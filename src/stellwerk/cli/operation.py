@@ -26,7 +26,7 @@ def ops_list(
 ) -> None:
     """List operations, newest first."""
     if status is not None:
-        check_choice("--status", status, STATUSES)
+        check_choice("--status", status, STATUSES, as_json=as_json)
     with Api(as_json=as_json) as api:
         page = api.get(
             "/api/operations", params={"kind": kind, "status": status, "per_page": limit}

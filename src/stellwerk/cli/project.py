@@ -93,7 +93,7 @@ def projects_create(
 ) -> None:
     """Create a project and provision it; ends with the live URL or the failing step."""
     if dns_provider is not None:
-        check_choice("--dns-provider", dns_provider, DNS_PROVIDERS)
+        check_choice("--dns-provider", dns_provider, DNS_PROVIDERS, as_json=as_json)
     body = {
         "name": name,
         "domain": domain,
@@ -127,7 +127,7 @@ def projects_list(
 ) -> None:
     """List projects, newest first."""
     if state is not None:
-        check_choice("--state", state, STATES)
+        check_choice("--state", state, STATES, as_json=as_json)
     with Api(as_json=as_json) as api:
         projects = api.get("/api/projects", params={"state": state, "per_page": limit})["items"]
     if as_json:

@@ -305,7 +305,7 @@ def domains_update(
             sunset_status, sunset_date, sunset_company, sunset_title, sunset_message
         )
     if not changes and group is None and not no_group:
-        fail("Nothing to change: give at least one option (see --help)")
+        fail("Nothing to change: give at least one option (see --help)", as_json=as_json)
     with Api(as_json=as_json) as api:
         if no_group:
             changes["group_id"] = None

@@ -97,7 +97,7 @@ def domains_list(
 ) -> None:
     """Domains in this account (`domains show` looks a pending transfer up at the registrar)."""
     if status is not None:
-        check_choice("--status", status, STATUSES)
+        check_choice("--status", status, STATUSES, as_json=as_json)
     with Api(as_json=as_json) as api:
         rows = api.get("/api/registrar/domains", params={"status": status, "per_page": limit})[
             "items"

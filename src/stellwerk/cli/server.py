@@ -99,7 +99,7 @@ def servers_create(
 ) -> None:
     """Create a server; its creation runs on the server's workers."""
     if provider_type is not None:
-        check_choice("--provider-type", provider_type, PROVIDER_TYPES)
+        check_choice("--provider-type", provider_type, PROVIDER_TYPES, as_json=as_json)
     body: dict[str, Any] = {
         "provider_id": provider,
         "provider_type": provider_type,
@@ -139,7 +139,7 @@ def servers_action(
     as_json: bool = JsonOption,
 ) -> None:
     """Run an action on a server (routed to its provider)."""
-    check_choice("ACTION", action, ACTIONS)
+    check_choice("ACTION", action, ACTIONS, as_json=as_json)
     with Api(as_json=as_json) as api:
         answer = api.post(f"/api/vps/{instance_id}/action", json={"action": action})
         instance = api.get(f"/api/vps/{instance_id}")["instance"] if action != "delete" else None
