@@ -320,9 +320,13 @@ def modules_unpin(
     as_json: bool = JsonOption,
 ) -> None:
     """Clear a pin: the next install of that version trusts whatever archive it gets."""
+    params = {"repository_id": repository, "module_name": module_name, "per_page": 200}
     with Api(as_json=as_json) as api:
+        pins = api.get("/repository/pins", params=params)["items"]
+        sha256 = next((p["sha256"] for p in pins if p["version"] == version), None)
         api.delete(f"/repository/pins/{repository}/{module_name}/{version}")
     if as_json:
-        print_json({"cleared": True})
+        print_json({"cleared": True, "sha256": sha256})
         return
-    console.print(f"Cleared the pin of {module_name} {version} from {repository}.")
+    was = f" ({sha256})" if sha256 else ""
+    console.print(f"Cleared the pin of {module_name} {version} from {repository}{was}.")
