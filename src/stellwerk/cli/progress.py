@@ -10,11 +10,13 @@ from typing import Any
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.prompt import Prompt
 
-from stellwerk.cli.client import Api, CliError
+from stellwerk.cli.client import Api, CliError, report
 from stellwerk.cli.common import console
 
 FINISHED = frozenset({"completed", "failed", "cancelled"})
 POLL_SECONDS = 0.3
+QUICK_POLLS = 10
+SLOW_POLL_SECONDS = 1.5
 
 
 def describe_prompts(operation_id: object, prompts: list[dict[str, Any]]) -> None:
@@ -74,10 +76,20 @@ def follow_operation(
         TextColumn("{task.description}"),
     )
     asked: set[str] = set()
+    polls = 0
     with Progress(*columns, console=console, transient=False, disable=quiet) as progress:
         task = progress.add_task("Queued", total=100, kind="operation")
         while True:
-            operation: dict[str, Any] = api.get(f"/api/operations/{operation_id}")
+            polls += 1
+            try:
+                operation: dict[str, Any] = api.call("GET", f"/api/operations/{operation_id}")
+            except CliError as error:
+                if error.extra.get("status") != 429:
+                    report(error, as_json=api.as_json)
+                # The token's rate limit: wait as long as the server says, then go on.
+                wait = error.extra.get("retry_after")
+                time.sleep(min(float(wait) if isinstance(wait, int | float) else 5.0, 30.0))
+                continue
             progress.update(
                 task,
                 completed=operation["progress"],
@@ -96,4 +108,5 @@ def follow_operation(
                 progress.stop()
                 _ask(api, operation, prompt)
                 progress.start()
-            time.sleep(POLL_SECONDS)
+            # Quick at first, then within the token's rate limit (60 requests a minute).
+            time.sleep(POLL_SECONDS if polls < QUICK_POLLS else SLOW_POLL_SECONDS)
