@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from stellwerk.middleware import (
 )
 from stellwerk.operation import engine
 from stellwerk.runtime import Runtime
+from stellwerk.system import service as system_service
 from stellwerk.system.router import fast_health
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,23 @@ def create_app(
                 asyncio.create_task(run_every(job.name, job.seconds, partial(job.run, runtime)))
                 for job in JOBS
             ]
+        identity = system_service.ProcessIdentity(
+            role=("all" if settings.workers else "api") if serves_http else "worker",
+            executor_id=settings.executor_id if settings.workers else None,
+            port=settings.port if serves_http else None,
+            metrics_address=f"{settings.host}:{settings.port}" if serves_http else None,
+        )
+        app.state.process_identity = identity
+        await system_service.heartbeat(runtime.database, identity)
+        tasks.append(
+            asyncio.create_task(
+                run_every(
+                    "system.heartbeat",
+                    system_service.HEARTBEAT_SECONDS,
+                    partial(system_service.heartbeat, runtime.database, identity),
+                )
+            )
+        )
         if serves_http:  # a worker-only process answers no license clients
             await verify_fast_path.start(runtime)
             verify_fast_path.register(fast_paths)
@@ -88,6 +107,8 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):  # the database may be gone; the row ages out
+                await system_service.leave(runtime.database, identity)
             await engine.shutdown()
             if serves_http:
                 await verify_fast_path.stop()  # flushes buffered bookkeeping

@@ -44,6 +44,12 @@ NEEDS_SERVER: dict[str, list[str]] = {
     "projects suspend": ["1"],
     "projects resume": ["1"],
     "projects archive": ["1"],
+    "projects redeploy": ["demo", "--branch", "main"],
+    "projects restart": ["demo"],
+    "projects stop": ["demo"],
+    "projects start": ["demo"],
+    "projects edit": ["demo", "--env", "A=1"],
+    "projects delete": ["demo", "--yes", "--delete-zone"],
     "servers list": [],
     "domains check": ["demo-shop.de"],
     "domains list": [],
@@ -89,6 +95,7 @@ NEEDS_SERVER: dict[str, list[str]] = {
     "modules instances": [],
     "modules remove": ["v2_dashboard", INSTANCE],
     "modules pins": [],
+    "modules logs": ["v2_dashboard", INSTANCE, "-n", "5"],
     "modules unpin": ["builtin", "v2_dashboard", "1.0.0"],
 }
 # Commands that work without the server: on the database, on files, or locally.
@@ -100,6 +107,14 @@ NO_SERVER = {
     "redirect serve",
     "redirect caddy-config",
     "logout",
+    "import nexredirect",
+    "import v2",
+    "import stellwerk",
+    "import skypanel",
+    "import vyra",
+    "export",
+    "domains import",
+    "projects import",
 }
 
 

@@ -29,9 +29,37 @@ out = Console()
 
 
 def load_settings(**overrides: Any) -> Settings:
+    """The settings, or a one-line message per wrong variable (never its value) and exit 1."""
+    from pydantic import ValidationError
+
     from stellwerk.config import Settings
 
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        fail("; ".join(_setting_error(detail) for detail in error.errors()))
+
+
+def _setting_error(detail: Any) -> str:
+    from stellwerk.config import env_name
+
+    location = detail.get("loc") or ("settings",)
+    name = str(location[0])
+    name = name if name.isupper() else env_name(name)
+    return f"{name} {str(detail.get('msg', 'is invalid')).removeprefix('Value error, ')}"
+
+
+def load_startable_settings(**overrides: Any) -> Settings:
+    """`load_settings` for commands that start a service: unsafe settings stop them here."""
+    from stellwerk.config import refuse_unsafe
+    from stellwerk.exceptions import StellwerkError
+
+    settings = load_settings(**overrides)
+    try:
+        refuse_unsafe(settings)
+    except StellwerkError as error:
+        fail(error.message)
+    return settings
 
 
 @asynccontextmanager
@@ -70,7 +98,9 @@ def fail(message: str, code: int = 1, *, as_json: bool = False) -> NoReturn:
         from stellwerk.cli.client import CliError, report
 
         report(CliError(message, exit_code=code), as_json=True)
-    console.print(f"[red]error:[/red] {message}", soft_wrap=True, highlight=False)
+    console.print(
+        f"[red]error:[/red] {message}", soft_wrap=True, highlight=False
+    )  # one line, for logs too
     raise typer.Exit(code)
 
 

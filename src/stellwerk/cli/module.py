@@ -9,6 +9,7 @@ answer`).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import typer
@@ -254,6 +255,52 @@ def modules_instances(
                 instance["instance_id"],
             )
     out.print(table)
+
+
+@modules_app.command("logs")
+def modules_logs(
+    module_name: str = ModuleArgument,
+    instance_id: str = InstanceArgument,
+    lines: int = typer.Option(
+        100, "--lines", "-n", min=1, max=5000, metavar="N", help="How many lines."
+    ),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing what the instance writes (Ctrl-C ends)."
+    ),
+    interval: float = typer.Option(
+        1.0,
+        "--interval",
+        min=0.1,
+        max=60.0,
+        metavar="SECONDS",
+        help="Seconds between looks while following.",
+    ),
+    seconds: float | None = typer.Option(
+        None,
+        "--seconds",
+        min=0.1,
+        metavar="SECONDS",
+        help="Stop following after this long (default: never).",
+    ),
+) -> None:
+    """An instance's output (stdout and stderr): the last lines, and with -f what follows."""
+    path = f"/modules/instance/{module_name}/{instance_id}/logs"
+    deadline = None if seconds is None else time.monotonic() + seconds
+    with Api() as api:
+        chunk = api.get(path, params={"lines": lines})
+        _print_lines(chunk["lines"])
+        try:
+            while follow and (deadline is None or time.monotonic() < deadline):
+                time.sleep(interval)
+                chunk = api.get(path, params={"lines": lines, "after": chunk["cursor"]})
+                _print_lines(chunk["lines"])
+        except KeyboardInterrupt:
+            pass
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        print(line, flush=True)  # noqa: T201 - the log itself, unformatted
 
 
 @modules_app.command("remove")

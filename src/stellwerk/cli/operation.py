@@ -61,7 +61,9 @@ def ops_show(
     if operation["error"]:
         out.print(f"[red]error:[/red] {operation['error']}")
     for event in operation["events"]:
-        out.print(f"  {event['at']}  {event['progress']:>3}%  {event['message']}")
+        took = event.get("seconds")
+        spent = "" if took is None else f"  ({took:.1f} s)"
+        out.print(f"  {event['at']}  {event['progress']:>3}%  {event['message']}{spent}")
     describe_prompts(operation["id"], operation["prompts"])
 
 

@@ -1,5 +1,6 @@
 """`stellwerk projects`: create (with a live progress bar), list, show, retry, suspend, resume,
-archive."""
+archive, and the life after provisioning (each an operation with a progress bar): redeploy,
+restart, stop, start, edit, delete."""
 
 from __future__ import annotations
 
@@ -8,16 +9,18 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from stellwerk.cli.client import Api
-from stellwerk.cli.common import JsonOption, check_choice, console, out, print_json
+from stellwerk.cli.client import Api, CliError
+from stellwerk.cli.common import JsonOption, check_choice, console, fail, out, print_json
 from stellwerk.cli.progress import follow_operation
 
 projects_app = typer.Typer(
-    help="Projects: create, list, show, retry, suspend, resume, archive.", no_args_is_help=True
+    help="Projects: create, list, show, retry, suspend, resume, archive, redeploy, restart, "
+    "stop, start, edit, delete.",
+    no_args_is_help=True,
 )
 FollowOption = typer.Option(True, "--follow/--no-follow", help="Wait and show progress.")
 RefArgument = typer.Argument(..., metavar="PROJECT", help="Project id or name.")
-STATES = ("draft", "provisioning", "active", "error", "suspended", "archived")
+STATES = ("draft", "provisioning", "active", "error", "suspended", "stopped", "archived")
 DNS_PROVIDERS = ("inwx", "powerdns", "hetzner")
 FOLLOW_SECONDS = 3600.0
 
@@ -62,6 +65,36 @@ def _find(api: Api, ref: str) -> dict[str, Any]:
     raise api.failure(f"No project named {ref}", code="not_found")
 
 
+def _confirm_purchase(api: Api, domain: str, yes: bool) -> None:
+    """Before `--register-domain` buys anything: the registrar's price, and the user's yes."""
+    try:
+        api.call("GET", f"/api/registrar/domains/{domain}")
+    except CliError as error:
+        if error.extra.get("status") != 404:
+            raise api.failure(error.message, code=error.code) from None
+    else:
+        console.print(f"{domain} is already in the registrar account: nothing to buy.")
+        return
+    (check,) = api.post("/api/registrar/domains/check", json={"domains": [domain]})["domains"]
+    if not check["available"]:
+        api.fail(f"{check['domain']} cannot be registered ({check['status'] or 'not available'})")
+    price = (
+        f"{float(check['price']):.2f} {check['currency']}"
+        if check["price"] is not None
+        else "an unknown price"
+    )
+    premium = " (a premium domain)" if check["premium"] else ""
+    console.print(f"Registering {check['domain']} costs {price} for the first year{premium}.")
+    if yes:
+        return
+    try:
+        confirmed = typer.confirm(f"Buy {check['domain']} for {price}?", default=False)
+    except typer.Abort:  # no answer (no terminal): no purchase
+        api.fail(f"Not buying {check['domain']} without an answer: confirm with --yes")
+    if not confirmed:
+        api.fail(f"Not buying {check['domain']}; nothing was created")
+
+
 @projects_app.command("create")
 def projects_create(
     name: str = typer.Argument(
@@ -69,15 +102,22 @@ def projects_create(
     ),
     domain: str = typer.Option(..., "--domain", metavar="DOMAIN", help="The project's domain."),
     plugins: str = typer.Option(
-        "", "--plugins", metavar="PLUGINS", help="Comma-separated plugins (core,crm)."
+        "",
+        "--plugins",
+        metavar="PLUGINS",
+        help="Comma-separated plugins (STELLWERK_PROJECT_PLUGINS: core,crm,...).",
     ),
     server_uuid: str | None = typer.Option(
         None, "--server-uuid", metavar="SERVER", help="A Coolify server's uuid."
     ),
     register_domain: bool = typer.Option(
-        True,
+        False,
         "--register-domain/--no-register-domain",
-        help="Buy the domain unless it is already in the registrar account.",
+        help="Buy the domain at the registrar unless it is already in the registrar account "
+        "(asks first and shows the price). Off: the domain must be yours already.",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="With --register-domain: buy without asking."
     ),
     create_server: bool = typer.Option(
         False, "--create-server", help="Create a Hetzner server through Coolify first."
@@ -104,6 +144,8 @@ def projects_create(
         "dns_provider": dns_provider,
     }
     with Api(as_json=as_json) as api:
+        if register_domain:
+            _confirm_purchase(api, domain, yes)
         project = api.post("/api/projects", json=body)
         operation = project.get("operation") or {}
         if not as_json:
@@ -205,3 +247,149 @@ def projects_resume(ref: str = RefArgument, as_json: bool = JsonOption) -> None:
 def projects_archive(ref: str = RefArgument, as_json: bool = JsonOption) -> None:
     """Remove the application, Coolify project and DNS records; keep the domain."""
     _change(ref, "archive", as_json)
+
+
+# --- the life after provisioning ----------------------------------------------------------------
+
+
+def _act(
+    ref: str,
+    action: str,
+    as_json: bool,
+    follow: bool,
+    *,
+    method: str = "POST",
+    **kwargs: Any,
+) -> None:
+    """Start `action`'s operation and (`follow`) draw its progress until it ends."""
+    with Api(as_json=as_json) as api:
+        found = _find(api, ref)
+        path = f"/api/projects/{found['id']}"
+        started = api.request(method, path if method != "POST" else f"{path}/{action}", **kwargs)
+        name, operation_id = started["name"], (started.get("operation") or {}).get("id")
+        if not follow or operation_id is None:
+            if as_json:
+                print_json(started)
+            else:
+                console.print(f"{name}: {action} started, operation {operation_id or '-'}")
+            return
+        operation = follow_operation(api, operation_id, timeout=FOLLOW_SECONDS, quiet=as_json)
+        try:
+            project: dict[str, Any] | None = api.call("GET", path)
+        except CliError as error:
+            if error.extra.get("status") != 404:
+                raise api.failure(error.message, code=error.code) from None
+            project = None  # deleted
+    status, message = operation["status"], operation["message"]
+    if as_json:
+        print_json({"operation_id": operation_id, "status": status, "project": project})
+    if status != "completed":
+        api.fail(f"{name}: {action} {status}: {message}")
+    if not as_json:
+        console.print(f"{name}: {'deleted' if project is None else project['state']}")
+
+
+@projects_app.command("redeploy")
+def projects_redeploy(
+    ref: str = RefArgument,
+    branch: str | None = typer.Option(
+        None, "--branch", metavar="BRANCH", help="Deploy this branch's head."
+    ),
+    commit: str | None = typer.Option(
+        None, "--commit", metavar="COMMIT", help="Deploy this commit."
+    ),
+    follow: bool = FollowOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A new deployment of the same commit, or of a branch and/or commit."""
+    body = {k: v for k, v in {"branch": branch, "commit": commit}.items() if v is not None}
+    _act(ref, "redeploy", as_json, follow, json=body or None)
+
+
+@projects_app.command("restart")
+def projects_restart(
+    ref: str = RefArgument, follow: bool = FollowOption, as_json: bool = JsonOption
+) -> None:
+    """Restart the project's application."""
+    _act(ref, "restart", as_json, follow)
+
+
+@projects_app.command("stop")
+def projects_stop(
+    ref: str = RefArgument, follow: bool = FollowOption, as_json: bool = JsonOption
+) -> None:
+    """Stop the project's application (state `stopped`)."""
+    _act(ref, "stop", as_json, follow)
+
+
+@projects_app.command("start")
+def projects_start(
+    ref: str = RefArgument, follow: bool = FollowOption, as_json: bool = JsonOption
+) -> None:
+    """Start a stopped or suspended project's application."""
+    _act(ref, "start", as_json, follow)
+
+
+@projects_app.command("edit")
+def projects_edit(
+    ref: str = RefArgument,
+    plugins: str | None = typer.Option(
+        None,
+        "--plugins",
+        metavar="PLUGINS",
+        help="The plugins, comma-separated (replaces the list).",
+    ),
+    env: list[str] = typer.Option(
+        [], "--env", metavar="KEY=VALUE", help="A variable to set (repeatable)."
+    ),
+    unset: list[str] = typer.Option(
+        [], "--unset", metavar="KEY", help="A variable to remove (repeatable)."
+    ),
+    domain: list[str] = typer.Option(
+        [],
+        "--domain",
+        metavar="NAME",
+        help="A further name inside the project's domain (repeatable).",
+    ),
+    no_domains: bool = typer.Option(False, "--no-domains", help="Remove every further name."),
+    follow: bool = FollowOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change plugins, environment variables and further domains; a running project is
+    deployed again."""
+    variables: dict[str, str | None] = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--env takes KEY=VALUE, not {item!r}", as_json=as_json)
+        variables[key] = value
+    for key in unset:
+        variables[key] = None
+    if domain and no_domains:
+        fail("Give --domain or --no-domains, not both", as_json=as_json)
+    body: dict[str, Any] = {}
+    if plugins is not None:
+        body["plugins"] = [p for p in plugins.split(",") if p.strip()]
+    if variables:
+        body["env"] = variables
+    if no_domains or domain:
+        body["domains"] = [] if no_domains else domain
+    _act(ref, "edit", as_json, follow, method="PATCH", json=body)
+
+
+@projects_app.command("delete")
+def projects_delete(
+    ref: str = RefArgument,
+    delete_zone: bool = typer.Option(
+        False, "--delete-zone", help="Delete the domain's DNS zone too (every record in it)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    follow: bool = FollowOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove the application, the Coolify project and the DNS records the project created
+    (and with --delete-zone its zone); the domain registration is kept."""
+    if not yes and not typer.confirm(f"Delete project {ref} and its Coolify application?"):
+        fail("Not deleted", as_json=as_json)
+    params = {"delete_zone": "true"} if delete_zone else None
+    _act(ref, "delete", as_json, follow, method="DELETE", params=params)

@@ -19,6 +19,7 @@ from stellwerk.cli.common import (
     data_dir_override,
     fail,
     load_settings,
+    load_startable_settings,
     out,
     print_json,
 )
@@ -65,9 +66,9 @@ def serve(
     the database directly; needs no running server."""
     from stellwerk import migrate
     from stellwerk.kit.logs import configure_logging
-    from stellwerk.redirect.workers import serve_workers, worker_count
+    from stellwerk.redirect.workers import StartFailed, serve_workers, worker_count
 
-    settings = load_settings(**data_dir_override(data_dir))
+    settings = load_startable_settings(**data_dir_override(data_dir))
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.resolved_database_url)
@@ -75,7 +76,10 @@ def serve(
     bind_host = host or settings.host
     bind_port = settings.redirect_port if port is None else port
     console.print(f"Redirect data plane on http://{bind_host}:{bind_port} ({workers} workers)")
-    serve_workers(settings, bind_host, bind_port, workers)
+    try:
+        serve_workers(settings, bind_host, bind_port, workers)
+    except StartFailed as error:
+        fail(error.message)
 
 
 def _all_domains(api: Api, **params: Any) -> list[dict[str, Any]]:

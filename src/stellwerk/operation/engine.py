@@ -42,7 +42,7 @@ def dbos_config(settings: Settings) -> DBOSConfig:
         "executor_id": settings.executor_id,
         "serializer": DBOSPortableJSONSerializer(),
         "max_executor_threads": 32,
-        "sys_db_pool_size": 10,
+        "sys_db_pool_size": settings.database_pool_size,
         "log_level": "WARNING",
         "notification_listener_polling_interval_sec": 0.2,
     }
@@ -106,7 +106,10 @@ def worker_database() -> Database:
     databases: dict[int, Database] = _state["databases"]
     database = databases.get(loop_id)
     if database is None:
-        database = Database(settings().resolved_database_url)
+        configured = settings()
+        database = Database(
+            configured.resolved_database_url, pool_size=configured.database_pool_size
+        )
         databases[loop_id] = database
     return database
 
