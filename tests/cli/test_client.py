@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from typer.main import get_command
@@ -283,3 +284,22 @@ def test_the_stored_token_goes_only_to_its_server(
     assert credentials() == Credentials("http://other.example:8000", None)
     monkeypatch.setenv("STELLWERK_TOKEN", "nrx_env")
     assert credentials() == Credentials("http://other.example:8000", "nrx_env")
+
+
+def test_a_rate_limited_call_waits_and_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stellwerk.cli import client
+
+    answers = iter([429, 429, 200])
+    waits: list[float] = []
+    monkeypatch.setattr(client.time, "sleep", waits.append)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        code = next(answers)
+        if code == 429:
+            return httpx.Response(429, headers={"Retry-After": "2"}, json={"error": "rate"})
+        return httpx.Response(200, json={"ok": True})
+
+    api = client.Api(Credentials(url="http://127.0.0.1:1", token="nrx_x"))
+    api.http = httpx.Client(base_url="http://127.0.0.1:1", transport=httpx.MockTransport(handler))
+    assert api.get("/api/projects") == {"ok": True}
+    assert waits == [2.0, 2.0]

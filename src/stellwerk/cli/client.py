@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 UNREACHABLE = 3
 CONNECT_SECONDS = 3.0
 READ_SECONDS = 120.0
+RATE_LIMIT_WAITS = 3  # a 429 is waited out this often per call (the server says how long)
+MAX_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,13 @@ def _suggestion(extra: dict[str, Any], body: Any) -> str | None:
     return "; ".join(f"{value}: {suggest(value, map(str, allowed))}" for value in refused)
 
 
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(1.0, float(response.headers.get("Retry-After", "5")))
+    except ValueError:
+        return 5.0
+
+
 class Api:
     """A synchronous client of the running server: one command, a few calls."""
 
@@ -254,8 +264,13 @@ class Api:
         params = kwargs.pop("params", None)
         if params is not None:
             kwargs["params"] = {k: v for k, v in params.items() if v is not None}
-        with self._connected():
-            response = self.http.request(method, path, **kwargs)
+        for _ in range(RATE_LIMIT_WAITS):
+            with self._connected():
+                response = self.http.request(method, path, **kwargs)
+            if response.status_code != 429:
+                break
+            # The token's rate limit: nothing was done; wait as long as the server says.
+            time.sleep(min(_retry_after(response), MAX_WAIT_SECONDS))
         self._check(response, kwargs.get("json"))
         return response
 
