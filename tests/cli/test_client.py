@@ -291,7 +291,7 @@ def test_a_rate_limited_call_waits_and_is_sent_again(monkeypatch: pytest.MonkeyP
 
     answers = iter([429, 429, 200])
     waits: list[float] = []
-    monkeypatch.setattr(client.time, "sleep", waits.append)
+    monkeypatch.setattr(client, "_wait", waits.append)
 
     def handler(request: httpx.Request) -> httpx.Response:
         code = next(answers)

@@ -153,6 +153,10 @@ def _suggestion(extra: dict[str, Any], body: Any) -> str | None:
     return "; ".join(f"{value}: {suggest(value, map(str, allowed))}" for value in refused)
 
 
+def _wait(seconds: float) -> None:
+    time.sleep(seconds)
+
+
 def _retry_after(response: httpx.Response) -> float:
     try:
         return max(1.0, float(response.headers.get("Retry-After", "5")))
@@ -270,7 +274,7 @@ class Api:
             if response.status_code != 429:
                 break
             # The token's rate limit: nothing was done; wait as long as the server says.
-            time.sleep(min(_retry_after(response), MAX_WAIT_SECONDS))
+            _wait(min(_retry_after(response), MAX_WAIT_SECONDS))
         self._check(response, kwargs.get("json"))
         return response
 
