@@ -43,11 +43,17 @@ def free_sandbox_base_port() -> int:
 def base_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
     """A clean environment for a process on its own data directory and ports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLWERK_")}
+    port = free_port()
     env.update(
         {
             "STELLWERK_DATA_DIR": str(data_dir),
             "STELLWERK_HOST": "127.0.0.1",
-            "STELLWERK_PORT": str(free_port()),
+            "STELLWERK_PORT": str(port),
+            # The first start creates this admin; `run_cli` logs in as it.
+            "STELLWERK_ADMIN_USERNAME": ADMIN_USERNAME,
+            "STELLWERK_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "STELLWERK_URL": f"http://127.0.0.1:{port}",
+            "STELLWERK_CLI_CONFIG": str(data_dir.parent / "cli.toml"),
             "STELLWERK_REDIRECT_PORT": str(free_port()),
             "STELLWERK_SANDBOX_PORT": "0",
             "STELLWERK_SECRET_KEY": "process-test-secret-key-not-for-production",
@@ -60,11 +66,53 @@ def base_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
     return env
 
 
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "process-test-password"
+_tokens: dict[tuple[str, str], str] = {}
+
+
+def cli_token(env: Mapping[str, str]) -> str | None:
+    """An API token of the first-start admin (`STELLWERK_ADMIN_USERNAME`) of the server at
+    `STELLWERK_URL` (None while it is not running); one per server and data directory."""
+    url = env.get("STELLWERK_URL")
+    username, password = env.get("STELLWERK_ADMIN_USERNAME"), env.get("STELLWERK_ADMIN_PASSWORD")
+    if not url or not username or not password:
+        return None
+    key = (url, env.get("STELLWERK_DATABASE_URL") or env.get("STELLWERK_DATA_DIR", ""))
+    if key in _tokens:
+        return _tokens[key]
+    try:
+        login = httpx.post(
+            f"{url}/api/auth/login",
+            json={"username": username, "password": password},
+            timeout=10,
+        )
+    except httpx.HTTPError:
+        return None
+    if login.status_code != 200:
+        return None
+    made = httpx.post(
+        f"{url}/api/tokens",
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        json={"name": "tests", "scopes": ["admin"]},
+        timeout=10,
+    )
+    made.raise_for_status()
+    _tokens[key] = str(made.json()["token"])
+    return _tokens[key]
+
+
 def run_cli(
     *args: str, env: Mapping[str, str], stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`stellwerk ARGS` as a process; commands that talk to the server log in as its admin."""
+    full = dict(env)
+    if "STELLWERK_TOKEN" not in full:
+        token = cli_token(full)
+        if token:
+            full["STELLWERK_TOKEN"] = token
     return subprocess.run(
-        [STELLWERK, *args], env=dict(env), input=stdin, capture_output=True, text=True, timeout=120
+        [STELLWERK, *args], env=full, input=stdin, capture_output=True, text=True, timeout=120
     )
 
 

@@ -78,6 +78,9 @@ def test_the_page_parses() -> None:
     parsed = steps(PAGE.read_text())
     assert parsed[0].command == "make run"
     assert any(s.command.startswith("stellwerk servers create") for s in parsed)
+    assert any(
+        s.command.endswith("stellwerk login --username admin --password-stdin") for s in parsed
+    )
     assert missing(["a … c", "d"], "x\na  b  c\nd\n") is None
     assert missing(["d", "a … c"], "a b c\nd\n") == "a … c"
 
@@ -85,6 +88,9 @@ def test_the_page_parses() -> None:
 def test_getting_started_runs_as_written(tmp_path: Path) -> None:
     env = base_env(tmp_path / "var")
     del env["STELLWERK_SANDBOX_PORT"]  # as `make run`: nothing but what the page sets
+    # STELLWERK_URL stays: the port is not 8000. The CLI logs in as the page says
+    # (into STELLWERK_CLI_CONFIG under tmp_path); no STELLWERK_TOKEN is set.
+    assert "STELLWERK_TOKEN" not in env
     env["STELLWERK_REDIRECT_WORKERS"] = "1"
     server = ServeProcess(env, tmp_path / "serve.log")
     server.start()
@@ -98,6 +104,7 @@ def test_getting_started_runs_as_written(tmp_path: Path) -> None:
             "PATH": f"{Path(STELLWERK).parent}{os.pathsep}{env['PATH']}",
             "COLUMNS": "100",
             "AF_KEY": key.group(1),
+            "ADMIN_PASSWORD": env["STELLWERK_ADMIN_PASSWORD"],  # printed in the box
         }
         ports = {
             "localhost:8000": f"localhost:{env['STELLWERK_PORT']}",

@@ -195,7 +195,10 @@ def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         assert [s.wait(timeout=120) for s in starters] == [0, 0]
         _each(lambda process: process.start(timeout=120), [*workers, *apis])
         for _attempt in range(5):  # the shared test server may be out of connections a moment
-            created = run_cli("token", "create", "--scope", "admin", "--json", env=shared)
+            created = run_cli(
+                "token", "create", "--scope", "admin", "--json",
+                env=dict(shared, STELLWERK_URL=apis[0].url),
+            )  # fmt: skip
             if created.returncode == 0:
                 break
             time.sleep(2)

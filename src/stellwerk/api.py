@@ -18,6 +18,7 @@ from stellwerk.module.router import router as module_router
 from stellwerk.notify.router import router as notify_router
 from stellwerk.operation.router import router as operation_router
 from stellwerk.project.router import router as project_router
+from stellwerk.reconcile.router import router as reconcile_router
 from stellwerk.redirect.router import router as redirect_router
 from stellwerk.redirect.router import v1 as redirect_v1_router
 from stellwerk.registrar.router import router as registrar_router
@@ -49,6 +50,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(registrar_router)
     app.include_router(dns_router)
     app.include_router(project_router)
+    app.include_router(reconcile_router)
     app.include_router(module_router)
     app.include_router(module_feed_router)
     app.include_router(server_router)

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 import uuid
 from pathlib import Path
 
 import httpx
-from typer.testing import CliRunner
+from fastapi import FastAPI
 
-from stellwerk import migrate
-from stellwerk.cli.main import app
-from stellwerk.config import Settings
 from stellwerk.models import ModuleInstance
 from stellwerk.module.files import ModuleFiles
 from stellwerk.module.runtimes import _tail_file
 from stellwerk.runtime import Runtime
+from tests.clirun import cli_for
 from tests.factories import create_staff
 from tests.module.factories import RepositoryDir, install, manifest
 from tests.web.test_router import log_in
@@ -97,52 +93,42 @@ def test_tail_file_reads_complete_lines_and_starts_over_after_truncation(tmp_pat
     assert _tail_file(path, 2, after.cursor).lines == ["new"]
 
 
-async def _seed_instance(settings: Settings) -> tuple[str, Path]:
-    runtime = Runtime.from_settings(settings)
+async def _seed_instance(runtime: Runtime) -> tuple[str, Path]:
     instance_id = uuid.uuid4().hex
-    try:
-        await migrate.upgrade_async(settings.resolved_database_url)
-        async with runtime.database.session() as session:
-            session.add(
-                ModuleInstance(
-                    id=instance_id,
-                    module_name="ticker",
-                    version="1.0.0",
-                    runtime="process",
-                    unit_name=f"stellwerk_ticker_{instance_id}",
-                    status="running",
-                )
+    async with runtime.database.session() as session:
+        session.add(
+            ModuleInstance(
+                id=instance_id,
+                module_name="ticker",
+                version="1.0.0",
+                runtime="process",
+                unit_name=f"stellwerk_ticker_{instance_id}",
+                status="running",
             )
-    finally:
-        await runtime.close()
-    files = ModuleFiles.for_settings(settings)
+        )
+    files = ModuleFiles.for_settings(runtime.settings)
     log = files.log_file(f"stellwerk_ticker_{instance_id}")
     log.parent.mkdir(parents=True, exist_ok=True)
     return instance_id, log
 
 
-def test_cli_prints_the_last_lines_and_follows(tmp_data_dir: Path, tmp_path: Path) -> None:
-    modules_root = tmp_path / "modules"
-    settings = Settings(_env_file=None, data_dir=tmp_data_dir, modules_root=modules_root)  # type: ignore[call-arg]
-    instance_id, log = asyncio.run(_seed_instance(settings))
+async def test_cli_prints_the_last_lines_and_follows(
+    app: FastAPI, runtime: Runtime, tmp_path: Path
+) -> None:
+    instance_id, log = await _seed_instance(runtime)
     log.write_text("".join(f"line {i}\n" for i in range(10)))
-    env = {"STELLWERK_MODULES_DIR": str(modules_root)}
-    data = ["--data-dir", str(tmp_data_dir)]
-    runner = CliRunner()
-    last = runner.invoke(app, ["modules", "logs", "ticker", instance_id, "-n", "3", *data], env=env)
-    assert last.exit_code == 0, last.output
-    assert last.stdout.splitlines() == ["line 7", "line 8", "line 9"]
+    async with cli_for(app, tmp_path) as cli:
+        last = await cli("modules", "logs", "ticker", instance_id, "-n", "3")
+        assert last.exit_code == 0, last.output
+        assert last.stdout.splitlines() == ["line 7", "line 8", "line 9"]
 
-    def write_more() -> None:
-        time.sleep(0.6)
-        with log.open("a") as handle:
-            handle.write("line 10\nline 11\n")
+        async def write_more() -> None:
+            await asyncio.sleep(0.6)
+            with log.open("a") as handle:
+                handle.write("line 10\nline 11\n")
 
-    writer = threading.Thread(target=write_more)
-    writer.start()
-    followed = runner.invoke(
-        app,
-        [
+        writer = asyncio.create_task(write_more())
+        followed = await cli(
             "modules",
             "logs",
             "ticker",
@@ -154,13 +140,10 @@ def test_cli_prints_the_last_lines_and_follows(tmp_data_dir: Path, tmp_path: Pat
             "0.2",
             "--seconds",
             "1.5",
-            *data,
-        ],
-        env=env,
-    )
-    writer.join()
-    assert followed.exit_code == 0, followed.output
-    assert followed.stdout.splitlines() == ["line 9", "line 10", "line 11"]
+        )
+        await writer
+        assert followed.exit_code == 0, followed.output
+        assert followed.stdout.splitlines() == ["line 9", "line 10", "line 11"]
 
-    unknown = runner.invoke(app, ["modules", "logs", "ticker", "0" * 32, *data], env=env)
-    assert unknown.exit_code == 1
+        unknown = await cli("modules", "logs", "ticker", "0" * 32)
+        assert unknown.exit_code == 1

@@ -1,41 +1,35 @@
-"""`stellwerk reconcile` against the test database and the compute sandboxes: it reports servers
+"""`stellwerk reconcile` against the test app and the compute sandboxes: it reports servers
 made behind Stellwerk's back and servers gone from the provider, and exits 1 for them."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
-from typer.testing import CliRunner
+from fastapi import FastAPI
 
-from stellwerk.cli.main import app as cli
 from stellwerk.runtime import Runtime
+from tests.clirun import cli_for
 from tests.factories import admin_headers, bearer, create_user, jwt_for
 from tests.provider.compute.conftest import TOKEN, Sandbox
 from tests.server.factories import create_provider, create_running
 
-runner = CliRunner()
 
-
-async def _reconcile(runtime: Runtime, *args: str) -> tuple[int, str]:
-    settings = runtime.settings
-    env = {
-        "STELLWERK_DATA_DIR": str(settings.data_dir),
-        "STELLWERK_SECRET_KEY": settings.secret_key.get_secret_value()
-        if settings.secret_key
-        else "",
-        "STELLWERK_DATABASE_URL": settings.database_url or "",
-        "STELLWERK_SANDBOX": "false",
-        "COLUMNS": "200",  # the table unwrapped
-    }
-    result = await asyncio.to_thread(runner.invoke, cli, ["reconcile", *args], env=env)
+async def _reconcile(app: FastAPI, tmp_path: Path, *args: str) -> tuple[int, str]:
+    async with cli_for(app, tmp_path) as cli:
+        result = await cli("reconcile", *args)
     return result.exit_code, result.stdout
 
 
 async def test_reports_orphaned_and_missing_servers(
-    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    sandboxes: dict[str, Sandbox],
+    tmp_path: Path,
 ) -> None:
     sandbox = sandboxes["hetzner"]
     provider = await create_provider(client, await admin_headers(runtime), sandbox)
@@ -43,7 +37,7 @@ async def test_reports_orphaned_and_missing_servers(
     kept = await create_running(client, user, provider)
     gone = await create_running(client, user, provider, name="gone-server")
 
-    code, output = await _reconcile(runtime, "--json")
+    code, output = await _reconcile(app, tmp_path, "--json")
     report: dict[str, Any] = json.loads(output)
     assert code == 0, report
     assert report["matches"] is True
@@ -66,7 +60,7 @@ async def test_reports_orphaned_and_missing_servers(
                 break
             await asyncio.sleep(0.05)
 
-    code, output = await _reconcile(runtime, "--json")
+    code, output = await _reconcile(app, tmp_path, "--json")
     assert code == 1
     findings = {(f["kind"], f["subject"]): f for f in json.loads(output)["findings"]}
     orphan_id = str(orphan.json()["server"]["id"])
@@ -75,7 +69,7 @@ async def test_reports_orphaned_and_missing_servers(
     assert findings[("missing", gone["provider_instance_id"])]["ours"] == "running"
     assert kept["provider_instance_id"] not in {subject for _, subject in findings}
 
-    code, table = await _reconcile(runtime)
+    code, table = await _reconcile(app, tmp_path)
     assert code == 1
     assert "behind-our-back" in table
     assert "2 mismatch(es)" in table, table

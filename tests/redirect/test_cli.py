@@ -1,10 +1,9 @@
 """`stellwerk redirect ...` as an operator runs it: the standalone data plane with several
-workers (routing changes reach every worker process) and the domain commands."""
+workers (routing changes reach every worker process)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from stellwerk.config import Settings
 from stellwerk.redirect.workers import WORKER_NAME
 from stellwerk.runtime import Runtime
 from tests.factories import create_admin
-from tests.process import STELLWERK, base_env, free_port, run_cli
+from tests.process import STELLWERK, base_env, free_port
 from tests.redirect.conftest import wait_for
 from tests.redirect.factories import create_domain
 
@@ -53,54 +52,6 @@ async def standalone_plane(
     finally:
         process.send_signal(signal.SIGINT)
         await asyncio.to_thread(process.wait, 30)
-
-
-async def test_domain_commands_with_json(
-    settings: Settings, runtime: Runtime, tmp_path: Path
-) -> None:
-    await create_admin(runtime, username="operator")
-    env = _env(settings, tmp_path)
-    added = await asyncio.to_thread(
-        run_cli,
-        "redirect",
-        "domains",
-        "add",
-        "cli-alt.example",
-        "--target",
-        "https://t.example",
-        "--code",
-        "302",
-        "--no-www",
-        "--json",
-        env=env,
-    )
-    assert added.returncode == 0, added.stderr
-    body = json.loads(added.stdout)
-    assert body["domain"]["redirect_code"] == 302
-    assert body["dns_records"] == [
-        {"type": "A", "name": "cli-alt.example", "value": "203.0.113.42"}
-    ]
-    listed = await asyncio.to_thread(run_cli, "redirect", "domains", "list", "--json", env=env)
-    assert [d["domain"] for d in json.loads(listed.stdout)] == ["cli-alt.example"]
-    bad = await asyncio.to_thread(
-        run_cli,
-        "redirect",
-        "domains",
-        "add",
-        "10.0.0.1",
-        "--target",
-        "https://t.example",
-        env=env,
-    )
-    assert bad.returncode == 1
-    assert "IP address" in bad.stderr
-    deleted = await asyncio.to_thread(
-        run_cli, "redirect", "domains", "delete", str(body["domain"]["id"]), "--json", env=env
-    )
-    assert json.loads(deleted.stdout)["ok"] is True
-    caddy = await asyncio.to_thread(run_cli, "redirect", "caddy-config", env=env)
-    assert "on_demand" in caddy.stdout
-    assert "/api/redirect/tls-ask" in caddy.stdout
 
 
 async def test_standalone_workers_follow_changes_and_flush_on_stop(

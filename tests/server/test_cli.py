@@ -1,44 +1,37 @@
-"""`stellwerk servers` and `stellwerk secrets rotate`, run against the test database."""
+"""`stellwerk servers` and `stellwerk secrets rotate` against the test app on a loopback
+port."""
 
 from __future__ import annotations
 
-import asyncio
-import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from fastapi import FastAPI
 from sqlalchemy import text
-from typer.testing import CliRunner
 
-from stellwerk.cli.main import app as cli
 from stellwerk.runtime import Runtime
 from stellwerk.server.compute import secret_box
+from tests.clirun import cli_for
 from tests.factories import admin_headers, bearer, create_user, jwt_for
 from tests.provider.compute.conftest import TOKEN, Sandbox
 from tests.server.factories import create_provider, create_running
 
-runner = CliRunner()
 
-
-async def _cli(runtime: Runtime, *args: str) -> Any:
-    settings = runtime.settings
-    env = {
-        "STELLWERK_DATA_DIR": str(settings.data_dir),
-        "STELLWERK_SECRET_KEY": settings.secret_key.get_secret_value()
-        if settings.secret_key
-        else "",
-        "STELLWERK_DATABASE_URL": settings.database_url or "",
-        "STELLWERK_SANDBOX": "false",
-    }
-    result = await asyncio.to_thread(runner.invoke, cli, list(args), env=env)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+async def _cli(app: FastAPI, tmp_path: Path, *args: str) -> Any:
+    """A command as an admin, through the API."""
+    async with cli_for(app, tmp_path) as cli:
+        return await cli.json(*args)
 
 
 async def test_list_import_action_create(
-    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    sandboxes: dict[str, Sandbox],
+    tmp_path: Path,
 ) -> None:
     sandbox = sandboxes["hetzner"]
     provider = await create_provider(client, await admin_headers(runtime), sandbox)
@@ -46,7 +39,9 @@ async def test_list_import_action_create(
     user = bearer(jwt_for(runtime, owner))
     detail = await create_running(client, user, provider)
 
-    listed = await _cli(runtime, "servers", "list", "--user", owner.username, "--json")
+    servers = ("read:servers", "write:servers")
+    async with cli_for(app, tmp_path, owner, servers) as cli:
+        listed = await cli.json("servers", "list")
     assert [i["id"] for i in listed] == [detail["id"]]
 
     async with httpx.AsyncClient(base_url=sandbox.root) as http:
@@ -57,66 +52,67 @@ async def test_list_import_action_create(
         )
     assert made.status_code == 201
     adopted = await _cli(
-        runtime,
+        app,
+        tmp_path,
         "servers",
         "import",
         "--provider",
         provider["id"],
         "--user",
         owner.username,
-        "--json",
     )
     assert [i["label"] for i in adopted] == ["legacy-1"]
     again = await _cli(
-        runtime,
+        app,
+        tmp_path,
         "servers",
         "import",
         "--provider",
         provider["id"],
         "--user",
         owner.username,
-        "--json",
     )
     assert again == []
     assert (await client.get("/api/vps", headers=user)).json()["total"] == 2
 
-    acted = await _cli(
-        runtime, "servers", "action", detail["id"], "reboot", "--user", owner.username, "--json"
-    )
-    assert acted["message"] == "Action reboot initiated successfully"
-
-    created = await _cli(
-        runtime,
-        "servers",
-        "create",
-        "--provider",
-        provider["id"],
-        "--label",
-        "from-the-cli",
-        "--type",
-        "cx23",
-        "--region",
-        "nbg1",
-        "--image",
-        "ubuntu-24.04",
-        "--user",
-        owner.username,
-        "--json",
-    )
-    assert created["label"] == "from-the-cli"
-    assert created["status"] == "running"
-    assert created["ip_address"]
+    async with cli_for(app, tmp_path, owner, servers) as cli:
+        acted = await cli.json("servers", "action", detail["id"], "reboot")
+        assert acted["message"] == "Action reboot initiated successfully"
+        created = await cli.json(
+            "servers",
+            "create",
+            "--provider",
+            provider["id"],
+            "--label",
+            "from-the-cli",
+            "--type",
+            "cx23",
+            "--region",
+            "nbg1",
+            "--image",
+            "ubuntu-24.04",
+        )
+        assert created["label"] == "from-the-cli"
+        assert created["status"] == "running"
+        assert created["ip_address"]
+        unknown = await cli("servers", "action", detail["id"], "rebot")
+        assert unknown.exit_code == 1
+        assert "did you mean reboot" in unknown.output
 
 
 async def test_secrets_rotate(
-    client: httpx.AsyncClient, runtime: Runtime, sandboxes: dict[str, Sandbox]
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    runtime: Runtime,
+    sandboxes: dict[str, Sandbox],
+    tmp_path: Path,
 ) -> None:
     admin = await admin_headers(runtime)
     providers = [await create_provider(client, admin, sandboxes[n]) for n in sorted(sandboxes)]
     box = secret_box(runtime.settings)
     old_key = Fernet(box.key(1))
 
-    result = await _cli(runtime, "secrets", "rotate", "--json")
+    result = await _cli(app, tmp_path, "secrets", "rotate")
     assert result == {"success": True, "providers": 3, "generation": 2}
 
     async with runtime.database.engine.connect() as connection:

@@ -3,25 +3,24 @@ settings pointing at strict sandboxes on loopback (admins only; nothing is creat
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from pydantic import SecretStr
-from typer.testing import CliRunner
 
-from stellwerk.cli.main import app as cli
-from stellwerk.operation import engine
 from stellwerk.provider.paas.coolify.sandbox import create_app as coolify_app
 from stellwerk.provider.registrar.inwx.sandbox import SANDBOX_2FA_SECRET
 from stellwerk.provider.registrar.inwx.sandbox import create_app as inwx_app
 from stellwerk.provider.sandbox.kit import RunningSandbox, start_server
 from stellwerk.runtime import Runtime
+from tests.clirun import cli_for
 from tests.factories import admin_headers, bearer, create_admin, create_user, jwt_for
 from tests.provider.compute.conftest import Sandbox
 from tests.server.factories import create_provider
@@ -120,28 +119,19 @@ async def test_the_providers_page_has_a_check_per_provider(
 
 
 async def test_the_command_names_what_to_fix(
-    runtime: Runtime, configured: dict[str, RunningSandbox]
+    app: FastAPI,
+    runtime: Runtime,
+    configured: dict[str, RunningSandbox],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = runtime.settings
-    env = {
-        "STELLWERK_DATA_DIR": str(settings.data_dir),
-        "STELLWERK_SECRET_KEY": settings.secret_key.get_secret_value()
-        if settings.secret_key
-        else "",
-        "STELLWERK_DATABASE_URL": settings.database_url or "",
-        "STELLWERK_SANDBOX": "false",
-        "INWX_USERNAME": "sandbox-ops",
-        "INWX_PASSWORD": "wrong-password",
-        "INWX_API_URL": configured["inwx"].url,
-        "COOLIFY_API_URL": f"http://127.0.0.1:{configured['coolify'].port}/api/v1",
-        "COOLIFY_API_TOKEN": "sandbox-limited",
-    }
-    try:
-        result = await asyncio.to_thread(
-            CliRunner().invoke, cli, ["providers", "check", "--json"], env=env
-        )
-    finally:
-        engine.configure(settings)  # the command configured the engine with its own settings
+    # The server's settings count: INWX is configured there with a wrong password.
+    monkeypatch.setattr(runtime.settings, "inwx_username", "sandbox-ops")
+    monkeypatch.setattr(runtime.settings, "inwx_password", SecretStr("wrong-password"))
+    monkeypatch.setattr(runtime.settings, "inwx_2fa_secret", None)
+    async with cli_for(app, tmp_path) as cli:
+        result = await cli("providers", "check", "--json")
+        table = await cli("providers", "check")
     assert result.exit_code == 1, result.output
     reports = {r["provider"]: r for r in json.loads(result.stdout)}
     assert reports["inwx"]["verdict"] == "failed"
@@ -149,8 +139,6 @@ async def test_the_command_names_what_to_fix(
     coolify = reports["coolify"]["findings"]
     assert any("deploy, read:sensitive" in f["message"] for f in coolify)
     assert reports["powerdns"]["verdict"] == "not_configured"
-    table = await asyncio.to_thread(CliRunner().invoke, cli, ["providers", "check"], env=env)
-    engine.configure(settings)
     assert table.exit_code == 1
     words = " ".join(
         part for line in table.stdout.splitlines() for part in line.split("│")[3:4]

@@ -1,25 +1,26 @@
-"""What every command shares: settings with flag overrides, a database session, output."""
+"""What every command shares: output, suggestions, and for the commands that work on the
+database without the server (`serve`, `migrate`, `admin create`, ...), settings with flag
+overrides and a database session."""
 
 from __future__ import annotations
 
 import asyncio
+import difflib
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import orjson
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk import migrate
-from stellwerk.config import Settings, env_name, refuse_unsafe
-from stellwerk.exceptions import StellwerkError
-from stellwerk.operation import engine
-from stellwerk.runtime import Runtime
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from stellwerk.config import Settings
+    from stellwerk.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -29,6 +30,10 @@ out = Console()
 
 def load_settings(**overrides: Any) -> Settings:
     """The settings, or a one-line message per wrong variable (never its value) and exit 1."""
+    from pydantic import ValidationError
+
+    from stellwerk.config import Settings
+
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as error:
@@ -36,6 +41,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def _setting_error(detail: Any) -> str:
+    from stellwerk.config import env_name
+
     location = detail.get("loc") or ("settings",)
     name = str(location[0])
     name = name if name.isupper() else env_name(name)
@@ -44,6 +51,9 @@ def _setting_error(detail: Any) -> str:
 
 def load_startable_settings(**overrides: Any) -> Settings:
     """`load_settings` for commands that start a service: unsafe settings stop them here."""
+    from stellwerk.config import refuse_unsafe
+    from stellwerk.exceptions import StellwerkError
+
     settings = load_settings(**overrides)
     try:
         refuse_unsafe(settings)
@@ -54,6 +64,10 @@ def load_startable_settings(**overrides: Any) -> Settings:
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    from stellwerk import migrate
+    from stellwerk.operation import engine
+    from stellwerk.runtime import Runtime
+
     runtime = Runtime.from_settings(settings)
     engine.configure(settings)
     try:
@@ -66,6 +80,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 def run_in_session(settings: Settings, work: Callable[[Runtime, AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction; a `StellwerkError` becomes a clear message and exit 1."""
+    from stellwerk.exceptions import StellwerkError
 
     async def main() -> T:
         async with open_runtime(settings) as runtime, runtime.database.session() as session:
@@ -77,13 +92,54 @@ def run_in_session(settings: Settings, work: Callable[[Runtime, AsyncSession], A
         fail(error.message)
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, for logs too
+def fail(message: str, code: int = 1, *, as_json: bool = False) -> NoReturn:
+    """End the command with one line (a JSON object on standard output with `--json`)."""
+    if as_json:
+        from stellwerk.cli.client import CliError, report
+
+        report(CliError(message, exit_code=code), as_json=True)
+    console.print(
+        f"[red]error:[/red] {message}", soft_wrap=True, highlight=False
+    )  # one line, for logs too
     raise typer.Exit(code)
 
 
 def print_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def help_in_words() -> None:
+    """Help names what a value is (`--scope SCOPE`), never its Python type (`<str>`): an option
+    shows its metavar (or its name in capitals), a flag or an argument nothing beside its name.
+    Typer has no setting for this, so its one hook for the type column is replaced."""
+    from typer.core import TyperArgument, TyperOption
+
+    def option_word(self: TyperOption, ctx: object) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return self.metavar or (self.name or "value").upper()
+
+    def argument_word(self: TyperArgument, ctx: object) -> str | None:
+        return None
+
+    TyperOption.display_type_rich = option_word  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument_word  # type: ignore[method-assign,assignment]
+
+
+def suggest(value: str, choices: Iterable[str]) -> str:
+    """`did you mean` with the closest valid choices, else all of them."""
+    options = sorted(set(choices))
+    close = difflib.get_close_matches(value, options, n=3, cutoff=0.5)
+    if close:
+        return f"did you mean {' or '.join(close)}?"
+    return f"choose from {', '.join(options)}"
+
+
+def check_choice(option: str, value: str, choices: Iterable[str], *, as_json: bool = False) -> None:
+    """Refuse a value outside `choices`, naming the closest valid ones."""
+    options = set(choices)
+    if value not in options:
+        fail(f"{option}: unknown value {value!r}; {suggest(value, options)}", as_json=as_json)
 
 
 DataDirOption = typer.Option(
@@ -92,7 +148,7 @@ DataDirOption = typer.Option(
     help="Directory for the SQLite database and state.",
     envvar="STELLWERK_DATA_DIR",
 )
-JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table.")
+JsonOption = typer.Option(False, "--json", help="Print JSON instead of a table (errors too).")
 
 
 def data_dir_override(data_dir: Path | None) -> dict[str, Any]:

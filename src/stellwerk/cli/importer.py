@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -20,13 +21,14 @@ from stellwerk.cli.common import (
     out,
     print_json,
 )
-from stellwerk.exceptions import StellwerkError
-from stellwerk.importer import frame
-from stellwerk.importer.frame import Action, Importer, Report
+
+if TYPE_CHECKING:
+    from stellwerk.importer.frame import Importer, Report
 
 import_app = typer.Typer(
     help="Bring the data of the systems Stellwerk replaces along: a dry run first, then the "
-    "import; running it again changes nothing.",
+    "import; running it again changes nothing. Works on the database directly; needs no running "
+    "server.",
     no_args_is_help=True,
 )
 
@@ -44,6 +46,8 @@ DetailOption = typer.Option(
 
 def show_report(report: Report, *, as_json: bool, details: bool = False) -> None:
     """The summary (and the objects worth a look) of one run, or all of it as JSON."""
+    from stellwerk.importer.frame import Action
+
     if as_json:
         print_json(report.as_dict())
         return
@@ -77,6 +81,9 @@ def run_importer(
     details: bool = False,
 ) -> Report:
     """Open Stellwerk's database, run the importer `make` builds, print its report."""
+    from stellwerk.exceptions import StellwerkError
+    from stellwerk.importer import frame
+
     settings = load_settings(**data_dir_override(data_dir))
 
     def progress(message: str) -> None:
@@ -113,7 +120,8 @@ def import_nexredirect(
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Users, API tokens, groups, domains with their settings, and hits from NexRedirect."""
+    """Users, API tokens, groups, domains with their settings, and hits from NexRedirect. Works on
+    the database directly; needs no running server."""
     from stellwerk.importer.nexredirect import NexRedirectImporter
 
     run_importer(
@@ -146,7 +154,8 @@ def import_v2(
     as_json: bool = JsonOption,
 ) -> None:
     """The system API key, client configurations, customers, licenses, devices, open sessions,
-    versions, resources and leads from the V2 license server."""
+    versions, resources and leads from the V2 license server. Works on the database directly;
+    needs no running server."""
     from stellwerk.importer.v2 import V2Importer
 
     run_importer(
@@ -174,7 +183,8 @@ def import_stellwerk(
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Read an export of Stellwerk back: a restore, or the move to another database."""
+    """Read an export of Stellwerk back: a restore, or the move to another database. Works on the
+    database directly; needs no running server."""
     from stellwerk.importer.stellwerk import StellwerkImporter
 
     manifest = directory / "manifest.json"
@@ -200,7 +210,9 @@ def export_command(
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Write everything as JSON Lines, one file per table (see docs/moving-in.md)."""
+    """Write everything as JSON Lines, one file per table (see docs/moving-in.md). Works on the
+    database directly; needs no running server."""
+    from stellwerk.exceptions import StellwerkError
     from stellwerk.importer.stellwerk import export
 
     if include_secrets and passphrase is None:

@@ -4,12 +4,11 @@ and `stellwerk import skypanel|vyra`. Each is a dry run unless `--apply`."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk.audit.actor import Actor
 from stellwerk.cli.common import (
     DataDirOption,
     JsonOption,
@@ -20,10 +19,12 @@ from stellwerk.cli.common import (
     print_json,
     run_in_session,
 )
-from stellwerk.importer import adopt, skypanel, vyra
-from stellwerk.importer.plan import ImportPlan, apply_plan
-from stellwerk.runtime import Runtime
-from stellwerk.server.service import instance_service
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from stellwerk.importer.plan import ImportPlan
+    from stellwerk.runtime import Runtime
 
 ApplyOption = typer.Option(
     False,
@@ -56,7 +57,11 @@ def domains_import(
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Adopt every domain and DNS zone of the INWX account (records stay at INWX, unchanged)."""
+    """Adopt every domain and DNS zone of the INWX account (records stay at INWX, unchanged).
+    Works on the database directly; needs no running server."""
+    from stellwerk.audit.actor import Actor
+    from stellwerk.importer import adopt
+    from stellwerk.importer.plan import apply_plan
 
     async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
         plan = await adopt.plan_domains(session, runtime.settings)
@@ -75,7 +80,12 @@ def projects_import(
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Adopt Coolify's applications as projects, matched with the projects here by domain."""
+    """Adopt Coolify's applications as projects, matched with the projects here by domain. Works
+    on the database directly; needs no running server."""
+    from stellwerk.audit.actor import Actor
+    from stellwerk.importer import adopt
+    from stellwerk.importer.plan import apply_plan
+    from stellwerk.server.service import instance_service
 
     async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
         owner_id = (await instance_service.owner(session, user)).id if user else None
@@ -108,7 +118,11 @@ def skypanel_import(
     as_json: bool = JsonOption,
 ) -> None:
     """Providers (keys encrypted again under Stellwerk's key), plans, and servers with their
-    owners from a SkyPanel database, matched against the servers live at each provider."""
+    owners from a SkyPanel database, matched against the servers live at each provider. Works on
+    the database directly; needs no running server."""
+    from stellwerk.audit.actor import Actor
+    from stellwerk.importer import skypanel
+    from stellwerk.importer.plan import apply_plan
 
     async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
         plan = await skypanel.plan_skypanel(
@@ -143,7 +157,11 @@ def vyra_import(
     as_json: bool = JsonOption,
 ) -> None:
     """Installed modules and their instances (ids kept), the primary instance of each module and
-    the repository configuration from a VYRA module manager's workspace."""
+    the repository configuration from a VYRA module manager's workspace. Works on the database
+    directly; needs no running server."""
+    from stellwerk.audit.actor import Actor
+    from stellwerk.importer import vyra
+    from stellwerk.importer.plan import apply_plan
 
     async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
         actor = Actor.cli()

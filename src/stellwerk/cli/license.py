@@ -1,96 +1,64 @@
-"""`stellwerk license`: customers, licenses, keys and the license signing key."""
+"""`stellwerk license`: customers, licenses, keys and the license signing key, through the
+server's API."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk.audit.actor import Actor
-from stellwerk.cli.common import (
-    DataDirOption,
-    JsonOption,
-    console,
-    data_dir_override,
-    fail,
-    load_settings,
-    out,
-    print_json,
-    run_in_session,
-)
-from stellwerk.customer.service import customer as customer_service
-from stellwerk.kit.pagination import PageParams
-from stellwerk.license import service as license_service
-from stellwerk.license.schemas import normalize_key
-from stellwerk.license.signing import SigningKey
-from stellwerk.models import Customer, License
-from stellwerk.runtime import Runtime
+from stellwerk.cli.client import Api
+from stellwerk.cli.common import JsonOption, check_choice, console, fail, out, print_json
 
 license_app = typer.Typer(
     help="Customers, licenses and keys of the license server.", no_args_is_help=True
 )
 LICENSE_TYPES = ("perpetual", "subscription", "trial")
+LICENSE_KEYS = (
+    *("id", "license_key", "customer_id", "customer_name", "license_type", "valid_from"),
+    *("valid_until", "max_activations", "max_users", "is_active"),
+)
 
 
-def _license_json(found: License) -> dict[str, Any]:
-    return {
-        "id": found.id,
-        "license_key": found.license_key,
-        "customer_id": found.customer_id,
-        "customer_name": found.customer.name,
-        "license_type": found.license_type,
-        "valid_from": found.valid_from.isoformat(),
-        "valid_until": found.valid_until.isoformat() if found.valid_until else None,
-        "max_activations": found.max_activations,
-        "max_users": found.max_users,
-        "is_active": found.is_active,
-    }
+def _license_json(found: dict[str, Any]) -> dict[str, Any]:
+    return {key: found[key] for key in LICENSE_KEYS}
 
 
 @license_app.command("customer-create")
 def customer_create(
-    name: str = typer.Option(..., "--name", help="The customer's name."),
-    email: str | None = typer.Option(None, "--email", help="Contact email."),
-    data_dir: Path | None = DataDirOption,
+    name: str = typer.Option(..., "--name", metavar="NAME", help="The customer's name."),
+    email: str | None = typer.Option(None, "--email", metavar="EMAIL", help="Contact email."),
     as_json: bool = JsonOption,
 ) -> None:
     """Create a customer."""
-
-    async def work(runtime: Runtime, session: AsyncSession) -> Customer:
-        return await customer_service.create(session, Actor.cli(), name=name, email=email)
-
-    created = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    with Api(as_json=as_json) as api:
+        created = api.post("/api/customers", json={"name": name, "email": email})
     if as_json:
-        print_json({"id": created.id, "name": created.name, "email": created.email})
+        print_json({"id": created["id"], "name": created["name"], "email": created["email"]})
     else:
-        console.print(f"Created customer [bold]{created.name}[/bold] (id {created.id}).")
+        console.print(f"Created customer [bold]{created['name']}[/bold] (id {created['id']}).")
 
 
 @license_app.command("customers")
 def customers(
-    search: str | None = typer.Option(None, "--search", "-s", help="Name or email contains."),
-    page: int = typer.Option(1, "--page", min=1),
-    per_page: int = typer.Option(50, "--per-page", min=1, max=200),
-    data_dir: Path | None = DataDirOption,
+    search: str | None = typer.Option(
+        None, "--search", "-s", metavar="WORDS", help="Name or email contains."
+    ),
+    page: int = typer.Option(1, "--page", metavar="N", min=1),
+    per_page: int = typer.Option(50, "--per-page", metavar="N", min=1, max=200),
     as_json: bool = JsonOption,
 ) -> None:
     """List customers."""
-
-    async def work(runtime: Runtime, session: AsyncSession) -> tuple[list[Customer], int]:
-        rows, total = await customer_service.search(
-            session, query=search, params=PageParams(page=page, per_page=per_page)
-        )
-        return list(rows), total
-
-    rows, total = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    params = {"q": search, "page": page, "per_page": per_page}
+    with Api(as_json=as_json) as api:
+        found = api.get("/api/customers", params=params)
+    rows, total = found["items"], found["total"]
     if as_json:
         print_json(
             {
-                "items": [{"id": c.id, "name": c.name, "email": c.email} for c in rows],
+                "items": [{"id": c["id"], "name": c["name"], "email": c["email"]} for c in rows],
                 "total": total,
                 "page": page,
                 "per_page": per_page,
@@ -99,72 +67,66 @@ def customers(
         return
     table = Table("ID", "Name", "Email", title=f"Customers ({total})")
     for c in rows:
-        table.add_row(str(c.id), c.name, c.email or "")
+        table.add_row(str(c["id"]), c["name"], c["email"] or "")
     out.print(table)
 
 
 @license_app.command("create")
 def create(
-    customer_id: int = typer.Option(..., "--customer-id", help="Who holds the license."),
+    customer_id: int = typer.Option(
+        ..., "--customer-id", metavar="CUSTOMER", help="Who holds the license."
+    ),
     license_type: str = typer.Option(
-        "perpetual", "--type", help="perpetual, subscription or trial."
+        "perpetual", "--type", metavar="TYPE", help="perpetual, subscription or trial."
     ),
     valid_until: str | None = typer.Option(
-        None, "--valid-until", help="Last valid day, YYYY-MM-DD."
+        None, "--valid-until", metavar="YYYY-MM-DD", help="Last valid day."
     ),
-    max_activations: int = typer.Option(1, "--max-activations", min=1),
-    max_users: int = typer.Option(1, "--max-users", min=1),
+    max_activations: int = typer.Option(1, "--max-activations", metavar="N", min=1),
+    max_users: int = typer.Option(1, "--max-users", metavar="N", min=1),
     key: str | None = typer.Option(
-        None, "--key", help="XXXX-XXXX-XXXX-XXXX; generated if left out."
+        None, "--key", metavar="KEY", help="XXXX-XXXX-XXXX-XXXX; generated if left out."
     ),
-    data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Create a license."""
-    if license_type not in LICENSE_TYPES:
-        fail(f"--type is one of {', '.join(LICENSE_TYPES)}")
+    check_choice("--type", license_type, LICENSE_TYPES, as_json=as_json)
     try:
-        until = dt.date.fromisoformat(valid_until) if valid_until else None
-        license_key = normalize_key(key) if key else None
+        until = dt.date.fromisoformat(valid_until).isoformat() if valid_until else None
     except ValueError as error:
-        fail(str(error))
-
-    async def work(runtime: Runtime, session: AsyncSession) -> License:
-        return await license_service.license.create(
-            session,
-            Actor.cli(),
-            customer_id=customer_id,
-            license_key=license_key,
-            license_type=license_type,
-            valid_until=until,
-            max_activations=max_activations,
-            max_users=max_users,
-        )
-
-    created = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+        fail(f"--valid-until: {error}", as_json=as_json)
+    body = {
+        "customer_id": customer_id,
+        "license_key": key,
+        "license_type": license_type,
+        "valid_until": until,
+        "max_activations": max_activations,
+        "max_users": max_users,
+    }
+    with Api(as_json=as_json) as api:
+        created = api.post("/api/licenses", json=body)
     if as_json:
         print_json(_license_json(created))
     else:
-        console.print(f"Created license [bold]{created.license_key}[/bold] (id {created.id}).")
+        console.print(
+            f"Created license [bold]{created['license_key']}[/bold] (id {created['id']})."
+        )
 
 
 @license_app.command("list")
 def list_licenses(
-    search: str | None = typer.Option(None, "--search", "-s", help="Key or customer contains."),
-    page: int = typer.Option(1, "--page", min=1),
-    per_page: int = typer.Option(50, "--per-page", min=1, max=200),
-    data_dir: Path | None = DataDirOption,
+    search: str | None = typer.Option(
+        None, "--search", "-s", metavar="WORDS", help="Key or customer contains."
+    ),
+    page: int = typer.Option(1, "--page", metavar="N", min=1),
+    per_page: int = typer.Option(50, "--per-page", metavar="N", min=1, max=200),
     as_json: bool = JsonOption,
 ) -> None:
     """List licenses, newest first."""
-
-    async def work(runtime: Runtime, session: AsyncSession) -> tuple[list[License], int]:
-        rows, total = await license_service.license.list(
-            session, params=PageParams(page=page, per_page=per_page), query=search
-        )
-        return list(rows), total
-
-    rows, total = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    params = {"search": search, "page": page, "per_page": per_page}
+    with Api(as_json=as_json) as api:
+        found = api.get("/api/licenses", params=params)
+    rows, total = found["items"], found["total"]
     if as_json:
         print_json(
             {
@@ -187,25 +149,22 @@ def list_licenses(
     )
     for lic in rows:
         table.add_row(
-            str(lic.id),
-            lic.license_key,
-            lic.customer.name,
-            lic.license_type,
-            lic.valid_until.isoformat() if lic.valid_until else "never ends",
-            str(lic.max_activations),
-            "yes" if lic.is_active else "no",
+            str(lic["id"]),
+            lic["license_key"],
+            lic["customer_name"],
+            lic["license_type"],
+            lic["valid_until"] or "never ends",
+            str(lic["max_activations"]),
+            "yes" if lic["is_active"] else "no",
         )
     out.print(table)
 
 
 @license_app.command("keygen")
-def keygen(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
+def keygen(as_json: bool = JsonOption) -> None:
     """Print a new, unused license key."""
-
-    async def work(runtime: Runtime, session: AsyncSession) -> str:
-        return await license_service.license.generate_key(session)
-
-    key = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    with Api(as_json=as_json) as api:
+        key = api.post("/api/generate-license-key")["license_key"]
     if as_json:
         print_json({"license_key": key})
     else:
@@ -213,14 +172,13 @@ def keygen(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) ->
 
 
 @license_app.command("public-key")
-def public_key(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
+def public_key(as_json: bool = JsonOption) -> None:
     """Print the Ed25519 public key that offline license files are signed with (PEM)."""
-
-    async def work(runtime: Runtime, _session: AsyncSession) -> SigningKey:
-        return await license_service.license_file.signing_key(runtime)
-
-    key = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    with Api(as_json=as_json) as api:
+        key = api.get("/api/licenses/public-key")
     if as_json:
-        print_json({"algorithm": "Ed25519", "key_id": key.key_id, "public_key": key.public_pem})
+        print_json(
+            {"algorithm": "Ed25519", "key_id": key["key_id"], "public_key": key["public_key"]}
+        )
     else:
-        out.print(key.public_pem, end="")
+        out.print(key["public_key"], end="")

@@ -1,21 +1,22 @@
-"""`stellwerk`: serve, migrate, and manage users, tokens, keys and operations."""
+"""`stellwerk`: serve and migrate on the database; everything else through the running server's
+API (`stellwerk login`)."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.panel import Panel
 
-from stellwerk import __version__, migrate
-from stellwerk.bootstrap import FirstStart
+from stellwerk import __version__
 from stellwerk.cli.common import (
     DataDirOption,
     console,
     data_dir_override,
     fail,
+    help_in_words,
     load_settings,
     load_startable_settings,
 )
@@ -23,6 +24,7 @@ from stellwerk.cli.identity import admin_app, apikey_app, token_app
 from stellwerk.cli.importer import export_command, import_app
 from stellwerk.cli.importer_more import register_adoption, register_imports
 from stellwerk.cli.license import license_app
+from stellwerk.cli.login import login_command, logout_command
 from stellwerk.cli.module import modules_app
 from stellwerk.cli.operation import ops_app
 from stellwerk.cli.project import projects_app
@@ -32,14 +34,18 @@ from stellwerk.cli.redirect import redirect_app
 from stellwerk.cli.registrar import domains_app
 from stellwerk.cli.sandbox import sandbox_command
 from stellwerk.cli.server import secrets_app, servers_app
-from stellwerk.kit.logs import configure_logging
-from stellwerk.kit.ports import PortInUse
 
+if TYPE_CHECKING:
+    from stellwerk.bootstrap import FirstStart
+    from stellwerk.kit.ports import PortInUse
+
+help_in_words()
 app = typer.Typer(
     name="stellwerk",
     help=(
         "Stellwerk: the control plane for servers, domains, deployments, redirects, "
-        "licenses and modules."
+        "licenses and modules. Most commands talk to the running server (`stellwerk serve`): "
+        "log in once with `stellwerk login`, or set STELLWERK_URL and STELLWERK_TOKEN."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -56,6 +62,8 @@ app.add_typer(servers_app, name="servers")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(projects_app, name="projects")
 app.add_typer(providers_app, name="providers")
+app.command("login")(login_command)
+app.command("logout")(logout_command)
 app.add_typer(import_app, name="import")
 app.command("sandbox")(sandbox_command)
 app.command("export")(export_command)
@@ -142,7 +150,10 @@ def serve(
     ),
     data_dir: Path | None = DataDirOption,
 ) -> None:
-    """Run Stellwerk: API, web UI, workers and every listener, in one process (or one role)."""
+    """Run Stellwerk: API, web UI, workers and every listener, in one process (or one role).
+    Works on the database directly."""
+    from stellwerk.kit.logs import configure_logging
+    from stellwerk.kit.ports import PortInUse
     from stellwerk.serve import ensure_ports_free, run
 
     if role is not None and role not in ("all", "api", "worker"):
@@ -184,7 +195,10 @@ def serve(
 
 @app.command("migrate")
 def migrate_command(data_dir: Path | None = DataDirOption) -> None:
-    """Apply the database migrations (also done on every start)."""
+    """Apply the database migrations (also done on every start). Works on the database
+    directly; needs no running server."""
+    from stellwerk import migrate
+
     settings = load_settings(**data_dir_override(data_dir))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.resolved_database_url)

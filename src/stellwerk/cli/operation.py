@@ -2,203 +2,142 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Sequence
-from pathlib import Path
-
 import typer
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk.audit.actor import Actor
-from stellwerk.cli.common import (
-    DataDirOption,
-    JsonOption,
-    console,
-    data_dir_override,
-    fail,
-    load_settings,
-    open_runtime,
-    out,
-    print_json,
-    run_in_session,
-)
+from stellwerk.cli.client import Api
+from stellwerk.cli.common import JsonOption, check_choice, console, out, print_json
 from stellwerk.cli.progress import describe_prompts, follow_operation
-from stellwerk.identity.principal import Principal
-from stellwerk.kit.pagination import PageParams
-from stellwerk.kit.time import iso
-from stellwerk.models import OperationPrompt
-from stellwerk.operation import probe
-from stellwerk.operation.schemas import OperationRead, PromptRead
-from stellwerk.operation.service import operation as operation_service
-from stellwerk.operation.service import timeline
-from stellwerk.runtime import Runtime
 
 ops_app = typer.Typer(
     help="Durable operations: list, show, cancel, answer, probe.", no_args_is_help=True
 )
+STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled")
 
 
 @ops_app.command("list")
 def ops_list(
-    kind: str | None = typer.Option(None, "--kind", help="Only this kind."),
+    kind: str | None = typer.Option(None, "--kind", metavar="KIND", help="Only this kind."),
     status: str | None = typer.Option(
-        None, "--status", help="queued, running, waiting, completed, failed, cancelled."
+        None, "--status", metavar="STATUS", help=f"Only this status: {', '.join(STATUSES)}."
     ),
-    limit: int = typer.Option(50, "--limit", min=1, max=1000),
-    data_dir: Path | None = DataDirOption,
+    limit: int = typer.Option(50, "--limit", metavar="N", min=1, max=200),
     as_json: bool = JsonOption,
 ) -> None:
     """List operations, newest first."""
-
-    async def work(runtime: Runtime, session: AsyncSession) -> list[OperationRead]:
-        rows, _ = await operation_service.list(
-            session,
-            Principal.system(),
-            params=PageParams(page=1, per_page=limit),
-            kind=kind,
-            status=status,
+    if status is not None:
+        check_choice("--status", status, STATUSES, as_json=as_json)
+    with Api(as_json=as_json) as api:
+        page = api.get(
+            "/api/operations", params={"kind": kind, "status": status, "per_page": limit}
         )
-        return [OperationRead.model_validate(o) for o in rows]
-
-    operations = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    operations = page["items"]
     if as_json:
-        print_json([o.model_dump(mode="json") for o in operations])
+        print_json(operations)
         return
     table = Table("id", "kind", "status", "progress", "message", "created")
     for o in operations:
         table.add_row(
-            str(o.id), o.kind, o.status, f"{o.progress}%", o.message, iso(o.created_at) or ""
+            o["id"], o["kind"], o["status"], f"{o['progress']}%", o["message"], o["created_at"]
         )
     out.print(table)
 
 
 @ops_app.command("show")
 def ops_show(
-    operation_id: uuid.UUID = typer.Argument(..., help="The operation's id."),
-    data_dir: Path | None = DataDirOption,
+    operation_id: str = typer.Argument(..., metavar="OPERATION", help="The operation's id."),
     as_json: bool = JsonOption,
 ) -> None:
     """Show an operation with its history."""
-
-    async def work(
-        runtime: Runtime, session: AsyncSession
-    ) -> tuple[
-        OperationRead,
-        Sequence[OperationPrompt],
-        list[tuple[str, int, str, str | None, float | None]],
-    ]:
-        operation = await operation_service.get(session, Principal.system(), operation_id)
-        events = await operation_service.events(session, operation)
-        prompts = (await operation_service.open_prompts(session, [operation])).get(operation.id, [])
-        read = OperationRead.model_validate(operation)
-        read.prompts = [PromptRead.model_validate(p) for p in prompts]
-        return (
-            read,
-            prompts,
-            [
-                (iso(e.at) or "", e.progress, e.message, e.step, e.seconds)
-                for e in timeline(operation, events)
-            ],
-        )
-
-    operation, prompts, events = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    with Api(as_json=as_json) as api:
+        operation = api.get(f"/api/operations/{operation_id}")
     if as_json:
-        print_json(
-            {
-                **operation.model_dump(mode="json"),
-                "events": [
-                    {"at": a, "progress": p, "message": m, "step": step, "seconds": took}
-                    for a, p, m, step, took in events
-                ],
-            }
-        )
+        print_json(operation)
         return
     out.print(
-        f"[bold]{operation.kind}[/bold] {operation.id}: "
-        f"{operation.status}, {operation.progress}% - {operation.message}"
+        f"[bold]{operation['kind']}[/bold] {operation['id']}: "
+        f"{operation['status']}, {operation['progress']}% - {operation['message']}"
     )
-    if operation.error:
-        out.print(f"[red]error:[/red] {operation.error}")
-    for at, progress, message, _step, took in events:
+    if operation["error"]:
+        out.print(f"[red]error:[/red] {operation['error']}")
+    for event in operation["events"]:
+        took = event.get("seconds")
         spent = "" if took is None else f"  ({took:.1f} s)"
-        out.print(f"  {at}  {progress:>3}%  {message}{spent}")
-    describe_prompts(operation.id, prompts)
+        out.print(f"  {event['at']}  {event['progress']:>3}%  {event['message']}{spent}")
+    describe_prompts(operation["id"], operation["prompts"])
 
 
 @ops_app.command("cancel")
 def ops_cancel(
-    operation_id: uuid.UUID = typer.Argument(..., help="The operation's id."),
-    data_dir: Path | None = DataDirOption,
+    operation_id: str = typer.Argument(..., metavar="OPERATION", help="The operation's id."),
+    as_json: bool = JsonOption,
 ) -> None:
     """Cancel a queued or running operation (it stops at its next step)."""
-
-    async def work(runtime: Runtime, session: AsyncSession) -> None:
-        operation = await operation_service.get(session, Principal.system(), operation_id)
-        await operation_service.cancel(session, Actor.cli(), operation)
-
-    run_in_session(load_settings(**data_dir_override(data_dir)), work)
-    console.print(f"Cancelled {operation_id}.")
+    with Api(as_json=as_json) as api:
+        operation = api.post(f"/api/operations/{operation_id}/cancel")
+    if as_json:
+        print_json(operation)
+    else:
+        console.print(f"Cancelled {operation_id}.")
 
 
 @ops_app.command("answer")
 def ops_answer(
-    operation_id: uuid.UUID = typer.Argument(..., help="The operation's id."),
-    answer: str = typer.Argument(..., help="The id of the option you choose."),
+    operation_id: str = typer.Argument(..., metavar="OPERATION", help="The operation's id."),
+    answer: str = typer.Argument(..., metavar="OPTION", help="The id of the option you choose."),
     prompt: str | None = typer.Option(
-        None, "--prompt", help="The question's id (needed only while several are open)."
+        None,
+        "--prompt",
+        metavar="QUESTION",
+        help="The question's id (needed only while several are open).",
     ),
-    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Answer the question a waiting operation asks (`ops show` lists its options)."""
-
-    async def work(runtime: Runtime, session: AsyncSession) -> str:
-        operation = await operation_service.get(session, Principal.system(), operation_id)
-        chosen = await operation_service.answer(
-            session, Actor.cli(), operation, answer=answer, prompt_id=prompt
+    with Api(as_json=as_json) as api:
+        before = api.get(f"/api/operations/{operation_id}")
+        operation = api.post(
+            f"/api/operations/{operation_id}/answer",
+            json={"answer": answer, "prompt_id": prompt},
         )
-        return next((str(o["label"]) for o in chosen.options if o["id"] == answer), answer)
-
-    label = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    if as_json:
+        print_json(operation)
+        return
+    label = next(
+        (
+            str(option["label"])
+            for question in before["prompts"]
+            if prompt is None or question["id"] == prompt
+            for option in question["options"]
+            if option["id"] == answer
+        ),
+        answer,
+    )
     console.print(f"Answered {operation_id}: {label}.")
 
 
 @ops_app.command("probe")
 def ops_probe(
-    steps: int = typer.Option(3, "--steps", min=1, max=probe.MAX_STEPS),
-    seconds: float = typer.Option(1.0, "--seconds", min=0, max=probe.MAX_SECONDS),
+    steps: int = typer.Option(3, "--steps", metavar="N", min=1),
+    seconds: float = typer.Option(1.0, "--seconds", metavar="SECONDS", min=0),
     ask: bool = typer.Option(False, "--ask", help="Stop after step 1 with a question."),
     follow: bool = typer.Option(True, "--follow/--no-follow", help="Wait and show progress."),
-    data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Run the engine probe on the running server's workers (N short steps)."""
-    settings = load_settings(**data_dir_override(data_dir))
-
-    async def main() -> OperationRead:
-        async with open_runtime(settings) as runtime:
-            async with runtime.database.session() as session:
-                operation, _ = await operation_service.start(
-                    session,
-                    Actor.cli(),
-                    kind=probe.KIND,
-                    input={"steps": steps, "seconds": seconds, "ask": ask},
-                )
-            if follow:
-                operation = await follow_operation(
-                    runtime, operation.id, timeout=steps * seconds + 60, quiet=as_json
-                )
-                if operation.status == "waiting":
-                    async with runtime.database.session() as session:
-                        prompts = await operation_service.open_prompts(session, [operation])
-                    describe_prompts(operation.id, prompts.get(operation.id, []))
-            return OperationRead.model_validate(operation)
-
-    result = asyncio.run(main())
+    with Api(as_json=as_json) as api:
+        operation = api.post(
+            "/api/operations/probe", json={"steps": steps, "seconds": seconds, "ask": ask}
+        )
+        if follow:
+            operation = follow_operation(
+                api, operation["id"], timeout=steps * seconds + 60, quiet=as_json
+            )
+            if operation["status"] == "waiting" and not as_json:
+                describe_prompts(operation["id"], operation["prompts"])
     if as_json:
-        print_json(result.model_dump(mode="json"))
-    elif result.status == "queued":
-        fail("The probe is still queued: is `stellwerk serve` running on this data directory?")
+        print_json(operation)
+    elif follow and operation["status"] == "queued":
+        api.fail("The probe is still queued: are the server's workers running?")
     else:
-        console.print(f"Probe {result.id}: {result.status}")
+        console.print(f"Probe {operation['id']}: {operation['status']}")

@@ -1,67 +1,66 @@
 """Following an operation from the command line with a live progress bar, and answering the
-questions it stops at."""
+questions it stops at, through the server's API."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
-import uuid
-from collections.abc import Sequence
+from typing import Any
 
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.prompt import Prompt
 
-from stellwerk.audit.actor import Actor
+from stellwerk.cli.client import Api, CliError, report
 from stellwerk.cli.common import console
-from stellwerk.exceptions import StellwerkError
-from stellwerk.models import Operation, OperationPrompt
-from stellwerk.operation.repository import OperationRepository
-from stellwerk.operation.service import operation as operation_service
-from stellwerk.operation.workflow import FINISHED
-from stellwerk.runtime import Runtime
+
+FINISHED = frozenset({"completed", "failed", "cancelled"})
+POLL_SECONDS = 0.3
+QUICK_POLLS = 10
+SLOW_POLL_SECONDS = 1.5
 
 
-def describe_prompts(operation_id: uuid.UUID, prompts: Sequence[OperationPrompt]) -> None:
+def describe_prompts(operation_id: object, prompts: list[dict[str, Any]]) -> None:
     """Print the questions an operation waits on and how to answer them."""
     for prompt in prompts:
-        console.print(f"[bold yellow]?[/bold yellow] {prompt.message}")
-        for option in prompt.options:
+        console.print(f"[bold yellow]?[/bold yellow] {prompt['message']}")
+        for option in prompt["options"]:
             console.print(f"    {option['id']:<34} {option['label']}")
-        first = prompt.options[0]["id"] if prompt.options else "<option>"
-        console.print(f"  Answer by {prompt.expires_at:%Y-%m-%d %H:%M:%S} UTC with:")
+        first = prompt["options"][0]["id"] if prompt["options"] else "<option>"
+        expires = str(prompt["expires_at"]).replace("T", " ")[:19]
+        console.print(f"  Answer by {expires} UTC with:")
         console.print(
-            f"    stellwerk ops answer {operation_id} {first} --prompt {prompt.prompt_id}",
+            f"    stellwerk ops answer {operation_id} {first} --prompt {prompt['id']}",
             soft_wrap=True,
         )
 
 
-async def _ask(runtime: Runtime, operation: Operation, prompt: OperationPrompt) -> None:
+def _ask(api: Api, operation: dict[str, Any], prompt: dict[str, Any]) -> None:
     """Ask at the terminal and answer the operation's question."""
-    choices = [str(o["id"]) for o in prompt.options]
-    console.print(f"[bold yellow]?[/bold yellow] {prompt.message}")
-    for option in prompt.options:
+    choices = [str(o["id"]) for o in prompt["options"]]
+    console.print(f"[bold yellow]?[/bold yellow] {prompt['message']}")
+    for option in prompt["options"]:
         console.print(f"    {option['id']:<34} {option['label']}")
-    chosen = await asyncio.to_thread(
-        Prompt.ask, "Your answer", choices=choices, console=console, show_choices=False
-    )
+    chosen = Prompt.ask("Your answer", choices=choices, console=console, show_choices=False)
     try:
-        async with runtime.database.session() as session:
-            await operation_service.answer(
-                session, Actor.cli(), operation, answer=chosen, prompt_id=prompt.prompt_id
-            )
-    except StellwerkError as error:
+        api.call(
+            "POST",
+            f"/api/operations/{operation['id']}/answer",
+            json={"answer": chosen, "prompt_id": prompt["id"]},
+        )
+    except CliError as error:
+        if error.exit_code != 1:
+            raise
         console.print(f"[yellow]not answered:[/yellow] {error.message}")
 
 
-async def follow_operation(
-    runtime: Runtime,
-    operation_id: uuid.UUID,
+def follow_operation(
+    api: Api,
+    operation_id: object,
     *,
     timeout: float = 3600.0,
     quiet: bool = False,
     interactive: bool | None = None,
-) -> Operation:
+) -> dict[str, Any]:
     """Poll the operation until it finishes (or `timeout`), drawing its progress.
 
     When it stops with a question, ask it at the terminal (`interactive`, by default when
@@ -76,32 +75,38 @@ async def follow_operation(
         TimeElapsedColumn(),
         TextColumn("{task.description}"),
     )
-    asked: set[int] = set()
+    asked: set[str] = set()
+    polls = 0
     with Progress(*columns, console=console, transient=False, disable=quiet) as progress:
         task = progress.add_task("Queued", total=100, kind="operation")
         while True:
-            async with runtime.database.session() as session:
-                operation = await OperationRepository(session).get(operation_id)
-                if operation is None:
-                    raise LookupError(f"operation {operation_id} does not exist")
-                prompts = (await operation_service.open_prompts(session, [operation])).get(
-                    operation.id, []
-                )
+            polls += 1
+            try:
+                operation: dict[str, Any] = api.call("GET", f"/api/operations/{operation_id}")
+            except CliError as error:
+                if error.extra.get("status") != 429:
+                    report(error, as_json=api.as_json)
+                # The token's rate limit: wait as long as the server says, then go on.
+                wait = error.extra.get("retry_after")
+                time.sleep(min(float(wait) if isinstance(wait, int | float) else 5.0, 30.0))
+                continue
             progress.update(
                 task,
-                completed=operation.progress,
-                description=operation.message,
-                kind=operation.kind,
+                completed=operation["progress"],
+                description=operation["message"],
+                kind=operation["kind"],
             )
-            if operation.status in FINISHED or time.monotonic() > deadline:
+            prompts = operation.get("prompts") or []
+            if operation["status"] in FINISHED or time.monotonic() > deadline:
                 return operation
             if prompts and not ask:
                 return operation
             for prompt in prompts:
-                if prompt.id in asked:
+                if prompt["id"] in asked:
                     continue
-                asked.add(prompt.id)
+                asked.add(prompt["id"])
                 progress.stop()
-                await _ask(runtime, operation, prompt)
+                _ask(api, operation, prompt)
                 progress.start()
-            await asyncio.sleep(0.3)
+            # Quick at first, then within the token's rate limit (60 requests a minute).
+            time.sleep(POLL_SECONDS if polls < QUICK_POLLS else SLOW_POLL_SECONDS)

@@ -17,7 +17,6 @@ from stellwerk.cli.common import (
     print_json,
 )
 from stellwerk.provider import registry
-from stellwerk.provider.sandbox.listener import start_all
 
 PORT_HELP = (
     "Base port: "
@@ -43,7 +42,10 @@ def sandbox_command(
     data_dir: Path | None = DataDirOption,
     as_json: bool = typer.Option(False, "--json", help="Print the base URLs as JSON."),
 ) -> None:
-    """Run all provider sandboxes on loopback until interrupted (Ctrl-C)."""
+    """Run all provider sandboxes on loopback until interrupted (Ctrl-C). Needs no running
+    server."""
+    from stellwerk.provider.sandbox.listener import start_all
+
     settings = load_settings(sandbox_port=port, **data_dir_override(data_dir))
 
     async def main() -> None:

@@ -303,6 +303,13 @@ async def _read_one(session: SessionDep, found: License) -> LicenseRead:
     return license_read(found, counts.get(found.id, 0))
 
 
+@admin_router.get("/api/licenses/public-key", response_model=PublicKeyResponse)
+async def admin_public_key(_: LicensesReader, runtime: RuntimeDep) -> PublicKeyResponse:
+    """The public key license files are signed with, for a login or token with
+    `read:licenses` (license clients ask `/api/license/public-key` with their API key)."""
+    return await public_key(runtime)
+
+
 @admin_router.get("/api/licenses", response_model=Page[LicenseRead])
 async def list_licenses(
     _: LicensesReader,

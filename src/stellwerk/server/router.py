@@ -42,6 +42,7 @@ from stellwerk.server.schemas import (
     ProviderList,
     ProviderRead,
     ProviderUpdate,
+    SecretsRotated,
 )
 from stellwerk.server.service import (
     catalog_service,
@@ -158,6 +159,38 @@ async def check_provider(
     provider = await provider_service.get(session, provider_id)
     report = await provider_service.check(session, runtime.settings, provider)
     return CheckEnvelope(check=check_read(report))
+
+
+@router.post("/api/admin/providers/rotate-secrets", response_model=SecretsRotated)
+async def rotate_secrets(
+    subject: AdminUser, session: SessionDep, runtime: RuntimeDep
+) -> SecretsRotated:
+    """Re-encrypt every provider API key under a new key generation; the old key decrypts
+    nothing after."""
+    generation = await provider_service.rotate_secrets(
+        session, subject.actor, settings=runtime.settings
+    )
+    count = len(await provider_service.list(session))
+    return SecretsRotated(providers=count, generation=generation)
+
+
+@router.post("/api/admin/providers/{provider_id}/import", response_model=list[InstanceRead])
+async def import_servers(
+    provider_id: uuid.UUID,
+    subject: AdminUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    owner: Annotated[
+        str | None,
+        Query(max_length=150, description="The username the servers go to (default: you)"),
+    ] = None,
+) -> list[InstanceRead]:
+    """Adopt the servers that exist at the provider but not here (existing installations)."""
+    user = await instance_service.owner(session, owner) if owner else subject.user
+    adopted = await instance_service.import_servers(
+        session, subject.actor, settings=runtime.settings, provider_id=provider_id, owner=user
+    )
+    return [instance_read(i) for i in adopted]
 
 
 @router.get("/api/admin/providers/integrations", response_model=IntegrationList)

@@ -89,6 +89,12 @@ class IntegrationList(BaseModel):
     integrations: list[IntegrationRead]
 
 
+class SecretsRotated(BaseModel):
+    success: bool = True
+    providers: int = Field(description="How many provider keys were re-encrypted")
+    generation: int = Field(description="The key generation they are encrypted with now")
+
+
 class Message(BaseModel):
     success: bool = True
     message: str
