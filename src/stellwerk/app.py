@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,9 +18,9 @@ from fastapi_offline import FastAPIOffline
 from stellwerk import __version__, exception_handlers, migrate
 from stellwerk.api import include_routers
 from stellwerk.bootstrap import FirstStart, bootstrap
+from stellwerk.cluster import service as cluster
 from stellwerk.config import Settings, get_settings
 from stellwerk.jobs import JOBS
-from stellwerk.kit.periodic import run_every
 from stellwerk.license.fastpath import VerifyFastPath
 from stellwerk.middleware import (
     ApiCorsMiddleware,
@@ -69,11 +70,23 @@ def create_app(
         if on_first_start is not None and report.created_anything:
             on_first_start(report)
         tasks: list[asyncio.Task[None]] = []
+        stack = contextlib.AsyncExitStack()
         engine.configure(settings)
         if settings.workers:
             await engine.launch(settings)
+            await stack.enter_async_context(
+                cluster.membership(runtime.database, settings, engine.recover_executor)
+            )
             tasks = [
-                asyncio.create_task(run_every(job.name, job.seconds, partial(job.run, runtime)))
+                asyncio.create_task(
+                    cluster.once_per_interval(
+                        runtime.database,
+                        settings.executor_id,
+                        job.name,
+                        job.seconds,
+                        partial(job.run, runtime),
+                    )
+                )
                 for job in JOBS
             ]
         if serves_http:  # a worker-only process answers no license clients
@@ -88,6 +101,7 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await stack.aclose()
             await engine.shutdown()
             if serves_http:
                 await verify_fast_path.stop()  # flushes buffered bookkeeping

@@ -34,6 +34,7 @@ async def _seed_waiting(data_dir: Path) -> uuid.UUID:
                     progress=50,
                     message="Go on?",
                     input={"steps": 2, "seconds": 0, "ask": True},
+                    executor_id="worker-b",
                 )
             )
             await repository.add_prompt(
@@ -72,10 +73,14 @@ def test_show_and_answer_a_waiting_operation(tmp_data_dir: Path) -> None:
     assert shown.exit_code == 0, shown.output
     body = json.loads(shown.stdout)
     assert body["status"] == "waiting"
+    assert body["executor_id"] == "worker-b"
     assert body["prompts"][0]["id"] == "go_on"
     assert [o["id"] for o in body["prompts"][0]["options"]] == ["continue", "stop"]
     text = runner.invoke(app, ["ops", "show", str(operation_id), *data])
     assert "Go on?" in text.output
+    assert "worker: worker-b" in text.output
+    listed = runner.invoke(app, ["ops", "list", "--json", *data])
+    assert json.loads(listed.stdout)[0]["executor_id"] == "worker-b"
     assert f"stellwerk ops answer {operation_id} continue --prompt go_on" in text.output
 
     wrong = runner.invoke(app, ["ops", "answer", str(operation_id), "perhaps", *data])

@@ -69,9 +69,7 @@ async def test_certificates_are_verified_and_their_expiry_reported(tmp_path: Pat
         untrusted = await trace_redirects(f"{served.url}/", allow_private=True)
         assert untrusted.error is not None
         assert untrusted.error.startswith("TLS certificate not valid")
-        trusted = await trace_redirects(
-            f"{served.url}/", ca_pem=served.ca_pem, allow_private=True
-        )
+        trusted = await trace_redirects(f"{served.url}/", ca_pem=served.ca_pem, allow_private=True)
     assert trusted.error is None
     assert trusted.final is not None
     assert trusted.final.status == 200

@@ -51,7 +51,9 @@ def ops_list(
 ) -> None:
     """List operations, newest first."""
 
-    async def work(runtime: Runtime, session: AsyncSession) -> list[OperationRead]:
+    async def work(
+        runtime: Runtime, session: AsyncSession
+    ) -> list[tuple[OperationRead, str | None]]:
         rows, _ = await operation_service.list(
             session,
             Principal.system(),
@@ -59,16 +61,22 @@ def ops_list(
             kind=kind,
             status=status,
         )
-        return [OperationRead.model_validate(o) for o in rows]
+        return [(OperationRead.model_validate(o), o.executor_id) for o in rows]
 
     operations = run_in_session(load_settings(**data_dir_override(data_dir)), work)
     if as_json:
-        print_json([o.model_dump(mode="json") for o in operations])
+        print_json([{**o.model_dump(mode="json"), "executor_id": e} for o, e in operations])
         return
-    table = Table("id", "kind", "status", "progress", "message", "created")
-    for o in operations:
+    table = Table("id", "kind", "status", "progress", "message", "worker", "created")
+    for o, executor in operations:
         table.add_row(
-            str(o.id), o.kind, o.status, f"{o.progress}%", o.message, iso(o.created_at) or ""
+            str(o.id),
+            o.kind,
+            o.status,
+            f"{o.progress}%",
+            o.message,
+            executor or "",
+            iso(o.created_at) or "",
         )
     out.print(table)
 
@@ -83,19 +91,22 @@ def ops_show(
 
     async def work(
         runtime: Runtime, session: AsyncSession
-    ) -> tuple[OperationRead, Sequence[OperationPrompt], list[tuple[str, int, str]]]:
+    ) -> tuple[OperationRead, str | None, Sequence[OperationPrompt], list[tuple[str, int, str]]]:
         operation = await operation_service.get(session, Principal.system(), operation_id)
         events = await operation_service.events(session, operation)
         prompts = (await operation_service.open_prompts(session, [operation])).get(operation.id, [])
         read = OperationRead.model_validate(operation)
         read.prompts = [PromptRead.model_validate(p) for p in prompts]
-        return read, prompts, [(iso(e.at) or "", e.progress, e.message) for e in events]
+        history = [(iso(e.at) or "", e.progress, e.message) for e in events]
+        return read, operation.executor_id, prompts, history
 
-    operation, prompts, events = run_in_session(load_settings(**data_dir_override(data_dir)), work)
+    settings = load_settings(**data_dir_override(data_dir))
+    operation, executor, prompts, events = run_in_session(settings, work)
     if as_json:
         print_json(
             {
                 **operation.model_dump(mode="json"),
+                "executor_id": executor,
                 "events": [{"at": a, "progress": p, "message": m} for a, p, m in events],
             }
         )
@@ -104,6 +115,8 @@ def ops_show(
         f"[bold]{operation.kind}[/bold] {operation.id}: "
         f"{operation.status}, {operation.progress}% - {operation.message}"
     )
+    if executor:
+        out.print(f"worker: {executor}")
     if operation.error:
         out.print(f"[red]error:[/red] {operation.error}")
     for at, progress, message in events:

@@ -20,6 +20,7 @@ from stellwerk.models.module_repository import ModuleRepository
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
 from stellwerk.models.operation_prompt import OperationPrompt
+from stellwerk.models.periodic_job import PeriodicJob
 from stellwerk.models.project import Project
 from stellwerk.models.redirect_daily_count import RedirectDailyCount
 from stellwerk.models.redirect_daily_total import RedirectDailyTotal
@@ -41,6 +42,7 @@ from stellwerk.models.user import User
 from stellwerk.models.vps_instance import VpsInstance
 from stellwerk.models.vps_plan import VpsPlan
 from stellwerk.models.web_session import WebSession
+from stellwerk.models.worker import Worker
 
 __all__ = [
     "ApiToken",
@@ -63,6 +65,7 @@ __all__ = [
     "Operation",
     "OperationEvent",
     "OperationPrompt",
+    "PeriodicJob",
     "Project",
     "RedirectDailyCount",
     "RedirectDailyTotal",
@@ -84,4 +87,5 @@ __all__ = [
     "VpsInstance",
     "VpsPlan",
     "WebSession",
+    "Worker",
 ]

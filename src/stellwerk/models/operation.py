@@ -37,3 +37,5 @@ class Operation(TimestampMixin, Base):
     target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # The worker (its executor id) that last ran a step of it.
+    executor_id: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -151,6 +151,14 @@ async def send(workflow_id: str, message: Any, *, topic: str, idempotency_key: s
     await client.send_async(workflow_id, message, topic, idempotency_key)
 
 
+async def recover_executor(executor_id: str) -> int:
+    """Put the pending workflows of another (dead) executor back on their queues, through DBOS's
+    own recovery: live workers go on with them after their last completed step. DBOS re-enqueues
+    only workflows still pending on that executor, so asking twice does no harm."""
+    handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])
+    return len(handles)
+
+
 def close_client() -> None:
     client: DBOSClient | None = _state["client"]
     _state["client"] = None

@@ -250,6 +250,18 @@ async def _await_answer(operation_id: str, prompt_id: str) -> dict[str, Any]:
         return {"answer": prompt.answer}
 
 
+async def _note_executor(operation_id: str) -> None:
+    """Record which worker runs the operation. Not a step: it runs again whenever a worker
+    starts or takes over the workflow, so the operation names the worker running it now."""
+    try:
+        async with worker_database().session() as session:
+            await OperationRepository(session).set_executor(
+                uuid.UUID(operation_id), settings().executor_id
+            )
+    except Exception:  # only a label; the workflow goes on without it
+        log.debug("could not record the executor", extra={"operation_id": operation_id})
+
+
 def describe_error(error: BaseException) -> dict[str, Any]:
     if isinstance(error, StellwerkError):
         body: dict[str, Any] = {"code": error.code, "message": error.message}
@@ -300,6 +312,7 @@ def operation_workflow(kind: str, *, queue: str = DEFAULT_QUEUE) -> Callable[[Bo
     def decorate(body: Body) -> Workflow:
         async def run(operation_id: str) -> dict[str, Any]:
             ctx = OperationContext(operation_id)
+            await _note_executor(operation_id)
             try:
                 operation_input = await _begin(operation_id)
                 result = await body(ctx, operation_input)
