@@ -39,7 +39,8 @@ class TestOperations:
         assert done["result"] == {"steps": 3}
         async with runtime.database.session() as session:
             row = await session.get(Operation, uuid.UUID(started.json()["id"]))
-        assert row is not None and row.executor_id == runtime.settings.executor_id
+        assert row is not None
+        assert row.executor_id == runtime.settings.executor_id
         assert "executor_id" not in done  # which worker runs what is not the API's business
         steps = [e["step"] for e in done["events"]]  # type: ignore[union-attr,index]
         assert [s for s in steps if s and s.startswith("probe-")] == [
