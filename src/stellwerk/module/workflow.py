@@ -1,7 +1,7 @@
 """The module operations as durable workflows: install, update, remove, uninstall, and stopping,
 starting and restarting an instance.
 
-Every filesystem, database and runtime action is a `@DBOS.step` and idempotent, so a process
+Every filesystem, database and runtime action is a `@step` and idempotent, so a process
 killed at any point resumes after its last completed step and ends with a complete instance or
 none: files are unpacked in a staging directory and appear in their final place by one rename;
 the instance row is written only after that; a failed install removes what it made.
@@ -24,7 +24,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -50,7 +49,12 @@ from stellwerk.module.runtimes import (
 )
 from stellwerk.module.sources import RepositorySource, fetch_archive
 from stellwerk.operation.engine import settings, worker_database
-from stellwerk.operation.workflow import OperationContext, OperationDeclined, operation_workflow
+from stellwerk.operation.workflow import (
+    OperationContext,
+    OperationDeclined,
+    operation_workflow,
+    step,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +134,7 @@ def _unpack(operation_id: str, module_name: str, version: str) -> dict[str, Any]
     return manifest.model_dump(mode="json")
 
 
-@DBOS.step(name="module.stage")
+@step("module.stage")
 async def stage(
     operation_id: str, module_name: str, source: dict[str, Any], version: dict[str, Any]
 ) -> dict[str, Any]:
@@ -159,7 +163,7 @@ async def stage(
     return manifest
 
 
-@DBOS.step(name="module.place")
+@step("module.place")
 async def place(operation_id: str, module_name: str, instance_id: str) -> str:
     files = await asyncio.to_thread(_files)
     target = files.instance_dir(module_name, instance_id)
@@ -167,7 +171,7 @@ async def place(operation_id: str, module_name: str, instance_id: str) -> str:
     return str(target)
 
 
-@DBOS.step(name="module.register")
+@step("module.register")
 async def register(
     module_name: str,
     instance_id: str,
@@ -234,7 +238,7 @@ async def _set(instance_id: str, **values: Any) -> None:
         await ModuleInstanceRepository(session).set_values(instance_id, **values)
 
 
-@DBOS.step(name="module.start")
+@step("module.start")
 async def start_instance(instance_id: str) -> dict[str, Any]:
     """Start the unit and wait for it to be healthy; returns {healthy, reason}."""
     instance = await _load(instance_id)
@@ -250,7 +254,7 @@ async def start_instance(instance_id: str) -> dict[str, Any]:
     return {"healthy": healthy, "reason": reason}
 
 
-@DBOS.step(name="module.discard")
+@step("module.discard")
 async def discard(
     operation_id: str, module_name: str, instance_id: str, runtime_name: str, unit: str
 ) -> None:
@@ -266,7 +270,7 @@ async def discard(
     await asyncio.to_thread(files.remove_tree, files.staging_dir(operation_id))
 
 
-@DBOS.step(name="module.cleanup")
+@step("module.cleanup")
 async def cleanup(operation_id: str) -> None:
     files = await asyncio.to_thread(_files)
     await asyncio.to_thread(files.remove_tree, files.staging_dir(operation_id))
@@ -330,7 +334,7 @@ def _copy_tree(operation_id: str, instance_id: str) -> str:
     return str(target)
 
 
-@DBOS.step(name="module.try_candidate")
+@step("module.try_candidate")
 async def try_candidate(
     operation_id: str, instance_id: str, manifest: dict[str, Any]
 ) -> dict[str, Any]:
@@ -357,7 +361,7 @@ async def try_candidate(
     return {"healthy": healthy, "reason": reason}
 
 
-@DBOS.step(name="module.switch")
+@step("module.switch")
 async def switch(
     operation_id: str,
     instance_id: str,
@@ -477,7 +481,7 @@ async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
     return {"module_name": module_name, "version": target, "instances": results}
 
 
-@DBOS.step(name="module.remove_instance")
+@step("module.remove_instance")
 async def remove_instance(module_name: str, instance_id: str, runtime_name: str, unit: str) -> None:
     """Stop the unit, forget the row (promoting a new primary), then delete the files."""
     await _runtime(runtime_name).stop(unit)
@@ -488,7 +492,7 @@ async def remove_instance(module_name: str, instance_id: str, runtime_name: str,
     await asyncio.to_thread(files.remove_tree, files.previous_dir(module_name, instance_id))
 
 
-@DBOS.step(name="module.promote")
+@step("module.promote")
 async def promote(module_name: str, instance_id: str) -> bool:
     """Make `instance_id` the primary instance, if it still exists."""
     async with worker_database().session() as session:
@@ -527,7 +531,7 @@ async def remove(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
     }
 
 
-@DBOS.step(name="module.stop_instance")
+@step("module.stop_instance")
 async def stop_instance(instance_id: str) -> bool:
     """Stop the unit and remember the instance as stopped (its files stay)."""
     instance = await _load(instance_id)

@@ -35,7 +35,11 @@ from stellwerk.kit.time import utc_now
 from stellwerk.models import DnsZone, Project, User
 from stellwerk.operation import engine
 from stellwerk.operation.engine import worker_database
-from stellwerk.operation.workflow import OperationContext, operation_workflow
+from stellwerk.operation.workflow import (
+    OperationContext,
+    operation_workflow,
+    step,
+)
 from stellwerk.project.repository import ProjectRepository
 from stellwerk.provider import connect
 from stellwerk.provider.dns.base import DnsRecord
@@ -133,7 +137,7 @@ def _settings() -> Settings:
 # --- steps ----------------------------------------------------------------------------------
 
 
-@DBOS.step(name="project.domain", **RETRY)
+@step("project.domain", **RETRY)
 async def step_domain(project_id: int) -> dict[str, Any]:
     settings = _settings()
     async with worker_database().session() as session:
@@ -216,7 +220,7 @@ async def _create_server(paas: Paas, settings: Settings, project: Project) -> Pa
     return PaasServer(uuid=created.uuid, name=name, ip=created.ip)
 
 
-@DBOS.step(name="project.server", **RETRY)
+@step("project.server", **RETRY)
 async def step_server(project_id: int) -> dict[str, Any]:
     settings = _settings()
     async with worker_database().session() as session:
@@ -296,7 +300,7 @@ async def _unrecorded_zones_at(settings: Settings, provider: str, domain: str) -
     return found
 
 
-@DBOS.step(name="project.dns", **RETRY)
+@step("project.dns", **RETRY)
 async def step_dns(project_id: int) -> dict[str, Any]:
     settings = _settings()
     # Read what is needed, then talk to the provider with no transaction open.
@@ -346,7 +350,7 @@ async def step_dns(project_id: int) -> dict[str, Any]:
     return {"records": [r.id for r in records], "provider": provider}
 
 
-@DBOS.step(name="project.coolify_project", **RETRY)
+@step("project.coolify_project", **RETRY)
 async def step_coolify_project(project_id: int) -> dict[str, Any]:
     settings = _settings()
     async with worker_database().session() as session:
@@ -367,7 +371,7 @@ async def step_coolify_project(project_id: int) -> dict[str, Any]:
         return {"coolify_project_uuid": found.uuid}
 
 
-@DBOS.step(name="project.application", **RETRY)
+@step("project.application", **RETRY)
 async def step_application(project_id: int) -> dict[str, Any]:
     settings = _settings()
     async with worker_database().session() as session:
@@ -407,7 +411,7 @@ def _marketplace_url(settings: Settings) -> str:
     return settings.marketplace_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
 
 
-@DBOS.step(name="project.environment", **RETRY)
+@step("project.environment", **RETRY)
 async def step_environment(project_id: int) -> dict[str, Any]:
     """The project's variables in one bulk call. The marketplace key is fresh per project and
     kept only as a hash here; a retry keeps the key the application already has."""
@@ -440,7 +444,7 @@ async def step_environment(project_id: int) -> dict[str, Any]:
         return {"keys": sorted(values)}
 
 
-@DBOS.step(name="project.known_deployments", **RETRY)
+@step("project.known_deployments", **RETRY)
 async def step_known_deployments(project_id: int) -> list[str]:
     """The application's deployments before this one is asked for (recorded by the engine)."""
     async with worker_database().session() as session:
@@ -449,7 +453,7 @@ async def step_known_deployments(project_id: int) -> list[str]:
         return [deployment.uuid for deployment in await paas.list_deployments(app_uuid=app_uuid)]
 
 
-@DBOS.step(name="project.start_deployment", **RETRY)
+@step("project.start_deployment", **RETRY)
 async def step_start_deployment(project_id: int, known: list[str]) -> str:
     settings = _settings()
     async with worker_database().session() as session:
@@ -479,7 +483,7 @@ async def step_start_deployment(project_id: int, known: list[str]) -> str:
         return deployment_uuid
 
 
-@DBOS.step(name="project.deployment_status", **RETRY)
+@step("project.deployment_status", **RETRY)
 async def step_deployment_status(deployment_uuid: str) -> str:
     async with connect.paas(_settings()) as paas:
         return (await paas.get_deployment(uuid=deployment_uuid)).status
@@ -502,7 +506,7 @@ async def deploy_workflow(project_id: int) -> dict[str, Any]:
     return {"status": "timeout", "deployment_uuid": deployment_uuid}
 
 
-@DBOS.step(name="project.app_status", **RETRY)
+@step("project.app_status", **RETRY)
 async def step_app_status(project_id: int) -> dict[str, Any]:
     settings = _settings()
     async with worker_database().session() as session:
@@ -512,7 +516,7 @@ async def step_app_status(project_id: int) -> dict[str, Any]:
         return {"status": app.status, "health": app.health}
 
 
-@DBOS.step(name="project.health", **RETRY)
+@step("project.health", **RETRY)
 async def step_health(project_id: int) -> dict[str, Any]:
     settings = _settings()
     async with worker_database().session() as session:
@@ -552,7 +556,7 @@ async def check_health(url: str, *, allow_http: bool) -> str | None:
     return None
 
 
-@DBOS.step(name="project.activate")
+@step("project.activate")
 async def step_activate(project_id: int) -> dict[str, Any]:
     async with worker_database().session() as session:
         project = await _load(session, project_id)
@@ -615,7 +619,7 @@ async def _ignore_missing(call: Any) -> None:
             raise
 
 
-@DBOS.step(name="project.compensate", **RETRY)
+@step("project.compensate", **RETRY)
 async def step_compensate(project_id: int) -> None:
     settings = _settings()
     async with worker_database().session() as session:
@@ -623,7 +627,7 @@ async def step_compensate(project_id: int) -> None:
         await remove_resources(settings, project)
 
 
-@DBOS.step(name="project.fail")
+@step("project.fail")
 async def step_fail(project_id: int, step: str, message: str) -> None:
     async with worker_database().session() as session:
         project = await _load(session, project_id)

@@ -17,11 +17,13 @@ import time
 import uuid
 from typing import Any
 
-from dbos import DBOS
-
 from stellwerk.operation.engine import settings as engine_settings
 from stellwerk.operation.engine import worker_database
-from stellwerk.operation.workflow import OperationContext, operation_workflow
+from stellwerk.operation.workflow import (
+    OperationContext,
+    operation_workflow,
+    step,
+)
 from stellwerk.provider.action import ActionFailed, ActionTimeout, exponential_backoff
 from stellwerk.provider.compute.base import CreateServer
 from stellwerk.provider.error import PROVIDER_NOT_FOUND, ProviderError
@@ -57,7 +59,7 @@ async def _load(session: Any, instance_id: str) -> tuple[Any, Any]:
     return instance, provider
 
 
-@DBOS.step(name="server.create_at_provider")
+@step("server.create_at_provider")
 async def create_at_provider(instance_id: str) -> dict[str, Any]:
     settings = engine_settings()
     async with worker_database().session() as session:
@@ -118,7 +120,7 @@ async def create_at_provider(instance_id: str) -> dict[str, Any]:
         return {"server_id": server.id, "status": server.status}
 
 
-@DBOS.step(name="server.wait_until_running")
+@step("server.wait_until_running")
 async def wait_until_running(instance_id: str) -> dict[str, Any]:
     settings = engine_settings()
     deadline = time.monotonic() + settings.servers_provision_timeout_seconds
@@ -143,7 +145,7 @@ async def wait_until_running(instance_id: str) -> dict[str, Any]:
     return {"status": status, "timed_out": True}
 
 
-@DBOS.step(name="server.mark_failed")
+@step("server.mark_failed")
 async def mark_failed(instance_id: str, message: str) -> None:
     async with worker_database().session() as session:
         instance = await InstanceRepository(session).get(uuid.UUID(instance_id))
