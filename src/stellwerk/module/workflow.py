@@ -48,6 +48,7 @@ from stellwerk.module.runtimes import (
     wait_healthy,
 )
 from stellwerk.module.sources import RepositorySource, fetch_archive
+from stellwerk.operation import engine
 from stellwerk.operation.engine import settings, worker_database
 from stellwerk.operation.workflow import (
     OperationContext,
@@ -67,6 +68,16 @@ INSTALL, UPDATE, REMOVE, UNINSTALL = (
 STOP, START, RESTART = "module.stop", "module.start", "module.restart"
 LIFECYCLE = {"stop": STOP, "start": START, "restart": RESTART}
 KINDS = (INSTALL, UPDATE, REMOVE, UNINSTALL, STOP, START, RESTART)
+# Runtimes whose instances live on the host that installed them (a process, a container of the
+# local Docker): work on such an instance runs on a worker of that host.
+HOST_BOUND_RUNTIMES = ("process", "container")
+
+
+def instance_host(instance: ModuleInstance) -> str | None:
+    """The host work on `instance` must run on; None: any worker."""
+    return instance.host if instance.runtime in HOST_BOUND_RUNTIMES else None
+
+
 # The questions module operations ask, by id (what `answers` in a request may name).
 MAJOR_UPDATE = "major_update"
 NEW_PRIMARY = "new_primary"
@@ -200,6 +211,7 @@ async def register(
             frontend_url=parsed.frontend_url or f"/{module_name}/",
             runtime=runtime_name,
             unit_name=unit_name(settings().module_stack_name, module_name, instance_id),
+            host=engine.this_host() if runtime_name in HOST_BOUND_RUNTIMES else None,
             manifest=manifest,
             runtime_state={},
         )

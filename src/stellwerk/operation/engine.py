@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 APPLICATION_VERSION = "stellwerk-1"
 APPLICATION_NAME = "stellwerk"
 DEFAULT_QUEUE = "operations"
+HOST_QUEUE_PREFIX = "host:"
 
 _state: dict[str, Any] = {"settings": None, "launched": False, "databases": {}, "client": None}
 
@@ -60,6 +62,15 @@ def settings() -> Settings:
     return configured
 
 
+def this_host() -> str:
+    return socket.gethostname()[:255]
+
+
+def host_queue(host: str) -> str:
+    """The queue only the workers on `host` take work from (work on a module's process)."""
+    return f"{HOST_QUEUE_PREFIX}{host}"
+
+
 def is_launched() -> bool:
     return bool(_state["launched"])
 
@@ -74,6 +85,9 @@ async def launch(settings: Settings) -> None:
     await DBOS.register_queue_async(DEFAULT_QUEUE, worker_concurrency=16, polling_interval_sec=0.2)
     for name, options in _extra_queues.items():
         await DBOS.register_queue_async(name, polling_interval_sec=0.2, **options)
+    await DBOS.register_queue_async(
+        host_queue(this_host()), worker_concurrency=16, polling_interval_sec=0.2
+    )
     _state["launched"] = True
     log.info("workflow engine started", extra={"executor_id": settings.executor_id})
 

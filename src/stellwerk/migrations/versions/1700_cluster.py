@@ -1,5 +1,6 @@
 """Workers and their heartbeats (for failover), the interval each periodic job last ran (once
-per installation), and the worker running each operation.
+per installation), the worker running each operation and the host queue it must run on, and
+the host each module instance runs on.
 
 Revision ID: 1700
 Revises: 1500
@@ -43,10 +44,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("operations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("executor_id", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("queue", sa.String(length=300), nullable=True))
+    with op.batch_alter_table("module_instances", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("host", sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("module_instances", schema=None) as batch_op:
+        batch_op.drop_column("host")
     with op.batch_alter_table("operations", schema=None) as batch_op:
+        batch_op.drop_column("queue")
         batch_op.drop_column("executor_id")
     op.drop_table("periodic_jobs")
     op.drop_index(op.f("ix_workers_heartbeat_at"), table_name="workers")
