@@ -25,6 +25,7 @@ from tests.test_scale_out import SandboxProcess, WorkerProcess, free_port_block
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(600),  # five processes start on a possibly busy host
     pytest.mark.skipif(not postgres_available(), reason="needs PostgreSQL"),
     pytest.mark.skipif(REDIS_SERVER is None, reason="needs redis-server"),
 ]

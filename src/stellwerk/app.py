@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from stellwerk import __version__, exception_handlers, migrate
+from stellwerk import __version__, exception_handlers, migrate, workflows
 from stellwerk.api import include_routers
 from stellwerk.bootstrap import FirstStart, bootstrap
 from stellwerk.cluster import service as cluster
@@ -71,9 +71,10 @@ def create_app(
             on_first_start(report)
         tasks: list[asyncio.Task[None]] = []
         stack = contextlib.AsyncExitStack()
-        engine.configure(settings)
+        workflow_engine = engine.configure(settings, workflows.MODULES)
+        runtime.engine = workflow_engine
         if settings.workers:
-            await engine.launch(settings)
+            await workflow_engine.launch()
             await stack.enter_async_context(
                 cluster.membership(runtime.database, settings, engine.recover_executor)
             )
@@ -102,7 +103,7 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await stack.aclose()
-            await engine.shutdown()
+            await workflow_engine.shutdown()
             if serves_http:
                 await verify_fast_path.stop()  # flushes buffered bookkeeping
             await runtime.close()

@@ -1,8 +1,12 @@
-"""Every module that defines workflows, imported before the engine recovers unfinished ones."""
+"""Every module that defines workflows: the engine is handed them before it recovers unfinished
+ones."""
 
 from stellwerk.module import workflow as module_workflow
 from stellwerk.operation import probe
 from stellwerk.project import workflow as project_workflow
 from stellwerk.server import workflow as server_workflow
 
-__all__ = ["module_workflow", "probe", "project_workflow", "server_workflow"]
+# Handed to the workflow engine at start (`engine.configure`).
+MODULES = (module_workflow, probe, project_workflow, server_workflow)
+
+__all__ = ["MODULES", "module_workflow", "probe", "project_workflow", "server_workflow"]
