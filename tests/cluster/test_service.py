@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
+from typing import Any
 
 from stellwerk.cluster import service as cluster
 from stellwerk.cluster.repository import PeriodicJobRepository, WorkerRepository
+from stellwerk.kit.periodic import run_every
 from stellwerk.kit.time import utc_now
 from stellwerk.models import Worker
 from stellwerk.runtime import Runtime
@@ -28,27 +30,31 @@ async def test_an_interval_is_claimed_once(runtime: Runtime) -> None:
 
 async def test_several_workers_run_a_job_once_per_interval(runtime: Runtime) -> None:
     seconds = 0.2
-    runs: list[tuple[str, int]] = []
+    won: list[int] = []  # the intervals claimed, by whichever worker
+    runs: list[str] = []
 
-    def job(executor: str) -> Callable[[], Awaitable[object]]:
-        async def run() -> None:
-            runs.append((executor, int(time.time() // seconds)))
+    def worker(executor: str) -> Coroutine[Any, Any, None]:
+        async def claim(slot: int) -> bool:
+            claimed = await cluster.claim_interval(runtime.database, executor, "job.z", slot)
+            if claimed:
+                won.append(slot)
+            return claimed
 
-        return run
+        async def job() -> None:
+            runs.append(executor)
 
-    workers = [
-        asyncio.create_task(
-            cluster.once_per_interval(runtime.database, name, "job.z", seconds, job(name))
-        )
-        for name in ("w1", "w2", "w3")
-    ]
+        return run_every("job.z", seconds, job, claim=claim)
+
+    workers = [asyncio.create_task(worker(name)) for name in ("w1", "w2", "w3")]
+    started = time.time()
     await asyncio.sleep(1.1)
     for task in workers:
         task.cancel()
     await asyncio.gather(*workers, return_exceptions=True)
-    slots = [slot for _, slot in runs]
-    assert len(slots) >= 4
-    assert len(slots) == len(set(slots))  # no interval ran twice
+    assert len(won) == len(set(won))  # no interval claimed twice
+    assert len(runs) == len(won)  # and only claimed ones ran
+    assert len(won) >= 3
+    assert len(won) <= int((time.time() - started) / seconds) + 2
 
 
 async def test_exactly_one_worker_takes_over_a_silent_one(runtime: Runtime) -> None:
