@@ -130,6 +130,20 @@ async def _load(session: Any, project_id: int) -> Project:
     return project
 
 
+async def _read(project_id: int) -> Project:
+    """The project as it is now, in a transaction of its own (closed before any provider call)."""
+    async with worker_database().session() as session:
+        return await _load(session, project_id)
+
+
+async def _save(project_id: int, **values: Any) -> None:
+    """Write what a provider call gave, in a transaction of its own."""
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        for name, value in values.items():
+            setattr(project, name, value)
+
+
 def _settings() -> Settings:
     return engine.settings()
 
@@ -223,19 +237,17 @@ async def _create_server(paas: Paas, settings: Settings, project: Project) -> Pa
 @step("project.server", **RETRY)
 async def step_server(project_id: int) -> dict[str, Any]:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        async with connect.paas(settings) as paas:
-            if project.create_server and not project.server_uuid:
-                server = await _create_server(paas, settings, project)
-            else:
-                server = await _pick_server(paas, settings, project.server_uuid)
-        ip = server.ip or settings.project_server_ip
-        if not ip:
-            raise StepFailed(f"Server {server.name} has no IP address", code="no_server_ip")
-        project.server_uuid = server.uuid
-        project.server_ip = ip
-        return {"server_uuid": server.uuid, "ip": ip}
+    project = await _read(project_id)
+    async with connect.paas(settings) as paas:
+        if project.create_server and not project.server_uuid:
+            server = await _create_server(paas, settings, project)
+        else:
+            server = await _pick_server(paas, settings, project.server_uuid)
+    ip = server.ip or settings.project_server_ip
+    if not ip:
+        raise StepFailed(f"Server {server.name} has no IP address", code="no_server_ip")
+    await _save(project_id, server_uuid=server.uuid, server_ip=ip)
+    return {"server_uuid": server.uuid, "ip": ip}
 
 
 def _record_json(record: DnsRecord, created: bool) -> dict[str, Any]:
@@ -353,58 +365,54 @@ async def step_dns(project_id: int) -> dict[str, Any]:
 @step("project.coolify_project", **RETRY)
 async def step_coolify_project(project_id: int) -> dict[str, Any]:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        async with connect.paas(settings) as paas:
-            found = None
-            for candidate in await paas.list_projects():
-                if candidate.uuid == project.coolify_project_uuid or candidate.name == app_name(
-                    project
-                ):
-                    found = candidate
-                    break
-            if found is None:
-                found = await paas.create_project(
-                    name=app_name(project), description=f"VRS Projekt: {project.name}"
-                )
-        project.coolify_project_uuid = found.uuid
-        return {"coolify_project_uuid": found.uuid}
+    project = await _read(project_id)
+    async with connect.paas(settings) as paas:
+        found = None
+        for candidate in await paas.list_projects():
+            if candidate.uuid == project.coolify_project_uuid or candidate.name == app_name(
+                project
+            ):
+                found = candidate
+                break
+        if found is None:
+            found = await paas.create_project(
+                name=app_name(project), description=f"VRS Projekt: {project.name}"
+            )
+    await _save(project_id, coolify_project_uuid=found.uuid)
+    return {"coolify_project_uuid": found.uuid}
 
 
 @step("project.application", **RETRY)
 async def step_application(project_id: int) -> dict[str, Any]:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        async with connect.paas(settings) as paas:
-            found = None
-            for candidate in await paas.list_applications():
-                if candidate.uuid == project.coolify_app_uuid or candidate.name == app_name(
-                    project
-                ):
-                    found = candidate
-                    break
-            if found is None:
-                found = await paas.create_public_application(
-                    app=PublicGitApp(
-                        project_uuid=str(project.coolify_project_uuid),
-                        server_uuid=str(project.server_uuid),
-                        name=app_name(project),
-                        description=f"VRS Projekt: {project.name}",
-                        git_repository=settings.vrs_core_repo,
-                        git_branch=settings.vrs_core_branch,
-                        build_pack="nixpacks",
-                        ports_exposes="8000",
-                        domains=(f"https://{project.domain}", f"https://www.{project.domain}"),
-                        is_force_https_enabled=True,
-                        is_auto_deploy_enabled=False,
-                        health_check_enabled=True,
-                        health_check_path="/health",
-                        health_check_interval=30,
-                    )
+    project = await _read(project_id)
+    async with connect.paas(settings) as paas:
+        found = None
+        for candidate in await paas.list_applications():
+            if candidate.uuid == project.coolify_app_uuid or candidate.name == app_name(project):
+                found = candidate
+                break
+        if found is None:
+            found = await paas.create_public_application(
+                app=PublicGitApp(
+                    project_uuid=str(project.coolify_project_uuid),
+                    server_uuid=str(project.server_uuid),
+                    name=app_name(project),
+                    description=f"VRS Projekt: {project.name}",
+                    git_repository=settings.vrs_core_repo,
+                    git_branch=settings.vrs_core_branch,
+                    build_pack="nixpacks",
+                    ports_exposes="8000",
+                    domains=(f"https://{project.domain}", f"https://www.{project.domain}"),
+                    is_force_https_enabled=True,
+                    is_auto_deploy_enabled=False,
+                    health_check_enabled=True,
+                    health_check_path="/health",
+                    health_check_interval=30,
                 )
-        project.coolify_app_uuid = found.uuid
-        return {"coolify_app_uuid": found.uuid}
+            )
+    await _save(project_id, coolify_app_uuid=found.uuid)
+    return {"coolify_app_uuid": found.uuid}
 
 
 def _marketplace_url(settings: Settings) -> str:
@@ -416,32 +424,31 @@ async def step_environment(project_id: int) -> dict[str, Any]:
     """The project's variables in one bulk call. The marketplace key is fresh per project and
     kept only as a hash here; a retry keeps the key the application already has."""
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        app_uuid = str(project.coolify_app_uuid)
-        async with connect.paas(settings) as paas:
-            current = {e.key: e.value for e in await paas.list_envs(app_uuid=app_uuid)}
-            key = current.get("VRS_MARKETPLACE_KEY")
-            if not key or project.marketplace_key_hash != hash_key(key):
-                key = MARKETPLACE_KEY_PREFIX + secrets.token_urlsafe(32)
-            secret_key = current.get("SECRET_KEY") or secrets.token_urlsafe(48)
-            values = {
-                "VRS_PROJECT_ID": str(project.id),
-                "VRS_MARKETPLACE_URL": _marketplace_url(settings),
-                "VRS_MARKETPLACE_KEY": key,
-                "VRS_PLUGINS": ",".join(project.plugins),
-                "SECRET_KEY": secret_key,
-            }
-            if settings.project_database_url:
-                values["DATABASE_URL"] = settings.project_database_url.replace(
-                    "{project}", project.name
-                )
-            await paas.set_envs(
-                app_uuid=app_uuid,
-                envs=[EnvVar(key=k, value=v, is_literal=True) for k, v in values.items()],
+    project = await _read(project_id)
+    app_uuid = str(project.coolify_app_uuid)
+    async with connect.paas(settings) as paas:
+        current = {e.key: e.value for e in await paas.list_envs(app_uuid=app_uuid)}
+        key = current.get("VRS_MARKETPLACE_KEY")
+        if not key or project.marketplace_key_hash != hash_key(key):
+            key = MARKETPLACE_KEY_PREFIX + secrets.token_urlsafe(32)
+        secret_key = current.get("SECRET_KEY") or secrets.token_urlsafe(48)
+        values = {
+            "VRS_PROJECT_ID": str(project.id),
+            "VRS_MARKETPLACE_URL": _marketplace_url(settings),
+            "VRS_MARKETPLACE_KEY": key,
+            "VRS_PLUGINS": ",".join(project.plugins),
+            "SECRET_KEY": secret_key,
+        }
+        if settings.project_database_url:
+            values["DATABASE_URL"] = settings.project_database_url.replace(
+                "{project}", project.name
             )
-        project.marketplace_key_hash = hash_key(key)
-        return {"keys": sorted(values)}
+        await paas.set_envs(
+            app_uuid=app_uuid,
+            envs=[EnvVar(key=k, value=v, is_literal=True) for k, v in values.items()],
+        )
+    await _save(project_id, marketplace_key_hash=hash_key(key))
+    return {"keys": sorted(values)}
 
 
 @step("project.known_deployments", **RETRY)
@@ -456,31 +463,30 @@ async def step_known_deployments(project_id: int) -> list[str]:
 @step("project.start_deployment", **RETRY)
 async def step_start_deployment(project_id: int, known: list[str]) -> str:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        app_uuid = str(project.coolify_app_uuid)
-        async with connect.paas(settings) as paas:
-            if project.deployment_uuid:
-                try:
-                    previous = await paas.get_deployment(uuid=project.deployment_uuid)
-                except ProviderError as error:
-                    if error.code != NOT_FOUND:
-                        raise
-                else:
-                    if previous.status in ACTIVE_DEPLOYMENT and (
-                        previous.application_uuid in (None, app_uuid)
-                    ):
-                        return previous.uuid  # started before a crash: follow that one
-            # A retry after a lost answer: Coolify started the deployment, we never learnt its
-            # uuid. It is the one that was not there before (deployments run one at a time).
-            fresh = [
-                deployment.uuid
-                for deployment in await paas.list_deployments(app_uuid=app_uuid)
-                if deployment.uuid not in known
-            ]
-            deployment_uuid = fresh[0] if fresh else (await paas.deploy(app_uuid=app_uuid)).id
-        project.deployment_uuid = deployment_uuid
-        return deployment_uuid
+    project = await _read(project_id)
+    app_uuid = str(project.coolify_app_uuid)
+    async with connect.paas(settings) as paas:
+        if project.deployment_uuid:
+            try:
+                previous = await paas.get_deployment(uuid=project.deployment_uuid)
+            except ProviderError as error:
+                if error.code != NOT_FOUND:
+                    raise
+            else:
+                if previous.status in ACTIVE_DEPLOYMENT and (
+                    previous.application_uuid in (None, app_uuid)
+                ):
+                    return previous.uuid  # started before a crash: follow that one
+        # A retry after a lost answer: Coolify started the deployment, we never learnt its
+        # uuid. It is the one that was not there before (deployments run one at a time).
+        fresh = [
+            deployment.uuid
+            for deployment in await paas.list_deployments(app_uuid=app_uuid)
+            if deployment.uuid not in known
+        ]
+        deployment_uuid = fresh[0] if fresh else (await paas.deploy(app_uuid=app_uuid)).id
+    await _save(project_id, deployment_uuid=deployment_uuid)
+    return deployment_uuid
 
 
 @step("project.deployment_status", **RETRY)
@@ -509,11 +515,10 @@ async def deploy_workflow(project_id: int) -> dict[str, Any]:
 @step("project.app_status", **RETRY)
 async def step_app_status(project_id: int) -> dict[str, Any]:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        async with connect.paas(settings) as paas:
-            app = await paas.get_application(uuid=str(project.coolify_app_uuid))
-        return {"status": app.status, "health": app.health}
+    project = await _read(project_id)
+    async with connect.paas(settings) as paas:
+        app = await paas.get_application(uuid=str(project.coolify_app_uuid))
+    return {"status": app.status, "health": app.health}
 
 
 @step("project.health", **RETRY)
