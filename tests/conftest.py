@@ -84,6 +84,7 @@ async def settings(
         "admin_username": None,
         "admin_password": None,
         "redis_url": None,
+        "database_pool_size": 4,  # test processes run side by side on one PostgreSQL
     }
     database_name = f"stellwerk_test_{os.getpid()}"
     if backend == "postgresql":

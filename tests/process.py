@@ -50,8 +50,9 @@ def base_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
             "STELLWERK_PORT": str(free_port()),
             "STELLWERK_REDIRECT_PORT": str(free_port()),
             "STELLWERK_SANDBOX_PORT": "0",
-            "STELLWERK_SECRET_KEY": "process-test-secret",
+            "STELLWERK_SECRET_KEY": "process-test-secret-key-not-for-production",
             "STELLWERK_LOG_FORMAT": "json",
+            "STELLWERK_DATABASE_POOL_SIZE": "4",
         }
     )
     if database_url:

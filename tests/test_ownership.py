@@ -91,6 +91,8 @@ BODIES: dict[str, dict[str, Any]] = {
     "PUT /api/v1/domains/{domain_id}": {"target_url": "https://example.net"},
     "PATCH /api/v1/domains/{domain_id}": {"target_url": "https://example.net"},
     "POST /api/operations/{operation_id}/answer": {"answer": "continue"},
+    "PATCH /api/projects/{project_id}": {"plugins": ["core"]},
+    "POST /api/projects/{project_id}/redeploy": {"branch": "main"},
 }
 
 

@@ -15,6 +15,7 @@ from stellwerk.license.router import client_router as license_client_router
 from stellwerk.module.feed_router import router as module_feed_router
 from stellwerk.module.frontend_router import router as module_frontend_router
 from stellwerk.module.router import router as module_router
+from stellwerk.notify.router import router as notify_router
 from stellwerk.operation.router import router as operation_router
 from stellwerk.project.router import router as project_router
 from stellwerk.redirect.router import router as redirect_router
@@ -27,8 +28,10 @@ from stellwerk.system.router import router as system_router
 from stellwerk.web.audit import router as web_audit_router
 from stellwerk.web.domain import router as web_domain_router
 from stellwerk.web.identity import router as web_identity_router
+from stellwerk.web.importer import router as web_import_router
 from stellwerk.web.license import router as web_license_router
 from stellwerk.web.module import router as web_module_router
+from stellwerk.web.notify import router as web_notify_router
 from stellwerk.web.operation import router as web_operation_router
 from stellwerk.web.project import router as web_project_router
 from stellwerk.web.redirect import router as web_redirect_router
@@ -41,6 +44,7 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(system_router)
     app.include_router(identity_router)
     app.include_router(audit_router)
+    app.include_router(notify_router)
     app.include_router(operation_router)
     app.include_router(registrar_router)
     app.include_router(dns_router)
@@ -61,6 +65,8 @@ def include_routers(app: FastAPI) -> None:
     app.include_router(web_identity_router)
     app.include_router(web_operation_router)
     app.include_router(web_audit_router)
+    app.include_router(web_notify_router)
+    app.include_router(web_import_router)
     app.include_router(web_license_router)
     app.include_router(web_server_router)
     app.include_router(web_project_router)

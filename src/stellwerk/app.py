@@ -21,6 +21,7 @@ from stellwerk.bootstrap import FirstStart, bootstrap
 from stellwerk.cluster import service as cluster
 from stellwerk.config import Settings, get_settings
 from stellwerk.jobs import JOBS
+from stellwerk.kit.periodic import run_every
 from stellwerk.license.fastpath import VerifyFastPath
 from stellwerk.middleware import (
     ApiCorsMiddleware,
@@ -30,6 +31,7 @@ from stellwerk.middleware import (
 )
 from stellwerk.operation import engine
 from stellwerk.runtime import Runtime
+from stellwerk.system import service as system_service
 from stellwerk.system.router import fast_health
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,23 @@ def create_app(
                 )
                 for job in JOBS
             ]
+        identity = system_service.ProcessIdentity(
+            role=("all" if settings.workers else "api") if serves_http else "worker",
+            executor_id=settings.executor_id if settings.workers else None,
+            port=settings.port if serves_http else None,
+            metrics_address=f"{settings.host}:{settings.port}" if serves_http else None,
+        )
+        app.state.process_identity = identity
+        await system_service.heartbeat(runtime.database, identity)
+        tasks.append(
+            asyncio.create_task(
+                run_every(
+                    "system.heartbeat",
+                    system_service.HEARTBEAT_SECONDS,
+                    partial(system_service.heartbeat, runtime.database, identity),
+                )
+            )
+        )
         if serves_http:  # a worker-only process answers no license clients
             await verify_fast_path.start(runtime)
             verify_fast_path.register(fast_paths)
@@ -103,6 +122,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await stack.aclose()
+            with contextlib.suppress(Exception):  # the database may be gone; the row ages out
+                await system_service.leave(runtime.database, identity)
             await workflow_engine.shutdown()
             if serves_http:
                 await verify_fast_path.stop()  # flushes buffered bookkeeping

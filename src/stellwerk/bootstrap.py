@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -12,7 +13,11 @@ from stellwerk.identity.repository import UserRepository
 from stellwerk.kit.secret import random_password
 from stellwerk.license import service as license_service
 from stellwerk.module.service import module_repository
+from stellwerk.provider.error import ProviderError
 from stellwerk.runtime import Runtime
+from stellwerk.server.service import ensure_sandbox_providers
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,4 +64,10 @@ async def bootstrap(runtime: Runtime) -> FirstStart:
         await license_service.client_config.ensure(session, name=settings.license_default_client)
         # The built-in module repository with the demo module (idempotent).
         await module_repository.ensure_builtin(session)
+        # In sandbox mode, a fresh installation can order servers at once.
+        try:
+            async with session.begin_nested():
+                await ensure_sandbox_providers(session, settings, runtime.sandboxes)
+        except ProviderError as error:  # the start goes on; providers can be added by hand
+            log.warning("the sandbox providers were not set up: %s", error.message)
     return report

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from stellwerk.exceptions import StellwerkError
 
 _ORIGIN = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?/?")
+# ` # note` after a value: `.env` files drop it, but systemd's EnvironmentFile and
+# `docker --env-file` keep it in the value.
+_TRAILING_COMMENT = re.compile(r"\s+#.*\Z", re.DOTALL)
+# What the shipped examples and documents put where a secret belongs.
+TEMPLATE_SECRETS = frozenset({"...", "secret", "password", "<openssl rand -base64 48>"})
+TEMPLATE_MARKERS = ("change-me", "changeme", "change_me")
+MIN_SECRET_KEY_BYTES = 32
+
+
+class UnsafeConfiguration(StellwerkError):
+    default_code = "unsafe_configuration"
 
 
 def _alias(name: str) -> AliasChoices:
@@ -33,6 +49,8 @@ class Settings(BaseSettings):
     redirect_port: int = 8080
     data_dir: Path = Path("var")
     database_url: str | None = None
+    # PostgreSQL connections per process and pool: this many kept, as many more at peaks.
+    database_pool_size: int = Field(default=10, ge=1, le=100)
     redis_url: str | None = None
     secret_key: SecretStr | None = None
     public_url: str | None = None
@@ -42,6 +60,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     metrics_token: SecretStr | None = None
+    # Where a worker process (`serve --role worker`, which answers no HTTP otherwise) serves
+    # `/metrics`; unset: nowhere. 0 picks a free port. API processes answer on their own port.
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     # First start (automated installs)
     admin_username: str | None = None
@@ -95,10 +116,20 @@ class Settings(BaseSettings):
     # How long an operation waits for the answer to a question before it fails.
     operation_prompt_timeout_seconds: float = Field(default=3600.0, gt=0)
 
+    # Notifications (docs/notifications.md): tries per delivery, the wait after the first failed
+    # try (doubled after each further one, up to the maximum), a webhook's time to answer.
+    notify_max_attempts: int = Field(default=10, ge=1, le=100)
+    notify_retry_seconds: float = Field(default=5.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A license announces `license.expiring` this many days before it ends.
+    license_expiring_days: int = Field(default=30, ge=1)
+
     # Sandboxes
     sandbox: bool | None = None
-    # INWX, Coolify, Hetzner, Linode and DigitalOcean sandboxes listen on this port + 1..5 (0: any).
-    sandbox_port: int = 8100
+    # INWX, Coolify, Hetzner, Linode and DigitalOcean sandboxes listen on this port + 1..5;
+    # 0 (the default): on free loopback ports, shown at start and in /status.
+    sandbox_port: int = Field(default=0, ge=0, le=65530)
 
     # Servers (multi-provider-vps-api.md): catalog cache lifetimes and provisioning
     catalog_cache_seconds: int = 3600  # plans/sizes, images, regions
@@ -179,6 +210,8 @@ class Settings(BaseSettings):
     project_server_ip: str | None = None  # A records' address when the server has no IP
     project_deploy_timeout_seconds: float = 1800.0
     project_poll_seconds: float = 10.0
+    # The plugins a project may ask for (comma-separated); anything else is refused.
+    project_plugins: str = "core,directory,kontakt,crm"
     project_health_timeout_seconds: float = 120.0
     # Health URL template; `{domain}` is replaced. Default: https://{domain}/health. In sandbox
     # mode without one, Coolify's own health check (`running:healthy`) is the verdict.
@@ -220,6 +253,21 @@ class Settings(BaseSettings):
             (self.inwx_username, self.coolify_api_token, self.hetzner_api_token),
         )
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_trailing_comment(cls, value: object, info: ValidationInfo) -> object:
+        """Drop a trailing ` # comment` from a value; refuse one after a secret, whose real
+        value might contain ` #`."""
+        if not isinstance(value, str) or not _TRAILING_COMMENT.search(value):
+            return value
+        name = info.field_name or ""
+        if name in _secret_fields():
+            raise ValueError(
+                "ends in what looks like a comment (' #...'); put comments on a line of their "
+                "own: systemd and docker keep them in the value"
+            )
+        return _TRAILING_COMMENT.sub("", value)
+
     @field_validator("cors_origins")
     @classmethod
     def _cors_origins(cls, value: str) -> str:
@@ -231,10 +279,29 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",")):
+            if not item:
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an address or network such as 127.0.0.1 or 10.0.0.0/8"
+                ) from None
+        return value
+
     @property
     def cors_origin_list(self) -> list[str]:
         """`cors_origins` as a list, each as browsers send it in `Origin`."""
         return [o.strip().rstrip("/").lower() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def project_plugin_list(self) -> list[str]:
+        """`project_plugins` as a list, lower case."""
+        return [p.strip().lower() for p in self.project_plugins.split(",") if p.strip()]
 
     @property
     def trusted_proxy_list(self) -> list[str]:
@@ -247,6 +314,69 @@ class Settings(BaseSettings):
         if self.sandbox is not None:
             return self.sandbox
         return not self.has_provider_credentials
+
+
+@functools.cache
+def _secret_fields() -> frozenset[str]:
+    return frozenset(
+        name
+        for name, field in Settings.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    )
+
+
+def env_name(field_name: str) -> str:
+    """The variable an operator sets for a setting."""
+    field = Settings.model_fields.get(field_name)
+    alias = field.validation_alias if field is not None else None
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    return f"STELLWERK_{field_name.upper()}"
+
+
+def is_template_secret(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in TEMPLATE_SECRETS or any(marker in lowered for marker in TEMPLATE_MARKERS)
+
+
+def unsafe_reason(settings: Settings) -> str | None:
+    """Why these settings must not run a real installation (None: they may). Sandbox mode,
+    which reaches no real provider, accepts anything."""
+    if settings.sandbox_enabled:
+        return None
+    secrets = {
+        "STELLWERK_SECRET_KEY": settings.secret_key,
+        "STELLWERK_METRICS_TOKEN": settings.metrics_token,
+        "STELLWERK_ADMIN_PASSWORD": settings.admin_password,
+    }
+    for name, secret in secrets.items():
+        if secret is not None and is_template_secret(secret.get_secret_value()):
+            return f"{name} is still the example's placeholder: set a secret of your own"
+    if settings.database_url:
+        try:
+            password = make_url(settings.database_url).password
+        except ArgumentError:
+            password = None
+        if password is not None and is_template_secret(str(password)):
+            return (
+                "STELLWERK_DATABASE_URL still has the example's placeholder password: "
+                "set the database's real password"
+            )
+    if settings.secret_key is not None:
+        length = len(settings.secret_key.get_secret_value().encode())
+        if length < MIN_SECRET_KEY_BYTES:
+            return (
+                f"STELLWERK_SECRET_KEY has {length} bytes, fewer than {MIN_SECRET_KEY_BYTES}: "
+                "generate one with `openssl rand -base64 48`"
+            )
+    return None
+
+
+def refuse_unsafe(settings: Settings) -> None:
+    """Raise `UnsafeConfiguration` with a one-line reason when the settings are unsafe."""
+    reason = unsafe_reason(settings)
+    if reason is not None:
+        raise UnsafeConfiguration(f"Refusing to start: {reason}")
 
 
 def to_async_url(url: str) -> str:

@@ -78,9 +78,9 @@ REACHABLE_TIMEOUT = 5.0
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_size=pool_size)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reachable = False
         self._checked_at: float | None = None
@@ -129,8 +129,14 @@ class Database:
                 yield session
             except BaseException:
                 await session.rollback()
+                for callback in session.info.pop("after_rollback", []):
+                    try:
+                        await callback()
+                    except Exception:  # the original error is what the caller must see
+                        log.exception("work registered to run after a rollback failed")
                 raise
             await session.commit()
+        session.info.pop("after_rollback", None)
         for callback in session.info.pop("after_commit", []):
             await callback()
 
@@ -145,6 +151,12 @@ class Database:
 def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
     """Run `callback` once the session's transaction has committed (never if it rolls back)."""
     session.info.setdefault("after_commit", []).append(callback)
+
+
+def after_rollback(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the session's transaction has rolled back (never if it commits):
+    for what must be written although the unit of work failed (it writes in its own)."""
+    session.info.setdefault("after_rollback", []).append(callback)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

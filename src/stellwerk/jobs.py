@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from stellwerk.identity.repository import WebSessionRepository
 from stellwerk.license import service as license_service
 from stellwerk.module.service import reconcile_files
+from stellwerk.notify import delivery as notify_delivery
 from stellwerk.operation.service import sweep
 from stellwerk.redirect import service as redirect_service
 from stellwerk.redirect.checks import checks as redirect_checks
@@ -53,6 +54,14 @@ async def _expire_license_sessions(runtime: Runtime) -> None:
     await license_service.refresh_license_gauges(runtime.database.engine)
 
 
+async def _announce_license_expiry(runtime: Runtime) -> None:
+    await license_service.announce_expiry(runtime.database, runtime.settings)
+
+
+async def _sweep_notifications(runtime: Runtime) -> None:
+    await notify_delivery.sweep(runtime.database)
+
+
 async def _cull_silent_license_devices(runtime: Runtime) -> None:
     await license_service.activation.cull_silent(runtime.database, runtime.settings)
 
@@ -76,6 +85,8 @@ JOBS: list[Job] = [
     Job("redirect.rollups_prune", 3600.0, _prune_redirect_rollups),
     Job("license.sessions_expire", 15.0, _expire_license_sessions),
     Job("license.devices_cull", 3600.0, _cull_silent_license_devices),
+    Job("license.expiry_announce", 3600.0, _announce_license_expiry),
+    Job("notifications.sweep", 10.0, _sweep_notifications),
     Job("registrar.transfers_refresh", 60.0, _refresh_domain_transfers),
     Job("servers.reconcile", 30.0, reconcile_servers),
 ]

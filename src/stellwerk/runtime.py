@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from stellwerk.config import Settings
+from stellwerk.config import Settings, refuse_unsafe
 from stellwerk.database import Database
 from stellwerk.keyfile import derive_key, load_or_create_master_key
 from stellwerk.kit.ratelimit import RateLimiter
@@ -26,11 +26,14 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
+        refuse_unsafe(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         configured = settings.secret_key.get_secret_value() if settings.secret_key else None
         return cls(
             settings=settings,
-            database=Database(settings.resolved_database_url),
+            database=Database(
+                settings.resolved_database_url, pool_size=settings.database_pool_size
+            ),
             limiter=RateLimiter(settings.redis_url),
             master_key=load_or_create_master_key(settings.data_dir, configured),
         )

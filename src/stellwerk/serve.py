@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -32,6 +33,7 @@ from typing import Any
 
 import uvicorn
 import uvloop
+from fastapi import FastAPI
 
 from stellwerk import migrate
 from stellwerk.app import create_app
@@ -39,10 +41,16 @@ from stellwerk.bootstrap import FirstStart
 from stellwerk.config import Settings
 from stellwerk.kit.bounded_http import BoundedHeadProtocol
 from stellwerk.kit.logs import flush_logs
+from stellwerk.kit.ports import ensure_free
 from stellwerk.kit.process import die_with_parent, set_process_name
 from stellwerk.middleware import FastPathMiddleware
+from stellwerk.provider.sandbox.listener import ports as sandbox_ports
 from stellwerk.provider.sandbox.listener import sandbox_listener, urls_at
-from stellwerk.redirect.workers import DataPlaneWorkers, StopSignals, worker_count
+from stellwerk.redirect import barrier
+from stellwerk.redirect.workers import DataPlaneWorkers, StartFailed, StopSignals, worker_count
+from stellwerk.runtime import Runtime
+from stellwerk.system import service as system_service
+from stellwerk.system.router import metrics_only_app
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +62,26 @@ OnFirstStart = Callable[[FirstStart], None] | None
 OnReady = Callable[[dict[str, Any]], None] | None
 
 
+def ensure_ports_free(settings: Settings) -> None:
+    """Before anything starts: every fixed port this process is to listen on is free, or
+    `PortInUse` names the first one taken and its setting."""
+    wanted: list[tuple[str, int, str]] = []
+    if settings.role != "worker":
+        wanted.append((settings.host, settings.port, "STELLWERK_PORT"))
+    if settings.role == "all" and worker_count(settings):
+        wanted.append((settings.host, settings.redirect_port, "STELLWERK_REDIRECT_PORT"))
+    if settings.role == "all" and settings.sandbox_enabled:
+        wanted += [("127.0.0.1", p, "STELLWERK_SANDBOX_PORT") for p in sandbox_ports(settings)]
+    for host, port, setting in wanted:
+        ensure_free(host, port, setting)
+
+
 def run(
     settings: Settings, *, on_first_start: OnFirstStart = None, on_ready: OnReady = None
 ) -> int:
-    """`stellwerk serve` until SIGINT or SIGTERM; the exit code."""
+    """`stellwerk serve` until SIGINT or SIGTERM; the exit code. A fixed port that is taken
+    raises `PortInUse` before anything starts."""
+    ensure_ports_free(settings)
     workers = worker_count(settings) if settings.role == "all" else 0
     if workers == 0:  # scaled out, or asked for no data plane: this process is the API
         uvloop.run(serve(settings, on_first_start=on_first_start, on_ready=on_ready))
@@ -66,8 +90,11 @@ def run(
     # The workers' first read needs the tables (the API process migrates again: a no-op).
     migrate.upgrade(settings.resolved_database_url)
     plane = DataPlaneWorkers(settings, settings.host, settings.redirect_port, workers)
+    failed: str | None = None
     with StopSignals() as signals:
         redirect_url = plane.start()
+        # The API waits for the workers to serve each routing change (`redirect.barrier`).
+        barrier.ACTIVE = plane.barrier
         api = multiprocessing.get_context("fork").Process(
             target=_api_process,
             args=(settings, redirect_url, os.getpid(), on_first_start, on_ready),
@@ -79,6 +106,8 @@ def run(
                 multiprocessing.connection.wait([api.sentinel, *plane.sentinels], timeout=0.5)
                 if not signals.stopping and api.is_alive():
                     plane.replace_dead()
+        except StartFailed as error:
+            failed = error.message
         finally:
             # Both stop at once; the data plane's writer stores the last hits after its workers.
             if api.is_alive() and api.pid:
@@ -90,7 +119,22 @@ def run(
                 log.error("the API process did not stop in %.0f s; killing it", API_STOP_SECONDS)
                 api.kill()
                 api.join(5)
-    return api.exitcode or 0
+    if failed is not None:
+        log.error("%s; stopping Stellwerk", failed)
+        _say(failed)
+        return 1
+    code = api.exitcode or 0
+    if code and not signals.stopping:
+        reason = f"The API process exited with code {code} (its log says why)"
+        log.error("%s; stopping Stellwerk", reason)
+        _say(reason)
+    return code if code > 0 else (1 if code else 0)
+
+
+def _say(reason: str) -> None:
+    """The reason on stderr too, where whoever started `stellwerk serve` looks first."""
+    with contextlib.suppress(OSError):
+        os.write(2, f"error: {reason}\n".encode())
 
 
 def _api_process(
@@ -216,7 +260,7 @@ async def serve_worker(
             app = create_app(
                 settings, on_first_start=on_first_start, listener_urls=urls, serves_http=False
             )
-            async with app.router.lifespan_context(app):
+            async with app.router.lifespan_context(app), metrics_listener(app, settings, urls):
                 urls["executor_id"] = settings.executor_id
                 if on_ready is not None:
                     on_ready(urls)
@@ -224,6 +268,43 @@ async def serve_worker(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+@asynccontextmanager
+async def metrics_listener(
+    app: FastAPI, settings: Settings, urls: dict[str, Any]
+) -> AsyncIterator[None]:
+    """`/metrics` on `STELLWERK_METRICS_PORT`, for a worker (which answers no other HTTP)."""
+    if settings.metrics_port is None:
+        yield
+        return
+    runtime: Runtime = app.state.runtime
+    config = uvicorn.Config(
+        metrics_only_app(dataclasses.replace(runtime, settings=settings)),
+        host=settings.host,
+        port=settings.metrics_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = _Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn has no event
+        await asyncio.sleep(0.05)
+    if task.done():  # could not bind: the reason is the task's exception (or exit)
+        task.result()
+        raise RuntimeError(f"/metrics could not listen on port {settings.metrics_port}")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    address = f"{_display_host(settings.host)}:{port}"
+    urls["metrics"] = f"http://{address}/metrics"
+    identity: system_service.ProcessIdentity = app.state.process_identity
+    identity.metrics_address = address
+    await system_service.heartbeat(runtime.database, identity)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
 
 
 @asynccontextmanager

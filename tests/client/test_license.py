@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import os
-import stat
 
 import httpx
 import pytest
@@ -17,7 +15,9 @@ from stellwerk.client.license import (
     LicenseError,
     verify_license_file,
 )
-from stellwerk.license.signing import KEY_FILE
+from stellwerk.license import signing
+from stellwerk.license.signing import KEY_FILE, SECRET_NAME
+from stellwerk.models import InstallationSecret
 from stellwerk.runtime import Runtime
 from tests.license.factories import create_license, create_release
 
@@ -63,6 +63,7 @@ async def test_session_heartbeats_in_the_background(
 async def test_signed_file_verifies_offline(
     license_client: LicenseClient, runtime: Runtime
 ) -> None:
+    signing.forget()  # an earlier test's key is gone with its tables
     lic = await create_license(runtime, valid_until=dt.date(2999, 1, 1))
     await license_client.activate(lic.license_key, HW)
     public_key = await license_client.public_key()
@@ -82,8 +83,12 @@ async def test_signed_file_verifies_offline(
         verify_license_file(
             signed, public_key, hardware_hash=HW, now=dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
         )
-    key_path = runtime.settings.data_dir / KEY_FILE
-    assert stat.S_IMODE(os.stat(key_path).st_mode) == 0o600
+    # The private key lives in the database, encrypted; no plain copy in the data directory.
+    assert not (runtime.settings.data_dir / KEY_FILE).exists()
+    async with runtime.database.session() as db_session:
+        stored = await db_session.get(InstallationSecret, SECRET_NAME)
+    assert stored is not None
+    assert b"PRIVATE KEY" not in stored.encrypted_value
     with pytest.raises(LicenseError) as not_here:
         await license_client.license_file(lic.license_key, "not-activated")
     assert not_here.value.code == "LICENSE_NOT_ACTIVATED"

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from stellwerk.dns.service import setup_project_dns
+from stellwerk.dns.service import RecordNotOwned, setup_project_dns
 from stellwerk.provider.dns.inwx.adapter import InwxDns
 from stellwerk.provider.registrar.inwx.adapter import InwxClient
 from stellwerk.runtime import Runtime
@@ -172,3 +172,75 @@ async def test_records_at_hetzner_dns(client: httpx.AsyncClient, runtime: Runtim
     finally:
         connect.ENDPOINT_OVERRIDES.pop("hetzner", None)
         await sandbox.stop()
+
+
+async def test_cname_never_shares_its_name(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    zone = await _zone(client, headers, "inwx")
+    records = f"/api/dns/zones/{zone}/records"
+    cname = await client.post(
+        records,
+        json={"name": "www", "type": "CNAME", "content": "shop.example.net"},
+        headers=headers,
+    )
+    assert cname.status_code == 201, cname.text
+    for name, type_, content in (
+        ("www", "TXT", "hello"),
+        ("www", "AAAA", "2001:db8::1"),
+        (f"www.{zone}.", "A", "192.0.2.1"),
+        ("www", "CNAME", "other.example.net"),
+    ):
+        refused = await client.post(
+            records, json={"name": name, "type": type_, "content": content}, headers=headers
+        )
+        assert refused.status_code == 409, (type_, refused.text)
+        body = refused.json()
+        assert (body["error"], body["code"], body["field"]) == (
+            "conflict",
+            "cname_conflict",
+            "name",
+        )
+        assert f"www.{zone}" in body["detail"], body
+        assert "RFC 1034" in body["detail"], body
+        assert body["conflicting"][0]["type"] == "CNAME"
+    # The other way round: a CNAME where other records are.
+    await client.post(
+        records, json={"name": "mail", "type": "A", "content": "192.0.2.5"}, headers=headers
+    )
+    refused = await client.post(
+        records, json={"name": "mail", "type": "CNAME", "content": "x.example.net"}, headers=headers
+    )
+    assert refused.status_code == 409
+    assert "already has A records" in refused.json()["detail"]
+    apex = await client.post(
+        records, json={"name": "@", "type": "CNAME", "content": "x.example.net"}, headers=headers
+    )
+    assert apex.status_code == 422
+    assert (apex.json()["code"], apex.json()["field"]) == ("cname_at_apex", "name")
+    assert "apex" in apex.json()["detail"]
+    listed = await client.get(records, params={"name": "www"}, headers=headers)
+    assert [r["type"] for r in listed.json()] == ["CNAME"]
+
+
+async def test_setup_project_dns_replaces_only_its_own_cname(sandboxes: Sandboxes) -> None:
+    dns = InwxDns(
+        InwxClient(username="sandbox-a", password="sandbox-b", api_url=sandboxes.inwx.url)
+    )
+    zone = f"c{uuid.uuid4().hex[:8]}.de"
+    try:
+        await dns.create_zone(zone=zone)
+        theirs = await dns.create_record(
+            zone=zone, name="www", type="CNAME", content="elsewhere.example.net"
+        )
+        with pytest.raises(RecordNotOwned) as refused:
+            await setup_project_dns(dns, zone, "192.0.2.10")
+        assert f"www.{zone} is a CNAME" in refused.value.message
+        # Nothing was written: the apex got no A record either.
+        assert await dns.list_records(zone=zone, type="A") == []
+        records = await setup_project_dns(dns, zone, "192.0.2.10", owned={theirs.id})
+        assert sorted((r.name, r.type) for r in records) == [("@", "A"), ("www", "A")]
+        assert await dns.list_records(zone=zone, type="CNAME") == []
+    finally:
+        await dns.aclose()

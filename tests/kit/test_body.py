@@ -28,6 +28,9 @@ STRICT = {
     "PUT /api/admin/plans/{plan_id}",
     "POST /api/operations/probe",
     "POST /api/operations/{operation_id}/answer",
+    # A project's life after provisioning: Stellwerk's own calls.
+    "POST /api/projects/{project_id}/redeploy",
+    "PATCH /api/projects/{project_id}",
     "POST /repository/repositories",
     "PUT /repository/repositories/{repository_id}",
     "POST /api/customers",
@@ -52,6 +55,9 @@ STRICT = {
     "PUT /api/v1/domains/{domain_id}",
     "POST /api/v1/groups",
     "PATCH /api/v1/groups/{group_id}",
+    "POST /api/admin/webhooks",
+    "PUT /api/admin/webhooks/{webhook_id:int}",
+    "PUT /api/admin/notifications/{event}",
 }
 UNKNOWN = "zz_not_a_field"
 

@@ -170,6 +170,40 @@ class TestSwarm:
 
 
 class TestContainers:
+    async def test_a_containers_output_is_read_and_followed(
+        self,
+        client: httpx.AsyncClient,
+        modules_headers: dict[str, str],
+        test_repository: RepositoryDir,
+        runtime: Runtime,
+        docker_runtime: DockerEngine,
+    ) -> None:
+        runtime.settings.module_runtime = "container"
+        runtime.settings.module_network = "none"
+        ticker = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"
+        test_repository.add(
+            "talker",
+            "1.0.0",
+            _container_module("talker", "1.0.0", docker_runtime.image, ["sh", "-c", ticker]),
+        )
+        _, final = await install(client, modules_headers, "talker")
+        assert final["status"] == "completed", final
+        instance = await _instance(runtime)
+        url = f"/modules/instance/talker/{instance.id}/logs"
+        first = (await client.get(url, params={"lines": 2}, headers=modules_headers)).json()
+        assert first["runtime"] == "container"
+        assert len(first["lines"]) == 2
+        numbers = [int(line.split()[1]) for line in first["lines"]]
+        assert numbers[1] == numbers[0] + 1
+        await asyncio.sleep(1.0)
+        more = (
+            await client.get(url, params={"after": first["cursor"]}, headers=modules_headers)
+        ).json()
+        following = [int(line.split()[1]) for line in more["lines"]]
+        assert following
+        assert following[0] == numbers[1] + 1
+        assert following == list(range(following[0], following[0] + len(following)))
+
     async def test_install_and_delete_a_plain_container(
         self,
         client: httpx.AsyncClient,

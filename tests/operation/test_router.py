@@ -7,7 +7,7 @@ import httpx
 
 from stellwerk.models import Operation
 from stellwerk.runtime import Runtime
-from tests.factories import admin_headers, bearer, create_user, jwt_for
+from tests.factories import admin_headers, bearer, create_admin, create_user, jwt_for
 
 
 async def wait_for(
@@ -100,3 +100,40 @@ class TestOperations:
         assert too_many.json()["field"] == "steps"
         bad_status = await client.get("/api/operations?status=sleeping", headers=headers)
         assert bad_status.status_code == 422
+
+
+class TestTimeline:
+    async def test_events_carry_their_offsets_and_how_long_each_took(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        headers = await admin_headers(runtime)
+        started = await client.post(
+            "/api/operations/probe", json={"steps": 2, "seconds": 0.3}, headers=headers
+        )
+        done = await wait_for(client, started.json()["id"], headers)
+        assert done["status"] == "completed"
+        events = done["events"]
+        assert isinstance(events, list)
+        offsets = [e["offset_seconds"] for e in events]
+        assert offsets == sorted(offsets)
+        assert offsets[0] < 1.0
+        assert events[-1]["step"] == "finish"
+        assert events[-1]["seconds"] is None  # the end of a finished operation
+        by_step = {e["step"]: e for e in events}
+        # After step 1 the probe sleeps 0.3 s before step 2 writes its event.
+        assert by_step["step-1"]["seconds"] >= 0.25
+        for earlier, later in zip(events, events[1:], strict=False):
+            assert (
+                abs(earlier["offset_seconds"] + earlier["seconds"] - later["offset_seconds"]) < 0.01
+            )
+        assert isinstance(done["duration_seconds"], float)
+        assert done["duration_seconds"] >= 0.5
+
+        from tests.web.test_router import log_in  # here: that module imports this one
+
+        await log_in(client, (await create_admin(runtime)).username)
+        page = await client.get(f"/ui/operations/{started.json()['id']}")
+        assert page.status_code == 200
+        assert 'class="timeline"' in page.text
+        assert '<code class="small">step-1</code>' in page.text
+        assert " s</td>" in page.text  # how long each took

@@ -42,16 +42,28 @@ def test_create_fail_retry_and_manage(serve_env: dict[str, str], tmp_path: Path)
     try:
         status = httpx.get(f"{server.url}/status").json()
         assert {"inwx", "coolify"} <= set(status["sandboxes"])
-        created = run_cli(
+        asked = ("projects", "create", "demo", "--domain", "demo-shop.de", "--register-domain")
+        unanswered = run_cli(*asked, env=serve_env, stdin="")  # no answer, no --yes: no purchase
+        assert unanswered.returncode == 1
+        assert "Registering demo-shop.de costs 4.90 EUR for the first year." in unanswered.stderr
+        assert "confirm with --yes" in unanswered.stderr
+        declined = run_cli(*asked, env=serve_env, stdin="n\n")
+        assert declined.returncode == 1
+        assert "Buy demo-shop.de for 4.90 EUR? [y/N]" in declined.stdout
+        unknown = run_cli(
             "projects",
             "create",
             "demo",
             "--domain",
             "demo-shop.de",
             "--plugins",
-            "core,crm",
+            "core,crn",
             env=serve_env,
         )
+        assert unknown.returncode == 1
+        assert "There is no plugin 'crn'; did you mean crm?" in unknown.stderr
+        assert json.loads(run_cli("projects", "list", "--json", env=serve_env).stdout) == []
+        created = run_cli(*asked, "--plugins", "core,crm", "--yes", env=serve_env)
         assert created.returncode == 0, created.stderr
         assert "demo is live: https://demo-shop.de" in created.stderr
 
@@ -76,12 +88,48 @@ def test_create_fail_retry_and_manage(serve_env: dict[str, str], tmp_path: Path)
         archived = run_cli("projects", "archive", "second", "--json", env=serve_env)
         assert json.loads(archived.stdout)["state"] == "archived"
         domains = json.loads(run_cli("domains", "list", "--json", env=serve_env).stdout)
-        assert sorted(d["name"] for d in domains) == ["demo-shop.de", "second-shop.de"]
+        # Only the domain bought on request: `second` was created without --register-domain.
+        assert [d["name"] for d in domains] == ["demo-shop.de"]
         checked = json.loads(
             run_cli(
                 "domains", "check", "demo-shop.de", "free-shop.de", "--json", env=serve_env
             ).stdout
         )
         assert [c["available"] for c in checked] == [False, True]
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(600)
+def test_a_project_through_its_life(serve_env: dict[str, str], tmp_path: Path) -> None:
+    serve_env["STELLWERK_SANDBOX_PORT"] = str(_free_base_port())
+    server = ServeProcess(serve_env, tmp_path / "serve.log")
+    server.start()
+    try:
+        created = run_cli("projects", "create", "life", "--domain", "life-shop.de", env=serve_env)
+        assert created.returncode == 0, created.stderr
+        for command, state in (
+            (["redeploy", "life", "--branch", "main"], "active"),
+            (
+                ["edit", "life", "--plugins", "core", "--env", "MODE=x", "--domain", "shop"],
+                "active",
+            ),
+            (["stop", "life"], "stopped"),
+            (["start", "life"], "active"),
+            (["restart", "life"], "active"),
+        ):
+            done = run_cli("projects", *command, env=serve_env)
+            assert done.returncode == 0, (command, done.stderr)
+            assert f"life: {state}" in done.stderr, (command, done.stderr)
+        refused = run_cli("projects", "edit", "life", "--env", "SECRET_KEY=x", env=serve_env)
+        assert refused.returncode == 1
+        assert "SECRET_KEY is set by Stellwerk" in refused.stderr
+        deleted = run_cli("projects", "delete", "life", "--delete-zone", "--yes", env=serve_env)
+        assert deleted.returncode == 0, deleted.stderr
+        assert "life: deleted" in deleted.stderr
+        listed = json.loads(run_cli("projects", "list", "--json", env=serve_env).stdout)
+        assert listed == []
+        domains = json.loads(run_cli("domains", "list", "--json", env=serve_env).stdout)
+        assert [d["name"] for d in domains] == ["life-shop.de"]
     finally:
         server.stop()

@@ -117,11 +117,23 @@ async def test_failed_deployment_then_retry(
     assert [r for r in records if r["type"] == "A"] == []
     assert list(sandboxes.inwx_state["domains"]) == ["failing-shop.de"]
     assert project["coolify_app_uuid"] is None
+    # The failed build's log stays readable after the compensation removed the application.
+    log = await client.get(f"/api/projects/{project['id']}/deploy-log", headers=headers)
+    assert log.status_code == 200
+    assert log.json()["state"] == "error"
+    failed_log = log.json()["log"]
+    assert "Building docker image started." in failed_log
+    assert "ERROR: process" in failed_log
+    assert "Deployment failed. Removing the new version of your application." in failed_log
+    assert "docker rm -f" not in failed_log  # Coolify's hidden commands stay hidden
 
     retried = await client.post(f"/api/projects/{project['id']}/retry", headers=headers)
     assert retried.status_code == 202, retried.text
     project = await wait_for_project(client, headers, int(project["id"]))
     assert project["state"] == "active", (project["error"], project["operation"])
+    log = await client.get(f"/api/projects/{project['id']}/deploy-log", headers=headers)
+    assert log.json()["log"].rstrip().endswith("Rolling update completed.")
+    assert log.json()["deployment_uuid"] == project["deployment_uuid"]
     assert len(sandboxes.coolify_state["applications"]) == 1
     assert list(sandboxes.inwx_state["domains"]) == ["failing-shop.de"]
     again = await client.post(f"/api/projects/{project['id']}/retry", headers=headers)
@@ -195,6 +207,14 @@ async def test_validation_and_conflicts(
         headers=headers,
     )
     assert bad_plugin.status_code == 422
+    unknown_plugin = await client.post(
+        "/api/projects",
+        json={"name": "ok", "domain": "ok-shop.de", "plugins": ["core", "crn"]},
+        headers=headers,
+    )
+    assert unknown_plugin.status_code == 422
+    assert unknown_plugin.json()["field"] == "plugins"
+    assert "did you mean crm?" in unknown_plugin.json()["detail"]
     bad_dns = await client.post(
         "/api/projects",
         json={"name": "ok", "domain": "ok-shop.de", "dns_provider": "nope"},
@@ -327,3 +347,27 @@ async def test_legacy_server_type_is_refused(
     assert project["state"] == "error"
     assert project["error"]["step"] == "server"
     assert "cx31" in project["error"]["message"]
+
+
+async def test_provisioning_stops_at_a_cname_it_did_not_create(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    zone = await client.post(
+        "/api/dns/zones", json={"name": "cname-shop.de", "provider": "inwx"}, headers=headers
+    )
+    assert zone.status_code == 201
+    cname = await client.post(
+        "/api/dns/zones/cname-shop.de/records",
+        json={"name": "www", "type": "CNAME", "content": "shops.example.net"},
+        headers=headers,
+    )
+    assert cname.status_code == 201
+    created = await _create(client, headers, name="cname", domain="cname-shop.de")
+    project = await wait_for_project(client, headers, int(created["id"]))  # type: ignore[arg-type]
+    assert project["state"] == "error"
+    assert project["error"]["step"] == "dns"
+    assert "www.cname-shop.de is a CNAME (to shops.example.net)" in project["error"]["message"]
+    # Nothing of the project was written beside it; the CNAME stays.
+    records = sandboxes.inwx_state["zones"]["cname-shop.de"]["records"]
+    assert sorted(r["type"] for r in records if r["type"] not in ("SOA", "NS")) == ["CNAME"]

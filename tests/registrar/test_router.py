@@ -239,3 +239,70 @@ async def test_register_and_transfer_are_for_admins(
         "admin-shop.de",
         "token-shop.de",
     ]
+
+
+async def test_zones_follow_registrations(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    registered = await client.post(
+        "/api/registrar/domains", json={"domain": "zone-shop.de"}, headers=headers
+    )
+    assert registered.status_code == 201, registered.text
+    # Right after: its zone is there and takes records.
+    record = await client.post(
+        "/api/dns/zones/zone-shop.de/records",
+        json={"name": "www", "type": "A", "content": "192.0.2.8"},
+        headers=headers,
+    )
+    assert record.status_code == 201, record.text
+    zones = (await client.get("/api/dns/zones", headers=headers)).json()
+    assert ("zone-shop.de", "inwx") in [(z["name"], z["provider"]) for z in zones]
+    assert "zone-shop.de" in sandboxes.inwx_state["zones"]
+
+    # A transfer likewise, while it is still pending.
+    moved = await client.post(
+        "/api/registrar/domains/transfer",
+        json={"domain": "moved-zone.de", "auth_code": "ABC123XYZ"},
+        headers=headers,
+    )
+    assert moved.status_code == 202, moved.text
+    record = await client.post(
+        "/api/dns/zones/moved-zone.de/records",
+        json={"name": "@", "type": "TXT", "content": "moved"},
+        headers=headers,
+    )
+    assert record.status_code == 201, record.text
+
+    # A zone that existed at the provider before is kept as it is (with its records).
+    existing = await client.post(
+        "/api/dns/zones", json={"name": "had-zone.de", "provider": "inwx"}, headers=headers
+    )
+    assert existing.status_code == 201
+    await client.post(
+        "/api/dns/zones/had-zone.de/records",
+        json={"name": "old", "type": "A", "content": "192.0.2.9"},
+        headers=headers,
+    )
+    again = await client.post(
+        "/api/registrar/domains", json={"domain": "had-zone.de"}, headers=headers
+    )
+    assert again.status_code == 201, again.text
+    kept = await client.get(
+        "/api/dns/zones/had-zone.de/records", params={"name": "old"}, headers=headers
+    )
+    assert [r["content"] for r in kept.json()] == ["192.0.2.9"]
+
+
+async def test_a_zone_the_dns_provider_refuses_stops_the_purchase(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    headers = await admin_headers(runtime)
+    refused = await client.post(
+        "/api/registrar/domains",
+        json={"domain": "no-zone-shop.de", "dns_provider": "nope"},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "dns_provider"
+    assert "no-zone-shop.de" not in sandboxes.inwx_state["domains"]

@@ -32,7 +32,7 @@ class TestServiceEndpoints:
         assert body["sandboxes"] == {}
         assert body["database"]["ok"] is True
         assert body["status"] == "ok"
-        assert "redis" not in body  # none configured
+        assert body["redis"] == {"configured": False, "ok": None}  # none configured
 
     async def test_status_is_degraded_while_redis_is_away_and_health_is_not(
         self, client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch

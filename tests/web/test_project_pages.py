@@ -167,6 +167,7 @@ async def test_a_failed_step_is_shown_and_retried(
     assert 'class="status error"' in failed
     assert re.search(r'class="error-step">deploy<', failed)
     assert 'class="step failed"' in failed
+    assert "Deployment failed. Removing the new version of your application." in failed
     assert 'value="retry"' in failed
 
     not_allowed = await client.post(
@@ -182,3 +183,55 @@ async def test_a_failed_step_is_shown_and_retried(
     assert 'class="status active"' in final
     assert "100 %" in final
     assert "error-step" not in final
+
+
+async def test_the_project_page_runs_its_life(
+    client: httpx.AsyncClient, runtime: Runtime, sandboxes: Sandboxes
+) -> None:
+    await create_admin(runtime, username="lifeadmin")
+    csrf = await log_in(client, "lifeadmin")
+    project_id = _project_id(
+        await _create(client, csrf, name="paged", domain="paged-shop.de", plugins="core")
+    )
+    page = await _settled(client, project_id)
+    for marker in ('value="restart"', 'value="stop"', 'value="redeploy"', 'name="delete_zone"'):
+        assert marker in page, marker
+    assert 'action="/ui/projects/' + str(project_id) + '/edit"' in page
+
+    async def act(path: str, **data: str) -> str:
+        response = await client.post(path, data={"csrf_token": csrf, **data})
+        assert response.status_code == 303, response.text
+        return (await client.get(response.headers["location"])).text
+
+    edited = await act(
+        f"/ui/projects/{project_id}/edit",
+        plugins="core,crm",
+        domains="shop",
+        env="MODE=quiet-value\n",
+    )
+    assert "Applying the changes to paged" in edited
+    page = await _settled(client, project_id)
+    assert "Applying changes" in page
+    assert "shop.paged-shop.de" in page
+    assert "MODE" in page
+    assert "quiet-value" not in page
+    stopped = await act(f"/ui/projects/{project_id}/action", action="stop")
+    assert "Stopping paged" in stopped
+    page = await _settled(client, project_id)
+    assert 'class="status stopped"' in page
+    assert 'value="start"' in page
+    await act(f"/ui/projects/{project_id}/action", action="start")
+    page = await _settled(client, project_id)
+    assert 'class="status active"' in page
+    deleting = await client.post(
+        f"/ui/projects/{project_id}/action",
+        data={"csrf_token": csrf, "action": "delete", "delete_zone": "on"},
+    )
+    assert deleting.status_code == 303
+    assert deleting.headers["location"].startswith("/ui/operations/")
+    deadline = time.monotonic() + 60
+    while (await client.get(f"/ui/projects/{project_id}")).status_code != 404:
+        assert time.monotonic() < deadline, "the project was not deleted"
+        await asyncio.sleep(0.2)
+    assert sandboxes.coolify_state["applications"] == {}
+    assert "paged-shop.de" not in sandboxes.inwx_state["zones"]

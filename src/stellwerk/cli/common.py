@@ -11,11 +11,12 @@ from typing import Any, NoReturn, TypeVar
 
 import orjson
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk import migrate
-from stellwerk.config import Settings
+from stellwerk.config import Settings, env_name, refuse_unsafe
 from stellwerk.exceptions import StellwerkError
 from stellwerk.operation import engine
 from stellwerk.runtime import Runtime
@@ -27,7 +28,28 @@ out = Console()
 
 
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """The settings, or a one-line message per wrong variable (never its value) and exit 1."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        fail("; ".join(_setting_error(detail) for detail in error.errors()))
+
+
+def _setting_error(detail: Any) -> str:
+    location = detail.get("loc") or ("settings",)
+    name = str(location[0])
+    name = name if name.isupper() else env_name(name)
+    return f"{name} {str(detail.get('msg', 'is invalid')).removeprefix('Value error, ')}"
+
+
+def load_startable_settings(**overrides: Any) -> Settings:
+    """`load_settings` for commands that start a service: unsafe settings stop them here."""
+    settings = load_settings(**overrides)
+    try:
+        refuse_unsafe(settings)
+    except StellwerkError as error:
+        fail(error.message)
+    return settings
 
 
 @asynccontextmanager
@@ -56,7 +78,7 @@ def run_in_session(settings: Settings, work: Callable[[Runtime, AsyncSession], A
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, for logs too
     raise typer.Exit(code)
 
 

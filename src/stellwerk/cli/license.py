@@ -26,6 +26,7 @@ from stellwerk.customer.service import customer as customer_service
 from stellwerk.kit.pagination import PageParams
 from stellwerk.license import service as license_service
 from stellwerk.license.schemas import normalize_key
+from stellwerk.license.signing import SigningKey
 from stellwerk.models import Customer, License
 from stellwerk.runtime import Runtime
 
@@ -214,8 +215,11 @@ def keygen(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) ->
 @license_app.command("public-key")
 def public_key(data_dir: Path | None = DataDirOption, as_json: bool = JsonOption) -> None:
     """Print the Ed25519 public key that offline license files are signed with (PEM)."""
-    settings = load_settings(**data_dir_override(data_dir))
-    key = license_service.license_file.public_key(settings.data_dir)
+
+    async def work(runtime: Runtime, _session: AsyncSession) -> SigningKey:
+        return await license_service.license_file.signing_key(runtime)
+
+    key = run_in_session(load_settings(**data_dir_override(data_dir)), work)
     if as_json:
         print_json({"algorithm": "Ed25519", "key_id": key.key_id, "public_key": key.public_pem})
     else:

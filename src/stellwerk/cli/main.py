@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.panel import Panel
@@ -17,8 +17,11 @@ from stellwerk.cli.common import (
     data_dir_override,
     fail,
     load_settings,
+    load_startable_settings,
 )
 from stellwerk.cli.identity import admin_app, apikey_app, token_app
+from stellwerk.cli.importer import export_command, import_app
+from stellwerk.cli.importer_more import register_adoption, register_imports
 from stellwerk.cli.license import license_app
 from stellwerk.cli.module import modules_app
 from stellwerk.cli.operation import ops_app
@@ -30,6 +33,7 @@ from stellwerk.cli.registrar import domains_app
 from stellwerk.cli.sandbox import sandbox_command
 from stellwerk.cli.server import secrets_app, servers_app
 from stellwerk.kit.logs import configure_logging
+from stellwerk.kit.ports import PortInUse
 
 app = typer.Typer(
     name="stellwerk",
@@ -52,8 +56,12 @@ app.add_typer(servers_app, name="servers")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(projects_app, name="projects")
 app.add_typer(providers_app, name="providers")
+app.add_typer(import_app, name="import")
 app.command("sandbox")(sandbox_command)
+app.command("export")(export_command)
 app.command("reconcile")(reconcile_command)
+register_adoption(domains_app, projects_app)
+register_imports(import_app)
 
 
 def _version(value: bool) -> None:
@@ -88,7 +96,8 @@ def _show_ready(urls: dict[str, Any]) -> None:
     if "api" in urls:
         lines += [f"API and web UI   {urls['api']}", f"API docs         {urls['api']}/api/docs"]
     if "executor_id" in urls:
-        lines.append(f"Worker           executor id {urls['executor_id']} (no HTTP listener)")
+        listens = f"metrics on {urls['metrics']}" if "metrics" in urls else "no HTTP listener"
+        lines.append(f"Worker           executor id {urls['executor_id']} ({listens})")
     if "redirect" in urls:
         lines.append(f"Redirects        {urls['redirect']}")
     sandboxes = urls.get("sandboxes") or {}
@@ -98,6 +107,11 @@ def _show_ready(urls: dict[str, Any]) -> None:
     console.print(
         Panel("\n".join(lines), title=f"Stellwerk {__version__} is running", border_style="green")
     )
+
+
+def _port_in_use(error: PortInUse) -> NoReturn:
+    typer.echo(f"error: {error.message}", err=True)  # one line, whatever the terminal's width
+    raise typer.Exit(2) from None
 
 
 @app.command()
@@ -120,18 +134,38 @@ def serve(
         "its unfinished operations.",
         envvar="STELLWERK_EXECUTOR_ID",
     ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        help="Port where a worker (--role worker) serves /metrics (0: any free port).",
+        envvar="STELLWERK_METRICS_PORT",
+    ),
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Run Stellwerk: API, web UI, workers and every listener, in one process (or one role)."""
-    from stellwerk.serve import run
+    from stellwerk.serve import ensure_ports_free, run
 
     if role is not None and role not in ("all", "api", "worker"):
         fail("--role is one of all, api, worker")
-    settings = load_settings(
-        host=host, port=port, role=role, executor_id=executor_id, **data_dir_override(data_dir)
+    settings = load_startable_settings(
+        host=host,
+        port=port,
+        role=role,
+        executor_id=executor_id,
+        metrics_port=metrics_port,
+        **data_dir_override(data_dir),
     )
     if settings.role != "all" and settings.is_sqlite:
         fail("--role api|worker needs PostgreSQL (STELLWERK_DATABASE_URL)")
+    if settings.role != "all" and settings.sandbox_enabled and not settings.sandbox_port:
+        fail(
+            "--role api|worker in sandbox mode needs STELLWERK_SANDBOX_PORT: the port of "
+            "`stellwerk sandbox`, which every process shares"
+        )
+    try:
+        ensure_ports_free(settings)  # before anything is printed or started
+    except PortInUse as error:
+        _port_in_use(error)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     database = "SQLite" if settings.is_sqlite else "PostgreSQL"
     console.print(
@@ -139,8 +173,11 @@ def serve(
         f"(data in {settings.data_dir.resolve()})"
     )
     code = 0
-    with contextlib.suppress(KeyboardInterrupt):
-        code = run(settings, on_first_start=_show_first_start, on_ready=_show_ready)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            code = run(settings, on_first_start=_show_first_start, on_ready=_show_ready)
+    except PortInUse as error:  # taken between the check and the listener's start
+        _port_in_use(error)
     if code:
         raise typer.Exit(code)
 

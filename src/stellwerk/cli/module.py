@@ -10,6 +10,7 @@ answer`).
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +322,52 @@ def modules_instances(
                 instance.instance_id,
             )
     out.print(table)
+
+
+@modules_app.command("logs")
+def modules_logs(
+    module_name: str = typer.Argument(..., help="The module's name."),
+    instance_id: str = typer.Argument(..., help="The instance's 32-character id."),
+    lines: int = typer.Option(100, "--lines", "-n", min=1, max=5000, help="How many lines."),
+    follow: bool = typer.Option(
+        False, "--follow", "-f", help="Keep printing what the instance writes (Ctrl-C ends)."
+    ),
+    interval: float = typer.Option(
+        1.0, "--interval", min=0.1, max=60.0, help="Seconds between looks while following."
+    ),
+    seconds: float | None = typer.Option(
+        None, "--seconds", min=0.1, help="Stop following after this long (default: never)."
+    ),
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """An instance's output (stdout and stderr): the last lines, and with -f what follows."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def main() -> None:
+        async with open_runtime(settings) as runtime:
+            async with runtime.database.session() as session:
+                instance = await module_instance.get(session, module_name, instance_id)
+            chunk = await module_instance.logs(runtime.settings, instance, lines=lines)
+            _print_lines(chunk.lines)
+            deadline = None if seconds is None else time.monotonic() + seconds
+            while follow and (deadline is None or time.monotonic() < deadline):
+                await asyncio.sleep(interval)
+                chunk = await module_instance.logs(
+                    runtime.settings, instance, lines=lines, after=chunk.cursor
+                )
+                _print_lines(chunk.lines)
+
+    try:
+        asyncio.run(main())
+    except StellwerkError as error:
+        fail(error.message)
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        print(line, flush=True)  # noqa: T201 - the log itself, unformatted
 
 
 @modules_app.command("remove")

@@ -32,6 +32,7 @@ from stellwerk.models import OperationPrompt
 from stellwerk.operation import probe
 from stellwerk.operation.schemas import OperationRead, PromptRead
 from stellwerk.operation.service import operation as operation_service
+from stellwerk.operation.service import timeline
 from stellwerk.runtime import Runtime
 
 ops_app = typer.Typer(
@@ -91,13 +92,21 @@ def ops_show(
 
     async def work(
         runtime: Runtime, session: AsyncSession
-    ) -> tuple[OperationRead, str | None, Sequence[OperationPrompt], list[tuple[str, int, str]]]:
+    ) -> tuple[
+        OperationRead,
+        str | None,
+        Sequence[OperationPrompt],
+        list[tuple[str, int, str, str | None, float | None]],
+    ]:
         operation = await operation_service.get(session, Principal.system(), operation_id)
         events = await operation_service.events(session, operation)
         prompts = (await operation_service.open_prompts(session, [operation])).get(operation.id, [])
         read = OperationRead.model_validate(operation)
         read.prompts = [PromptRead.model_validate(p) for p in prompts]
-        history = [(iso(e.at) or "", e.progress, e.message) for e in events]
+        history = [
+            (iso(e.at) or "", e.progress, e.message, e.step, e.seconds)
+            for e in timeline(operation, events)
+        ]
         return read, operation.executor_id, prompts, history
 
     settings = load_settings(**data_dir_override(data_dir))
@@ -107,7 +116,10 @@ def ops_show(
             {
                 **operation.model_dump(mode="json"),
                 "executor_id": executor,
-                "events": [{"at": a, "progress": p, "message": m} for a, p, m in events],
+                "events": [
+                    {"at": a, "progress": p, "message": m, "step": step, "seconds": took}
+                    for a, p, m, step, took in events
+                ],
             }
         )
         return
@@ -119,8 +131,9 @@ def ops_show(
         out.print(f"worker: {executor}")
     if operation.error:
         out.print(f"[red]error:[/red] {operation.error}")
-    for at, progress, message in events:
-        out.print(f"  {at}  {progress:>3}%  {message}")
+    for at, progress, message, _step, took in events:
+        spent = "" if took is None else f"  ({took:.1f} s)"
+        out.print(f"  {at}  {progress:>3}%  {message}{spent}")
     describe_prompts(operation.id, prompts)
 
 

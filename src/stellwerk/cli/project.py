@@ -1,11 +1,13 @@
 """`stellwerk projects`: create (with a live progress bar), list, show, retry, suspend, resume,
-archive."""
+archive, and the life after provisioning (each an operation with a progress bar): redeploy,
+restart, stop, start, edit, delete."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -26,15 +28,22 @@ from stellwerk.cli.common import (
 )
 from stellwerk.cli.progress import follow_operation
 from stellwerk.config import Settings
+from stellwerk.exceptions import NotFound
 from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.project.router import project_read
 from stellwerk.project.schemas import ProjectRead
 from stellwerk.project.service import project_service
+from stellwerk.provider.registrar.base import DomainCheck
+from stellwerk.registrar.repository import RegistrarRepository
+from stellwerk.registrar.service import normalize_domain
+from stellwerk.registrar.service import registrar as registrar_service
 from stellwerk.runtime import Runtime
 
 projects_app = typer.Typer(
-    help="Projects: create, list, show, retry, suspend, resume, archive.", no_args_is_help=True
+    help="Projects: create, list, show, retry, suspend, resume, archive, redeploy, restart, "
+    "stop, start, edit, delete.",
+    no_args_is_help=True,
 )
 FollowOption = typer.Option(True, "--follow/--no-follow", help="Wait and show progress.")
 
@@ -78,16 +87,50 @@ def _follow(settings: Settings, project_id: int, operation_id: uuid.UUID, as_jso
     _finish(asyncio.run(main()), as_json)
 
 
+def _confirm_purchase(settings: Settings, domain: str, yes: bool) -> None:
+    """Before `--register-domain` buys anything: the registrar's price, and the user's yes."""
+
+    async def work(runtime: Runtime, session: AsyncSession) -> DomainCheck | None:
+        if await RegistrarRepository(session).domain(normalize_domain(domain)) is not None:
+            return None
+        (check,) = await registrar_service.check(runtime.settings, domains=[domain])
+        return check
+
+    check = run_in_session(settings, work)
+    if check is None:
+        console.print(f"{domain} is already in the registrar account: nothing to buy.")
+        return
+    if not check.available:
+        fail(f"{check.domain} cannot be registered ({check.status or 'not available'})")
+    price = f"{check.price:.2f} {check.currency}" if check.price is not None else "an unknown price"
+    premium = " (a premium domain)" if check.premium else ""
+    console.print(f"Registering {check.domain} costs {price} for the first year{premium}.")
+    if yes:
+        return
+    try:
+        confirmed = typer.confirm(f"Buy {check.domain} for {price}?", default=False)
+    except typer.Abort:  # no answer (no terminal): no purchase
+        fail(f"Not buying {check.domain} without an answer: confirm with --yes")
+    if not confirmed:
+        fail(f"Not buying {check.domain}; nothing was created")
+
+
 @projects_app.command("create")
 def projects_create(
     name: str = typer.Argument(..., help="Project name (lower-case letters, digits, -)."),
     domain: str = typer.Option(..., "--domain", help="The project's domain."),
-    plugins: str = typer.Option("", "--plugins", help="Comma-separated plugins (core,crm)."),
+    plugins: str = typer.Option(
+        "", "--plugins", help="Comma-separated plugins (STELLWERK_PROJECT_PLUGINS: core,crm,...)."
+    ),
     server_uuid: str | None = typer.Option(None, "--server-uuid", help="A Coolify server."),
     register_domain: bool = typer.Option(
-        True,
+        False,
         "--register-domain/--no-register-domain",
-        help="Buy the domain unless it is already in the registrar account.",
+        help="Buy the domain at the registrar unless it is already in the registrar account "
+        "(asks first and shows the price). Off: the domain must be yours already.",
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="With --register-domain: buy without asking."
     ),
     create_server: bool = typer.Option(
         False, "--create-server", help="Create a Hetzner server through Coolify first."
@@ -101,6 +144,8 @@ def projects_create(
 ) -> None:
     """Create a project and provision it; ends with the live URL or the failing step."""
     settings = load_settings(**data_dir_override(data_dir))
+    if register_domain:
+        _confirm_purchase(settings, domain, yes)
 
     async def work(runtime: Runtime, session: AsyncSession) -> tuple[int, uuid.UUID]:
         project, operation = await project_service.create(
@@ -110,6 +155,7 @@ def projects_create(
             name=name,
             domain=domain,
             plugins=plugins.split(","),
+            known_plugins=runtime.settings.project_plugin_list,
             server_uuid=server_uuid,
             register_domain=register_domain,
             create_server=create_server,
@@ -260,3 +306,177 @@ def projects_archive(
 ) -> None:
     """Remove the application, Coolify project and DNS records; keep the domain."""
     _change(ref, data_dir, "archive", as_json)
+
+
+# --- the life after provisioning ----------------------------------------------------------------
+
+
+def _act(
+    ref: str,
+    data_dir: Path | None,
+    action: str,
+    as_json: bool,
+    follow: bool,
+    **options: Any,
+) -> None:
+    """Start `action`'s operation and (`follow`) draw its progress until it ends."""
+    settings = load_settings(**data_dir_override(data_dir))
+
+    async def work(runtime: Runtime, session: AsyncSession) -> tuple[int, str, uuid.UUID]:
+        project = await project_service.find(session, Principal.system(), ref)
+        actor = Actor.cli()
+        if action == "redeploy":
+            operation = await project_service.redeploy(session, actor, project, **options)
+        elif action == "restart":
+            operation = await project_service.restart(session, actor, project)
+        elif action == "stop":
+            operation = await project_service.stop(session, actor, project)
+        elif action == "start":
+            operation = await project_service.start_app(session, actor, project)
+        elif action == "edit":
+            operation = await project_service.edit(
+                session, runtime.settings, actor, project, **options
+            )
+        else:
+            operation = await project_service.delete(session, actor, project, **options)
+        return project.id, project.name, operation.id
+
+    project_id, name, operation_id = run_in_session(settings, work)
+    if not follow:
+        if as_json:
+            print_json({"id": project_id, "operation_id": str(operation_id)})
+        else:
+            console.print(f"{name}: {action} started, operation {operation_id}")
+        return
+
+    async def main() -> tuple[str, str, ProjectRead | None]:
+        async with open_runtime(settings) as runtime:
+            operation = await follow_operation(
+                runtime,
+                operation_id,
+                timeout=settings.project_deploy_timeout_seconds + 600,
+                quiet=as_json,
+            )
+            try:
+                project = await _read(runtime, project_id)
+            except NotFound:
+                project = None  # deleted
+            return operation.status, operation.message, project
+
+    status, message, project = asyncio.run(main())
+    if as_json:
+        print_json(
+            {
+                "operation_id": str(operation_id),
+                "status": status,
+                "project": None if project is None else project.model_dump(mode="json"),
+            }
+        )
+    if status != "completed":
+        fail(f"{name}: {action} {status}: {message}")
+    if not as_json:
+        console.print(f"{name}: {'deleted' if project is None else project.state}")
+
+
+@projects_app.command("redeploy")
+def projects_redeploy(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    branch: str | None = typer.Option(None, "--branch", help="Deploy this branch's head."),
+    commit: str | None = typer.Option(None, "--commit", help="Deploy this commit."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """A new deployment of the same commit, or of a branch and/or commit."""
+    _act(ref, data_dir, "redeploy", as_json, follow, branch=branch, commit=commit)
+
+
+@projects_app.command("restart")
+def projects_restart(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Restart the project's application."""
+    _act(ref, data_dir, "restart", as_json, follow)
+
+
+@projects_app.command("stop")
+def projects_stop(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Stop the project's application (state `stopped`)."""
+    _act(ref, data_dir, "stop", as_json, follow)
+
+
+@projects_app.command("start")
+def projects_start(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Start a stopped or suspended project's application."""
+    _act(ref, data_dir, "start", as_json, follow)
+
+
+@projects_app.command("edit")
+def projects_edit(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    plugins: str | None = typer.Option(
+        None, "--plugins", help="The plugins, comma-separated (replaces the list)."
+    ),
+    env: list[str] = typer.Option([], "--env", help="KEY=VALUE to set (repeatable)."),
+    unset: list[str] = typer.Option([], "--unset", help="KEY to remove (repeatable)."),
+    domain: list[str] = typer.Option(
+        [], "--domain", help="A further name inside the project's domain (repeatable)."
+    ),
+    no_domains: bool = typer.Option(False, "--no-domains", help="Remove every further name."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change plugins, environment variables and further domains; a running project is
+    deployed again."""
+    variables: dict[str, str | None] = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--env takes KEY=VALUE, not {item!r}")
+        variables[key] = value
+    for key in unset:
+        variables[key] = None
+    if domain and no_domains:
+        fail("Give --domain or --no-domains, not both")
+    _act(
+        ref,
+        data_dir,
+        "edit",
+        as_json,
+        follow,
+        plugins=None if plugins is None else plugins.split(","),
+        env=variables or None,
+        domains=[] if no_domains else (domain or None),
+    )
+
+
+@projects_app.command("delete")
+def projects_delete(
+    ref: str = typer.Argument(..., help="Project id or name."),
+    delete_zone: bool = typer.Option(
+        False, "--delete-zone", help="Delete the domain's DNS zone too (every record in it)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    follow: bool = FollowOption,
+    data_dir: Path | None = DataDirOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove the application, the Coolify project and the DNS records the project created
+    (and with --delete-zone its zone); the domain registration is kept."""
+    if not yes and not typer.confirm(f"Delete project {ref} and its Coolify application?"):
+        fail("Not deleted")
+    _act(ref, data_dir, "delete", as_json, follow, delete_zone=delete_zone)

@@ -21,6 +21,7 @@ from stellwerk.cli.common import (
     data_dir_override,
     fail,
     load_settings,
+    load_startable_settings,
     open_runtime,
     out,
     print_json,
@@ -71,9 +72,9 @@ def serve(
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Run only the redirect data plane with N worker processes (stop with Ctrl+C)."""
-    from stellwerk.redirect.workers import serve_workers, worker_count
+    from stellwerk.redirect.workers import StartFailed, serve_workers, worker_count
 
-    settings = load_settings(**data_dir_override(data_dir))
+    settings = load_startable_settings(**data_dir_override(data_dir))
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.resolved_database_url)
@@ -81,7 +82,10 @@ def serve(
     bind_host = host or settings.host
     bind_port = settings.redirect_port if port is None else port
     console.print(f"Redirect data plane on http://{bind_host}:{bind_port} ({workers} workers)")
-    serve_workers(settings, bind_host, bind_port, workers)
+    try:
+        serve_workers(settings, bind_host, bind_port, workers)
+    except StartFailed as error:
+        fail(error.message)
 
 
 def _domain_row(record: RedirectDomain) -> dict[str, object]:

@@ -25,6 +25,8 @@ class ZoneRead(BaseModel):
     name: str
     provider: str
     created_at: dt.datetime
+    # Set when the zone was adopted from what already ran at the provider.
+    adopted_at: dt.datetime | None = None
 
 
 class RecordCreate(LenientBody):

@@ -1,15 +1,20 @@
 """DNS zones and records: validated here, written at the zone's provider.
 
+A CNAME never shares its name with another record (RFC 1034, section 3.6.2), so there is no
+CNAME at the zone apex (which holds the zone's SOA and NS records), no CNAME beside another
+record, and no other record beside a CNAME: such a record is refused before anything is written.
+
 `setup_project_dns(domain, server_ip)` is idempotent: for `@` and `www` it updates an existing A
 record instead of adding another, and removes further A records of those names (a project's
-names point at its server only).
+names point at its server only). A CNAME in the way is replaced when the project made it, and
+stops provisioning with `RecordNotOwned` when it did not.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +23,7 @@ from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.dns.repository import DnsZoneRepository
+from stellwerk.dns.zones import ensure_zone
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.identity.principal import Principal
 from stellwerk.kit.query import insert_first
@@ -30,7 +36,7 @@ from stellwerk.provider.dns.base import (
     DnsRecord,
     relative_name,
 )
-from stellwerk.provider.error import CONFLICT, NOT_FOUND, ProviderError
+from stellwerk.provider.error import NOT_FOUND, ProviderError
 from stellwerk.registrar.service import normalize_domain
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA")
@@ -80,7 +86,13 @@ def validate_record(
         content = str(address)
     elif type_ == "CNAME":
         if relative == APEX:
-            raise ValidationFailed("A CNAME cannot be at the zone apex", field="name")
+            raise ValidationFailed(
+                f"A CNAME cannot be at the zone apex ({zone}): the apex holds the zone's SOA and "
+                "NS records, and a CNAME shares its name with no other record (RFC 1034, "
+                "section 3.6.2); use A/AAAA records there",
+                field="name",
+                code="cname_at_apex",
+            )
         content = _host(content)
     elif type_ == "MX":
         content = _host(content)
@@ -106,6 +118,58 @@ def validate_record(
     else:
         priority = None
     return relative, type_, content, priority
+
+
+class NameConflict(Conflict):
+    """A CNAME would share its name with another record (RFC 1034, section 3.6.2)."""
+
+    default_code = "cname_conflict"
+
+
+class RecordNotOwned(Conflict):
+    """Provisioning found a record in its way that it did not create."""
+
+    default_code = "record_not_owned"
+
+
+def _fqdn(name: str, zone: str) -> str:
+    return zone if name == APEX else f"{name}.{zone}"
+
+
+def cname_conflicts(type_: str, existing: Sequence[DnsRecord]) -> list[DnsRecord]:
+    """The records among `existing` (all at one name) that a new `type_` record there would
+    clash with: a CNAME clashes with every record, any record with a CNAME."""
+    if type_.upper() == "CNAME":
+        return list(existing)
+    return [r for r in existing if r.type == "CNAME"]
+
+
+def conflict_message(name: str, zone: str, type_: str, clash: Sequence[DnsRecord]) -> str:
+    fqdn = _fqdn(name, zone)
+    if type_.upper() == "CNAME":
+        types = ", ".join(sorted({r.type for r in clash}))
+        return (
+            f"{fqdn} already has {types} records: a CNAME cannot share its name with any other "
+            "record (RFC 1034, section 3.6.2); delete them first or choose another name"
+        )
+    target = clash[0].content
+    return (
+        f"{fqdn} is a CNAME (to {target}): no other record can share its name (RFC 1034, "
+        f"section 3.6.2); delete the CNAME first to add a {type_.upper()} record"
+    )
+
+
+async def check_name_free(dns: DnsProvider, zone: str, name: str, type_: str) -> None:
+    """Raise `NameConflict` when a `type_` record at `name` would break the CNAME rule."""
+    clash = cname_conflicts(type_, await dns.list_records(zone=zone, name=name))
+    if clash:
+        raise NameConflict(
+            conflict_message(name, zone, type_, clash),
+            field="name",
+            extra={
+                "conflicting": [{"id": r.id, "type": r.type, "content": r.content} for r in clash]
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -233,6 +297,7 @@ class DnsService:
         relative, type_, value, prio = validate_record(ref.name, name, type, content, priority)
         _ttl(ttl)
         async with connect.dns(settings, ref.provider) as dns:
+            await check_name_free(dns, ref.name, relative, type_)
             record = await dns.create_record(
                 zone=ref.name, name=relative, type=type_, content=value, ttl=ttl, priority=prio
             )
@@ -320,28 +385,41 @@ async def _find(dns: DnsProvider, zone: str, record_id: str) -> DnsRecord:
     raise ProviderError(NOT_FOUND, f"No record {record_id} in {zone}", provider=dns.name)
 
 
-async def ensure_zone(dns: DnsProvider, zone: str, nameservers: Sequence[str] = ()) -> None:
-    try:
-        await dns.get_zone(zone=zone)
-    except ProviderError as error:
-        if error.code != NOT_FOUND:
-            raise
-        try:
-            await dns.create_zone(zone=zone, nameservers=nameservers)
-        except ProviderError as created:
-            if created.code != CONFLICT:  # created meanwhile by another caller
-                raise
-
-
 async def setup_project_dns(
-    dns: DnsProvider, domain: str, server_ip: str, *, ttl: int = 3600
+    dns: DnsProvider,
+    domain: str,
+    server_ip: str,
+    *,
+    ttl: int = 3600,
+    owned: Collection[str] = (),
+    names: Sequence[str] = PROJECT_NAMES,
 ) -> list[DnsRecord]:
-    """A records for `domain` and `www.domain` → `server_ip`; safe to run any number of times."""
+    """A records for `domain` and `www.domain` (or `names`) → `server_ip`; safe to run any
+    number of times. A CNAME at one of the names is deleted when its id is in `owned` (the
+    project created it); any other CNAME there stops with `RecordNotOwned`, before anything is
+    written."""
     address = ipaddress.ip_address(server_ip)
     type_ = "A" if address.version == 4 else "AAAA"
     await ensure_zone(dns, domain)
+    in_the_way: list[DnsRecord] = []
+    for name in names:
+        for record in cname_conflicts(type_, await dns.list_records(zone=domain, name=name)):
+            if record.id not in owned:
+                raise RecordNotOwned(
+                    f"{_fqdn(name, domain)} is a CNAME (to {record.content}) that this project "
+                    f"did not create; an {type_} record cannot share its name (RFC 1034, "
+                    "section 3.6.2). Delete or change that record, then retry",
+                    extra={"record": {"id": record.id, "name": name, "type": record.type}},
+                )
+            in_the_way.append(record)
+    for record in in_the_way:
+        try:
+            await dns.delete_record(zone=domain, record_id=record.id)
+        except ProviderError as error:
+            if error.code != NOT_FOUND:
+                raise
     result = []
-    for name in PROJECT_NAMES:
+    for name in names:
         existing = await dns.list_records(zone=domain, name=name, type=type_)
         if not existing:
             record = await dns.create_record(

@@ -25,3 +25,7 @@ def iso(value: dt.datetime | None) -> str | None:
 
 def epoch_ms(value: dt.datetime) -> int:
     return int(as_utc(value).timestamp() * 1000)
+
+
+def from_epoch_ms(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)

@@ -321,7 +321,7 @@ class VerifyFastPath:
                 self.reader = SqliteLoopReader(SqliteReader(database))
             return
         dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        pool = TinyPool(dsn, size=10)
+        pool = TinyPool(dsn, size=runtime.settings.database_pool_size)
         await pool.start()
         self.reader = PostgresReader(pool)
         try:

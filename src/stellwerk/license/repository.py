@@ -134,6 +134,21 @@ class LicenseRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def ending_between(self, first: dt.date, last: dt.date) -> Sequence[License]:
+        """Active licenses whose last valid day lies in [first, last]."""
+        rows = await self.session.scalars(
+            select(License)
+            .where(
+                License.is_active.is_(True),
+                License.valid_until.is_not(None),
+                License.valid_until >= first,
+                License.valid_until <= last,
+            )
+            .order_by(License.valid_until, License.id)
+            .limit(5000)
+        )
+        return rows.all()
+
     async def get(self, license_id: int) -> License | None:
         return await self.session.scalar(
             select(License).options(joinedload(License.customer)).where(License.id == license_id)

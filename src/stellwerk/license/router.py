@@ -258,7 +258,7 @@ async def license_file(
         session,
         license_key=key,
         hardware_hash=hardware_hash,
-        data_dir=runtime.settings.data_dir,
+        key=await service.license_file.signing_key(runtime),
         days=runtime.settings.license_file_days,
     )
 
@@ -268,7 +268,7 @@ async def public_key(runtime: RuntimeDep) -> PublicKeyResponse:
     """The Ed25519 public key that license files are signed with."""
     import base64
 
-    key = service.license_file.public_key(runtime.settings.data_dir)
+    key = await service.license_file.signing_key(runtime)
     return PublicKeyResponse(
         key_id=key.key_id,
         public_key=key.public_pem,

@@ -15,7 +15,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -26,7 +25,7 @@ from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.customer.repository import CustomerRepository
-from stellwerk.database import Database, after_commit
+from stellwerk.database import Database, after_commit, after_rollback
 from stellwerk.exceptions import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from stellwerk.kit.pagination import PageParams
 from stellwerk.kit.ratelimit import RateLimiter
@@ -58,7 +57,9 @@ from stellwerk.models import (
     LicenseSession,
     Release,
 )
+from stellwerk.notify.service import notifier
 from stellwerk.resource.repository import ResourceRepository
+from stellwerk.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -436,6 +437,64 @@ class Verification:
         return policy.verify_answer(self.row, self.reason, self.latest, self.update_available)
 
 
+def _announce_limit_reached(
+    session: AsyncSession, license: License, used: int, machine_name: str | None
+) -> None:
+    """`license.activation_limit_reached`, once a day per license; written after the refused
+    activation's transaction has rolled back."""
+    engine = session.bind
+    data = {
+        "license_id": license.id,
+        "customer_id": license.customer_id,
+        "active_devices": used,
+        "max_activations": license.max_activations,
+        "machine_name": machine_name,
+        "path": f"/ui/licenses/{license.id}",
+        "summary": f"License {license.id} is at its activation limit ({used} devices)",
+    }
+    key = f"license.activation_limit_reached:{license.id}:{today().isoformat()}"
+
+    async def announce() -> None:
+        if isinstance(engine, AsyncEngine):
+            await notifier.emit_detached(engine, "license.activation_limit_reached", data, key=key)
+
+    after_rollback(session, announce)
+
+
+async def announce_expiry(
+    database: Database, settings: Settings, *, on: dt.date | None = None
+) -> int:
+    """`license.expiring` for active licenses that end within `license_expiring_days`, and
+    `license.expired` for those that ended in the last week; each once per end date."""
+    day = on or today()
+    announced = 0
+    async with database.session() as session:
+        ending = await LicenseRepository(session).ending_between(
+            day - dt.timedelta(days=7), day + dt.timedelta(days=settings.license_expiring_days)
+        )
+        for license in ending:
+            assert license.valid_until is not None
+            expired = license.valid_until < day
+            event = "license.expired" if expired else "license.expiring"
+            days = (license.valid_until - day).days
+            data = {
+                "license_id": license.id,
+                "customer_id": license.customer_id,
+                "valid_until": license.valid_until.isoformat(),
+                "days_left": max(0, days),
+                "path": f"/ui/licenses/{license.id}",
+                "summary": (
+                    f"License {license.id} expired on {license.valid_until.isoformat()}"
+                    if expired
+                    else f"License {license.id} expires on {license.valid_until.isoformat()}"
+                ),
+            }
+            key = f"{event}:{license.id}:{license.valid_until.isoformat()}"
+            if await notifier.emit(session, event, data, key=key) is not None:
+                announced += 1
+    return announced
+
+
 class ActivationService:
     async def activate(
         self,
@@ -485,6 +544,7 @@ class ActivationService:
         used = await activations.count_active(license.id)
         if used >= license.max_activations:
             metrics.ACTIVATIONS.labels("limit_reached").inc()
+            _announce_limit_reached(session, license, used, machine_name)
             raise ActivationLimitReached(
                 f"Activation limit reached: {used} of {license.max_activations} devices are "
                 "active; deactivate one first",
@@ -523,6 +583,21 @@ class ActivationService:
             target_type="license",
             target_id=license.id,
             detail={"device_id": activation.id, "machine_name": machine_name},
+        )
+        await notifier.emit(
+            session,
+            "license.activated",
+            {
+                "license_id": license.id,
+                "customer_id": license.customer_id,
+                "device_id": activation.id,
+                "machine_name": machine_name,
+                "app_version": app_version,
+                "active_devices": used + 1,
+                "max_activations": license.max_activations,
+                "path": f"/ui/licenses/{license.id}",
+                "summary": f"License {license.id} activated on {machine_name or 'a device'}",
+            },
         )
 
         async def count() -> None:
@@ -1063,8 +1138,9 @@ class ClientConfigService:
 class LicenseFileService:
     """Offline license files: a JSON document bound to one device, signed with Ed25519."""
 
-    def public_key(self, data_dir: Path) -> signing.SigningKey:
-        return signing.load_or_create(data_dir)
+    async def signing_key(self, runtime: Runtime) -> signing.SigningKey:
+        """The installation's signing key (the same on every host)."""
+        return await signing.load(runtime.database, runtime.master_key, runtime.settings.data_dir)
 
     async def issue(
         self,
@@ -1072,7 +1148,7 @@ class LicenseFileService:
         *,
         license_key: str,
         hardware_hash: str,
-        data_dir: Path,
+        key: signing.SigningKey,
         days: int,
     ) -> dict[str, str]:
         license = await license_service.get_by_key(session, license_key)
@@ -1094,7 +1170,6 @@ class LicenseFileService:
                 license.valid_until + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
             )
             expires_at = min(expires_at, end_of_license)
-        key = signing.load_or_create(data_dir)
         document = {
             "license_key": license.license_key,
             "hardware_hash": hardware_hash,

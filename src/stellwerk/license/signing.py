@@ -1,22 +1,31 @@
-"""The Ed25519 key that signs offline license files, kept in the data directory.
+"""The Ed25519 key that signs offline license files: one per installation, in the database.
 
-Created on first use; the private key file is 0600 and published with an atomic link, so
-two processes starting at once end up with the same key.
+Stored encrypted as an installation secret (`stellwerk.system.secrets`), so every host that shares
+the database and `STELLWERK_SECRET_KEY` signs with the same key and serves the same public key.
+Created on first use; a key file an older version left in the data directory
+(`license-signing-key.pem`) is imported instead, once, and renamed to `….pem.imported`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-KEY_FILE = "license-signing-key.pem"
+from stellwerk.database import Database
+from stellwerk.system.secrets import InstallationSecrets
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "license-signing-key.pem"  # where older versions kept it: imported once
+IMPORTED_SUFFIX = ".imported"
+SECRET_NAME = "license-signing-key"
 
 
 @dataclass(frozen=True)
@@ -47,35 +56,71 @@ class SigningKey:
         return base64.b64encode(self.private_key.sign(payload)).decode()
 
 
-_cache: dict[Path, SigningKey] = {}
+# By database and master key: the key never changes once stored.
+_cache: dict[tuple[str, str], SigningKey] = {}
 
 
-def load_or_create(data_dir: Path) -> SigningKey:
-    path = (data_dir / KEY_FILE).resolve()
-    cached = _cache.get(path)
+async def load(database: Database, master_key: bytes, data_dir: Path) -> SigningKey:
+    """The installation's signing key: stored, imported from `data_dir`'s key file, or new."""
+    cache_key = (database.url, hashlib.sha256(master_key).hexdigest())
+    cached = _cache.get(cache_key)
     if cached is not None:
         return cached
-    if not path.exists():
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
-        try:
-            # Atomic and refuses to overwrite: the first process to link wins.
-            os.link(staging, path)
-        except FileExistsError:
-            pass
-        finally:
-            staging.unlink()
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(loaded, Ed25519PrivateKey):
-        raise RuntimeError(f"{path} does not hold an Ed25519 private key")
-    key = SigningKey(loaded)
-    _cache[path] = key
+    path = data_dir / KEY_FILE
+    imported: list[bool] = []
+
+    def initial() -> tuple[bytes, bool]:
+        if path.exists():
+            imported.append(True)
+            return path.read_bytes(), True
+        return _generate(), False
+
+    pem = await InstallationSecrets(master_key).get_or_create(database, SECRET_NAME, initial)
+    key = SigningKey(_parse(pem, SECRET_NAME))
+    if path.exists():
+        _retire_file(path, key, imported=bool(imported))
+    _cache[cache_key] = key
     return key
+
+
+def forget() -> None:
+    """Drop the loaded keys (tests that empty the database)."""
+    _cache.clear()
+
+
+def _generate() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _parse(pem: bytes, source: str) -> Ed25519PrivateKey:
+    loaded = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise RuntimeError(f"{source} does not hold an Ed25519 private key")
+    return loaded
+
+
+def _retire_file(path: Path, key: SigningKey, *, imported: bool) -> None:
+    """After the import, the plain key file goes out of the way; a file with another key (this
+    host's own, from before the hosts shared a database) stays and is named in a warning."""
+    file_key = SigningKey(_parse(path.read_bytes(), str(path)))
+    if file_key.key_id != key.key_id:
+        log.warning(
+            "%s holds another license signing key (%s) than the installation's (%s); license "
+            "files it signed no longer verify with the served public key",
+            path,
+            file_key.key_id,
+            key.key_id,
+        )
+        return
+    target = path.with_name(path.name + IMPORTED_SUFFIX)
+    os.replace(path, target)
+    log.info(
+        "license signing key %s %s into the database; %s can be deleted",
+        key.key_id,
+        "imported" if imported else "found",
+        target,
+    )

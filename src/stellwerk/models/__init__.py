@@ -5,6 +5,8 @@ from stellwerk.models.audit_event import AuditEvent
 from stellwerk.models.client_config import ClientConfig
 from stellwerk.models.customer import Customer
 from stellwerk.models.dns_zone import DnsZone
+from stellwerk.models.import_record import ImportRecord
+from stellwerk.models.installation_secret import InstallationSecret
 from stellwerk.models.lead_contact import LeadContact
 from stellwerk.models.lead_contact_detail import LeadContactDetail
 from stellwerk.models.lead_institution import LeadInstitution
@@ -17,10 +19,14 @@ from stellwerk.models.module_feed_ticket import ModuleFeedTicket
 from stellwerk.models.module_instance import ModuleInstance
 from stellwerk.models.module_pin import ModulePin
 from stellwerk.models.module_repository import ModuleRepository
+from stellwerk.models.notification_delivery import NotificationDelivery
+from stellwerk.models.notification_event import NotificationEvent
+from stellwerk.models.notification_recipient import NotificationRecipient
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
 from stellwerk.models.operation_prompt import OperationPrompt
 from stellwerk.models.periodic_job import PeriodicJob
+from stellwerk.models.process_heartbeat import ProcessHeartbeat
 from stellwerk.models.project import Project
 from stellwerk.models.redirect_daily_count import RedirectDailyCount
 from stellwerk.models.redirect_daily_total import RedirectDailyTotal
@@ -42,6 +48,7 @@ from stellwerk.models.user import User
 from stellwerk.models.vps_instance import VpsInstance
 from stellwerk.models.vps_plan import VpsPlan
 from stellwerk.models.web_session import WebSession
+from stellwerk.models.webhook_endpoint import WebhookEndpoint
 from stellwerk.models.worker import Worker
 
 __all__ = [
@@ -50,11 +57,13 @@ __all__ = [
     "ClientConfig",
     "Customer",
     "DnsZone",
+    "ImportRecord",
     "LeadContact",
     "LeadContactDetail",
     "LeadInstitution",
     "LeadNote",
     "LeadNoteVersion",
+    "InstallationSecret",
     "License",
     "LicenseActivation",
     "LicenseSession",
@@ -62,10 +71,14 @@ __all__ = [
     "ModuleInstance",
     "ModulePin",
     "ModuleRepository",
+    "NotificationDelivery",
+    "NotificationEvent",
+    "NotificationRecipient",
     "Operation",
     "OperationEvent",
     "OperationPrompt",
     "PeriodicJob",
+    "ProcessHeartbeat",
     "Project",
     "RedirectDailyCount",
     "RedirectDailyTotal",
@@ -88,4 +101,5 @@ __all__ = [
     "VpsPlan",
     "WebSession",
     "Worker",
+    "WebhookEndpoint",
 ]

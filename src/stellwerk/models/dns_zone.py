@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,3 +20,5 @@ class DnsZone(TimestampMixin, Base):
     owner_user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
+    # Adopted from what already ran at the provider (an import), not created here.
+    adopted_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)

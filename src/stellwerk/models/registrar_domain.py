@@ -32,3 +32,5 @@ class RegistrarDomain(TimestampMixin, Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     completed_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # Adopted from what already ran at the provider (an import), not created here.
+    adopted_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)

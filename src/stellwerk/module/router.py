@@ -21,6 +21,7 @@ from stellwerk.module.schemas import (
     AnswerRequest,
     CatalogResponse,
     InstallInstanceRequest,
+    InstanceLogs,
     LegacyModule,
     LegacyModulesResponse,
     ModuleInstanceRead,
@@ -351,6 +352,25 @@ async def get_instance(
 ) -> ModuleInstanceRead:
     instance = await module_instance.get(session, module_name, instance_id)
     return await module_instance.read_one(runtime.settings, instance)
+
+
+@router.get("/modules/instance/{module_name}/{instance_id}/logs", response_model=InstanceLogs)
+async def instance_logs(
+    module_name: str,
+    instance_id: str,
+    _: ModulesReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    lines: Annotated[int, Query(ge=1, le=5000, description="How many of the last lines")] = 100,
+    after: Annotated[
+        str | None,
+        Query(max_length=64, description="A `cursor` from an earlier answer: only newer lines"),
+    ] = None,
+) -> InstanceLogs:
+    """The instance's output (stdout and stderr), oldest line first. To follow it, ask again
+    with `after` set to the last answer's `cursor`."""
+    instance = await module_instance.get(session, module_name, instance_id)
+    return await module_instance.logs(runtime.settings, instance, lines=lines, after=after)
 
 
 @router.delete(

@@ -94,6 +94,76 @@ class ModuleRuntime(Protocol):
         """`host:port` where the unit's HTTP frontend answers, or None while it is not running
         (or has no port)."""
 
+    async def logs(self, unit: str, *, lines: int, after: str | None = None) -> LogChunk:
+        """The unit's output: its last `lines` lines, or what came after `after` (the cursor
+        an earlier call returned), with the cursor to ask with next time."""
+
+
+# The most a single log read returns, lines and bytes.
+MAX_LOG_LINES = 5000
+MAX_LOG_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    lines: list[str]
+    cursor: str
+
+
+def _tail_file(path: Path, lines: int, after: str | None) -> LogChunk:
+    """Complete lines of `path`: the last `lines`, or those after byte offset `after` (from the
+    start again when the file became shorter: it was truncated or replaced)."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return LogChunk([], "0")
+    with handle:
+        size = handle.seek(0, 2)
+        offset = int(after) if after is not None and after.isdecimal() else None
+        if offset is not None and offset <= size:
+            start = offset
+            end = min(size, offset + MAX_LOG_BYTES)
+        else:
+            end = size
+            start = max(0, size - MAX_LOG_BYTES) if offset is None else 0
+            end = min(size, start + MAX_LOG_BYTES) if offset is not None else end
+        handle.seek(start)
+        data = handle.read(end - start)
+    complete = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+    if not complete and end - start >= MAX_LOG_BYTES:
+        complete = data  # one line longer than a read: give it as it is
+    text = complete.decode("utf-8", errors="replace").splitlines()
+    if offset is None:
+        if start > 0 and text:
+            text = text[1:]  # the first line read may have started before the window
+        text = text[-lines:]
+    return LogChunk(text[:MAX_LOG_LINES], str(start + len(complete)))
+
+
+def _docker_lines(raw: bytes | Any, after: str | None) -> LogChunk:
+    """`docker logs --timestamps` output: lines `RFC3339Nano text`; the cursor is the last
+    timestamp seen, and lines at or before `after` are left out."""
+    if not isinstance(raw, bytes):
+        raw = b"".join(raw)
+    kept: list[str] = []
+    cursor = after or ""
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        stamp, _, text = line.partition(" ")
+        if after is not None and stamp <= after:
+            continue
+        kept.append(text)
+        cursor = max(cursor, stamp)
+    return LogChunk(kept[-MAX_LOG_LINES:], cursor)
+
+
+def _since(cursor: str | None) -> dt.datetime | None:
+    if not cursor:
+        return None
+    try:
+        return dt.datetime.fromisoformat(cursor[:26].rstrip("Z")).replace(tzinfo=dt.UTC)
+    except ValueError:
+        return None
+
 
 async def wait_healthy(runtime: ModuleRuntime, spec: UnitSpec) -> tuple[bool, str]:
     """Healthy: running, still running after the grace period, and the health command passes."""
@@ -268,6 +338,9 @@ class ProcessRuntime:
         if state is None or self._status(unit) != RUNNING or not state.get("port"):
             return None
         return f"127.0.0.1:{int(state['port'])}"
+
+    async def logs(self, unit: str, *, lines: int, after: str | None = None) -> LogChunk:
+        return await asyncio.to_thread(_tail_file, self.files.log_file(unit), lines, after)
 
     async def units(self) -> list[str]:
         run_dir = self.files.root / ".run"
@@ -493,6 +566,22 @@ class ContainerRuntime(_DockerRuntime):
         result: str | None = await self.call(self._address, unit, manifest)
         return result
 
+    def _logs(self, unit: str, lines: int, after: str | None) -> LogChunk:
+        import docker.errors
+
+        try:
+            container = self.client().containers.get(unit)
+        except docker.errors.NotFound:
+            return LogChunk([], after or "")
+        since = _since(after)
+        options: dict[str, Any] = {"timestamps": True, "stdout": True, "stderr": True}
+        options.update({"since": since} if since is not None else {"tail": lines})
+        return _docker_lines(container.logs(**options), after)
+
+    async def logs(self, unit: str, *, lines: int, after: str | None = None) -> LogChunk:
+        result: LogChunk = await self.call(self._logs, unit, lines, after)
+        return result
+
     def _units(self) -> list[str]:
         listed = self.client().api.containers(all=True, filters={"label": "stellwerk.unit"})
         return sorted(str(c.get("Labels", {}).get("stellwerk.unit", "")) for c in listed)
@@ -628,6 +717,22 @@ class SwarmRuntime(_DockerRuntime):
             return None
         status = (await self.statuses([unit]))[unit]
         return f"{unit}:{manifest.run.port}" if status == RUNNING else None
+
+    def _logs(self, unit: str, lines: int, after: str | None) -> LogChunk:
+        import docker.errors
+
+        try:
+            service = self.client().services.get(unit)
+        except docker.errors.NotFound:
+            return LogChunk([], after or "")
+        since = _since(after)
+        options: dict[str, Any] = {"timestamps": True, "stdout": True, "stderr": True}
+        options.update({"since": since} if since is not None else {"tail": lines})
+        return _docker_lines(service.logs(**options), after)
+
+    async def logs(self, unit: str, *, lines: int, after: str | None = None) -> LogChunk:
+        result: LogChunk = await self.call(self._logs, unit, lines, after)
+        return result
 
     def _units(self) -> list[str]:
         listed = self.client().services.list(filters={"label": "stellwerk.unit"})

@@ -280,3 +280,13 @@ class UpdatesCheckResponse(BaseModel):
     updates_available: int = Field(description="How many modules have a newer version")
     checked_at: Timestamp
     errors: dict[str, str] = Field(description="Repositories that could not be read, by id")
+
+
+class InstanceLogs(BaseModel):
+    module_name: str
+    instance_id: str
+    runtime: str
+    lines: list[str] = Field(description="Oldest first")
+    cursor: str = Field(
+        description="Pass as `after` to get only what the instance wrote since (following)"
+    )

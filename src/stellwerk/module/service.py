@@ -39,6 +39,7 @@ from stellwerk.module.repository import (
 )
 from stellwerk.module.runtimes import (
     ERROR,
+    MAX_LOG_LINES,
     MISSING,
     RUNNING,
     STOPPED,
@@ -50,6 +51,7 @@ from stellwerk.module.runtimes import (
 from stellwerk.module.schemas import (
     CatalogModule,
     CatalogResponse,
+    InstanceLogs,
     ModuleInstanceGroup,
     ModuleInstanceRead,
     ModuleInstancesResponse,
@@ -140,6 +142,12 @@ class ModuleRepositoryService:
         return await ModuleRepositoryRepository(session).list(
             offset=params.offset, limit=params.per_page
         )
+
+    async def check_location(
+        self, kind: str, url: str, *, allow_http: bool = False, allow_private: bool = False
+    ) -> None:
+        """`ValidationFailed` unless a repository of this kind may be at `url` (see below)."""
+        await self._check_location(kind, url, allow_http=allow_http, allow_private=allow_private)
 
     async def _check_location(
         self, kind: str, url: str, *, allow_http: bool, allow_private: bool
@@ -577,6 +585,32 @@ class ModuleInstanceService:
     async def sources(self, session: AsyncSession) -> dict[str, set[str]]:
         """The repositories each installed module's instances came from."""
         return await ModuleInstanceRepository(session).sources()
+
+    async def logs(
+        self,
+        settings: Settings,
+        instance: ModuleInstance,
+        *,
+        lines: int = 100,
+        after: str | None = None,
+    ) -> InstanceLogs:
+        """The instance's output: its last `lines` lines, or what it wrote after `after` (the
+        cursor of an earlier answer). Process modules' logs are files on the host that runs
+        them; container and Swarm modules' come from Docker."""
+        if not 1 <= lines <= MAX_LOG_LINES:
+            raise ValidationFailed(f"lines is 1 to {MAX_LOG_LINES}", field="lines")
+        if after is not None and len(after) > 64:
+            raise ValidationFailed("Not a cursor of this instance's log", field="after")
+        chunk = await runtime_for(instance.runtime, settings).logs(
+            instance.unit_name, lines=lines, after=after
+        )
+        return InstanceLogs(
+            module_name=instance.module_name,
+            instance_id=instance.id,
+            runtime=instance.runtime,
+            lines=chunk.lines,
+            cursor=chunk.cursor,
+        )
 
     async def read_one(self, settings: Settings, instance: ModuleInstance) -> ModuleInstanceRead:
         live = await self.live_statuses(settings, [instance])

@@ -50,7 +50,7 @@ def dbos_config(settings: Settings) -> DBOSConfig:
         "executor_id": settings.executor_id,
         "serializer": DBOSPortableJSONSerializer(),
         "max_executor_threads": 32,
-        "sys_db_pool_size": 10,
+        "sys_db_pool_size": settings.database_pool_size,
         "log_level": "WARNING",
         "notification_listener_polling_interval_sec": 0.2,
     }
@@ -103,7 +103,9 @@ class Engine:
         loop_id = id(asyncio.get_running_loop())
         database = self._databases.get(loop_id)
         if database is None:
-            database = Database(self.settings.resolved_database_url)
+            database = Database(
+                self.settings.resolved_database_url, pool_size=self.settings.database_pool_size
+            )
             self._databases[loop_id] = database
         return database
 

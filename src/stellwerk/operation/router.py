@@ -21,6 +21,7 @@ from stellwerk.operation.schemas import (
     ProbeRequest,
     PromptRead,
 )
+from stellwerk.operation.service import duration, timeline
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.surface import Surface, error_responses
 
@@ -71,7 +72,9 @@ async def get_operation(
     events = await operation_service.events(session, operation)
     (read,) = await _reads(session, [operation])
     return OperationDetail(
-        **read.model_dump(), events=[OperationEventRead.model_validate(e) for e in events]
+        **read.model_dump(),
+        events=[OperationEventRead.model_validate(e) for e in timeline(operation, events)],
+        duration_seconds=duration(operation),
     )
 
 

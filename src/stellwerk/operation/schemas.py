@@ -58,6 +58,15 @@ class OperationEventRead(BaseModel):
     message: str
     step: str | None
     status: OperationStatus | None = None
+    offset_seconds: float | None = Field(
+        default=None, description="Seconds from the operation's creation to this event"
+    )
+    seconds: float | None = Field(
+        default=None,
+        description="How long the operation stayed at this point: seconds until the next event "
+        "(until now while it is the latest of an unfinished operation; none for the last of a "
+        "finished one)",
+    )
 
 
 class OperationRead(BaseModel):
@@ -84,6 +93,9 @@ class OperationRead(BaseModel):
 
 class OperationDetail(OperationRead):
     events: list[OperationEventRead]
+    duration_seconds: float | None = Field(
+        default=None, description="From start to finish (to now while it runs)"
+    )
 
 
 class ProbeRequest(StrictBody):

@@ -12,6 +12,7 @@ import logging
 import statistics
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
@@ -74,6 +75,58 @@ async def enqueue(operation_id: uuid.UUID, kind: str, queue: str | None = None) 
         return
     with SetWorkflowID(str(operation_id)):
         await local.enqueue_async(definition.workflow, str(operation_id))
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event of an operation with its place in time: seconds from the operation's
+    creation, and how long the operation stayed there (until the next event)."""
+
+    at: dt.datetime
+    progress: int
+    message: str
+    step: str | None
+    status: str | None
+    offset_seconds: float
+    seconds: float | None
+
+
+def timeline(
+    operation: Operation, events: Sequence[OperationEvent], *, now: dt.datetime | None = None
+) -> list[TimelineEntry]:
+    now = now or utc_now()
+    entries: list[TimelineEntry] = []
+    for index, event in enumerate(events):
+        if index + 1 < len(events):
+            until: dt.datetime | None = events[index + 1].at
+        elif operation.status in FINISHED:
+            until = None
+        else:
+            until = now
+        entries.append(
+            TimelineEntry(
+                at=event.at,
+                progress=event.progress,
+                message=event.message,
+                step=event.step,
+                status=event.status,
+                offset_seconds=round(
+                    max(0.0, (event.at - operation.created_at).total_seconds()), 3
+                ),
+                seconds=None
+                if until is None
+                else round(max(0.0, (until - event.at).total_seconds()), 3),
+            )
+        )
+    return entries
+
+
+def duration(operation: Operation, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds from start to finish (to now while it runs); None before it started."""
+    if operation.started_at is None:
+        return None
+    end = operation.finished_at or now or utc_now()
+    return round(max(0.0, (end - operation.started_at).total_seconds()), 3)
 
 
 class OperationService:

@@ -37,11 +37,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from dbos import DBOS
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.exceptions import Conflict, StellwerkError
 from stellwerk.kit.time import iso, utc_now
 from stellwerk.kit.transient import is_infrastructure_error
-from stellwerk.models import OperationEvent, OperationPrompt
+from stellwerk.models import Operation, OperationEvent, OperationPrompt
+from stellwerk.notify.service import notifier
 from stellwerk.operation.engine import DEFAULT_QUEUE, settings, worker_database
 from stellwerk.operation.repository import OperationRepository
 
@@ -205,6 +207,40 @@ async def _finish(
                     status=status,
                 )
             )
+            operation = await repository.get(op_id)
+            if operation is not None:
+                await _announce(session, operation)
+
+
+# Failed operations of these kinds are also announced as their own event.
+FAILED_EVENTS = {"module.install": "module.install_failed"}
+
+
+async def _announce(session: AsyncSession, operation: Operation) -> None:
+    """`operation.completed` / `operation.failed` (cancelled ones are not announced)."""
+    if operation.status not in ("completed", "failed"):
+        return
+    data = {
+        "operation_id": str(operation.id),
+        "kind": operation.kind,
+        "status": operation.status,
+        "message": operation.message,
+        "error": operation.error,
+        "target_type": operation.target_type,
+        "target_id": operation.target_id,
+        "path": f"/ui/operations/{operation.id}",
+        "summary": f"Operation {operation.kind} {operation.status}: {operation.message}"[:200],
+    }
+    await notifier.emit(session, f"operation.{operation.status}", data)
+    special = FAILED_EVENTS.get(operation.kind)
+    if operation.status == "failed" and special is not None:
+        keys: tuple[str, ...] = ("module_name", "instance_id")
+        names: dict[str, Any] = {k: operation.input[k] for k in keys if k in operation.input}
+        await notifier.emit(
+            session,
+            special,
+            {**data, **names, "summary": f"{operation.kind} failed: {operation.message}"[:200]},
+        )
 
 
 def _label(options: list[dict[str, str]], answer: str) -> str:

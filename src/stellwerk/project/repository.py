@@ -44,9 +44,19 @@ class ProjectRepository:
         result = await self.session.execute(select(Project).where(Project.name == name))
         return result.scalar_one_or_none()
 
+    async def by_deployment(self, deployment_uuid: str) -> Project | None:
+        return await self.session.scalar(
+            select(Project).where(Project.deployment_uuid == deployment_uuid)
+        )
+
     async def by_domain(self, domain: str) -> Project | None:
         result = await self.session.execute(select(Project).where(Project.domain == domain))
         return result.scalar_one_or_none()
+
+    async def by_coolify_app(self, app_uuid: str) -> Project | None:
+        return await self.session.scalar(
+            select(Project).where(Project.coolify_app_uuid == app_uuid)
+        )
 
     async def add(self, project: Project) -> Project:
         self.session.add(project)

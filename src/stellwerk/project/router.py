@@ -4,18 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Body, Depends, Query, status
 
 from stellwerk.database import SessionDep
 from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import Page, PageParams, page_params
 from stellwerk.models import Operation, Project
 from stellwerk.project.auth import ProjectsReader, ProjectsWriter, check_purchases
-from stellwerk.project.schemas import ProjectCreate, ProjectError, ProjectOperation, ProjectRead
+from stellwerk.project.schemas import (
+    DeployLog,
+    ProjectCreate,
+    ProjectEdit,
+    ProjectError,
+    ProjectOperation,
+    ProjectRead,
+    ProjectRedeploy,
+)
 from stellwerk.project.service import project_service
 from stellwerk.surface import Surface, error_responses
 
 router = APIRouter(tags=["projects"], responses=error_responses(Surface.GENERIC))
+# A redeploy without a body: the same commit again.
+_SAME_COMMIT = ProjectRedeploy()
 
 
 def project_read(project: Project, operation: Operation | None) -> ProjectRead:
@@ -24,6 +34,8 @@ def project_read(project: Project, operation: Operation | None) -> ProjectRead:
         name=project.name,
         domain=project.domain,
         plugins=list(project.plugins),
+        domains=list(project.domains),
+        env_keys=list(project.env_keys),
         state=project.state,
         register_domain=project.register_domain,
         create_server=project.create_server,
@@ -50,6 +62,7 @@ def project_read(project: Project, operation: Operation | None) -> ProjectRead:
         created_at=project.created_at,
         updated_at=project.updated_at,
         activated_at=project.activated_at,
+        adopted_at=project.adopted_at,
     )
 
 
@@ -60,7 +73,7 @@ async def _one(session: SessionDep, project: Project) -> ProjectRead:
 
 @router.post("/api/projects", response_model=ProjectRead, status_code=status.HTTP_202_ACCEPTED)
 async def create_project(
-    body: ProjectCreate, subject: ProjectsWriter, session: SessionDep
+    body: ProjectCreate, subject: ProjectsWriter, session: SessionDep, runtime: RuntimeDep
 ) -> ProjectRead:
     """Create a project and start provisioning it (follow `operation` or poll the project).
 
@@ -81,6 +94,7 @@ async def create_project(
         name=body.name,
         domain=body.domain,
         plugins=body.plugins,
+        known_plugins=runtime.settings.project_plugin_list,
         server_uuid=body.server_uuid,
         register_domain=body.register_domain,
         create_server=body.create_server,
@@ -112,6 +126,21 @@ async def show_project(
     """State, DNS records, Coolify uuids, live URL, and the operation's progress."""
     project = await project_service.get(session, subject.principal, project_id)
     return await _one(session, project)
+
+
+@router.get("/api/projects/{project_id}/deploy-log", response_model=DeployLog)
+async def project_deploy_log(
+    project_id: int, subject: ProjectsReader, session: SessionDep
+) -> DeployLog:
+    """The last deployment's log from Coolify: updated while it deploys, kept afterwards (a
+    failed deployment's build log included)."""
+    project = await project_service.get(session, subject.principal, project_id)
+    return DeployLog(
+        project_id=project.id,
+        deployment_uuid=project.deployment_uuid,
+        state=project.state,
+        log=project.deploy_log,
+    )
 
 
 @router.post(
@@ -156,3 +185,113 @@ async def archive_project(
     project = await project_service.get(session, subject.principal, project_id)
     await project_service.archive(session, runtime.settings, subject.actor, project)
     return await _one(session, project)
+
+
+@router.post(
+    "/api/projects/{project_id}/redeploy",
+    response_model=ProjectRead,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def redeploy_project(
+    project_id: int,
+    subject: ProjectsWriter,
+    session: SessionDep,
+    body: Annotated[ProjectRedeploy, Body()] = _SAME_COMMIT,
+) -> ProjectRead:
+    """A new Coolify deployment of the same commit, or of `branch` (its head) and/or `commit`;
+    follow `operation`."""
+    project = await project_service.get(session, subject.principal, project_id)
+    operation = await project_service.redeploy(
+        session, subject.actor, project, branch=body.branch, commit=body.commit
+    )
+    return project_read(project, operation)
+
+
+@router.post(
+    "/api/projects/{project_id}/restart",
+    response_model=ProjectRead,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def restart_project(
+    project_id: int, subject: ProjectsWriter, session: SessionDep
+) -> ProjectRead:
+    """Restart the application (an operation; follow `operation`)."""
+    project = await project_service.get(session, subject.principal, project_id)
+    operation = await project_service.restart(session, subject.actor, project)
+    return project_read(project, operation)
+
+
+@router.post(
+    "/api/projects/{project_id}/stop",
+    response_model=ProjectRead,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def stop_project(
+    project_id: int, subject: ProjectsWriter, session: SessionDep
+) -> ProjectRead:
+    """Stop the application; the project becomes `stopped`."""
+    project = await project_service.get(session, subject.principal, project_id)
+    operation = await project_service.stop(session, subject.actor, project)
+    return project_read(project, operation)
+
+
+@router.post(
+    "/api/projects/{project_id}/start",
+    response_model=ProjectRead,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def start_project(
+    project_id: int, subject: ProjectsWriter, session: SessionDep
+) -> ProjectRead:
+    """Start a stopped (or suspended) project's application; it becomes `active`."""
+    project = await project_service.get(session, subject.principal, project_id)
+    operation = await project_service.start_app(session, subject.actor, project)
+    return project_read(project, operation)
+
+
+@router.patch(
+    "/api/projects/{project_id}",
+    response_model=ProjectRead,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def edit_project(
+    project_id: int,
+    body: ProjectEdit,
+    subject: ProjectsWriter,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> ProjectRead:
+    """Change plugins, environment variables and further domains; applied through Coolify and
+    the DNS by an operation, which deploys a running project again."""
+    project = await project_service.get(session, subject.principal, project_id)
+    operation = await project_service.edit(
+        session,
+        runtime.settings,
+        subject.actor,
+        project,
+        plugins=body.plugins,
+        env=body.env,
+        domains=body.domains,
+    )
+    return project_read(project, operation)
+
+
+@router.delete(
+    "/api/projects/{project_id}",
+    response_model=ProjectRead,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def delete_project(
+    project_id: int,
+    subject: ProjectsWriter,
+    session: SessionDep,
+    delete_zone: Annotated[bool, Query(description="Delete the domain's DNS zone too")] = False,
+) -> ProjectRead:
+    """Remove the application, the Coolify project and the DNS records the project created
+    (`delete_zone=true`: the whole zone); the domain registration is kept. When the operation
+    completed, the project is gone (404)."""
+    project = await project_service.get(session, subject.principal, project_id)
+    operation = await project_service.delete(
+        session, subject.actor, project, delete_zone=delete_zone
+    )
+    return project_read(project, operation)

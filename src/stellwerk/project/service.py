@@ -1,16 +1,20 @@
 """Projects: create (starts the provisioning operation), list, show, retry, suspend, resume,
-archive.
+archive, and the life after provisioning as operations (`project/lifecycle.py`): redeploy,
+restart, stop, start, edit, delete.
 
 States: draft → provisioning → active; error (with the failing step and reason) → retry →
-provisioning; active ⇄ suspended (the application stopped); archived (application, Coolify
-project and DNS records removed, the domain kept).
+provisioning; active ⇄ suspended (the application stopped); active ⇄ stopped (stop, start);
+archived (application, Coolify project and DNS records removed, the domain kept). A deleted
+project is gone; its operations stay.
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,18 +22,45 @@ from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
 from stellwerk.dns.repository import DnsZoneRepository
+from stellwerk.dns.service import validate_name
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import PageParams
 from stellwerk.models import Operation, Project
 from stellwerk.operation.service import operation as operation_service
+from stellwerk.operation.workflow import ACTIVE
+from stellwerk.project.lifecycle import KINDS as ACTION_KINDS
 from stellwerk.project.repository import ProjectRepository
-from stellwerk.project.workflow import KIND, remove_resources
+from stellwerk.project.workflow import ENV_KEYS, KIND, remove_resources
 from stellwerk.provider import connect
-from stellwerk.provider.paas.base import PaasServer
+from stellwerk.provider.paas.base import EnvVar, PaasServer
 from stellwerk.registrar.service import normalize_domain
 
-STATES = ("draft", "provisioning", "active", "error", "suspended", "archived")
+STATES = ("draft", "provisioning", "active", "error", "suspended", "stopped", "archived")
+# The states each action starts from.
+ACTION_STATES = {
+    "redeploy": ("active", "stopped", "suspended"),
+    "restart": ("active",),
+    "stop": ("active",),
+    "start": ("stopped", "suspended"),
+    "edit": ("active", "stopped", "suspended"),
+    "delete": ("draft", "active", "error", "stopped", "suspended", "archived"),
+}
+ACTION_MESSAGES = {
+    "redeploy": "Redeploying",
+    "restart": "Restarting",
+    "stop": "Stopping",
+    "start": "Starting",
+    "edit": "Applying changes to",
+    "delete": "Deleting",
+}
+# Variables Stellwerk sets itself: the owner cannot override them.
+RESERVED_ENV = frozenset(ENV_KEYS)
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+_BRANCH = re.compile(r"^(?![-/.])[A-Za-z0-9._/-]{1,200}$")
+_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+MAX_DOMAINS = 20
+MAX_ENV = 100
 _NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 _PLUGIN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
@@ -38,7 +69,12 @@ class WrongState(Conflict):
     default_code = "invalid_state"
 
 
-def _plugins(values: Sequence[str]) -> list[str]:
+class ProjectBusy(Conflict):
+    default_code = "project_busy"
+
+
+def _plugins(values: Sequence[str], known: Sequence[str]) -> list[str]:
+    """The plugins asked for, each one of `known` (`STELLWERK_PROJECT_PLUGINS`)."""
     cleaned: list[str] = []
     for value in values:
         for part in value.split(","):
@@ -47,9 +83,19 @@ def _plugins(values: Sequence[str]) -> list[str]:
                 continue
             if not _PLUGIN.match(plugin):
                 raise ValidationFailed(f"{part!r} is not a plugin name", field="plugins")
+            if plugin not in known:
+                raise ValidationFailed(unknown_plugin(plugin, known), field="plugins")
             if plugin not in cleaned:
                 cleaned.append(plugin)
     return cleaned
+
+
+def unknown_plugin(plugin: str, known: Sequence[str]) -> str:
+    """The message for a plugin that is not in `known`, with the closest known ones."""
+    close = difflib.get_close_matches(plugin, known, n=3)
+    if close:
+        return f"There is no plugin {plugin!r}; did you mean {' or '.join(close)}?"
+    return f"There is no plugin {plugin!r}; the plugins are {', '.join(known) or 'none'}"
 
 
 class ProjectService:
@@ -61,6 +107,7 @@ class ProjectService:
         *,
         name: str,
         domain: str,
+        known_plugins: Sequence[str],
         plugins: Sequence[str] = (),
         server_uuid: str | None = None,
         register_domain: bool = False,
@@ -97,7 +144,7 @@ class ProjectService:
             Project(
                 name=name,
                 domain=domain,
-                plugins=_plugins(plugins),
+                plugins=_plugins(plugins, known_plugins),
                 state="draft",
                 register_domain=register_domain,
                 create_server=create_server,
@@ -234,6 +281,208 @@ class ProjectService:
             session, actor, "project.archive", target_type="project", target_id=project.id
         )
         return project
+
+    # --- the life after provisioning: each action one operation ---------------------------------
+
+    async def _act(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        project: Project,
+        action: str,
+        *,
+        input: dict[str, Any] | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Operation:
+        """Start `action`'s operation. While one of the project's operations runs, asking for
+        the same action again answers that operation; any other action is refused."""
+        current = await ProjectRepository(session).operation(project.operation_id)
+        if current is not None and current.status in ACTIVE:
+            if current.kind == ACTION_KINDS[action]:
+                return current
+            raise ProjectBusy(
+                f"{project.name} is busy ({current.kind}, {current.status}): wait until "
+                f"operation {current.id} finished"
+            )
+        if project.state not in ACTION_STATES[action]:
+            raise WrongState(
+                f"A project that is {project.state} cannot be asked to {action} (only when "
+                f"{' or '.join(ACTION_STATES[action])})"
+            )
+        if action != "delete" and project.coolify_app_uuid is None:
+            raise WrongState(f"{project.name} has no application to {action}")
+        operation, _ = await operation_service.start(
+            session,
+            actor,
+            kind=ACTION_KINDS[action],
+            input={"project_id": project.id, **(input or {})},
+            idempotency_key=f"project-{project.id}-{action}-{uuid.uuid4().hex}",
+            target_type="project",
+            target_id=project.id,
+            message=f"{ACTION_MESSAGES[action]} {project.name}",
+        )
+        project.operation_id = operation.id
+        await session.flush()
+        await audit.record(
+            session,
+            actor,
+            f"project.{action}",
+            target_type="project",
+            target_id=project.id,
+            detail={"operation_id": str(operation.id), **(detail or {})},
+        )
+        return operation
+
+    async def redeploy(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        project: Project,
+        *,
+        branch: str | None = None,
+        commit: str | None = None,
+    ) -> Operation:
+        """A new deployment: of the same commit, or of `branch` (its head) and/or `commit`."""
+        if branch is not None and not _BRANCH.match(branch):
+            raise ValidationFailed(f"{branch!r} is not a branch name", field="branch")
+        if commit is not None:
+            commit = commit.lower()
+            if not _COMMIT.match(commit):
+                raise ValidationFailed("A commit is 7-40 hexadecimal digits", field="commit")
+        source = {"branch": branch, "commit": commit}
+        return await self._act(session, actor, project, "redeploy", input=source, detail=source)
+
+    async def restart(self, session: AsyncSession, actor: Actor, project: Project) -> Operation:
+        return await self._act(session, actor, project, "restart")
+
+    async def stop(self, session: AsyncSession, actor: Actor, project: Project) -> Operation:
+        return await self._act(session, actor, project, "stop")
+
+    async def start_app(self, session: AsyncSession, actor: Actor, project: Project) -> Operation:
+        return await self._act(session, actor, project, "start")
+
+    async def delete(
+        self, session: AsyncSession, actor: Actor, project: Project, *, delete_zone: bool = False
+    ) -> Operation:
+        """Remove the application, the Coolify project, the DNS records the project created and
+        (`delete_zone`) its zone; keep the domain registration; forget the project."""
+        if project.state == "provisioning":
+            raise WrongState("A project that is provisioning cannot be deleted")
+        flags = {"delete_zone": delete_zone}
+        return await self._act(session, actor, project, "delete", input=flags, detail=flags)
+
+    async def edit(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        actor: Actor,
+        project: Project,
+        *,
+        plugins: Sequence[str] | None = None,
+        env: Mapping[str, str | None] | None = None,
+        domains: Sequence[str] | None = None,
+    ) -> Operation:
+        """Change plugins, environment variables (a value of None removes the variable) and
+        further domains (names inside the project's domain). The variables are written to
+        Coolify now (their values never enter the workflow tables); the operation applies
+        plugins and names and, for a running project, deploys again."""
+        if project.state not in ACTION_STATES["edit"] or project.coolify_app_uuid is None:
+            raise WrongState(f"A project that is {project.state} cannot be edited")
+        hosts = None if domains is None else _edit_domains(project, domains)
+        variables = None if env is None else _edit_env(env)
+        current = await ProjectRepository(session).operation(project.operation_id)
+        if current is not None and current.status in ACTIVE:
+            raise ProjectBusy(
+                f"{project.name} is busy ({current.kind}, {current.status}): wait until "
+                f"operation {current.id} finished"
+            )
+        if variables:
+            await _write_env(settings, project, variables)
+            keys = set(project.env_keys)
+            keys |= {k for k, v in variables.items() if v is not None}
+            keys -= {k for k, v in variables.items() if v is None}
+            project.env_keys = sorted(keys)
+        if plugins is not None:
+            project.plugins = _plugins(plugins, settings.project_plugin_list)
+        if hosts is not None:
+            project.domains = hosts
+        detail: dict[str, Any] = {
+            "plugins": project.plugins,
+            "domains": project.domains,
+            # Keys only: values are the owner's secrets.
+            "env_set": sorted(k for k, v in (variables or {}).items() if v is not None),
+            "env_removed": sorted(k for k, v in (variables or {}).items() if v is None),
+        }
+        return await self._act(
+            session,
+            actor,
+            project,
+            "edit",
+            input={"deploy": project.state == "active"},
+            detail=detail,
+        )
+
+
+def _edit_domains(project: Project, domains: Sequence[str]) -> list[str]:
+    """Further names, in full (`shop.example.com`) or as one label (`shop`), inside the
+    project's domain; neither the domain nor its www (always served) nor a wildcard."""
+    hosts: list[str] = []
+    for raw in domains:
+        name = raw.strip().rstrip(".").lower()
+        inside = name.endswith("." + project.domain) or "." not in name
+        relative = validate_name(name, project.domain) if inside else None
+        if relative is None:
+            raise ValidationFailed(
+                f"{raw!r} is not inside {project.domain}: give a name such as "
+                f"shop.{project.domain} (or just shop)",
+                field="domains",
+            )
+        if relative in ("@", "www") or relative.startswith("*"):
+            raise ValidationFailed(
+                f"{raw!r}: the domain and www.{project.domain} are always served; give "
+                f"further names inside {project.domain}",
+                field="domains",
+            )
+        host = f"{relative}.{project.domain}"
+        if host not in hosts:
+            hosts.append(host)
+    if len(hosts) > MAX_DOMAINS:
+        raise ValidationFailed(f"At most {MAX_DOMAINS} further domains", field="domains")
+    return hosts
+
+
+def _edit_env(env: Mapping[str, str | None]) -> dict[str, str | None]:
+    if len(env) > MAX_ENV:
+        raise ValidationFailed(f"At most {MAX_ENV} variables at once", field="env")
+    for key, value in env.items():
+        if not _ENV_KEY.match(key):
+            raise ValidationFailed(
+                f"{key!r} is not a variable name (letters, digits, _)", field="env"
+            )
+        if key.upper() in RESERVED_ENV:
+            raise ValidationFailed(f"{key} is set by Stellwerk", field="env")
+        if value is not None and (len(value) > 4000 or "\x00" in value):
+            raise ValidationFailed(
+                f"The value of {key} is at most 4000 characters, without NUL", field="env"
+            )
+    return dict(env)
+
+
+async def _write_env(
+    settings: Settings, project: Project, variables: Mapping[str, str | None]
+) -> None:
+    app_uuid = str(project.coolify_app_uuid)
+    async with connect.paas(settings) as paas:
+        values = [
+            EnvVar(key=k, value=v, is_literal=True) for k, v in variables.items() if v is not None
+        ]
+        if values:
+            await paas.set_envs(app_uuid=app_uuid, envs=values)
+        removed = {k for k, v in variables.items() if v is None}
+        if removed:
+            for existing in await paas.list_envs(app_uuid=app_uuid):
+                if existing.key in removed and existing.uuid:
+                    await paas.delete_env(app_uuid=app_uuid, env_uuid=existing.uuid)
 
 
 project_service = ProjectService()

@@ -33,6 +33,7 @@ from stellwerk.kit import netguard
 from stellwerk.kit.query import insert_first
 from stellwerk.kit.time import utc_now
 from stellwerk.models import DnsZone, Project, User
+from stellwerk.notify.service import notifier
 from stellwerk.operation import engine
 from stellwerk.operation.engine import worker_database
 from stellwerk.operation.workflow import (
@@ -159,7 +160,11 @@ async def step_domain(project_id: int) -> dict[str, Any]:
         if not project.register_domain:
             return {"domain": project.domain, "registered": False}
         domain = await registrar_service.ensure_registered(
-            session, settings, Actor.system(), domain=project.domain
+            session,
+            settings,
+            Actor.system(),
+            domain=project.domain,
+            dns_provider=project.dns_provider,
         )
         return {"domain": domain.name, "registered": True, "status": domain.status}
 
@@ -352,7 +357,9 @@ async def step_dns(project_id: int) -> dict[str, Any]:
         except ProviderError as error:
             if error.code != NOT_FOUND:
                 raise
-        records = await setup_project_dns(dns, domain, server_ip)
+        # A record in the way is replaced only if this project created it.
+        owned = {record_id for record_id, created in previous.items() if created}
+        records = await setup_project_dns(dns, domain, server_ip, owned=owned)
     async with worker_database().session() as session:
         project = await _load(session, project_id)
         project.dns_provider = provider
@@ -489,10 +496,29 @@ async def step_start_deployment(project_id: int, known: list[str]) -> str:
     return deployment_uuid
 
 
+# What is kept of a deployment's log: its tail, as many characters as this.
+DEPLOY_LOG_MAX_CHARS = 64 * 1024
+
+
+def log_tail(text: str, limit: int = DEPLOY_LOG_MAX_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[-limit:]
+    return "…\n" + cut[cut.find("\n") + 1 :] if "\n" in cut else cut
+
+
 @step("project.deployment_status", **RETRY)
 async def step_deployment_status(deployment_uuid: str) -> str:
+    """The deployment's status; its log so far is kept on the project (read while it runs,
+    and kept after)."""
     async with connect.paas(_settings()) as paas:
-        return (await paas.get_deployment(uuid=deployment_uuid)).status
+        deployment = await paas.get_deployment(uuid=deployment_uuid)
+    if deployment.logs is not None:
+        async with worker_database().session() as session:
+            project = await ProjectRepository(session).by_deployment(deployment_uuid)
+            if project is not None:
+                project.deploy_log = log_tail(deployment.logs)
+    return deployment.status
 
 
 @DBOS.workflow(name="project.deploy")
@@ -568,7 +594,22 @@ async def step_activate(project_id: int) -> dict[str, Any]:
         project.state = "active"
         project.live_url = f"https://{project.domain}"
         project.error_step = project.error_message = None
+        first_time = project.activated_at is None
         project.activated_at = project.activated_at or utc_now()
+        await notifier.emit(
+            session,
+            "project.live",
+            {
+                "project_id": project.id,
+                "name": project.name,
+                "domain": project.domain,
+                "live_url": project.live_url,
+                "first_time": first_time,
+                "path": f"/ui/projects/{project.id}",
+                "summary": f"Project {project.name} is live at {project.live_url}",
+            },
+            key=f"project.live:{project.id}:{project.operation_id}",
+        )
         return {
             "project_id": project.id,
             "live_url": project.live_url,

@@ -3,9 +3,10 @@
 Settings-configured providers (registrar, DNS, PaaS): real credentials win, at the base URL the
 settings give (`INWX_API_URL`, `COOLIFY_API_URL`, `HETZNER_DNS_API_URL`, `POWERDNS_API_URL`),
 honoured exactly. Without them, in sandbox mode (`Settings.sandbox_enabled`), adapters point at
-the sandboxes: the ones running in this process (`stellwerk serve`), or those on
+the sandboxes: the ones running in this process (`stellwerk serve`), those on
 `STELLWERK_SANDBOX_PORT` + offset (a CLI next to a running `stellwerk serve` or
-`stellwerk sandbox`), with the `sandbox-` credentials every sandbox accepts.
+`stellwerk sandbox`), or the free ports a `stellwerk serve` on the same data directory
+published, with the `sandbox-` credentials every sandbox accepts.
 
 Compute providers are rows (`service_providers`): `open_compute` opens one by type, token and
 base URL. Every builder here asks the registry; none knows a provider by name.
@@ -79,7 +80,7 @@ def sandbox_url(settings: Settings, provider: str) -> str | None:
     spec = registry.entry(provider).sandbox
     if spec is not None and settings.sandbox_port:
         return f"http://127.0.0.1:{settings.sandbox_port + spec.port_offset}{spec.suffix}"
-    return None
+    return listener.published_urls(settings).get(provider)
 
 
 def endpoint(settings: Settings, provider: str) -> Endpoint:

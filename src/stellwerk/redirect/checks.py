@@ -2,10 +2,10 @@
 
 A check follows the target's redirects hop by hop (at most `MAX_HOPS`, each hop through the SSRF
 guard, certificates verified; loopback and private addresses only with
-`STELLWERK_REDIRECT_TARGET_CHECK_PRIVATE`) and records the chain length, loops, the final status and the
-certificate's expiry on the domain. A target is `failing` when the walk ends in an error, a loop
-or a status of 400 or more. The change from working to failing (and back) is an event
-(`redirect.events`). The periodic job checks every domain once per
+`STELLWERK_REDIRECT_TARGET_CHECK_PRIVATE`) and records the chain length, loops, the final status
+and the certificate's expiry on the domain. A target is `failing` when the walk ends in an
+error, a loop or a status of 400 or more. The change from working to failing (and back) is an
+event (`redirect.events`). The periodic job checks every domain once per
 `STELLWERK_REDIRECT_TARGET_CHECK_SECONDS` (a day by default; 0 turns it off).
 """
 

@@ -30,6 +30,7 @@ from stellwerk.keyfile import derive_key, load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
 from stellwerk.kit.process import set_process_name
 from stellwerk.redirect import sunset
+from stellwerk.redirect.barrier import POLL_SECONDS, RoutingBarrier
 from stellwerk.redirect.hits import (
     HitRecorder,
     HitSpool,
@@ -39,6 +40,7 @@ from stellwerk.redirect.hits import (
     run_spool_writer,
 )
 from stellwerk.redirect.repository import DomainRepository, RoutingStateRepository
+from stellwerk.system.heartbeat import HEARTBEAT_SECONDS, ProcessIdentity, heartbeat, leave
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,9 @@ class DataPlane:
         self, settings: Settings, database: Database, master_key: bytes, *, spool: bool = False
     ) -> None:
         self.settings = settings
+        # Shared with the API of `stellwerk serve` (see `redirect.barrier`): this worker's slot.
+        self.barrier: RoutingBarrier | None = None
+        self.barrier_slot = 0
         self.database = database
         self.table = RoutingTable()
         self.salts = SaltKeeper(
@@ -176,6 +181,8 @@ class DataPlane:
                 buffer_max=settings.redirect_hit_buffer_max,
             )
         self._tasks: list[asyncio.Task[None]] = []
+        # A worker process of its own (`spool`) counts in the installation's status.
+        self.heartbeat = ProcessIdentity(role="redirect", executor_id=None) if spool else None
         self.served = 0
         self._hosts: dict[bytes, str] = {}  # Host header as sent → routing key
         self._forwarding = bool(self.recorder.proxies)  # X-Forwarded-For matters only then
@@ -187,7 +194,9 @@ class DataPlane:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         configured = settings.secret_key.get_secret_value() if settings.secret_key else None
         master_key = load_or_create_master_key(settings.data_dir, configured)
-        database = database or Database(settings.resolved_database_url)
+        database = database or Database(
+            settings.resolved_database_url, pool_size=settings.database_pool_size
+        )
         return cls(settings, database, master_key, spool=spool)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -202,9 +211,29 @@ class DataPlane:
             asyncio.create_task(self._every(self.settings.redirect_refresh_seconds, self._routes)),
             asyncio.create_task(self._every(SALT_REFRESH_SECONDS, self._salts)),
         ]
+        if self.heartbeat is not None:
+            self._tasks.append(asyncio.create_task(self._every(HEARTBEAT_SECONDS, self._beat)))
+        if self.barrier is not None:
+            self._report()
+            self._tasks.append(asyncio.create_task(self._every(POLL_SECONDS, self._asked)))
+
+    async def _beat(self) -> None:
+        if self.heartbeat is not None:
+            await heartbeat(self.database, self.heartbeat, routing_version=self.table.version)
 
     async def _routes(self) -> None:
         await self.table.refresh(self.database)
+        self._report()
+
+    async def _asked(self) -> None:
+        """Load at once the routing version the API waits for (`redirect.barrier`)."""
+        assert self.barrier is not None
+        if self.barrier.wanted > (self.table.version or 0):
+            await self._routes()
+
+    def _report(self) -> None:
+        if self.barrier is not None and self.table.version is not None:
+            self.barrier.serving(self.barrier_slot, self.table.version)
 
     async def _salts(self) -> None:
         await self.salts.refresh(self.database)
@@ -229,6 +258,9 @@ class DataPlane:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.writer.close()
+        if self.heartbeat is not None:
+            with contextlib.suppress(Exception):  # the database may be gone; the row ages out
+                await leave(self.database, self.heartbeat)
         await self.database.dispose()
 
     # -- the hot path ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+import functools
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnClause
 
+from stellwerk.database import after_commit
 from stellwerk.kit.query import contains, paginate
 from stellwerk.kit.time import utc_now
 from stellwerk.models import (
@@ -47,6 +49,7 @@ from stellwerk.models import (
 )
 from stellwerk.models.redirect_daily_count import TOTAL
 from stellwerk.redirect import analytics
+from stellwerk.redirect.barrier import routing_changed
 
 ROUTING_STATE_ID = 1
 # Statuses the data plane answers for (a domain whose DNS moved away may still reach us).
@@ -393,15 +396,19 @@ class RoutingStateRepository:
         )
         return int(value or 0)
 
-    async def bump(self) -> None:
+    async def bump(self) -> int:
+        """Move the routing version; once committed, the request answers only after the data
+        plane serves it (`redirect.barrier`). The new version."""
         statement = _insert(self.session, RedirectRoutingState).values(
             id=ROUTING_STATE_ID, version=1
         )
         statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=["id"],
             set_={"version": RedirectRoutingState.version + 1},
-        )
-        await self.session.execute(statement)
+        ).returning(RedirectRoutingState.version)
+        version = int((await self.session.execute(statement)).scalar_one())
+        after_commit(self.session, functools.partial(routing_changed, version))
+        return version
 
 
 class SaltRepository:

@@ -22,6 +22,7 @@ from stellwerk.kit.time import utc_now
 from stellwerk.models import RedirectDomain, RedirectGroup, RedirectHit, User
 from stellwerk.models.redirect_daily_count import DIMENSIONS
 from stellwerk.redirect import dns, sunset
+from stellwerk.redirect import events as redirect_events
 from stellwerk.redirect.names import normalize_domain, normalize_target_url, target_host
 from stellwerk.redirect.repository import (
     DOMAIN,
@@ -413,6 +414,7 @@ class DomainService:
         message = None if verified else "; ".join(problems)
         before = record.status
         await self._apply(session, record, ok=verified, message=message)
+        await redirect_events.verification(session, record, ok=verified, before=before)
         await audit.record(
             session,
             actor,
@@ -480,6 +482,7 @@ class DomainService:
                 before = record.status
                 if await self._apply(session, record, ok=ok, message=message):
                     changed += 1
+                    await redirect_events.verification(session, record, ok=ok, before=before)
                     await audit.record(
                         session,
                         Actor.system(),

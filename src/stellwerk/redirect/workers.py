@@ -23,17 +23,22 @@ import multiprocessing.connection
 import os
 import signal
 import socket
+import time
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 from types import FrameType
 
 import uvloop
 
-from stellwerk.config import Settings
+from stellwerk.config import Settings, refuse_unsafe
+from stellwerk.exceptions import StellwerkError
 from stellwerk.keyfile import load_or_create_master_key
 from stellwerk.kit.http1 import Http1Server
 from stellwerk.kit.logs import flush_logs
+from stellwerk.kit.ports import PortInUse
 from stellwerk.kit.process import cpu_count, die_with_parent, set_process_name
+from stellwerk.redirect.barrier import RoutingBarrier
 from stellwerk.redirect.dataplane import (
     GRACE_SECONDS,
     DataPlane,
@@ -44,7 +49,14 @@ from stellwerk.redirect.dataplane import (
 log = logging.getLogger(__name__)
 
 WRITER_STOP_SECONDS = 120.0  # the writer stores what is spooled, then exits
+WRITER_START_SECONDS = 30.0  # a writer that ends sooner could not start
 WORKER_NAME = "redirect-worker"  # the process name `ps -o comm` shows
+
+
+class StartFailed(StellwerkError):
+    """A data plane process ended before it was ready: it would only fail again."""
+
+    default_code = "start_failed"
 
 
 def worker_count(settings: Settings) -> int:
@@ -60,23 +72,39 @@ class DataPlaneWorkers:
         self.port = port
         self.count = max(1, workers)
         self.processes: list[BaseProcess] = []
+        # Each worker's report line: ("ready", "") once it listens, or ("failed", reason).
+        self._reports: dict[int, Connection] = {}
+        self._ready: set[int] = set()
+        self._reasons: dict[int, str] = {}
         self.sock: socket.socket | None = None
         self.writer: BaseProcess | None = None
         self._writer_stop: Event | None = None
+        self._writer_started = 0.0
         self.url = ""
+        # Created before any fork: the workers and the API (forked later) share it.
+        self.barrier = RoutingBarrier(self.count)
 
     def start(self) -> str:
         """Bind, start the writer and the workers; the data plane's URL."""
+        refuse_unsafe(self.settings)
         configured = self.settings.secret_key
         # Created here, not raced for by the workers.
         load_or_create_master_key(
             self.settings.data_dir, configured.get_secret_value() if configured else None
         )
-        self.sock = bind_socket(self.host, self.port)
+        try:
+            self.sock = bind_socket(self.host, self.port)
+        except OSError as error:
+            raise PortInUse(self.host, self.port, "STELLWERK_REDIRECT_PORT", error) from None
         bound_port = self.sock.getsockname()[1]
         display = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         display = f"[{display}]" if ":" in display else display
         self.url = f"http://{display}:{bound_port}"
+        self._start_writer()
+        self.processes = [self._start_worker(slot) for slot in range(self.count)]
+        return self.url
+
+    def _start_writer(self) -> None:
         # Spawned: a fresh interpreter that imports only what storing hits needs.
         spawn = multiprocessing.get_context("spawn")
         self._writer_stop = spawn.Event()
@@ -86,33 +114,84 @@ class DataPlaneWorkers:
             name="stellwerk-hit-writer",
         )
         self.writer.start()
-        self.processes = [self._start_worker() for _ in range(self.count)]
-        return self.url
+        self._writer_started = time.monotonic()
 
-    def _start_worker(self) -> BaseProcess:
-        # Forked, not spawned: the children inherit the listening socket and the imported code.
-        process = multiprocessing.get_context("fork").Process(
+    def _replace_dead_writer(self) -> None:
+        """A writer that ends soon after its start could not start (settings, database): raise
+        `StartFailed`. One that ends later is started again; the spool kept its hits."""
+        writer = self.writer
+        if writer is None or writer.is_alive():
+            return
+        writer.join(0)
+        if time.monotonic() - self._writer_started < WRITER_START_SECONDS:
+            raise StartFailed(
+                f"The redirect hit writer could not start: exit code {writer.exitcode} "
+                "(its log says why)"
+            )
+        log.warning("the hit writer exited (%s); starting another", writer.exitcode)
+        self._start_writer()
+
+    def _start_worker(self, slot: int) -> BaseProcess:
+        # Forked, not spawned: the children inherit the listening socket, the imported code and
+        # the barrier's shared memory.
+        context = multiprocessing.get_context("fork")
+        reader, writer = context.Pipe(duplex=False)
+        process = context.Process(
             target=run_worker,
-            args=(self.settings, self.sock, os.getpid()),
+            args=(self.settings, self.sock, os.getpid(), writer, self.barrier, slot),
             name="stellwerk-redirect-worker",
         )
         process.start()
+        writer.close()
+        self._reports[id(process)] = reader
         return process
+
+    def _start_report(self, process: BaseProcess) -> tuple[bool, str]:
+        """Whether the worker said it was ready, and the reason it gave if it failed."""
+        reader = self._reports.get(id(process))
+        while reader is not None:
+            try:
+                if not reader.poll():
+                    break
+                state, detail = reader.recv()
+            except (EOFError, OSError):
+                break
+            if state == "ready":
+                self._ready.add(id(process))
+            else:
+                self._reasons[id(process)] = str(detail)
+        return id(process) in self._ready, self._reasons.get(id(process), "")
+
+    def _forget(self, process: BaseProcess) -> None:
+        reader = self._reports.pop(id(process), None)
+        if reader is not None:
+            reader.close()
+        self._ready.discard(id(process))
+        self._reasons.pop(id(process), None)
 
     @property
     def sentinels(self) -> list[int]:
-        return [p.sentinel for p in self.processes]
+        writer = [self.writer.sentinel] if self.writer is not None else []
+        return [p.sentinel for p in self.processes] + writer
 
     def replace_dead(self) -> None:
+        """Start a worker in place of each that died while serving. One that died before it was
+        ready could not start (settings, database): raise `StartFailed` with its reason. The hit
+        writer likewise."""
+        self._replace_dead_writer()
         for index, process in enumerate(self.processes):
-            if not process.is_alive():
-                log.warning(
-                    "redirect worker %s exited (%s); starting another",
-                    process.pid,
-                    process.exitcode,
-                )
-                process.join(0)
-                self.processes[index] = self._start_worker()
+            ready, reason = self._start_report(process)
+            if process.is_alive():
+                continue
+            process.join(0)
+            if not ready:
+                reason = reason or f"exit code {process.exitcode}"
+                raise StartFailed(f"A redirect data plane worker could not start: {reason}")
+            log.warning(
+                "redirect worker %s exited (%s); starting another", process.pid, process.exitcode
+            )
+            self._forget(process)
+            self.processes[index] = self._start_worker(index)
 
     def signal_workers(self) -> None:
         """Ask every worker to stop (gracefully); `stop()` waits for them."""
@@ -165,7 +244,7 @@ class StopSignals:
 
 def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
     """`stellwerk redirect serve`: run until SIGINT/SIGTERM; returns once every hit is stored or
-    spooled."""
+    spooled. A worker that cannot start stops them all (`StartFailed`)."""
     plane = DataPlaneWorkers(settings, host, port, workers)
     with StopSignals() as signals:
         plane.start()
@@ -178,7 +257,14 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
             plane.stop()
 
 
-def run_worker(settings: Settings, sock: socket.socket, parent: int) -> None:
+def run_worker(
+    settings: Settings,
+    sock: socket.socket,
+    parent: int,
+    report: Connection | None = None,
+    barrier: RoutingBarrier | None = None,
+    slot: int = 0,
+) -> None:
     """One worker process: its own event loop, routing table and spool hand-off."""
     # Until the loop takes over: SIGINT and SIGTERM simply end a worker that is still starting
     # (the parent's handlers, inherited, would only set the parent's flag in this copy).
@@ -190,14 +276,37 @@ def run_worker(settings: Settings, sock: socket.socket, parent: int) -> None:
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(_serve(settings, sock))
+        loop.run_until_complete(_serve(settings, sock, report, barrier, slot))
+    except Exception as error:
+        log.exception("redirect worker failed")
+        _report(report, "failed", one_line(error))
+        raise
     finally:
         loop.close()
         flush_logs()  # a forked process ends with os._exit: no flush at exit
 
 
-async def _serve(settings: Settings, sock: socket.socket) -> None:
+def one_line(error: BaseException) -> str:
+    """An error as one line for an operator: its type and first line."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def _report(report: Connection | None, state: str, detail: str) -> None:
+    if report is not None:
+        with contextlib.suppress(OSError, ValueError):
+            report.send((state, detail))
+
+
+async def _serve(
+    settings: Settings,
+    sock: socket.socket,
+    report: Connection | None,
+    barrier: RoutingBarrier | None,
+    slot: int,
+) -> None:
     plane = DataPlane.from_settings(settings, spool=True)
+    plane.barrier, plane.barrier_slot = barrier, slot
     await plane.start()
     plane.freeze_heap()
     server = Http1Server(plane.respond)
@@ -209,6 +318,7 @@ async def _serve(settings: Settings, sock: socket.socket) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await server.listen(sock)
+        _report(report, "ready", "")
         await stop.wait()
     finally:
         await server.shutdown(GRACE_SECONDS)

@@ -84,7 +84,8 @@ async def list_domains(
 async def register_domain(
     body: DomainRegisterRequest, subject: DomainBuyer, session: SessionDep, runtime: RuntimeDep
 ) -> DomainRead:
-    """Buy a domain with the default contact (or `contact_id`) in every role.
+    """Buy a domain with the default contact (or `contact_id`) in every role. Its DNS zone is
+    created at `dns_provider` first, so records can be written right after.
 
     Admins only (it charges the registrar account): an admin's login or an admin's token with
     `write:dns`; anyone else gets 403 `missing_scope` with `required: admin`."""
@@ -96,6 +97,7 @@ async def register_domain(
         contact_id=body.contact_id,
         nameservers=body.nameservers,
         period_years=body.period_years,
+        dns_provider=body.dns_provider,
     )
     return DomainRead.model_validate(row)
 
@@ -120,6 +122,7 @@ async def transfer_domain(
         auth_code=body.auth_code,
         contact_id=body.contact_id,
         nameservers=body.nameservers,
+        dns_provider=body.dns_provider,
     )
     return DomainRead.model_validate(row)
 

@@ -37,6 +37,12 @@ class DomainRegisterRequest(LenientBody):
     )
     nameservers: list[str] = Field(default_factory=list, max_length=13)
     period_years: int = Field(default=1, ge=1, le=10)
+    dns_provider: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Where its DNS zone is created: inwx, powerdns or hetzner "
+        "(default: STELLWERK_DNS_DEFAULT_PROVIDER)",
+    )
 
 
 class DomainTransferRequest(LenientBody):
@@ -44,6 +50,12 @@ class DomainTransferRequest(LenientBody):
     auth_code: str = Field(min_length=4, max_length=200, repr=False)
     contact_id: int | None = None
     nameservers: list[str] = Field(default_factory=list, max_length=13)
+    dns_provider: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Where its DNS zone is created: inwx, powerdns or hetzner "
+        "(default: STELLWERK_DNS_DEFAULT_PROVIDER)",
+    )
 
 
 class DomainRead(BaseModel):
@@ -61,6 +73,8 @@ class DomainRead(BaseModel):
     expires_at: str | None
     created_at: dt.datetime
     completed_at: dt.datetime | None
+    # Set when the domain was adopted from the registrar account, not bought here.
+    adopted_at: dt.datetime | None = None
 
 
 class ContactCreate(LenientBody):

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
+from stellwerk.dns.zones import open_zone, record_zone
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.identity.principal import Principal
 from stellwerk.kit import idn
@@ -222,7 +223,10 @@ class RegistrarService:
         contact_id: int | None = None,
         nameservers: Sequence[str] = (),
         period_years: int = 1,
+        dns_provider: str | None = None,
     ) -> RegistrarDomain:
+        """Buy `domain`; its DNS zone is created at `dns_provider` (default: the configured one)
+        and recorded, so records can be written right after."""
         name = normalize_domain(domain)
         servers = _nameservers(nameservers)
         repository = RegistrarRepository(session)
@@ -236,6 +240,9 @@ class RegistrarService:
                 (check,) = await registrar.check(domains=[name])
                 if not check.available:
                     raise DomainTaken(f"{name} is not available")
+            # Its zone first: a DNS provider that cannot serve it stops before the purchase.
+            zone_provider = await open_zone(session, settings, name, provider=dns_provider)
+            if row is None:
                 registered = await registrar.register(
                     domain=name,
                     contact_id=contact.provider_contact_id,
@@ -257,6 +264,7 @@ class RegistrarService:
         row.owner_user_id = actor.user_id
         if not await insert_first(session, row):
             raise DomainTaken(f"{name} is already in this account")
+        await record_zone(session, actor, name, zone_provider, reason="registration")
         await audit.record(
             session,
             actor,
@@ -290,13 +298,21 @@ class RegistrarService:
         )
 
     async def ensure_registered(
-        self, session: AsyncSession, settings: Settings, actor: Actor, *, domain: str
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        actor: Actor,
+        *,
+        domain: str,
+        dns_provider: str | None = None,
     ) -> RegistrarDomain:
         """The project flow's domain step: the domain is ours afterwards, bought at most once."""
         existing = await RegistrarRepository(session).domain(normalize_domain(domain))
         if existing is not None:
             return existing
-        return await self.register(session, settings, actor, domain=domain)
+        return await self.register(
+            session, settings, actor, domain=domain, dns_provider=dns_provider
+        )
 
     async def transfer(
         self,
@@ -308,6 +324,7 @@ class RegistrarService:
         auth_code: str,
         contact_id: int | None = None,
         nameservers: Sequence[str] = (),
+        dns_provider: str | None = None,
     ) -> RegistrarDomain:
         name = normalize_domain(domain)
         servers = _nameservers(nameservers)
@@ -318,6 +335,8 @@ class RegistrarService:
         if existing is not None:
             raise DomainTaken(f"{name} is already in this account ({existing.status})")
         contact = await self._contact(session, settings, actor, contact_id)
+        # Its zone first, as for a registration: served from the moment the transfer completes.
+        zone_provider = await open_zone(session, settings, name, provider=dns_provider)
         async with connect.registrar(settings) as registrar:
             started = await registrar.transfer(
                 domain=name,
@@ -337,6 +356,7 @@ class RegistrarService:
         )
         if not await insert_first(session, row):
             raise DomainTaken(f"{name} is already in this account")
+        await record_zone(session, actor, name, zone_provider, reason="transfer")
         await audit.record(
             session,
             actor,

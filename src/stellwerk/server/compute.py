@@ -79,6 +79,14 @@ def endpoint_for(
     return None
 
 
+def current_endpoint(provider: ServiceProvider, settings: Settings) -> str | None:
+    """Where `provider` answers now: its stored endpoint, but a sandbox's looked up again (the
+    sandboxes take free ports, new ones on each start, unless `STELLWERK_SANDBOX_PORT` is set)."""
+    if provider.endpoint and not provider.configuration.get("api_url") and settings.sandbox_enabled:
+        return connect.sandbox_url(settings, provider.type) or provider.endpoint
+    return provider.endpoint
+
+
 def open_for(
     provider: ServiceProvider, settings: Settings, *, api_key: str | None = None
 ) -> Compute:
@@ -96,7 +104,7 @@ def open_for(
         provider.type,
         token=token,
         limiter=connect.limiter(settings.redis_url),
-        base_url=provider.endpoint,
+        base_url=current_endpoint(provider, settings),
     )
 
 

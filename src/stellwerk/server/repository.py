@@ -244,6 +244,16 @@ class OwnerRepository:
             select(User).where(func.lower(User.username) == username.lower())
         )
 
+    async def by_email(self, email: str) -> User | None:
+        return await self.session.scalar(
+            select(User).where(func.lower(User.email) == email.lower()).order_by(User.id).limit(1)
+        )
+
+    async def add(self, user: User) -> User:
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
     async def first_admin(self) -> User | None:
         return await self.session.scalar(
             select(User).where(User.role == "admin").order_by(User.id).limit(1)

@@ -40,10 +40,12 @@ from stellwerk.provider.error import (
     VALIDATION_ERROR,
     ProviderError,
 )
+from stellwerk.server import events as server_events
 from stellwerk.server.compute import (
     catalog_cache,
     check_api_url,
     connected,
+    current_endpoint,
     endpoint_for,
     secret_box,
 )
@@ -181,7 +183,7 @@ class ProviderService:
                 provider=provider.type,
                 title=registry.entry(provider.type).title,
                 label=provider.name,
-                url=provider.endpoint,
+                url=current_endpoint(provider, settings),
             )
             report.fail(
                 "The stored API key cannot be decrypted with this installation's key",
@@ -189,7 +191,10 @@ class ProviderService:
             )
             return report.settle()
         return await check_kit.check_compute(
-            provider.type, token=token, base_url=provider.endpoint, label=provider.name
+            provider.type,
+            token=token,
+            base_url=current_endpoint(provider, settings),
+            label=provider.name,
         )
 
     async def check_all(
@@ -236,6 +241,15 @@ class ProviderService:
                 field="name",
             )
         return await check_kit.check_settings_provider(settings, name)
+
+    async def key_generation(self, session: AsyncSession) -> int:
+        """The key generation new provider keys are encrypted under."""
+        return await self._generation(session)
+
+    @classmethod
+    def checked_configuration(cls, configuration: dict[str, Any]) -> dict[str, Any]:
+        """A provider's configuration as it is stored; `ValidationFailed` when it is not one."""
+        return cls._check_configuration(configuration)
 
     async def _generation(self, session: AsyncSession) -> int:
         providers = await ProviderRepository(session).list()
@@ -366,7 +380,7 @@ class ProviderService:
             await self._verify(
                 provider.type,
                 key or secret_box(settings).decrypt(provider.api_key_encrypted),
-                endpoint,
+                endpoint if configuration is not None else current_endpoint(provider, settings),
                 settings,
             )
             if key is not None:
@@ -1024,6 +1038,7 @@ class InstanceService:
         provider = await ProviderRepository(session).get(instance.provider_id)
         if provider is None or not provider.active:
             return instance
+        before = instance.status
         try:
             async with connected(provider, settings) as compute:
                 server = await compute.get_server(server_id=instance.provider_instance_id)
@@ -1031,11 +1046,13 @@ class InstanceService:
             if error.code == NOT_FOUND:
                 instance.status = "deleted"
                 await InstanceRepository(session).flush()
+                await server_events.state_changed(session, instance, before)
             else:
                 log.warning("instance refresh failed", extra={"code": error.code})
             return instance
         apply_server(instance, server)
         await InstanceRepository(session).flush()
+        await server_events.state_changed(session, instance, before)
         return instance
 
     async def action(
@@ -1097,8 +1114,10 @@ class InstanceService:
                     if command == "delete":
                         return command
                 raise as_body_field(error) from error
+        before = instance.status
         instance.status = "deleted" if command == "delete" else TRANSITIONAL[command]
         await InstanceRepository(session).flush()
+        await server_events.state_changed(session, instance, before)
         await audit.record(
             session,
             actor,
@@ -1193,6 +1212,7 @@ async def reconcile(session: AsyncSession, *, settings: Settings) -> dict[str, i
         counts["providers"] += 1
         for instance in instances:
             server = servers.get(str(instance.provider_instance_id))
+            before = instance.status
             if server is None:
                 instance.status = "deleted"
                 counts["deleted"] += 1
@@ -1203,6 +1223,7 @@ async def reconcile(session: AsyncSession, *, settings: Settings) -> dict[str, i
             ):
                 apply_server(instance, server)
                 counts["updated"] += 1
+            await server_events.state_changed(session, instance, before)
         await repository.flush()
     return counts
 
@@ -1211,6 +1232,59 @@ provider_service = ProviderService()
 catalog_service = CatalogService()
 plan_service = PlanService()
 instance_service = InstanceService()
+
+# --- sandbox mode: ready to order from the first start -----------------------------------------
+
+SANDBOX_PLANS = 3  # the cheapest sizes of each sandbox provider, offered as plans
+SANDBOX_MARKUP = Decimal("0.25")  # on top of the provider's price
+
+
+async def ensure_sandbox_providers(
+    session: AsyncSession, settings: Settings, sandboxes: dict[str, str]
+) -> list[ServiceProvider]:
+    """In sandbox mode on an installation without any provider: one provider per compute
+    provider with a sandbox (its `sandbox-` key), each with its cheapest sizes as plans at the
+    provider's price plus 25 %; the ones created. Nothing when a provider exists (an operator's,
+    or these after a restart), and nothing outside sandbox mode."""
+    if not settings.sandbox_enabled or await ProviderRepository(session).list():
+        return []
+    created = []
+    for provider_type in registry.compute_types():
+        entry = registry.entry(provider_type)
+        if entry.sandbox is None or provider_type not in sandboxes:
+            continue
+        provider = await provider_service.create(
+            session,
+            Actor.system(),
+            settings=settings,
+            sandboxes=sandboxes,
+            name=f"{entry.title} sandbox",
+            type=provider_type,
+            api_key=connect.SANDBOX_SECRET,  # any `sandbox-` key is accepted
+            configuration={},
+        )
+        sizes = await catalog_service.of(provider, settings=settings, kind="plans")
+        cheapest = sorted(
+            (size for size in sizes if size.get("available", True)),
+            key=lambda size: (size["price_monthly"], size["id"]),
+        )[:SANDBOX_PLANS]
+        for size in cheapest:
+            base = money(size["price_monthly"])
+            await plan_service.create(
+                session,
+                Actor.system(),
+                settings=settings,
+                provider_id=provider.id,
+                provider_plan_id=size["id"],
+                base_price=base,
+                markup_price=money(base * SANDBOX_MARKUP),
+                specifications=None,
+                active=True,
+            )
+        created.append(provider)
+    return created
+
+
 # The nouns, as the other packages name their singletons.
 provider = provider_service
 catalog = catalog_service

@@ -28,6 +28,7 @@ from stellwerk.provider.action import ActionFailed, ActionTimeout, exponential_b
 from stellwerk.provider.compute.base import CreateServer
 from stellwerk.provider.error import PROVIDER_NOT_FOUND, ProviderError
 from stellwerk.runtime import Runtime
+from stellwerk.server import events as server_events
 from stellwerk.server.compute import connected, secret_box
 from stellwerk.server.repository import InstanceRepository, ProviderRepository
 from stellwerk.server.service import CREATE_KIND, apply_server, as_body_field, reconcile
@@ -143,7 +144,9 @@ async def wait_until_running(instance_id: str) -> dict[str, Any]:
             async with worker_database().session() as session:
                 instance = await InstanceRepository(session).get(uuid.UUID(instance_id))
                 if instance is not None:
+                    before = instance.status
                     apply_server(instance, server)
+                    await server_events.state_changed(session, instance, before)
             return {"status": server.status, "ip_address": server.ipv4}
         await asyncio.sleep(backoff(attempt))
         attempt += 1
@@ -155,9 +158,11 @@ async def mark_failed(instance_id: str, message: str) -> None:
     async with worker_database().session() as session:
         instance = await InstanceRepository(session).get(uuid.UUID(instance_id))
         if instance is not None and instance.provider_instance_id is None:
+            before = instance.status
             instance.status = "failed"
             instance.error = message[:500]
             instance.root_password_encrypted = None
+            await server_events.state_changed(session, instance, before)
 
 
 @operation_workflow(CREATE_KIND)

@@ -117,6 +117,62 @@ async def modules_live(
     return render(request, "module/_instances.html", context)
 
 
+LOG_LINES = (50, 200, 1000)
+
+
+async def _logs_context(
+    session: SessionDep, runtime: Runtime, module_name: str, instance_id: str, lines: int
+) -> dict[str, Any]:
+    lines = lines if lines in LOG_LINES else LOG_LINES[1]
+    instance = await module_instance.get(session, module_name, instance_id)
+    error = None
+    try:
+        logs = await module_instance.logs(runtime.settings, instance, lines=lines)
+        text_lines = logs.lines
+    except StellwerkError as failure:
+        text_lines, error = [], failure.message
+    return {
+        "instance": instance,
+        "lines": text_lines,
+        "count": lines,
+        "choices": LOG_LINES,
+        "error": error,
+    }
+
+
+@router.get("/ui/modules/instances/{module_name}/{instance_id}/logs", response_class=HTMLResponse)
+async def instance_logs(
+    module_name: str,
+    instance_id: str,
+    request: Request,
+    _: WebModulesReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    lines: int = 200,
+    follow: bool = False,
+) -> Response:
+    """An instance's last lines of output; with `follow`, the page keeps them current."""
+    context = await _logs_context(session, runtime, module_name, instance_id, lines)
+    return render(request, "module/logs.html", {**context, "follow": follow})
+
+
+@router.get(
+    "/ui/modules/instances/{module_name}/{instance_id}/logs/tail", response_class=HTMLResponse
+)
+async def instance_logs_tail(
+    module_name: str,
+    instance_id: str,
+    request: Request,
+    _: WebModulesReader,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    lines: int = 200,
+) -> Response:
+    """The log part of the page, fetched again and again while following."""
+    context = await _logs_context(session, runtime, module_name, instance_id, lines)
+    return render(request, "module/_logs.html", {**context, "follow": True})
+
+
 @router.post("/ui/modules/instances/{module_name}/{instance_id}/primary")
 async def make_primary(
     module_name: str, instance_id: str, subject: WebModulesWriter, session: SessionDep

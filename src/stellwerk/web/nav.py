@@ -85,7 +85,9 @@ NAV: tuple[NavGroup, ...] = (
             NavItem("Users", "/ui/users", "admin"),
             NavItem("API tokens", "/ui/tokens"),
             NavItem("License API key", "/ui/api-key", "admin"),
-            # Webhooks go here once their page exists: NavItem("Webhooks", "/ui/webhooks", "admin").
+            NavItem("Webhooks", "/ui/webhooks", "admin"),
+            NavItem("Notifications", "/ui/notifications", "admin"),
+            NavItem("Import", "/ui/import", "admin"),
             NavItem("Audit log", "/ui/audit", "admin"),
         ),
         others_label="Account",

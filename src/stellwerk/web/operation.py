@@ -13,7 +13,7 @@ from stellwerk.exceptions import StellwerkError
 from stellwerk.identity.auth import AuthSubject
 from stellwerk.kit.pagination import Page
 from stellwerk.models import Operation
-from stellwerk.operation.service import STATUSES
+from stellwerk.operation.service import STATUSES, duration, timeline
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.operation.workflow import FINISHED, KINDS
 from stellwerk.web.auth import WebUser
@@ -74,7 +74,8 @@ async def _context(
     mine = subject.principal.is_admin or operation.owner_user_id == subject.user.id
     return {
         "operation": operation,
-        "events": await operation_service.events(session, operation),
+        "events": timeline(operation, await operation_service.events(session, operation)),
+        "duration": duration(operation),
         "finished": operation.status in FINISHED,
         "prompts": prompts.get(operation.id, ()),
         "answer_url": f"/ui/operations/{operation.id}/answer" if mine else None,

@@ -15,7 +15,7 @@ from stellwerk.identity.auth import AuthSubject, RuntimeDep
 from stellwerk.kit.pagination import Page
 from stellwerk.models import Operation, Project
 from stellwerk.operation.workflow import FINISHED
-from stellwerk.project.service import STATES, project_service
+from stellwerk.project.service import ACTION_STATES, STATES, project_service
 from stellwerk.project.workflow import PROGRESS, STEPS
 from stellwerk.provider import connect
 from stellwerk.provider.paas.base import PaasServer
@@ -35,13 +35,29 @@ ACTION_LABELS = {
     "suspend": "Suspend",
     "resume": "Resume",
     "archive": "Archive",
+    "redeploy": "Redeploy",
+    "restart": "Restart",
+    "stop": "Stop",
+    "start": "Start",
+    "delete": "Delete",
 }
-# What each state allows, as the service enforces it.
+# What each state allows, as the service enforces it (redeploy and delete have forms of their
+# own on the page).
 ACTIONS_BY_STATE = {
     "error": ("retry", "archive"),
-    "active": ("suspend", "archive"),
+    "active": ("restart", "stop", "suspend", "archive"),
+    "stopped": ("start",),
     "suspended": ("resume", "archive"),
     "draft": ("archive",),
+}
+OPERATION_TITLES = {
+    "project.provision": "Provisioning",
+    "project.redeploy": "Redeploying",
+    "project.restart": "Restarting",
+    "project.stop": "Stopping",
+    "project.start": "Starting",
+    "project.edit": "Applying changes",
+    "project.delete": "Deleting",
 }
 FORM_FIELDS = ("name", "domain", "plugins", "server_uuid", "dns_provider")
 
@@ -161,6 +177,7 @@ async def create_project(
             name=values["name"],
             domain=values["domain"],
             plugins=[values["plugins"]],
+            known_plugins=runtime.settings.project_plugin_list,
             server_uuid=values["server_uuid"] or None,
             register_domain=register_domain,
             dns_provider=values["dns_provider"] or None,
@@ -203,6 +220,13 @@ async def _detail_context(session: SessionDep, project: Project) -> dict[str, An
         "steps": step_states(project, operation),
         "actions": ACTIONS_BY_STATE.get(project.state, ()),
         "labels": ACTION_LABELS,
+        "operation_title": OPERATION_TITLES.get(operation.kind, "Operation")
+        if operation is not None
+        else "",
+        "provisioning": operation is None or operation.kind == "project.provision",
+        "may_redeploy": project.state in ACTION_STATES["redeploy"],
+        "may_edit": project.state in ACTION_STATES["edit"],
+        "may_delete": project.state in ACTION_STATES["delete"],
     }
 
 
@@ -246,6 +270,29 @@ async def project_action(
             await project_service.resume(session, settings, subject.actor, project)
         elif action == "archive":
             await project_service.archive(session, settings, subject.actor, project)
+        elif action == "restart":
+            await project_service.restart(session, subject.actor, project)
+        elif action == "stop":
+            await project_service.stop(session, subject.actor, project)
+        elif action == "start":
+            await project_service.start_app(session, subject.actor, project)
+        elif action == "redeploy":
+            await project_service.redeploy(
+                session,
+                subject.actor,
+                project,
+                branch=text(form, "branch") or None,
+                commit=text(form, "commit") or None,
+            )
+        elif action == "delete":
+            operation = await project_service.delete(
+                session, subject.actor, project, delete_zone=checked(form, "delete_zone")
+            )
+            # The project is gone once the operation completed: follow the operation.
+            return _back(
+                f"/ui/operations/{operation.id}",
+                f"Deleting {project.name}; its domain registration is kept.",
+            )
         else:
             raise ValidationFailed(f"There is no action {action!r}", field="action")
     except StellwerkError as error:
@@ -255,5 +302,50 @@ async def project_action(
         "suspend": f"{project.name} is suspended.",
         "resume": f"{project.name} runs again.",
         "archive": f"{project.name} is archived; its domain is kept.",
+        "restart": f"Restarting {project.name}.",
+        "stop": f"Stopping {project.name}.",
+        "start": f"Starting {project.name}.",
+        "redeploy": f"Redeploying {project.name}.",
     }
     return _back(target, messages[action])
+
+
+@router.post("/ui/projects/{project_id}/edit")
+async def project_edit(
+    project_id: int,
+    request: Request,
+    subject: WebProjectsWriter,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> Response:
+    """Plugins (comma-separated), further domains (comma-separated) and environment variables
+    (`KEY=value` lines set a variable, `-KEY` lines remove one)."""
+    form = await read_form(request)
+    project = await project_service.get(session, subject.principal, project_id)
+    target = f"/ui/projects/{project_id}"
+    variables: dict[str, str | None] = {}
+    for line in text(form, "env").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("-"):
+            variables[line[1:].strip()] = None
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            return _back(target, f"Edit failed: {line!r} is not KEY=value or -KEY")
+        variables[key.strip()] = value
+    domains = [d.strip() for d in text(form, "domains").split(",") if d.strip()]
+    try:
+        await project_service.edit(
+            session,
+            runtime.settings,
+            subject.actor,
+            project,
+            plugins=text(form, "plugins").split(","),
+            env=variables or None,
+            domains=domains,
+        )
+    except StellwerkError as error:
+        return _back(target, f"Edit failed: {error.message}")
+    return _back(target, f"Applying the changes to {project.name}.")

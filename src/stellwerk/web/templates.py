@@ -31,6 +31,23 @@ def when(value: dt.datetime | None) -> str:
 templates.env.filters["when"] = when
 
 
+def seconds(value: float | None) -> str:
+    """A duration people read at a glance: 0.4 s, 12 s, 3 min 5 s, 1 h 2 min."""
+    if value is None:
+        return ""
+    if value < 10:
+        return f"{value:.1f} s"
+    whole = int(round(value))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+templates.env.filters["seconds"] = seconds
+
+
 def render(
     request: Request,
     template: str,

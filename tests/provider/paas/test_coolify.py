@@ -3,6 +3,7 @@ validated against Coolify's OpenAPI document (shared/specs/coolify.json)."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from stellwerk.provider.error import INVALID_CREDENTIALS, NOT_FOUND, ProviderError
 from stellwerk.provider.paas.base import EnvVar, PublicGitApp
-from stellwerk.provider.paas.coolify.adapter import CoolifyPaas
+from stellwerk.provider.paas.coolify.adapter import CoolifyPaas, deployment_log_text
 from stellwerk.provider.sandbox.kit import RunningSandbox
 from tests.provider.compute import spec
 
@@ -126,6 +127,61 @@ async def test_deployment_goes_queued_in_progress_finished(
             break
         time.sleep(0.05)  # noqa: ASYNC251 - a short poll in a test
     assert seen == ["queued", "in_progress", "finished"]
+    logs = (await coolify.get_deployment(uuid=action.id)).logs
+    assert logs is not None
+    lines = logs.splitlines()
+    assert "Starting deployment of https://github.com/vrs/vrs-core.git:main" in lines[0]
+    assert lines[-1].endswith("Rolling update completed.")
+    assert not any("docker rm -f" in line for line in lines)  # hidden entries stay hidden
+
+    # Only tokens that may read sensitive data get the log at all.
+    await _control(coolify_sandbox, "tokens", {"token": "sandbox-reader", "abilities": ["read"]})
+    reader = CoolifyPaas(api_url=coolify_sandbox.url, token="sandbox-reader")
+    try:
+        plain = await reader.get_deployment(uuid=action.id)
+    finally:
+        await reader.aclose()
+    assert plain.status == "finished"
+    assert plain.logs is None
+
+
+def test_deployment_logs_are_read_as_coolify_writes_them() -> None:
+    raw = json.dumps(
+        [
+            {
+                "command": None,
+                "output": "second",
+                "type": "stderr",
+                "timestamp": "2026-12-06T18:00:02.000000Z",
+                "hidden": False,
+                "batch": 1,
+                "order": 2,
+            },
+            {
+                "command": None,
+                "output": "first",
+                "type": "stdout",
+                "timestamp": "2026-12-06T18:00:01.000000Z",
+                "hidden": False,
+                "batch": 1,
+                "order": 1,
+            },
+            {
+                "command": "ls",
+                "output": "secret-ish",
+                "type": "stdout",
+                "timestamp": "2026-12-06T18:00:03.000000Z",
+                "hidden": True,
+                "batch": 1,
+                "order": 3,
+            },
+        ]
+    )
+    assert deployment_log_text(raw) == (
+        "[2026-12-06 18:00:01] first\n[2026-12-06 18:00:02] ! second"
+    )
+    assert deployment_log_text(None) is None
+    assert deployment_log_text("plain text") == "plain text"
 
 
 async def test_get_on_lifecycle_is_405(coolify_sandbox: RunningSandbox) -> None:
@@ -344,3 +400,48 @@ async def test_the_api_url_may_be_given_without_api_v1(
     assert (await paas.list_servers())[0].name == "hetzner-1"
     await paas.aclose()
     assert coolify_api_url(f"{root}/api/v1/") == f"{root}/api/v1"
+
+
+async def test_updating_an_application_as_coolify_does(
+    coolify_sandbox: RunningSandbox, coolify: CoolifyPaas
+) -> None:
+    """PATCH /applications/{uuid}: only the documented fields, a domain another application
+    serves is 409, a commit set there is what the next deployment builds; env deletion by uuid;
+    deletion takes its cleanup switches."""
+    _, first = await _app(coolify, "first")
+    _, second = await _app(coolify, "second")
+    await coolify.update_application(
+        uuid=first, git_branch="release", git_commit_sha="abc1234", domains=["https://a.de"]
+    )
+    app = await coolify.get_application(uuid=first)
+    assert (app.git_branch, app.fqdn) == ("release", "https://a.de")
+    deployment = await coolify.deploy(app_uuid=first, force=True)
+    state = coolify_sandbox.server.config.app.sandbox.data
+    assert state["deployments"][deployment.id]["commit"] == "abc1234"
+    with pytest.raises(ProviderError) as taken:
+        await coolify.update_application(uuid=second, domains=["https://a.de"])
+    assert taken.value.http_status == 409
+    assert "Domain conflicts detected" in str(taken.value)
+    headers = {"Authorization": "Bearer sandbox-x"}
+    async with httpx.AsyncClient(base_url=coolify_sandbox.url, headers=headers) as http:
+        unknown = await http.patch(f"/applications/{first}", json={"fqdn": "https://b.de"})
+        assert unknown.status_code == 422
+        validate(
+            "PATCH",
+            "/applications/{uuid}",
+            200,
+            (await http.patch(f"/applications/{first}", json={"name": "renamed"})).json(),
+        )
+    await coolify.set_envs(app_uuid=first, envs=[EnvVar(key="K", value="v")])
+    (env,) = await coolify.list_envs(app_uuid=first)
+    await coolify.delete_env(app_uuid=first, env_uuid=str(env.uuid))
+    assert await coolify.list_envs(app_uuid=first) == []
+    await _control(coolify_sandbox, "deployments", {"delete_seconds": 5})
+    async with httpx.AsyncClient(base_url=coolify_sandbox.url, headers=headers) as http:
+        await http.delete(f"/applications/{second}", params={"docker_cleanup": "false"})
+    assert state["applications"][second]["_cleanup"] == {
+        "delete_configurations": True,
+        "delete_volumes": True,
+        "docker_cleanup": False,
+        "delete_connected_networks": True,
+    }

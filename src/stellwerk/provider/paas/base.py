@@ -61,6 +61,9 @@ class Deployment:
     application_uuid: str | None = None
     # Coolify names the application by its numeric id (`application_id`).
     application_id: str | None = None
+    # The build and run log as text, one line per entry (`[time] output`); None when the
+    # provider gives none (Coolify shows it only to tokens with `read:sensitive`).
+    logs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,14 @@ class Paas(Protocol):
     async def get_application(self, *, uuid: str) -> PaasApplication: ...
     async def create_public_application(self, *, app: PublicGitApp) -> PaasApplication: ...
     async def delete_application(self, *, uuid: str) -> None: ...
+    async def update_application(
+        self,
+        *,
+        uuid: str,
+        git_branch: str | None = None,
+        git_commit_sha: str | None = None,
+        domains: Sequence[str] | None = None,
+    ) -> None: ...
 
     # Environment variables
     async def list_envs(self, *, app_uuid: str) -> list[EnvVar]: ...
@@ -129,6 +140,8 @@ class Paas(Protocol):
     async def set_envs(self, *, app_uuid: str, envs: Sequence[EnvVar]) -> list[EnvVar]:
         """Create or update many variables in one call (the bulk endpoint)."""
         ...
+
+    async def delete_env(self, *, app_uuid: str, env_uuid: str) -> None: ...
 
     # Lifecycle
     async def deploy(self, *, app_uuid: str, force: bool = False) -> Action: ...

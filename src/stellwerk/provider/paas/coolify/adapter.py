@@ -8,6 +8,7 @@ at `GET /deployments/{uuid}`, Hetzner servers are created with `POST /servers/he
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -167,7 +168,35 @@ def _deployment(data: Mapping[str, Any]) -> Deployment:
         status=str(data.get("status", "unknown")),
         application_uuid=data.get("application_uuid"),
         application_id=None if application_id is None else str(application_id),
+        logs=deployment_log_text(data.get("logs")),
     )
+
+
+def deployment_log_text(raw: object) -> str | None:
+    """A deployment's `logs` as text. Coolify stores a JSON array in a string
+    (ApplicationDeploymentQueue::addLogEntry): `{command, output, type, timestamp, hidden,
+    batch, order}`; entries marked `hidden` (its commands) are left out, as its UI does."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        return raw  # an older Coolify: plain text
+    if not isinstance(entries, list):
+        return None
+    lines = []
+    for entry in sorted(
+        (e for e in entries if isinstance(e, dict)), key=lambda e: int(e.get("order") or 0)
+    ):
+        if entry.get("hidden"):
+            continue
+        output = str(entry.get("output") or "").rstrip()
+        if not output:
+            continue
+        stamp = str(entry.get("timestamp") or "")[:19].replace("T", " ")
+        marker = " !" if entry.get("type") == "stderr" else ""
+        lines.append(f"[{stamp}]{marker} {output}" if stamp else output)
+    return "\n".join(lines)
 
 
 def _action_status(status: str) -> ActionStatus:
@@ -291,7 +320,13 @@ class CoolifyPaas:
         await self._json(
             "DELETE",
             f"/applications/{uuid}",
-            params={"delete_configurations": "true", "delete_volumes": "true"},
+            # Everything the application leaves on the server goes with it.
+            params={
+                "delete_configurations": "true",
+                "delete_volumes": "true",
+                "docker_cleanup": "true",
+                "delete_connected_networks": "true",
+            },
             timeout=60.0,
         )
         deadline = time.monotonic() + self.deletion_timeout
@@ -309,6 +344,28 @@ class CoolifyPaas:
             provider=PROVIDER,
             retryable=True,
         )
+
+    async def update_application(
+        self,
+        *,
+        uuid: str,
+        git_branch: str | None = None,
+        git_commit_sha: str | None = None,
+        domains: Sequence[str] | None = None,
+    ) -> None:
+        """PATCH the application: only the fields given change (`domains` replaces the list)."""
+        body: dict[str, Any] = {}
+        if git_branch is not None:
+            body["git_branch"] = git_branch
+        if git_commit_sha is not None:
+            body["git_commit_sha"] = git_commit_sha
+        if domains is not None:
+            body["domains"] = ",".join(domains)
+        if body:
+            # Setting the same values again leaves the same state.
+            await self._json(
+                "PATCH", f"/applications/{uuid}", json=body, timeout=30.0, idempotent=True
+            )
 
     # Environment variables
     async def list_envs(self, *, app_uuid: str) -> list[EnvVar]:
@@ -359,6 +416,9 @@ class CoolifyPaas:
             idempotent=True,
         )
         return [_env(e) for e in data or []]
+
+    async def delete_env(self, *, app_uuid: str, env_uuid: str) -> None:
+        await self._json("DELETE", f"/applications/{app_uuid}/envs/{env_uuid}", timeout=30.0)
 
     # Lifecycle
     def _action(self, deployment_uuid: str, command: str, status: str) -> Action:

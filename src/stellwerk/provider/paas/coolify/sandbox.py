@@ -7,12 +7,15 @@
 - start/stop/restart are POST; a GET on them answers 405 "This endpoint has changed to a POST
   request." (Coolify 4.3+).
 - `GET /__app__/{domain}/health` answers as the deployed application's health URL would.
+- A deployment's `logs` grow while it runs, as ApplicationDeploymentJob writes them: a JSON
+  array (in a string) of `{command, output, type, timestamp, hidden, batch, order}`.
 - Switches under `/__sandbox__/deployments`: `{"fail": N, "queue_seconds": s, "build_seconds": s}`
   makes the next N deployments fail and sets how long they queue and build.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -53,6 +56,19 @@ SEED_KEY_UUID = _SEEDS["private_key_uuid"]
 SEED_CLOUD_TOKEN_UUID = _SEEDS["hetzner_token_uuid"]
 BUILD_PACKS = ("nixpacks", "static", "dockerfile", "dockercompose")
 COOLIFY_VERSION = "4.3.11"  # the version shared/specs/coolify.json documents
+# update_by_uuid's $allowedFields: the body properties of PATCH /applications/{uuid}.
+PATCHABLE = frozenset(
+    json.loads((Path(__file__).parent / "spec.json").read_text())["paths"]["/applications/{uuid}"][
+        "patch"
+    ]["requestBody"]["content"]["application/json"]["schema"]["properties"]
+)
+# delete_by_uuid's query switches, each a boolean that defaults to true.
+CLEANUP_PARAMS = (
+    "delete_configurations",
+    "delete_volumes",
+    "docker_cleanup",
+    "delete_connected_networks",
+)
 
 
 def _uuid() -> str:
@@ -62,6 +78,91 @@ def _uuid() -> str:
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+
+
+# The lines ApplicationDeploymentJob writes (addLogEntry), by the share of the build time after
+# which each appears; `hidden` ones are the commands Coolify shows only in debug mode.
+_BUILD_LOG: tuple[tuple[float, str, str, bool], ...] = (
+    (0.0, "stdout", "Starting deployment of {repo}:{branch} to hetzner-1.", False),
+    (
+        0.02,
+        "stdout",
+        "Preparing container with helper image: ghcr.io/coollabsio/coolify-helper:1.0.8.",
+        False,
+    ),
+    (0.05, "stdout", "docker rm -f {uuid}", True),
+    (0.1, "stdout", "Importing {repo}:{branch} (commit sha HEAD) to /artifacts/{uuid}.", False),
+    (
+        0.2,
+        "stdout",
+        "Generating nixpacks configuration with: nixpacks plan -f toml /artifacts/{uuid}",
+        False,
+    ),
+    (0.3, "stdout", "Building docker image started.", False),
+    (
+        0.35,
+        "stdout",
+        "#5 [stage-0 2/9] RUN nix-env -if .nixpacks/nixpkgs.nix && nix-collect-garbage -d",
+        False,
+    ),
+    (0.55, "stdout", "#9 [stage-0 6/9] RUN pip install -r requirements.txt", False),
+    (0.7, "stdout", "#12 exporting to image", False),
+)
+_SUCCESS_LOG: tuple[tuple[float, str, str, bool], ...] = (
+    (0.8, "stdout", "Building docker image completed.", False),
+    (0.85, "stdout", "Rolling update started.", False),
+    (0.9, "stdout", "New container started.", False),
+    (0.95, "stdout", "Removing old containers.", False),
+    (1.0, "stdout", "Rolling update completed.", False),
+)
+_FAILURE_LOG: tuple[tuple[float, str, str, bool], ...] = (
+    (
+        0.75,
+        "stderr",
+        '#12 ERROR: process "/bin/bash -ol pipefail -c pip install -r requirements.txt" '
+        "did not complete successfully: exit code: 1",
+        False,
+    ),
+    (0.9, "stderr", "Oops something is not okay, are you okay? 😢", False),
+    (0.95, "stderr", "Deployment failed. Removing the new version of your application.", False),
+    (1.0, "stderr", "Gracefully shutting down build container: {uuid}", False),
+)
+
+
+def _log_entries(
+    deployment: dict[str, Any], data: dict[str, Any], now: float
+) -> list[dict[str, Any]]:
+    """The entries written by `now`: none while queued, then the build, then its end."""
+    started = deployment["_start_at"]
+    if now < started:
+        return []
+    span = max(deployment["_done_at"] - started, 0.001)
+    app = data["applications"].get(deployment["_application_uuid"], {})
+    values = {
+        "repo": app.get("git_repository", "example/app"),
+        "branch": app.get("git_branch", "main"),
+        "uuid": deployment["deployment_uuid"],
+    }
+    lines = _BUILD_LOG + (_FAILURE_LOG if deployment["_fail"] else _SUCCESS_LOG)
+    if deployment.get("restart_only"):
+        lines = ((0.0, "stdout", "Restarting {repo}:{branch} on hetzner-1.", False), *lines[-2:])
+    entries: list[dict[str, Any]] = []
+    for share, kind, text, hidden in lines:
+        at = started + share * span
+        if at > now:
+            break
+        entries.append(
+            {
+                "command": None,
+                "output": text.format(**values),
+                "type": kind,
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(at)),
+                "hidden": hidden,
+                "batch": 1,
+                "order": len(entries) + 1,
+            }
+        )
+    return entries
 
 
 def _initial() -> dict[str, Any]:
@@ -217,6 +318,15 @@ class CoolifySandbox:
     def _public(item: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in item.items() if not k.startswith("_")}
 
+    def _deployment_view(self, deployment: dict[str, Any], request: Request) -> dict[str, Any]:
+        """The deployment as the API shows it, its log as far as the clock has come."""
+        view = self._public(deployment)
+        view["logs"] = json.dumps(_log_entries(deployment, self.data, time.time()))
+        # DeployController::removeSensitiveData: `logs` hidden without `read:sensitive`.
+        if not self.sensitive(request):
+            del view["logs"]
+        return view
+
     def _queue_deployment(
         self, app: dict[str, Any], *, restart_only: bool = False
     ) -> dict[str, Any]:
@@ -237,7 +347,8 @@ class CoolifySandbox:
             "server_id": 1,
             "server_name": "hetzner-1",
             "status": "queued",
-            "commit": "HEAD",
+            # queue_application_deployment(commit: $application->git_commit_sha).
+            "commit": app.get("git_commit_sha") or "HEAD",
             "force_rebuild": False,
             "is_api": True,
             "is_webhook": False,
@@ -249,7 +360,7 @@ class CoolifySandbox:
                 f"/project/{app['_project_uuid']}/environment/production"
                 f"/application/{app['uuid']}/deployment/{deployment_uuid}"
             ),
-            "logs": "[]",
+            "logs": "[]",  # filled in as the deployment runs (`_log_entries`)
             "created_at": _now(),
             "updated_at": _now(),
             "_fail": fail,
@@ -387,37 +498,9 @@ class CoolifySandbox:
             return _not_found("Server")
         # A domain another application serves: 409 with the conflicts, unless
         # force_domain_override (create_application, checkDomainUsage).
-        conflicts = []
-        for other in self.data["applications"].values():
-            taken = {urlparse(d).hostname for d in _split_domains(other.get("fqdn"))}
-            for domain in domains:
-                if urlparse(domain).hostname in taken:
-                    conflicts.append(
-                        {
-                            "domain": urlparse(domain).hostname,
-                            "resource_name": other["name"],
-                            "resource_uuid": other["uuid"],
-                            "resource_type": "application",
-                            "message": (
-                                f"Domain {urlparse(domain).hostname} is already in use "
-                                f"by application '{other['name']}'"
-                            ),
-                        }
-                    )
-        if conflicts and not body.get("force_domain_override"):
-            return _json(
-                {
-                    "message": (
-                        "Domain conflicts detected. Use force_domain_override=true to proceed."
-                    ),
-                    "warning": (
-                        "Using the same domain for multiple resources can cause routing "
-                        "conflicts and unpredictable behavior."
-                    ),
-                    "conflicts": conflicts,
-                },
-                409,
-            )
+        conflict = self._domain_conflicts(domains, body, None)
+        if conflict is not None:
+            return conflict
         app_uuid = _uuid()
         app = {
             "id": self._id(),
@@ -461,6 +544,44 @@ class CoolifySandbox:
         # create_application answers the domains as the comma-separated string it stored.
         return _json({"uuid": app_uuid, "domains": ",".join(domains)}, 201)
 
+    def _domain_conflicts(
+        self, domains: list[str], body: dict[str, Any], own_uuid: str | None
+    ) -> JSONResponse | None:
+        """checkDomainUsage (create_application and update_by_uuid): a domain another
+        application serves is 409 with the conflicts, unless force_domain_override."""
+        conflicts = []
+        for other in self.data["applications"].values():
+            if other["uuid"] == own_uuid:
+                continue
+            taken = {urlparse(d).hostname for d in _split_domains(other.get("fqdn"))}
+            for domain in domains:
+                if urlparse(domain).hostname in taken:
+                    conflicts.append(
+                        {
+                            "domain": urlparse(domain).hostname,
+                            "resource_name": other["name"],
+                            "resource_uuid": other["uuid"],
+                            "resource_type": "application",
+                            "message": (
+                                f"Domain {urlparse(domain).hostname} is already in use "
+                                f"by application '{other['name']}'"
+                            ),
+                        }
+                    )
+        if not conflicts or body.get("force_domain_override"):
+            return None
+        return _json(
+            {
+                "message": "Domain conflicts detected. Use force_domain_override=true to proceed.",
+                "warning": (
+                    "Using the same domain for multiple resources can cause routing "
+                    "conflicts and unpredictable behavior."
+                ),
+                "conflicts": conflicts,
+            },
+            409,
+        )
+
     async def application(self, request: Request) -> JSONResponse:
         self._advance()
         app = self.data["applications"].get(request.path_params["uuid"])
@@ -473,21 +594,50 @@ class CoolifySandbox:
             # application stays (and keeps its project non-empty) until the job ran.
             if app.get("_deleted_at") is None:
                 app["_deleted_at"] = time.time() + self.data["switches"]["delete_seconds"]
+                # delete_by_uuid's cleanup switches (each a query boolean, default true).
+                app["_cleanup"] = {
+                    key: request.query_params.get(key, "true").lower() in ("1", "true")
+                    for key in CLEANUP_PARAMS
+                }
             self.state.save()
             return _json({"message": "Application deletion request queued."})
-        body = await _body(request) or {}
+        body = await _body(request)
+        if body is None:
+            return _invalid({"body": ["The body must be a JSON object."]})
+        # update_by_uuid: fields outside $allowedFields are refused ("This field is not
+        # allowed."); the OpenAPI body lists them (spec.json, PATCH /applications/{uuid}).
+        extra = sorted(set(body) - PATCHABLE)
+        if extra:
+            return _invalid({key: ["This field is not allowed."] for key in extra})
+        errors: dict[str, list[str]] = {}
+        for key in ("name", "git_branch", "git_commit_sha", "git_repository"):
+            if key in body and (not isinstance(body[key], str) or not body[key]):
+                errors[key] = [f"The {key.replace('_', ' ')} field must be a string."]
+        domains = _split_domains(body.get("domains")) if "domains" in body else None
+        for domain in domains or []:
+            parsed = urlparse(domain)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                errors.setdefault("domains", []).append(f"Invalid domain: {domain}")
+        if errors:
+            return _invalid(errors)
+        if domains is not None:
+            conflict = self._domain_conflicts(domains, body, app["uuid"])
+            if conflict is not None:
+                return conflict
         for key in (
             "name",
             "description",
             "git_branch",
+            "git_commit_sha",
             "git_repository",
             "ports_exposes",
             "health_check_path",
         ):
             if key in body:
                 app[key] = body[key]
-        if "domains" in body:
-            app["fqdn"] = ",".join(_split_domains(body["domains"])) or None
+        if domains is not None:
+            app["fqdn"] = ",".join(domains) or None
+        app["updated_at"] = _now()
         self.state.save()
         return _json({"uuid": app["uuid"]})
 
@@ -652,14 +802,14 @@ class CoolifySandbox:
         running = [
             d for d in self.data["deployments"].values() if d["status"] in ("queued", "in_progress")
         ]
-        return _json([self._public(d) for d in running])
+        return _json([self._deployment_view(d, request) for d in running])
 
     async def deployment(self, request: Request) -> JSONResponse:
         self._advance()
         deployment = self.data["deployments"].get(request.path_params["uuid"])
         if deployment is None:
             return _not_found("Deployment")
-        return _json(self._public(deployment))
+        return _json(self._deployment_view(deployment, request))
 
     async def app_deployments(self, request: Request) -> JSONResponse:
         self._advance()

@@ -1,0 +1,1 @@
+"""Notifications: events announced once, delivered to signed webhooks and by e-mail."""
