@@ -15,9 +15,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from stellwerk import __version__, exception_handlers, migrate
+from stellwerk import __version__, exception_handlers, migrate, workflows
 from stellwerk.api import include_routers
 from stellwerk.bootstrap import FirstStart, bootstrap
+from stellwerk.cluster import service as cluster
 from stellwerk.config import Settings, get_settings
 from stellwerk.jobs import JOBS
 from stellwerk.kit.periodic import run_every
@@ -71,11 +72,24 @@ def create_app(
         if on_first_start is not None and report.created_anything:
             on_first_start(report)
         tasks: list[asyncio.Task[None]] = []
-        engine.configure(settings)
+        stack = contextlib.AsyncExitStack()
+        workflow_engine = engine.configure(settings, workflows.MODULES)
+        runtime.engine = workflow_engine
         if settings.workers:
-            await engine.launch(settings)
+            await workflow_engine.launch()
+            await stack.enter_async_context(
+                cluster.membership(runtime.database, settings, engine.recover_executor)
+            )
             tasks = [
-                asyncio.create_task(run_every(job.name, job.seconds, partial(job.run, runtime)))
+                asyncio.create_task(
+                    cluster.once_per_interval(
+                        runtime.database,
+                        settings.executor_id,
+                        job.name,
+                        job.seconds,
+                        partial(job.run, runtime),
+                    )
+                )
                 for job in JOBS
             ]
         identity = system_service.ProcessIdentity(
@@ -107,9 +121,10 @@ def create_app(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await stack.aclose()
             with contextlib.suppress(Exception):  # the database may be gone; the row ages out
                 await system_service.leave(runtime.database, identity)
-            await engine.shutdown()
+            await workflow_engine.shutdown()
             if serves_http:
                 await verify_fast_path.stop()  # flushes buffered bookkeeping
             await runtime.close()

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     workers: bool = True
     # What `stellwerk serve` runs: everything (all), only HTTP (api), or only workflows (worker).
     role: Literal["all", "api", "worker"] = "all"
+    # Each worker records a heartbeat this often; one silent for `worker_dead_after_seconds`
+    # is taken over by another worker (its pending operations go on there).
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    worker_dead_after_seconds: float = Field(default=15.0, gt=0)
     # How long an operation waits for the answer to a question before it fails.
     operation_prompt_timeout_seconds: float = Field(default=3600.0, gt=0)
 

@@ -1,4 +1,6 @@
-"""The periodic jobs a worker process runs; each must be safe in several processes at once."""
+"""The periodic jobs the workers run: each interval of each job once in the installation
+(`cluster.service.once_per_interval`); a job stays harmless if an interval runs twice (a worker
+that died mid-run, clocks apart)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from stellwerk.config import Settings, refuse_unsafe
 from stellwerk.database import Database
 from stellwerk.keyfile import derive_key, load_or_create_master_key
 from stellwerk.kit.ratelimit import RateLimiter
+from stellwerk.operation.engine import Engine
 
 
 @dataclass
@@ -20,6 +21,8 @@ class Runtime:
     # Base URLs of the provider sandboxes running in this process, by provider.
     sandboxes: dict[str, str] = field(default_factory=dict)
     started_at: float = field(default_factory=time.time)
+    # The workflow engine, once the application has started it (the CLI runs none).
+    engine: Engine | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -1,4 +1,5 @@
-"""Every module that defines workflows, imported before the engine recovers unfinished ones."""
+"""Every module that defines workflows: the engine is handed them before it recovers unfinished
+ones."""
 
 from stellwerk.module import workflow as module_workflow
 from stellwerk.notify import delivery as notify_delivery
@@ -7,7 +8,18 @@ from stellwerk.project import lifecycle as project_lifecycle
 from stellwerk.project import workflow as project_workflow
 from stellwerk.server import workflow as server_workflow
 
+# Handed to the workflow engine at start (`engine.configure`).
+MODULES = (
+    module_workflow,
+    notify_delivery,
+    probe,
+    project_lifecycle,
+    project_workflow,
+    server_workflow,
+)
+
 __all__ = [
+    "MODULES",
     "module_workflow",
     "notify_delivery",
     "probe",

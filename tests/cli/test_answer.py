@@ -27,6 +27,7 @@ async def _seed_waiting(runtime: Runtime) -> uuid.UUID:
                 progress=50,
                 message="Go on?",
                 input={"steps": 2, "seconds": 0, "ask": True},
+                executor_id="worker-b",
             )
         )
         await repository.add_prompt(
@@ -58,10 +59,12 @@ async def test_show_and_answer_a_waiting_operation(
 
         body = await cli.json("ops", "show", str(operation_id))
         assert body["status"] == "waiting"
+        assert body["executor_id"] == "worker-b"  # the CLI's admin sees the worker
         assert body["prompts"][0]["id"] == "go_on"
         assert [o["id"] for o in body["prompts"][0]["options"]] == ["continue", "stop"]
         text = await cli("ops", "show", str(operation_id))
         assert "Go on?" in text.output
+        assert "worker: worker-b" in text.output
         assert f"stellwerk ops answer {operation_id} continue --prompt go_on" in text.output
 
         wrong = await cli("ops", "answer", str(operation_id), "perhaps")

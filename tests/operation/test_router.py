@@ -5,6 +5,7 @@ import uuid
 
 import httpx
 
+from stellwerk.models import Operation
 from stellwerk.runtime import Runtime
 from tests.factories import admin_headers, bearer, create_admin, create_user, jwt_for
 
@@ -36,6 +37,11 @@ class TestOperations:
         assert done["status"] == "completed"
         assert done["progress"] == 100
         assert done["result"] == {"steps": 3}
+        async with runtime.database.session() as session:
+            row = await session.get(Operation, uuid.UUID(started.json()["id"]))
+        assert row is not None
+        assert row.executor_id == runtime.settings.executor_id
+        assert "executor_id" not in done  # which worker runs what is not the API's business
         steps = [e["step"] for e in done["events"]]  # type: ignore[union-attr,index]
         assert [s for s in steps if s and s.startswith("probe-")] == [
             "probe-1",

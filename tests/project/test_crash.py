@@ -97,7 +97,16 @@ def test_sigkill_during_a_life_action_then_restart_finishes_it(
     server = ServeProcess(serve_env, tmp_path / "serve.log")
     server.start()
     try:
-        created = run_cli("projects", "create", "demo", "--domain", "demo-shop.de", env=serve_env)
+        created = run_cli(
+            "projects",
+            "create",
+            "demo",
+            "--domain",
+            "demo-shop.de",
+            "--register-domain",
+            "--yes",
+            env=serve_env,
+        )
         assert created.returncode == 0, created.stderr
         args = ["--delete-zone", "--yes"] if action == "delete" else []
         started = run_cli("projects", action, "demo", *args, "--no-follow", "--json", env=serve_env)

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import event
 
 from stellwerk.runtime import Runtime
+from tests.process import free_port
 
 
 class TestServiceEndpoints:
@@ -30,6 +31,21 @@ class TestServiceEndpoints:
         assert body["workers"]["running"] is True
         assert body["sandboxes"] == {}
         assert body["database"]["ok"] is True
+        assert body["status"] == "ok"
+        assert body["redis"] == {"configured": False, "ok": None}  # none configured
+
+    async def test_status_is_degraded_while_redis_is_away_and_health_is_not(
+        self, client: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        away = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+        monkeypatch.setattr(
+            runtime, "settings", runtime.settings.model_copy(update={"redis_url": away})
+        )
+        body = (await client.get("/status")).json()
+        assert body["status"] == "degraded"
+        assert body["redis"]["ok"] is False
+        assert any("Redis is unreachable" in reason for reason in body["reasons"])
+        assert (await client.get("/health")).status_code == 200  # liveness, not Redis
 
     async def test_metrics_in_prometheus_format(self, client: httpx.AsyncClient) -> None:
         await client.get("/health")

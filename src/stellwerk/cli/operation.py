@@ -35,10 +35,16 @@ def ops_list(
     if as_json:
         print_json(operations)
         return
-    table = Table("id", "kind", "status", "progress", "message", "created")
+    table = Table("id", "kind", "status", "progress", "message", "worker", "created")
     for o in operations:
         table.add_row(
-            o["id"], o["kind"], o["status"], f"{o['progress']}%", o["message"], o["created_at"]
+            o["id"],
+            o["kind"],
+            o["status"],
+            f"{o['progress']}%",
+            o["message"],
+            o.get("executor_id") or "",
+            o["created_at"],
         )
     out.print(table)
 
@@ -58,6 +64,8 @@ def ops_show(
         f"[bold]{operation['kind']}[/bold] {operation['id']}: "
         f"{operation['status']}, {operation['progress']}% - {operation['message']}"
     )
+    if operation.get("executor_id"):
+        out.print(f"worker: {operation['executor_id']}")
     if operation["error"]:
         out.print(f"[red]error:[/red] {operation['error']}")
     for event in operation["events"]:

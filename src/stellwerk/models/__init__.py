@@ -25,6 +25,7 @@ from stellwerk.models.notification_recipient import NotificationRecipient
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
 from stellwerk.models.operation_prompt import OperationPrompt
+from stellwerk.models.periodic_job import PeriodicJob
 from stellwerk.models.process_heartbeat import ProcessHeartbeat
 from stellwerk.models.project import Project
 from stellwerk.models.redirect_daily_count import RedirectDailyCount
@@ -48,6 +49,7 @@ from stellwerk.models.vps_instance import VpsInstance
 from stellwerk.models.vps_plan import VpsPlan
 from stellwerk.models.web_session import WebSession
 from stellwerk.models.webhook_endpoint import WebhookEndpoint
+from stellwerk.models.worker import Worker
 
 __all__ = [
     "ApiToken",
@@ -75,6 +77,7 @@ __all__ = [
     "Operation",
     "OperationEvent",
     "OperationPrompt",
+    "PeriodicJob",
     "ProcessHeartbeat",
     "Project",
     "RedirectDailyCount",
@@ -97,5 +100,6 @@ __all__ = [
     "VpsInstance",
     "VpsPlan",
     "WebSession",
+    "Worker",
     "WebhookEndpoint",
 ]

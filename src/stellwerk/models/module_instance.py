@@ -33,6 +33,9 @@ class ModuleInstance(TimestampMixin, Base):
     frontend_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     runtime: Mapped[str] = mapped_column(String(20), nullable=False)  # process|container|swarm
     unit_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    # The host its process or container runs on (a process or local container runtime): work on
+    # it runs there. None: any worker (swarm, or installed before hosts were recorded).
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     # The module's manifest as installed (run section, health check) and runtime details.
     manifest: Mapped[dict[str, Any]] = mapped_column(nullable=False, default=dict)
     runtime_state: Mapped[dict[str, Any]] = mapped_column(nullable=False, default=dict)

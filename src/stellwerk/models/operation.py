@@ -37,3 +37,7 @@ class Operation(TimestampMixin, Base):
     target_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     started_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    # The worker (its executor id) running it, as it last started or took it over.
+    executor_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The queue of the one host it must run on (work on a module's process); None: its kind's.
+    queue: Mapped[str | None] = mapped_column(String(300), nullable=True)

@@ -74,6 +74,19 @@ from stellwerk.operation.service import operation as operation_service
 BUILTIN_ID = "local-module-repository"
 
 
+def common_host(instances: Sequence[ModuleInstance]) -> str | None:
+    """The one host work on all of `instances` must run on (None: any worker; instances
+    without a recorded host count for none); instances on several hosts are refused: each
+    host's processes are stopped on that host."""
+    hosts = {workflow.instance_host(instance) for instance in instances} - {None}
+    if len(hosts) > 1:
+        raise Conflict(
+            "The instances run on several hosts; act on them one instance at a time",
+            code="several_hosts",
+        )
+    return next(iter(hosts), None)
+
+
 class ModuleNotFound(NotFound):
     default_code = "module_not_found"
 
@@ -876,6 +889,7 @@ class ModuleInstanceService:
             session,
             actor,
             kind=workflow.UPDATE,
+            host=common_host(pending),
             input={
                 "module_name": module_name,
                 "instance_ids": [t.id for t in pending],
@@ -956,6 +970,7 @@ class ModuleInstanceService:
             session,
             actor,
             kind=workflow.REMOVE,
+            host=workflow.instance_host(instance),
             input={
                 "module_name": instance.module_name,
                 "instance_id": instance.id,
@@ -997,6 +1012,7 @@ class ModuleInstanceService:
             actor,
             kind=kind,
             input={"module_name": instance.module_name, "instance_id": instance.id},
+            host=workflow.instance_host(instance),
             target_type="module",
             target_id=instance.module_name,
         )
@@ -1027,6 +1043,7 @@ class ModuleInstanceService:
             session,
             actor,
             kind=workflow.UNINSTALL,
+            host=common_host(instances),
             input={
                 "module_name": module_name,
                 "instances": [

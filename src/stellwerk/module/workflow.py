@@ -1,7 +1,7 @@
 """The module operations as durable workflows: install, update, remove, uninstall, and stopping,
 starting and restarting an instance.
 
-Every filesystem, database and runtime action is a `@DBOS.step` and idempotent, so a process
+Every filesystem, database and runtime action is a `@step` and idempotent, so a process
 killed at any point resumes after its last completed step and ends with a complete instance or
 none: files are unpacked in a staging directory and appear in their final place by one rename;
 the instance row is written only after that; a failed install removes what it made.
@@ -24,7 +24,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
@@ -49,8 +48,14 @@ from stellwerk.module.runtimes import (
     wait_healthy,
 )
 from stellwerk.module.sources import RepositorySource, fetch_archive
+from stellwerk.operation import engine
 from stellwerk.operation.engine import settings, worker_database
-from stellwerk.operation.workflow import OperationContext, OperationDeclined, operation_workflow
+from stellwerk.operation.workflow import (
+    OperationContext,
+    OperationDeclined,
+    operation_workflow,
+    step,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,16 @@ INSTALL, UPDATE, REMOVE, UNINSTALL = (
 STOP, START, RESTART = "module.stop", "module.start", "module.restart"
 LIFECYCLE = {"stop": STOP, "start": START, "restart": RESTART}
 KINDS = (INSTALL, UPDATE, REMOVE, UNINSTALL, STOP, START, RESTART)
+# Runtimes whose instances live on the host that installed them (a process, a container of the
+# local Docker): work on such an instance runs on a worker of that host.
+HOST_BOUND_RUNTIMES = ("process", "container")
+
+
+def instance_host(instance: ModuleInstance) -> str | None:
+    """The host work on `instance` must run on; None: any worker."""
+    return instance.host if instance.runtime in HOST_BOUND_RUNTIMES else None
+
+
 # The questions module operations ask, by id (what `answers` in a request may name).
 MAJOR_UPDATE = "major_update"
 NEW_PRIMARY = "new_primary"
@@ -130,7 +145,7 @@ def _unpack(operation_id: str, module_name: str, version: str) -> dict[str, Any]
     return manifest.model_dump(mode="json")
 
 
-@DBOS.step(name="module.stage")
+@step("module.stage")
 async def stage(
     operation_id: str, module_name: str, source: dict[str, Any], version: dict[str, Any]
 ) -> dict[str, Any]:
@@ -159,7 +174,7 @@ async def stage(
     return manifest
 
 
-@DBOS.step(name="module.place")
+@step("module.place")
 async def place(operation_id: str, module_name: str, instance_id: str) -> str:
     files = await asyncio.to_thread(_files)
     target = files.instance_dir(module_name, instance_id)
@@ -167,7 +182,7 @@ async def place(operation_id: str, module_name: str, instance_id: str) -> str:
     return str(target)
 
 
-@DBOS.step(name="module.register")
+@step("module.register")
 async def register(
     module_name: str,
     instance_id: str,
@@ -196,6 +211,7 @@ async def register(
             frontend_url=parsed.frontend_url or f"/{module_name}/",
             runtime=runtime_name,
             unit_name=unit_name(settings().module_stack_name, module_name, instance_id),
+            host=engine.this_host() if runtime_name in HOST_BOUND_RUNTIMES else None,
             manifest=manifest,
             runtime_state={},
         )
@@ -234,7 +250,7 @@ async def _set(instance_id: str, **values: Any) -> None:
         await ModuleInstanceRepository(session).set_values(instance_id, **values)
 
 
-@DBOS.step(name="module.start")
+@step("module.start")
 async def start_instance(instance_id: str) -> dict[str, Any]:
     """Start the unit and wait for it to be healthy; returns {healthy, reason}."""
     instance = await _load(instance_id)
@@ -250,7 +266,7 @@ async def start_instance(instance_id: str) -> dict[str, Any]:
     return {"healthy": healthy, "reason": reason}
 
 
-@DBOS.step(name="module.discard")
+@step("module.discard")
 async def discard(
     operation_id: str, module_name: str, instance_id: str, runtime_name: str, unit: str
 ) -> None:
@@ -266,7 +282,7 @@ async def discard(
     await asyncio.to_thread(files.remove_tree, files.staging_dir(operation_id))
 
 
-@DBOS.step(name="module.cleanup")
+@step("module.cleanup")
 async def cleanup(operation_id: str) -> None:
     files = await asyncio.to_thread(_files)
     await asyncio.to_thread(files.remove_tree, files.staging_dir(operation_id))
@@ -330,7 +346,7 @@ def _copy_tree(operation_id: str, instance_id: str) -> str:
     return str(target)
 
 
-@DBOS.step(name="module.try_candidate")
+@step("module.try_candidate")
 async def try_candidate(
     operation_id: str, instance_id: str, manifest: dict[str, Any]
 ) -> dict[str, Any]:
@@ -357,7 +373,7 @@ async def try_candidate(
     return {"healthy": healthy, "reason": reason}
 
 
-@DBOS.step(name="module.switch")
+@step("module.switch")
 async def switch(
     operation_id: str,
     instance_id: str,
@@ -477,7 +493,7 @@ async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
     return {"module_name": module_name, "version": target, "instances": results}
 
 
-@DBOS.step(name="module.remove_instance")
+@step("module.remove_instance")
 async def remove_instance(module_name: str, instance_id: str, runtime_name: str, unit: str) -> None:
     """Stop the unit, forget the row (promoting a new primary), then delete the files."""
     await _runtime(runtime_name).stop(unit)
@@ -488,7 +504,7 @@ async def remove_instance(module_name: str, instance_id: str, runtime_name: str,
     await asyncio.to_thread(files.remove_tree, files.previous_dir(module_name, instance_id))
 
 
-@DBOS.step(name="module.promote")
+@step("module.promote")
 async def promote(module_name: str, instance_id: str) -> bool:
     """Make `instance_id` the primary instance, if it still exists."""
     async with worker_database().session() as session:
@@ -527,7 +543,7 @@ async def remove(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
     }
 
 
-@DBOS.step(name="module.stop_instance")
+@step("module.stop_instance")
 async def stop_instance(instance_id: str) -> bool:
     """Stop the unit and remember the instance as stopped (its files stay)."""
     instance = await _load(instance_id)

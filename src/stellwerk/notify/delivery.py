@@ -29,6 +29,7 @@ from stellwerk.notify.events import EVENTS
 from stellwerk.notify.repository import NotifyRepository
 from stellwerk.notify.service import endpoint_secret
 from stellwerk.operation import engine
+from stellwerk.operation.workflow import step
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ async def _send(settings: Settings, delivery_id: str) -> tuple[int | None, str |
         return None, f"{type(failure).__name__}: {failure}"[:500], True
 
 
-@DBOS.step(name="notify.attempt")
+@step("notify.attempt")
 async def attempt(delivery_id: str) -> dict[str, Any]:
     """One try. Returns {"done": True} when delivered or given up, else {"wait": seconds}."""
     settings = engine.settings()

@@ -1,4 +1,10 @@
-"""The DBOS engine: configuration, launch, queues, and the database workflows use.
+"""The workflow engine: DBOS's configuration, launch, queues, and the database workflows use.
+
+It knows no domain. An `Engine` is held by the process's runtime and is handed, at start, the
+modules that define workflows (`stellwerk.workflows.MODULES`, imported by whoever starts it, so
+that DBOS knows every workflow before it recovers unfinished ones). DBOS itself is one per
+process, so is the engine: the module-level functions below reach the process's engine, for
+workflow code that runs on DBOS's threads and loop.
 
 Async workflows run on DBOS's own event loop, so they get their own `Database` bound to that loop
 (`worker_database()`), never the request's engine.
@@ -9,7 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 from typing import Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig, DBOSPortableJSONSerializer
@@ -24,8 +33,7 @@ log = logging.getLogger(__name__)
 APPLICATION_VERSION = "stellwerk-1"
 APPLICATION_NAME = "stellwerk"
 DEFAULT_QUEUE = "operations"
-
-_state: dict[str, Any] = {"settings": None, "launched": False, "databases": {}, "client": None}
+HOST_QUEUE_PREFIX = "host:"
 
 
 def system_database_url(settings: Settings) -> str:
@@ -48,48 +56,115 @@ def dbos_config(settings: Settings) -> DBOSConfig:
     }
 
 
-def configure(settings: Settings) -> None:
-    """Remember the settings workflows need; called by every process before work starts."""
-    _state["settings"] = settings
+class Engine:
+    """The workflow engine of this process (one per process, as DBOS is)."""
+
+    def __init__(self, settings: Settings, workflow_modules: Sequence[ModuleType] = ()) -> None:
+        self.settings = settings
+        # Imported by the caller, which registered their workflows with DBOS; kept to show
+        # which ones this engine runs.
+        self.workflow_modules = tuple(workflow_modules)
+        self.launched = False
+        self._databases: dict[int, Database] = {}
+        self._client: DBOSClient | None = None
+
+    async def launch(self) -> None:
+        """Start DBOS in this process: it recovers this executor's unfinished workflows."""
+        if not self.workflow_modules:
+            raise RuntimeError("The workflow engine starts with the modules defining workflows")
+        settings = self.settings
+        DBOS(config=dbos_config(settings))
+        await asyncio.to_thread(DBOS.launch)
+        await DBOS.register_queue_async(
+            DEFAULT_QUEUE, worker_concurrency=16, polling_interval_sec=0.2
+        )
+        for name, options in _extra_queues.items():
+            await DBOS.register_queue_async(name, polling_interval_sec=0.2, **options)
+        await DBOS.register_queue_async(
+            host_queue(this_host()), worker_concurrency=16, polling_interval_sec=0.2
+        )
+        self.launched = True
+        log.info("workflow engine started", extra={"executor_id": settings.executor_id})
+
+    async def shutdown(self) -> None:
+        if not self.launched:
+            return
+        self.launched = False
+        await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=0)
+        # DBOS made its (now stopped) pool this loop's default executor; give the loop its own.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
+        databases, self._databases = self._databases, {}
+        for database in databases.values():
+            with contextlib.suppress(RuntimeError):  # bound to DBOS's loop, which has stopped
+                await database.dispose()
+
+    def database(self) -> Database:
+        """The database for code running on the current event loop (workflow steps)."""
+        loop_id = id(asyncio.get_running_loop())
+        database = self._databases.get(loop_id)
+        if database is None:
+            database = Database(
+                self.settings.resolved_database_url, pool_size=self.settings.database_pool_size
+            )
+            self._databases[loop_id] = database
+        return database
+
+    async def client(self) -> DBOSClient:
+        if self._client is None:
+            self._client = await asyncio.to_thread(
+                DBOSClient,
+                system_database_url=system_database_url(self.settings),
+                serializer=DBOSPortableJSONSerializer(),
+                application_name=APPLICATION_NAME,
+            )
+        return self._client
+
+    def close_client(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            client.destroy()
+
+
+_current: Engine | None = None
+
+
+def configure(settings: Settings, workflow_modules: Sequence[ModuleType] = ()) -> Engine:
+    """This process's engine, with the settings workflows need; called by every process before
+    work starts (a process that runs workflows hands it their modules)."""
+    global _current
+    previous = _current
+    if previous is not None and previous.launched:
+        # A command run inside a process whose engine runs (tests, embedding code): the running
+        # engine stays, with these settings for what runs from now on.
+        previous.settings = settings
+        return previous
+    if previous is not None:
+        previous.close_client()
+    _current = Engine(settings, workflow_modules)
+    return _current
+
+
+def current() -> Engine:
+    if _current is None:
+        raise RuntimeError("The operation engine is not configured")
+    return _current
 
 
 def settings() -> Settings:
-    configured: Settings | None = _state["settings"]
-    if configured is None:
-        raise RuntimeError("The operation engine is not configured")
-    return configured
+    return current().settings
+
+
+def this_host() -> str:
+    return socket.gethostname()[:255]
+
+
+def host_queue(host: str) -> str:
+    """The queue only the workers on `host` take work from (work on a module's process)."""
+    return f"{HOST_QUEUE_PREFIX}{host}"
 
 
 def is_launched() -> bool:
-    return bool(_state["launched"])
-
-
-async def launch(settings: Settings) -> None:
-    """Start DBOS in this process: it recovers this executor's unfinished workflows."""
-    import stellwerk.workflows  # noqa: F401 - registers every workflow before recovery
-
-    configure(settings)
-    DBOS(config=dbos_config(settings))
-    await asyncio.to_thread(DBOS.launch)
-    await DBOS.register_queue_async(DEFAULT_QUEUE, worker_concurrency=16, polling_interval_sec=0.2)
-    for name, options in _extra_queues.items():
-        await DBOS.register_queue_async(name, polling_interval_sec=0.2, **options)
-    _state["launched"] = True
-    log.info("workflow engine started", extra={"executor_id": settings.executor_id})
-
-
-async def shutdown() -> None:
-    if not _state["launched"]:
-        return
-    _state["launched"] = False
-    await asyncio.to_thread(DBOS.destroy, workflow_completion_timeout_sec=0)
-    # DBOS made its (now stopped) pool this loop's default executor; give the loop its own back.
-    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
-    databases: dict[int, Database] = _state["databases"]
-    _state["databases"] = {}
-    for database in databases.values():
-        with contextlib.suppress(RuntimeError):  # bound to DBOS's loop, which has stopped
-            await database.dispose()
+    return _current is not None and _current.launched
 
 
 _extra_queues: dict[str, dict[str, Any]] = {}
@@ -102,37 +177,15 @@ def register_queue(name: str, **options: Any) -> None:
 
 def worker_database() -> Database:
     """The database for code running on the current event loop (workflow steps)."""
-    loop_id = id(asyncio.get_running_loop())
-    databases: dict[int, Database] = _state["databases"]
-    database = databases.get(loop_id)
-    if database is None:
-        configured = settings()
-        database = Database(
-            configured.resolved_database_url, pool_size=configured.database_pool_size
-        )
-        databases[loop_id] = database
-    return database
-
-
-async def _client() -> DBOSClient:
-    client: DBOSClient | None = _state["client"]
-    if client is None:
-        client = await asyncio.to_thread(
-            DBOSClient,
-            system_database_url=system_database_url(settings()),
-            serializer=DBOSPortableJSONSerializer(),
-            application_name=APPLICATION_NAME,
-        )
-        _state["client"] = client
-    return client
+    return current().database()
 
 
 async def enqueue_from_outside(
     *, workflow_name: str, queue_name: str, workflow_id: str, args: tuple[Any, ...]
 ) -> None:
-    """Enqueue from a process that runs no workflows itself (the CLI, an API-only process):
-    a worker picks it up from the shared system database."""
-    client = await _client()
+    """Enqueue from a process that runs no workflows itself (the CLI, an API-only process), or
+    onto another host's queue: a worker picks it up from the shared system database."""
+    client = await current().client()
     await client.enqueue_async(
         {
             "workflow_name": workflow_name,
@@ -150,12 +203,18 @@ async def send(workflow_id: str, message: Any, *, topic: str, idempotency_key: s
     if is_launched():
         await DBOS.send_async(workflow_id, message, topic, idempotency_key=idempotency_key)
         return
-    client = await _client()
+    client = await current().client()
     await client.send_async(workflow_id, message, topic, idempotency_key)
 
 
+async def recover_executor(executor_id: str) -> int:
+    """Put the pending workflows of another (dead) executor back on their queues, through DBOS's
+    own recovery: live workers go on with them after their last completed step. DBOS re-enqueues
+    only workflows still pending on that executor, so asking twice does no harm."""
+    handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])
+    return len(handles)
+
+
 def close_client() -> None:
-    client: DBOSClient | None = _state["client"]
-    _state["client"] = None
-    if client is not None:
-        client.destroy()
+    if _current is not None:
+        _current.close_client()

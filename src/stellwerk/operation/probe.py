@@ -12,12 +12,15 @@ import asyncio
 import uuid
 from typing import Any
 
-from dbos import DBOS
-
 from stellwerk.models import OperationEvent
 from stellwerk.operation.engine import worker_database
 from stellwerk.operation.repository import OperationRepository
-from stellwerk.operation.workflow import OperationContext, OperationDeclined, operation_workflow
+from stellwerk.operation.workflow import (
+    OperationContext,
+    OperationDeclined,
+    operation_workflow,
+    step,
+)
 
 KIND = "probe"
 MAX_STEPS = 20
@@ -25,7 +28,7 @@ MAX_SECONDS = 30.0
 QUESTION = "go_on"
 
 
-@DBOS.step(name="probe.step")
+@step("probe.step")
 async def probe_step(operation_id: str, number: int, total: int, seconds: float) -> int:
     await asyncio.sleep(seconds)
     async with worker_database().session() as session:

@@ -158,6 +158,16 @@ class OperationRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def set_executor(self, operation_id: uuid.UUID, executor_id: str) -> None:
+        await self.session.execute(
+            update(Operation)
+            .where(
+                Operation.id == operation_id,
+                Operation.executor_id.is_distinct_from(executor_id),
+            )
+            .values(executor_id=executor_id)
+        )
+
     # --- prompts ---------------------------------------------------------------------------
 
     async def prompt(self, operation_id: uuid.UUID, prompt_id: str) -> OperationPrompt | None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from stellwerk.database import SessionDep
 from stellwerk.exceptions import ValidationFailed
 from stellwerk.identity.auth import AdminUser, Authenticated
+from stellwerk.identity.principal import Principal
 from stellwerk.kit.pagination import Page, PageParams, page_params
 from stellwerk.models import Operation
 from stellwerk.operation import probe
@@ -28,13 +29,18 @@ from stellwerk.surface import Surface, error_responses
 router = APIRouter(tags=["operations"], responses=error_responses(Surface.GENERIC))
 
 
-async def _reads(session: SessionDep, operations: list[Operation]) -> list[OperationRead]:
-    """The operations with the questions the waiting ones ask."""
+async def _reads(
+    session: SessionDep, principal: Principal, operations: list[Operation]
+) -> list[OperationRead]:
+    """The operations with the questions the waiting ones ask; which worker runs each only for
+    the company's own people."""
     prompts = await operation_service.open_prompts(session, operations)
     reads = []
     for operation in operations:
         read = OperationRead.model_validate(operation)
         read.prompts = [PromptRead.model_validate(p) for p in prompts.get(operation.id, [])]
+        if not principal.is_company:
+            read.executor_id = None
         reads.append(read)
     return reads
 
@@ -59,7 +65,9 @@ async def list_operations(
         target_type=target_type,
         target_id=target_id,
     )
-    return Page.of(await _reads(session, list(operations)), total=total, params=params)
+    return Page.of(
+        await _reads(session, subject.principal, list(operations)), total=total, params=params
+    )
 
 
 @router.get("/api/operations/{operation_id}", response_model=OperationDetail)
@@ -70,7 +78,7 @@ async def get_operation(
     history of events."""
     operation = await operation_service.get(session, subject.principal, operation_id)
     events = await operation_service.events(session, operation)
-    (read,) = await _reads(session, [operation])
+    (read,) = await _reads(session, subject.principal, [operation])
     return OperationDetail(
         **read.model_dump(),
         events=[OperationEventRead.model_validate(e) for e in timeline(operation, events)],
@@ -101,7 +109,7 @@ async def answer_operation(
         session, subject.actor, operation, answer=body.answer, prompt_id=body.prompt_id
     )
     await session.refresh(operation)
-    (read,) = await _reads(session, [operation])
+    (read,) = await _reads(session, subject.principal, [operation])
     return read
 
 

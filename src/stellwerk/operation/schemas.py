@@ -89,6 +89,9 @@ class OperationRead(BaseModel):
     prompts: list[PromptRead] = Field(
         default_factory=list, description="The questions the operation waits on"
     )
+    executor_id: str | None = Field(
+        default=None, description="The worker that runs it (shown to staff and admins only)"
+    )
 
 
 class OperationDetail(OperationRead):

@@ -54,14 +54,17 @@ async def wake(operation_id: uuid.UUID, reason: str) -> None:
         log.warning("could not wake a waiting operation", extra={"operation_id": str(operation_id)})
 
 
-async def enqueue(operation_id: uuid.UUID, kind: str) -> None:
-    """Hand the operation to the workflow engine; a no-op if it is already there."""
+async def enqueue(operation_id: uuid.UUID, kind: str, queue: str | None = None) -> None:
+    """Hand the operation to the workflow engine (on `queue`, else its kind's); a no-op if it
+    is already there."""
     definition = KINDS[kind]
-    if not engine.is_launched():
+    queue_name = queue or definition.queue
+    local = await DBOS.retrieve_queue_async(queue_name) if engine.is_launched() else None
+    if local is None:  # no engine here, or another host's queue: through the shared tables
         try:
             await engine.enqueue_from_outside(
                 workflow_name=definition.workflow_name,
-                queue_name=definition.queue,
+                queue_name=queue_name,
                 workflow_id=str(operation_id),
                 args=(str(operation_id),),
             )
@@ -70,11 +73,8 @@ async def enqueue(operation_id: uuid.UUID, kind: str) -> None:
                 "could not enqueue; a worker will", extra={"operation_id": str(operation_id)}
             )
         return
-    queue = await DBOS.retrieve_queue_async(definition.queue)
-    if queue is None:
-        raise RuntimeError(f"queue {definition.queue} is not registered")
     with SetWorkflowID(str(operation_id)):
-        await queue.enqueue_async(definition.workflow, str(operation_id))
+        await local.enqueue_async(definition.workflow, str(operation_id))
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,10 @@ class OperationService:
         target_type: str | None = None,
         target_id: object = None,
         message: str = "Queued",
+        host: str | None = None,
     ) -> tuple[Operation, bool]:
-        """Start an operation, or return the one already started with this idempotency key.
+        """Start an operation, or return the one already started with this idempotency key;
+        with `host`, only a worker on that host runs it.
 
         Returns the operation and whether it was created now.
         """
@@ -169,6 +171,7 @@ class OperationService:
             input=input,
             target_type=target_type,
             target_id=None if target_id is None else str(target_id),
+            queue=None if host is None else engine.host_queue(host),
         )
         try:
             async with session.begin_nested():
@@ -198,7 +201,7 @@ class OperationService:
         )
 
         async def _enqueue() -> None:
-            await enqueue(operation_id, kind)
+            await enqueue(operation_id, kind, operation.queue)
 
         after_commit(session, _enqueue)
         return operation, True
@@ -391,7 +394,7 @@ async def sweep(database: Database, *, older_than: float = 2.0) -> int:
             continue
         status = await DBOS.get_workflow_status_async(str(operation.id))
         if status is None:
-            await enqueue(operation.id, operation.kind)
+            await enqueue(operation.id, operation.kind, operation.queue)
             count += 1
     if count:
         log.info("enqueued stranded operations", extra={"count": count})

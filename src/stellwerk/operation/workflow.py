@@ -3,12 +3,17 @@
     @operation_workflow("module.install")
     async def install(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
         await ctx.progress(10, "Downloading archive")
-        path = await download(input["module_id"])          # a @DBOS.step: checkpointed
+        path = await download(input["module_id"])          # a @step: checkpointed
         await ctx.progress(60, "Module files copied")
         return {"path": path}
 
-The body runs as workflow code: deterministic, with all I/O inside `@DBOS.step` functions, so a
+The body runs as workflow code: deterministic, with all I/O inside `@step` functions, so a
 process killed mid-way resumes after its last completed step. Inputs are ids and plain values.
+
+A step whose infrastructure fails (Redis, the database's connection, the network to a provider:
+`kit.transient`) is tried again with backoff for about a minute and a half before its error
+counts; a step may add DBOS's own retries for errors of its own (`step(..., retries_allowed=True,
+should_retry=...)`).
 
 An operation can stop with a question and go on with the answer:
 
@@ -22,18 +27,21 @@ answers in advance (`input["answers"]`, by question id): that question is then n
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from dbos import DBOS
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.exceptions import Conflict, StellwerkError
 from stellwerk.kit.time import iso, utc_now
+from stellwerk.kit.transient import is_infrastructure_error
 from stellwerk.models import Operation, OperationEvent, OperationPrompt
 from stellwerk.notify.service import notifier
 from stellwerk.operation.engine import DEFAULT_QUEUE, settings, worker_database
@@ -71,6 +79,47 @@ class PromptTimedOut(Conflict):
 
 Option = tuple[str, str]  # (id, label)
 
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+# Infrastructure failures inside a step: tried again after 0.5, 1, 2, 4, 8, 15, 15, 15, 15,
+# 15 seconds (about 90 s in all) before the error counts.
+INFRASTRUCTURE_ATTEMPTS = 11
+INFRASTRUCTURE_BACKOFF_FIRST = 0.5
+INFRASTRUCTURE_BACKOFF_MAX = 15.0
+
+
+def outlast_infrastructure(name: str, function: F) -> F:
+    """`function`, tried again with backoff while it fails on infrastructure."""
+
+    @functools.wraps(function)
+    async def resilient(*args: Any, **kwargs: Any) -> Any:
+        delay = INFRASTRUCTURE_BACKOFF_FIRST
+        for attempt in range(1, INFRASTRUCTURE_ATTEMPTS + 1):
+            try:
+                return await function(*args, **kwargs)
+            except Exception as error:
+                if attempt == INFRASTRUCTURE_ATTEMPTS or not is_infrastructure_error(error):
+                    raise
+                log.warning(
+                    "step failed on infrastructure; trying again",
+                    extra={"step": name, "attempt": attempt, "error": repr(error)[:300]},
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, INFRASTRUCTURE_BACKOFF_MAX)
+        raise AssertionError("unreachable")
+
+    return cast(F, resilient)
+
+
+def step(name: str, **options: Any) -> Callable[[F], F]:
+    """A DBOS step that outlasts a moment of missing infrastructure (see the module's notes);
+    `options` go to `DBOS.step`."""
+
+    def decorate(function: F) -> F:
+        return cast(F, DBOS.step(name=name, **options)(outlast_infrastructure(name, function)))
+
+    return decorate
+
 
 @dataclass(frozen=True)
 class OperationKind:
@@ -86,7 +135,7 @@ class OperationKind:
 KINDS: dict[str, OperationKind] = {}
 
 
-@DBOS.step(name="operation.begin")
+@step("operation.begin")
 async def _begin(operation_id: str) -> dict[str, Any]:
     database = worker_database()
     async with database.session() as session:
@@ -106,7 +155,7 @@ async def _begin(operation_id: str) -> dict[str, Any]:
         return dict(operation.input)
 
 
-@DBOS.step(name="operation.progress")
+@step("operation.progress")
 async def _progress(operation_id: str, percent: int, message: str, step: str | None) -> None:
     database = worker_database()
     async with database.session() as session:
@@ -129,7 +178,7 @@ async def _progress(operation_id: str, percent: int, message: str, step: str | N
         )
 
 
-@DBOS.step(name="operation.finish")
+@step("operation.finish")
 async def _finish(
     operation_id: str, status: str, result: dict[str, Any] | None, error: dict[str, Any] | None
 ) -> None:
@@ -198,7 +247,7 @@ def _label(options: list[dict[str, str]], answer: str) -> str:
     return next((o["label"] for o in options if o["id"] == answer), answer)
 
 
-@DBOS.step(name="operation.ask")
+@step("operation.ask")
 async def _ask(
     operation_id: str,
     prompt_id: str,
@@ -250,7 +299,7 @@ async def _ask(
         )
 
 
-@DBOS.step(name="operation.await_answer")
+@step("operation.await_answer")
 async def _await_answer(operation_id: str, prompt_id: str) -> dict[str, Any]:
     """Where the question stands: {answer}, {cancelled}, {timed_out} or {remaining} seconds."""
     async with worker_database().session() as session:
@@ -284,6 +333,18 @@ async def _await_answer(operation_id: str, prompt_id: str) -> dict[str, Any]:
                 )
             )
         return {"answer": prompt.answer}
+
+
+async def _note_executor(operation_id: str) -> None:
+    """Record which worker runs the operation. Not a step: it runs again whenever a worker
+    starts or takes over the workflow, so the operation names the worker running it now."""
+    try:
+        async with worker_database().session() as session:
+            await OperationRepository(session).set_executor(
+                uuid.UUID(operation_id), settings().executor_id
+            )
+    except Exception:  # only a label; the workflow goes on without it
+        log.debug("could not record the executor", extra={"operation_id": operation_id})
 
 
 def describe_error(error: BaseException) -> dict[str, Any]:
@@ -336,6 +397,7 @@ def operation_workflow(kind: str, *, queue: str = DEFAULT_QUEUE) -> Callable[[Bo
     def decorate(body: Body) -> Workflow:
         async def run(operation_id: str) -> dict[str, Any]:
             ctx = OperationContext(operation_id)
+            await _note_executor(operation_id)
             try:
                 operation_input = await _begin(operation_id)
                 result = await body(ctx, operation_input)

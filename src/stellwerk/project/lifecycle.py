@@ -23,7 +23,7 @@ from stellwerk.dns.repository import DnsZoneRepository
 from stellwerk.dns.service import PROJECT_NAMES, setup_project_dns
 from stellwerk.models import Project
 from stellwerk.operation.engine import worker_database
-from stellwerk.operation.workflow import OperationContext, operation_workflow
+from stellwerk.operation.workflow import OperationContext, operation_workflow, step
 from stellwerk.project.workflow import (
     ACTIVE_DEPLOYMENT,
     DEPLOY_QUEUE,
@@ -32,7 +32,9 @@ from stellwerk.project.workflow import (
     _ignore_missing,
     _load,
     _message,
+    _read,
     _record_json,
+    _save,
     _settings,
     remove_resources,
     step_app_status,
@@ -61,7 +63,7 @@ def relative_names(domain: str, hosts: list[str]) -> list[str]:
 # --- steps ----------------------------------------------------------------------------------
 
 
-@DBOS.step(name="project.life.source", **RETRY)
+@step("project.life.source", **RETRY)
 async def step_source(project_id: int, branch: str | None, commit: str | None) -> dict[str, Any]:
     """Point the application at `branch` and/or `commit` (a branch alone follows its head)."""
     if branch is None and commit is None:
@@ -75,30 +77,28 @@ async def step_source(project_id: int, branch: str | None, commit: str | None) -
     return {"branch": branch, "commit": commit or "HEAD"}
 
 
-@DBOS.step(name="project.life.begin_action", **RETRY)
+@step("project.life.begin_action", **RETRY)
 async def step_begin_action(project_id: int, action: str, known: list[str]) -> str:
     """Ask Coolify to deploy, start or restart; the deployment it queued. A retry after a lost
     answer follows the deployment that was not there before instead of asking again."""
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        app_uuid = str(project.coolify_app_uuid)
-        async with connect.paas(settings) as paas:
-            fresh = [
-                d.uuid
-                for d in await paas.list_deployments(app_uuid=app_uuid)
-                if d.uuid not in known and d.status in ACTIVE_DEPLOYMENT
-            ]
-            if fresh:
-                deployment_uuid = fresh[0]
-            elif action == "restart":
-                deployment_uuid = (await paas.restart(app_uuid=app_uuid)).id
-            elif action == "start":
-                deployment_uuid = (await paas.start(app_uuid=app_uuid)).id
-            else:  # a new deployment even when this commit was deployed before
-                deployment_uuid = (await paas.deploy(app_uuid=app_uuid, force=True)).id
-        project.deployment_uuid = deployment_uuid
-        return deployment_uuid
+    app_uuid = str((await _read(project_id)).coolify_app_uuid)
+    async with connect.paas(settings) as paas:
+        fresh = [
+            d.uuid
+            for d in await paas.list_deployments(app_uuid=app_uuid)
+            if d.uuid not in known and d.status in ACTIVE_DEPLOYMENT
+        ]
+        if fresh:
+            deployment_uuid = fresh[0]
+        elif action == "restart":
+            deployment_uuid = (await paas.restart(app_uuid=app_uuid)).id
+        elif action == "start":
+            deployment_uuid = (await paas.start(app_uuid=app_uuid)).id
+        else:  # a new deployment even when this commit was deployed before
+            deployment_uuid = (await paas.deploy(app_uuid=app_uuid, force=True)).id
+    await _save(project_id, deployment_uuid=deployment_uuid)
+    return deployment_uuid
 
 
 @DBOS.workflow(name="project.action_deploy")
@@ -118,7 +118,7 @@ async def action_workflow(project_id: int, action: str) -> dict[str, Any]:
     return {"status": "timeout", "deployment_uuid": deployment_uuid}
 
 
-@DBOS.step(name="project.life.stop", **RETRY)
+@step("project.life.stop", **RETRY)
 async def step_stop(project_id: int) -> None:
     async with worker_database().session() as session:
         app_uuid = str((await _load(session, project_id)).coolify_app_uuid)
@@ -126,7 +126,7 @@ async def step_stop(project_id: int) -> None:
         await paas.stop(app_uuid=app_uuid)
 
 
-@DBOS.step(name="project.life.plugins", **RETRY)
+@step("project.life.plugins", **RETRY)
 async def step_plugins(project_id: int) -> dict[str, Any]:
     """`VRS_PLUGINS` as the project lists them (the owner's variables were set by the request
     that asked for the change: their values never enter the workflow tables)."""
@@ -140,7 +140,7 @@ async def step_plugins(project_id: int) -> dict[str, Any]:
     return {"VRS_PLUGINS": plugins}
 
 
-@DBOS.step(name="project.life.domains", **RETRY)
+@step("project.life.domains", **RETRY)
 async def step_domains(project_id: int) -> dict[str, Any]:
     """The application serves the project's names, and each has its A record: records of names
     no longer listed that the project created go, new names get theirs (a CNAME in the way is
@@ -173,7 +173,7 @@ async def step_domains(project_id: int) -> dict[str, Any]:
     return {"names": names, "records": [r.id for r in records]}
 
 
-@DBOS.step(name="project.life.delete_zone", **RETRY)
+@step("project.life.delete_zone", **RETRY)
 async def step_delete_zone(project_id: int) -> dict[str, Any]:
     """Delete the project's zone at its provider and forget it; a zone that is someone else's
     (not the project owner's) stays."""
@@ -197,15 +197,15 @@ async def step_delete_zone(project_id: int) -> dict[str, Any]:
     return {"zone": domain, "deleted": True}
 
 
-@DBOS.step(name="project.life.remove", **RETRY)
+@step("project.life.remove", **RETRY)
 async def step_remove(project_id: int) -> None:
     settings = _settings()
-    async with worker_database().session() as session:
+    async with worker_database().session() as session:  # remove_resources records each removal
         project = await _load(session, project_id)
         await remove_resources(settings, project)
 
 
-@DBOS.step(name="project.life.forget")
+@step("project.life.forget")
 async def step_forget(project_id: int) -> dict[str, Any]:
     async with worker_database().session() as session:
         project = await session.get(Project, project_id)
@@ -216,7 +216,7 @@ async def step_forget(project_id: int) -> dict[str, Any]:
         return {"project_id": project_id, "name": name, "domain": domain, "deleted": True}
 
 
-@DBOS.step(name="project.life.settle")
+@step("project.life.settle")
 async def step_settle(project_id: int, state: str) -> dict[str, Any]:
     async with worker_database().session() as session:
         project = await _load(session, project_id)

@@ -36,7 +36,11 @@ from stellwerk.models import DnsZone, Project, User
 from stellwerk.notify.service import notifier
 from stellwerk.operation import engine
 from stellwerk.operation.engine import worker_database
-from stellwerk.operation.workflow import OperationContext, operation_workflow
+from stellwerk.operation.workflow import (
+    OperationContext,
+    operation_workflow,
+    step,
+)
 from stellwerk.project.repository import ProjectRepository
 from stellwerk.provider import connect
 from stellwerk.provider.dns.base import DnsRecord
@@ -127,6 +131,20 @@ async def _load(session: Any, project_id: int) -> Project:
     return project
 
 
+async def _read(project_id: int) -> Project:
+    """The project as it is now, in a transaction of its own (closed before any provider call)."""
+    async with worker_database().session() as session:
+        return await _load(session, project_id)
+
+
+async def _save(project_id: int, **values: Any) -> None:
+    """Write what a provider call gave, in a transaction of its own."""
+    async with worker_database().session() as session:
+        project = await _load(session, project_id)
+        for name, value in values.items():
+            setattr(project, name, value)
+
+
 def _settings() -> Settings:
     return engine.settings()
 
@@ -134,7 +152,7 @@ def _settings() -> Settings:
 # --- steps ----------------------------------------------------------------------------------
 
 
-@DBOS.step(name="project.domain", **RETRY)
+@step("project.domain", **RETRY)
 async def step_domain(project_id: int) -> dict[str, Any]:
     settings = _settings()
     async with worker_database().session() as session:
@@ -221,22 +239,20 @@ async def _create_server(paas: Paas, settings: Settings, project: Project) -> Pa
     return PaasServer(uuid=created.uuid, name=name, ip=created.ip)
 
 
-@DBOS.step(name="project.server", **RETRY)
+@step("project.server", **RETRY)
 async def step_server(project_id: int) -> dict[str, Any]:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        async with connect.paas(settings) as paas:
-            if project.create_server and not project.server_uuid:
-                server = await _create_server(paas, settings, project)
-            else:
-                server = await _pick_server(paas, settings, project.server_uuid)
-        ip = server.ip or settings.project_server_ip
-        if not ip:
-            raise StepFailed(f"Server {server.name} has no IP address", code="no_server_ip")
-        project.server_uuid = server.uuid
-        project.server_ip = ip
-        return {"server_uuid": server.uuid, "ip": ip}
+    project = await _read(project_id)
+    async with connect.paas(settings) as paas:
+        if project.create_server and not project.server_uuid:
+            server = await _create_server(paas, settings, project)
+        else:
+            server = await _pick_server(paas, settings, project.server_uuid)
+    ip = server.ip or settings.project_server_ip
+    if not ip:
+        raise StepFailed(f"Server {server.name} has no IP address", code="no_server_ip")
+    await _save(project_id, server_uuid=server.uuid, server_ip=ip)
+    return {"server_uuid": server.uuid, "ip": ip}
 
 
 def _record_json(record: DnsRecord, created: bool) -> dict[str, Any]:
@@ -301,7 +317,7 @@ async def _unrecorded_zones_at(settings: Settings, provider: str, domain: str) -
     return found
 
 
-@DBOS.step(name="project.dns", **RETRY)
+@step("project.dns", **RETRY)
 async def step_dns(project_id: int) -> dict[str, Any]:
     settings = _settings()
     # Read what is needed, then talk to the provider with no transaction open.
@@ -353,101 +369,96 @@ async def step_dns(project_id: int) -> dict[str, Any]:
     return {"records": [r.id for r in records], "provider": provider}
 
 
-@DBOS.step(name="project.coolify_project", **RETRY)
+@step("project.coolify_project", **RETRY)
 async def step_coolify_project(project_id: int) -> dict[str, Any]:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        async with connect.paas(settings) as paas:
-            found = None
-            for candidate in await paas.list_projects():
-                if candidate.uuid == project.coolify_project_uuid or candidate.name == app_name(
-                    project
-                ):
-                    found = candidate
-                    break
-            if found is None:
-                found = await paas.create_project(
-                    name=app_name(project), description=f"VRS Projekt: {project.name}"
-                )
-        project.coolify_project_uuid = found.uuid
-        return {"coolify_project_uuid": found.uuid}
+    project = await _read(project_id)
+    async with connect.paas(settings) as paas:
+        found = None
+        for candidate in await paas.list_projects():
+            if candidate.uuid == project.coolify_project_uuid or candidate.name == app_name(
+                project
+            ):
+                found = candidate
+                break
+        if found is None:
+            found = await paas.create_project(
+                name=app_name(project), description=f"VRS Projekt: {project.name}"
+            )
+    await _save(project_id, coolify_project_uuid=found.uuid)
+    return {"coolify_project_uuid": found.uuid}
 
 
-@DBOS.step(name="project.application", **RETRY)
+@step("project.application", **RETRY)
 async def step_application(project_id: int) -> dict[str, Any]:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        async with connect.paas(settings) as paas:
-            found = None
-            for candidate in await paas.list_applications():
-                if candidate.uuid == project.coolify_app_uuid or candidate.name == app_name(
-                    project
-                ):
-                    found = candidate
-                    break
-            if found is None:
-                found = await paas.create_public_application(
-                    app=PublicGitApp(
-                        project_uuid=str(project.coolify_project_uuid),
-                        server_uuid=str(project.server_uuid),
-                        name=app_name(project),
-                        description=f"VRS Projekt: {project.name}",
-                        git_repository=settings.vrs_core_repo,
-                        git_branch=settings.vrs_core_branch,
-                        build_pack="nixpacks",
-                        ports_exposes="8000",
-                        domains=(f"https://{project.domain}", f"https://www.{project.domain}"),
-                        is_force_https_enabled=True,
-                        is_auto_deploy_enabled=False,
-                        health_check_enabled=True,
-                        health_check_path="/health",
-                        health_check_interval=30,
-                    )
+    project = await _read(project_id)
+    async with connect.paas(settings) as paas:
+        found = None
+        for candidate in await paas.list_applications():
+            if candidate.uuid == project.coolify_app_uuid or candidate.name == app_name(project):
+                found = candidate
+                break
+        if found is None:
+            found = await paas.create_public_application(
+                app=PublicGitApp(
+                    project_uuid=str(project.coolify_project_uuid),
+                    server_uuid=str(project.server_uuid),
+                    name=app_name(project),
+                    description=f"VRS Projekt: {project.name}",
+                    git_repository=settings.vrs_core_repo,
+                    git_branch=settings.vrs_core_branch,
+                    build_pack="nixpacks",
+                    ports_exposes="8000",
+                    domains=(f"https://{project.domain}", f"https://www.{project.domain}"),
+                    is_force_https_enabled=True,
+                    is_auto_deploy_enabled=False,
+                    health_check_enabled=True,
+                    health_check_path="/health",
+                    health_check_interval=30,
                 )
-        project.coolify_app_uuid = found.uuid
-        return {"coolify_app_uuid": found.uuid}
+            )
+    await _save(project_id, coolify_app_uuid=found.uuid)
+    return {"coolify_app_uuid": found.uuid}
 
 
 def _marketplace_url(settings: Settings) -> str:
     return settings.marketplace_url or settings.public_url or f"http://127.0.0.1:{settings.port}"
 
 
-@DBOS.step(name="project.environment", **RETRY)
+@step("project.environment", **RETRY)
 async def step_environment(project_id: int) -> dict[str, Any]:
     """The project's variables in one bulk call. The marketplace key is fresh per project and
     kept only as a hash here; a retry keeps the key the application already has."""
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        app_uuid = str(project.coolify_app_uuid)
-        async with connect.paas(settings) as paas:
-            current = {e.key: e.value for e in await paas.list_envs(app_uuid=app_uuid)}
-            key = current.get("VRS_MARKETPLACE_KEY")
-            if not key or project.marketplace_key_hash != hash_key(key):
-                key = MARKETPLACE_KEY_PREFIX + secrets.token_urlsafe(32)
-            secret_key = current.get("SECRET_KEY") or secrets.token_urlsafe(48)
-            values = {
-                "VRS_PROJECT_ID": str(project.id),
-                "VRS_MARKETPLACE_URL": _marketplace_url(settings),
-                "VRS_MARKETPLACE_KEY": key,
-                "VRS_PLUGINS": ",".join(project.plugins),
-                "SECRET_KEY": secret_key,
-            }
-            if settings.project_database_url:
-                values["DATABASE_URL"] = settings.project_database_url.replace(
-                    "{project}", project.name
-                )
-            await paas.set_envs(
-                app_uuid=app_uuid,
-                envs=[EnvVar(key=k, value=v, is_literal=True) for k, v in values.items()],
+    project = await _read(project_id)
+    app_uuid = str(project.coolify_app_uuid)
+    async with connect.paas(settings) as paas:
+        current = {e.key: e.value for e in await paas.list_envs(app_uuid=app_uuid)}
+        key = current.get("VRS_MARKETPLACE_KEY")
+        if not key or project.marketplace_key_hash != hash_key(key):
+            key = MARKETPLACE_KEY_PREFIX + secrets.token_urlsafe(32)
+        secret_key = current.get("SECRET_KEY") or secrets.token_urlsafe(48)
+        values = {
+            "VRS_PROJECT_ID": str(project.id),
+            "VRS_MARKETPLACE_URL": _marketplace_url(settings),
+            "VRS_MARKETPLACE_KEY": key,
+            "VRS_PLUGINS": ",".join(project.plugins),
+            "SECRET_KEY": secret_key,
+        }
+        if settings.project_database_url:
+            values["DATABASE_URL"] = settings.project_database_url.replace(
+                "{project}", project.name
             )
-        project.marketplace_key_hash = hash_key(key)
-        return {"keys": sorted(values)}
+        await paas.set_envs(
+            app_uuid=app_uuid,
+            envs=[EnvVar(key=k, value=v, is_literal=True) for k, v in values.items()],
+        )
+    await _save(project_id, marketplace_key_hash=hash_key(key))
+    return {"keys": sorted(values)}
 
 
-@DBOS.step(name="project.known_deployments", **RETRY)
+@step("project.known_deployments", **RETRY)
 async def step_known_deployments(project_id: int) -> list[str]:
     """The application's deployments before this one is asked for (recorded by the engine)."""
     async with worker_database().session() as session:
@@ -456,34 +467,33 @@ async def step_known_deployments(project_id: int) -> list[str]:
         return [deployment.uuid for deployment in await paas.list_deployments(app_uuid=app_uuid)]
 
 
-@DBOS.step(name="project.start_deployment", **RETRY)
+@step("project.start_deployment", **RETRY)
 async def step_start_deployment(project_id: int, known: list[str]) -> str:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        app_uuid = str(project.coolify_app_uuid)
-        async with connect.paas(settings) as paas:
-            if project.deployment_uuid:
-                try:
-                    previous = await paas.get_deployment(uuid=project.deployment_uuid)
-                except ProviderError as error:
-                    if error.code != NOT_FOUND:
-                        raise
-                else:
-                    if previous.status in ACTIVE_DEPLOYMENT and (
-                        previous.application_uuid in (None, app_uuid)
-                    ):
-                        return previous.uuid  # started before a crash: follow that one
-            # A retry after a lost answer: Coolify started the deployment, we never learnt its
-            # uuid. It is the one that was not there before (deployments run one at a time).
-            fresh = [
-                deployment.uuid
-                for deployment in await paas.list_deployments(app_uuid=app_uuid)
-                if deployment.uuid not in known
-            ]
-            deployment_uuid = fresh[0] if fresh else (await paas.deploy(app_uuid=app_uuid)).id
-        project.deployment_uuid = deployment_uuid
-        return deployment_uuid
+    project = await _read(project_id)
+    app_uuid = str(project.coolify_app_uuid)
+    async with connect.paas(settings) as paas:
+        if project.deployment_uuid:
+            try:
+                previous = await paas.get_deployment(uuid=project.deployment_uuid)
+            except ProviderError as error:
+                if error.code != NOT_FOUND:
+                    raise
+            else:
+                if previous.status in ACTIVE_DEPLOYMENT and (
+                    previous.application_uuid in (None, app_uuid)
+                ):
+                    return previous.uuid  # started before a crash: follow that one
+        # A retry after a lost answer: Coolify started the deployment, we never learnt its
+        # uuid. It is the one that was not there before (deployments run one at a time).
+        fresh = [
+            deployment.uuid
+            for deployment in await paas.list_deployments(app_uuid=app_uuid)
+            if deployment.uuid not in known
+        ]
+        deployment_uuid = fresh[0] if fresh else (await paas.deploy(app_uuid=app_uuid)).id
+    await _save(project_id, deployment_uuid=deployment_uuid)
+    return deployment_uuid
 
 
 # What is kept of a deployment's log: its tail, as many characters as this.
@@ -497,7 +507,7 @@ def log_tail(text: str, limit: int = DEPLOY_LOG_MAX_CHARS) -> str:
     return "…\n" + cut[cut.find("\n") + 1 :] if "\n" in cut else cut
 
 
-@DBOS.step(name="project.deployment_status", **RETRY)
+@step("project.deployment_status", **RETRY)
 async def step_deployment_status(deployment_uuid: str) -> str:
     """The deployment's status; its log so far is kept on the project (read while it runs,
     and kept after)."""
@@ -528,17 +538,16 @@ async def deploy_workflow(project_id: int) -> dict[str, Any]:
     return {"status": "timeout", "deployment_uuid": deployment_uuid}
 
 
-@DBOS.step(name="project.app_status", **RETRY)
+@step("project.app_status", **RETRY)
 async def step_app_status(project_id: int) -> dict[str, Any]:
     settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        async with connect.paas(settings) as paas:
-            app = await paas.get_application(uuid=str(project.coolify_app_uuid))
-        return {"status": app.status, "health": app.health}
+    project = await _read(project_id)
+    async with connect.paas(settings) as paas:
+        app = await paas.get_application(uuid=str(project.coolify_app_uuid))
+    return {"status": app.status, "health": app.health}
 
 
-@DBOS.step(name="project.health", **RETRY)
+@step("project.health", **RETRY)
 async def step_health(project_id: int) -> dict[str, Any]:
     settings = _settings()
     async with worker_database().session() as session:
@@ -578,7 +587,7 @@ async def check_health(url: str, *, allow_http: bool) -> str | None:
     return None
 
 
-@DBOS.step(name="project.activate")
+@step("project.activate")
 async def step_activate(project_id: int) -> dict[str, Any]:
     async with worker_database().session() as session:
         project = await _load(session, project_id)
@@ -656,7 +665,7 @@ async def _ignore_missing(call: Any) -> None:
             raise
 
 
-@DBOS.step(name="project.compensate", **RETRY)
+@step("project.compensate", **RETRY)
 async def step_compensate(project_id: int) -> None:
     settings = _settings()
     async with worker_database().session() as session:
@@ -664,7 +673,7 @@ async def step_compensate(project_id: int) -> None:
         await remove_resources(settings, project)
 
 
-@DBOS.step(name="project.fail")
+@step("project.fail")
 async def step_fail(project_id: int, step: str, message: str) -> None:
     async with worker_database().session() as session:
         project = await _load(session, project_id)

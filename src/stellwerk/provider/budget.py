@@ -1,6 +1,7 @@
 """Request budgets per provider token: callers wait for a free slot instead of being refused.
 
-Budgets use the `limits` library, so with Redis configured all processes share one budget.
+Budgets use the `limits` library, so with Redis configured all processes share one budget
+(while Redis is away, each process keeps its own: see `kit.shared`).
 Each provider's windows are in its registry entry (`registry.budget_limits`).
 """
 
@@ -11,7 +12,6 @@ import hashlib
 import time
 
 from limits import RateLimitItem, parse
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from stellwerk.kit.ratelimit import RateLimiter
 from stellwerk.provider.error import RATE_LIMIT_EXCEEDED, ProviderError
@@ -24,7 +24,7 @@ def token_fingerprint(token: str) -> str:
 
 class Budget:
     def __init__(self, limiter: RateLimiter, limits: tuple[str, ...]) -> None:
-        self._strategy = MovingWindowRateLimiter(limiter.storage)
+        self._limiter = limiter
         self._items: tuple[RateLimitItem, ...] = tuple(parse(limit) for limit in limits)
 
     async def acquire(self, *identifiers: str, max_wait: float = 120.0) -> None:
@@ -34,12 +34,12 @@ class Budget:
             spent = [
                 item
                 for item in self._items
-                if not await self._strategy.test(item, "budget", *identifiers)
+                if not await self._limiter.test(item, "budget", *identifiers)
             ]
             if not spent:
                 taken: list[RateLimitItem] = []
                 for item in self._items:
-                    if not await self._strategy.hit(item, "budget", *identifiers):
+                    if not await self._limiter.take(item, "budget", *identifiers):
                         break  # another caller got there first; try again below
                     taken.append(item)
                 else:
@@ -47,8 +47,8 @@ class Budget:
                 spent = [i for i in self._items if i not in taken]
             wait = 0.05
             for item in spent:
-                stats = await self._strategy.get_window_stats(item, "budget", *identifiers)
-                wait = max(wait, stats.reset_time - time.time())
+                reset_at = await self._limiter.reset_time(item, "budget", *identifiers)
+                wait = max(wait, reset_at - time.time())
             if time.monotonic() + wait > deadline:
                 raise ProviderError(
                     RATE_LIMIT_EXCEEDED,

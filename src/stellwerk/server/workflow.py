@@ -17,11 +17,13 @@ import time
 import uuid
 from typing import Any
 
-from dbos import DBOS
-
 from stellwerk.operation.engine import settings as engine_settings
 from stellwerk.operation.engine import worker_database
-from stellwerk.operation.workflow import OperationContext, operation_workflow
+from stellwerk.operation.workflow import (
+    OperationContext,
+    operation_workflow,
+    step,
+)
 from stellwerk.provider.action import ActionFailed, ActionTimeout, exponential_backoff
 from stellwerk.provider.compute.base import CreateServer
 from stellwerk.provider.error import PROVIDER_NOT_FOUND, ProviderError
@@ -58,68 +60,73 @@ async def _load(session: Any, instance_id: str) -> tuple[Any, Any]:
     return instance, provider
 
 
-@DBOS.step(name="server.create_at_provider")
+@step("server.create_at_provider")
 async def create_at_provider(instance_id: str) -> dict[str, Any]:
     settings = engine_settings()
+    # Read, then talk to the provider with no transaction open, then write.
     async with worker_database().session() as session:
         instance, provider = await _load(session, instance_id)
         if instance.provider_instance_id is not None:
             return {"server_id": instance.provider_instance_id, "action_id": None}
-        options = instance.options
-        password = (
-            secret_box(settings).decrypt(instance.root_password_encrypted)
-            if instance.root_password_encrypted
-            else None
-        )
-        async with connected(provider, settings) as compute:
-            server = await compute.find_server(marker=instance_id)
-            attempt = 0
-            while server is None:
-                attempt += 1
-                try:
-                    created = await compute.create_server(
-                        request=CreateServer(
-                            name=instance.label,
-                            plan=instance.plan_type or "",
-                            region=instance.region or "",
-                            image=instance.image or "",
-                            marker=instance_id,
-                            root_password=password,
-                            ssh_keys=list(options.get("sshKeys") or []),
-                            backups=bool(options.get("backups")),
-                            monitoring=bool(options.get("monitoring")),
-                            ipv6=options.get("ipv6", True) is not False,
-                            private_ip=bool(options.get("privateIP")),
-                            vpc_uuid=options.get("vpc_uuid"),
-                            app=options.get("appSlug"),
-                            stackscript_id=options.get("stackscriptId"),
-                            stackscript_data=options.get("stackscriptData"),
-                            tags=list(options.get("tags") or []),
-                            user_data=options.get("user_data"),
-                        )
+    options = instance.options
+    password = (
+        secret_box(settings).decrypt(instance.root_password_encrypted)
+        if instance.root_password_encrypted
+        else None
+    )
+    async with connected(provider, settings) as compute:
+        server = await compute.find_server(marker=instance_id)
+        attempt = 0
+        while server is None:
+            attempt += 1
+            try:
+                created = await compute.create_server(
+                    request=CreateServer(
+                        name=instance.label,
+                        plan=instance.plan_type or "",
+                        region=instance.region or "",
+                        image=instance.image or "",
+                        marker=instance_id,
+                        root_password=password,
+                        ssh_keys=list(options.get("sshKeys") or []),
+                        backups=bool(options.get("backups")),
+                        monitoring=bool(options.get("monitoring")),
+                        ipv6=options.get("ipv6", True) is not False,
+                        private_ip=bool(options.get("privateIP")),
+                        vpc_uuid=options.get("vpc_uuid"),
+                        app=options.get("appSlug"),
+                        stackscript_id=options.get("stackscriptId"),
+                        stackscript_data=options.get("stackscriptData"),
+                        tags=list(options.get("tags") or []),
+                        user_data=options.get("user_data"),
                     )
-                except ProviderError as error:
-                    if not error.transient:
-                        raise as_body_field(error) from error
-                    log.warning(
-                        "creating a server failed transiently; looking for it before retrying",
-                        extra={"instance_id": instance_id, "code": error.code, "attempt": attempt},
-                    )
-                    if attempt < CREATE_ATTEMPTS:
-                        await asyncio.sleep(CREATE_BACKOFF(attempt - 1))
-                    # The provider may have made the server and only its answer was lost.
-                    server = await compute.find_server(marker=instance_id)
-                    if server is None and attempt >= CREATE_ATTEMPTS:
-                        raise as_body_field(error) from error
-                    continue
-                server = created.server
+                )
+            except ProviderError as error:
+                if not error.transient:
+                    raise as_body_field(error) from error
+                log.warning(
+                    "creating a server failed transiently; looking for it before retrying",
+                    extra={"instance_id": instance_id, "code": error.code, "attempt": attempt},
+                )
+                if attempt < CREATE_ATTEMPTS:
+                    await asyncio.sleep(CREATE_BACKOFF(attempt - 1))
+                # The provider may have made the server and only its answer was lost.
+                server = await compute.find_server(marker=instance_id)
+                if server is None and attempt >= CREATE_ATTEMPTS:
+                    raise as_body_field(error) from error
+                continue
+            server = created.server
+    async with worker_database().session() as session:
+        instance = await InstanceRepository(session).get(uuid.UUID(instance_id))
+        if instance is None:  # deleted meanwhile: reconciliation reports the server (its marker)
+            raise InstanceGone(instance_id)
         apply_server(instance, server)
         instance.root_password_encrypted = None
         await InstanceRepository(session).flush()
-        return {"server_id": server.id, "status": server.status}
+    return {"server_id": server.id, "status": server.status}
 
 
-@DBOS.step(name="server.wait_until_running")
+@step("server.wait_until_running")
 async def wait_until_running(instance_id: str) -> dict[str, Any]:
     settings = engine_settings()
     deadline = time.monotonic() + settings.servers_provision_timeout_seconds
@@ -146,7 +153,7 @@ async def wait_until_running(instance_id: str) -> dict[str, Any]:
     return {"status": status, "timed_out": True}
 
 
-@DBOS.step(name="server.mark_failed")
+@step("server.mark_failed")
 async def mark_failed(instance_id: str, message: str) -> None:
     async with worker_database().session() as session:
         instance = await InstanceRepository(session).get(uuid.UUID(instance_id))

@@ -7,10 +7,12 @@ import time
 from typing import Any
 
 from prometheus_client import generate_latest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk import __version__
 from stellwerk.database import Database
+from stellwerk.kit import shared
 from stellwerk.kit.secret import tokens_equal
 from stellwerk.kit.time import as_utc, iso, utc_now
 from stellwerk.license.service import refresh_license_gauges
@@ -69,13 +71,15 @@ async def health(runtime: Runtime) -> tuple[bool, dict[str, Any]]:
 
 
 async def status(runtime: Runtime, *, installation: bool = True) -> dict[str, Any]:
-    """This process, and (`installation`) the installation as the database sees it."""
+    """This process, and (`installation`) the installation as the database sees it. `degraded`
+    with reasons while the database or Redis is away (limits, budgets and caches are then per
+    process; see `kit.shared`)."""
     settings = runtime.settings
     ok = await database_ok(runtime)
-    redis = await redis_state(runtime)
+    redis = await redis_state(settings.redis_url)
     reasons = [] if ok else ["the database is unreachable"]
-    if redis["configured"] and not redis["ok"]:
-        reasons.append("Redis is unreachable")
+    if redis["ok"] is False:
+        reasons.append(REDIS_AWAY)
     state: dict[str, Any] | None = None
     if ok and installation:
         try:
@@ -101,15 +105,38 @@ async def status(runtime: Runtime, *, installation: bool = True) -> dict[str, An
     }
 
 
-async def redis_state(runtime: Runtime) -> dict[str, Any]:
-    if not runtime.settings.redis_url:
+REDIS_AWAY = (
+    "Redis is unreachable: rate limits, provider budgets and catalog caches are per process "
+    "until it is back"
+)
+
+REDIS_CHECK_ERRORS: tuple[type[BaseException], ...] = (TimeoutError, *shared.REDIS_ERRORS)
+
+
+async def redis_state(url: str | None) -> dict[str, Any]:
+    """Whether Redis answers (`ok` None: none configured), why not, and what this process does
+    on its own meanwhile (`fallbacks`)."""
+    if not url:
         return {"configured": False, "ok": None}
+    client = Redis.from_url(
+        url,
+        socket_timeout=shared.TIMEOUT_SECONDS,
+        socket_connect_timeout=shared.TIMEOUT_SECONDS,
+    )
+    error: str | None = None
     try:
-        async with asyncio.timeout(REDIS_TIMEOUT):
-            reachable = bool(await runtime.limiter.storage.check())
-    except Exception:  # unreachable, refused, timed out: all "not ok"
-        reachable = False
-    return {"configured": True, "ok": reachable}
+        async with asyncio.timeout(REDIS_TIMEOUT * 2):
+            await client.ping()
+    except REDIS_CHECK_ERRORS as failure:
+        error = f"{type(failure).__name__}: {failure}"[:300]
+    finally:
+        await client.aclose()
+    return {
+        "configured": True,
+        "ok": error is None,
+        "error": error,
+        "fallbacks": dict(shared.DEGRADED),
+    }
 
 
 async def installation_state(database: Database) -> dict[str, Any]:

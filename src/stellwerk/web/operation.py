@@ -79,6 +79,8 @@ async def _context(
         "finished": operation.status in FINISHED,
         "prompts": prompts.get(operation.id, ()),
         "answer_url": f"/ui/operations/{operation.id}/answer" if mine else None,
+        # Which worker runs it: for the company's staff, never for customers.
+        "executor": operation.executor_id if subject.principal.is_company else None,
     }
 
 

@@ -16,7 +16,7 @@ from alembic import op
 import stellwerk.kit.db
 
 revision: str = "1710"
-down_revision: str | Sequence[str] | None = "1500"
+down_revision: str | Sequence[str] | None = "1700"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

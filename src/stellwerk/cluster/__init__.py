@@ -1,0 +1,1 @@
+"""Several workers as one installation: heartbeats, failover, periodic jobs once per interval."""
