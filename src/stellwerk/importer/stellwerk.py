@@ -53,6 +53,8 @@ SKIPPED_TABLES = frozenset(
         "redirect_daily_visitors",
         "module_feed_tickets",
         "process_heartbeats",
+        "workers",
+        "periodic_jobs",
         "installation_secrets",
         "webhook_endpoints",
         "notification_deliveries",
