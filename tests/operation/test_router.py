@@ -7,7 +7,14 @@ import httpx
 
 from stellwerk.models import Operation
 from stellwerk.runtime import Runtime
-from tests.factories import admin_headers, bearer, create_admin, create_user, jwt_for
+from tests.factories import (
+    admin_headers,
+    bearer,
+    create_admin,
+    create_staff,
+    create_user,
+    jwt_for,
+)
 
 
 async def wait_for(
@@ -41,7 +48,7 @@ class TestOperations:
             row = await session.get(Operation, uuid.UUID(started.json()["id"]))
         assert row is not None
         assert row.executor_id == runtime.settings.executor_id
-        assert "executor_id" not in done  # which worker runs what is not the API's business
+        assert done["executor_id"] == row.executor_id  # an admin sees which worker ran it
         steps = [e["step"] for e in done["events"]]  # type: ignore[union-attr,index]
         assert [s for s in steps if s and s.startswith("probe-")] == [
             "probe-1",
@@ -93,6 +100,30 @@ class TestOperations:
         missing = await client.get(f"/api/operations/{uuid.uuid4()}", headers=headers)
         assert missing.status_code == 404
 
+    async def test_the_worker_is_named_to_the_company_only(
+        self, client: httpx.AsyncClient, runtime: Runtime
+    ) -> None:
+        customer = await create_user(runtime)
+        async with runtime.database.session() as session:
+            operation = Operation(
+                kind="probe",
+                idempotency_key=f"k-{uuid.uuid4()}",
+                owner_user_id=customer.id,
+                status="running",
+                input={},
+                executor_id="worker-a",
+            )
+            session.add(operation)
+            await session.flush()
+            operation_id = operation.id
+        own = bearer(jwt_for(runtime, customer))
+        staff = bearer(jwt_for(runtime, await create_staff(runtime)))
+        for headers, expected in ((own, None), (staff, "worker-a")):
+            one = await client.get(f"/api/operations/{operation_id}", headers=headers)
+            assert one.json()["executor_id"] == expected
+            listed = await client.get("/api/operations", headers=headers)
+            assert [o["executor_id"] for o in listed.json()["items"]] == [expected]
+
     async def test_bad_input(self, client: httpx.AsyncClient, runtime: Runtime) -> None:
         headers = await admin_headers(runtime)
         too_many = await client.post("/api/operations/probe", json={"steps": 99}, headers=headers)
@@ -134,6 +165,6 @@ class TestTimeline:
         await log_in(client, (await create_admin(runtime)).username)
         page = await client.get(f"/ui/operations/{started.json()['id']}")
         assert page.status_code == 200
-        assert 'class="timeline"' in page.text
+        assert 'class="timeline' in page.text
         assert '<code class="small">step-1</code>' in page.text
         assert " s</td>" in page.text  # how long each took
