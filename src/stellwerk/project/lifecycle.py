@@ -36,9 +36,9 @@ from stellwerk.project.workflow import (
     _record_json,
     _save,
     _settings,
+    follow_deployment,
     remove_resources,
     step_app_status,
-    step_deployment_status,
     step_health,
     step_known_deployments,
 )
@@ -104,18 +104,9 @@ async def step_begin_action(project_id: int, action: str, known: list[str]) -> s
 @DBOS.workflow(name="project.action_deploy")
 async def action_workflow(project_id: int, action: str) -> dict[str, Any]:
     """On the deploy queue: start the deployment `action` asks for and follow it."""
-    settings = _settings()
     known = await step_known_deployments(project_id)
     deployment_uuid = await step_begin_action(project_id, action, known)
-    polls = max(1, int(settings.project_deploy_timeout_seconds / settings.project_poll_seconds))
-    for _ in range(polls):
-        status = await step_deployment_status(deployment_uuid)
-        if status == "finished":
-            return {"status": "finished", "deployment_uuid": deployment_uuid}
-        if status in ("failed", "cancelled-by-user", "cancelled"):
-            return {"status": "failed", "deployment_uuid": deployment_uuid, "detail": status}
-        await DBOS.sleep_async(settings.project_poll_seconds)
-    return {"status": "timeout", "deployment_uuid": deployment_uuid}
+    return await follow_deployment(deployment_uuid)
 
 
 @step("project.life.stop", **RETRY)

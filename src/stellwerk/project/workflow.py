@@ -524,9 +524,15 @@ async def step_deployment_status(deployment_uuid: str) -> str:
 @DBOS.workflow(name="project.deploy")
 async def deploy_workflow(project_id: int) -> dict[str, Any]:
     """Runs on the deploy queue (one at a time): start the deployment and follow it."""
-    settings = _settings()
     known = await step_known_deployments(project_id)
     deployment_uuid = await step_start_deployment(project_id, known)
+    return await follow_deployment(deployment_uuid)
+
+
+async def follow_deployment(deployment_uuid: str) -> dict[str, Any]:
+    """Inside a workflow: poll the deployment (durable sleeps between) until it ends or the
+    deploy timeout passes."""
+    settings = _settings()
     polls = max(1, int(settings.project_deploy_timeout_seconds / settings.project_poll_seconds))
     for _ in range(polls):
         status = await step_deployment_status(deployment_uuid)
