@@ -12,9 +12,11 @@ from stellwerk.database import SessionDep
 from stellwerk.exceptions import StellwerkError
 from stellwerk.identity.auth import RuntimeDep
 from stellwerk.kit.pagination import Page
+from stellwerk.models import WebhookEndpoint
 from stellwerk.notify.events import EVENTS
 from stellwerk.notify.schemas import RecipientsUpdate, WebhookCreate
 from stellwerk.notify.service import recipients, webhooks
+from stellwerk.runtime import Runtime
 from stellwerk.web import reveal
 from stellwerk.web.auth import WebAdmin
 from stellwerk.web.forms import field_errors, page_params, read_form, text
@@ -102,6 +104,13 @@ async def create_webhook(
         return await _webhooks_page(
             request, session, errors=field_errors(error), values=values, status_code=422
         )
+    return _show_secret_once(request, runtime, endpoint, secret)
+
+
+def _show_secret_once(
+    request: Request, runtime: Runtime, endpoint: WebhookEndpoint, secret: str
+) -> Response:
+    """Back to the list, which shows the signing secret once (a reload shows it no more)."""
     response = RedirectResponse("/ui/webhooks", status_code=303)
     reveal.stash(
         response,
@@ -120,16 +129,7 @@ async def rotate_secret(
 ) -> Response:
     endpoint = await webhooks.get(session, webhook_id)
     secret = await webhooks.rotate_secret(session, subject.actor, runtime.settings, endpoint)
-    response = RedirectResponse("/ui/webhooks", status_code=303)
-    reveal.stash(
-        response,
-        request,
-        runtime,
-        kind=SECRET,
-        value={"id": endpoint.id, "url": endpoint.url, "secret": secret},
-        path="/ui/webhooks",
-    )
-    return response
+    return _show_secret_once(request, runtime, endpoint, secret)
 
 
 @router.post("/ui/webhooks/{webhook_id:int}/toggle")
