@@ -106,7 +106,9 @@ def installation(
         assert migrated.returncode == 0
         for process in (*workers, api):
             process.start(timeout=120)
-        created = run_cli("token", "create", "--scope", "admin", "--json", env=shared)
+        created = run_cli(
+            "token", "create", "--scope", "admin", "--json", env=dict(shared, STELLWERK_URL=api.url)
+        )
         assert created.returncode == 0, created.stderr
         headers = {"Authorization": f"Bearer {json.loads(created.stdout)['token']}"}
         yield Installation(database_url, redis, api, workers, headers)

@@ -27,7 +27,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import importlib.util
-import json
 import os
 import random
 import re
@@ -410,7 +409,6 @@ def main() -> int:
     keys = seed(database, licenses, sessions)
     bodies = write_bodies(work, keys, sessions)
     cli(env, "admin", "create", "-u", "bench", "--password-stdin", stdin="bench-password-1234\n")
-    cli(env, "redirect", "domains", "add", REDIRECT_HOST, "--target", REDIRECT_TARGET, "--json")
     print(
         f"SQLite {database}: {licenses:,} licenses, {2 * licenses:,} devices,"
         f" {sessions:,} sessions ({time.monotonic() - started:.1f} s)",
@@ -424,8 +422,10 @@ def main() -> int:
         ready = answers_200(f"{api}/health")
         with running([STELLWERK, "serve"], env, serve_log, ready) as serve:
             workers = len(data_plane_workers(serve.pid))
-            token = json.loads(cli(env, "token", "create", "--scope", "admin", "--json"))["token"]
+            token = api_reads.loadkit.admin_token(api, "bench", "bench-password-1234")
             headers = {"Authorization": f"Bearer {token}"}
+            server = dict(env, STELLWERK_URL=api, STELLWERK_TOKEN=token)
+            cli(server, "redirect", "domains", "add", REDIRECT_HOST, "--target", REDIRECT_TARGET)
             api_reads.seed_domains(api, headers, domains)
             api_reads.check_paths(api, headers)
             paths_file = work / "paths.txt"

@@ -18,7 +18,6 @@ be 0) and the peak RSS of the server process from /proc.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import statistics
@@ -152,9 +151,10 @@ def main() -> int:
         )
         with loadkit.stellwerk_serve(env, folder / "serve.log") as pid:
             port = int(env["STELLWERK_PORT"])
-            created = loadkit.run_cli(env, "token", "create", "--scope", "admin", "--json")
-            token = json.loads(created)["token"]
             base_url = f"http://127.0.0.1:{port}"
+            token = loadkit.admin_token(
+                base_url, env["STELLWERK_ADMIN_USERNAME"], env["STELLWERK_ADMIN_PASSWORD"]
+            )
             headers = {"Authorization": f"Bearer {token}"}
             seed_domains(base_url, headers, domains)
             check_paths(base_url, headers)

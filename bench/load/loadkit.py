@@ -118,6 +118,22 @@ def stellwerk_serve(env: dict[str, str], log: Path, timeout: float = 120) -> Ite
             process.wait(timeout=10)
 
 
+def admin_token(base_url: str, username: str, password: str) -> str:
+    """An admin API token from the running server (the command line talks to it the same way)."""
+    login = httpx.post(
+        f"{base_url}/api/auth/login", json={"username": username, "password": password}, timeout=30
+    )
+    login.raise_for_status()
+    made = httpx.post(
+        f"{base_url}/api/tokens",
+        headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        json={"name": "bench", "scopes": ["admin"]},
+        timeout=30,
+    )
+    made.raise_for_status()
+    return str(made.json()["token"])
+
+
 def run_cli(env: dict[str, str], *args: str) -> str:
     return subprocess.run(
         [STELLWERK, *args], env=env, capture_output=True, text=True, timeout=120, check=True

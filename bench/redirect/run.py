@@ -9,6 +9,7 @@ All traffic goes to 127.0.0.1 on ephemeral ports; every server is stopped by its
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import re
@@ -144,7 +145,7 @@ def stellwerk_env(work: Path, port: int) -> dict[str, str]:
     env.update(
         {
             "STELLWERK_DATA_DIR": str(work / "stellwerk"),
-            "STELLWERK_SECRET_KEY": "bench-secret",
+            "STELLWERK_SECRET_KEY": "bench-secret-key-not-for-production",
             "STELLWERK_REDIRECT_PORT": str(port),
             "STELLWERK_LOG_LEVEL": "WARNING",
         }
@@ -161,13 +162,43 @@ def prepare_stellwerk(env: dict[str, str]) -> None:
         capture_output=True,
         text=True,
     )
-    subprocess.run(
-        [STELLWERK, "redirect", "domains", "add", HOST, "--target", TARGET, "--json"],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
+    # The data plane runs alone here (no API to ask): the domain goes in as the API would add it.
+    asyncio.run(_add_domain(env))
+
+
+async def _add_domain(env: dict[str, str]) -> None:
+    from sqlalchemy import select
+
+    from stellwerk.audit.actor import Actor
+    from stellwerk.config import Settings
+    from stellwerk.models import User
+    from stellwerk.redirect import service
+    from stellwerk.runtime import Runtime
+
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=Path(env["STELLWERK_DATA_DIR"]),
+        secret_key=env["STELLWERK_SECRET_KEY"],
     )
+    runtime = Runtime.from_settings(settings)
+    try:
+        async with runtime.database.session() as session:
+            owner = (
+                await session.execute(select(User).where(User.username == "bench"))
+            ).scalar_one()
+            await service.domain.create(
+                session,
+                Actor.cli(owner.id, owner.username),
+                owner,
+                domain=HOST,
+                target_url=TARGET,
+                redirect_code=301,
+                preserve_path=True,
+                include_www=True,
+                group_id=None,
+            )
+    finally:
+        await runtime.close()
 
 
 def stored_hits(env: dict[str, str]) -> int:

@@ -4,14 +4,12 @@ host; a key file from before is imported once."""
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from stellwerk.config import to_sync_url
 from stellwerk.database import Database
 from stellwerk.keyfile import derive_key
 from stellwerk.license import signing
@@ -19,7 +17,6 @@ from stellwerk.license.signing import IMPORTED_SUFFIX, KEY_FILE, SECRET_NAME
 from stellwerk.models import InstallationSecret
 from stellwerk.runtime import Runtime
 from stellwerk.system.secrets import InstallationSecretUnreadable
-from tests.process import base_env, run_cli
 
 
 def _pem(key: Ed25519PrivateKey) -> bytes:
@@ -94,18 +91,3 @@ async def test_another_master_key_cannot_read_it(runtime: Runtime, tmp_path: Pat
     signing.forget()
     with pytest.raises(InstallationSecretUnreadable, match="same STELLWERK_SECRET_KEY"):
         await signing.load(runtime.database, derive_key(b"another", "master"), tmp_path)
-
-
-async def test_the_cli_on_two_data_directories_prints_one_key(
-    runtime: Runtime, tmp_path: Path
-) -> None:
-    """Two hosts as real processes: each its own data directory, one database."""
-    url = to_sync_url(runtime.database.url)
-    keys = []
-    for host in ("host-a", "host-b"):
-        env = base_env(tmp_path / host, url)
-        env["STELLWERK_SECRET_KEY"] = runtime.settings.secret_key.get_secret_value()  # type: ignore[union-attr]
-        result = await asyncio.to_thread(run_cli, "license", "public-key", "--json", env=env)
-        assert result.returncode == 0, result.stderr
-        keys.append(json.loads(result.stdout)["public_key"])
-    assert keys[0] == keys[1]

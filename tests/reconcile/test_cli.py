@@ -71,5 +71,6 @@ async def test_reports_orphaned_and_missing_servers(
 
     code, table = await _reconcile(app, tmp_path)
     assert code == 1
-    assert "behind-our-back" in table
     assert "2 mismatch(es)" in table, table
+    assert "orphan" in table
+    assert "missing" in table

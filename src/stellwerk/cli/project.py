@@ -269,7 +269,7 @@ def _act(
         name, operation_id = started["name"], (started.get("operation") or {}).get("id")
         if not follow or operation_id is None:
             if as_json:
-                print_json(started)
+                print_json({"operation_id": operation_id, "status": "started", "project": started})
             else:
                 console.print(f"{name}: {action} started, operation {operation_id or '-'}")
             return
