@@ -66,6 +66,12 @@ def test_sigkill_after_the_provider_made_the_server(
     server.start()
     try:
         headers = login(server)
+        # Only the provider made here: the sandbox providers of a first start go.
+        listed = httpx.get(f"{server.url}/api/admin/providers", headers=headers, timeout=30)
+        for provider in listed.json()["providers"]:
+            httpx.delete(
+                f"{server.url}/api/admin/providers/{provider['id']}", headers=headers, timeout=30
+            ).raise_for_status()
         created = httpx.post(
             f"{server.url}/api/admin/providers",
             headers=headers,
