@@ -235,5 +235,11 @@ def test_a_killed_worker_is_taken_over(installation: Installation) -> None:
         victim.env["STELLWERK_EXECUTOR_ID"],
     )
     assert lease["recovered_by"] == survivor.env["STELLWERK_EXECUTOR_ID"]
-    listed = run_cli("ops", "show", operation_id, "--json", env=installation.api.env)
+    listed = run_cli(
+        "ops",
+        "show",
+        operation_id,
+        "--json",
+        env=dict(installation.api.env, STELLWERK_URL=installation.api.url),
+    )
     assert json.loads(listed.stdout)["executor_id"] == survivor.env["STELLWERK_EXECUTOR_ID"]
