@@ -208,8 +208,16 @@ async def _state(runtime: Runtime) -> list[Any]:
         for model in models:
             for row in (await session.scalars(select(model))).all():
                 values = {c.key: getattr(row, c.key) for c in model.__table__.columns}
-                values.pop("updated_at", None)
-                values.pop("dns_checked_at", None)
+                # What the periodic jobs (DNS re-checks, target checks) write meanwhile.
+                for column in (
+                    "updated_at",
+                    "dns_checked_at",
+                    "target_status",
+                    "target_check",
+                    "target_checked_at",
+                    "target_failing_since",
+                ):
+                    values.pop(column, None)
                 rows.append((model.__name__, values))
         tokens = await session.scalars(select(ApiToken.id, ApiToken.revoked_at))
         rows.append(("tokens", sorted(str(t) for t in tokens.all())))
