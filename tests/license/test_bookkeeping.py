@@ -31,7 +31,7 @@ async def test_a_taken_write_lock_delays_the_batch(runtime: Runtime) -> None:
     touches.add(device_id, now)
     path = runtime.database.engine.url.database
     assert path is not None
-    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as other:
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None, timeout=30)) as other:
         other.execute("BEGIN IMMEDIATE")  # another writer (the hit writer, the CLI) holds it
         assert await touches.flush(busy_ms=BUSY_MS_ROUND) == 0
         other.execute("ROLLBACK")
