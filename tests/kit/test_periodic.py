@@ -51,17 +51,19 @@ async def test_a_run_that_does_not_end_is_cancelled_after_the_grace(
 async def test_a_claimed_interval_runs_the_job_and_a_lost_one_does_not() -> None:
     runs: list[int] = []
     claims: list[int] = []
+    asked_twice = asyncio.Event()
 
     async def claim(slot: int) -> bool:
         claims.append(slot)
+        if len(claims) == 2:
+            asked_twice.set()
         return len(claims) == 1
 
     async def job() -> None:
         runs.append(1)
 
     loop_task = asyncio.create_task(run_every("test.claimed", 0.05, job, claim=claim))
-    while len(claims) < 2:
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(asked_twice.wait(), timeout=5)
     loop_task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await loop_task
