@@ -20,7 +20,7 @@ from stellwerk.api import include_routers
 from stellwerk.bootstrap import FirstStart, bootstrap
 from stellwerk.cluster import service as cluster
 from stellwerk.config import Settings, get_settings
-from stellwerk.jobs import JOBS
+from stellwerk.jobs import enabled_jobs
 from stellwerk.kit.periodic import run_every
 from stellwerk.license.fastpath import VerifyFastPath
 from stellwerk.middleware import (
@@ -63,6 +63,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.from_settings(settings)
+        jobs = enabled_jobs(settings)
         runtime.sandboxes = dict((listener_urls or {}).get("sandboxes", {}))
         app.state.runtime = runtime
         app.state.database = runtime.database
@@ -90,7 +91,7 @@ def create_app(
                         partial(job.run, runtime),
                     )
                 )
-                for job in JOBS
+                for job in jobs
             ]
         identity = system_service.ProcessIdentity(
             role=("all" if settings.workers else "api") if serves_http else "worker",

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # is taken over by another worker (its pending operations go on there).
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_dead_after_seconds: float = Field(default=15.0, gt=0)
+    # Periodic jobs this process leaves out, comma-separated (docs/deployment.md names them),
+    # e.g. `redirect.target_checks` where outbound HTTP is not wanted.
+    disabled_jobs: str = ""
     # How long an operation waits for the answer to a question before it fails.
     operation_prompt_timeout_seconds: float = Field(default=3600.0, gt=0)
 
@@ -302,6 +305,11 @@ class Settings(BaseSettings):
     def project_plugin_list(self) -> list[str]:
         """`project_plugins` as a list, lower case."""
         return [p.strip().lower() for p in self.project_plugins.split(",") if p.strip()]
+
+    @property
+    def disabled_job_list(self) -> list[str]:
+        """`disabled_jobs` as a list of job names."""
+        return [j.strip() for j in self.disabled_jobs.split(",") if j.strip()]
 
     @property
     def trusted_proxy_list(self) -> list[str]:

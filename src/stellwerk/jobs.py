@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from stellwerk.config import Settings, UnsafeConfiguration
 from stellwerk.identity.repository import WebSessionRepository
 from stellwerk.license import service as license_service
 from stellwerk.module.service import reconcile_files
@@ -90,3 +91,15 @@ JOBS: list[Job] = [
     Job("registrar.transfers_refresh", 60.0, _refresh_domain_transfers),
     Job("servers.reconcile", 30.0, reconcile_servers),
 ]
+
+
+def enabled_jobs(settings: Settings) -> list[Job]:
+    """The jobs this process takes part in: all but those `STELLWERK_DISABLED_JOBS` names."""
+    disabled = set(settings.disabled_job_list)
+    unknown = sorted(disabled - {job.name for job in JOBS})
+    if unknown:
+        raise UnsafeConfiguration(
+            f"Refusing to start: STELLWERK_DISABLED_JOBS names no job {', '.join(unknown)}; "
+            f"the jobs are {', '.join(job.name for job in JOBS)}"
+        )
+    return [job for job in JOBS if job.name not in disabled]

@@ -168,6 +168,14 @@ def serve(
     )
     if settings.role != "all" and settings.is_sqlite:
         fail("--role api|worker needs PostgreSQL (STELLWERK_DATABASE_URL)")
+    if settings.disabled_job_list:
+        from stellwerk.config import UnsafeConfiguration
+        from stellwerk.jobs import enabled_jobs
+
+        try:
+            enabled_jobs(settings)
+        except UnsafeConfiguration as error:
+            fail(error.message)
     if settings.role != "all" and settings.sandbox_enabled and not settings.sandbox_port:
         fail(
             "--role api|worker in sandbox mode needs STELLWERK_SANDBOX_PORT: the port of "
