@@ -9,7 +9,10 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
+from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
 
+from stellwerk import exception_handlers
 from stellwerk.runtime import Runtime
 from stellwerk.surface import Surface, surface_for_path
 from tests.factories import admin_headers, bearer, create_admin, create_token
@@ -195,3 +198,35 @@ async def test_missing_scope_matches_the_declared_schema(
     declared = document["paths"][path]["get"]["responses"]["4XX"]["content"]["application/json"]
     assert declared["schema"]["$ref"].endswith(ENVELOPES[surface_for_path(path)])
     jsonschema.validate(response.json(), declared_envelope(document, surface_for_path(path)))
+
+
+class _ServerError(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "status"),
+    [
+        ("53300", 503),  # too many connections
+        ("57P03", 503),  # the server is starting or stopping
+        ("08006", 503),  # the connection broke
+        ("42601", 500),  # a syntax error is ours
+    ],
+)
+async def test_a_database_that_cannot_serve_now_is_503(sqlstate: str, status: int) -> None:
+    app = FastAPI()
+    exception_handlers.install(app)
+
+    @app.get("/api/v1/thing")
+    async def thing() -> None:
+        raise DBAPIError("SELECT 1", None, _ServerError("refused", sqlstate))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        response = await http.get("/api/v1/thing")
+    assert response.status_code == status
+    if status == 503:
+        assert response.headers["retry-after"] == "5"
+        assert "refused" not in response.text  # the database's words stay in the log

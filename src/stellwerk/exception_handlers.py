@@ -170,11 +170,28 @@ def _other_slash(request: Request) -> str | None:
     return other + (f"?{query}" if query else "")
 
 
+# SQLSTATE classes of a database that cannot serve now: connection exceptions (08), insufficient
+# resources (53: too many connections, disk full), operator intervention (57P01-57P03: shutting
+# down, cannot connect now).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    error: BaseException | None = exc
+    while error is not None:
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(state, str):
+            return state
+        error = error.__cause__ or getattr(error, "orig", None)
+    return None
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     if (
         isinstance(exc, DBAPIError)
         and not exc.connection_invalidated
         and not isinstance(exc, OperationalError)
+        and not (_sqlstate(exc) or "").startswith(_UNAVAILABLE_SQLSTATES)
     ):
         return await _internal_error(request, exc)
     log.error("database unavailable: %s", type(exc).__name__)
