@@ -37,7 +37,7 @@ from stellwerk.project.workflow import (
     _save,
     _settings,
     follow_deployment,
-    remove_resources,
+    remove_resources_of,
     step_app_status,
     step_health,
     step_known_deployments,
@@ -190,10 +190,7 @@ async def step_delete_zone(project_id: int) -> dict[str, Any]:
 
 @step("project.life.remove", **RETRY)
 async def step_remove(project_id: int) -> None:
-    settings = _settings()
-    async with worker_database().session() as session:  # remove_resources records each removal
-        project = await _load(session, project_id)
-        await remove_resources(settings, project)
+    await remove_resources_of(project_id)
 
 
 @step("project.life.forget")

@@ -671,12 +671,28 @@ async def _ignore_missing(call: Any) -> None:
             raise
 
 
+# What `remove_resources` changes on the project as it removes each piece.
+_REMOVAL_FIELDS = ("coolify_app_uuid", "coolify_project_uuid", "deployment_uuid", "dns_records")
+
+
+async def remove_resources_of(project_id: int) -> None:
+    """`remove_resources` for a workflow step: no transaction is open during the provider
+    calls, and what was removed is stored even when a piece could not go (a retry tries the
+    rest)."""
+    project = await _read(project_id)
+    try:
+        await remove_resources(_settings(), project)
+    finally:
+        await _save(
+            project_id,
+            live_url=project.live_url,
+            **{name: getattr(project, name) for name in _REMOVAL_FIELDS},
+        )
+
+
 @step("project.compensate", **RETRY)
 async def step_compensate(project_id: int) -> None:
-    settings = _settings()
-    async with worker_database().session() as session:
-        project = await _load(session, project_id)
-        await remove_resources(settings, project)
+    await remove_resources_of(project_id)
 
 
 @step("project.fail")
