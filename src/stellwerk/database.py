@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -46,17 +46,29 @@ def _refuse_unstorable_input(context: ExceptionContext) -> None:
     """Input the database cannot hold is the caller's mistake, not the server's: an integer
     beyond the column (PostgreSQL INTEGER is 32 bits, SQLite's 64; it names no row either), or
     text with NUL characters (PostgreSQL refuses them in text and JSON)."""
-    error: BaseException | None = context.original_exception
-    while error is not None:
+    for error in causes(context.original_exception):
         if isinstance(error, OverflowError):
             raise ValidationFailed(
                 "A number is out of range", code=OUT_OF_RANGE
             ) from context.original_exception
-        if getattr(error, "sqlstate", None) in _UNSTORABLE_TEXT:
+        if sqlstate(error) in _UNSTORABLE_TEXT:
             raise ValidationFailed(
                 "Text must not contain NUL characters", code="invalid_text"
             ) from context.original_exception
-        error = error.__cause__
+
+
+def causes(error: BaseException | None) -> Iterator[BaseException]:
+    """`error`, then what caused it (`__cause__`, or a SQLAlchemy error's `orig`), in turn."""
+    while error is not None:
+        yield error
+        error = error.__cause__ or getattr(error, "orig", None)
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE a database driver put on `error` itself (asyncpg's adapted errors carry
+    it), if any."""
+    state = getattr(error, "sqlstate", None)
+    return state if isinstance(state, str) else None
 
 
 # character_not_in_repertoire (NUL in text), untranslatable_character (\u0000 in JSON)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stellwerk.database import OUT_OF_RANGE
+from stellwerk.database import OUT_OF_RANGE, causes, sqlstate
 from stellwerk.exceptions import (
     BadRequest,
     Forbidden,
@@ -176,22 +176,14 @@ def _other_slash(request: Request) -> str | None:
 _UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
 
 
-def _sqlstate(exc: BaseException) -> str | None:
-    error: BaseException | None = exc
-    while error is not None:
-        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if isinstance(state, str):
-            return state
-        error = error.__cause__ or getattr(error, "orig", None)
-    return None
-
-
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
     if (
         isinstance(exc, DBAPIError)
         and not exc.connection_invalidated
         and not isinstance(exc, OperationalError)
-        and not (_sqlstate(exc) or "").startswith(_UNAVAILABLE_SQLSTATES)
+        and not any(
+            (sqlstate(error) or "").startswith(_UNAVAILABLE_SQLSTATES) for error in causes(exc)
+        )
     ):
         return await _internal_error(request, exc)
     log.error("database unavailable: %s", type(exc).__name__)

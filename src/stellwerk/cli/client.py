@@ -301,6 +301,16 @@ class Api:
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)
 
+    def items(
+        self, path: str, params: dict[str, Any] | None = None, *, max_pages: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a paged listing (`{"items": [...], "pages": n}`), page by page."""
+        for page in range(1, max_pages + 1):
+            listed = self.get(path, params={**(params or {}), "page": page, "per_page": 100})
+            yield from listed["items"]
+            if page >= listed["pages"]:
+                return
+
     def post(self, path: str, **kwargs: Any) -> Any:
         return self.request("POST", path, **kwargs)
 

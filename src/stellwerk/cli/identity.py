@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from stellwerk.models import User
     from stellwerk.runtime import Runtime
 
-MAX_PAGES = 100
 
 admin_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 token_app = typer.Typer(help="Create, list and revoke API tokens (nrx_…).", no_args_is_help=True)
@@ -118,13 +117,7 @@ def token_create(
 
 
 def _users(api: Api) -> list[dict[str, Any]]:
-    users: list[dict[str, Any]] = []
-    for page in range(1, MAX_PAGES + 1):
-        listed = api.get("/api/admin/users", params={"page": page, "per_page": 100})
-        users.extend(listed["items"])
-        if page >= listed["pages"]:
-            break
-    return users
+    return list(api.items("/api/admin/users"))
 
 
 @token_app.command("list")
@@ -136,12 +129,7 @@ def token_list(
 ) -> None:
     """List your API tokens (everyone's for admins), never their values."""
     with Api(as_json=as_json) as api:
-        tokens: list[dict[str, Any]] = []
-        for page in range(1, MAX_PAGES + 1):
-            listed = api.get("/api/tokens", params={"page": page, "per_page": 100})
-            tokens.extend(listed["items"])
-            if page >= listed["pages"]:
-                break
+        tokens = list(api.items("/api/tokens"))
         if user:
             ids = {u["id"] for u in _users(api) if u["username"] == user}
             if not ids:

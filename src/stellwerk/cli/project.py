@@ -53,15 +53,9 @@ def _find(api: Api, ref: str) -> dict[str, Any]:
     if ref.isdigit():
         found: dict[str, Any] = api.get(f"/api/projects/{ref}")
         return found
-    page = 1
-    while page <= 100:
-        listed = api.get("/api/projects", params={"page": page, "per_page": 100})
-        for project in listed["items"]:
-            if project["name"] == ref:
-                return dict(project)
-        if page >= listed["pages"]:
-            break
-        page += 1
+    for project in api.items("/api/projects"):
+        if project["name"] == ref:
+            return dict(project)
     raise api.failure(f"No project named {ref}", code="not_found")
 
 
