@@ -98,6 +98,10 @@ def test_getting_started_runs_as_written(tmp_path: Path) -> None:
         key = re.search(r"License API key \(X-API-Key\): (\S+)", server.log())
         assert key is not None, server.log()[-3000:]
         assert "Stellwerk" in server.log()
+        # The ready panel follows the first answered /health by a moment.
+        deadline = time.monotonic() + 15
+        while "is running" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert "is running" in server.log()
         shell = {
             **env,
