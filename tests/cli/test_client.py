@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -303,3 +304,24 @@ def test_a_rate_limited_call_waits_and_is_sent_again(monkeypatch: pytest.MonkeyP
     api.http = httpx.Client(base_url="http://127.0.0.1:1", transport=httpx.MockTransport(handler))
     assert api.get("/api/projects") == {"ok": True}
     assert waits == [2.0, 2.0]
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """`stellwerk --help` starts at once: no framework, database, engine, HTTP client or SDK."""
+    heavy = (
+        "fastapi", "sqlalchemy", "dbos", "docker", "hcloud", "linode_api4", "httpx",
+        "asyncio", "importlib.metadata",
+    )  # fmt: skip
+    script = (
+        "import sys\n"
+        "from stellwerk.cli.main import app\n"
+        "try:\n"
+        "    app(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    ).stdout
+    assert output.strip().splitlines()[-1] == "[]"

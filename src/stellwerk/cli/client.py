@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-import httpx
 import typer
+
+if TYPE_CHECKING:
+    import httpx  # imported where a request is made: `stellwerk --help` needs none
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 UNREACHABLE = 3
@@ -176,6 +178,8 @@ class Api:
         headers = {"User-Agent": "stellwerk-cli"}
         if self.creds.token:
             headers["Authorization"] = f"Bearer {self.creds.token}"
+        import httpx
+
         self.http = httpx.Client(
             base_url=self.creds.url,
             headers=headers,
@@ -242,6 +246,8 @@ class Api:
     @contextmanager
     def _connected(self) -> Iterator[None]:
         """Connection failures as one line each."""
+        import httpx
+
         try:
             yield
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:

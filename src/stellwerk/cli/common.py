@@ -4,7 +4,6 @@ overrides and a database session."""
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -80,6 +79,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 def run_in_session(settings: Settings, work: Callable[[Runtime, AsyncSession], Awaitable[T]]) -> T:
     """Run `work` in one transaction; a `StellwerkError` becomes a clear message and exit 1."""
+    import asyncio
+
     from stellwerk.exceptions import StellwerkError
 
     async def main() -> T:

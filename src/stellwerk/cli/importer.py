@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,6 +92,8 @@ def run_importer(
     async def main() -> Report:
         async with open_runtime(settings) as runtime:
             return await frame.run(runtime.database, make(), dry_run=dry_run, progress=progress)
+
+    import asyncio
 
     try:
         report = asyncio.run(main())
@@ -229,6 +230,8 @@ def export_command(
                 to,
                 passphrase=passphrase if include_secrets else None,
             )
+
+    import asyncio
 
     try:
         manifest = asyncio.run(main())

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 from rich.panel import Panel
 
-from stellwerk import __version__
+import stellwerk
 from stellwerk.cli.common import (
     DataDirOption,
     console,
@@ -74,7 +74,7 @@ register_imports(import_app)
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"stellwerk {__version__}")
+        typer.echo(f"stellwerk {stellwerk.__version__}")
         raise typer.Exit()
 
 
@@ -113,7 +113,11 @@ def _show_ready(urls: dict[str, Any]) -> None:
         lines.append("Provider sandboxes (no real provider is called):")
         lines.extend(f"  {name:<13}{url}" for name, url in sandboxes.items())
     console.print(
-        Panel("\n".join(lines), title=f"Stellwerk {__version__} is running", border_style="green")
+        Panel(
+            "\n".join(lines),
+            title=f"Stellwerk {stellwerk.__version__} is running",
+            border_style="green",
+        )
     )
 
 

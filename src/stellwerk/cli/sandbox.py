@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
 
@@ -44,6 +43,8 @@ def sandbox_command(
 ) -> None:
     """Run all provider sandboxes on loopback until interrupted (Ctrl-C). Needs no running
     server."""
+    import asyncio
+
     from stellwerk.provider.sandbox.listener import start_all
 
     settings = load_settings(sandbox_port=port, **data_dir_override(data_dir))
