@@ -212,13 +212,30 @@ class FastPaths:
     solving, the middleware stack, response models). A fast handler answers a well-formed
     request to its path from plain ASGI, with the same request id, security headers, HTTP
     metrics and access log line the stack adds; anything it does not settle (it returns None)
-    goes on to the ordinary route unchanged."""
+    goes on to the ordinary route unchanged. `stellwerk serve` answers them even before ASGI,
+    in its HTTP protocol (`stellwerk.fast_protocol`)."""
 
     def __init__(self) -> None:
         self.handlers: dict[str, tuple[str, FastHandler]] = {}
 
     def add(self, method: str, path: str, handler: FastHandler) -> None:
         self.handlers[path] = (method, handler)
+
+    def wants(self, scope: Scope) -> bool:
+        """Whether a handler may answer this request (not yet tried for it)."""
+        entry = self.handlers.get(scope["path"]) if scope["type"] == "http" else None
+        return entry is not None and scope["method"] == entry[0] and _TRIED not in scope
+
+    async def answer(self, scope: Scope, body: bytes) -> Answer | None:
+        """The handler's answer (a 500 if it failed), or None: the app answers. Marks the
+        request as tried, so that a second `FastPathMiddleware` further in passes it on."""
+        scope[_TRIED] = True
+        try:
+            return await self.handlers[scope["path"]][1](scope, body)
+        except Exception:
+            log.exception("unhandled error on the fast path of %s", scope["path"])
+            error = StellwerkError("Internal server error")
+            return 500, orjson.dumps(error_body(error, surface_for_path(scope["path"]))), []
 
     def install(self, app: Starlette) -> None:
         """Put the fast paths in front of the app's middleware stack (built here if the first
@@ -229,59 +246,64 @@ class FastPaths:
             app.middleware_stack = FastPathMiddleware(stack, self)
 
 
+def answer_headers(scope: Scope, answer: Answer) -> tuple[list[tuple[bytes, bytes]], str]:
+    """A fast answer's headers (those the middleware stack would add included) and its
+    request id."""
+    _status, payload, headers = answer
+    request_id = (_header(scope, b"x-request-id") or new_request_id())[:64]
+    return [
+        _JSON,
+        (b"content-length", str(len(payload)).encode()),
+        *headers,
+        (b"x-request-id", request_id.encode()),
+        *_ALWAYS,
+    ], request_id
+
+
+def answered(scope: Scope, status: int, request_id: str, started: float) -> None:
+    """The metrics and the access log line of a fast answer."""
+    token = request_id_var.set(request_id)
+    try:
+        elapsed = time.perf_counter() - started
+        path = scope["path"]
+        request_metrics.observe(scope["method"], path, status, elapsed)
+        access(log, scope["method"], path, status, elapsed)
+    finally:
+        request_id_var.reset(token)
+
+
 class FastPathMiddleware:
     def __init__(self, app: ASGIApp, paths: FastPaths) -> None:
         self.app = app
         self.paths = paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        entry = self.paths.handlers.get(scope["path"]) if scope["type"] == "http" else None
-        if entry is None or scope["method"] != entry[0] or _TRIED in scope:
+        if not self.paths.wants(scope):
             await self.app(scope, receive, send)
             return
-        scope[_TRIED] = True  # a second FastPathMiddleware further in passes it on
         started = time.perf_counter()
         body, complete = b"", True
         if scope["method"] != "GET":
             body, complete = await _read_body(receive)
-        try:
-            result = await entry[1](scope, body) if complete else None
-        except Exception:
-            log.exception("unhandled error on the fast path of %s", scope["path"])
-            error = StellwerkError("Internal server error")
-            result = 500, orjson.dumps(error_body(error, surface_for_path(scope["path"]))), []
+        if complete and len(body) <= MAX_FAST_BODY:  # larger bodies: always the route
+            result = await self.paths.answer(scope, body)
+        else:
+            scope[_TRIED] = True
+            result = None
         if result is None:
             read = scope["method"] != "GET"
             await self.app(scope, _replay(body, complete, receive) if read else receive, send)
             return
-        status, payload, headers = result
-        request_id = (_header(scope, b"x-request-id") or new_request_id())[:64]
-        token = request_id_var.set(request_id)
+        headers, request_id = answer_headers(scope, result)
         try:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        _JSON,
-                        (b"content-length", str(len(payload)).encode()),
-                        *headers,
-                        (b"x-request-id", request_id.encode()),
-                        *_ALWAYS,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": payload})
+            await send({"type": "http.response.start", "status": result[0], "headers": headers})
+            await send({"type": "http.response.body", "body": result[1]})
         finally:
-            elapsed = time.perf_counter() - started
-            path = scope["path"]
-            request_metrics.observe(scope["method"], path, status, elapsed)
-            access(log, scope["method"], path, status, elapsed)
-            request_id_var.reset(token)
+            answered(scope, result[0], request_id, started)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:
-    """The body, and whether it is complete (False past `MAX_FAST_BODY`: the route reads the
+    """The body, and whether it ended (it is not read past `MAX_FAST_BODY`: the route reads the
     rest)."""
     chunks: list[bytes] = []
     size = 0

@@ -39,6 +39,7 @@ from stellwerk import migrate
 from stellwerk.app import create_app
 from stellwerk.bootstrap import FirstStart
 from stellwerk.config import Settings
+from stellwerk.fast_protocol import fast_protocol
 from stellwerk.kit.bounded_http import BoundedHeadProtocol
 from stellwerk.kit.logs import flush_logs
 from stellwerk.kit.ports import ensure_free
@@ -195,6 +196,7 @@ async def serve(
         for listener in listeners:
             await stack.enter_async_context(listener(settings, urls))
         app = create_app(settings, on_first_start=on_first_start, listener_urls=urls)
+        proxied = bool(settings.trusted_proxy_list)
         config = uvicorn.Config(
             # The fast paths (license clients, /health) even before the framework's entry.
             FastPathMiddleware(app, app.state.fast_paths),
@@ -202,9 +204,11 @@ async def serve(
             port=settings.port,
             log_config=None,
             access_log=False,
-            http=BoundedHeadProtocol,
+            # The fast paths answered in the protocol; behind trusted proxies the client's address
+            # comes from their headers (uvicorn's middleware): there, as an ASGI middleware.
+            http=BoundedHeadProtocol if proxied else fast_protocol(app.state.fast_paths),
             # X-Forwarded-For only from the configured proxies (by default from no one).
-            proxy_headers=bool(settings.trusted_proxy_list),
+            proxy_headers=proxied,
             forwarded_allow_ips=settings.trusted_proxy_list or None,
             timeout_graceful_shutdown=10,
             lifespan="on",
