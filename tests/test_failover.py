@@ -12,12 +12,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
 import pytest_asyncio
 
+from stellwerk.config import Settings
+from stellwerk.provider import connect
+from stellwerk.provider.dns.base import DnsRecord
+from stellwerk.provider.error import NOT_FOUND, ProviderError
+from stellwerk.provider.paas.base import PaasApplication, PaasProject
 from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database, postgres_available
 from tests.process import STELLWERK, ServeProcess, base_env, free_port, run_cli
 from tests.redis_server import REDIS_SERVER, RedisServer
@@ -38,6 +45,8 @@ class Installation:
     api: ServeProcess
     workers: list[WorkerProcess]
     headers: dict[str, str]
+    sandbox_port: int
+    root: Path
 
     def query(self, sql: str, *args: object) -> list[asyncpg.Record]:
         async def run() -> list[asyncpg.Record]:
@@ -111,11 +120,79 @@ def installation(
         )
         assert created.returncode == 0, created.stderr
         headers = {"Authorization": f"Bearer {json.loads(created.stdout)['token']}"}
-        yield Installation(database_url, redis, api, workers, headers)
+        yield Installation(database_url, redis, api, workers, headers, sandbox_port, root)
     finally:
         for process in (api, *workers, sandbox):
             process.stop()
         redis.stop()
+
+
+@dataclass
+class SandboxHoldings:
+    """What the Coolify and DNS sandboxes hold, as their own APIs list it."""
+
+    projects: list[PaasProject]
+    applications: list[PaasApplication]
+    records: dict[str, list[DnsRecord]]
+
+
+def sandbox_holdings(installation: Installation, zones: list[str]) -> SandboxHoldings:
+    """Asked over the wire (Coolify's `GET /api/v1/projects` and `/applications`, the default DNS
+    provider's record listing), the way Stellwerk's workers reach the sandboxes."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        sandbox=True,
+        sandbox_port=installation.sandbox_port,
+        data_dir=installation.root / "probe",
+    )
+
+    async def ask() -> SandboxHoldings:
+        async with connect.paas(settings) as paas:
+            projects = await paas.list_projects()
+            applications = await paas.list_applications()
+        records: dict[str, list[DnsRecord]] = {}
+        async with connect.dns(settings, settings.dns_default_provider) as dns:
+            for zone in zones:
+                try:
+                    listed = await dns.list_records(zone=zone)
+                except ProviderError as error:
+                    if error.code != NOT_FOUND:
+                        raise
+                    listed = []
+                records[zone] = [r for r in listed if r.type not in ("SOA", "NS")]
+        return SandboxHoldings(projects, applications, records)
+
+    return asyncio.run(ask())
+
+
+def assert_nothing_left_behind(
+    installation: Installation, projects: dict[str, dict[str, Any]]
+) -> None:
+    """The sandboxes hold exactly what the completed projects recorded, once each, and nothing
+    of the rolled-back ones."""
+    completed = {n: p for n, p in projects.items() if p["state"] == "active"}
+    rolled_back = {n: p for n, p in projects.items() if p["state"] == "error"}
+    assert set(completed) | set(rolled_back) == set(projects), projects
+    held = sandbox_holdings(installation, [p["domain"] for p in projects.values()])
+    ours = {f"vrs-{name}" for name in projects}
+
+    coolify_projects = sorted((p.name, p.uuid) for p in held.projects if p.name in ours)
+    assert coolify_projects == sorted(
+        (f"vrs-{n}", p["coolify_project_uuid"]) for n, p in completed.items()
+    )
+    applications = sorted((a.name, a.uuid) for a in held.applications if a.name in ours)
+    assert applications == sorted((f"vrs-{n}", p["coolify_app_uuid"]) for n, p in completed.items())
+    for name, project in projects.items():
+        domain = project["domain"]
+        records = sorted((r.fqdn, r.type, r.content) for r in held.records[domain])
+        if name in completed:
+            ip = project["server_ip"]
+            assert records == [(domain, "A", ip), (f"www.{domain}", "A", ip)], (name, records)
+            assert {r.id for r in held.records[domain]} == {
+                str(r["id"]) for r in project["dns_records"]
+            }
+        else:
+            assert records == [], (name, records)
 
 
 def test_redis_away_costs_no_request_and_no_operation(installation: Installation) -> None:
@@ -163,7 +240,7 @@ def test_redis_away_costs_no_request_and_no_operation(installation: Installation
         installation.redis.start()
         deadline = time.monotonic() + 150
         states: dict[str, str] = {}
-        projects: dict[str, object] = {}
+        projects: dict[str, dict[str, Any]] = {}
         while time.monotonic() < deadline:
             listed = httpx.get(
                 f"{api.url}/api/projects",
@@ -184,6 +261,7 @@ def test_redis_away_costs_no_request_and_no_operation(installation: Installation
     assert 500 not in codes, sorted(set(codes))
     assert all(code < 500 for code in codes), sorted(set(codes))
     assert httpx.get(f"{api.url}/status", timeout=10).json()["status"] == "ok"
+    assert_nothing_left_behind(installation, projects)
 
 
 def test_a_killed_worker_is_taken_over(installation: Installation) -> None:

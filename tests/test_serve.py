@@ -310,6 +310,18 @@ async def test_data_plane_workers_are_supervised_and_a_graceful_stop_loses_no_hi
         return answer.status_code == 301
 
     await asyncio.to_thread(_wait_until, routed, 30, "the new domain on the data plane")
+
+    def counted() -> bool:
+        """The workers' counters show on the API's /metrics (published once a second)."""
+        text = httpx.get(f"{server.url}/metrics", timeout=5).text
+        answered = [
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("stellwerk_redirect_requests_total{")
+        ]
+        return len(answered) == 2 and sum(answered) >= 1
+
+    await asyncio.to_thread(_wait_until, counted, 10, "the data plane's counters on /metrics")
     before = await _stored_hits(serve_env, host)
     children = _children(master, "redirect-worker") | _children(master, "stellwerk-api")
 

@@ -47,7 +47,7 @@ from stellwerk.kit.process import die_with_parent, set_process_name
 from stellwerk.middleware import FastPathMiddleware
 from stellwerk.provider.sandbox.listener import ports as sandbox_ports
 from stellwerk.provider.sandbox.listener import sandbox_listener, urls_at
-from stellwerk.redirect import barrier
+from stellwerk.redirect import barrier, counters
 from stellwerk.redirect.workers import DataPlaneWorkers, StartFailed, StopSignals, worker_count
 from stellwerk.runtime import Runtime
 from stellwerk.system import service as system_service
@@ -96,6 +96,8 @@ def run(
         redirect_url = plane.start()
         # The API waits for the workers to serve each routing change (`redirect.barrier`).
         barrier.ACTIVE = plane.barrier
+        # ... and shows their counters on its /metrics (`redirect.counters`).
+        counters.ACTIVE = plane.counters
         api = multiprocessing.get_context("fork").Process(
             target=_api_process,
             args=(settings, redirect_url, os.getpid(), on_first_start, on_ready),
@@ -152,6 +154,8 @@ def _api_process(
     # A supervisor killed outright (a crash): so is the API, as a single process would be.
     die_with_parent(parent, signal.SIGKILL)
     set_process_name("stellwerk-api")
+    if counters.ACTIVE is not None:
+        counters.expose(counters.ACTIVE)
     try:
         uvloop.run(
             serve(

@@ -59,6 +59,7 @@ async def test_standalone_workers_follow_changes_and_flush_on_stop(
 ) -> None:
     env = _env(settings, tmp_path)
     port = free_port()
+    env["STELLWERK_METRICS_PORT"] = str(metrics_port := free_port())
     log_path = tmp_path / "plane.log"
     async with (
         standalone_plane(env, port, log_path),
@@ -94,6 +95,22 @@ async def test_standalone_workers_follow_changes_and_flush_on_stop(
             response = await http.get("/w?x=1", headers={"Host": "workers.example"})
             assert response.headers["location"] == "https://www.firma.example/w?x=1"
             served += 1
+
+        async def scraped() -> bool:
+            """The data plane's counters on its metrics port (published once a second)."""
+            answer = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            totals: dict[str, float] = {}
+            for line in answer.text.splitlines():
+                if line.startswith("stellwerk_redirect_"):
+                    name, value = line.split("{")[0].split(" ")[0], float(line.rsplit(" ", 1)[1])
+                    totals[name] = totals.get(name, 0.0) + value
+            return all(
+                totals.get(f"stellwerk_redirect_{name}_total", 0) >= served
+                for name in ("requests", "hits_spooled", "hits_written")
+            )
+
+        await wait_for(scraped, timeout=20, interval=0.2)
+        assert f"Metrics on http://127.0.0.1:{metrics_port}/metrics" in log_path.read_text()
     async with runtime.database.engine.connect() as connection:
         stored = (
             await connection.execute(

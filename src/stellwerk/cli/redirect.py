@@ -60,15 +60,28 @@ def serve(
     port: int | None = typer.Option(
         None, "--port", metavar="PORT", help="Port (default STELLWERK_REDIRECT_PORT, 8080)."
     ),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        metavar="PORT",
+        help="Port where the data plane serves /metrics (0: any free port).",
+        envvar="STELLWERK_METRICS_PORT",
+    ),
     data_dir: Path | None = DataDirOption,
 ) -> None:
     """Run only the redirect data plane with N worker processes (stop with Ctrl+C). Works on
     the database directly; needs no running server."""
     from stellwerk import migrate
     from stellwerk.kit.logs import configure_logging
-    from stellwerk.redirect.workers import StartFailed, serve_workers, worker_count
+    from stellwerk.kit.ports import PortInUse
+    from stellwerk.redirect.workers import (
+        DataPlaneWorkers,
+        StartFailed,
+        serve_workers,
+        worker_count,
+    )
 
-    settings = load_startable_settings(**data_dir_override(data_dir))
+    settings = load_startable_settings(metrics_port=metrics_port, **data_dir_override(data_dir))
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.resolved_database_url)
@@ -76,9 +89,14 @@ def serve(
     bind_host = host or settings.host
     bind_port = settings.redirect_port if port is None else port
     console.print(f"Redirect data plane on http://{bind_host}:{bind_port} ({workers} workers)")
+
+    def ready(plane: DataPlaneWorkers) -> None:
+        if plane.metrics_url:
+            console.print(f"Metrics on {plane.metrics_url}")
+
     try:
-        serve_workers(settings, bind_host, bind_port, workers)
-    except StartFailed as error:
+        serve_workers(settings, bind_host, bind_port, workers, on_ready=ready)
+    except (StartFailed, PortInUse) as error:
         fail(error.message)
 
 

@@ -38,11 +38,12 @@ async def ensure_zone(dns: DnsProvider, zone: str, nameservers: Sequence[str] = 
                 raise
 
 
-async def open_zone(
+async def zone_provider(
     session: AsyncSession, settings: Settings, domain: str, *, provider: str | None = None
 ) -> str:
-    """Create `domain`'s zone at its DNS provider unless it exists there; returns the provider:
-    the one recorded for the zone, else `provider`, else `STELLWERK_DNS_DEFAULT_PROVIDER`."""
+    """The DNS provider for `domain`'s zone: the one recorded for the zone, else `provider`, else
+    `STELLWERK_DNS_DEFAULT_PROVIDER`. Reads only: the zone is created at the provider with
+    `ensure_zone`, outside the transaction."""
     row = await DnsZoneRepository(session).get(domain)
     chosen = row.provider if row is not None else provider or settings.dns_default_provider
     if chosen not in connect.dns_providers():
@@ -50,8 +51,6 @@ async def open_zone(
             f"The DNS provider is one of {', '.join(connect.dns_providers())}",
             field="dns_provider",
         )
-    async with connect.dns(settings, chosen) as dns:
-        await ensure_zone(dns, domain)
     return chosen
 
 

@@ -53,6 +53,8 @@ from stellwerk.provider.paas.base import (
     PaasServer,
     PublicGitApp,
 )
+from stellwerk.registrar.repository import RegistrarRepository
+from stellwerk.registrar.service import normalize_domain
 from stellwerk.registrar.service import registrar as registrar_service
 
 log = logging.getLogger(__name__)
@@ -154,17 +156,26 @@ def _settings() -> Settings:
 
 @step("project.domain", **RETRY)
 async def step_domain(project_id: int) -> dict[str, Any]:
+    """The domain is ours afterwards, bought at most once. What is known is read, the registrar
+    and the DNS provider are asked with no transaction open, and what they did is recorded in a
+    transaction of its own; a retry after a crash in between finds the domain in the registrar
+    account and records it instead of buying it again."""
     settings = _settings()
     async with worker_database().session() as session:
         project = await _load(session, project_id)
         if not project.register_domain:
             return {"domain": project.domain, "registered": False}
-        domain = await registrar_service.ensure_registered(
-            session,
-            settings,
-            Actor.system(),
-            domain=project.domain,
-            dns_provider=project.dns_provider,
+        existing = await RegistrarRepository(session).domain(normalize_domain(project.domain))
+        if existing is None:
+            plan = await registrar_service.plan_registration(
+                session, settings, domain=project.domain, dns_provider=project.dns_provider
+            )
+    if existing is not None:
+        return {"domain": existing.name, "registered": True, "status": existing.status}
+    acquired = await registrar_service.acquire(settings, plan)
+    async with worker_database().session() as session:
+        domain = await registrar_service.record(
+            session, Actor.system(), plan, acquired, existing_ok=True
         )
         return {"domain": domain.name, "registered": True, "status": domain.status}
 

@@ -31,6 +31,12 @@ from stellwerk.kit.http1 import Http1Server
 from stellwerk.kit.process import set_process_name
 from stellwerk.redirect import sunset
 from stellwerk.redirect.barrier import POLL_SECONDS, RoutingBarrier
+from stellwerk.redirect.counters import (
+    PUBLISH_SECONDS,
+    DataPlaneCounters,
+    WorkerCounts,
+    metrics_handler,
+)
 from stellwerk.redirect.hits import (
     HitRecorder,
     HitSpool,
@@ -158,6 +164,8 @@ class DataPlane:
         # Shared with the API of `stellwerk serve` (see `redirect.barrier`): this worker's slot.
         self.barrier: RoutingBarrier | None = None
         self.barrier_slot = 0
+        # A worker process's slot in the data plane's counters (`redirect.counters`).
+        self.counts: WorkerCounts | None = None
         self.database = database
         self.table = RoutingTable()
         self.salts = SaltKeeper(
@@ -216,6 +224,17 @@ class DataPlane:
         if self.barrier is not None:
             self._report()
             self._tasks.append(asyncio.create_task(self._every(POLL_SECONDS, self._asked)))
+        if self.counts is not None:
+            self._tasks.append(asyncio.create_task(self._every(PUBLISH_SECONDS, self._publish)))
+
+    async def _publish(self) -> None:
+        self.publish_counts()
+
+    def publish_counts(self) -> None:
+        """Copy what this worker counted into its slot of the shared counters."""
+        if self.counts is not None:
+            spooled = self.writer.spooled if isinstance(self.writer, HitSpool) else 0
+            self.counts.publish(self.served, spooled)
 
     async def _beat(self) -> None:
         if self.heartbeat is not None:
@@ -258,6 +277,7 @@ class DataPlane:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.writer.close()
+        self.publish_counts()  # the last hits are spooled now
         if self.heartbeat is not None:
             with contextlib.suppress(Exception):  # the database may be gone; the row ages out
                 await leave(self.database, self.heartbeat)
@@ -323,15 +343,28 @@ def spool_dir(settings: Settings) -> Path:
     return settings.data_dir / "redirect-spool"
 
 
-def spool_writer_process(settings: Settings, stop: Any) -> None:
-    """The hit writer beside the data plane's workers; `stop` is an Event."""
+def spool_writer_process(
+    settings: Settings,
+    stop: Any,
+    counters: DataPlaneCounters | None = None,
+    metrics_socket: socket.socket | None = None,
+) -> None:
+    """The hit writer beside the data plane's workers; `stop` is an Event. It adds what it
+    stored to `counters` and, given a socket, answers `/metrics` with them there."""
     set_process_name("hit-writer")
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     run_spool_writer(
         settings.resolved_database_url,
         spool_dir(settings),
         flush_seconds=settings.redirect_hit_flush_seconds,
         batch_size=settings.redirect_hit_batch_size,
         stop=stop.is_set,
+        on_written=counters.add_written if counters is not None else None,
+        metrics=(
+            (metrics_socket, metrics_handler(counters, token))
+            if counters is not None and metrics_socket is not None
+            else None
+        ),
     )
 
 

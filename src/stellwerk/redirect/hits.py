@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.exc import DataError, IntegrityError
 
 from stellwerk.database import Database
+from stellwerk.kit.http1 import Handler, Http1Server
 from stellwerk.redirect import analytics
 from stellwerk.redirect.repository import HitRepository, HitRow, SaltRepository
 
@@ -522,10 +524,13 @@ def run_spool_writer(
     batch_size: int,
     stop: Callable[[], bool],
     close_timeout: float = 30.0,
+    on_written: Callable[[int], None] | None = None,
+    metrics: tuple[socket.socket, Handler] | None = None,
 ) -> None:
     """The writer process of `stellwerk redirect serve`: store spool files until told to stop,
     then until the spool is empty (or `close_timeout` passes; what is left waits for the next
-    start).
+    start). `on_written` hears how many hits each round stored; `metrics` is a listening socket
+    and the handler that answers there (the data plane's `/metrics`).
 
     It ignores SIGINT and SIGTERM, which a terminal or systemd send to the whole process group:
     it must outlive the workers, which hand their last hits over while they stop."""
@@ -544,6 +549,8 @@ def run_spool_writer(
             stop,
             lambda: os.getppid() != parent,
             close_timeout,
+            on_written,
+            metrics,
         )
     )
 
@@ -556,17 +563,32 @@ async def _spool_writer_loop(
     stop: Callable[[], bool],
     orphaned: Callable[[], bool],
     close_timeout: float,
+    on_written: Callable[[int], None] | None = None,
+    metrics: tuple[socket.socket, Handler] | None = None,
 ) -> None:
+    server = None
+    if metrics is not None:  # first: a scrape waits for nothing else
+        server = Http1Server(metrics[1])
+        await server.listen(metrics[0])
     writer = HitWriter(database_url, spool_dir=spool_dir, batch_size=batch_size)
     database = Database(database_url)
     reclaim_abandoned(spool_dir)
     analytics.warm_up()
+    counted = 0
+
+    def count() -> None:
+        nonlocal counted
+        if on_written is not None:
+            on_written(writer.written - counted)
+        counted = writer.written
+
     try:
         while not stop() and not orphaned():
             try:
                 await writer.replay_spool(database)
             except Exception:
                 log.exception("hit writer failed")
+            count()
             await asyncio.sleep(flush_seconds)
         deadline = time.monotonic() + close_timeout
         while time.monotonic() < deadline:
@@ -575,6 +597,10 @@ async def _spool_writer_loop(
                     break
             except Exception:
                 log.exception("hit writer failed")
+            count()
             await asyncio.sleep(0.2)
     finally:
+        count()
+        if server is not None:
+            await server.shutdown(1.0)
         await database.dispose()

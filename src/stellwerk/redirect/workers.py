@@ -24,6 +24,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
@@ -39,6 +40,7 @@ from stellwerk.kit.logs import flush_logs
 from stellwerk.kit.ports import PortInUse
 from stellwerk.kit.process import cpu_count, die_with_parent, set_process_name
 from stellwerk.redirect.barrier import RoutingBarrier
+from stellwerk.redirect.counters import DataPlaneCounters, WorkerCounts
 from stellwerk.redirect.dataplane import (
     GRACE_SECONDS,
     DataPlane,
@@ -66,7 +68,15 @@ def worker_count(settings: Settings) -> int:
 
 
 class DataPlaneWorkers:
-    def __init__(self, settings: Settings, host: str, port: int, workers: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        host: str,
+        port: int,
+        workers: int,
+        *,
+        metrics_port: int | None = None,
+    ) -> None:
         self.settings = settings
         self.host = host
         self.port = port
@@ -83,6 +93,12 @@ class DataPlaneWorkers:
         self.url = ""
         # Created before any fork: the workers and the API (forked later) share it.
         self.barrier = RoutingBarrier(self.count)
+        self.counters = DataPlaneCounters(self.count)
+        # Where the writer answers `/metrics` with the counters (`stellwerk redirect serve`;
+        # `stellwerk serve` shows them on the API's `/metrics`).
+        self.metrics_port = metrics_port
+        self.metrics_sock: socket.socket | None = None
+        self.metrics_url = ""
 
     def start(self) -> str:
         """Bind, start the writer and the workers; the data plane's URL."""
@@ -100,6 +116,14 @@ class DataPlaneWorkers:
         display = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         display = f"[{display}]" if ":" in display else display
         self.url = f"http://{display}:{bound_port}"
+        if self.metrics_port is not None:
+            try:
+                self.metrics_sock = bind_socket(self.host, self.metrics_port)
+            except OSError as error:
+                raise PortInUse(
+                    self.host, self.metrics_port, "STELLWERK_METRICS_PORT", error
+                ) from None
+            self.metrics_url = f"http://{display}:{self.metrics_sock.getsockname()[1]}/metrics"
         self._start_writer()
         self.processes = [self._start_worker(slot) for slot in range(self.count)]
         return self.url
@@ -110,7 +134,7 @@ class DataPlaneWorkers:
         self._writer_stop = spawn.Event()
         self.writer = spawn.Process(
             target=spool_writer_process,
-            args=(self.settings, self._writer_stop),
+            args=(self.settings, self._writer_stop, self.counters, self.metrics_sock),
             name="stellwerk-hit-writer",
         )
         self.writer.start()
@@ -138,7 +162,15 @@ class DataPlaneWorkers:
         reader, writer = context.Pipe(duplex=False)
         process = context.Process(
             target=run_worker,
-            args=(self.settings, self.sock, os.getpid(), writer, self.barrier, slot),
+            args=(
+                self.settings,
+                self.sock,
+                os.getpid(),
+                writer,
+                self.barrier,
+                slot,
+                self.counters,
+            ),
             name="stellwerk-redirect-worker",
         )
         process.start()
@@ -223,6 +255,9 @@ class DataPlaneWorkers:
                 log.error("the hit writer did not finish; the spool keeps what is left")
                 self.writer.kill()
                 self.writer.join(5)
+        if self.metrics_sock is not None:
+            self.metrics_sock.close()
+            self.metrics_sock = None
 
 
 class StopSignals:
@@ -245,12 +280,21 @@ class StopSignals:
             signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
-def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+def serve_workers(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    on_ready: Callable[[DataPlaneWorkers], None] | None = None,
+) -> None:
     """`stellwerk redirect serve`: run until SIGINT/SIGTERM; returns once every hit is stored or
-    spooled. A worker that cannot start stops them all (`StartFailed`)."""
-    plane = DataPlaneWorkers(settings, host, port, workers)
+    spooled. A worker that cannot start stops them all (`StartFailed`). The writer answers
+    `/metrics` on `STELLWERK_METRICS_PORT` when it is set."""
+    plane = DataPlaneWorkers(settings, host, port, workers, metrics_port=settings.metrics_port)
     with StopSignals() as signals:
         plane.start()
+        if on_ready is not None:
+            on_ready(plane)
         try:
             while not signals.stopping:
                 multiprocessing.connection.wait(plane.sentinels, timeout=0.5)
@@ -267,6 +311,7 @@ def run_worker(
     report: Connection | None = None,
     barrier: RoutingBarrier | None = None,
     slot: int = 0,
+    counters: DataPlaneCounters | None = None,
 ) -> None:
     """One worker process: its own event loop, routing table and spool hand-off."""
     # Until the loop takes over: SIGINT and SIGTERM simply end a worker that is still starting
@@ -279,7 +324,7 @@ def run_worker(
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(_serve(settings, sock, report, barrier, slot))
+        loop.run_until_complete(_serve(settings, sock, report, barrier, slot, counters))
     except Exception as error:
         log.exception("redirect worker failed")
         _report(report, "failed", one_line(error))
@@ -307,9 +352,12 @@ async def _serve(
     report: Connection | None,
     barrier: RoutingBarrier | None,
     slot: int,
+    counters: DataPlaneCounters | None,
 ) -> None:
     plane = DataPlane.from_settings(settings, spool=True)
     plane.barrier, plane.barrier_slot = barrier, slot
+    if counters is not None:
+        plane.counts = WorkerCounts(counters, slot)
     await plane.start()
     plane.freeze_heap()
     server = Http1Server(plane.respond)

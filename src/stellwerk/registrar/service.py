@@ -1,13 +1,16 @@
 """Registrar domains and contacts.
 
 Provider calls happen before anything is written, so a refused purchase leaves no row; a domain is
-remembered once the registrar has accepted it and is never deleted by Stellwerk.
+remembered once the registrar has accepted it and is never deleted by Stellwerk. Registering and
+transferring are planned, done at the providers and recorded in three parts, so a workflow step
+holds no transaction while the registrar or the DNS provider is asked.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stellwerk.audit.actor import Actor
 from stellwerk.audit.service import audit
 from stellwerk.config import Settings
-from stellwerk.dns.zones import open_zone, record_zone
+from stellwerk.dns.zones import ensure_zone, record_zone, zone_provider
 from stellwerk.exceptions import Conflict, NotFound, ValidationFailed
 from stellwerk.identity.principal import Principal
 from stellwerk.kit import idn
@@ -25,7 +28,14 @@ from stellwerk.kit.time import utc_now
 from stellwerk.models import RegistrarContact, RegistrarDomain
 from stellwerk.provider import connect
 from stellwerk.provider.error import NOT_FOUND, ProviderError
-from stellwerk.provider.registrar.base import ContactInput, DomainCheck, Registrar
+from stellwerk.provider.registrar.base import (
+    Contact,
+    ContactInput,
+    DomainCheck,
+    DomainStatus,
+    RegisteredDomain,
+    Registrar,
+)
 from stellwerk.registrar.repository import RegistrarRepository
 
 PROVIDER = "inwx"
@@ -71,6 +81,46 @@ class ContactExists(Conflict):
 
     def __init__(self, handle: str) -> None:
         super().__init__(f"Contact {handle} is already known")
+
+
+@dataclass(frozen=True)
+class ContactRef:
+    """The registrant contact of a registration or transfer: a recorded one (`id`), or the
+    sandbox's seeded handle, adopted as the default contact (`adopt`)."""
+
+    id: int | None
+    handle: str
+    adopt: bool = False
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """What registering or transferring a domain needs, read before any provider is asked."""
+
+    name: str
+    origin: str  # "register" or "transfer"
+    contact: ContactRef
+    nameservers: tuple[str, ...]
+    zone_provider: str
+    period_years: int = 1
+
+
+@dataclass(frozen=True)
+class Acquired:
+    """What the registrar answered: the domain bought, found in the account or being
+    transferred (and the seeded contact's details when it is adopted)."""
+
+    provider_domain_id: str | None
+    status: DomainStatus
+    price: Decimal | None = None
+    currency: str | None = None
+    expires_at: str | None = None
+    contact: Contact | None = None
+
+
+async def _open_zone(settings: Settings, plan: Acquisition) -> None:
+    async with connect.dns(settings, plan.zone_provider) as dns:
+        await ensure_zone(dns, plan.name)
 
 
 class RegistrarService:
@@ -124,19 +174,42 @@ class RegistrarService:
                 )
             else:
                 raise ValidationFailed("Give a provider_contact_id or the contact's details")
+        return await self._store_contact(
+            session,
+            actor,
+            handle=remote.id,
+            kind=kind,
+            name=name,
+            organization=organization,
+            email=email,
+            default=default,
+        )
+
+    @staticmethod
+    async def _store_contact(
+        session: AsyncSession,
+        actor: Actor,
+        *,
+        handle: str,
+        kind: str,
+        name: str | None,
+        organization: str | None,
+        email: str | None,
+        default: bool,
+    ) -> RegistrarContact:
         row = RegistrarContact(
             provider=PROVIDER,
-            provider_contact_id=remote.id,
+            provider_contact_id=handle,
             type=kind,
-            name=name or remote.id,
+            name=name or handle,
             organization=organization,
             email=email,
             is_default=False,
         )
         if not await insert_first(session, row):
-            raise ContactExists(remote.id)
+            raise ContactExists(handle)
         if default:
-            await repository.clear_default(PROVIDER)
+            await RegistrarRepository(session).clear_default(PROVIDER)
             row.is_default = True
             await session.flush()
         await audit.record(
@@ -145,7 +218,7 @@ class RegistrarService:
             "registrar.contact.create",
             target_type="registrar_contact",
             target_id=row.id,
-            detail={"provider_contact_id": remote.id, "default": default},
+            detail={"provider_contact_id": handle, "default": default},
         )
         return row
 
@@ -177,42 +250,224 @@ class RegistrarService:
         )
         return contact
 
-    async def default_contact(
-        self, session: AsyncSession, settings: Settings, actor: Actor
-    ) -> RegistrarContact:
-        """The remembered default contact; in sandbox mode the sandbox's seeded one is adopted."""
+    async def _contact_ref(
+        self, session: AsyncSession, settings: Settings, contact_id: int | None
+    ) -> ContactRef:
+        """The registrant contact: `contact_id`, else the remembered default; in sandbox mode
+        the sandbox's seeded handle, adopted as the default when the domain is recorded."""
+        if contact_id is not None:
+            chosen = await self.get_contact(session, contact_id)
+            return ContactRef(id=chosen.id, handle=chosen.provider_contact_id)
         repository = RegistrarRepository(session)
         contact = await repository.default_contact(PROVIDER)
         if contact is not None:
-            return contact
+            return ContactRef(id=contact.id, handle=contact.provider_contact_id)
         seeded = connect.sandbox_seed(settings, PROVIDER, "contact_id")
         if seeded is not None:
             existing = await repository.contact_by_handle(PROVIDER, seeded)
-            if existing is None:
-                try:
-                    return await self.create_contact(
-                        session, settings, actor, provider_contact_id=seeded
-                    )
-                except ContactExists:  # adopted by a concurrent request just now
-                    existing = await repository.contact_by_handle(PROVIDER, seeded)
-                    if existing is None:
-                        raise
-            existing.is_default = True
-            await session.flush()
-            return existing
+            return ContactRef(
+                id=None if existing is None else existing.id, handle=seeded, adopt=True
+            )
         raise Conflict(
             "No default registrant contact: create one with POST /api/registrar/contacts",
             code="no_default_contact",
         )
 
-    async def _contact(
-        self, session: AsyncSession, settings: Settings, actor: Actor, contact_id: int | None
+    async def _recorded_contact(
+        self, session: AsyncSession, actor: Actor, ref: ContactRef, remote: Contact | None
     ) -> RegistrarContact:
-        if contact_id is None:
-            return await self.default_contact(session, settings, actor)
-        return await self.get_contact(session, contact_id)
+        """The contact row for `ref`; an adopted handle is recorded (once) as the default."""
+        repository = RegistrarRepository(session)
+        contact = await repository.contact(ref.id) if ref.id is not None else None
+        if contact is None and ref.adopt:
+            contact = await repository.contact_by_handle(PROVIDER, ref.handle)
+            if contact is None and remote is not None:
+                try:
+                    return await self._store_contact(
+                        session,
+                        actor,
+                        handle=remote.id,
+                        kind=remote.type or "PERSON",
+                        name=remote.name,
+                        organization=remote.organization,
+                        email=remote.email,
+                        default=True,
+                    )
+                except ContactExists:  # adopted by a concurrent registration just now
+                    contact = await repository.contact_by_handle(PROVIDER, ref.handle)
+        if contact is None:
+            raise Conflict(
+                f"The registrant contact {ref.handle} is gone", code="no_default_contact"
+            )
+        if ref.adopt and not contact.is_default:
+            await repository.clear_default(PROVIDER)
+            contact.is_default = True
+            await session.flush()
+        return contact
 
     # --- domains ----------------------------------------------------------------------------
+    # Registering and transferring happen in three parts, so that no database transaction has
+    # to stay open while the registrar and the DNS provider are asked (a workflow step runs
+    # them in transactions of their own): `plan_*` reads and checks what is known here,
+    # `acquire` asks the providers, `record` writes what they did. A request runs all three in
+    # its one transaction.
+    async def plan_registration(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        *,
+        domain: str,
+        contact_id: int | None = None,
+        nameservers: Sequence[str] = (),
+        period_years: int = 1,
+        dns_provider: str | None = None,
+    ) -> Acquisition:
+        name = normalize_domain(domain)
+        servers = _nameservers(nameservers)
+        existing = await RegistrarRepository(session).domain(name)
+        if existing is not None:
+            raise DomainTaken(f"{name} is already in this account ({existing.status})")
+        return Acquisition(
+            name=name,
+            origin="register",
+            contact=await self._contact_ref(session, settings, contact_id),
+            nameservers=tuple(servers),
+            zone_provider=await zone_provider(session, settings, name, provider=dns_provider),
+            period_years=period_years,
+        )
+
+    async def plan_transfer(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        *,
+        domain: str,
+        auth_code: str,
+        contact_id: int | None = None,
+        nameservers: Sequence[str] = (),
+        dns_provider: str | None = None,
+    ) -> Acquisition:
+        name = normalize_domain(domain)
+        servers = _nameservers(nameservers)
+        if not auth_code.strip():
+            raise ValidationFailed("The auth code is required", field="auth_code")
+        existing = await RegistrarRepository(session).domain(name)
+        if existing is not None:
+            raise DomainTaken(f"{name} is already in this account ({existing.status})")
+        return Acquisition(
+            name=name,
+            origin="transfer",
+            contact=await self._contact_ref(session, settings, contact_id),
+            nameservers=tuple(servers),
+            zone_provider=await zone_provider(session, settings, name, provider=dns_provider),
+        )
+
+    async def acquire(
+        self, settings: Settings, plan: Acquisition, *, auth_code: str | None = None
+    ) -> Acquired:
+        """Ask the registrar (and the DNS provider for the zone); touches no database.
+
+        Looks before it buys: a domain already in the registrar account (bought before a crash,
+        or elsewhere) is taken as it is, never bought again. The zone is created first, so a DNS
+        provider that cannot serve the domain stops before the purchase or transfer."""
+        name = plan.name
+        async with connect.registrar(settings) as registrar:
+            remote = None
+            if plan.contact.adopt and plan.contact.id is None:
+                remote = await registrar.get_contact(contact_id=plan.contact.handle)
+            if plan.origin == "transfer":
+                await _open_zone(settings, plan)
+                started = await registrar.transfer(
+                    domain=name,
+                    auth_code=(auth_code or "").strip(),
+                    contact_id=plan.contact.handle,
+                    nameservers=plan.nameservers,
+                )
+                return Acquired(
+                    provider_domain_id=started.id, status=started.status, contact=remote
+                )
+            found = await self._in_account(registrar, name)
+            if found is not None:
+                await _open_zone(settings, plan)
+                return Acquired(
+                    provider_domain_id=found.id,
+                    status=found.status if found.status != "unknown" else "active",
+                    expires_at=found.expires_at,
+                    contact=remote,
+                )
+            (check,) = await registrar.check(domains=[name])
+            if not check.available:
+                raise DomainTaken(f"{name} is not available")
+            await _open_zone(settings, plan)
+            registered = await registrar.register(
+                domain=name,
+                contact_id=plan.contact.handle,
+                nameservers=plan.nameservers,
+                period_years=plan.period_years,
+            )
+            return Acquired(
+                provider_domain_id=registered.id,
+                status=registered.status,
+                price=_price(check.price),
+                currency=check.currency,
+                contact=remote,
+            )
+
+    @staticmethod
+    async def _in_account(registrar: Registrar, name: str) -> RegisteredDomain | None:
+        try:
+            return await registrar.domain_info(domain=name)
+        except ProviderError as error:
+            if error.code == NOT_FOUND:
+                return None
+            raise
+
+    async def record(
+        self,
+        session: AsyncSession,
+        actor: Actor,
+        plan: Acquisition,
+        acquired: Acquired,
+        *,
+        existing_ok: bool = False,
+    ) -> RegistrarDomain:
+        """Remember the domain `acquire` bought or started to transfer, and its zone. With
+        `existing_ok`, a row written meanwhile (by a concurrent caller) is the answer instead of
+        `DomainTaken`."""
+        contact = await self._recorded_contact(session, actor, plan.contact, acquired.contact)
+        row = RegistrarDomain(
+            name=plan.name,
+            provider=PROVIDER,
+            provider_domain_id=acquired.provider_domain_id,
+            status=acquired.status,
+            origin=plan.origin,
+            contact_id=contact.id,
+            owner_user_id=actor.user_id,
+            price=acquired.price,
+            currency=acquired.currency,
+            expires_at=acquired.expires_at,
+            completed_at=utc_now() if acquired.status == "active" else None,
+        )
+        if not await insert_first(session, row):
+            existing = await RegistrarRepository(session).domain(plan.name)
+            if existing_ok and existing is not None:
+                return existing
+            raise DomainTaken(f"{plan.name} is already in this account")
+        reason = "registration" if plan.origin == "register" else "transfer"
+        await record_zone(session, actor, plan.name, plan.zone_provider, reason=reason)
+        detail: dict[str, str | None] = {"status": row.status}
+        if plan.origin == "register":
+            detail = {"price": str(row.price), "currency": row.currency, **detail}
+        await audit.record(
+            session,
+            actor,
+            f"registrar.domain.{plan.origin}",
+            target_type="registrar_domain",
+            target_id=plan.name,
+            detail=detail,
+        )
+        return row
+
     async def register(
         self,
         session: AsyncSession,
@@ -227,92 +482,16 @@ class RegistrarService:
     ) -> RegistrarDomain:
         """Buy `domain`; its DNS zone is created at `dns_provider` (default: the configured one)
         and recorded, so records can be written right after."""
-        name = normalize_domain(domain)
-        servers = _nameservers(nameservers)
-        repository = RegistrarRepository(session)
-        existing = await repository.domain(name)
-        if existing is not None:
-            raise DomainTaken(f"{name} is already in this account ({existing.status})")
-        contact = await self._contact(session, settings, actor, contact_id)
-        async with connect.registrar(settings) as registrar:
-            row = await self._adopt_if_ours(registrar, name, contact)
-            if row is None:
-                (check,) = await registrar.check(domains=[name])
-                if not check.available:
-                    raise DomainTaken(f"{name} is not available")
-            # Its zone first: a DNS provider that cannot serve it stops before the purchase.
-            zone_provider = await open_zone(session, settings, name, provider=dns_provider)
-            if row is None:
-                registered = await registrar.register(
-                    domain=name,
-                    contact_id=contact.provider_contact_id,
-                    nameservers=servers,
-                    period_years=period_years,
-                )
-                row = RegistrarDomain(
-                    name=name,
-                    provider=PROVIDER,
-                    provider_domain_id=registered.id,
-                    status=registered.status,
-                    origin="register",
-                    contact_id=contact.id,
-                    price=_price(check.price),
-                    currency=check.currency,
-                    completed_at=utc_now() if registered.status == "active" else None,
-                )
-        row.contact_id = contact.id
-        row.owner_user_id = actor.user_id
-        if not await insert_first(session, row):
-            raise DomainTaken(f"{name} is already in this account")
-        await record_zone(session, actor, name, zone_provider, reason="registration")
-        await audit.record(
+        plan = await self.plan_registration(
             session,
-            actor,
-            "registrar.domain.register",
-            target_type="registrar_domain",
-            target_id=name,
-            detail={"price": str(row.price), "currency": row.currency, "status": row.status},
+            settings,
+            domain=domain,
+            contact_id=contact_id,
+            nameservers=nameservers,
+            period_years=period_years,
+            dns_provider=dns_provider,
         )
-        return row
-
-    @staticmethod
-    async def _adopt_if_ours(
-        registrar: Registrar, name: str, contact: RegistrarContact
-    ) -> RegistrarDomain | None:
-        """Look before buying: a domain already in the registrar account is recorded, not bought
-        again (a crash after the purchase, or a domain bought elsewhere)."""
-        try:
-            info = await registrar.domain_info(domain=name)
-        except ProviderError as error:
-            if error.code == NOT_FOUND:
-                return None
-            raise
-        return RegistrarDomain(
-            name=name,
-            provider=PROVIDER,
-            provider_domain_id=info.id,
-            status=info.status if info.status != "unknown" else "active",
-            origin="register",
-            expires_at=info.expires_at,
-            completed_at=utc_now() if info.status == "active" else None,
-        )
-
-    async def ensure_registered(
-        self,
-        session: AsyncSession,
-        settings: Settings,
-        actor: Actor,
-        *,
-        domain: str,
-        dns_provider: str | None = None,
-    ) -> RegistrarDomain:
-        """The project flow's domain step: the domain is ours afterwards, bought at most once."""
-        existing = await RegistrarRepository(session).domain(normalize_domain(domain))
-        if existing is not None:
-            return existing
-        return await self.register(
-            session, settings, actor, domain=domain, dns_provider=dns_provider
-        )
+        return await self.record(session, actor, plan, await self.acquire(settings, plan))
 
     async def transfer(
         self,
@@ -326,46 +505,19 @@ class RegistrarService:
         nameservers: Sequence[str] = (),
         dns_provider: str | None = None,
     ) -> RegistrarDomain:
-        name = normalize_domain(domain)
-        servers = _nameservers(nameservers)
-        if not auth_code.strip():
-            raise ValidationFailed("The auth code is required", field="auth_code")
-        repository = RegistrarRepository(session)
-        existing = await repository.domain(name)
-        if existing is not None:
-            raise DomainTaken(f"{name} is already in this account ({existing.status})")
-        contact = await self._contact(session, settings, actor, contact_id)
-        # Its zone first, as for a registration: served from the moment the transfer completes.
-        zone_provider = await open_zone(session, settings, name, provider=dns_provider)
-        async with connect.registrar(settings) as registrar:
-            started = await registrar.transfer(
-                domain=name,
-                auth_code=auth_code.strip(),
-                contact_id=contact.provider_contact_id,
-                nameservers=servers,
-            )
-        row = RegistrarDomain(
-            name=name,
-            provider=PROVIDER,
-            provider_domain_id=started.id,
-            status=started.status,
-            origin="transfer",
-            contact_id=contact.id,
-            owner_user_id=actor.user_id,
-            completed_at=utc_now() if started.status == "active" else None,
-        )
-        if not await insert_first(session, row):
-            raise DomainTaken(f"{name} is already in this account")
-        await record_zone(session, actor, name, zone_provider, reason="transfer")
-        await audit.record(
+        """Start a transfer with `auth_code` (never stored); the domain is `pending` until the
+        registrar completes it. Its zone is served from the moment it does."""
+        plan = await self.plan_transfer(
             session,
-            actor,
-            "registrar.domain.transfer",
-            target_type="registrar_domain",
-            target_id=name,
-            detail={"status": row.status},
+            settings,
+            domain=domain,
+            auth_code=auth_code,
+            contact_id=contact_id,
+            nameservers=nameservers,
+            dns_provider=dns_provider,
         )
-        return row
+        acquired = await self.acquire(settings, plan, auth_code=auth_code)
+        return await self.record(session, actor, plan, acquired)
 
     async def list(
         self,
