@@ -1,15 +1,15 @@
 """The API's HTTP protocol: the fast paths answered as soon as their request is read.
 
-Through ASGI, even a fast path's answer costs a task per request, the server's generic writing
-of the response (each header checked on its way out, head and body written apart) and the
-middleware's bookkeeping around it: more than the answer itself for a license check or
-`/health`. Here the protocol, once a fast path's request is complete, runs its handler at once
-(`kit.eager`) and writes the whole response in one go, with the same status, headers (the
-server's own `date` and `server` too), request id, metrics and access log line as
-`FastPathMiddleware` gives. What is not plain goes the ordinary way, through the task and ASGI
-app uvicorn would start: an `Expect: 100-continue`, a body over the fast paths' limit, a
-pipelined request behind an unfinished one, a client that does not read its answers, a
-handler that returns None (the route answers), and every other path.
+Through ASGI, even a fast path's answer goes through the server's generic response writing
+(each header checked on its way out, head and body written apart) and the middleware's
+bookkeeping around it: more than the answer itself for a license check or `/health`. Here the
+protocol, once a fast path's request is complete, runs its handler in a task of its own and
+writes the whole response in one go, with the same status, headers (the server's own `date`
+and `server` too), request id, metrics and access log line as `FastPathMiddleware` gives. What
+is not plain goes the ordinary way, through the task and ASGI app uvicorn would start: an
+`Expect: 100-continue`, a body over the fast paths' limit, a pipelined request behind an
+unfinished one, a client that does not read its answers, a handler that returns None (the
+route answers), and every other path.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any, ClassVar, cast
 from starlette.types import Scope
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 
-from stellwerk.kit import eager
 from stellwerk.kit.bounded_http import BoundedHeadProtocol
 from stellwerk.middleware import MAX_FAST_BODY, Answer, FastPaths, answer_headers, answered
 
@@ -72,10 +71,9 @@ class FastPathProtocol(BoundedHeadProtocol):
         if self.flow.write_paused or self.transport.is_closing():
             self._ordinary(cycle)  # the ordinary path waits until the client reads again
             return
-        started = eager.start(self._answer(cycle, since))
-        if not isinstance(started, eager.Done):  # the handler waits: a task goes on with it
-            started.add_done_callback(self.tasks.discard)
-            self.tasks.add(started)
+        task = self.loop.create_task(self._answer(cycle, since))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
 
     async def _answer(self, cycle: RequestResponseCycle, since: float) -> None:
         try:
