@@ -10,6 +10,7 @@ UTC timestamps).
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,16 +99,17 @@ class SqliteReader:
 
 
 class SqliteWriter:
-    """A connection for short batched writes from the event loop's thread.
+    """A connection for short batched writes.
 
-    Handing a batch to a worker thread (aiosqlite) while the event loop is busy costs more than
-    the write: `executemany` gives up and takes back the interpreter lock for every row, and each
-    time the busy loop must hand it over. Here a batch is a short transaction on the caller's
-    thread that does not wait for the write lock longer than `busy_ms` (it fails with
-    `sqlite3.OperationalError` instead: try again later), commits without a sync (WAL,
-    `synchronous=NORMAL`, as every Stellwerk connection). Checkpoints (copying the WAL back into
-    the database, which keeps reads fast) are `checkpoint()`'s, on a connection of their own that
-    a worker thread may use: one call that gives up the interpreter lock once."""
+    `executemany` with many rows gives up and takes back the interpreter lock for every row:
+    from a worker thread beside a busy event loop, each of those waits for the loop to hand the
+    lock over. So a batch is best one statement that updates its rows inside SQLite (a JSON array
+    of rows, say): then a worker thread gives up the interpreter lock once for the whole batch.
+    Each call is a short transaction that does not wait for the write lock longer than `busy_ms`
+    (it fails with `sqlite3.OperationalError` instead: try again later) and commits without a
+    sync (WAL, `synchronous=NORMAL`, as every Stellwerk connection). Checkpoints (copying the WAL
+    back into the database, which keeps reads fast) are `checkpoint()`'s, on a connection of
+    their own that a worker thread may use."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -116,22 +118,26 @@ class SqliteWriter:
         self._connection.execute("PRAGMA wal_autocheckpoint = 0")
         self._connection.execute("PRAGMA foreign_keys = ON")
         self._busy_ms = -1
+        self._lock = threading.Lock()
         self._checkpoints = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
 
     def executemany(
         self, query: RawQuery, rows: Sequence[Mapping[str, Any]], *, busy_ms: int
     ) -> None:
-        connection = self._connection
-        if busy_ms != self._busy_ms:
-            connection.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-            self._busy_ms = busy_ms
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            connection.executemany(query.sql, [query.args(row) for row in rows])
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        """One transaction; from any thread, one at a time (a caller that stopped waiting for
+        a worker thread's write does not start a second one beside it)."""
+        with self._lock:
+            connection = self._connection
+            if busy_ms != self._busy_ms:
+                connection.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+                self._busy_ms = busy_ms
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.executemany(query.sql, [query.args(row) for row in rows])
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
 
     def close(self) -> None:
         self._connection.close()

@@ -6,9 +6,11 @@ activation and a session heartbeat; a heartbeat refreshes its session's `last_he
 buffers that a background task writes with one executemany each every `interval` seconds;
 stopping the app flushes what is left.
 
-On SQLite the batches are written on the event loop's thread in short transactions of at most
-`CHUNK` rows (`kit.rawsql.SqliteWriter`) that wait for the write lock only briefly; a batch that
-finds the lock taken waits for the next round.
+On SQLite a batch of up to `CHUNK` rows is one statement (the rows as one JSON array,
+`repository.TOUCH_BATCHES`) in a short transaction (`kit.rawsql.SqliteWriter`) on a worker
+thread: SQLite updates the rows while the event loop goes on answering (the interpreter lock is
+released for the statement), and the loop only encodes the rows. A batch waits for the write lock
+only briefly; one that finds it taken waits for the next round.
 """
 
 from __future__ import annotations
@@ -21,14 +23,21 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from stellwerk.kit.rawsql import RawQuery, SqliteWriter, compile_query
-from stellwerk.license.repository import TOUCH_ACTIVATION, TOUCH_DEVICE, TOUCH_SESSION
+from stellwerk.license.repository import (
+    TOUCH_ACTIVATION,
+    TOUCH_BATCHES,
+    TOUCH_DEVICE,
+    TOUCH_FIELDS,
+    TOUCH_SESSION,
+)
 
 log = logging.getLogger(__name__)
 
-CHUNK = 100  # rows per SQLite transaction: a millisecond or two of the event loop each
+CHUNK = 1000  # rows per SQLite statement (and transaction): some milliseconds of a worker thread
 BUSY_MS_ROUND = 5  # a periodic round waits this long for SQLite's write lock, then retries later
 BUSY_MS_FLUSH = 10_000  # an explicit flush (a graceful stop) waits as long as it must
 
@@ -44,7 +53,8 @@ class TouchBuffer:
         self._sessions: dict[int, dt.datetime] = {}
         self._engine: AsyncEngine | None = None
         self._sqlite: SqliteWriter | None = None
-        self._queries: dict[str, RawQuery] = {}
+        self._queries: dict[str, RawQuery] = {}  # one row each, for their bind processing
+        self._batches: dict[str, RawQuery] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -89,6 +99,10 @@ class TouchBuffer:
                     ("device", TOUCH_DEVICE),
                     ("session", TOUCH_SESSION),
                 )
+            }
+            self._batches = {
+                name: compile_query(statement, engine.dialect)
+                for name, statement in TOUCH_BATCHES.items()
             }
         self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="license-touch-buffer")
@@ -156,11 +170,19 @@ class TouchBuffer:
         # Rows written before a failure are written again with the rest: the updates only
         # ever move a time forward, so that changes nothing.
         for name, rows in batches:
+            single, fields = self._queries[name], TOUCH_FIELDS[name]
             for start in range(0, len(rows), CHUNK):
-                writer.executemany(
-                    self._queries[name], rows[start : start + CHUNK], busy_ms=busy_ms
+                encoded = []
+                for row in rows[start : start + CHUNK]:
+                    bound = dict(zip(single.names, single.args(row), strict=True))
+                    encoded.append([bound[field] for field in fields])
+                payload = {"b_rows": orjson.dumps(encoded).decode()}
+                await asyncio.to_thread(
+                    writer.executemany, self._batches[name], [payload], busy_ms=busy_ms
                 )
-                await asyncio.sleep(0)  # requests in between
+        # This connection does not checkpoint by itself (`SqliteWriter`): under client load it
+        # may be the only writer, and a growing WAL slows every read down.
+        await asyncio.to_thread(writer.checkpoint)
 
     async def _run(self) -> None:
         while True:

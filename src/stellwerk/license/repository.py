@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     CompoundSelect,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    literal_column,
     or_,
     select,
     union,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.dml import Update
 
 from stellwerk.license.policy import DeviceRow, SessionRow
 from stellwerk.models import (
@@ -91,40 +93,78 @@ SESSION_BY_TOKEN = (
 # an open session.
 _activations_table = cast(Table, LicenseActivation.__table__)
 _sessions_table = cast(Table, LicenseSession.__table__)
-TOUCH_ACTIVATION = (
-    update(_activations_table)
-    .where(
-        _activations_table.c.id == bindparam("b_id"),
-        # Never move a heartbeat backwards (a session heartbeat may have written a newer one).
-        _activations_table.c.last_heartbeat
-        < bindparam("b_at", type_=_activations_table.c.last_heartbeat.type),
-    )
-    .values(last_heartbeat=bindparam("b_at", type_=_activations_table.c.last_heartbeat.type))
-)
-# Session heartbeats know the device by license and hardware hash.
-TOUCH_DEVICE = (
-    update(_activations_table)
-    .where(
-        _activations_table.c.license_id == bindparam("b_license"),
-        _activations_table.c.hardware_hash == bindparam("b_hardware"),
-        _activations_table.c.is_active.is_(True),
-        _activations_table.c.last_heartbeat
-        < bindparam("b_older", type_=_activations_table.c.last_heartbeat.type),
-    )
-    .values(last_heartbeat=bindparam("b_at", type_=_activations_table.c.last_heartbeat.type))
-)
+_HEARTBEAT = _activations_table.c.last_heartbeat.type
+_SESSION_HEARTBEAT = _sessions_table.c.last_heartbeat.type
 
-# A live session's heartbeat; never for an ended session, never backwards.
-TOUCH_SESSION = (
-    update(_sessions_table)
-    .where(
-        _sessions_table.c.id == bindparam("b_id"),
-        _sessions_table.c.ended_at.is_(None),
-        _sessions_table.c.last_heartbeat
-        < bindparam("b_at", type_=_sessions_table.c.last_heartbeat.type),
+
+def _touch_activation(activation_id: Any, at: Any) -> Update:
+    return (
+        update(_activations_table)
+        .where(
+            _activations_table.c.id == activation_id,
+            # Never move a heartbeat backwards (a session heartbeat may have written a newer one).
+            _activations_table.c.last_heartbeat < at,
+        )
+        .values(last_heartbeat=at)
     )
-    .values(last_heartbeat=bindparam("b_at", type_=_sessions_table.c.last_heartbeat.type))
+
+
+def _touch_device(license_id: Any, hardware_hash: Any, at: Any, older: Any) -> Update:
+    """Session heartbeats know the device by license and hardware hash."""
+    return (
+        update(_activations_table)
+        .where(
+            _activations_table.c.license_id == license_id,
+            _activations_table.c.hardware_hash == hardware_hash,
+            _activations_table.c.is_active.is_(True),
+            _activations_table.c.last_heartbeat < older,
+        )
+        .values(last_heartbeat=at)
+    )
+
+
+def _touch_session(session_id: Any, at: Any) -> Update:
+    """A live session's heartbeat; never for an ended session, never backwards."""
+    return (
+        update(_sessions_table)
+        .where(
+            _sessions_table.c.id == session_id,
+            _sessions_table.c.ended_at.is_(None),
+            _sessions_table.c.last_heartbeat < at,
+        )
+        .values(last_heartbeat=at)
+    )
+
+
+TOUCH_ACTIVATION = _touch_activation(bindparam("b_id"), bindparam("b_at", type_=_HEARTBEAT))
+TOUCH_DEVICE = _touch_device(
+    bindparam("b_license"),
+    bindparam("b_hardware"),
+    bindparam("b_at", type_=_HEARTBEAT),
+    bindparam("b_older", type_=_HEARTBEAT),
 )
+TOUCH_SESSION = _touch_session(bindparam("b_id"), bindparam("b_at", type_=_SESSION_HEARTBEAT))
+
+# On SQLite a batch is one statement, its rows one JSON array (`b_rows`) whose items hold the
+# single statement's parameters in `TOUCH_FIELDS` order, as that statement binds them: the rows
+# are updated inside SQLite, not one statement each.
+_batch = func.json_each(bindparam("b_rows")).table_valued("value", name="batch")
+
+
+def _field(index: int) -> Any:
+    return func.json_extract(_batch.c.value, literal_column(f"'$[{index}]'"))
+
+
+TOUCH_FIELDS = {
+    "touch": ("b_id", "b_at"),
+    "device": ("b_license", "b_hardware", "b_at", "b_older"),
+    "session": ("b_id", "b_at"),
+}
+TOUCH_BATCHES = {
+    "touch": _touch_activation(_field(0), _field(1)),
+    "device": _touch_device(_field(0), _field(1), _field(2), _field(3)),
+    "session": _touch_session(_field(0), _field(1)),
+}
 
 # The digests of the system API keys license clients may use.
 ACTIVE_API_KEYS = select(SystemApiKey.key_hash).where(SystemApiKey.revoked_at.is_(None))
