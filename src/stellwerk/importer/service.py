@@ -179,3 +179,104 @@ async def start(
         message="Dry run queued" if dry_run else "Import queued",
     )
     return operation, created
+
+
+# What the Import page asks for, per source: the place to read (`location`) and the extras.
+LOCATIONS = {
+    "nexredirect": "sqlite",
+    "v2": "database_url",
+    "skypanel": "database_url",
+    "vyra": "workspace",
+    "stellwerk": "directory",
+}
+
+
+def parameters_for(
+    source: str,
+    *,
+    location: str,
+    extra: dict[str, str],
+    sandboxes: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The parameters of an import started on the Import page: `location` is a path on the
+    server (or a database URL), `extra` the optional fields the source takes; checked here, so
+    a mistake is said before anything is queued."""
+    if source not in SOURCES:
+        raise ValidationFailed(f"Stellwerk imports no source named {source}", field="source")
+    location = location.strip()
+    if not location:
+        raise ValidationFailed("Say where to read from", field="location")
+
+    def optional(name: str) -> str | None:
+        return extra.get(name, "").strip() or None
+
+    def path(value: str, field: str, *, directory: bool) -> str:
+        found = Path(value)
+        if not found.is_absolute():
+            raise ValidationFailed(f"{value} is not an absolute path on the server", field=field)
+        if directory and not found.is_dir():
+            raise ValidationFailed(f"{value} is no directory on the server", field=field)
+        if not directory and not found.is_file():
+            raise ValidationFailed(f"{value} is no file on the server", field=field)
+        return str(found)
+
+    def database_url(value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ValidationFailed(
+                "A PostgreSQL URL: postgresql://user:pw@host/db", field="location"
+            )
+        return value
+
+    if source == "nexredirect":
+        return {
+            "sqlite": path(location, "location", directory=False),
+            "owner": optional("owner"),
+            "batch": 5000,
+        }
+    if source == "v2":
+        mapping = optional("mapping")
+        if mapping:
+            from stellwerk.importer.v2 import load_mapping
+
+            mapping = path(mapping, "mapping", directory=False)
+            load_mapping(Path(mapping))
+        return {"database_url": database_url(location), "mapping": mapping}
+    if source == "skypanel":
+        return {
+            "database_url": database_url(location),
+            "secret": optional("secret"),
+            "jwt_secret": optional("jwt_secret"),
+            "sandboxes": dict(sandboxes or {}),
+        }
+    if source == "vyra":
+        instances = optional("instances")
+        return {
+            "workspace": path(location, "location", directory=True),
+            "instances": path(instances, "instances", directory=False) if instances else None,
+        }
+    directory = path(location, "location", directory=True)
+    if not (Path(directory) / "manifest.json").is_file():
+        raise ValidationFailed(f"{directory} holds no Stellwerk export", field="location")
+    return {"directory": directory, "passphrase": optional("passphrase")}
+
+
+def summary(result: dict[str, Any]) -> tuple[dict[str, dict[str, int]], list[dict[str, Any]]]:
+    """An import operation's report as a page shows it: per entity the count of each action,
+    and the entries worth a look (refused, or skipped for a reason other than being
+    unchanged)."""
+    counts: dict[str, dict[str, int]] = {}
+    if result.get("format") == "report":
+        counts = {str(k): dict(v) for k, v in (result.get("counts") or {}).items()}
+    else:
+        for entry in result.get("entries") or ():
+            numbers = counts.setdefault(
+                str(entry["entity"]), {"create": 0, "update": 0, "skip": 0, "refuse": 0}
+            )
+            numbers[str(entry["action"])] = numbers.get(str(entry["action"]), 0) + 1
+    notable = [
+        entry
+        for entry in result.get("entries") or ()
+        if entry["action"] == "refuse"
+        or (entry["action"] == "skip" and (entry.get("reason") or "") != "unchanged")
+    ]
+    return counts, notable
