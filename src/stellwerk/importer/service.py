@@ -87,6 +87,7 @@ def build(source: str, parameters: dict[str, Any], settings: Settings) -> Import
             Path(parameters["sqlite"]),
             owner=parameters.get("owner"),
             batch=int(parameters.get("batch") or HIT_BATCH),
+            settings=settings,
         )
     if source == "v2":
         from stellwerk.importer.v2 import V2Importer
