@@ -25,6 +25,7 @@ from stellwerk.importer.plan import ImportPlan
 from stellwerk.keyfile import derive_key
 from stellwerk.kit.secret import SealedSecretUnreadable, seal, unseal
 from stellwerk.models import Operation
+from stellwerk.operation import engine
 from stellwerk.operation.repository import OperationRepository
 from stellwerk.operation.service import operation as operation_service
 from stellwerk.server.compute import master_key
@@ -35,6 +36,15 @@ FRAME_SOURCES = ("nexredirect", "v2", "stellwerk")
 PLAN_SOURCES = ("skypanel", "vyra")
 SOURCES = FRAME_SOURCES + PLAN_SOURCES
 TARGET_TYPE = "import"
+# Imports read files and databases as the host that started them sees them, so each host runs
+# its own, one at a time, from a queue of its own.
+QUEUE_PREFIX = "imports:"
+
+
+def queue_for(host: str) -> str:
+    return f"{QUEUE_PREFIX}{host}"[:300]
+
+
 PURPOSE = "import-input:v1"
 # Parameters each source takes (anything else is refused).
 PARAMETERS: dict[str, frozenset[str]] = {
@@ -178,6 +188,7 @@ async def start(
         target_id=target_id,
         idempotency_key=f"{kind}:{uuid.uuid4()}",
         message="Dry run queued" if dry_run else "Import queued",
+        queue=queue_for(engine.this_host()),
     )
     return operation, created
 

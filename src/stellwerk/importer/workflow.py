@@ -6,7 +6,8 @@ says how far the import got, so a process killed at any point goes on where it s
 entry is the last step. Each streamed batch writes the operation's progress. The result is the
 report: per entity what was (or would be) created, updated, skipped or refused, and why.
 
-Imports take turns: they run on a queue of their own, one at a time.
+Imports take turns: each host runs the imports started there (which read its files) from a queue
+of its own, one at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from stellwerk.importer.service import (
     kind_of,
     open_parameters,
     plan_of,
+    queue_for,
 )
 from stellwerk.models import OperationEvent
 from stellwerk.operation import engine
@@ -32,7 +34,8 @@ from stellwerk.operation.engine import settings, worker_database
 from stellwerk.operation.repository import OperationRepository
 from stellwerk.operation.workflow import OperationContext, operation_workflow, step
 
-QUEUE = "imports"
+# This host's imports (`service.start` puts each import on the queue of the host starting it).
+QUEUE = queue_for(engine.this_host())
 engine.register_queue(QUEUE, global_concurrency=1, worker_concurrency=1)
 FORMAT_REPORT = "report"
 FORMAT_PLAN = "plan"
