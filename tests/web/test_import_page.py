@@ -98,6 +98,9 @@ async def test_an_admin_runs_a_dry_run_then_applies_it(
         assert await session.scalar(select(func.count()).select_from(RedirectDomain)) == 3
     page = await client.get("/ui/import")
     assert "domain: 3 created" in page.text
+    # Both runs are listed, with links to their pages.
+    assert f'href="{run_url}"' in page.text
+    assert f'href="{applied_url}"' in page.text
 
 
 async def test_the_form_says_what_is_wrong(

@@ -10,6 +10,7 @@ yet is picked up again instead of started a second time.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,11 @@ async def plan_of(
             instances_file=Path(instances) if instances else None,
         )
     raise ValidationFailed(f"No importer plans {source}", field="source")
+
+
+async def recent(session: AsyncSession, limit: int = 10) -> Sequence[Operation]:
+    """The newest import operations (dry runs included), for the Import page."""
+    return await OperationRepository(session).recent([kind_of(s) for s in SOURCES], limit)
 
 
 async def start(

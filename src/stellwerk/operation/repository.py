@@ -74,6 +74,16 @@ class OperationRepository:
             .limit(1)
         )
 
+    async def recent(self, kinds: Sequence[str], limit: int) -> Sequence[Operation]:
+        """The newest operations of these kinds."""
+        rows = await self.session.scalars(
+            select(Operation)
+            .where(Operation.kind.in_(list(kinds)))
+            .order_by(Operation.created_at.desc())
+            .limit(limit)
+        )
+        return rows.all()
+
     async def add(self, operation: Operation) -> Operation:
         self.session.add(operation)
         await self.session.flush()

@@ -49,6 +49,7 @@ async def _page(
             "sources": SOURCES,
             "startable": STARTABLE,
             "events": events,
+            "runs": await imports.recent(session),
             "page": Page.of(events, total=total, params=params),
             "base": "/ui/import",
             "values": values or {},
