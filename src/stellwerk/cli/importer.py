@@ -104,6 +104,7 @@ def run_operation(
     from stellwerk.importer.workflow import QUEUE
     from stellwerk.operation import engine
     from stellwerk.operation.repository import OperationRepository
+    from stellwerk.operation.service import enqueue
 
     settings = load_settings(**data_dir_override(data_dir))
 
@@ -151,6 +152,10 @@ def run_operation(
                     )
                 if not created:
                     say(f"Going on with the unfinished import {operation.id}.")
+                    if operation.status == "queued":
+                        # A process that died before handing it over: hand it over now (the
+                        # engine takes a workflow id once).
+                        await enqueue(operation.id, operation.kind, operation.queue)
                 if not wait:
                     return {"operation_id": str(operation.id), "status": operation.status}
                 return await follow(runtime, operation.id)

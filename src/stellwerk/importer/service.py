@@ -47,6 +47,8 @@ def queue_for(host: str) -> str:
 
 
 PURPOSE = "import-input:v1"
+# Parameters that tune how an import runs, not what it imports.
+TUNING = frozenset({"batch"})
 # Parameters each source takes (anything else is refused).
 PARAMETERS: dict[str, frozenset[str]] = {
     "nexredirect": frozenset({"sqlite", "owner", "batch"}),
@@ -175,7 +177,9 @@ async def start(
         )
     kind = kind_of(source)
     # The fingerprint tells the same import apart without holding its parameters in the clear.
-    fingerprint = digest({"key": _key(settings).hex(), "dry_run": dry_run, **parameters})[:32]
+    # (How many hits go into one transaction does not make another import.)
+    identity = {k: v for k, v in parameters.items() if k not in TUNING}
+    fingerprint = digest({"key": _key(settings).hex(), "dry_run": dry_run, **identity})[:32]
     target_id = f"{source}:{'dry' if dry_run else 'apply'}:{fingerprint}"
     pending = await OperationRepository(session).unfinished(kind, TARGET_TYPE, target_id)
     if pending is not None:
