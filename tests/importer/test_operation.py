@@ -133,3 +133,17 @@ async def test_the_operation_fails_with_the_importers_message(
     assert operation.error is not None
     assert operation.error["code"] == "import_failed"
     assert uuid.UUID(str(operation.id))
+
+
+async def test_no_wait_starts_the_import_and_ends(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    source = build(tmp_path / "nexredirect.db")
+    started = await run(runtime, "import", "nexredirect", "--sqlite", str(source), "--no-wait")
+    assert set(started) == {"operation_id", "status"}
+    done = await wait_for(client, started["operation_id"], await admin_headers(runtime))
+    assert done["status"] == "completed"
+    assert done["kind"] == "import.nexredirect"
+    result = done["result"]
+    assert isinstance(result, dict)
+    assert result["dry_run"] is True
