@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from stellwerk.audit.actor import Actor
@@ -147,3 +148,25 @@ async def test_no_wait_starts_the_import_and_ends(
     result = done["result"]
     assert isinstance(result, dict)
     assert result["dry_run"] is True
+
+
+async def test_a_v2_import_runs_as_an_operation(runtime: Runtime, tmp_path: Path) -> None:
+    from stellwerk.importer.v2 import V2Importer
+    from tests.conftest import postgres_available
+    from tests.importer.v2_source import v2_database
+
+    if not postgres_available():
+        pytest.skip("needs PostgreSQL")
+    with v2_database() as url:
+        expected = await frame.run(runtime.database, V2Importer(url), dry_run=True)
+        applied = await run(runtime, "import", "v2", "--database-url", url, "--apply")
+        again = await run(runtime, "import", "v2", "--database-url", url, "--apply")
+    assert applied["counts"] == expected.counts()
+    assert applied["changes"] == expected.changes > 0
+    assert again["changes"] == 0
+    async with runtime.database.session() as session:
+        operations = (
+            await session.scalars(select(Operation).where(Operation.kind == "import.v2"))
+        ).all()
+    assert [o.status for o in operations] == ["completed", "completed"]
+    assert not any(url in str(o.input) for o in operations)

@@ -16,7 +16,7 @@ import uuid
 from typing import Any
 
 from stellwerk.importer import frame
-from stellwerk.importer.frame import Report, StreamContext
+from stellwerk.importer.frame import Importer, Report, StreamContext
 from stellwerk.importer.plan import apply_plan
 from stellwerk.importer.service import (
     FRAME_SOURCES,
@@ -87,6 +87,8 @@ async def stream_step(operation_id: str, input: dict[str, Any], state: dict[str,
     """Stream the large tables after the plan (counted only, on a dry run)."""
     parameters = open_parameters(settings(), input)
     importer = build(str(input["source"]), parameters, settings())
+    if type(importer).stream is Importer.stream:
+        return state  # nothing to stream: the plan did it all
     database = worker_database()
     await frame.prepare(database, importer, actor=actor_of(input))
     report = Report.from_state(state)
