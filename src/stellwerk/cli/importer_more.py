@@ -13,19 +13,14 @@ from stellwerk.cli.common import (
     DataDirOption,
     JsonOption,
     console,
-    data_dir_override,
-    load_settings,
     out,
     print_json,
-    run_in_session,
 )
 from stellwerk.cli.importer import WaitOption
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from stellwerk.importer.plan import ImportPlan
-    from stellwerk.runtime import Runtime
 
 ApplyOption = typer.Option(
     False,
@@ -55,22 +50,13 @@ def show_plan(plan: ImportPlan, as_json: bool) -> None:
 
 def domains_import(
     apply: bool = ApplyOption,
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Adopt every domain and DNS zone of the INWX account (records stay at INWX, unchanged).
     Works on the database directly; needs no running server."""
-    from stellwerk.audit.actor import Actor
-    from stellwerk.importer import adopt
-    from stellwerk.importer.plan import apply_plan
-
-    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
-        plan = await adopt.plan_domains(session, runtime.settings)
-        if apply:
-            await apply_plan(session, Actor.cli(), plan)
-        return plan
-
-    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+    run_plan_import("domains", {}, apply=apply, wait=wait, data_dir=data_dir, as_json=as_json)
 
 
 def projects_import(
@@ -78,24 +64,15 @@ def projects_import(
     user: str | None = typer.Option(
         None, "--user", help="The customer the adopted projects belong to (default: the company)."
     ),
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Adopt Coolify's applications as projects, matched with the projects here by domain. Works
     on the database directly; needs no running server."""
-    from stellwerk.audit.actor import Actor
-    from stellwerk.importer import adopt
-    from stellwerk.importer.plan import apply_plan
-    from stellwerk.server.service import instance_service
-
-    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
-        owner_id = (await instance_service.owner(session, user)).id if user else None
-        plan = await adopt.plan_projects(session, runtime.settings, owner_user_id=owner_id)
-        if apply:
-            await apply_plan(session, Actor.cli(), plan)
-        return plan
-
-    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+    run_plan_import(
+        "projects", {"user": user}, apply=apply, wait=wait, data_dir=data_dir, as_json=as_json
+    )
 
 
 def skypanel_import(

@@ -33,8 +33,9 @@ from stellwerk.server.compute import master_key
 
 # Sources whose import runs in the plan/apply frame (planned, then streamed batch by batch).
 FRAME_SOURCES = ("nexredirect", "v2", "stellwerk")
-# Sources whose import is one plan applied in one transaction.
-PLAN_SOURCES = ("skypanel", "vyra")
+# Sources whose import is one plan applied in one transaction (`domains` and `projects` adopt
+# what runs at INWX and Coolify).
+PLAN_SOURCES = ("skypanel", "vyra", "domains", "projects")
 SOURCES = FRAME_SOURCES + PLAN_SOURCES
 TARGET_TYPE = "import"
 # Imports read files and databases as the host that started them sees them, so each host runs
@@ -56,6 +57,8 @@ PARAMETERS: dict[str, frozenset[str]] = {
     "stellwerk": frozenset({"directory", "passphrase"}),
     "skypanel": frozenset({"database_url", "secret", "jwt_secret", "sandboxes"}),
     "vyra": frozenset({"workspace", "instances"}),
+    "domains": frozenset(),
+    "projects": frozenset({"user"}),
 }
 
 
@@ -148,6 +151,17 @@ async def plan_of(
             workspace=Path(parameters["workspace"]),
             instances_file=Path(instances) if instances else None,
         )
+    if source in ("domains", "projects"):
+        from stellwerk.importer import adopt
+
+        # The providers are asked first, before the session's transaction begins.
+        if source == "domains":
+            return await adopt.plan_domains(session, settings)
+        from stellwerk.server.service import instance_service
+
+        user = parameters.get("user")
+        owner_id = (await instance_service.owner(session, str(user))).id if user else None
+        return await adopt.plan_projects(session, settings, owner_user_id=owner_id)
     raise ValidationFailed(f"No importer plans {source}", field="source")
 
 
