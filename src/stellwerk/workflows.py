@@ -1,6 +1,7 @@
 """Every module that defines workflows: the engine is handed them before it recovers unfinished
 ones."""
 
+from stellwerk.importer import workflow as import_workflow
 from stellwerk.module import workflow as module_workflow
 from stellwerk.notify import delivery as notify_delivery
 from stellwerk.operation import probe
@@ -10,6 +11,7 @@ from stellwerk.server import workflow as server_workflow
 
 # Handed to the workflow engine at start (`engine.configure`).
 MODULES = (
+    import_workflow,
     module_workflow,
     notify_delivery,
     probe,
@@ -19,6 +21,7 @@ MODULES = (
 )
 
 __all__ = [
+    "import_workflow",
     "MODULES",
     "module_workflow",
     "notify_delivery",

@@ -8,9 +8,10 @@ import copy
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from stellwerk.dns.repository import DnsZoneRepository
-from stellwerk.models import Project
+from stellwerk.models import Operation, Project
 from stellwerk.provider import connect
 from stellwerk.provider.paas.base import PublicGitApp
 from stellwerk.provider.registrar.inwx.sandbox import SEED_CONTACT_ID
@@ -75,6 +76,13 @@ async def test_domains_import(
     assert applied["counts"] == dry["counts"]
     again = await run(runtime, "domains", "import", "--apply")
     assert again["counts"] == {"create": 0, "update": 0, "skip": 3, "refuse": 1}
+    async with runtime.database.session() as session:
+        statuses = (
+            await session.scalars(
+                select(Operation.status).where(Operation.kind == "import.domains")
+            )
+        ).all()
+    assert list(statuses) == ["completed"] * 3  # each run an operation
 
     listed = (await client.get("/api/registrar/domains", headers=admin)).json()["items"]
     assert sorted((d["name"], d["origin"], d["adopted_at"] is not None) for d in listed) == [

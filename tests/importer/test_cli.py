@@ -34,6 +34,16 @@ def _stored(tmp_path: Path) -> tuple[int, int]:
     return hits, counted
 
 
+def _runs(tmp_path: Path) -> list[tuple[str, int]]:
+    """(status, dry run) of the installation's import operations, oldest first."""
+    db = sqlite3.connect(tmp_path / "cli" / "stellwerk.sqlite")
+    rows = db.execute(
+        "SELECT status, input FROM operations WHERE kind = 'import.nexredirect' ORDER BY created_at"
+    ).fetchall()
+    db.close()
+    return [(str(status), int(json.loads(data)["dry_run"])) for status, data in rows]
+
+
 def _more_hits(path: Path, count: int) -> int:
     db = sqlite3.connect(path)
     now = int(time.time() * 1000)
@@ -80,6 +90,8 @@ def test_dry_run_then_import_with_json_and_a_kill_halfway(tmp_path: Path) -> Non
     assert json.loads(again.stdout)["dry_run"] is False
 
     assert _stored(tmp_path) == (total, total)
+    # The killed import's operation was taken up again, not started a second time.
+    assert _runs(tmp_path) == [("completed", 1), ("completed", 0)]
 
     third = run_cli("import", "nexredirect", "--sqlite", str(source), "--apply", "--json", env=env)
     assert third.returncode == 0, third.stderr

@@ -12,7 +12,15 @@ from sqlalchemy import func, select
 
 from stellwerk.importer import frame
 from stellwerk.importer.nexredirect import NexRedirectImporter
-from stellwerk.models import ApiToken, AuditEvent, RedirectDomain, RedirectHit, User
+from stellwerk.models import (
+    ApiToken,
+    AuditEvent,
+    RedirectDomain,
+    RedirectHit,
+    User,
+    WebhookEndpoint,
+)
+from stellwerk.notify.service import endpoint_secret
 from stellwerk.runtime import Runtime
 from tests.importer.nexredirect_source import HITS_PER_DOMAIN, PASSWORD, REVOKED_TOKEN, TOKEN, build
 
@@ -118,3 +126,71 @@ async def test_usernames_of_later_versions_are_kept(runtime: Runtime, tmp_path: 
         user = await session.scalar(select(User).where(User.username == "ops"))
         assert user is not None
         assert user.email == "ops@example.com"
+
+
+async def test_settings_with_an_equivalent_are_imported_the_others_reported(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    source = build(tmp_path / "nexredirect.db")
+    with closing(sqlite3.connect(source)) as db:
+        db.executemany(
+            "INSERT INTO settings (key, value) VALUES (?, ?)",
+            [
+                ("webhook_url", "https://hooks.example.com/nexredirect"),
+                ("base_domain", "go.example.com"),
+                ("hits_retention_days", "90"),
+            ],
+        )
+        db.commit()
+
+    def importer() -> NexRedirectImporter:
+        return NexRedirectImporter(source, settings=runtime.settings)
+
+    dry = await frame.run(runtime.database, importer(), dry_run=True)
+    reasons = {e.key: (e.action.value, e.reason) for e in dry.entries if e.entity == "setting"}
+    assert reasons["webhook_url"][0] == "create"
+    assert reasons["base_domain"] == ("skip", "no equivalent in Stellwerk")
+    assert reasons["hits_retention_days"] == ("skip", "no equivalent in Stellwerk")
+    assert reasons["smtp_host"] == ("skip", "no equivalent in Stellwerk")
+    assert reasons["setup_complete"] == ("skip", "NexRedirect's own bookkeeping")
+    async with runtime.database.session() as session:
+        assert await session.scalar(select(func.count()).select_from(WebhookEndpoint)) == 0
+
+    await frame.run(runtime.database, importer(), dry_run=False)
+    async with runtime.database.session() as session:
+        [endpoint] = (await session.scalars(select(WebhookEndpoint))).all()
+    assert endpoint.url == "https://hooks.example.com/nexredirect"
+    assert set(endpoint.events) == {
+        "redirect_domain.verified",
+        "redirect_domain.verification_failed",
+    }
+    assert endpoint_secret(runtime.settings, endpoint).startswith("whsec_")
+
+    again = await frame.run(runtime.database, importer(), dry_run=False)
+    assert again.changes == 0
+    [entry] = [e for e in again.entries if e.key == "webhook_url"]
+    assert (entry.action.value, entry.reason) == ("skip", "unchanged")
+
+    with closing(sqlite3.connect(source)) as db:
+        db.execute(
+            "UPDATE settings SET value = 'http://hooks.example.com/v2' WHERE key = 'webhook_url'"
+        )
+        db.commit()
+    changed = await frame.run(runtime.database, importer(), dry_run=False)
+    [entry] = [e for e in changed.entries if e.key == "webhook_url"]
+    assert entry.action.value == "update"
+    async with runtime.database.session() as session:
+        urls = (await session.scalars(select(WebhookEndpoint.url))).all()
+    assert list(urls) == ["http://hooks.example.com/v2"]
+
+
+async def test_a_webhook_url_that_is_no_url_is_refused(runtime: Runtime, tmp_path: Path) -> None:
+    source = build(tmp_path / "nexredirect.db")
+    with closing(sqlite3.connect(source)) as db:
+        db.execute("INSERT INTO settings (key, value) VALUES ('webhook_url', 'ftp://x')")
+        db.commit()
+    report = await frame.run(
+        runtime.database, NexRedirectImporter(source, settings=runtime.settings), dry_run=False
+    )
+    [entry] = [e for e in report.entries if e.key == "webhook_url"]
+    assert (entry.action.value, entry.reason) == ("refuse", "not an http:// or https:// URL")

@@ -18,9 +18,10 @@ import asyncpg
 import httpx
 import pytest_asyncio
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from stellwerk.importer.skypanel import decrypt_panel_secret, panel_key
+from stellwerk.models import Operation
 from stellwerk.runtime import Runtime
 from stellwerk.server.compute import secret_box
 from stellwerk.server.repository import OwnerRepository
@@ -206,6 +207,14 @@ async def test_skypanel_import(
 
     applied = await run(runtime, *args, "--apply")
     assert applied["counts"] == dry["counts"]
+    # Each run was an operation; what the command line gave is sealed in its input.
+    async with runtime.database.session() as session:
+        operations = (
+            await session.scalars(select(Operation).where(Operation.kind == "import.skypanel"))
+        ).all()
+    assert len(operations) == 3
+    assert all(o.status == "completed" for o in operations)
+    assert not any(SECRET in str(o.input) or panel in str(o.input) for o in operations)
     again = await run(runtime, *args, "--apply")
     assert again["counts"] == {"create": 0, "update": 0, "skip": 4, "refuse": 2}
     # The imports only read at the provider: the only writes are the two the test made.

@@ -15,13 +15,16 @@ import pytest
 from sqlalchemy import func, select
 
 from stellwerk.app import create_app
+from stellwerk.audit.actor import Actor
 from stellwerk.config import Settings
 from stellwerk.importer import frame
 from stellwerk.importer.frame import ImportFailed
 from stellwerk.importer.nexredirect import NexRedirectImporter
 from stellwerk.importer.stellwerk import StellwerkImporter, export
 from stellwerk.importer.v2 import V2Importer
-from stellwerk.models import ApiToken, User
+from stellwerk.license.service import license_file
+from stellwerk.models import ApiToken, User, WebhookEndpoint
+from stellwerk.notify.service import endpoint_secret, webhooks
 from stellwerk.runtime import Runtime
 from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database, postgres_available
 from tests.factories import create_admin, create_token
@@ -67,14 +70,20 @@ async def _answers(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[s
 
 
 @asynccontextmanager
-async def fresh_installation(tmp_path: Path) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    """A second installation on a new PostgreSQL database, with a master key of its own."""
+async def fresh_installation(
+    tmp_path: Path, backend: str = "postgresql"
+) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """A second installation on a new database (PostgreSQL, or SQLite in its own data
+    directory), with a master key of its own."""
     name = f"stellwerk_moved_{os.getpid()}"
-    await _recreate_database(name)
+    if backend == "postgresql":
+        await _recreate_database(name)
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path / "moved",
-        database_url=f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}",
+        database_url=f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
+        if backend == "postgresql"
+        else None,
         secret_key="another-installation-secret-key-for-moves",
         sandbox=False,
         executor_id=f"moved-{os.getpid()}",
@@ -91,7 +100,8 @@ async def fresh_installation(tmp_path: Path) -> AsyncIterator[tuple[Runtime, htt
                 yield application.state.runtime, http
     finally:
         shutil.rmtree(tmp_path / "moved-modules", ignore_errors=True)
-        await _drop_database(name)
+        if backend == "postgresql":
+            await _drop_database(name)
 
 
 async def test_export_and_import_into_a_fresh_postgresql_installation(
@@ -159,3 +169,76 @@ async def test_an_export_without_secrets_holds_none(runtime: Runtime, tmp_path: 
     async with runtime.database.session() as session:
         assert await session.scalar(select(func.count()).select_from(ApiToken)) == 1
         assert await session.scalar(select(func.count()).select_from(User)) == 1
+
+
+async def _public_key(runtime: Runtime) -> str:
+    """The public key `/api/license/public-key` serves (and offline license files verify with)."""
+    return (await license_file.signing_key(runtime)).public_pem
+
+
+async def _endpoints(runtime: Runtime) -> list[tuple[int, str, list[str], str, bool]]:
+    """Each webhook endpoint with its opened signing secret."""
+    async with runtime.database.session() as session:
+        rows = (await session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))).all()
+        return [
+            (e.id, e.url, list(e.events), endpoint_secret(runtime.settings, e), e.is_active)
+            for e in rows
+        ]
+
+
+async def test_the_signing_key_and_webhook_endpoints_move_with_the_secrets(
+    runtime: Runtime, client: httpx.AsyncClient, tmp_path: Path, backend: str
+) -> None:
+    """Onto the same backend as the source's: both backends are covered."""
+    async with runtime.database.session() as session:
+        _, secret = await webhooks.create(
+            session,
+            Actor.cli(),
+            runtime.settings,
+            url="https://hooks.example.com/stellwerk",
+            events=["operation.failed"],
+            description="ops",
+        )
+    endpoints = await _endpoints(runtime)
+    assert endpoints[0][3] == secret
+    key = await _public_key(runtime)
+    with_secrets = tmp_path / "with"
+    await export(runtime.database, runtime.settings, with_secrets, passphrase=PASSPHRASE)
+    assert secret not in (with_secrets / "webhook_endpoints.jsonl").read_text()
+    without = tmp_path / "without"
+    manifest = await export(runtime.database, runtime.settings, without)
+    assert manifest["left_out"]["installation_secrets"] == 1
+    assert manifest["left_out"]["webhook_endpoints"] == 1
+    assert not (without / "installation_secrets.jsonl").exists()
+    assert not (without / "webhook_endpoints.jsonl").exists()
+
+    async with fresh_installation(tmp_path, backend) as (moved, _):
+        own_key = await _public_key(moved)  # a fresh installation makes its own
+        assert own_key != key
+
+        plain = await frame.run(
+            moved.database, StellwerkImporter(without, moved.settings), dry_run=False
+        )
+        skipped = {e.entity: e.reason for e in plain.entries if e.entity in manifest["left_out"]}
+        assert "exported without secrets" in str(skipped["installation_secrets"])
+        assert "webhook endpoints are added again" in str(skipped["webhook_endpoints"])
+        assert await _endpoints(moved) == []
+        assert await _public_key(moved) == own_key
+
+        report = await frame.run(
+            moved.database,
+            StellwerkImporter(with_secrets, moved.settings, passphrase=PASSPHRASE),
+            dry_run=False,
+        )
+        assert report.counts()["installation_secrets"]["update"] == 1
+        assert report.counts()["webhook_endpoints"]["create"] == 1
+        assert await _public_key(moved) == key
+        assert await _endpoints(moved) == endpoints
+
+        again = await frame.run(
+            moved.database,
+            StellwerkImporter(with_secrets, moved.settings, passphrase=PASSPHRASE),
+            dry_run=False,
+        )
+        assert again.counts()["installation_secrets"]["skip"] == 1
+        assert again.counts()["webhook_endpoints"]["skip"] == 1

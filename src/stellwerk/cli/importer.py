@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -22,7 +22,8 @@ from stellwerk.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from stellwerk.importer.frame import Importer, Report
+    from stellwerk.importer.frame import Report
+    from stellwerk.runtime import Runtime
 
 import_app = typer.Typer(
     help="Bring the data of the systems Stellwerk replaces along: a dry run first, then the "
@@ -71,34 +72,130 @@ def show_report(report: Report, *, as_json: bool, details: bool = False) -> None
     out.print(f"{report.changes} object(s) {verb}.")
 
 
+WaitOption = typer.Option(
+    True,
+    "--wait/--no-wait",
+    help="--wait (the default) follows the import's operation to its report; --no-wait starts "
+    "it and ends: a running server's workers carry it out (`stellwerk ops show ID`).",
+)
+POLL_SECONDS = 0.3
+
+
+def run_operation(
+    source: str,
+    parameters: dict[str, Any],
+    *,
+    data_dir: Path | None,
+    dry_run: bool,
+    as_json: bool,
+    wait: bool = True,
+) -> dict[str, Any] | None:
+    """Run one import as an operation (`import.<source>`) and wait for it; its report (None with
+    `--no-wait`, after printing the operation's id).
+
+    Without a workflow engine in this process, one is started for as long as the command waits:
+    it takes work only from the imports' queue, and first goes on with an import an earlier run
+    of the command left unfinished (a killed process)."""
+    import asyncio
+
+    from stellwerk import workflows
+    from stellwerk.audit.actor import Actor
+    from stellwerk.exceptions import StellwerkError
+    from stellwerk.importer import service
+    from stellwerk.importer.workflow import QUEUE
+    from stellwerk.operation import engine
+    from stellwerk.operation.repository import OperationRepository
+    from stellwerk.operation.service import enqueue
+
+    settings = load_settings(**data_dir_override(data_dir))
+
+    def say(message: str) -> None:
+        if not as_json:
+            console.print(message, highlight=False)
+
+    async def follow(runtime: Runtime, operation_id: uuid.UUID) -> dict[str, Any]:
+        seen = 0
+        while True:
+            async with runtime.database.session() as session:
+                repository = OperationRepository(session)
+                operation = await repository.get(operation_id)
+                events = await repository.events(operation_id, limit=10_000)
+            if operation is None:
+                raise LookupError(f"operation {operation_id} is gone")
+            for event in events[seen:]:
+                say(event.message)
+            seen = len(events)
+            if operation.status == "completed":
+                return dict(operation.result or {})
+            if operation.status in ("failed", "cancelled"):
+                error = operation.error or {}
+                fail(str(error.get("message") or operation.message), as_json=as_json)
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def main() -> dict[str, Any] | None:
+        async with open_runtime(settings) as runtime:
+            own: engine.Engine | None = None
+            if wait and not engine.is_launched():
+                own = engine.configure(
+                    settings.model_copy(update={"executor_id": f"{settings.executor_id}.import"}),
+                    workflows.MODULES,
+                )
+                await own.launch(listen=[QUEUE])
+            try:
+                async with runtime.database.session() as session:
+                    operation, created = await service.start(
+                        session,
+                        settings,
+                        Actor.cli(),
+                        source=source,
+                        parameters=parameters,
+                        dry_run=dry_run,
+                    )
+                if not created:
+                    say(f"Going on with the unfinished import {operation.id}.")
+                    if operation.status == "queued":
+                        # A process that died before handing it over: hand it over now (the
+                        # engine takes a workflow id once).
+                        await enqueue(operation.id, operation.kind, operation.queue)
+                if not wait:
+                    return {"operation_id": str(operation.id), "status": operation.status}
+                return await follow(runtime, operation.id)
+            finally:
+                if own is not None:
+                    await own.shutdown()
+
+    try:
+        result = asyncio.run(main())
+    except StellwerkError as error:
+        fail(error.message, as_json=as_json)
+    if result is not None and "operation_id" in result:
+        if as_json:
+            print_json(result)
+        else:
+            out.print(f"Import started as operation {result['operation_id']}.")
+        return None
+    return result
+
+
 def run_importer(
-    make: Callable[[], Importer],
+    source: str,
+    parameters: dict[str, Any],
     *,
     data_dir: Path | None,
     dry_run: bool,
     as_json: bool,
     details: bool = False,
-) -> Report:
-    """Open Stellwerk's database, run the importer `make` builds, print its report."""
-    from stellwerk.exceptions import StellwerkError
-    from stellwerk.importer import frame
+    wait: bool = True,
+) -> Report | None:
+    """Run the import of a frame source as an operation and print its report."""
+    from stellwerk.importer.frame import Report
 
-    settings = load_settings(**data_dir_override(data_dir))
-
-    def progress(message: str) -> None:
-        if not as_json:
-            console.print(message)
-
-    async def main() -> Report:
-        async with open_runtime(settings) as runtime:
-            return await frame.run(runtime.database, make(), dry_run=dry_run, progress=progress)
-
-    import asyncio
-
-    try:
-        report = asyncio.run(main())
-    except StellwerkError as error:
-        fail(error.message)
+    result = run_operation(
+        source, parameters, data_dir=data_dir, dry_run=dry_run, as_json=as_json, wait=wait
+    )
+    if result is None:
+        return None
+    report = Report.from_state(result)
     show_report(report, as_json=as_json, details=details)
     return report
 
@@ -118,19 +215,20 @@ def import_nexredirect(
     ),
     dry_run: bool = DryRunOption,
     details: bool = DetailOption,
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Users, API tokens, groups, domains with their settings, and hits from NexRedirect. Works on
     the database directly; needs no running server."""
-    from stellwerk.importer.nexredirect import NexRedirectImporter
-
     run_importer(
-        lambda: NexRedirectImporter(sqlite, owner=owner, batch=batch),
+        "nexredirect",
+        {"sqlite": str(sqlite.resolve()), "owner": owner, "batch": batch},
         data_dir=data_dir,
         dry_run=dry_run,
         as_json=as_json,
         details=details,
+        wait=wait,
     )
 
 
@@ -151,20 +249,24 @@ def import_v2(
     ),
     dry_run: bool = DryRunOption,
     details: bool = DetailOption,
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """The system API key, client configurations, customers, licenses, devices, open sessions,
     versions, resources and leads from the V2 license server. Works on the database directly;
     needs no running server."""
-    from stellwerk.importer.v2 import V2Importer
+    from stellwerk.importer.v2 import load_mapping
 
+    load_mapping(mapping)  # a mapping that does not read is refused before anything starts
     run_importer(
-        lambda: V2Importer(database_url, mapping=mapping),
+        "v2",
+        {"database_url": database_url, "mapping": str(mapping.resolve()) if mapping else None},
         data_dir=data_dir,
         dry_run=dry_run,
         as_json=as_json,
         details=details,
+        wait=wait,
     )
 
 
@@ -181,22 +283,22 @@ def import_stellwerk(
     directory: Path = typer.Argument(..., help="A directory written by `stellwerk export`."),
     passphrase: str | None = PassphraseOption,
     dry_run: bool = DryRunOption,
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Read an export of Stellwerk back: a restore, or the move to another database. Works on the
     database directly; needs no running server."""
-    from stellwerk.importer.stellwerk import StellwerkImporter
-
     manifest = directory / "manifest.json"
     if passphrase is None and manifest.exists() and b'"secrets": true' in manifest.read_bytes():
         passphrase = typer.prompt("Passphrase of the export", hide_input=True)
-    settings = load_settings(**data_dir_override(data_dir))
     run_importer(
-        lambda: StellwerkImporter(directory, settings, passphrase=passphrase),
+        "stellwerk",
+        {"directory": str(directory.resolve()), "passphrase": passphrase},
         data_dir=data_dir,
         dry_run=dry_run,
         as_json=as_json,
+        wait=wait,
     )
 
 
@@ -220,6 +322,8 @@ def export_command(
         passphrase = typer.prompt(
             "Passphrase for the secrets", hide_input=True, confirmation_prompt=True
         )
+    import asyncio
+
     settings = load_settings(**data_dir_override(data_dir))
 
     async def main() -> dict[str, object]:
@@ -230,8 +334,6 @@ def export_command(
                 to,
                 passphrase=passphrase if include_secrets else None,
             )
-
-    import asyncio
 
     try:
         manifest = asyncio.run(main())

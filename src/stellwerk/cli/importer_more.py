@@ -4,7 +4,7 @@ and `stellwerk import skypanel|vyra`. Each is a dry run unless `--apply`."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -13,18 +13,14 @@ from stellwerk.cli.common import (
     DataDirOption,
     JsonOption,
     console,
-    data_dir_override,
-    load_settings,
     out,
     print_json,
-    run_in_session,
 )
+from stellwerk.cli.importer import WaitOption
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from stellwerk.importer.plan import ImportPlan
-    from stellwerk.runtime import Runtime
 
 ApplyOption = typer.Option(
     False,
@@ -54,22 +50,13 @@ def show_plan(plan: ImportPlan, as_json: bool) -> None:
 
 def domains_import(
     apply: bool = ApplyOption,
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Adopt every domain and DNS zone of the INWX account (records stay at INWX, unchanged).
     Works on the database directly; needs no running server."""
-    from stellwerk.audit.actor import Actor
-    from stellwerk.importer import adopt
-    from stellwerk.importer.plan import apply_plan
-
-    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
-        plan = await adopt.plan_domains(session, runtime.settings)
-        if apply:
-            await apply_plan(session, Actor.cli(), plan)
-        return plan
-
-    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+    run_plan_import("domains", {}, apply=apply, wait=wait, data_dir=data_dir, as_json=as_json)
 
 
 def projects_import(
@@ -77,24 +64,15 @@ def projects_import(
     user: str | None = typer.Option(
         None, "--user", help="The customer the adopted projects belong to (default: the company)."
     ),
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Adopt Coolify's applications as projects, matched with the projects here by domain. Works
     on the database directly; needs no running server."""
-    from stellwerk.audit.actor import Actor
-    from stellwerk.importer import adopt
-    from stellwerk.importer.plan import apply_plan
-    from stellwerk.server.service import instance_service
-
-    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
-        owner_id = (await instance_service.owner(session, user)).id if user else None
-        plan = await adopt.plan_projects(session, runtime.settings, owner_user_id=owner_id)
-        if apply:
-            await apply_plan(session, Actor.cli(), plan)
-        return plan
-
-    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+    run_plan_import(
+        "projects", {"user": user}, apply=apply, wait=wait, data_dir=data_dir, as_json=as_json
+    )
 
 
 def skypanel_import(
@@ -114,30 +92,21 @@ def skypanel_import(
         help="Only for a panel that ran without an SSH_CRED_SECRET: its JWT_SECRET.",
     ),
     apply: bool = ApplyOption,
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Providers (keys encrypted again under Stellwerk's key), plans, and servers with their
     owners from a SkyPanel database, matched against the servers live at each provider. Works on
     the database directly; needs no running server."""
-    from stellwerk.audit.actor import Actor
-    from stellwerk.importer import skypanel
-    from stellwerk.importer.plan import apply_plan
-
-    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
-        plan = await skypanel.plan_skypanel(
-            session,
-            runtime.settings,
-            database_url=database_url,
-            secret=secret,
-            jwt_secret=jwt_secret,
-            sandboxes=runtime.sandboxes,
-        )
-        if apply:
-            await apply_plan(session, Actor.cli(), plan)
-        return plan
-
-    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+    run_plan_import(
+        "skypanel",
+        {"database_url": database_url, "secret": secret, "jwt_secret": jwt_secret},
+        apply=apply,
+        wait=wait,
+        data_dir=data_dir,
+        as_json=as_json,
+    )
 
 
 def vyra_import(
@@ -153,26 +122,44 @@ def vyra_import(
         "instance of each module is primary (default: the oldest one).",
     ),
     apply: bool = ApplyOption,
+    wait: bool = WaitOption,
     data_dir: Path | None = DataDirOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Installed modules and their instances (ids kept), the primary instance of each module and
     the repository configuration from a VYRA module manager's workspace. Works on the database
     directly; needs no running server."""
-    from stellwerk.audit.actor import Actor
-    from stellwerk.importer import vyra
-    from stellwerk.importer.plan import apply_plan
+    run_plan_import(
+        "vyra",
+        {
+            "workspace": str(workspace.resolve()),
+            "instances": str(instances.resolve()) if instances else None,
+        },
+        apply=apply,
+        wait=wait,
+        data_dir=data_dir,
+        as_json=as_json,
+    )
 
-    async def work(runtime: Runtime, session: AsyncSession) -> ImportPlan:
-        actor = Actor.cli()
-        plan = await vyra.plan_vyra(
-            session, runtime.settings, actor, workspace=workspace, instances_file=instances
-        )
-        if apply:
-            await apply_plan(session, actor, plan)
-        return plan
 
-    show_plan(run_in_session(load_settings(**data_dir_override(data_dir)), work), as_json)
+def run_plan_import(
+    source: str,
+    parameters: dict[str, Any],
+    *,
+    apply: bool,
+    wait: bool,
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    """Run the import of a plan source as an operation and show its plan."""
+    from stellwerk.cli.importer import run_operation
+    from stellwerk.importer.plan import ImportPlan
+
+    result = run_operation(
+        source, parameters, data_dir=data_dir, dry_run=not apply, as_json=as_json, wait=wait
+    )
+    if result is not None:
+        show_plan(ImportPlan.from_json(result), as_json)
 
 
 def register_imports(import_app: typer.Typer) -> None:

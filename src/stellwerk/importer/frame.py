@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -102,6 +102,31 @@ class Report:
             "entries": [entry.as_dict() for entry in self.entries],
         }
 
+    def state(self) -> dict[str, Any]:
+        """`as_dict` with the streamed counts apart, which `from_state` reads back (a report
+        handed from one step of an import operation to the next)."""
+        return {
+            **self.as_dict(),
+            "streamed": {entity: dict(counter) for entity, counter in self.streamed.items()},
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Report:
+        report = cls(source=str(state["source"]), dry_run=bool(state["dry_run"]))
+        for entry in state.get("entries") or ():
+            report.add(
+                Entry(
+                    entity=str(entry["entity"]),
+                    key=str(entry["key"]),
+                    action=Action(entry["action"]),
+                    reason=entry.get("reason"),
+                    target_id=entry.get("target_id"),
+                )
+            )
+        for entity, counter in (state.get("streamed") or {}).items():
+            report.streamed[str(entity)] = Counter({str(k): int(v) for k, v in counter.items()})
+        return report
+
 
 def digest(data: Any) -> str:
     """A fingerprint of a source object, to tell whether it changed since the last import."""
@@ -165,6 +190,8 @@ class StreamContext:
     database: Database
     report: Report
     progress: Progress
+    # Called after each batch's transaction ended (an operation writes its progress there).
+    after_batch: Callable[[], Awaitable[None]] | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -174,6 +201,8 @@ class StreamContext:
     async def batch(self) -> AsyncIterator[AsyncSession]:
         async with self.database.session() as session:
             yield session
+        if self.after_batch is not None:
+            await self.after_batch()
 
     async def cursor(self, session: AsyncSession, name: str) -> int:
         record = await ImportRecordRepository(session).get(self.source, "cursor", name)
@@ -204,6 +233,54 @@ class _DryRun(Exception):
     """Raised to roll the planning transaction back."""
 
 
+async def plan(
+    database: Database,
+    importer: Importer,
+    report: Report,
+    *,
+    actor: Actor,
+    progress: Progress | None = None,
+) -> None:
+    """The plan part of an import, in one transaction: committed, or rolled back on a dry run."""
+    say = progress or (lambda _message: None)
+    try:
+        async with database.session() as session:
+            await importer.plan(ImportContext(importer.source, session, report, actor, say))
+            if report.dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+
+
+async def prepare(database: Database, importer: Importer, *, actor: Actor) -> None:
+    """Plan once more in a transaction that is rolled back, only for what the importer learns
+    while planning (which source objects it refused): streaming in a process other than the
+    one that planned starts here."""
+    scratch = Report(source=importer.source, dry_run=True)
+    await plan(database, importer, scratch, actor=actor)
+
+
+async def record(database: Database, importer: Importer, report: Report, actor: Actor) -> None:
+    """The audit entry of an applied import."""
+    async with database.session() as session:
+        await audit.record(
+            session,
+            actor,
+            f"import.{importer.source}",
+            target_type="import",
+            target_id=importer.source,
+            detail={
+                "source": importer.describe(),
+                "changes": report.changes,
+                # A list, so entity names are kept as they are in the audit log.
+                "counts": [
+                    {"entity": entity, **numbers}
+                    for entity, numbers in sorted(report.counts().items())
+                ],
+            },
+        )
+
+
 async def run(
     database: Database,
     importer: Importer,
@@ -216,30 +293,8 @@ async def run(
     actor = actor or Actor.cli()
     report = Report(source=importer.source, dry_run=dry_run)
     say = progress or (lambda _message: None)
-    try:
-        async with database.session() as session:
-            await importer.plan(ImportContext(importer.source, session, report, actor, say))
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        pass
+    await plan(database, importer, report, actor=actor, progress=say)
     await importer.stream(StreamContext(importer.source, database, report, say))
     if not dry_run:
-        async with database.session() as session:
-            await audit.record(
-                session,
-                actor,
-                f"import.{importer.source}",
-                target_type="import",
-                target_id=importer.source,
-                detail={
-                    "source": importer.describe(),
-                    "changes": report.changes,
-                    # A list, so entity names are kept as they are in the audit log.
-                    "counts": [
-                        {"entity": entity, **numbers}
-                        for entity, numbers in sorted(report.counts().items())
-                    ],
-                },
-            )
+        await record(database, importer, report, actor)
     return report

@@ -15,10 +15,12 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stellwerk.config import Settings
 from stellwerk.exceptions import StellwerkError
 from stellwerk.identity.repository import TokenRepository
 from stellwerk.identity.role import scopes_for_role
@@ -36,6 +38,8 @@ from stellwerk.importer.repository import ImportRecordRepository, UserLookupRepo
 from stellwerk.kit.secret import is_bcrypt_hash
 from stellwerk.kit.time import from_epoch_ms
 from stellwerk.models import ApiToken, RedirectDomain, RedirectGroup, User
+from stellwerk.notify.repository import NotifyRepository
+from stellwerk.notify.service import webhooks
 from stellwerk.redirect import service as redirect_service
 from stellwerk.redirect.names import normalize_domain
 from stellwerk.redirect.repository import (
@@ -50,6 +54,9 @@ SOURCE = "nexredirect"
 HIT_BATCH = 5000
 TOKEN_HASH = re.compile(r"^[0-9a-f]{64}$")
 # NexRedirect's own bookkeeping in its settings table: nothing to carry over.
+NO_EQUIVALENT = "no equivalent in Stellwerk"
+# What NexRedirect's webhook told about, as Stellwerk's events.
+WEBHOOK_EVENTS = ("redirect_domain.verified", "redirect_domain.verification_failed")
 INTERNAL_SETTINGS = {"m_301_to_302", "m_sunset_column", "daily_ip_salt", "setup_complete"}
 STATUSES = {"pending": "pending", "active": "active", "error": "dns_error"}
 REQUIRED_TABLES = ("users", "domains", "domain_groups", "hits", "api_tokens", "settings")
@@ -62,8 +69,17 @@ def _ms(value: Any) -> Any:
 class NexRedirectImporter(Importer):
     source = SOURCE
 
-    def __init__(self, path: Path, *, owner: str | None = None, batch: int = HIT_BATCH) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        owner: str | None = None,
+        batch: int = HIT_BATCH,
+        settings: Settings | None = None,
+    ) -> None:
         self.path = path
+        # The installation's settings: its key seals the secret of an imported webhook.
+        self.settings = settings
         self.owner_name = owner
         self.batch = batch
         # Source domain ids the plan refused; their hits are skipped.
@@ -102,7 +118,7 @@ class NexRedirectImporter(Importer):
             if changed and not ctx.dry_run:
                 await RoutingStateRepository(ctx.session).bump()
             await self._tokens(ctx, source, users, owner)
-            self._settings(ctx, source)
+            await self._settings(ctx, source)
 
     # Users -------------------------------------------------------------------------------
 
@@ -359,15 +375,68 @@ class NexRedirectImporter(Importer):
             await ctx.remember("api_token", key, token.id)
             ctx.created("api_token", label, token.id)
 
-    def _settings(self, ctx: ImportContext, source: sqlite3.Connection) -> None:
-        for row in source.execute("SELECT key FROM settings ORDER BY key"):
-            key = row["key"]
+    async def _settings(self, ctx: ImportContext, source: sqlite3.Connection) -> None:
+        """Settings Stellwerk keeps in its database too are imported (`webhook_url` becomes a
+        webhook endpoint); the others have no equivalent here."""
+        for row in source.execute("SELECT key, value FROM settings ORDER BY key"):
+            key, value = row["key"], row["value"]
             if key in INTERNAL_SETTINGS:
                 ctx.skipped("setting", key, "NexRedirect's own bookkeeping")
+            elif key == "webhook_url":
+                await self._webhook(ctx, str(value or "").strip())
             else:
-                ctx.skipped(
-                    "setting", key, "Stellwerk has no equivalent; see docs/configuration.md"
-                )
+                ctx.skipped("setting", key, NO_EQUIVALENT)
+
+    async def _webhook(self, ctx: ImportContext, url: str) -> None:
+        """NexRedirect POSTs its events to one URL: here an endpoint of the redirect domains'
+        events, signed with a secret of its own (shown after `rotate secret`)."""
+        key = "webhook_url"
+        if not url:
+            ctx.skipped("setting", key, "not set in NexRedirect")
+            return
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+            ctx.refused("setting", key, "not an http:// or https:// URL")
+            return
+        fingerprint = digest({"url": url})
+        repository = NotifyRepository(ctx.session)
+        target = await ctx.target("setting", key)
+        existing = await repository.endpoint(int(target)) if target else None
+        if target and existing is None:
+            ctx.skipped("setting", key, "its webhook endpoint was deleted in Stellwerk")
+            return
+        if existing is not None:
+            if await ctx.unchanged("setting", key, fingerprint) or existing.url == url:
+                ctx.skipped("setting", key, "unchanged", existing.id)
+                return
+            await webhooks.update(ctx.session, ctx.actor, existing, {"url": url})
+            await ctx.remember("setting", key, existing.id, fingerprint)
+            ctx.updated("setting", key, existing.id, "the webhook endpoint's URL")
+            return
+        same = next((e for e in await repository.endpoints() if e.url == url), None)
+        if same is not None:
+            await ctx.remember("setting", key, same.id, fingerprint)
+            ctx.skipped("setting", key, "a webhook endpoint with this URL exists", same.id)
+            return
+        if self.settings is None:
+            ctx.skipped("setting", key, "no installation key given to seal a webhook secret")
+            return
+        endpoint, _ = await webhooks.create(
+            ctx.session,
+            ctx.actor,
+            self.settings,
+            url=url,
+            events=list(WEBHOOK_EVENTS),
+            description="NexRedirect's webhook",
+        )
+        await ctx.remember("setting", key, endpoint.id, fingerprint)
+        ctx.created(
+            "setting",
+            key,
+            endpoint.id,
+            "as a webhook endpoint of the redirect domain events (signed; rotate its secret "
+            "to learn it)",
+        )
 
     # Hits ---------------------------------------------------------------------------------
 

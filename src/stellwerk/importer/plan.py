@@ -82,6 +82,23 @@ class ImportPlan:
             "entries": [e.as_json() for e in self.entries],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ImportPlan:
+        """A plan as `as_json` wrote it (without its steps: a report to show)."""
+        plan = cls(str(data["source"]), applied=not data["dry_run"])
+        for entry in data.get("entries") or ():
+            verdict = entry["action"]
+            if verdict not in VERDICTS:
+                raise ValueError(f"unknown verdict {verdict}")
+            plan.add(
+                str(entry["entity"]),
+                str(entry["key"]),
+                verdict,
+                str(entry.get("reason") or ""),
+                **dict(entry.get("detail") or {}),
+            )
+        return plan
+
 
 async def apply_plan(session: AsyncSession, actor: Actor, plan: ImportPlan) -> ImportPlan:
     """Apply a plan and write the import's audit entry (`import.<source>`, with its counts)."""

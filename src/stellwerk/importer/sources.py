@@ -19,7 +19,7 @@ SOURCES: tuple[Source, ...] = (
         "NexRedirect",
         "stellwerk import nexredirect --sqlite nexredirect.db [--apply]",
         "Users (their passwords), nrx_ API tokens, groups, domains with their settings and "
-        "sunset pages, hits with their statistics.",
+        "sunset pages, hits with their statistics, the webhook URL.",
     ),
     Source(
         "v2",

@@ -3,9 +3,11 @@ PostgreSQL) and installations.
 
 `export` writes one JSON Lines file per table (`<table>.jsonl`, one row per line, in primary key
 order) and `manifest.json`. Secrets (password and token hashes, provider API keys, root
-passwords) are left out unless asked for; then each is encrypted with a key derived from a
-passphrase (scrypt, Fernet), and provider keys, encrypted at rest under the installation's own
-key, are re-encrypted under the receiving installation's key on import.
+passwords, the license signing key, webhook endpoints with their signing secrets) are left out
+unless asked for; then each is encrypted with a key derived from a passphrase (scrypt, Fernet),
+and the secrets encrypted at rest under the installation's own key are encrypted again under the
+receiving installation's key on import. The manifest names the tables an export without secrets
+left out, and the import reports them.
 
 `StellwerkImporter` reads such a directory back. Rows keep their ids: a row whose id is free is
 created, one that is the same already skipped, one that differs (the first-start admin, the API
@@ -19,6 +21,7 @@ import base64
 import datetime as dt
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from typing import Any
 import orjson
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from sqlalchemy import Table, select, text, tuple_, update
+from sqlalchemy import Table, func, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import sqltypes
@@ -36,16 +39,19 @@ from stellwerk.config import Settings
 from stellwerk.database import Database
 from stellwerk.importer.frame import Action, ImportContext, Importer, ImportFailed, StreamContext
 from stellwerk.kit.db import Base
-from stellwerk.kit.secret import hash_password, random_password
-from stellwerk.server.compute import secret_box
+from stellwerk.kit.secret import hash_password, random_password, seal, unseal
+from stellwerk.license import signing
+from stellwerk.notify.service import secret_key as webhook_secret_key
+from stellwerk.server.compute import master_key, secret_box
+from stellwerk.system.secrets import InstallationSecrets, InstallationSecretUnreadable
 
 SOURCE = "stellwerk"
 FORMAT = "stellwerk-export"
 VERSION = 1
 BATCH = 1000
-# Per-session, per-process or derived data a new installation makes for itself, and secrets
-# sealed under the installation's own key that an export cannot carry yet: the license signing
-# key and webhook endpoints (with their deliveries).
+CHANGES = (Action.CREATE, Action.UPDATE)
+# Per-session, per-process or derived data a new installation makes for itself, and the
+# deliveries of webhook events (the queue of the installation that made them).
 SKIPPED_TABLES = frozenset(
     {
         "web_sessions",
@@ -55,8 +61,6 @@ SKIPPED_TABLES = frozenset(
         "process_heartbeats",
         "workers",
         "periodic_jobs",
-        "installation_secrets",
-        "webhook_endpoints",
         "notification_deliveries",
     }
 )
@@ -68,11 +72,31 @@ HASHES = {
     ("system_api_keys", "key_hash"),
     ("license_sessions", "token_hash"),
 }
-AT_REST = {("service_providers", "api_key_encrypted"), ("vps_instances", "root_password_encrypted")}
+AT_REST = {
+    ("service_providers", "api_key_encrypted"),
+    ("vps_instances", "root_password_encrypted"),
+    ("installation_secrets", "encrypted_value"),
+    ("webhook_endpoints", "secret_encrypted"),
+}
 SECRETS = HASHES | AT_REST
 USE_MARKS = frozenset({"last_used_at", "last_login_at", "last_heartbeat"})
 # Rows that make no sense without their secret are left out of an export without secrets.
-NEED_SECRET = {"api_tokens", "system_api_keys", "license_sessions"}
+NEED_SECRET = {
+    "api_tokens",
+    "system_api_keys",
+    "license_sessions",
+    "installation_secrets",
+    "webhook_endpoints",
+}
+# What the import says of the rows an export without secrets left out.
+LEFT_OUT = {
+    "api_tokens": "API tokens are made anew",
+    "system_api_keys": "the API key is made anew",
+    "license_sessions": "clients open their sessions again",
+    "installation_secrets": "this installation keeps its own license signing key (offline "
+    "license files signed before the move do not verify here)",
+    "webhook_endpoints": "webhook endpoints are added again here, with new signing secrets",
+}
 
 
 def tables() -> list[Table]:
@@ -118,6 +142,34 @@ def from_json(table: Table, data: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+class AtRest:
+    """The secrets an installation keeps encrypted under its own key, opened (to be sealed
+    with the passphrase on export) and encrypted again (under the receiving installation's key
+    on import). Values are as the export writes them: binary columns in base64."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.box = secret_box(settings)
+        self.installation = InstallationSecrets(master_key(settings))
+        self.webhooks = webhook_secret_key(settings)
+
+    def reveal(self, table: str, row: dict[str, Any], column: str) -> str:
+        value = row[column]
+        if table == "installation_secrets":
+            plain = self.installation.decrypt(str(row["name"]), base64.b64decode(value))
+            return base64.b64encode(plain).decode()
+        if table == "webhook_endpoints":
+            return unseal(self.webhooks, str(value))
+        return self.box.decrypt(value)
+
+    def conceal(self, table: str, row: dict[str, Any], plain: str) -> str:
+        if table == "installation_secrets":
+            sealed = self.installation.encrypt(str(row["name"]), base64.b64decode(plain))
+            return base64.b64encode(sealed).decode()
+        if table == "webhook_endpoints":
+            return seal(self.webhooks, plain)
+        return self.box.encrypt(plain)
+
+
 class Passphrase:
     """Fernet under a key derived from the passphrase and the export's salt."""
 
@@ -148,14 +200,18 @@ async def export(
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     salt = os.urandom(16)
     sealer = Passphrase(passphrase, salt) if passphrase is not None else None
-    box = secret_box(settings)
+    at_rest = AtRest(settings)
     counts: dict[str, int] = {}
+    left_out: dict[str, int] = {}
     async with database.engine.connect() as connection:
         revision = (
             await connection.execute(text("SELECT version_num FROM alembic_version"))
         ).scalar()
         for table in tables():
             if sealer is None and table.name in NEED_SECRET:
+                rows = await connection.scalar(select(func.count()).select_from(table))
+                if rows:
+                    left_out[str(table.name)] = int(rows)
                 continue
             count = 0
             order = list(table.primary_key.columns)
@@ -169,7 +225,7 @@ async def export(
                         if sealer is None:
                             data[name] = None
                         elif (table.name, name) in AT_REST:
-                            data[name] = sealer.seal(box.decrypt(data[name]))
+                            data[name] = sealer.seal(at_rest.reveal(table.name, data, name))
                         else:
                             data[name] = sealer.seal(data[name])
                     out.write(orjson.dumps(data) + b"\n")
@@ -183,6 +239,8 @@ async def export(
         "secrets": sealer is not None,
         "salt": base64.b64encode(salt).decode() if sealer else None,
         "tables": counts,
+        # Rows an export without secrets left out, by table.
+        "left_out": left_out,
     }
     (directory / "manifest.json").write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
     return manifest
@@ -228,6 +286,9 @@ class StellwerkImporter(Importer):
         if there != here:
             # Columns one side lacks take their defaults; everything else reads the same.
             ctx.skipped("schema", str(there), f"exported with schema {there}, this one is {here}")
+        for table, rows in sorted((self.manifest.get("left_out") or {}).items()):
+            reason = LEFT_OUT.get(table, "not in the export")
+            ctx.skipped(table, f"{rows} row(s)", f"exported without secrets: {reason}")
 
     def _lines(self, table: Table) -> Iterator[list[dict[str, Any]]]:
         path = self.directory / f"{table.name}.jsonl"
@@ -246,7 +307,8 @@ class StellwerkImporter(Importer):
 
     def _secrets(self, table: Table, data: dict[str, Any]) -> dict[str, Any] | None:
         """Open the row's secrets; None when the row cannot do without one it lacks."""
-        box = secret_box(self.settings)
+        at_rest = AtRest(self.settings)
+        box = at_rest.box
         for name in list(data):
             if (table.name, name) not in SECRETS:
                 continue
@@ -261,7 +323,8 @@ class StellwerkImporter(Importer):
             if self.opener is None:
                 return None
             plain = self.opener.open(value)
-            data[name] = box.encrypt(plain) if (table.name, name) in AT_REST else plain
+            at = (table.name, name) in AT_REST
+            data[name] = at_rest.conceal(table.name, data, plain) if at else plain
         return data
 
     async def stream(self, ctx: StreamContext) -> None:
@@ -276,19 +339,31 @@ class StellwerkImporter(Importer):
         if not ctx.dry_run:
             async with ctx.batch() as session:
                 await self._sequences(session)
+            secrets = ctx.report.streamed.get("installation_secrets", Counter[str]())
+            if any(secrets[a.value] for a in CHANGES):
+                # This process serves the imported signing key from now on (others: restart).
+                signing.forget()
 
     async def _batch(
         self, ctx: StreamContext, session: AsyncSession, table: Table, batch: list[dict[str, Any]]
     ) -> None:
         keys = list(table.primary_key.columns)
         existing: dict[tuple[Any, ...], dict[str, Any]] = {}
-        ids = [tuple(from_json(table, d)[k.name] for k in keys) for d in batch]
+        # Only the keys are read here: secret columns hold what the passphrase sealed.
+        ids = [
+            tuple(from_json(table, {k.name: d.get(k.name) for k in keys})[k.name] for k in keys)
+            for d in batch
+        ]
         statement = select(table).where(tuple_(*keys).in_(ids))
         for row in (await session.execute(statement)).mappings():
             existing[tuple(row[k.name] for k in keys)] = to_json(table, row)
         for data, key in zip(batch, ids, strict=True):
             stored = existing.get(key)
-            if stored is not None and _same(table, stored, data):
+            if (
+                stored is not None
+                and _same(table, stored, data)
+                and self._same_secret(table, stored, data)
+            ):
                 ctx.report.count(str(table.name), Action.SKIP)
                 continue
             opened = self._secrets(table, dict(data))
@@ -319,6 +394,18 @@ class StellwerkImporter(Importer):
                 ctx.progress(f"{table.name} {key}: refused ({error.orig})")
                 continue
             ctx.report.count(str(table.name), Action.CREATE if stored is None else Action.UPDATE)
+
+    def _same_secret(self, table: Table, stored: dict[str, Any], data: dict[str, Any]) -> bool:
+        """An installation secret is the same only with the same value (each installation makes
+        its own signing key, under the same name)."""
+        if table.name != "installation_secrets" or self.opener is None:
+            return True
+        column = "encrypted_value"
+        try:
+            here = AtRest(self.settings).reveal(table.name, stored, column)
+        except InstallationSecretUnreadable:
+            return False
+        return data.get(column) is not None and here == self.opener.open(data[column])
 
     async def _sequences(self, session: AsyncSession) -> None:
         """PostgreSQL hands out ids from sequences: move them past the imported ids."""

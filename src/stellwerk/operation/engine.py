@@ -68,12 +68,16 @@ class Engine:
         self._databases: dict[int, Database] = {}
         self._client: DBOSClient | None = None
 
-    async def launch(self) -> None:
-        """Start DBOS in this process: it recovers this executor's unfinished workflows."""
+    async def launch(self, *, listen: Sequence[str] | None = None) -> None:
+        """Start DBOS in this process: it recovers this executor's unfinished workflows. With
+        `listen`, it takes work only from those queues (a command that runs one kind of work
+        for as long as it waits for it)."""
         if not self.workflow_modules:
             raise RuntimeError("The workflow engine starts with the modules defining workflows")
         settings = self.settings
         DBOS(config=dbos_config(settings))
+        if listen is not None:
+            DBOS.listen_queues(list(listen))
         await asyncio.to_thread(DBOS.launch)
         await DBOS.register_queue_async(
             DEFAULT_QUEUE, worker_concurrency=16, polling_interval_sec=0.2

@@ -60,6 +60,30 @@ class OperationRepository:
             )
         )
 
+    async def unfinished(self, kind: str, target_type: str, target_id: str) -> Operation | None:
+        """The oldest operation of `kind` on this target that has not finished."""
+        return await self.session.scalar(
+            select(Operation)
+            .where(
+                Operation.kind == kind,
+                Operation.target_type == target_type,
+                Operation.target_id == target_id,
+                Operation.status.in_(("queued", "running", "waiting")),
+            )
+            .order_by(Operation.created_at)
+            .limit(1)
+        )
+
+    async def recent(self, kinds: Sequence[str], limit: int) -> Sequence[Operation]:
+        """The newest operations of these kinds."""
+        rows = await self.session.scalars(
+            select(Operation)
+            .where(Operation.kind.in_(list(kinds)))
+            .order_by(Operation.created_at.desc())
+            .limit(limit)
+        )
+        return rows.all()
+
     async def add(self, operation: Operation) -> Operation:
         self.session.add(operation)
         await self.session.flush()

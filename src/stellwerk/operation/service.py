@@ -142,9 +142,11 @@ class OperationService:
         target_id: object = None,
         message: str = "Queued",
         host: str | None = None,
+        queue: str | None = None,
     ) -> tuple[Operation, bool]:
         """Start an operation, or return the one already started with this idempotency key;
-        with `host`, only a worker on that host runs it.
+        with `host`, only a worker on that host runs it; with `queue`, only a worker listening
+        on that queue (else its kind's).
 
         Returns the operation and whether it was created now.
         """
@@ -171,7 +173,7 @@ class OperationService:
             input=input,
             target_type=target_type,
             target_id=None if target_id is None else str(target_id),
-            queue=None if host is None else engine.host_queue(host),
+            queue=queue or (None if host is None else engine.host_queue(host)),
         )
         try:
             async with session.begin_nested():
