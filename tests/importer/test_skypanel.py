@@ -4,6 +4,7 @@ through the API, and the panel's database is left as it was."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -16,10 +17,13 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
+from stellwerk.importer import skypanel
 from stellwerk.importer.skypanel import decrypt_panel_secret, panel_key
 from stellwerk.models import Operation
 from stellwerk.runtime import Runtime
@@ -256,3 +260,46 @@ async def test_skypanel_import(
         "/api/admin/audit", params={"action": "import.skypanel"}, headers=admin
     )
     assert [e["detail"]["counts"]["create"] for e in audit.json()["items"]] == [0, 5]
+
+
+async def test_providers_are_asked_with_no_transaction_open(
+    runtime: Runtime, linode: Sandbox, panel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _seed(panel, linode)
+    connection = await asyncpg.connect(panel)
+    try:  # a second account: asked after the first one's plan looked into the database
+        await connection.execute(
+            "INSERT INTO service_providers (name, type, api_key_encrypted, configuration,"
+            " active, display_order) VALUES ('Linode 2', 'linode', $1, $2, true, 3)",
+            encrypt_the_panels_way(TOKEN, SECRET),
+            json.dumps({"api_url": linode.url}),
+        )
+    finally:
+        await connection.close()
+    open_by: dict[int, asyncio.Task[Any] | None] = {}
+
+    def began(session: Session, transaction: SessionTransaction, connection: Any) -> None:
+        open_by[id(session)] = asyncio.current_task()
+
+    def ended(session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is None:
+            open_by.pop(id(session), None)
+
+    asked: list[bool] = []
+    live_servers = skypanel._live_servers
+
+    async def watched(*args: Any) -> Any:
+        task = asyncio.current_task()
+        asked.append(any(owner is task for owner in open_by.values()))
+        return await live_servers(*args)
+
+    monkeypatch.setattr(skypanel, "_live_servers", watched)
+    event.listen(Session, "after_begin", began)
+    event.listen(Session, "after_transaction_end", ended)
+    try:
+        dry = await run(runtime, "import", "skypanel", "--database-url", panel, "--secret", SECRET)
+    finally:
+        event.remove(Session, "after_begin", began)
+        event.remove(Session, "after_transaction_end", ended)
+    assert dry["dry_run"] is True
+    assert asked == [False, False]  # both accounts asked before the plan's transaction

@@ -19,7 +19,6 @@ from stellwerk.cli.common import (
 from stellwerk.cli.importer import WaitOption
 
 if TYPE_CHECKING:
-
     from stellwerk.importer.plan import ImportPlan
 
 ApplyOption = typer.Option(

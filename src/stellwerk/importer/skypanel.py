@@ -176,16 +176,23 @@ async def _same_account(
     return None
 
 
-async def _plan_providers(
-    session: AsyncSession,
-    settings: Settings,
-    plan: ImportPlan,
-    panel: PanelData,
-    key: bytes,
-    sandboxes: dict[str, str],
-) -> dict[str, _Provider]:
-    found: dict[str, _Provider] = {}
-    providers = ProviderRepository(session)
+@dataclass
+class _Account:
+    """A panel provider whose account answered: what the plan records for it."""
+
+    row: dict[str, Any]
+    api_key: str
+    configuration: dict[str, Any]
+    endpoint: str | None
+    servers: dict[str, Server]
+
+
+async def _ask_providers(
+    settings: Settings, plan: ImportPlan, panel: PanelData, key: bytes, sandboxes: dict[str, str]
+) -> list[_Account]:
+    """The panel's provider accounts and their live servers, asked before the plan touches the
+    database (no transaction waits on a provider); those that cannot be used are refused."""
+    accounts: list[_Account] = []
     for row in panel.providers:
         ident, ptype, name = str(row["id"]), str(row["type"]), str(row["name"])
         if ptype not in registry.compute_types():
@@ -210,6 +217,18 @@ async def _plan_providers(
         except ProviderError as error:
             plan.add("provider", ident, "refuse", f"{ptype} answered {error.code}: {error.message}")
             continue
+        accounts.append(_Account(dict(row), api_key, configuration, endpoint, servers))
+    return accounts
+
+
+async def _plan_providers(
+    session: AsyncSession, settings: Settings, plan: ImportPlan, accounts: list[_Account]
+) -> dict[str, _Provider]:
+    found: dict[str, _Provider] = {}
+    providers = ProviderRepository(session)
+    for account in accounts:
+        row, api_key, servers = account.row, account.api_key, account.servers
+        ident, ptype, name = str(row["id"]), str(row["type"]), str(row["name"])
         existing = await providers.get(uuid.UUID(ident))
         if existing is None:
             existing = await _same_account(session, settings, ptype, api_key)
@@ -230,9 +249,9 @@ async def _plan_providers(
             name: str = name,
             ptype: str = ptype,
             api_key: str = api_key,
-            configuration: dict[str, Any] = configuration,
+            configuration: dict[str, Any] = account.configuration,
             active: bool = bool(row["active"]),
-            endpoint: str | None = endpoint,
+            endpoint: str | None = account.endpoint,
         ) -> None:
             generation = await provider_service.key_generation(session)
             await providers.add(
@@ -456,7 +475,8 @@ async def plan_skypanel(
     panel = await read_panel(database_url)
     plan = ImportPlan(SOURCE)
     key = panel_key(secret, jwt_secret)
-    providers = await _plan_providers(session, settings, plan, panel, key, sandboxes or {})
+    accounts = await _ask_providers(settings, plan, panel, key, sandboxes or {})
+    providers = await _plan_providers(session, settings, plan, accounts)
     plans = await _plan_plans(session, plan, panel, providers)
     await _plan_instances(session, plan, panel, providers, plans)
     return plan
