@@ -28,6 +28,10 @@ from stellwerk.kit.db import Base
 from stellwerk.license.bookkeeping import touches
 from stellwerk.runtime import Runtime
 
+# Jobs that probe the outside world and change what tests read; their tests run them.
+PROBING_JOBS = (
+    "redirect.target_checks,redirect.dns_recheck,servers.reconcile,registrar.transfers_refresh"
+)
 PG_HOST = os.environ.get("STELLWERK_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("STELLWERK_TEST_PG_PORT", "5432"))
 PG_ADMIN_URL = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/postgres"
@@ -85,9 +89,7 @@ async def settings(
         "admin_password": None,
         "redis_url": None,
         "database_pool_size": 4,  # test processes run side by side on one PostgreSQL
-        # Jobs that probe the outside world and change what tests read; their tests run them.
-        "disabled_jobs": "redirect.target_checks,redirect.dns_recheck,servers.reconcile,"
-        "registrar.transfers_refresh",
+        "disabled_jobs": PROBING_JOBS,
     }
     database_name = f"stellwerk_test_{os.getpid()}"
     if backend == "postgresql":

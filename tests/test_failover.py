@@ -127,6 +127,9 @@ def installation(
         redis.stop()
 
 
+REDIS_OUTAGE_SECONDS = 10.0
+
+
 @dataclass
 class SandboxHoldings:
     """What the Coolify and DNS sandboxes hold, as their own APIs list it."""
@@ -233,10 +236,12 @@ def test_redis_away_costs_no_request_and_no_operation(installation: Installation
     try:
         time.sleep(1)
         installation.redis.stop()
+        stopped = time.monotonic()
         time.sleep(6)
         status = httpx.get(f"{api.url}/status", timeout=10).json()
         assert status["status"] == "degraded"
         assert httpx.get(f"{api.url}/health", timeout=10).status_code == 200
+        time.sleep(max(0.0, REDIS_OUTAGE_SECONDS - (time.monotonic() - stopped)))
         installation.redis.start()
         deadline = time.monotonic() + 150
         states: dict[str, str] = {}

@@ -26,7 +26,14 @@ from stellwerk.license.service import license_file
 from stellwerk.models import ApiToken, User, WebhookEndpoint
 from stellwerk.notify.service import endpoint_secret, webhooks
 from stellwerk.runtime import Runtime
-from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database, postgres_available
+from tests.conftest import (
+    PG_HOST,
+    PG_PORT,
+    PROBING_JOBS,
+    _drop_database,
+    _recreate_database,
+    postgres_available,
+)
 from tests.factories import create_admin, create_token
 from tests.importer.nexredirect_source import TOKEN, build
 from tests.importer.v2_source import API_KEY, HARDWARE, LICENSE_KEY, v2_database
@@ -91,6 +98,7 @@ async def fresh_installation(
         admin_password=None,
         redis_url=None,
         modules_root=tmp_path / "moved-modules",
+        disabled_jobs=PROBING_JOBS,
     )
     application = create_app(settings)
     try:
