@@ -325,3 +325,14 @@ def test_help_imports_nothing_heavy() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     ).stdout
     assert output.strip().splitlines()[-1] == "[]"
+
+
+def test_a_commands_summary_is_one_line() -> None:
+    """Docstrings wrap in the source; in a group's help the summary runs on (a wide terminal
+    shows each on one line)."""
+    text = runner.invoke(cli, ["--help"], env={"COLUMNS": "400"}).output
+    (login,) = [line for line in text.splitlines() if line.startswith("│ login")]
+    assert "readable by you alone" in login
+    text = runner.invoke(cli, ["import", "--help"], env={"COLUMNS": "400"}).output
+    (vyra,) = [line for line in text.splitlines() if line.startswith("│ vyra")]
+    assert vyra.rstrip(" │").endswith("needs no running server.")

@@ -5,6 +5,7 @@ overrides and a database session."""
 from __future__ import annotations
 
 import difflib
+import inspect
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -125,6 +126,38 @@ def help_in_words() -> None:
 
     TyperOption.display_type_rich = option_word  # type: ignore[method-assign]
     TyperArgument.display_type_rich = argument_word  # type: ignore[method-assign,assignment]
+    _one_line_summaries()
+
+
+def _one_line_summaries() -> None:
+    """A command's line in its group's help is its docstring's first paragraph as one line:
+    Typer's rich help keeps the docstring's line breaks there, which breaks the text mid-sentence.
+    Its help module is patched when help is first shown (importing it costs every command)."""
+    from typer.core import TyperCommand, TyperGroup
+
+    def patch() -> None:
+        from typer import rich_utils
+
+        original = rich_utils._make_command_help
+        if getattr(original, "one_line", False):
+            return
+
+        def summary(*, help_text: str, markup_mode: Any) -> Any:
+            first, _, rest = inspect.cleandoc(help_text).partition("\n\n")
+            joined = " ".join(first.split("\n")) + (f"\n\n{rest}" if rest else "")
+            return original(help_text=joined, markup_mode=markup_mode)
+
+        summary.one_line = True  # type: ignore[attr-defined]
+        rich_utils._make_command_help = summary
+
+    for cls in (TyperGroup, TyperCommand):
+        shown = cls.format_help
+
+        def format_help(self: Any, ctx: Any, formatter: Any, _shown: Any = shown) -> None:
+            patch()
+            _shown(self, ctx, formatter)
+
+        cls.format_help = format_help  # type: ignore[method-assign]
 
 
 def suggest(value: str, choices: Iterable[str]) -> str:
