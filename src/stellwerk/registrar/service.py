@@ -322,17 +322,14 @@ class RegistrarService:
         period_years: int = 1,
         dns_provider: str | None = None,
     ) -> Acquisition:
-        name = normalize_domain(domain)
-        servers = _nameservers(nameservers)
-        existing = await RegistrarRepository(session).domain(name)
-        if existing is not None:
-            raise DomainTaken(f"{name} is already in this account ({existing.status})")
-        return Acquisition(
-            name=name,
-            origin="register",
-            contact=await self._contact_ref(session, settings, contact_id),
-            nameservers=tuple(servers),
-            zone_provider=await zone_provider(session, settings, name, provider=dns_provider),
+        return await self._plan(
+            session,
+            settings,
+            domain,
+            "register",
+            contact_id=contact_id,
+            nameservers=nameservers,
+            dns_provider=dns_provider,
             period_years=period_years,
         )
 
@@ -347,19 +344,44 @@ class RegistrarService:
         nameservers: Sequence[str] = (),
         dns_provider: str | None = None,
     ) -> Acquisition:
+        return await self._plan(
+            session,
+            settings,
+            domain,
+            "transfer",
+            auth_code=auth_code,
+            contact_id=contact_id,
+            nameservers=nameservers,
+            dns_provider=dns_provider,
+        )
+
+    async def _plan(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        domain: str,
+        origin: str,
+        *,
+        contact_id: int | None,
+        nameservers: Sequence[str],
+        dns_provider: str | None,
+        period_years: int = 1,
+        auth_code: str | None = None,
+    ) -> Acquisition:
         name = normalize_domain(domain)
         servers = _nameservers(nameservers)
-        if not auth_code.strip():
+        if auth_code is not None and not auth_code.strip():
             raise ValidationFailed("The auth code is required", field="auth_code")
         existing = await RegistrarRepository(session).domain(name)
         if existing is not None:
             raise DomainTaken(f"{name} is already in this account ({existing.status})")
         return Acquisition(
             name=name,
-            origin="transfer",
+            origin=origin,
             contact=await self._contact_ref(session, settings, contact_id),
             nameservers=tuple(servers),
             zone_provider=await zone_provider(session, settings, name, provider=dns_provider),
+            period_years=period_years,
         )
 
     async def acquire(
