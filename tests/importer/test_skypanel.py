@@ -4,7 +4,6 @@ through the API, and the panel's database is left as it was."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import json
@@ -20,8 +19,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import event, select, text
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import select, text
 
 from stellwerk.importer import skypanel
 from stellwerk.importer.skypanel import decrypt_panel_secret, panel_key
@@ -33,6 +31,7 @@ from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database
 from tests.factories import admin_headers, bearer, jwt_for
 from tests.importer.conftest import run
 from tests.provider.compute.conftest import TOKEN, Sandbox
+from tests.transactions import transactions_watched
 
 SCHEMA = (Path(__file__).parent / "skypanel" / "001_initial_schema.sql").read_text()
 SECRET = "a-panel-secret-of-32-characters!"
@@ -276,30 +275,15 @@ async def test_providers_are_asked_with_no_transaction_open(
         )
     finally:
         await connection.close()
-    open_by: dict[int, asyncio.Task[Any] | None] = {}
-
-    def began(session: Session, transaction: SessionTransaction, connection: Any) -> None:
-        open_by[id(session)] = asyncio.current_task()
-
-    def ended(session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is None:
-            open_by.pop(id(session), None)
-
     asked: list[bool] = []
     live_servers = skypanel._live_servers
+    with transactions_watched() as open_in:
 
-    async def watched(*args: Any) -> Any:
-        task = asyncio.current_task()
-        asked.append(any(owner is task for owner in open_by.values()))
-        return await live_servers(*args)
+        async def watched(*args: Any) -> Any:
+            asked.append(open_in())
+            return await live_servers(*args)
 
-    monkeypatch.setattr(skypanel, "_live_servers", watched)
-    event.listen(Session, "after_begin", began)
-    event.listen(Session, "after_transaction_end", ended)
-    try:
+        monkeypatch.setattr(skypanel, "_live_servers", watched)
         dry = await run(runtime, "import", "skypanel", "--database-url", panel, "--secret", SECRET)
-    finally:
-        event.remove(Session, "after_begin", began)
-        event.remove(Session, "after_transaction_end", ended)
     assert dry["dry_run"] is True
     assert asked == [False, False]  # both accounts asked before the plan's transaction

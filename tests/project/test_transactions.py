@@ -12,8 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import func, select
 
 from stellwerk.models import RegistrarDomain
 from stellwerk.provider import connect
@@ -23,6 +22,7 @@ from stellwerk.runtime import Runtime
 from tests.factories import admin_headers
 from tests.project.factories import wait_for_project
 from tests.provider.running import Sandboxes
+from tests.transactions import transactions_watched
 
 
 @dataclass
@@ -64,33 +64,15 @@ class _Watched:
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Calls]:
     """Watch every adapter `connect` opens, and every ORM transaction: which task began it."""
-    open_by: dict[int, asyncio.Task[Any] | None] = {}
-
-    def began(session: Session, transaction: SessionTransaction, connection: Any) -> None:
-        open_by[id(session)] = asyncio.current_task()
-
-    def ended(session: Session, transaction: SessionTransaction) -> None:
-        if transaction.parent is None:
-            open_by.pop(id(session), None)
-
-    def open_in() -> bool:
-        task = asyncio.current_task()
-        return any(owner is task for owner in open_by.values())
-
     watched = Calls()
     original = connect._open
+    with transactions_watched() as open_in:
 
-    def opened(settings: Any, provider: str, kind: str) -> Any:
-        return _Watched(original(settings, provider, kind), kind, watched, open_in)
+        def opened(settings: Any, provider: str, kind: str) -> Any:
+            return _Watched(original(settings, provider, kind), kind, watched, open_in)
 
-    monkeypatch.setattr(connect, "_open", opened)
-    event.listen(Session, "after_begin", began)
-    event.listen(Session, "after_transaction_end", ended)
-    try:
+        monkeypatch.setattr(connect, "_open", opened)
         yield watched
-    finally:
-        event.remove(Session, "after_begin", began)
-        event.remove(Session, "after_transaction_end", ended)
 
 
 async def _provision(
