@@ -1,6 +1,7 @@
 """Every module that defines workflows: the engine is handed them before it recovers unfinished
 ones."""
 
+from stellwerk import jobs
 from stellwerk.module import workflow as module_workflow
 from stellwerk.notify import delivery as notify_delivery
 from stellwerk.operation import probe
@@ -10,6 +11,7 @@ from stellwerk.server import workflow as server_workflow
 
 # Handed to the workflow engine at start (`engine.configure`).
 MODULES = (
+    jobs,
     module_workflow,
     notify_delivery,
     probe,
@@ -20,6 +22,7 @@ MODULES = (
 
 __all__ = [
     "MODULES",
+    "jobs",
     "module_workflow",
     "notify_delivery",
     "probe",

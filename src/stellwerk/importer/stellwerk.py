@@ -54,7 +54,6 @@ SKIPPED_TABLES = frozenset(
         "module_feed_tickets",
         "process_heartbeats",
         "workers",
-        "periodic_jobs",
         "installation_secrets",
         "webhook_endpoints",
         "notification_deliveries",

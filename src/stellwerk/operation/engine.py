@@ -8,6 +8,10 @@ workflow code that runs on DBOS's threads and loop.
 
 Async workflows run on DBOS's own event loop, so they get their own `Database` bound to that loop
 (`worker_database()`), never the request's engine.
+
+Schedules (`keep_schedules`) live in the system database, so they are the installation's: every
+launched engine fires them, and each firing is a workflow whose id is the schedule's name and
+the scheduled time, so however many engines fire it, it is enqueued, and run, once.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
@@ -213,6 +217,37 @@ async def recover_executor(executor_id: str) -> int:
     only workflows still pending on that executor, so asking twice does no harm."""
     handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])
     return len(handles)
+
+
+async def keep_schedules(
+    prefix: str,
+    workflow: Callable[..., Any],
+    schedules: Mapping[str, tuple[str, Any]],
+    *,
+    queue: str | None = None,
+) -> None:
+    """Make the installation's schedules named `prefix`… exactly `schedules` (name → (cron
+    expression with seconds first, context)): each fires `workflow(scheduled_at, context)` on
+    `queue`. Unchanged ones stay as they are (their firing goes on undisturbed); the others under
+    `prefix` are deleted."""
+    for name in schedules:
+        if not name.startswith(prefix):
+            raise ValueError(f"schedule {name} is not named {prefix}…")
+    await DBOS.apply_schedules_async(
+        [
+            {
+                "schedule_name": name,
+                "workflow_fn": workflow,
+                "schedule": cron,
+                "context": context,
+                "queue_name": queue,
+            }
+            for name, (cron, context) in schedules.items()
+        ]
+    )
+    for existing in await DBOS.list_schedules_async(schedule_name_prefix=prefix):
+        if existing["schedule_name"] not in schedules:
+            await DBOS.delete_schedule_async(existing["schedule_name"])
 
 
 def close_client() -> None:
