@@ -5,6 +5,7 @@ Two worker processes sharing a database: tests/cluster/test_jobs.py."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from stellwerk.cli.main import app
 from stellwerk.config import Settings, UnsafeConfiguration
 from stellwerk.jobs import JOBS, Job, enabled_jobs
 from stellwerk.kit.periodic import cron_every
+from stellwerk.kit.time import utc_now
+from stellwerk.operation import engine
 from stellwerk.runtime import Runtime
 
 
@@ -100,3 +103,16 @@ async def test_a_failing_run_is_logged_and_the_next_one_runs(
     failed = [r for r in caplog.records if r.getMessage() == "periodic job failed"]
     assert len(failed) == 2
     assert failed[0].exc_info is not None
+
+
+async def test_the_record_of_ended_runs_is_pruned(app: FastAPI) -> None:
+    handle = await DBOS.start_workflow_async(
+        jobs.periodic_job, "2026-01-01T00:00:00+00:00", "redirect.target_checks"
+    )
+    assert await handle.get_result() == "skipped: disabled here"
+    # Ended just now: kept while younger than the cutoff, gone once older.
+    await engine.delete_finished(jobs.WORKFLOW, utc_now() - jobs.RUNS_KEPT)
+    assert await DBOS.get_workflow_status_async(handle.workflow_id) is not None
+    deleted = await engine.delete_finished(jobs.WORKFLOW, utc_now() + dt.timedelta(seconds=1))
+    assert deleted >= 1
+    assert await DBOS.get_workflow_status_async(handle.workflow_id) is None

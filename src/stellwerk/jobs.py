@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from dbos import DBOS
 from stellwerk.config import Settings, UnsafeConfiguration
 from stellwerk.identity.repository import WebSessionRepository
 from stellwerk.kit import periodic
+from stellwerk.kit.time import utc_now
 from stellwerk.license import service as license_service
 from stellwerk.module.service import reconcile_files
 from stellwerk.notify import delivery as notify_delivery
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 WORKFLOW = "periodic_job"
 QUEUE = "periodic-jobs"
 SCHEDULE_PREFIX = "job:"
+RUNS_KEPT = dt.timedelta(days=1)  # the engine's record of each run, then `job_runs.prune`
 
 engine.register_queue(QUEUE)
 
@@ -115,6 +118,10 @@ async def _refresh_domain_transfers(runtime: Runtime) -> None:
             await registrar_service.refresh_pending(session, runtime.settings)
 
 
+async def _prune_job_runs(runtime: Runtime) -> None:
+    await engine.delete_finished(WORKFLOW, utc_now() - RUNS_KEPT)
+
+
 JOBS: list[Job] = [
     Job("operations.sweep", 5.0, _sweep_operations),
     Job("web_sessions.expire", 600.0, _expire_web_sessions),
@@ -128,6 +135,7 @@ JOBS: list[Job] = [
     Job("notifications.sweep", 10.0, _sweep_notifications),
     Job("registrar.transfers_refresh", 60.0, _refresh_domain_transfers),
     Job("servers.reconcile", 30.0, reconcile_servers),
+    Job("job_runs.prune", 3600.0, _prune_job_runs),
 ]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -248,6 +249,29 @@ async def keep_schedules(
     for existing in await DBOS.list_schedules_async(schedule_name_prefix=prefix):
         if existing["schedule_name"] not in schedules:
             await DBOS.delete_schedule_async(existing["schedule_name"])
+
+
+async def delete_finished(
+    workflow_name: str, completed_before: dt.datetime, *, batch: int = 1000
+) -> int:
+    """Delete the workflows named `workflow_name` that ended (successfully or not) before
+    `completed_before`, with everything recorded about them; how many."""
+    deleted = 0
+    while True:
+        ended = await DBOS.list_workflows_async(
+            name=workflow_name,
+            status=["SUCCESS", "ERROR", "CANCELLED"],
+            completed_before=completed_before.isoformat(),
+            limit=batch,
+            load_input=False,
+            load_output=False,
+        )
+        if not ended:
+            return deleted
+        await DBOS.delete_workflows_async([w.workflow_id for w in ended])
+        deleted += len(ended)
+        if len(ended) < batch:
+            return deleted
 
 
 def close_client() -> None:
