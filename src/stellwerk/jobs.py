@@ -2,13 +2,15 @@
 once in the installation, however many workers there are.
 
 Each job is a DBOS schedule named `job:<name>` (a cron expression of its interval, seconds first,
-aligned to the clock) that fires the workflow `periodic_job` with the job's name. Schedules are
-rows in the engine's system database, not decorators: every worker applies them at start
-(unchanged ones stay untouched, those of jobs that no longer exist are deleted), and tests hand
-their own jobs with short intervals the same way. Every launched engine fires every schedule, but
-a firing is a workflow whose id is made of the schedule's name and the scheduled time, so it is
-enqueued once (on the `periodic-jobs` queue) and one worker runs it. Only processes that run
-workflows (roles `all` and `worker`) launch the engine: an API-only process runs no job.
+aligned to the clock) that fires the workflow `periodic_job` with the job's name. They are
+DBOS's dynamic schedules, rows in the engine's system database, rather than a decorator (the
+DBOS in use has only these, and they fit: the list of jobs is handed over at start, so tests run
+jobs of their own with 1 s intervals, and the schedule of a job that no longer exists is deleted).
+Every worker applies them at start (unchanged ones stay untouched) and every launched engine
+fires every schedule, but a firing is a workflow whose id is made of the schedule's name and the
+scheduled time, so it is enqueued once (on the `periodic-jobs` queue) and one worker runs it.
+Only processes that run workflows (roles `all` and `worker`) launch the engine: an API-only
+process runs no job.
 
 `STELLWERK_DISABLED_JOBS` is per process: a worker that has a job disabled skips the runs of it
 that it picks up (the workflow ends with "skipped: disabled here"). Set it alike on every worker;
