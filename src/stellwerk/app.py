@@ -15,12 +15,11 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
-from stellwerk import __version__, exception_handlers, migrate, workflows
+from stellwerk import __version__, exception_handlers, jobs, migrate, workflows
 from stellwerk.api import include_routers
 from stellwerk.bootstrap import FirstStart, bootstrap
 from stellwerk.cluster import service as cluster
 from stellwerk.config import Settings, get_settings
-from stellwerk.jobs import enabled_jobs
 from stellwerk.kit.periodic import run_every
 from stellwerk.license.fastpath import VerifyFastPath
 from stellwerk.middleware import (
@@ -63,7 +62,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime.from_settings(settings)
-        jobs = enabled_jobs(settings)
+        jobs.enabled_jobs(settings)  # refuses unknown names before anything starts
         runtime.sandboxes = dict((listener_urls or {}).get("sandboxes", {}))
         app.state.runtime = runtime
         app.state.database = runtime.database
@@ -77,22 +76,14 @@ def create_app(
         workflow_engine = engine.configure(settings, workflows.MODULES)
         runtime.engine = workflow_engine
         if settings.workers:
+            # Before the engine launches: it may recover a job's run at once. Left (stack) before
+            # the engine stops, letting runs in flight finish.
+            await stack.enter_async_context(jobs.taking_part(runtime))
             await workflow_engine.launch()
+            await jobs.schedule()
             await stack.enter_async_context(
                 cluster.membership(runtime.database, settings, engine.recover_executor)
             )
-            tasks = [
-                asyncio.create_task(
-                    cluster.once_per_interval(
-                        runtime.database,
-                        settings.executor_id,
-                        job.name,
-                        job.seconds,
-                        partial(job.run, runtime),
-                    )
-                )
-                for job in jobs
-            ]
         identity = system_service.ProcessIdentity(
             role=("all" if settings.workers else "api") if serves_http else "worker",
             executor_id=settings.executor_id if settings.workers else None,

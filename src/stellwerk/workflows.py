@@ -1,6 +1,7 @@
 """Every module that defines workflows: the engine is handed them before it recovers unfinished
 ones."""
 
+from stellwerk import jobs
 from stellwerk.importer import workflow as import_workflow
 from stellwerk.module import workflow as module_workflow
 from stellwerk.notify import delivery as notify_delivery
@@ -12,6 +13,7 @@ from stellwerk.server import workflow as server_workflow
 # Handed to the workflow engine at start (`engine.configure`).
 MODULES = (
     import_workflow,
+    jobs,
     module_workflow,
     notify_delivery,
     probe,
@@ -23,6 +25,7 @@ MODULES = (
 __all__ = [
     "import_workflow",
     "MODULES",
+    "jobs",
     "module_workflow",
     "notify_delivery",
     "probe",

@@ -1,60 +1,15 @@
-"""Periodic jobs once per interval, and one worker taking over a silent one."""
+"""One worker taking over a silent one."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
-from collections.abc import Coroutine
-from typing import Any
 
 from stellwerk.cluster import service as cluster
-from stellwerk.cluster.repository import PeriodicJobRepository, WorkerRepository
-from stellwerk.kit.periodic import run_every
+from stellwerk.cluster.repository import WorkerRepository
 from stellwerk.kit.time import utc_now
 from stellwerk.models import Worker
 from stellwerk.runtime import Runtime
-
-
-async def test_an_interval_is_claimed_once(runtime: Runtime) -> None:
-    database = runtime.database
-    assert await cluster.claim_interval(database, "a", "job.x", 100)
-    assert not await cluster.claim_interval(database, "b", "job.x", 100)
-    assert not await cluster.claim_interval(database, "b", "job.x", 99)  # an older interval
-    assert await cluster.claim_interval(database, "b", "job.x", 101)
-    assert await cluster.claim_interval(database, "b", "job.y", 100)  # each job its own
-    async with database.session() as session:
-        jobs = {j.name: j for j in await PeriodicJobRepository(session).list()}
-    assert (jobs["job.x"].last_slot, jobs["job.x"].executor_id) == (101, "b")
-
-
-async def test_several_workers_run_a_job_once_per_interval(runtime: Runtime) -> None:
-    seconds = 0.2
-    won: list[int] = []  # the intervals claimed, by whichever worker
-    runs: list[str] = []
-
-    def worker(executor: str) -> Coroutine[Any, Any, None]:
-        async def claim(slot: int) -> bool:
-            claimed = await cluster.claim_interval(runtime.database, executor, "job.z", slot)
-            if claimed:
-                won.append(slot)
-            return claimed
-
-        async def job() -> None:
-            runs.append(executor)
-
-        return run_every("job.z", seconds, job, claim=claim)
-
-    workers = [asyncio.create_task(worker(name)) for name in ("w1", "w2", "w3")]
-    started = time.time()
-    await asyncio.sleep(1.1)
-    for task in workers:
-        task.cancel()
-    await asyncio.gather(*workers, return_exceptions=True)
-    assert len(won) == len(set(won))  # no interval claimed twice
-    assert len(runs) == len(won)  # and only claimed ones ran
-    assert len(won) >= 3
-    assert len(won) <= int((time.time() - started) / seconds) + 2
 
 
 async def test_exactly_one_worker_takes_over_a_silent_one(runtime: Runtime) -> None:

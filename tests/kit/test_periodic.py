@@ -1,13 +1,15 @@
-"""Background loops stop without abandoning a run halfway."""
+"""Repeating work stops without abandoning a run halfway; intervals as cron expressions."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 
 from stellwerk.kit import periodic
-from stellwerk.kit.periodic import run_every
+from stellwerk.kit.periodic import Runs, cron_every, run_every
 
 
 async def test_a_run_in_flight_finishes_before_the_loop_stops() -> None:
@@ -48,23 +50,60 @@ async def test_a_run_that_does_not_end_is_cancelled_after_the_grace(
     assert cancelled.is_set()
 
 
-async def test_a_claimed_interval_runs_the_job_and_a_lost_one_does_not() -> None:
-    runs: list[int] = []
-    claims: list[int] = []
-    asked_twice = asyncio.Event()
+def test_intervals_become_cron_expressions_aligned_to_the_clock() -> None:
+    assert cron_every(1) == "*/1 * * * * *"
+    assert cron_every(5.0) == "*/5 * * * * *"
+    assert cron_every(30) == "*/30 * * * * *"
+    assert cron_every(60) == "0 */1 * * * *"
+    assert cron_every(600) == "0 */10 * * * *"
+    assert cron_every(3600) == "0 0 */1 * * *"
+    assert cron_every(86400) == "0 0 0 * * *"
+    for uneven in (0, 0.5, 7, 90, 700, 5000, 2 * 86400):
+        with pytest.raises(ValueError, match="whole number|does not divide"):
+            cron_every(uneven)
 
-    async def claim(slot: int) -> bool:
-        claims.append(slot)
-        if len(claims) == 2:
-            asked_twice.set()
-        return len(claims) == 1
 
-    async def job() -> None:
-        runs.append(1)
+def test_runs_admit_one_run_per_name_and_none_once_stopping() -> None:
+    runs = Runs()
+    with runs.admit("a") as first:
+        assert first is None
+        with runs.admit("a") as again, runs.admit("b") as other:
+            assert (again, other) == ("running", None)
+    with runs.admit("a") as after:
+        assert after is None
+    assert runs.stop(timeout=1) == []
+    with runs.admit("a") as stopped:
+        assert stopped == "stopping"
 
-    loop_task = asyncio.create_task(run_every("test.claimed", 0.05, job, claim=claim))
-    await asyncio.wait_for(asked_twice.wait(), timeout=5)
-    loop_task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await loop_task
-    assert runs == [1]
+
+def test_stopping_waits_for_runs_in_flight_up_to_the_timeout() -> None:
+    runs = Runs()
+    inside, release = threading.Event(), threading.Event()
+
+    def run(seconds: float) -> None:
+        with runs.admit("slow"):
+            inside.set()
+            release.wait(seconds)
+
+    worker = threading.Thread(target=run, args=(0.3,))
+    worker.start()
+    inside.wait()
+    started = time.monotonic()
+    assert runs.stop(timeout=5) == []  # the run ended by itself, and stop saw it
+    assert 0.1 < time.monotonic() - started < 4
+    worker.join()
+
+    stuck = Runs()
+    inside.clear()
+    worker = threading.Thread(target=lambda: _hold(stuck, inside, release))
+    worker.start()
+    inside.wait()
+    assert stuck.stop(timeout=0.1) == ["slow"]  # given up on after the timeout
+    release.set()
+    worker.join()
+
+
+def _hold(runs: Runs, inside: threading.Event, release: threading.Event) -> None:
+    with runs.admit("slow"):
+        inside.set()
+        release.wait(10)

@@ -1,1 +1,1 @@
-"""Several workers as one installation: heartbeats, failover, periodic jobs once per interval."""
+"""Several workers as one installation: heartbeats, and failover of a silent worker's work."""

@@ -1,5 +1,5 @@
-"""Worker heartbeats, the lease on a dead worker's work, and the interval claims of periodic
-jobs; each a single statement, so two workers racing for the same row cannot both win."""
+"""Worker heartbeats and the lease on a dead worker's work; each a single statement, so two
+workers racing for the same row cannot both win."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stellwerk.kit.time import utc_now
-from stellwerk.models import PeriodicJob, Worker
+from stellwerk.models import Worker
 
 
 def _insert(session: AsyncSession, table: Any) -> Insert:
@@ -20,27 +20,6 @@ def _insert(session: AsyncSession, table: Any) -> Insert:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
-
-
-class PeriodicJobRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def claim(self, name: str, slot: int, executor_id: str) -> bool:
-        """Claim interval `slot` of job `name`; True for exactly one caller per interval."""
-        now = utc_now()
-        statement = _insert(self.session, PeriodicJob).values(
-            name=name, last_slot=slot, executor_id=executor_id, claimed_at=now
-        )
-        statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=["name"],
-            set_={"last_slot": slot, "executor_id": executor_id, "claimed_at": now},
-            where=PeriodicJob.last_slot < slot,
-        ).returning(PeriodicJob.name)
-        return (await self.session.execute(statement)).scalar_one_or_none() is not None
-
-    async def list(self) -> Sequence[PeriodicJob]:
-        return (await self.session.scalars(select(PeriodicJob).order_by(PeriodicJob.name))).all()
 
 
 class WorkerRepository:

@@ -6,8 +6,8 @@ hands its pending workflows to the workflow engine's recovery, which puts them b
 queues, where any live worker (or, for host-bound work, a live worker on the same host) goes on
 with them after their last completed step.
 
-Periodic jobs claim each interval in `periodic_jobs` before they run, so each runs once per
-interval in the whole installation.
+Periodic jobs are the workflow engine's schedules (`stellwerk.jobs`): each interval runs once in
+the installation by the engine's own means.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import datetime as dt
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from functools import partial
 
-from stellwerk.cluster.repository import PeriodicJobRepository, WorkerRepository
+from stellwerk.cluster.repository import WorkerRepository
 from stellwerk.config import Settings
 from stellwerk.database import Database
 from stellwerk.kit.periodic import run_every
@@ -33,22 +32,6 @@ Recover = Callable[[str], Awaitable[int]]
 
 def host_name() -> str:
     return socket.gethostname()[:255]
-
-
-async def claim_interval(database: Database, executor_id: str, name: str, slot: int) -> bool:
-    async with database.session() as session:
-        return await PeriodicJobRepository(session).claim(name, slot, executor_id)
-
-
-async def once_per_interval(
-    database: Database,
-    executor_id: str,
-    name: str,
-    seconds: float,
-    job: Callable[[], Awaitable[object]],
-) -> None:
-    """`job` every `seconds`, run by one of the workers for each interval."""
-    await run_every(name, seconds, job, claim=partial(claim_interval, database, executor_id, name))
 
 
 async def beat(database: Database, settings: Settings) -> None:

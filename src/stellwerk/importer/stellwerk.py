@@ -60,7 +60,6 @@ SKIPPED_TABLES = frozenset(
         "module_feed_tickets",
         "process_heartbeats",
         "workers",
-        "periodic_jobs",
         "notification_deliveries",
     }
 )

@@ -25,7 +25,6 @@ from stellwerk.models.notification_recipient import NotificationRecipient
 from stellwerk.models.operation import Operation
 from stellwerk.models.operation_event import OperationEvent
 from stellwerk.models.operation_prompt import OperationPrompt
-from stellwerk.models.periodic_job import PeriodicJob
 from stellwerk.models.process_heartbeat import ProcessHeartbeat
 from stellwerk.models.project import Project
 from stellwerk.models.redirect_daily_count import RedirectDailyCount
@@ -77,7 +76,6 @@ __all__ = [
     "Operation",
     "OperationEvent",
     "OperationPrompt",
-    "PeriodicJob",
     "ProcessHeartbeat",
     "Project",
     "RedirectDailyCount",

@@ -8,15 +8,20 @@ workflow code that runs on DBOS's threads and loop.
 
 Async workflows run on DBOS's own event loop, so they get their own `Database` bound to that loop
 (`worker_database()`), never the request's engine.
+
+Schedules (`keep_schedules`) live in the system database, so they are the installation's: every
+launched engine fires them, and each firing is a workflow whose id is the schedule's name and
+the scheduled time, so however many engines fire it, it is enqueued, and run, once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
@@ -217,6 +222,60 @@ async def recover_executor(executor_id: str) -> int:
     only workflows still pending on that executor, so asking twice does no harm."""
     handles = await asyncio.to_thread(DBOS._recover_pending_workflows, [executor_id])
     return len(handles)
+
+
+async def keep_schedules(
+    prefix: str,
+    workflow: Callable[..., Any],
+    schedules: Mapping[str, tuple[str, Any]],
+    *,
+    queue: str | None = None,
+) -> None:
+    """Make the installation's schedules named `prefix`… exactly `schedules` (name → (cron
+    expression with seconds first, context)): each fires `workflow(scheduled_at, context)` on
+    `queue`. Unchanged ones stay as they are (their firing goes on undisturbed); the others under
+    `prefix` are deleted."""
+    for name in schedules:
+        if not name.startswith(prefix):
+            raise ValueError(f"schedule {name} is not named {prefix}…")
+    await DBOS.apply_schedules_async(
+        [
+            {
+                "schedule_name": name,
+                "workflow_fn": workflow,
+                "schedule": cron,
+                "context": context,
+                "queue_name": queue,
+            }
+            for name, (cron, context) in schedules.items()
+        ]
+    )
+    for existing in await DBOS.list_schedules_async(schedule_name_prefix=prefix):
+        if existing["schedule_name"] not in schedules:
+            await DBOS.delete_schedule_async(existing["schedule_name"])
+
+
+async def delete_finished(
+    workflow_name: str, completed_before: dt.datetime, *, batch: int = 1000
+) -> int:
+    """Delete the workflows named `workflow_name` that ended (successfully or not) before
+    `completed_before`, with everything recorded about them; how many."""
+    deleted = 0
+    while True:
+        ended = await DBOS.list_workflows_async(
+            name=workflow_name,
+            status=["SUCCESS", "ERROR", "CANCELLED"],
+            completed_before=completed_before.isoformat(),
+            limit=batch,
+            load_input=False,
+            load_output=False,
+        )
+        if not ended:
+            return deleted
+        await DBOS.delete_workflows_async([w.workflow_id for w in ended])
+        deleted += len(ended)
+        if len(ended) < batch:
+            return deleted
 
 
 def close_client() -> None:
