@@ -46,6 +46,7 @@ from stellwerk.license import service as license_service
 from stellwerk.module.service import reconcile_files
 from stellwerk.notify import delivery as notify_delivery
 from stellwerk.operation import engine
+from stellwerk.operation.context import StepContext, workflow_context
 from stellwerk.operation.service import sweep
 from stellwerk.redirect import service as redirect_service
 from stellwerk.redirect.checks import checks as redirect_checks
@@ -210,10 +211,11 @@ async def periodic_job(scheduled_at: Any, name: str) -> str:
     # starts are their own (not this one's children), and what it asks the engine is not
     # recorded as steps of this one.
     loop = asyncio.get_running_loop()
-    return await loop.create_task(run(name), context=contextvars.Context())
+    ctx = workflow_context()
+    return await loop.create_task(run(name, ctx), context=contextvars.Context())
 
 
-async def run(name: str) -> str:
+async def run(name: str, ctx: StepContext) -> str:
     """Run the job `name` in this process unless it is disabled here, already running here, or
     the process is stopping; "ran", "failed" or "skipped: <why>"."""
     taking = _taking
@@ -227,16 +229,14 @@ async def run(name: str) -> str:
         if refused is not None:
             return f"skipped: {refused}"
         try:
-            await job.run(_job_runtime(taking.runtime))
+            await job.run(_job_runtime(taking.runtime, ctx))
         except Exception:
             log.exception("periodic job failed", extra={"job": name})
             return "failed"
     return "ran"
 
 
-def _job_runtime(runtime: Runtime) -> Runtime:
-    """The process's runtime as a job on the workflow engine's loop uses it: the engine's
-    database for that loop, and the engine's settings."""
-    return dataclasses.replace(
-        runtime, database=engine.worker_database(), settings=engine.settings()
-    )
+def _job_runtime(runtime: Runtime, ctx: StepContext) -> Runtime:
+    """The process's runtime as a job on the workflow engine's loop uses it: the database and
+    settings of the workflow's context (the engine's database for that loop)."""
+    return dataclasses.replace(runtime, database=ctx.database, settings=ctx.settings)

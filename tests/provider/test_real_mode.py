@@ -120,7 +120,8 @@ async def loopback(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
         "project_deploy_timeout_seconds": 60.0,
     }
     # The workflows read the engine's settings; a CLI test may have given it other ones.
-    targets = {id(runtime.settings): runtime.settings, id(engine.settings()): engine.settings()}
+    engine_settings = engine.current().settings
+    targets = {id(runtime.settings): runtime.settings, id(engine_settings): engine_settings}
     for settings in targets.values():
         for name, value in values.items():
             monkeypatch.setattr(settings, name, value)

@@ -30,7 +30,7 @@ from stellwerk.importer.service import (
 )
 from stellwerk.models import OperationEvent
 from stellwerk.operation import engine
-from stellwerk.operation.engine import settings, worker_database
+from stellwerk.operation.context import StepContext
 from stellwerk.operation.repository import OperationRepository
 from stellwerk.operation.workflow import OperationContext, operation_workflow, step
 
@@ -41,9 +41,9 @@ FORMAT_REPORT = "report"
 FORMAT_PLAN = "plan"
 
 
-async def _note(operation_id: str, messages: list[str]) -> None:
+async def _note(ctx: StepContext, operation_id: str, messages: list[str]) -> None:
     """Progress of the streaming: the last message on the operation, each one as an event."""
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         repository = OperationRepository(session)
         op_id = uuid.UUID(operation_id)
         operation = await repository.get(op_id)
@@ -63,33 +63,35 @@ async def _note(operation_id: str, messages: list[str]) -> None:
 
 
 @step("import.plan")
-async def plan_step(input: dict[str, Any]) -> dict[str, Any]:
+async def plan_step(ctx: StepContext, input: dict[str, Any]) -> dict[str, Any]:
     """Plan (and unless a dry run, apply) what fits one transaction; returns the report."""
     source = str(input["source"])
     dry_run = bool(input["dry_run"])
-    parameters = open_parameters(settings(), input)
+    parameters = open_parameters(ctx.settings, input)
     actor = actor_of(input)
-    database = worker_database()
+    database = ctx.database
     if source in FRAME_SOURCES:
-        importer = build(source, parameters, settings())
+        importer = build(source, parameters, ctx.settings)
         report = Report(source=importer.source, dry_run=dry_run)
         await frame.plan(database, importer, report, actor=actor)
         return {**report.state(), "format": FORMAT_REPORT}
     async with database.session() as session:
-        plan = await plan_of(source, parameters, session, settings(), actor)
+        plan = await plan_of(source, parameters, session, ctx.settings, actor)
         if not dry_run:
             await apply_plan(session, actor, plan)
     return {**plan.as_json(), "changes": plan.changes, "format": FORMAT_PLAN}
 
 
 @step("import.stream")
-async def stream_step(operation_id: str, input: dict[str, Any], state: dict[str, Any]) -> Any:
+async def stream_step(
+    ctx: StepContext, operation_id: str, input: dict[str, Any], state: dict[str, Any]
+) -> Any:
     """Stream the large tables after the plan (counted only, on a dry run)."""
-    parameters = open_parameters(settings(), input)
-    importer = build(str(input["source"]), parameters, settings())
+    parameters = open_parameters(ctx.settings, input)
+    importer = build(str(input["source"]), parameters, ctx.settings)
     if type(importer).stream is Importer.stream:
         return state  # nothing to stream: the plan did it all
-    database = worker_database()
+    database = ctx.database
     await frame.prepare(database, importer, actor=actor_of(input))
     report = Report.from_state(state)
     pending: list[str] = []
@@ -98,7 +100,7 @@ async def stream_step(operation_id: str, input: dict[str, Any], state: dict[str,
         if pending:
             messages = pending[:]
             pending.clear()
-            await _note(operation_id, messages)
+            await _note(ctx, operation_id, messages)
 
     await importer.stream(
         StreamContext(importer.source, database, report, pending.append, after_batch=flush)
@@ -108,10 +110,10 @@ async def stream_step(operation_id: str, input: dict[str, Any], state: dict[str,
 
 
 @step("import.record")
-async def record_step(input: dict[str, Any], state: dict[str, Any]) -> None:
-    parameters = open_parameters(settings(), input)
-    importer = build(str(input["source"]), parameters, settings())
-    await frame.record(worker_database(), importer, Report.from_state(state), actor_of(input))
+async def record_step(ctx: StepContext, input: dict[str, Any], state: dict[str, Any]) -> None:
+    parameters = open_parameters(ctx.settings, input)
+    importer = build(str(input["source"]), parameters, ctx.settings)
+    await frame.record(ctx.database, importer, Report.from_state(state), actor_of(input))
 
 
 def _counted(state: dict[str, Any]) -> str:
@@ -122,13 +124,13 @@ def _counted(state: dict[str, Any]) -> str:
 async def run_import(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     dry_run = bool(input["dry_run"])
     await ctx.progress(5, "Planning (dry run)" if dry_run else "Planning", step="plan")
-    state: dict[str, Any] = await plan_step(input)
+    state: dict[str, Any] = await plan_step(ctx, input)
     await ctx.progress(40, _counted(state), step="planned")
     if state["format"] == FORMAT_REPORT:
         await ctx.progress(45, "Streaming", step="stream")
-        state = await stream_step(ctx.operation_id, input, state)
+        state = await stream_step(ctx, ctx.operation_id, input, state)
         if not dry_run:
-            await record_step(input, state)
+            await record_step(ctx, input, state)
     verb = "would change" if dry_run else "changed"
     changes = Report.from_state(state).changes if state["format"] == FORMAT_REPORT else None
     if changes is None:

@@ -49,7 +49,7 @@ from stellwerk.module.runtimes import (
 )
 from stellwerk.module.sources import RepositorySource, fetch_archive
 from stellwerk.operation import engine
-from stellwerk.operation.engine import settings, worker_database
+from stellwerk.operation.context import StepContext
 from stellwerk.operation.workflow import (
     OperationContext,
     OperationDeclined,
@@ -99,14 +99,14 @@ class InstanceGone(NotFound):
     default_code = "instance_not_found"
 
 
-def _files() -> ModuleFiles:
-    files = ModuleFiles.for_settings(settings())
+def _files(ctx: StepContext) -> ModuleFiles:
+    files = ModuleFiles.for_settings(ctx.settings)
     files.ensure()
     return files
 
 
-def _runtime(name: str) -> ModuleRuntime:
-    return runtime_for(name, settings())
+def _runtime(ctx: StepContext, name: str) -> ModuleRuntime:
+    return runtime_for(name, ctx.settings)
 
 
 def _read_manifest(tree: Any, module_name: str, version: str) -> Manifest:
@@ -126,8 +126,8 @@ def _read_manifest(tree: Any, module_name: str, version: str) -> Manifest:
     return manifest
 
 
-def _unpack(operation_id: str, module_name: str, version: str) -> dict[str, Any]:
-    files = _files()
+def _unpack(ctx: StepContext, operation_id: str, module_name: str, version: str) -> dict[str, Any]:
+    files = _files(ctx)
     staging = files.staging_dir(operation_id)
     tree = staging / "tree"
     if tree.exists():
@@ -136,7 +136,7 @@ def _unpack(operation_id: str, module_name: str, version: str) -> dict[str, Any]
         safe_extract(
             staging / "archive",
             tree,
-            limits=ArchiveLimits(max_total_bytes=settings().module_max_archive_bytes * 5),
+            limits=ArchiveLimits(max_total_bytes=ctx.settings.module_max_archive_bytes * 5),
         )
     except UnsafeArchive as error:
         shutil.rmtree(tree, ignore_errors=True)
@@ -147,36 +147,42 @@ def _unpack(operation_id: str, module_name: str, version: str) -> dict[str, Any]
 
 @step("module.stage")
 async def stage(
-    operation_id: str, module_name: str, source: dict[str, Any], version: dict[str, Any]
+    ctx: StepContext,
+    operation_id: str,
+    module_name: str,
+    source: dict[str, Any],
+    version: dict[str, Any],
 ) -> dict[str, Any]:
     """Fetch and check the archive, unpack it into staging; returns the manifest.
 
     The archive's sha256 must match the index and the pin of this repository, module and
     version; the first archive that unpacks into a valid module pins its checksum.
     """
-    files = await asyncio.to_thread(_files)
+    files = await asyncio.to_thread(_files, ctx)
     staging = files.staging_dir(operation_id)
     await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
     index_version = IndexVersion.model_validate(version)
     repository = RepositorySource(**source)
     pin = (repository.id, module_name, index_version.version, index_version.sha256)
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         await module_pin.check(session, *pin)
     await fetch_archive(
         repository,
         index_version,
         staging / "archive",
-        max_bytes=settings().module_max_archive_bytes,
+        max_bytes=ctx.settings.module_max_archive_bytes,
     )
-    manifest = await asyncio.to_thread(_unpack, operation_id, module_name, index_version.version)
-    async with worker_database().session() as session:
+    manifest = await asyncio.to_thread(
+        _unpack, ctx, operation_id, module_name, index_version.version
+    )
+    async with ctx.database.session() as session:
         await module_pin.pin(session, *pin)
     return manifest
 
 
 @step("module.place")
-async def place(operation_id: str, module_name: str, instance_id: str) -> str:
-    files = await asyncio.to_thread(_files)
+async def place(ctx: StepContext, operation_id: str, module_name: str, instance_id: str) -> str:
+    files = await asyncio.to_thread(_files, ctx)
     target = files.instance_dir(module_name, instance_id)
     await asyncio.to_thread(files.place, files.staging_dir(operation_id) / "tree", target)
     return str(target)
@@ -184,6 +190,7 @@ async def place(operation_id: str, module_name: str, instance_id: str) -> str:
 
 @step("module.register")
 async def register(
+    ctx: StepContext,
     module_name: str,
     instance_id: str,
     repository_id: str,
@@ -191,7 +198,7 @@ async def register(
     runtime_name: str,
 ) -> None:
     parsed = Manifest.model_validate(manifest)
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         instances = ModuleInstanceRepository(session)
         if await instances.get(instance_id) is not None:
             return  # registered by an earlier run of this step
@@ -210,7 +217,7 @@ async def register(
             multi_instance=parsed.multi_instance,
             frontend_url=parsed.frontend_url or f"/{module_name}/",
             runtime=runtime_name,
-            unit_name=unit_name(settings().module_stack_name, module_name, instance_id),
+            unit_name=unit_name(ctx.settings.module_stack_name, module_name, instance_id),
             host=engine.this_host() if runtime_name in HOST_BOUND_RUNTIMES else None,
             manifest=manifest,
             runtime_state={},
@@ -224,11 +231,13 @@ async def register(
             await instances.add(instance)
 
 
-def _spec(instance: ModuleInstance, path: Any, *, candidate: bool = False) -> UnitSpec:
+def _spec(
+    ctx: StepContext, instance: ModuleInstance, path: Any, *, candidate: bool = False
+) -> UnitSpec:
     manifest = Manifest.model_validate(instance.manifest)
     return UnitSpec(
         unit_name=unit_name(
-            settings().module_stack_name, instance.module_name, instance.id, candidate=candidate
+            ctx.settings.module_stack_name, instance.module_name, instance.id, candidate=candidate
         )
         if candidate
         else instance.unit_name,
@@ -240,51 +249,56 @@ def _spec(instance: ModuleInstance, path: Any, *, candidate: bool = False) -> Un
     )
 
 
-async def _load(instance_id: str) -> ModuleInstance | None:
-    async with worker_database().session() as session:
+async def _load(ctx: StepContext, instance_id: str) -> ModuleInstance | None:
+    async with ctx.database.session() as session:
         return await ModuleInstanceRepository(session).get(instance_id)
 
 
-async def _set(instance_id: str, **values: Any) -> None:
-    async with worker_database().session() as session:
+async def _set(ctx: StepContext, instance_id: str, **values: Any) -> None:
+    async with ctx.database.session() as session:
         await ModuleInstanceRepository(session).set_values(instance_id, **values)
 
 
 @step("module.start")
-async def start_instance(instance_id: str) -> dict[str, Any]:
+async def start_instance(ctx: StepContext, instance_id: str) -> dict[str, Any]:
     """Start the unit and wait for it to be healthy; returns {healthy, reason}."""
-    instance = await _load(instance_id)
+    instance = await _load(ctx, instance_id)
     if instance is None:
         raise LookupError(f"instance {instance_id} is gone")
-    files = await asyncio.to_thread(_files)
-    spec = _spec(instance, files.instance_dir(instance.module_name, instance.id))
-    runtime = _runtime(instance.runtime)
+    files = await asyncio.to_thread(_files, ctx)
+    spec = _spec(ctx, instance, files.instance_dir(instance.module_name, instance.id))
+    runtime = _runtime(ctx, instance.runtime)
     runtime.check(spec.unit_name, spec.manifest)
     state = await runtime.start(spec)
     healthy, reason = await wait_healthy(runtime, spec)
-    await _set(instance_id, status=RUNNING if healthy else "error", runtime_state=state)
+    await _set(ctx, instance_id, status=RUNNING if healthy else "error", runtime_state=state)
     return {"healthy": healthy, "reason": reason}
 
 
 @step("module.discard")
 async def discard(
-    operation_id: str, module_name: str, instance_id: str, runtime_name: str, unit: str
+    ctx: StepContext,
+    operation_id: str,
+    module_name: str,
+    instance_id: str,
+    runtime_name: str,
+    unit: str,
 ) -> None:
     """Undo a failed install: unit, row and files (every part may already be gone)."""
     try:
-        await _runtime(runtime_name).stop(unit)
+        await _runtime(ctx, runtime_name).stop(unit)
     except Exception:  # the runtime may be what failed; the files go regardless
         log.warning("could not stop a failed module unit", extra={"unit": unit}, exc_info=True)
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         await _delete_row(session, module_name, instance_id)
-    files = await asyncio.to_thread(_files)
+    files = await asyncio.to_thread(_files, ctx)
     await asyncio.to_thread(files.remove_tree, files.instance_dir(module_name, instance_id))
     await asyncio.to_thread(files.remove_tree, files.staging_dir(operation_id))
 
 
 @step("module.cleanup")
-async def cleanup(operation_id: str) -> None:
-    files = await asyncio.to_thread(_files)
+async def cleanup(ctx: StepContext, operation_id: str) -> None:
+    files = await asyncio.to_thread(_files, ctx)
     await asyncio.to_thread(files.remove_tree, files.staging_dir(operation_id))
 
 
@@ -311,21 +325,23 @@ async def install(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any
     unit = unit_name(str(input["stack"]), module_name, instance_id)
     try:
         await ctx.progress(5, "Fetching module archive", step="fetch")
-        manifest = await stage(ctx.operation_id, module_name, input["repository"], input["archive"])
+        manifest = await stage(
+            ctx, ctx.operation_id, module_name, input["repository"], input["archive"]
+        )
         await ctx.progress(40, "Module files copied", step="stage")
-        path = await place(ctx.operation_id, module_name, instance_id)
+        path = await place(ctx, ctx.operation_id, module_name, instance_id)
         await ctx.progress(55, "Module files in place", step="place")
         await register(
-            module_name, instance_id, str(input["repository"]["id"]), manifest, runtime_name
+            ctx, module_name, instance_id, str(input["repository"]["id"]), manifest, runtime_name
         )
         await ctx.progress(65, "Starting module", step="register")
-        outcome = await start_instance(instance_id)
+        outcome = await start_instance(ctx, instance_id)
         if not outcome["healthy"]:
             raise ModuleUnhealthy(f"Module {module_name} is not healthy: {outcome['reason']}")
         await ctx.progress(95, "Module running", step="start")
-        await cleanup(ctx.operation_id)
+        await cleanup(ctx, ctx.operation_id)
     except Exception:
-        await discard(ctx.operation_id, module_name, instance_id, runtime_name, unit)
+        await discard(ctx, ctx.operation_id, module_name, instance_id, runtime_name, unit)
         raise
     return {
         "module_name": module_name,
@@ -336,8 +352,8 @@ async def install(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any
     }
 
 
-def _copy_tree(operation_id: str, instance_id: str) -> str:
-    files = _files()
+def _copy_tree(ctx: StepContext, operation_id: str, instance_id: str) -> str:
+    files = _files(ctx)
     staging = files.staging_dir(operation_id)
     target = staging / instance_id
     if target.exists():
@@ -348,13 +364,13 @@ def _copy_tree(operation_id: str, instance_id: str) -> str:
 
 @step("module.try_candidate")
 async def try_candidate(
-    operation_id: str, instance_id: str, manifest: dict[str, Any]
+    ctx: StepContext, operation_id: str, instance_id: str, manifest: dict[str, Any]
 ) -> dict[str, Any]:
     """Run the new version beside the old one; keep it only long enough to prove it healthy."""
-    instance = await _load(instance_id)
+    instance = await _load(ctx, instance_id)
     if instance is None:
         return {"healthy": False, "reason": "the instance was removed"}
-    tree = await asyncio.to_thread(_copy_tree, operation_id, instance_id)
+    tree = await asyncio.to_thread(_copy_tree, ctx, operation_id, instance_id)
     candidate_row = ModuleInstance(
         id=instance.id,
         module_name=instance.module_name,
@@ -362,8 +378,8 @@ async def try_candidate(
         manifest=manifest,
         runtime=instance.runtime,
     )
-    spec = _spec(candidate_row, Path(tree), candidate=True)
-    runtime = _runtime(instance.runtime)
+    spec = _spec(ctx, candidate_row, Path(tree), candidate=True)
+    runtime = _runtime(ctx, instance.runtime)
     runtime.check(spec.unit_name, spec.manifest)
     try:
         await runtime.start(spec)
@@ -375,6 +391,7 @@ async def try_candidate(
 
 @step("module.switch")
 async def switch(
+    ctx: StepContext,
     operation_id: str,
     instance_id: str,
     manifest: dict[str, Any],
@@ -383,14 +400,14 @@ async def switch(
     """Replace the old files and unit by the new ones; put the old ones back if unhealthy.
 
     The instance then comes from `repository_id` (later updates follow it there)."""
-    instance = await _load(instance_id)
+    instance = await _load(ctx, instance_id)
     if instance is None:
         return {"healthy": False, "reason": "the instance was removed"}
-    files = await asyncio.to_thread(_files)
+    files = await asyncio.to_thread(_files, ctx)
     final = files.instance_dir(instance.module_name, instance.id)
     previous = files.previous_dir(instance.module_name, instance.id)
     new_tree = files.staging_dir(operation_id) / instance_id
-    runtime = _runtime(instance.runtime)
+    runtime = _runtime(ctx, instance.runtime)
     old_manifest, old_version = instance.manifest, instance.version
     old_repository = instance.repository_id
     new_version = str(manifest["version"])
@@ -401,6 +418,7 @@ async def switch(
     if not final.exists():
         await asyncio.to_thread(files.place, new_tree, final)
     await _set(
+        ctx,
         instance_id,
         version=new_version,
         manifest=manifest,
@@ -408,11 +426,11 @@ async def switch(
         repository_id=repository_id or old_repository,
     )
     instance.manifest, instance.version = manifest, new_version
-    spec = _spec(instance, final)
+    spec = _spec(ctx, instance, final)
     state = await runtime.start(spec)
     healthy, reason = await wait_healthy(runtime, spec)
     if healthy:
-        await _set(instance_id, status=RUNNING, runtime_state=state)
+        await _set(ctx, instance_id, status=RUNNING, runtime_state=state)
         await asyncio.to_thread(files.remove_tree, previous)
         return {"healthy": True, "reason": reason}
     # Roll back: the old files and the old unit.
@@ -420,6 +438,7 @@ async def switch(
     await asyncio.to_thread(files.remove_tree, final)
     await asyncio.to_thread(files.place, previous, final)
     await _set(
+        ctx,
         instance_id,
         version=old_version,
         manifest=old_manifest,
@@ -427,10 +446,10 @@ async def switch(
         repository_id=old_repository,
     )
     instance.manifest, instance.version = old_manifest, old_version
-    old_spec = _spec(instance, final)
+    old_spec = _spec(ctx, instance, final)
     state = await runtime.start(old_spec)
     restored, _ = await wait_healthy(runtime, old_spec)
-    await _set(instance_id, status=RUNNING if restored else "error", runtime_state=state)
+    await _set(ctx, instance_id, status=RUNNING if restored else "error", runtime_state=state)
     return {"healthy": False, "reason": reason}
 
 
@@ -463,27 +482,29 @@ async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
             raise OperationDeclined(f"Not updated: {module_name} stays at {', '.join(crossing)}")
     try:
         await ctx.progress(5, f"Fetching {module_name} {target}", step="fetch")
-        manifest = await stage(ctx.operation_id, module_name, input["repository"], input["archive"])
+        manifest = await stage(
+            ctx, ctx.operation_id, module_name, input["repository"], input["archive"]
+        )
         await ctx.progress(30, "Module files copied", step="stage")
         share = 60 // max(1, len(instance_ids))
         for number, instance_id in enumerate(instance_ids):
             base = 30 + number * share
             await ctx.progress(base, f"Starting {target} beside instance {instance_id}")
-            trial = await try_candidate(ctx.operation_id, instance_id, manifest)
+            trial = await try_candidate(ctx, ctx.operation_id, instance_id, manifest)
             if not trial["healthy"]:
                 results[instance_id] = f"kept the old version: {trial['reason']}"
                 continue
             await ctx.progress(base + share // 2, f"Switching instance {instance_id} to {target}")
             outcome = await switch(
-                ctx.operation_id, instance_id, manifest, str(input["repository"]["id"])
+                ctx, ctx.operation_id, instance_id, manifest, str(input["repository"]["id"])
             )
             results[instance_id] = (
                 "updated" if outcome["healthy"] else f"rolled back: {outcome['reason']}"
             )
             if instance_id in stopped:  # it was stopped on purpose: it stays stopped
-                await stop_instance(instance_id)
+                await stop_instance(ctx, instance_id)
     finally:
-        await cleanup(ctx.operation_id)
+        await cleanup(ctx, ctx.operation_id)
     failed = {k: v for k, v in results.items() if v != "updated"}
     if failed:
         raise ModuleUnhealthy(
@@ -494,20 +515,22 @@ async def update(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
 
 
 @step("module.remove_instance")
-async def remove_instance(module_name: str, instance_id: str, runtime_name: str, unit: str) -> None:
+async def remove_instance(
+    ctx: StepContext, module_name: str, instance_id: str, runtime_name: str, unit: str
+) -> None:
     """Stop the unit, forget the row (promoting a new primary), then delete the files."""
-    await _runtime(runtime_name).stop(unit)
-    async with worker_database().session() as session:
+    await _runtime(ctx, runtime_name).stop(unit)
+    async with ctx.database.session() as session:
         await _delete_row(session, module_name, instance_id)
-    files = await asyncio.to_thread(_files)
+    files = await asyncio.to_thread(_files, ctx)
     await asyncio.to_thread(files.remove_tree, files.instance_dir(module_name, instance_id))
     await asyncio.to_thread(files.remove_tree, files.previous_dir(module_name, instance_id))
 
 
 @step("module.promote")
-async def promote(module_name: str, instance_id: str) -> bool:
+async def promote(ctx: StepContext, module_name: str, instance_id: str) -> bool:
     """Make `instance_id` the primary instance, if it still exists."""
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         instances = ModuleInstanceRepository(session)
         chosen = await instances.get(instance_id)
         if chosen is None or chosen.module_name != module_name:
@@ -532,9 +555,9 @@ async def remove(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
             [(c["id"], c["label"]) for c in candidates],
         )
         await ctx.progress(5, f"Instance {new_primary} becomes the primary {module_name}")
-        await promote(module_name, new_primary)
+        await promote(ctx, module_name, new_primary)
     await ctx.progress(10, f"Removing instance {instance_id}", step="remove")
-    await remove_instance(module_name, instance_id, str(input["runtime"]), str(input["unit"]))
+    await remove_instance(ctx, module_name, instance_id, str(input["runtime"]), str(input["unit"]))
     return {
         "module_name": module_name,
         "instance_id": instance_id,
@@ -544,18 +567,18 @@ async def remove(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]
 
 
 @step("module.stop_instance")
-async def stop_instance(instance_id: str) -> bool:
+async def stop_instance(ctx: StepContext, instance_id: str) -> bool:
     """Stop the unit and remember the instance as stopped (its files stay)."""
-    instance = await _load(instance_id)
+    instance = await _load(ctx, instance_id)
     if instance is None:
         return False
-    await _runtime(instance.runtime).stop(instance.unit_name)
-    await _set(instance_id, status=STOPPED)
+    await _runtime(ctx, instance.runtime).stop(instance.unit_name)
+    await _set(ctx, instance_id, status=STOPPED)
     return True
 
 
-async def _start_or_fail(module_name: str, instance_id: str) -> None:
-    outcome = await start_instance(instance_id)
+async def _start_or_fail(ctx: StepContext, module_name: str, instance_id: str) -> None:
+    outcome = await start_instance(ctx, instance_id)
     if not outcome["healthy"]:
         raise ModuleUnhealthy(f"Module {module_name} is not healthy: {outcome['reason']}")
 
@@ -564,7 +587,7 @@ async def _start_or_fail(module_name: str, instance_id: str) -> None:
 async def stop(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
     await ctx.progress(20, f"Stopping instance {instance_id}", step="stop")
-    if not await stop_instance(instance_id):
+    if not await stop_instance(ctx, instance_id):
         raise InstanceGone(f"Instance {instance_id} of {module_name} was removed meanwhile")
     return {"module_name": module_name, "instance_id": instance_id, "status": STOPPED}
 
@@ -573,7 +596,7 @@ async def stop(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
 async def start(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
     await ctx.progress(20, f"Starting instance {instance_id}", step="start")
-    await _start_or_fail(module_name, instance_id)
+    await _start_or_fail(ctx, module_name, instance_id)
     return {"module_name": module_name, "instance_id": instance_id, "status": RUNNING}
 
 
@@ -581,10 +604,10 @@ async def start(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
 async def restart(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     module_name, instance_id = str(input["module_name"]), str(input["instance_id"])
     await ctx.progress(10, f"Stopping instance {instance_id}", step="stop")
-    if not await stop_instance(instance_id):
+    if not await stop_instance(ctx, instance_id):
         raise InstanceGone(f"Instance {instance_id} of {module_name} was removed meanwhile")
     await ctx.progress(50, f"Starting instance {instance_id}", step="start")
-    await _start_or_fail(module_name, instance_id)
+    await _start_or_fail(ctx, module_name, instance_id)
     return {"module_name": module_name, "instance_id": instance_id, "status": RUNNING}
 
 
@@ -596,7 +619,9 @@ async def uninstall(ctx: OperationContext, input: dict[str, Any]) -> dict[str, A
         await ctx.progress(
             int(100 * number / max(1, len(instances))), f"Removing instance {item['id']}"
         )
-        await remove_instance(module_name, str(item["id"]), str(item["runtime"]), str(item["unit"]))
+        await remove_instance(
+            ctx, module_name, str(item["id"]), str(item["runtime"]), str(item["unit"])
+        )
     return {"module_name": module_name, "removed": [str(i["id"]) for i in instances]}
 
 

@@ -29,6 +29,7 @@ from stellwerk.notify.events import EVENTS
 from stellwerk.notify.repository import NotifyRepository
 from stellwerk.notify.service import endpoint_secret
 from stellwerk.operation import engine
+from stellwerk.operation.context import StepContext, workflow_context
 from stellwerk.operation.workflow import step
 
 log = logging.getLogger(__name__)
@@ -97,10 +98,11 @@ def _smtp_server(settings: Settings) -> smtp.SmtpServer | None:
     )
 
 
-async def _send(settings: Settings, delivery_id: str) -> tuple[int | None, str | None, bool] | None:
+async def _send(ctx: StepContext, delivery_id: str) -> tuple[int | None, str | None, bool] | None:
     """Read what to send (the transaction ends before the network is used), then send it:
     (response code, error, whether another try may help), or None when nothing is to send."""
-    async with engine.worker_database().session() as session:
+    settings = ctx.settings
+    async with ctx.database.session() as session:
         repository = NotifyRepository(session)
         delivery = await repository.delivery(uuid.UUID(delivery_id))
         if delivery is None or delivery.status != "pending":
@@ -143,15 +145,15 @@ async def _send(settings: Settings, delivery_id: str) -> tuple[int | None, str |
 
 
 @step("notify.attempt")
-async def attempt(delivery_id: str) -> dict[str, Any]:
+async def attempt(ctx: StepContext, delivery_id: str) -> dict[str, Any]:
     """One try. Returns {"done": True} when delivered or given up, else {"wait": seconds}."""
-    settings = engine.settings()
+    settings = ctx.settings
     started = time.monotonic()
-    outcome = await _send(settings, delivery_id)
+    outcome = await _send(ctx, delivery_id)
     if outcome is None:
         return {"done": True}
     code, error, retry = outcome
-    async with engine.worker_database().session() as session:
+    async with ctx.database.session() as session:
         delivery = await NotifyRepository(session).delivery(uuid.UUID(delivery_id))
         if delivery is None or delivery.status != "pending":
             return {"done": True}
@@ -194,8 +196,9 @@ def _record(
 
 @DBOS.workflow(name=WORKFLOW)
 async def deliver(delivery_id: str) -> dict[str, Any]:
+    ctx = workflow_context()
     for _ in range(1000):  # bounded; the attempt limit ends it far earlier
-        outcome = await attempt(delivery_id)
+        outcome = await attempt(ctx, delivery_id)
         if outcome.get("done"):
             return {"delivery_id": delivery_id}
         await DBOS.sleep_async(float(outcome["wait"]))

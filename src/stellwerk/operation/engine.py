@@ -3,11 +3,13 @@
 It knows no domain. An `Engine` is held by the process's runtime and is handed, at start, the
 modules that define workflows (`stellwerk.workflows.MODULES`, imported by whoever starts it, so
 that DBOS knows every workflow before it recovers unfinished ones). DBOS itself is one per
-process, so is the engine: the module-level functions below reach the process's engine, for
-workflow code that runs on DBOS's threads and loop.
+process, so is the engine: the module-level functions below reach the process's engine (to
+enqueue, send, recover).
 
 Async workflows run on DBOS's own event loop, so they get their own `Database` bound to that loop
-(`worker_database()`), never the request's engine.
+(`Engine.database()`), never the request's engine. Workflow code does not reach the engine for
+it: a workflow builds its step context where it starts (`operation/context.py`), and its steps
+take their settings, database and providers from that context.
 
 Schedules (`keep_schedules`) live in the system database, so they are the installation's: every
 launched engine fires them, and each firing is a workflow whose id is the schedule's name and
@@ -108,7 +110,8 @@ class Engine:
                 await database.dispose()
 
     def database(self) -> Database:
-        """The database for code running on the current event loop (workflow steps)."""
+        """The database for code running on the current event loop (a workflow's steps, through
+        their context)."""
         loop_id = id(asyncio.get_running_loop())
         database = self._databases.get(loop_id)
         if database is None:
@@ -159,10 +162,6 @@ def current() -> Engine:
     return _current
 
 
-def settings() -> Settings:
-    return current().settings
-
-
 def this_host() -> str:
     return socket.gethostname()[:255]
 
@@ -182,11 +181,6 @@ _extra_queues: dict[str, dict[str, Any]] = {}
 def register_queue(name: str, **options: Any) -> None:
     """Declare a queue (for example `global_concurrency=1`) that `launch` creates."""
     _extra_queues[name] = options
-
-
-def worker_database() -> Database:
-    """The database for code running on the current event loop (workflow steps)."""
-    return current().database()
 
 
 async def enqueue_from_outside(

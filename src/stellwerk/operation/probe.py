@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from stellwerk.models import OperationEvent
-from stellwerk.operation.engine import worker_database
+from stellwerk.operation.context import StepContext
 from stellwerk.operation.repository import OperationRepository
 from stellwerk.operation.workflow import (
     OperationContext,
@@ -29,9 +29,11 @@ QUESTION = "go_on"
 
 
 @step("probe.step")
-async def probe_step(operation_id: str, number: int, total: int, seconds: float) -> int:
+async def probe_step(
+    ctx: StepContext, operation_id: str, number: int, total: int, seconds: float
+) -> int:
     await asyncio.sleep(seconds)
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         await OperationRepository(session).add_event(
             OperationEvent(
                 operation_id=uuid.UUID(operation_id),
@@ -49,7 +51,7 @@ async def probe(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     total = int(input["steps"])
     seconds = float(input["seconds"])
     for number in range(1, total + 1):
-        await probe_step(ctx.operation_id, number, total, seconds)
+        await probe_step(ctx, ctx.operation_id, number, total, seconds)
         await ctx.progress(
             int(100 * number / total), f"Step {number} of {total} done", step=f"step-{number}"
         )

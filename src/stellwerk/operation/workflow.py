@@ -3,12 +3,18 @@
     @operation_workflow("module.install")
     async def install(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
         await ctx.progress(10, "Downloading archive")
-        path = await download(input["module_id"])          # a @step: checkpointed
+        path = await download(ctx, input["module_id"])     # a @step: checkpointed
         await ctx.progress(60, "Module files copied")
         return {"path": path}
 
+    @step("module.download")
+    async def download(ctx: StepContext, module_id: str) -> str:
+        async with ctx.database.session() as session: ...
+
 The body runs as workflow code: deterministic, with all I/O inside `@step` functions, so a
 process killed mid-way resumes after its last completed step. Inputs are ids and plain values.
+`ctx` is also the steps' context (`operation/context.py`): their settings, database and
+providers come from it, built once where the workflow starts.
 
 A step whose infrastructure fails (Redis, the database's connection, the network to a provider:
 `kit.transient`) is tried again with backoff for about a minute and a half before its error
@@ -44,7 +50,8 @@ from stellwerk.kit.time import iso, utc_now
 from stellwerk.kit.transient import is_infrastructure_error
 from stellwerk.models import Operation, OperationEvent, OperationPrompt
 from stellwerk.notify.service import notifier
-from stellwerk.operation.engine import DEFAULT_QUEUE, settings, worker_database
+from stellwerk.operation.context import StepContext, workflow_context
+from stellwerk.operation.engine import DEFAULT_QUEUE
 from stellwerk.operation.repository import OperationRepository
 
 log = logging.getLogger(__name__)
@@ -136,9 +143,8 @@ KINDS: dict[str, OperationKind] = {}
 
 
 @step("operation.begin")
-async def _begin(operation_id: str) -> dict[str, Any]:
-    database = worker_database()
-    async with database.session() as session:
+async def _begin(ctx: StepContext, operation_id: str) -> dict[str, Any]:
+    async with ctx.database.session() as session:
         repository = OperationRepository(session)
         operation = await repository.get(uuid.UUID(operation_id))
         if operation is None:
@@ -156,9 +162,10 @@ async def _begin(operation_id: str) -> dict[str, Any]:
 
 
 @step("operation.progress")
-async def _progress(operation_id: str, percent: int, message: str, step: str | None) -> None:
-    database = worker_database()
-    async with database.session() as session:
+async def _progress(
+    ctx: StepContext, operation_id: str, percent: int, message: str, step: str | None
+) -> None:
+    async with ctx.database.session() as session:
         repository = OperationRepository(session)
         operation = await repository.get(uuid.UUID(operation_id))
         if operation is None or operation.status == "cancelled":
@@ -180,10 +187,13 @@ async def _progress(operation_id: str, percent: int, message: str, step: str | N
 
 @step("operation.finish")
 async def _finish(
-    operation_id: str, status: str, result: dict[str, Any] | None, error: dict[str, Any] | None
+    ctx: StepContext,
+    operation_id: str,
+    status: str,
+    result: dict[str, Any] | None,
+    error: dict[str, Any] | None,
 ) -> None:
-    database = worker_database()
-    async with database.session() as session:
+    async with ctx.database.session() as session:
         repository = OperationRepository(session)
         op_id = uuid.UUID(operation_id)
         message = "Completed" if status == "completed" else (error or {}).get("message", status)
@@ -249,6 +259,7 @@ def _label(options: list[dict[str, str]], answer: str) -> str:
 
 @step("operation.ask")
 async def _ask(
+    ctx: StepContext,
     operation_id: str,
     prompt_id: str,
     message: str,
@@ -257,7 +268,7 @@ async def _ask(
 ) -> None:
     """Store the question (once) and wait for it: status `waiting`, unless the request
     answered it in advance."""
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         repository = OperationRepository(session)
         op_id = uuid.UUID(operation_id)
         operation = await repository.get(op_id)
@@ -300,9 +311,9 @@ async def _ask(
 
 
 @step("operation.await_answer")
-async def _await_answer(operation_id: str, prompt_id: str) -> dict[str, Any]:
+async def _await_answer(ctx: StepContext, operation_id: str, prompt_id: str) -> dict[str, Any]:
     """Where the question stands: {answer}, {cancelled}, {timed_out} or {remaining} seconds."""
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         repository = OperationRepository(session)
         op_id = uuid.UUID(operation_id)
         operation = await repository.get(op_id)
@@ -335,13 +346,13 @@ async def _await_answer(operation_id: str, prompt_id: str) -> dict[str, Any]:
         return {"answer": prompt.answer}
 
 
-async def _note_executor(operation_id: str) -> None:
+async def _note_executor(ctx: StepContext, operation_id: str) -> None:
     """Record which worker runs the operation. Not a step: it runs again whenever a worker
     starts or takes over the workflow, so the operation names the worker running it now."""
     try:
-        async with worker_database().session() as session:
+        async with ctx.database.session() as session:
             await OperationRepository(session).set_executor(
-                uuid.UUID(operation_id), settings().executor_id
+                uuid.UUID(operation_id), ctx.settings.executor_id
             )
     except Exception:  # only a label; the workflow goes on without it
         log.debug("could not record the executor", extra={"operation_id": operation_id})
@@ -356,13 +367,21 @@ def describe_error(error: BaseException) -> dict[str, Any]:
     return {"code": "internal_error", "message": f"{type(error).__name__}: {error}"}
 
 
-class OperationContext:
-    def __init__(self, operation_id: str) -> None:
-        self.operation_id = operation_id
+@dataclass(frozen=True)
+class OperationContext(StepContext):
+    """An operation body's context: the step context of its workflow (steps take it as it
+    is), and the operation it runs."""
+
+    operation_id: str
+
+    @classmethod
+    def starting(cls, operation_id: str) -> OperationContext:
+        base = workflow_context()
+        return cls(base.settings, base.database, base.providers, operation_id)
 
     async def progress(self, percent: int, message: str, *, step: str | None = None) -> None:
         """Report progress; also the point where a cancelled operation stops."""
-        await _progress(self.operation_id, percent, message, step)
+        await _progress(self, self.operation_id, percent, message, step)
 
     async def ask(
         self,
@@ -375,11 +394,11 @@ class OperationContext:
         """Stop with a question until it is answered with one of `options` (their ids);
         returns the chosen id. No answer within `timeout_seconds` (default
         `STELLWERK_OPERATION_PROMPT_TIMEOUT_SECONDS`) fails the operation (`prompt_timeout`)."""
-        timeout = timeout_seconds or settings().operation_prompt_timeout_seconds
+        timeout = timeout_seconds or self.settings.operation_prompt_timeout_seconds
         choices = [{"id": key, "label": label} for key, label in options]
-        await _ask(self.operation_id, prompt_id, message, choices, timeout)
+        await _ask(self, self.operation_id, prompt_id, message, choices, timeout)
         while True:
-            state = await _await_answer(self.operation_id, prompt_id)
+            state = await _await_answer(self, self.operation_id, prompt_id)
             if state.get("cancelled"):
                 raise OperationCancelled(self.operation_id)
             if "answer" in state:
@@ -396,15 +415,17 @@ class OperationContext:
 def operation_workflow(kind: str, *, queue: str = DEFAULT_QUEUE) -> Callable[[Body], Workflow]:
     def decorate(body: Body) -> Workflow:
         async def run(operation_id: str) -> dict[str, Any]:
-            ctx = OperationContext(operation_id)
-            await _note_executor(operation_id)
+            # Where the operation's workflow starts, the one place it reaches the engine.
+            ctx = OperationContext.starting(operation_id)
+            await _note_executor(ctx, operation_id)
             try:
-                operation_input = await _begin(operation_id)
+                operation_input = await _begin(ctx, operation_id)
                 result = await body(ctx, operation_input)
             except OperationCancelled:
                 return {"cancelled": True}
             except OperationDeclined as declined:
                 await _finish(
+                    ctx,
                     operation_id,
                     "cancelled",
                     None,
@@ -416,9 +437,9 @@ def operation_workflow(kind: str, *, queue: str = DEFAULT_QUEUE) -> Callable[[Bo
                     "operation failed",
                     extra={"operation_id": operation_id, "kind": kind, "error": str(error)},
                 )
-                await _finish(operation_id, "failed", None, describe_error(error))
+                await _finish(ctx, operation_id, "failed", None, describe_error(error))
                 return {"failed": True}
-            await _finish(operation_id, "completed", result, None)
+            await _finish(ctx, operation_id, "completed", result, None)
             return result
 
         run.__name__ = run.__qualname__ = f"operation_{kind.replace('.', '_')}"

@@ -274,7 +274,7 @@ class ProjectService:
         """Remove the application, the Coolify project and the DNS records; keep the domain."""
         if project.state in ("provisioning", "archived"):
             raise WrongState(f"A project that is {project.state} cannot be archived")
-        await remove_resources(settings, project)
+        await remove_resources(connect.Providers(settings), project)
         project.state = "archived"
         await session.flush()
         await audit.record(

@@ -35,14 +35,14 @@ from stellwerk.kit.time import utc_now
 from stellwerk.models import DnsZone, Project, User
 from stellwerk.notify.service import notifier
 from stellwerk.operation import engine
-from stellwerk.operation.engine import worker_database
+from stellwerk.operation.context import StepContext, workflow_context
 from stellwerk.operation.workflow import (
     OperationContext,
     operation_workflow,
     step,
 )
 from stellwerk.project.repository import ProjectRepository
-from stellwerk.provider import connect
+from stellwerk.provider.connect import Providers
 from stellwerk.provider.dns.base import DnsRecord
 from stellwerk.provider.error import NOT_FOUND, ProviderError
 from stellwerk.provider.paas.base import (
@@ -133,35 +133,31 @@ async def _load(session: Any, project_id: int) -> Project:
     return project
 
 
-async def _read(project_id: int) -> Project:
+async def _read(ctx: StepContext, project_id: int) -> Project:
     """The project as it is now, in a transaction of its own (closed before any provider call)."""
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         return await _load(session, project_id)
 
 
-async def _save(project_id: int, **values: Any) -> None:
+async def _save(ctx: StepContext, project_id: int, **values: Any) -> None:
     """Write what a provider call gave, in a transaction of its own."""
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         project = await _load(session, project_id)
         for name, value in values.items():
             setattr(project, name, value)
-
-
-def _settings() -> Settings:
-    return engine.settings()
 
 
 # --- steps ----------------------------------------------------------------------------------
 
 
 @step("project.domain", **RETRY)
-async def step_domain(project_id: int) -> dict[str, Any]:
+async def step_domain(ctx: StepContext, project_id: int) -> dict[str, Any]:
     """The domain is ours afterwards, bought at most once. What is known is read, the registrar
     and the DNS provider are asked with no transaction open, and what they did is recorded in a
     transaction of its own; a retry after a crash in between finds the domain in the registrar
     account and records it instead of buying it again."""
-    settings = _settings()
-    async with worker_database().session() as session:
+    settings = ctx.settings
+    async with ctx.database.session() as session:
         project = await _load(session, project_id)
         if not project.register_domain:
             return {"domain": project.domain, "registered": False}
@@ -173,14 +169,15 @@ async def step_domain(project_id: int) -> dict[str, Any]:
     if existing is not None:
         return {"domain": existing.name, "registered": True, "status": existing.status}
     acquired = await registrar_service.acquire(settings, plan)
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         domain = await registrar_service.record(
             session, Actor.system(), plan, acquired, existing_ok=True
         )
         return {"domain": domain.name, "registered": True, "status": domain.status}
 
 
-async def _pick_server(paas: Paas, settings: Settings, wanted: str | None) -> PaasServer:
+async def _pick_server(ctx: StepContext, paas: Paas, wanted: str | None) -> PaasServer:
+    settings = ctx.settings
     if wanted:
         return await paas.get_server(uuid=wanted)
     if settings.coolify_default_server_uuid:
@@ -189,23 +186,24 @@ async def _pick_server(paas: Paas, settings: Settings, wanted: str | None) -> Pa
     if not servers:
         raise StepFailed("Coolify has no server to deploy to", code="no_server")
     # In sandbox mode, the sandbox's pre-seeded server (the documents' `hetzner-1`).
-    seeded = connect.sandbox_seed(settings, "coolify", "server_name")
+    seeded = ctx.providers.sandbox_seed("coolify", "server_name")
     named = [s for s in servers if s.name == seeded]
     return (named or servers)[0]
 
 
-async def _create_server(paas: Paas, settings: Settings, project: Project) -> PaasServer:
+async def _create_server(ctx: StepContext, paas: Paas, project: Project) -> PaasServer:
     """A Hetzner server through Coolify's `POST /servers/hetzner`, chosen from the live catalog."""
+    settings = ctx.settings
     name = f"vrs-{project.name}"
     for server in await paas.list_servers():
         if server.name == name:  # created before a crash or retry
             return server
     catalog = getattr(paas, "hetzner_catalog", None)
-    token = settings.coolify_hetzner_token_uuid or connect.sandbox_seed(
-        settings, "coolify", "hetzner_token_uuid"
+    token = settings.coolify_hetzner_token_uuid or ctx.providers.sandbox_seed(
+        "coolify", "hetzner_token_uuid"
     )
-    key = settings.coolify_private_key_uuid or connect.sandbox_seed(
-        settings, "coolify", "private_key_uuid"
+    key = settings.coolify_private_key_uuid or ctx.providers.sandbox_seed(
+        "coolify", "private_key_uuid"
     )
     if catalog is None or not token or not key:
         raise StepFailed(
@@ -251,18 +249,18 @@ async def _create_server(paas: Paas, settings: Settings, project: Project) -> Pa
 
 
 @step("project.server", **RETRY)
-async def step_server(project_id: int) -> dict[str, Any]:
-    settings = _settings()
-    project = await _read(project_id)
-    async with connect.paas(settings) as paas:
+async def step_server(ctx: StepContext, project_id: int) -> dict[str, Any]:
+    settings = ctx.settings
+    project = await _read(ctx, project_id)
+    async with ctx.providers.paas() as paas:
         if project.create_server and not project.server_uuid:
-            server = await _create_server(paas, settings, project)
+            server = await _create_server(ctx, paas, project)
         else:
-            server = await _pick_server(paas, settings, project.server_uuid)
+            server = await _pick_server(ctx, paas, project.server_uuid)
     ip = server.ip or settings.project_server_ip
     if not ip:
         raise StepFailed(f"Server {server.name} has no IP address", code="no_server_ip")
-    await _save(project_id, server_uuid=server.uuid, server_ip=ip)
+    await _save(ctx, project_id, server_uuid=server.uuid, server_ip=ip)
     return {"server_uuid": server.uuid, "ip": ip}
 
 
@@ -286,11 +284,11 @@ async def _zone_principal(session: Any, project: Project) -> Principal:
     return Principal(user_id=None, role=Role.STAFF)
 
 
-async def _claim_zone(project_id: int, provider: str) -> str:
+async def _claim_zone(ctx: StepContext, project_id: int, provider: str) -> str:
     """Record the project's zone before anything is written at the provider, as the project
     owner's zone (a customer's) or the company's. Refuses a zone that is, contains or lies inside
     a zone someone else owns: on a shared name server the most specific zone answers."""
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         project = await _load(session, project_id)
         principal = await _zone_principal(session, project)
         zones = DnsZoneRepository(session)
@@ -311,12 +309,12 @@ async def _claim_zone(project_id: int, provider: str) -> str:
         return zone.provider
 
 
-async def _unrecorded_zones_at(settings: Settings, provider: str, domain: str) -> list[str]:
+async def _unrecorded_zones_at(ctx: StepContext, provider: str, domain: str) -> list[str]:
     """The zones at the provider that are `domain` or contain it (not the top-level domain)."""
     labels = domain.split(".")
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
     found = []
-    async with connect.dns(settings, provider) as dns:
+    async with ctx.providers.dns(provider) as dns:
         for name in candidates:
             try:
                 await dns.get_zone(zone=name)
@@ -329,10 +327,10 @@ async def _unrecorded_zones_at(settings: Settings, provider: str, domain: str) -
 
 
 @step("project.dns", **RETRY)
-async def step_dns(project_id: int) -> dict[str, Any]:
-    settings = _settings()
+async def step_dns(ctx: StepContext, project_id: int) -> dict[str, Any]:
+    settings = ctx.settings
     # Read what is needed, then talk to the provider with no transaction open.
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         project = await _load(session, project_id)
         domain, server_ip = project.domain, str(project.server_ip)
         zone = await DnsZoneRepository(session).get(domain)
@@ -345,14 +343,12 @@ async def step_dns(project_id: int) -> dict[str, Any]:
         # A customer's project never takes over a zone that exists at the provider without being
         # recorded here, nor puts a zone inside one: it may be the company's or another
         # customer's, and the most specific zone on a shared name server answers.
-        async with worker_database().session() as session:
+        async with ctx.database.session() as session:
             principal = await _zone_principal(session, await _load(session, project_id))
             recorded = {z.name for z in await DnsZoneRepository(session).overlapping(domain)}
         if principal.user_id is not None:
             unrecorded = [
-                z
-                for z in await _unrecorded_zones_at(settings, provider, domain)
-                if z not in recorded
+                z for z in await _unrecorded_zones_at(ctx, provider, domain) if z not in recorded
             ]
             if unrecorded:
                 raise StepFailed(
@@ -360,8 +356,8 @@ async def step_dns(project_id: int) -> dict[str, Any]:
                     "yours; ask the company to assign it to you",
                     code="zone_not_yours",
                 )
-    provider = await _claim_zone(project_id, provider)
-    async with connect.dns(settings, provider) as dns:
+    provider = await _claim_zone(ctx, project_id, provider)
+    async with ctx.providers.dns(provider) as dns:
         existing_ids: set[str] = set()
         try:
             existing_ids = {r.id for r in await dns.list_records(zone=domain)}
@@ -371,7 +367,7 @@ async def step_dns(project_id: int) -> dict[str, Any]:
         # A record in the way is replaced only if this project created it.
         owned = {record_id for record_id, created in previous.items() if created}
         records = await setup_project_dns(dns, domain, server_ip, owned=owned)
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         project = await _load(session, project_id)
         project.dns_provider = provider
         project.dns_records = [
@@ -381,10 +377,9 @@ async def step_dns(project_id: int) -> dict[str, Any]:
 
 
 @step("project.coolify_project", **RETRY)
-async def step_coolify_project(project_id: int) -> dict[str, Any]:
-    settings = _settings()
-    project = await _read(project_id)
-    async with connect.paas(settings) as paas:
+async def step_coolify_project(ctx: StepContext, project_id: int) -> dict[str, Any]:
+    project = await _read(ctx, project_id)
+    async with ctx.providers.paas() as paas:
         found = None
         for candidate in await paas.list_projects():
             if candidate.uuid == project.coolify_project_uuid or candidate.name == app_name(
@@ -396,15 +391,15 @@ async def step_coolify_project(project_id: int) -> dict[str, Any]:
             found = await paas.create_project(
                 name=app_name(project), description=f"VRS Projekt: {project.name}"
             )
-    await _save(project_id, coolify_project_uuid=found.uuid)
+    await _save(ctx, project_id, coolify_project_uuid=found.uuid)
     return {"coolify_project_uuid": found.uuid}
 
 
 @step("project.application", **RETRY)
-async def step_application(project_id: int) -> dict[str, Any]:
-    settings = _settings()
-    project = await _read(project_id)
-    async with connect.paas(settings) as paas:
+async def step_application(ctx: StepContext, project_id: int) -> dict[str, Any]:
+    settings = ctx.settings
+    project = await _read(ctx, project_id)
+    async with ctx.providers.paas() as paas:
         found = None
         for candidate in await paas.list_applications():
             if candidate.uuid == project.coolify_app_uuid or candidate.name == app_name(project):
@@ -429,7 +424,7 @@ async def step_application(project_id: int) -> dict[str, Any]:
                     health_check_interval=30,
                 )
             )
-    await _save(project_id, coolify_app_uuid=found.uuid)
+    await _save(ctx, project_id, coolify_app_uuid=found.uuid)
     return {"coolify_app_uuid": found.uuid}
 
 
@@ -438,13 +433,13 @@ def _marketplace_url(settings: Settings) -> str:
 
 
 @step("project.environment", **RETRY)
-async def step_environment(project_id: int) -> dict[str, Any]:
+async def step_environment(ctx: StepContext, project_id: int) -> dict[str, Any]:
     """The project's variables in one bulk call. The marketplace key is fresh per project and
     kept only as a hash here; a retry keeps the key the application already has."""
-    settings = _settings()
-    project = await _read(project_id)
+    settings = ctx.settings
+    project = await _read(ctx, project_id)
     app_uuid = str(project.coolify_app_uuid)
-    async with connect.paas(settings) as paas:
+    async with ctx.providers.paas() as paas:
         current = {e.key: e.value for e in await paas.list_envs(app_uuid=app_uuid)}
         key = current.get("VRS_MARKETPLACE_KEY")
         if not key or project.marketplace_key_hash != hash_key(key):
@@ -465,25 +460,24 @@ async def step_environment(project_id: int) -> dict[str, Any]:
             app_uuid=app_uuid,
             envs=[EnvVar(key=k, value=v, is_literal=True) for k, v in values.items()],
         )
-    await _save(project_id, marketplace_key_hash=hash_key(key))
+    await _save(ctx, project_id, marketplace_key_hash=hash_key(key))
     return {"keys": sorted(values)}
 
 
 @step("project.known_deployments", **RETRY)
-async def step_known_deployments(project_id: int) -> list[str]:
+async def step_known_deployments(ctx: StepContext, project_id: int) -> list[str]:
     """The application's deployments before this one is asked for (recorded by the engine)."""
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         app_uuid = str((await _load(session, project_id)).coolify_app_uuid)
-    async with connect.paas(_settings()) as paas:
+    async with ctx.providers.paas() as paas:
         return [deployment.uuid for deployment in await paas.list_deployments(app_uuid=app_uuid)]
 
 
 @step("project.start_deployment", **RETRY)
-async def step_start_deployment(project_id: int, known: list[str]) -> str:
-    settings = _settings()
-    project = await _read(project_id)
+async def step_start_deployment(ctx: StepContext, project_id: int, known: list[str]) -> str:
+    project = await _read(ctx, project_id)
     app_uuid = str(project.coolify_app_uuid)
-    async with connect.paas(settings) as paas:
+    async with ctx.providers.paas() as paas:
         if project.deployment_uuid:
             try:
                 previous = await paas.get_deployment(uuid=project.deployment_uuid)
@@ -503,7 +497,7 @@ async def step_start_deployment(project_id: int, known: list[str]) -> str:
             if deployment.uuid not in known
         ]
         deployment_uuid = fresh[0] if fresh else (await paas.deploy(app_uuid=app_uuid)).id
-    await _save(project_id, deployment_uuid=deployment_uuid)
+    await _save(ctx, project_id, deployment_uuid=deployment_uuid)
     return deployment_uuid
 
 
@@ -519,13 +513,13 @@ def log_tail(text: str, limit: int = DEPLOY_LOG_MAX_CHARS) -> str:
 
 
 @step("project.deployment_status", **RETRY)
-async def step_deployment_status(deployment_uuid: str) -> str:
+async def step_deployment_status(ctx: StepContext, deployment_uuid: str) -> str:
     """The deployment's status; its log so far is kept on the project (read while it runs,
     and kept after)."""
-    async with connect.paas(_settings()) as paas:
+    async with ctx.providers.paas() as paas:
         deployment = await paas.get_deployment(uuid=deployment_uuid)
     if deployment.logs is not None:
-        async with worker_database().session() as session:
+        async with ctx.database.session() as session:
             project = await ProjectRepository(session).by_deployment(deployment_uuid)
             if project is not None:
                 project.deploy_log = log_tail(deployment.logs)
@@ -535,18 +529,19 @@ async def step_deployment_status(deployment_uuid: str) -> str:
 @DBOS.workflow(name="project.deploy")
 async def deploy_workflow(project_id: int) -> dict[str, Any]:
     """Runs on the deploy queue (one at a time): start the deployment and follow it."""
-    known = await step_known_deployments(project_id)
-    deployment_uuid = await step_start_deployment(project_id, known)
-    return await follow_deployment(deployment_uuid)
+    ctx = workflow_context()
+    known = await step_known_deployments(ctx, project_id)
+    deployment_uuid = await step_start_deployment(ctx, project_id, known)
+    return await follow_deployment(ctx, deployment_uuid)
 
 
-async def follow_deployment(deployment_uuid: str) -> dict[str, Any]:
+async def follow_deployment(ctx: StepContext, deployment_uuid: str) -> dict[str, Any]:
     """Inside a workflow: poll the deployment (durable sleeps between) until it ends or the
     deploy timeout passes."""
-    settings = _settings()
+    settings = ctx.settings
     polls = max(1, int(settings.project_deploy_timeout_seconds / settings.project_poll_seconds))
     for _ in range(polls):
-        status = await step_deployment_status(deployment_uuid)
+        status = await step_deployment_status(ctx, deployment_uuid)
         if status == "finished":
             return {"status": "finished", "deployment_uuid": deployment_uuid}
         if status in ("failed", "cancelled-by-user", "cancelled"):
@@ -556,22 +551,21 @@ async def follow_deployment(deployment_uuid: str) -> dict[str, Any]:
 
 
 @step("project.app_status", **RETRY)
-async def step_app_status(project_id: int) -> dict[str, Any]:
-    settings = _settings()
-    project = await _read(project_id)
-    async with connect.paas(settings) as paas:
+async def step_app_status(ctx: StepContext, project_id: int) -> dict[str, Any]:
+    project = await _read(ctx, project_id)
+    async with ctx.providers.paas() as paas:
         app = await paas.get_application(uuid=str(project.coolify_app_uuid))
     return {"status": app.status, "health": app.health}
 
 
 @step("project.health", **RETRY)
-async def step_health(project_id: int) -> dict[str, Any]:
-    settings = _settings()
-    async with worker_database().session() as session:
+async def step_health(ctx: StepContext, project_id: int) -> dict[str, Any]:
+    settings = ctx.settings
+    async with ctx.database.session() as session:
         project = await _load(session, project_id)
         domain = project.domain
     # Sandbox mode: the Coolify sandbox answers for its deployed applications.
-    template = settings.project_health_url or connect.sandbox_health_url(settings, "coolify")
+    template = settings.project_health_url or ctx.providers.sandbox_health_url("coolify")
     url = (template or "https://{domain}/health").replace("{domain}", domain)
     deadline = time.monotonic() + settings.project_health_timeout_seconds
     last = "no answer"
@@ -605,8 +599,8 @@ async def check_health(url: str, *, allow_http: bool) -> str | None:
 
 
 @step("project.activate")
-async def step_activate(project_id: int) -> dict[str, Any]:
-    async with worker_database().session() as session:
+async def step_activate(ctx: StepContext, project_id: int) -> dict[str, Any]:
+    async with ctx.database.session() as session:
         project = await _load(session, project_id)
         project.state = "active"
         project.live_url = f"https://{project.domain}"
@@ -636,14 +630,14 @@ async def step_activate(project_id: int) -> dict[str, Any]:
         }
 
 
-async def remove_resources(settings: Settings, project: Project) -> None:
+async def remove_resources(providers: Providers, project: Project) -> None:
     """Remove the application, the Coolify project and the DNS records this project created;
     never the domain. Missing pieces are fine (already gone). A piece that cannot go now does
     not keep the others: the first failure is raised after every piece was tried, and what was
     removed is forgotten, so a retry only tries the rest."""
     failures: list[ProviderError] = []
     try:
-        async with connect.paas(settings) as paas:
+        async with providers.paas() as paas:
             if project.coolify_app_uuid:
                 # Waits until Coolify's deletion job ran: until then the project "has resources".
                 await _ignore_missing(paas.delete_application(uuid=project.coolify_app_uuid))
@@ -656,7 +650,7 @@ async def remove_resources(settings: Settings, project: Project) -> None:
         failures.append(error)
     if project.dns_records and project.dns_provider:
         try:
-            async with connect.dns(settings, project.dns_provider) as dns:
+            async with providers.dns(project.dns_provider) as dns:
                 for record in list(project.dns_records):
                     if record.get("created", True):
                         await _ignore_missing(
@@ -686,15 +680,16 @@ async def _ignore_missing(call: Any) -> None:
 _REMOVAL_FIELDS = ("coolify_app_uuid", "coolify_project_uuid", "deployment_uuid", "dns_records")
 
 
-async def remove_resources_of(project_id: int) -> None:
+async def remove_resources_of(ctx: StepContext, project_id: int) -> None:
     """`remove_resources` for a workflow step: no transaction is open during the provider
     calls, and what was removed is stored even when a piece could not go (a retry tries the
     rest)."""
-    project = await _read(project_id)
+    project = await _read(ctx, project_id)
     try:
-        await remove_resources(_settings(), project)
+        await remove_resources(ctx.providers, project)
     finally:
         await _save(
+            ctx,
             project_id,
             live_url=project.live_url,
             **{name: getattr(project, name) for name in _REMOVAL_FIELDS},
@@ -702,13 +697,13 @@ async def remove_resources_of(project_id: int) -> None:
 
 
 @step("project.compensate", **RETRY)
-async def step_compensate(project_id: int) -> None:
-    await remove_resources_of(project_id)
+async def step_compensate(ctx: StepContext, project_id: int) -> None:
+    await remove_resources_of(ctx, project_id)
 
 
 @step("project.fail")
-async def step_fail(project_id: int, step: str, message: str) -> None:
-    async with worker_database().session() as session:
+async def step_fail(ctx: StepContext, project_id: int, step: str, message: str) -> None:
+    async with ctx.database.session() as session:
         project = await _load(session, project_id)
         project.state = "error"
         project.error_step = step
@@ -730,7 +725,7 @@ def _message(error: BaseException) -> str:
 @operation_workflow(KIND)
 async def provision(ctx: OperationContext, input: dict[str, Any]) -> dict[str, Any]:
     project_id = int(input["project_id"])
-    settings = _settings()
+    settings = ctx.settings
     current = "domain"
 
     async def enter(step: str) -> None:
@@ -741,17 +736,17 @@ async def provision(ctx: OperationContext, input: dict[str, Any]) -> dict[str, A
 
     try:
         await enter("domain")
-        await step_domain(project_id)
+        await step_domain(ctx, project_id)
         await enter("server")
-        await step_server(project_id)
+        await step_server(ctx, project_id)
         await enter("dns")
-        await step_dns(project_id)
+        await step_dns(ctx, project_id)
         await enter("coolify_project")
-        await step_coolify_project(project_id)
+        await step_coolify_project(ctx, project_id)
         await enter("application")
-        await step_application(project_id)
+        await step_application(ctx, project_id)
         await enter("environment")
-        await step_environment(project_id)
+        await step_environment(ctx, project_id)
         await enter("deploy")
         queue = await DBOS.retrieve_queue_async(DEPLOY_QUEUE)
         if queue is None:
@@ -765,15 +760,15 @@ async def provision(ctx: OperationContext, input: dict[str, Any]) -> dict[str, A
         await enter("running")
         polls = max(1, int(settings.project_deploy_timeout_seconds / settings.project_poll_seconds))
         for _ in range(polls):
-            status = await step_app_status(project_id)
+            status = await step_app_status(ctx, project_id)
             if status["status"] == APP_RUNNING:
                 break
             await DBOS.sleep_async(settings.project_poll_seconds)
         else:
             raise StepFailed("The application did not start in time", code="not_running")
         await enter("health")
-        await step_health(project_id)
-        result = await step_activate(project_id)
+        await step_health(ctx, project_id)
+        result = await step_activate(ctx, project_id)
     except Exception as error:
         message = _message(error)
         log.warning(
@@ -781,9 +776,9 @@ async def provision(ctx: OperationContext, input: dict[str, Any]) -> dict[str, A
             extra={"project_id": project_id, "step": current, "error": message},
         )
         try:
-            await step_compensate(project_id)
+            await step_compensate(ctx, project_id)
         finally:
-            await step_fail(project_id, current, message)
+            await step_fail(ctx, project_id, current, message)
         raise StepFailed(f"{current}: {message}", code="step_failed") from error
     await ctx.progress(100, f"Live at {result['live_url']}", step="active")
     return result

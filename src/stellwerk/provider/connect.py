@@ -213,3 +213,37 @@ def open_compute(
         poll_interval=poll_interval,
     )
     return adapter
+
+
+class Providers:
+    """The adapters above, bound to one `Settings`: what a workflow step's context hands it
+    (`ctx.providers.paas()`), and what code holding settings may use alike."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def registrar(
+        self, provider: str = "inwx"
+    ) -> contextlib.AbstractAsyncContextManager[Registrar]:
+        return registrar(self.settings, provider)
+
+    def dns(self, provider: str) -> contextlib.AbstractAsyncContextManager[DnsProvider]:
+        return dns(self.settings, provider)
+
+    def paas(self, provider: str = "coolify") -> contextlib.AbstractAsyncContextManager[Paas]:
+        return paas(self.settings, provider)
+
+    def limiter(self) -> RateLimiter:
+        return limiter(self.settings.redis_url)
+
+    def endpoint(self, provider: str) -> Endpoint:
+        return endpoint(self.settings, provider)
+
+    def sandbox_url(self, provider: str) -> str | None:
+        return sandbox_url(self.settings, provider)
+
+    def sandbox_seed(self, provider: str, key: str) -> str | None:
+        return sandbox_seed(self.settings, provider, key)
+
+    def sandbox_health_url(self, provider: str) -> str | None:
+        return sandbox_health_url(self.settings, provider)

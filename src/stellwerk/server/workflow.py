@@ -17,8 +17,7 @@ import time
 import uuid
 from typing import Any
 
-from stellwerk.operation.engine import settings as engine_settings
-from stellwerk.operation.engine import worker_database
+from stellwerk.operation.context import StepContext
 from stellwerk.operation.workflow import (
     OperationContext,
     operation_workflow,
@@ -61,10 +60,10 @@ async def _load(session: Any, instance_id: str) -> tuple[Any, Any]:
 
 
 @step("server.create_at_provider")
-async def create_at_provider(instance_id: str) -> dict[str, Any]:
-    settings = engine_settings()
+async def create_at_provider(ctx: StepContext, instance_id: str) -> dict[str, Any]:
+    settings = ctx.settings
     # Read, then talk to the provider with no transaction open, then write.
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         instance, provider = await _load(session, instance_id)
         if instance.provider_instance_id is not None:
             return {"server_id": instance.provider_instance_id, "action_id": None}
@@ -116,7 +115,7 @@ async def create_at_provider(instance_id: str) -> dict[str, Any]:
                     raise as_body_field(error) from error
                 continue
             server = created.server
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         instance = await InstanceRepository(session).get(uuid.UUID(instance_id))
         if instance is None:  # deleted meanwhile: reconciliation reports the server (its marker)
             raise InstanceGone(instance_id)
@@ -127,11 +126,11 @@ async def create_at_provider(instance_id: str) -> dict[str, Any]:
 
 
 @step("server.wait_until_running")
-async def wait_until_running(instance_id: str) -> dict[str, Any]:
-    settings = engine_settings()
+async def wait_until_running(ctx: StepContext, instance_id: str) -> dict[str, Any]:
+    settings = ctx.settings
     deadline = time.monotonic() + settings.servers_provision_timeout_seconds
     backoff = exponential_backoff(base=0.5, multiplier=1.5, cap=10.0, jitter=False)
-    async with worker_database().session() as session:
+    async with ctx.database.session() as session:
         instance, provider = await _load(session, instance_id)
         server_id = instance.provider_instance_id
     attempt = 0
@@ -141,7 +140,7 @@ async def wait_until_running(instance_id: str) -> dict[str, Any]:
             server = await compute.get_server(server_id=server_id)
         status = server.status
         if server.status != "provisioning":
-            async with worker_database().session() as session:
+            async with ctx.database.session() as session:
                 instance = await InstanceRepository(session).get(uuid.UUID(instance_id))
                 if instance is not None:
                     before = instance.status
@@ -154,8 +153,8 @@ async def wait_until_running(instance_id: str) -> dict[str, Any]:
 
 
 @step("server.mark_failed")
-async def mark_failed(instance_id: str, message: str) -> None:
-    async with worker_database().session() as session:
+async def mark_failed(ctx: StepContext, instance_id: str, message: str) -> None:
+    async with ctx.database.session() as session:
         instance = await InstanceRepository(session).get(uuid.UUID(instance_id))
         if instance is not None and instance.provider_instance_id is None:
             before = instance.status
@@ -170,17 +169,17 @@ async def create_server(ctx: OperationContext, input: dict[str, Any]) -> dict[st
     instance_id = str(input["instance_id"])
     await ctx.progress(10, "Creating the server at the provider", step="create")
     try:
-        created = await create_at_provider(instance_id)
+        created = await create_at_provider(ctx, instance_id)
     except InstanceGone:
         return {"instance_id": instance_id, "status": "deleted"}
     except Exception as error:
-        await mark_failed(instance_id, getattr(error, "message", str(error)))
+        await mark_failed(ctx, instance_id, getattr(error, "message", str(error)))
         raise
     await ctx.progress(
         50, f"Server {created['server_id']} created; waiting for it to run", step="wait"
     )
     try:
-        result = await wait_until_running(instance_id)
+        result = await wait_until_running(ctx, instance_id)
     except (ProviderError, ActionFailed, ActionTimeout) as error:
         # The server exists; reconciliation keeps following it.
         return {"instance_id": instance_id, "server_id": created["server_id"], "error": str(error)}
