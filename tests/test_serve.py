@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -144,6 +145,59 @@ def test_sigkill_mid_operation_resumes_without_repeating_steps(
     assert ran.count("probe-1") == 1
     assert ran.count("probe-2") == 1
     assert ran.count("probe-3") >= 1
+
+
+def test_the_workflow_worker_is_a_process_of_its_own_and_is_replaced_when_it_dies(
+    server: ServeProcess,
+) -> None:
+    """The API process runs no workflow (the engine's threads would stall its event loop); the
+    workflow worker, killed inside a step, is started again and goes on from that step."""
+    assert server.process is not None
+    master = server.process.pid
+    headers = login(server)
+    assert len(_children(master, "stellwerk-api")) == 1
+    _wait_until(lambda: len(_children(master, "workflow-worker")) == 1, 30, "the worker")
+    (worker,) = _children(master, "workflow-worker")
+
+    def status() -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{server.url}/status", headers=headers).json()
+        return body
+
+    assert status()["workers"]["running"] is False  # not in the API process
+    _wait_until(
+        lambda: any(
+            (p["pid"], p["role"]) == (worker, "worker")
+            for p in status()["installation"]["processes"]
+        ),
+        30,
+        "the worker's heartbeat",
+    )
+
+    started = httpx.post(
+        f"{server.url}/api/operations/probe",
+        json={"steps": 3, "seconds": 2.0},
+        headers=headers,
+        timeout=10,
+    )
+    operation_id = started.json()["id"]
+
+    def operation() -> dict[str, Any]:
+        url = f"{server.url}/api/operations/{operation_id}"
+        body: dict[str, Any] = httpx.get(url, headers=headers, timeout=10).json()
+        return body
+
+    _wait_until(lambda: any(e["step"] == "step-2" for e in operation()["events"]), 60, "step 2")
+    os.kill(worker, signal.SIGKILL)  # now inside step 3
+    _wait_until(
+        lambda: len(_children(master, "workflow-worker") - {worker}) == 1, 30, "a new worker"
+    )
+    _wait_until(lambda: operation()["status"] != "running", 90, "the operation to end")
+    body = operation()
+    assert body["status"] == "completed", body
+    ran = [e["step"] for e in body["events"] if (e["step"] or "").startswith("probe-")]
+    assert ran.count("probe-1") == 1
+    assert ran.count("probe-2") == 1
+    assert "exited" in server.log()  # the supervisor says so
 
 
 def test_no_secret_reaches_a_response_or_log_line(

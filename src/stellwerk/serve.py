@@ -52,6 +52,7 @@ from stellwerk.redirect.workers import DataPlaneWorkers, StartFailed, StopSignal
 from stellwerk.runtime import Runtime
 from stellwerk.system import service as system_service
 from stellwerk.system.router import metrics_only_app
+from stellwerk.workflow_process import WorkflowProcess
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,10 @@ def run(
     # The workers' first read needs the tables (the API process migrates again: a no-op).
     migrate.upgrade(settings.resolved_database_url)
     plane = DataPlaneWorkers(settings, settings.host, settings.redirect_port, workers)
+    # The workflow engine runs in a worker process of its own, started once the API is ready
+    # (`workflow_process`); the API process only enqueues.
+    engine_worker = WorkflowProcess(settings) if settings.workers else None
+    api_settings = settings.model_copy(update={"workers": False}) if engine_worker else settings
     failed: str | None = None
     with StopSignals() as signals:
         redirect_url = plane.start()
@@ -98,30 +103,45 @@ def run(
         barrier.ACTIVE = plane.barrier
         # ... and shows their counters on its /metrics (`redirect.counters`).
         counters.ACTIVE = plane.counters
+        ready, ready_in_api = multiprocessing.Pipe(duplex=False)
         api = multiprocessing.get_context("fork").Process(
             target=_api_process,
-            args=(settings, redirect_url, os.getpid(), on_first_start, on_ready),
+            args=(api_settings, redirect_url, os.getpid(), on_first_start, on_ready, ready_in_api),
             name="stellwerk-api",
         )
         api.start()
+        ready_in_api.close()
         try:
             while not signals.stopping and api.is_alive():
-                multiprocessing.connection.wait([api.sentinel, *plane.sentinels], timeout=0.5)
+                waiting: list[Any] = [api.sentinel, *plane.sentinels]
+                if engine_worker is not None:
+                    waiting += [ready] if engine_worker.process is None else engine_worker.sentinels
+                for done in multiprocessing.connection.wait(waiting, timeout=0.5):
+                    if done is ready and engine_worker is not None:
+                        with contextlib.suppress(EOFError):  # the API ended before it was ready
+                            engine_worker.start(ready.recv())
                 if not signals.stopping and api.is_alive():
                     plane.replace_dead()
+                    if engine_worker is not None:
+                        engine_worker.replace_dead()
         except StartFailed as error:
             failed = error.message
         finally:
-            # Both stop at once; the data plane's writer stores the last hits after its workers.
+            # All stop at once; the data plane's writer stores the last hits after its workers.
             if api.is_alive() and api.pid:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(api.pid, signal.SIGTERM)
+            if engine_worker is not None:
+                engine_worker.signal_stop()
             plane.stop()
             api.join(API_STOP_SECONDS)
             if api.is_alive():
                 log.error("the API process did not stop in %.0f s; killing it", API_STOP_SECONDS)
                 api.kill()
                 api.join(5)
+            if engine_worker is not None:
+                engine_worker.join(API_STOP_SECONDS)
+            ready.close()
     if failed is not None:
         log.error("%s; stopping Stellwerk", failed)
         _say(failed)
@@ -146,6 +166,7 @@ def _api_process(
     parent: int,
     on_first_start: OnFirstStart,
     on_ready: OnReady,
+    ready: multiprocessing.connection.Connection,
 ) -> None:
     # The supervisor's handlers were inherited; until serve() installs its own, a signal ends
     # this process as it would any other.
@@ -156,12 +177,20 @@ def _api_process(
     set_process_name("stellwerk-api")
     if counters.ACTIVE is not None:
         counters.expose(counters.ACTIVE)
+
+    def report_ready(urls: dict[str, Any]) -> None:
+        # The supervisor starts the workflow worker with the sandboxes' addresses.
+        ready.send(dict(urls.get("sandboxes", {})))
+        ready.close()
+        if on_ready is not None:
+            on_ready(urls)
+
     try:
         uvloop.run(
             serve(
                 settings,
                 on_first_start=on_first_start,
-                on_ready=on_ready,
+                on_ready=report_ready,
                 redirect_url=redirect_url,
             )
         )
@@ -255,16 +284,21 @@ async def serve_worker(
     *,
     on_first_start: Callable[[FirstStart], None] | None = None,
     on_ready: Callable[[dict[str, Any]], None] | None = None,
+    sandboxes: dict[str, Any] | None = None,
 ) -> None:
-    """The workflow engine and the periodic jobs, until SIGTERM or SIGINT."""
+    """The workflow engine and the periodic jobs, until SIGTERM or SIGINT. `sandboxes`: the
+    addresses of the provider sandboxes (`stellwerk serve`'s API process holds them); without
+    them, those of `stellwerk sandbox` in sandbox mode."""
     settings = settings.model_copy(update={"workers": True})
     urls: dict[str, Any] = {}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    if sandboxes:
+        urls["sandboxes"] = sandboxes
     try:
-        async with sandboxes_elsewhere(settings, urls):
+        async with contextlib.nullcontext() if sandboxes else sandboxes_elsewhere(settings, urls):
             app = create_app(
                 settings, on_first_start=on_first_start, listener_urls=urls, serves_http=False
             )

@@ -210,6 +210,16 @@ async def send(workflow_id: str, message: Any, *, topic: str, idempotency_key: s
     await client.send_async(workflow_id, message, topic, idempotency_key)
 
 
+async def cancel(workflow_id: str) -> None:
+    """Cancel a workflow, from a worker or from any other process (an API process of
+    `stellwerk serve` or of a scaled out installation runs none itself)."""
+    if is_launched():
+        await DBOS.cancel_workflow_async(workflow_id)
+        return
+    client = await current().client()
+    await client.cancel_workflow_async(workflow_id)
+
+
 async def recover_executor(executor_id: str) -> int:
     """Put the pending workflows of another (dead) executor back on their queues, through DBOS's
     own recovery: live workers go on with them after their last completed step. DBOS re-enqueues

@@ -378,8 +378,7 @@ class OperationService:
         async def _stop() -> None:
             if was_waiting:
                 await wake(operation.id, "cancel")
-            if engine.is_launched():
-                await DBOS.cancel_workflow_async(str(operation.id))
+            await engine.cancel(str(operation.id))
 
         after_commit(session, _stop)
         return operation
