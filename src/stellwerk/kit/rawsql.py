@@ -20,6 +20,7 @@ from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any] | None
 MMAP_BYTES = 1 << 30  # a read connection maps up to this much of the database file
+CACHE_KIB = 256 * 1024  # and keeps up to this many KiB of pages in its cache
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class SqliteReader:
         # cache; through a memory map the pages it reads again are the OS's, not copies read
         # with a system call each. The map is address space only (the file's size at most).
         self._connection.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+        # Lookups spread over a large file find their b-tree pages parsed here; the default
+        # cache (2 MiB) held too few of them. It grows with the pages read, up to this.
+        self._connection.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
 
     def fetch(self, query: RawQuery, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         rows = self._connection.execute(query.sql, query.args(params)).fetchall()
