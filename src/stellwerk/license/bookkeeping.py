@@ -20,18 +20,18 @@ import contextlib
 import datetime as dt
 import logging
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from stellwerk.kit.db import sqlite_utc_text
 from stellwerk.kit.rawsql import RawQuery, SqliteWriter, compile_query
 from stellwerk.license.repository import (
     TOUCH_ACTIVATION,
     TOUCH_BATCHES,
     TOUCH_DEVICE,
-    TOUCH_FIELDS,
     TOUCH_SESSION,
 )
 
@@ -53,7 +53,6 @@ class TouchBuffer:
         self._sessions: dict[int, dt.datetime] = {}
         self._engine: AsyncEngine | None = None
         self._sqlite: SqliteWriter | None = None
-        self._queries: dict[str, RawQuery] = {}  # one row each, for their bind processing
         self._batches: dict[str, RawQuery] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -92,14 +91,6 @@ class TouchBuffer:
         database = engine.url.database
         if engine.dialect.name == "sqlite" and database and database != ":memory:":
             self._sqlite = SqliteWriter(database)
-            self._queries = {
-                name: compile_query(statement, engine.dialect)
-                for name, statement in (
-                    ("touch", TOUCH_ACTIVATION),
-                    ("device", TOUCH_DEVICE),
-                    ("session", TOUCH_SESSION),
-                )
-            }
             self._batches = {
                 name: compile_query(statement, engine.dialect)
                 for name, statement in TOUCH_BATCHES.items()
@@ -127,27 +118,14 @@ class TouchBuffer:
         batch, self._pending = self._pending, {}
         devices, self._devices = self._devices, {}
         sessions, self._sessions = self._sessions, {}
-        rows = [{"b_id": key, "b_at": at} for key, at in batch.items()]
-        session_rows = [{"b_id": key, "b_at": at} for key, at in sessions.items()]
-        device_rows = [
-            {"b_license": license_id, "b_hardware": hardware, "b_at": at, "b_older": older}
-            for (license_id, hardware), (at, older) in devices.items()
-        ]
+        count = len(batch) + len(devices) + len(sessions)
         try:
             if self._sqlite is not None:
-                batches = (("touch", rows), ("device", device_rows), ("session", session_rows))
-                await self._write_sqlite(self._sqlite, batches, busy_ms)
+                await self._write_sqlite(self._sqlite, batch, devices, sessions, busy_ms)
             else:
-                async with self._engine.begin() as connection:
-                    if rows:
-                        await connection.execute(TOUCH_ACTIVATION, rows)
-                    if device_rows:
-                        await connection.execute(TOUCH_DEVICE, device_rows)
-                    if session_rows:
-                        await connection.execute(TOUCH_SESSION, session_rows)
+                await self._write(self._engine, batch, devices, sessions)
         except Exception as error:
             # Keep the newest times for the next round rather than losing them.
-            count = len(rows) + len(device_rows) + len(session_rows)
             if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
                 log.debug("SQLite's write lock is taken; %d heartbeats wait a round", count)
             else:
@@ -159,24 +137,55 @@ class TouchBuffer:
             for key, at in sessions.items():
                 self._sessions.setdefault(key, at)
             return 0
-        return len(rows) + len(device_rows) + len(session_rows)
+        return count
+
+    @staticmethod
+    async def _write(
+        engine: AsyncEngine,
+        touched: Mapping[int, dt.datetime],
+        devices: Mapping[tuple[int, str], tuple[dt.datetime, dt.datetime]],
+        sessions: Mapping[int, dt.datetime],
+    ) -> None:
+        async with engine.begin() as connection:
+            if touched:
+                rows = [{"b_id": key, "b_at": at} for key, at in touched.items()]
+                await connection.execute(TOUCH_ACTIVATION, rows)
+            if devices:
+                device_rows = [
+                    {"b_license": license_id, "b_hardware": hardware, "b_at": at, "b_older": older}
+                    for (license_id, hardware), (at, older) in devices.items()
+                ]
+                await connection.execute(TOUCH_DEVICE, device_rows)
+            if sessions:
+                rows = [{"b_id": key, "b_at": at} for key, at in sessions.items()]
+                await connection.execute(TOUCH_SESSION, rows)
 
     async def _write_sqlite(
         self,
         writer: SqliteWriter,
-        batches: Sequence[tuple[str, Sequence[Mapping[str, Any]]]],
+        touched: Mapping[int, dt.datetime],
+        devices: Mapping[tuple[int, str], tuple[dt.datetime, dt.datetime]],
+        sessions: Mapping[int, dt.datetime],
         busy_ms: int,
     ) -> None:
-        # Rows written before a failure are written again with the rest: the updates only
-        # ever move a time forward, so that changes nothing.
-        for name, rows in batches:
-            single, fields = self._queries[name], TOUCH_FIELDS[name]
-            for start in range(0, len(rows), CHUNK):
-                encoded = []
-                for row in rows[start : start + CHUNK]:
-                    bound = dict(zip(single.names, single.args(row), strict=True))
-                    encoded.append([bound[field] for field in fields])
-                payload = {"b_rows": orjson.dumps(encoded).decode()}
+        # Each batch statement takes its rows as one JSON array (`TOUCH_BATCHES`), encoded here
+        # as the statements would bind them, a chunk at a time: the event loop answers requests
+        # between chunks. Rows written before a failure are written again with the rest: the
+        # updates only ever move a time forward, so that changes nothing.
+        text = sqlite_utc_text
+        batches: tuple[tuple[str, list[Any], Callable[[Any], list[Any]]], ...] = (
+            ("touch", list(touched.items()), lambda item: [item[0], text(item[1])]),
+            (
+                "device",
+                list(devices.items()),
+                lambda item: [*item[0], text(item[1][0]), text(item[1][1])],
+            ),
+            ("session", list(sessions.items()), lambda item: [item[0], text(item[1])]),
+        )
+        for name, items, encode in batches:
+            for start in range(0, len(items), CHUNK):
+                rows = [encode(item) for item in items[start : start + CHUNK]]
+                payload = {"b_rows": orjson.dumps(rows).decode()}
                 await asyncio.to_thread(
                     writer.executemany, self._batches[name], [payload], busy_ms=busy_ms
                 )

@@ -146,8 +146,9 @@ TOUCH_DEVICE = _touch_device(
 TOUCH_SESSION = _touch_session(bindparam("b_id"), bindparam("b_at", type_=_SESSION_HEARTBEAT))
 
 # On SQLite a batch is one statement, its rows one JSON array (`b_rows`) whose items hold the
-# single statement's parameters in `TOUCH_FIELDS` order, as that statement binds them: the rows
-# are updated inside SQLite, not one statement each.
+# single statement's parameters in the order of its `b_` names above (touch and session: id,
+# time; device: license id, hardware hash, time, older than), as that statement binds them
+# (times as `kit.db.sqlite_utc_text`): the rows are updated inside SQLite, not one statement each.
 _batch = func.json_each(bindparam("b_rows")).table_valued("value", name="batch")
 
 
@@ -155,11 +156,6 @@ def _field(index: int) -> Any:
     return func.json_extract(_batch.c.value, literal_column(f"'$[{index}]'"))
 
 
-TOUCH_FIELDS = {
-    "touch": ("b_id", "b_at"),
-    "device": ("b_license", "b_hardware", "b_at", "b_older"),
-    "session": ("b_id", "b_at"),
-}
 TOUCH_BATCHES = {
     "touch": _touch_activation(_field(0), _field(1)),
     "device": _touch_device(_field(0), _field(1), _field(2), _field(3)),
