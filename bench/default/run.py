@@ -152,6 +152,17 @@ def busy_share(seconds: float = 1.0) -> float:
     return 1.0 - (idle_after - idle_before) / max(1, total_after - total_before)
 
 
+def quiet(limit: float = 0.15, seconds: float = 30.0) -> float:
+    """Wait (at most `seconds`) until the machine is quiet: what a previous run left behind
+    (the data plane's hit writer storing its backlog, a server finishing slow requests) must
+    not be measured as part of the next run. The share of CPUs busy in the last second."""
+    deadline = time.monotonic() + seconds
+    busy = busy_share()
+    while busy > limit and time.monotonic() < deadline:
+        busy = busy_share()
+    return busy
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -444,8 +455,8 @@ def main() -> int:
                 headers: dict[str, str] | None = None,
                 env: dict[str, str] | None = None,
             ) -> Result:
+                busy = quiet()
                 warm = wrk(url, 1, script=script, headers=headers, env=env)  # not counted
-                busy = busy_share()
                 result = wrk(url, seconds, script=script, headers=headers, env=env)
                 results.setdefault(name, []).append(result)
                 warmups.setdefault(name, []).append(warm)
