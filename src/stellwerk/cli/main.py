@@ -135,8 +135,8 @@ def serve(
     role: str | None = typer.Option(
         None,
         "--role",
-        help="all (default): everything in one process; api: HTTP only, operations run on "
-        "workers; worker: workflows and periodic jobs only (no HTTP).",
+        help="all (default): everything, started and supervised by this one command; api: HTTP "
+        "only, operations run on workers; worker: workflows and periodic jobs only (no HTTP).",
         envvar="STELLWERK_ROLE",
     ),
     executor_id: str | None = typer.Option(
