@@ -27,6 +27,7 @@ from stellwerk.config import Settings
 from stellwerk.kit.db import Base
 from stellwerk.license.bookkeeping import touches
 from stellwerk.runtime import Runtime
+from tests.process import QUEUE_POLL_SECONDS
 
 # Jobs that probe the outside world and change what tests read; their tests run them.
 PROBING_JOBS = (
@@ -90,6 +91,7 @@ async def settings(
         "redis_url": None,
         "database_pool_size": 4,  # test processes run side by side on one PostgreSQL
         "disabled_jobs": PROBING_JOBS,
+        "queue_poll_seconds": QUEUE_POLL_SECONDS,
     }
     database_name = f"stellwerk_test_{os.getpid()}"
     if backend == "postgresql":

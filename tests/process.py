@@ -40,6 +40,10 @@ def free_sandbox_base_port() -> int:
     raise RuntimeError("no free port range for the sandboxes")
 
 
+# Tests wait for operations one after another: their workers ask the queues often.
+QUEUE_POLL_SECONDS = 0.1
+
+
 def base_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
     """A clean environment for a process on its own data directory and ports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STELLWERK_")}
@@ -59,6 +63,7 @@ def base_env(data_dir: Path, database_url: str | None = None) -> dict[str, str]:
             "STELLWERK_SECRET_KEY": "process-test-secret-key-not-for-production",
             "STELLWERK_LOG_FORMAT": "json",
             "STELLWERK_DATABASE_POOL_SIZE": "4",
+            "STELLWERK_QUEUE_POLL_SECONDS": str(QUEUE_POLL_SECONDS),
         }
     )
     if database_url:

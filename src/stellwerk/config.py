@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     workers: bool = True
     # What `stellwerk serve` runs: everything (all), only HTTP (api), or only workflows (worker).
     role: Literal["all", "api", "worker"] = "all"
+    # How often a worker asks each of the workflow engine's queues for new work (one transaction
+    # on the system database each time): what people start (operations, work on a module's
+    # process) every this many seconds, background work (deliveries, deploys, imports, job
+    # firings) every twice as long.
+    queue_poll_seconds: float = Field(default=0.5, gt=0, le=30)
     # Each worker records a heartbeat this often; one silent for `worker_dead_after_seconds`
     # is taken over by another worker (its pending operations go on there).
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)

@@ -41,12 +41,6 @@ APPLICATION_VERSION = "stellwerk-1"
 APPLICATION_NAME = "stellwerk"
 DEFAULT_QUEUE = "operations"
 HOST_QUEUE_PREFIX = "host:"
-# How often a worker asks each queue for new work: one transaction on the system database from
-# a thread per queue. At 0.2 s an idle worker spent about 15% of a CPU asking. What people start
-# (operations, work on a module's process) waits at most half a second for a worker; background
-# work (deliveries, deploys, imports, job firings) at most a second.
-PROMPT_POLL_SECONDS = 0.5
-BACKGROUND_POLL_SECONDS = 1.0
 
 
 def system_database_url(settings: Settings) -> str:
@@ -92,17 +86,16 @@ class Engine:
         if listen is not None:
             DBOS.listen_queues(list(listen))
         await asyncio.to_thread(DBOS.launch)
+        # Each queue is asked from a thread of its own (`STELLWERK_QUEUE_POLL_SECONDS`): at
+        # 0.2 s an idle worker spent about 15% of a CPU asking.
+        prompt = settings.queue_poll_seconds
         await DBOS.register_queue_async(
-            DEFAULT_QUEUE, worker_concurrency=16, polling_interval_sec=PROMPT_POLL_SECONDS
+            DEFAULT_QUEUE, worker_concurrency=16, polling_interval_sec=prompt
         )
         for name, options in _extra_queues.items():
-            await DBOS.register_queue_async(
-                name, polling_interval_sec=BACKGROUND_POLL_SECONDS, **options
-            )
+            await DBOS.register_queue_async(name, polling_interval_sec=2 * prompt, **options)
         await DBOS.register_queue_async(
-            host_queue(this_host()),
-            worker_concurrency=16,
-            polling_interval_sec=PROMPT_POLL_SECONDS,
+            host_queue(this_host()), worker_concurrency=16, polling_interval_sec=prompt
         )
         self.launched = True
         log.info("workflow engine started", extra={"executor_id": settings.executor_id})
