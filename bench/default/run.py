@@ -455,7 +455,7 @@ def main() -> int:
                 headers: dict[str, str] | None = None,
                 env: dict[str, str] | None = None,
             ) -> Result:
-                busy = quiet()
+                busy = quiet(seconds=2.0 if options.short else 30.0)  # a smoke check waits little
                 warm = wrk(url, 1, script=script, headers=headers, env=env)  # not counted
                 result = wrk(url, seconds, script=script, headers=headers, env=env)
                 results.setdefault(name, []).append(result)
