@@ -112,17 +112,32 @@ def test_cli_admin_create_and_apikey_rotate(
     assert "at least" in short.stderr
 
 
-def test_sigkill_mid_operation_resumes_without_repeating_steps(
-    server: ServeProcess,
-) -> None:
-    headers = login(server)
+def _start_probe(server: ServeProcess, headers: dict[str, str]) -> str:
+    """A probe operation of three 2 s steps; its id."""
     started = httpx.post(
         f"{server.url}/api/operations/probe",
         json={"steps": 3, "seconds": 2.0},
         headers=headers,
         timeout=10,
     )
-    operation_id = started.json()["id"]
+    operation_id: str = started.json()["id"]
+    return operation_id
+
+
+def _completed_without_repeats(body: dict[str, Any]) -> list[str]:
+    """The probe completed, its first two steps once each (killed in the third); its steps."""
+    assert body["status"] == "completed", body
+    ran = [e["step"] for e in body["events"] if (e["step"] or "").startswith("probe-")]
+    assert ran.count("probe-1") == 1
+    assert ran.count("probe-2") == 1
+    return ran
+
+
+def test_sigkill_mid_operation_resumes_without_repeating_steps(
+    server: ServeProcess,
+) -> None:
+    headers = login(server)
+    operation_id = _start_probe(server, headers)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         body = httpx.get(f"{server.url}/api/operations/{operation_id}", headers=headers).json()
@@ -140,10 +155,7 @@ def test_sigkill_mid_operation_resumes_without_repeating_steps(
         if body["status"] in ("completed", "failed", "cancelled"):
             break
         time.sleep(0.2)
-    assert body["status"] == "completed", body
-    ran = [e["step"] for e in body["events"] if (e["step"] or "").startswith("probe-")]
-    assert ran.count("probe-1") == 1
-    assert ran.count("probe-2") == 1
+    ran = _completed_without_repeats(body)
     assert ran.count("probe-3") >= 1
 
 
@@ -173,13 +185,7 @@ def test_the_workflow_worker_is_a_process_of_its_own_and_is_replaced_when_it_die
         "the worker's heartbeat",
     )
 
-    started = httpx.post(
-        f"{server.url}/api/operations/probe",
-        json={"steps": 3, "seconds": 2.0},
-        headers=headers,
-        timeout=10,
-    )
-    operation_id = started.json()["id"]
+    operation_id = _start_probe(server, headers)
 
     def operation() -> dict[str, Any]:
         url = f"{server.url}/api/operations/{operation_id}"
@@ -193,10 +199,7 @@ def test_the_workflow_worker_is_a_process_of_its_own_and_is_replaced_when_it_die
     )
     _wait_until(lambda: operation()["status"] != "running", 90, "the operation to end")
     body = operation()
-    assert body["status"] == "completed", body
-    ran = [e["step"] for e in body["events"] if (e["step"] or "").startswith("probe-")]
-    assert ran.count("probe-1") == 1
-    assert ran.count("probe-2") == 1
+    _completed_without_repeats(body)
     assert "exited" in server.log()  # the supervisor says so
 
 
