@@ -8,7 +8,6 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import orjson
 from starlette.applications import Starlette
@@ -18,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stellwerk.exceptions import PayloadTooLarge, StellwerkError
 from stellwerk.kit.logs import access, request_id_var
-from stellwerk.metrics import HTTP_DURATION, HTTP_REQUESTS
+from stellwerk.metrics import HTTP
 from stellwerk.surface import error_body, surface_for_path
 
 log = logging.getLogger("stellwerk.access")
@@ -43,29 +42,6 @@ class _RequestIds:
 
 
 new_request_id = _RequestIds()
-
-
-class RequestMetrics:
-    """The HTTP metrics' children per label set, looked up once: `labels()` takes a lock and
-    builds a key on every call."""
-
-    def __init__(self) -> None:
-        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        children = self._children.get((method, route, status))
-        if children is None:
-            if len(self._children) > 10_000:  # bounded: routes are templates, but methods vary
-                self._children.clear()
-            children = self._children[(method, route, status)] = (
-                HTTP_REQUESTS.labels(method, route, str(status)),
-                HTTP_DURATION.labels(method, route),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
-
-
-request_metrics = RequestMetrics()
 
 
 class RequestContextMiddleware:
@@ -100,7 +76,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
-            request_metrics.observe(scope["method"], route_path, status_holder["status"], elapsed)
+            HTTP.observe(scope["method"], route_path, status_holder["status"], elapsed)
             # The route template, not the path: keys in paths (license keys) stay out of logs.
             path = route_path if route is not None else scope["path"]
             access(log, scope["method"], path, status_holder["status"], elapsed)
@@ -262,14 +238,10 @@ def answer_headers(scope: Scope, answer: Answer) -> tuple[list[tuple[bytes, byte
 
 def answered(scope: Scope, status: int, request_id: str, started: float) -> None:
     """The metrics and the access log line of a fast answer."""
-    token = request_id_var.set(request_id)
-    try:
-        elapsed = time.perf_counter() - started
-        path = scope["path"]
-        request_metrics.observe(scope["method"], path, status, elapsed)
-        access(log, scope["method"], path, status, elapsed)
-    finally:
-        request_id_var.reset(token)
+    elapsed = time.perf_counter() - started
+    method, path = scope["method"], scope["path"]
+    HTTP.observe(method, path, status, elapsed)
+    access(log, method, path, status, elapsed, request_id)
 
 
 class FastPathMiddleware:

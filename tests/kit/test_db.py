@@ -1,4 +1,5 @@
-"""`kit.db`: the SQLite text of a time is what `UTCDateTime` binds."""
+"""`kit.db`: the SQLite text of a time is what `UTCDateTime` binds, and its fused SQLite reader
+reads what the generic path reads."""
 
 from __future__ import annotations
 
@@ -29,3 +30,29 @@ def test_sqlite_text_is_what_the_column_type_binds(value: dt.datetime) -> None:
     processor = DateTime().dialect_impl(dialect).bind_processor(dialect)
     assert processor is not None
     assert sqlite_utc_text(value) == processor(bound)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "2026-12-07 05:04:36.123456",  # as Stellwerk writes it
+        "2026-12-07 05:04:36",  # CURRENT_TIMESTAMP's form
+        "2026-12-07",  # a date alone: midnight
+        "2026-12-07 06:04:36.000001+01:00",  # written with an offset: the same instant in UTC
+        None,
+    ],
+)
+def test_sqlite_read_is_the_generic_read(stored: str | None) -> None:
+    """The fused SQLite reader gives what the dialect's parser and `process_result_value`
+    give one after the other: an aware UTC time."""
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    fused = column.result_processor(dialect, None)
+    assert fused is not None
+    parse = DateTime().dialect_impl(dialect).result_processor(dialect, None)
+    assert parse is not None
+    expected = column.process_result_value(parse(stored), dialect)
+    read = fused(stored)
+    assert read == expected
+    if read is not None:
+        assert read.tzinfo is dt.UTC

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid
@@ -41,10 +42,35 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     ) -> dt.datetime | None:
         return None if value is None else as_utc(value)
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> Callable[[Any], dt.datetime | None] | None:
+        if dialect.name == "sqlite":
+            # The stored text parsed and made UTC in one step: the generic path runs the
+            # dialect's parser and `process_result_value` apart, twice the cost per value.
+            return _sqlite_utc_value
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_utc_value(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    # The stored form (no zone) read as UTC: several times faster than `replace(tzinfo=)`.
+    try:
+        parsed = dt.datetime.fromisoformat(value + "+00:00")
+    except ValueError:  # a time written with its offset: the generic read below
+        pass
+    else:
+        if parsed.tzinfo is dt.UTC:  # not a date alone (3.11 reads those without the zone)
+            return parsed
+    return as_utc(dt.datetime.fromisoformat(value))  # as SQLAlchemy's SQLite DATETIME reads
+
 
 def sqlite_utc_text(value: dt.datetime) -> str:
     """A time as `UTCDateTime` stores it on SQLite (UTC, no zone, always six decimals), without
     SQLAlchemy's bind processing: for rows a hot path encodes by the thousand."""
+    if value.tzinfo is dt.UTC:  # the common case: the zone's "+00:00" cut off
+        return value.isoformat(" ", "microseconds")[:26]
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")

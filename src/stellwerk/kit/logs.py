@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import datetime as dt
 import logging
@@ -42,7 +43,9 @@ class JsonFormatter(logging.Formatter):
             payload["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(payload, default=str).decode()
 
-    def access_line(self, logger: str, message: str, duration_ms: float) -> str:
+    def access_line(
+        self, logger: str, message: str, duration_ms: float, request_id: str | None
+    ) -> str:
         """What `format` makes of an access log record, without the record."""
         payload: dict[str, Any] = {
             "ts": dt.datetime.now(dt.UTC).isoformat(),
@@ -51,7 +54,6 @@ class JsonFormatter(logging.Formatter):
             "msg": message,
             "duration_ms": duration_ms,
         }
-        request_id = request_id_var.get()
         if request_id:
             payload["request_id"] = request_id
         return orjson.dumps(payload).decode()
@@ -78,10 +80,11 @@ class ConsoleFormatter(logging.Formatter):
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
 
-    def access_line(self, logger: str, message: str, duration_ms: float) -> str:
+    def access_line(
+        self, logger: str, message: str, duration_ms: float, request_id: str | None
+    ) -> str:
         """What `format` makes of an access log record, without the record."""
         line = f"{self._time(time.time())} INFO    {logger}: {message}  duration_ms={duration_ms}"
-        request_id = request_id_var.get()
         return f"{line} request_id={request_id}" if request_id else line
 
 
@@ -93,7 +96,9 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self, stream: TextIO, *, interval: float = 0.2) -> None:
         super().__init__(stream)
         self.interval = interval
-        self._lines: list[str] = []
+        # Appended to without the handler's lock (a deque's append and popleft are atomic):
+        # the access log adds a line per request.
+        self._lines: collections.deque[str] = collections.deque()
         self._flusher: threading.Thread | None = None
         # A fork flushes first (no line twice); the child starts a flusher of its own.
         os.register_at_fork(before=self.flush, after_in_child=self._forked)
@@ -114,8 +119,7 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._start_flusher()
 
     def add_line(self, line: str) -> None:
-        with self.lock:  # type: ignore[union-attr]  # not into a list flush() took already
-            self._lines.append(line)
+        self._lines.append(line)
         if self._flusher is None:
             self._start_flusher()
 
@@ -135,7 +139,9 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            lines, self._lines = self._lines, []
+            taken, lines = self._lines.popleft, []
+            for _ in range(len(self._lines)):  # what came in meanwhile waits for the next turn
+                lines.append(taken())
             try:
                 if lines:
                     self.stream.write("\n".join(lines) + "\n")
@@ -147,12 +153,21 @@ class BatchingHandler(logging.StreamHandler):  # type: ignore[type-arg]
 _batching: BatchingHandler | None = None  # the handler `configure_logging` installed
 
 
-def access(logger: logging.Logger, method: str, path: str, status: int, seconds: float) -> None:
-    """One access log line (`METHOD path status`, the duration and the request id): a line per
-    request, so written straight to the batching handler when that is where it would go,
-    without building a log record (the costly part)."""
+def access(
+    logger: logging.Logger,
+    method: str,
+    path: str,
+    status: int,
+    seconds: float,
+    request_id: str | None = None,
+) -> None:
+    """One access log line (`METHOD path status`, the duration and the request id, by default
+    the current request's): a line per request, so written straight to the batching handler
+    when that is where it would go, without building a log record (the costly part)."""
     if not logger.isEnabledFor(logging.INFO):
         return
+    if request_id is None:
+        request_id = request_id_var.get()
     duration_ms = round(seconds * 1000, 1)
     handler, root = _batching, logging.root
     formatter = handler.formatter if handler is not None else None
@@ -163,9 +178,14 @@ def access(logger: logging.Logger, method: str, path: str, status: int, seconds:
         or root.handlers[0] is not handler
         or not isinstance(formatter, ConsoleFormatter | JsonFormatter)
     ):
-        logger.info("%s %s %s", method, path, status, extra={"duration_ms": duration_ms})
+        token = request_id_var.set(request_id)
+        try:
+            logger.info("%s %s %s", method, path, status, extra={"duration_ms": duration_ms})
+        finally:
+            request_id_var.reset(token)
         return
-    handler.add_line(formatter.access_line(logger.name, f"{method} {path} {status}", duration_ms))
+    message = f"{method} {path} {status}"
+    handler.add_line(formatter.access_line(logger.name, message, duration_ms, request_id))
 
 
 def flush_logs() -> None:
