@@ -22,7 +22,14 @@ from starlette.types import Scope
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 
 from stellwerk.kit.bounded_http import BoundedHeadProtocol
-from stellwerk.middleware import MAX_FAST_BODY, Answer, FastPaths, answer_headers, answered
+from stellwerk.middleware import (
+    ALWAYS_HEAD,
+    MAX_FAST_BODY,
+    Answer,
+    FastPaths,
+    answered,
+    fast_request_id,
+)
 
 
 def fast_protocol(paths: FastPaths) -> type[FastPathProtocol]:
@@ -90,13 +97,19 @@ class FastPathProtocol(BoundedHeadProtocol):
         if cycle.disconnected:
             return
         scope = cast(Scope, cycle.scope)
-        status, payload, _ = answer
-        headers, request_id = answer_headers(scope, answer)
-        content = [STATUS_LINE[status]]
-        for name, value in self.server_state.default_headers:
+        status, payload, extra = answer
+        request_id = fast_request_id(scope)
+        # The same headers as `answer_headers`, in its order, the constant ones joined once.
+        content = [
+            STATUS_LINE[status],
+            _server_head(self.server_state.default_headers),
+            b"content-type: application/json\r\ncontent-length: ",
+            str(len(payload)).encode(),
+            b"\r\n",
+        ]
+        for name, value in extra:
             content += (name, b": ", value, b"\r\n")
-        for name, value in headers:
-            content += (name, b": ", value, b"\r\n")
+        content += (b"x-request-id: ", request_id.encode(), b"\r\n", ALWAYS_HEAD)
         if not cycle.keep_alive:
             content.append(b"connection: close\r\n")
         content += (b"\r\n", payload)
@@ -109,3 +122,16 @@ class FastPathProtocol(BoundedHeadProtocol):
 
     def _ordinary(self, cycle: RequestResponseCycle) -> None:
         super()._start_asgi_task(cycle, self.app)
+
+
+_server_heads: list[tuple[object, bytes]] = [((), b"")]
+
+
+def _server_head(default_headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The server's own headers (`date`, `server`) as they go out: the server makes a new list
+    when the date changes, so they are joined once per list."""
+    known, head = _server_heads[0]
+    if known is not default_headers:
+        head = b"".join(name + b": " + value + b"\r\n" for name, value in default_headers)
+        _server_heads[0] = (default_headers, head)
+    return head

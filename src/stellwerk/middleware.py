@@ -132,6 +132,7 @@ _ALWAYS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
+ALWAYS_HEAD = b"".join(name + b": " + value + b"\r\n" for name, value in _ALWAYS)
 _HTML = [
     (b"x-frame-options", b"DENY"),
     (
@@ -222,11 +223,16 @@ class FastPaths:
             app.middleware_stack = FastPathMiddleware(stack, self)
 
 
+def fast_request_id(scope: Scope) -> str:
+    """The id of a fast answer's request: the client's `X-Request-Id`, or a new one."""
+    return (_header(scope, b"x-request-id") or new_request_id())[:64]
+
+
 def answer_headers(scope: Scope, answer: Answer) -> tuple[list[tuple[bytes, bytes]], str]:
     """A fast answer's headers (those the middleware stack would add included) and its
     request id."""
     _status, payload, headers = answer
-    request_id = (_header(scope, b"x-request-id") or new_request_id())[:64]
+    request_id = fast_request_id(scope)
     return [
         _JSON,
         (b"content-length", str(len(payload)).encode()),

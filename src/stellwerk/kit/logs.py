@@ -43,16 +43,14 @@ class JsonFormatter(logging.Formatter):
             payload["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(payload, default=str).decode()
 
-    def access_line(
-        self, logger: str, message: str, duration_ms: float, request_id: str | None
-    ) -> str:
+    def access_line(self, logger: str, message: str, seconds: float, request_id: str | None) -> str:
         """What `format` makes of an access log record, without the record."""
         payload: dict[str, Any] = {
             "ts": dt.datetime.now(dt.UTC).isoformat(),
             "level": "info",
             "logger": logger,
             "msg": message,
-            "duration_ms": duration_ms,
+            "duration_ms": round(seconds * 1000, 1),
         }
         if request_id:
             payload["request_id"] = request_id
@@ -80,11 +78,11 @@ class ConsoleFormatter(logging.Formatter):
             line = f"{line}\n{self.formatException(record.exc_info)}"
         return line
 
-    def access_line(
-        self, logger: str, message: str, duration_ms: float, request_id: str | None
-    ) -> str:
-        """What `format` makes of an access log record, without the record."""
-        line = f"{self._time(time.time())} INFO    {logger}: {message}  duration_ms={duration_ms}"
+    def access_line(self, logger: str, message: str, seconds: float, request_id: str | None) -> str:
+        """What `format` makes of an access log record, without the record (the duration as
+        `round(…, 1)` prints it, formatted directly: `round` with digits is the slower way)."""
+        ms = seconds * 1000
+        line = f"{self._time(time.time())} INFO    {logger}: {message}  duration_ms={ms:.1f}"
         return f"{line} request_id={request_id}" if request_id else line
 
 
@@ -168,7 +166,6 @@ def access(
         return
     if request_id is None:
         request_id = request_id_var.get()
-    duration_ms = round(seconds * 1000, 1)
     handler, root = _batching, logging.root
     formatter = handler.formatter if handler is not None else None
     if (
@@ -180,12 +177,13 @@ def access(
     ):
         token = request_id_var.set(request_id)
         try:
+            duration_ms = round(seconds * 1000, 1)
             logger.info("%s %s %s", method, path, status, extra={"duration_ms": duration_ms})
         finally:
             request_id_var.reset(token)
         return
     message = f"{method} {path} {status}"
-    handler.add_line(formatter.access_line(logger.name, message, duration_ms, request_id))
+    handler.add_line(formatter.access_line(logger.name, message, seconds, request_id))
 
 
 def flush_logs() -> None:
