@@ -56,3 +56,19 @@ def test_label_sets_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         if name == "stellwerk_http_requests_total"
     }
     assert counted == {"A": 1, "B": 1, "C": 1, "OTHER": 2}
+
+
+def test_a_tally_reads_like_a_counter() -> None:
+    registry = CollectorRegistry()
+    results = metrics.Tally("test_results_total", "Results.", ("result",), registry=registry)
+    results.labels("valid").inc()
+    results.labels("valid").inc(2)
+    results.labels("expired").inc()
+    beats = metrics.Tally("test_beats_total", "Beats.", registry=registry)
+    beats.inc()
+    text = generate_latest(registry).decode()
+    assert 'test_results_total{result="valid"} 3.0' in text
+    assert 'test_results_total{result="expired"} 1.0' in text
+    assert "test_beats_total 1.0" in text
+    with pytest.raises(ValueError, match="takes the labels"):
+        results.labels("valid", "extra")

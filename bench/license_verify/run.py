@@ -50,7 +50,7 @@ ENDPOINTS = {
     "activate": "/api/license/activate",
     "heartbeat": "/api/license/session/heartbeat",
 }
-TARGETS = {"verify": 0.7, "activate": 0.3, "heartbeat": 0.3}
+TARGETS = {"verify": 0.85, "activate": 0.3, "heartbeat": 0.3}
 
 
 @dataclass(frozen=True)

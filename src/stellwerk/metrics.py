@@ -1,9 +1,10 @@
 """Prometheus metrics shared by every surface. Domain counters live next to their service.
 
-The HTTP metrics count every request, so they are kept as plain numbers per label set and made
-into Prometheus samples only when `/metrics` is read (`HttpMetrics`): a counter and a histogram
-of the client library take a lock and walk their buckets in Python on every request, which under
-license client load cost several microseconds a request."""
+What is counted on every request is kept as plain numbers per label set and made into
+Prometheus samples only when `/metrics` is read (`HttpMetrics`, `Tally`): a counter and a
+histogram of the client library take a lock (and walk their buckets in Python) on every
+increment, which under license client load cost several microseconds a request. These are
+counted on the event loop's thread."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -76,6 +77,52 @@ class HttpMetrics(Collector):
                 cumulative.append((bound, running))
             histogram.add_metric([method, route], cumulative, sum_value=series[-1])
         yield histogram
+
+
+class TallyChild:
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0.0
+
+    def inc(self, amount: float = 1.0) -> None:
+        self.value += amount
+
+
+class Tally(Collector):
+    """A counter (`labels(...).inc()`, or `inc()` without labels) kept as plain numbers."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labels: tuple[str, ...] = (),
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.label_names = labels
+        self._children: dict[tuple[str, ...], TallyChild] = {}
+        if not labels:
+            self._children[()] = TallyChild()
+        registry.register(self)
+
+    def labels(self, *values: str) -> TallyChild:
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self.label_names):
+                raise ValueError(f"{self.name} takes the labels {self.label_names}")
+            child = self._children.setdefault(values, TallyChild())
+        return child
+
+    def inc(self, amount: float = 1.0) -> None:
+        self._children[()].inc(amount)
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=list(self.label_names))
+        for values, child in list(self._children.items()):
+            family.add_metric(list(values), child.value)
+        yield family
 
 
 HTTP = HttpMetrics()

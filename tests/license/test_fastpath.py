@@ -278,7 +278,7 @@ async def test_rate_limit_shared_with_the_other_endpoints(
 
 
 def _count(result: str) -> float:
-    return metrics.VERIFICATIONS.labels(result)._value.get()
+    return metrics.VERIFICATIONS.labels(result).value
 
 
 async def test_metrics_and_batched_heartbeats(

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-ACTIVATIONS = Counter(
+from stellwerk.metrics import Tally
+
+# Counted on every license client call: plain numbers until scraped.
+ACTIVATIONS = Tally(
     "stellwerk_license_activations_total",
     "License activation attempts, by result.",
-    ["result"],
+    ("result",),
 )
-VERIFICATIONS = Counter(
+VERIFICATIONS = Tally(
     "stellwerk_license_verifications_total",
     "License verifications, by result (valid, expired, inactive, not_activated, ...).",
-    ["result"],
+    ("result",),
 )
-HEARTBEATS = Counter("stellwerk_license_heartbeats_total", "Session heartbeats accepted.")
+HEARTBEATS = Tally("stellwerk_license_heartbeats_total", "Session heartbeats accepted.")
 SESSIONS_STARTED = Counter("stellwerk_license_sessions_started_total", "Sessions started.")
 SESSIONS_EXPIRED = Counter(
     "stellwerk_license_sessions_expired_total", "Sessions ended because heartbeats stopped."
