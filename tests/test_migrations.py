@@ -67,6 +67,56 @@ async def _trigram_indexes(url: str) -> set[str]:
         await engine.dispose()
 
 
+async def _search_tables(url: str) -> set[str]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            names = await connection.scalars(
+                text("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")
+            )
+            return set(names)
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_search_tables_upgrade_and_downgrade(backend: str, tmp_path: Path) -> None:
+    """1930 applies, rolls back and applies again, indexing the rows already there."""
+    if backend != "sqlite":
+        pytest.skip("the trigram search tables are SQLite's")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'search.sqlite'}"
+    config = alembic_config(url)
+    tables = {"licenses_search", "license_activations_search"}
+    await asyncio.to_thread(command.upgrade, config, "heads")
+    assert await _search_tables(url) == tables
+    await asyncio.to_thread(command.downgrade, config, "1920")
+    assert await _search_tables(url) == set()
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO customers (id, name, created_at, updated_at)"
+                " VALUES (1, 'C', '2026-01-01', '2026-01-01')"
+            )
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO licenses (id, license_key, customer_id, license_type, valid_from,"
+                " max_activations, max_users, is_active, created_at, updated_at) VALUES"
+                " (7, 'QRST-0000-ABCD-EFGH', 1, 'subscription', '2026-01-01', 1, 1, 1,"
+                " '2026-01-01', '2026-01-01')"
+            )
+        )
+    await engine.dispose()
+    await asyncio.to_thread(command.upgrade, config, "heads")  # indexes what is there
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        found = await connection.scalars(
+            text("SELECT rowid FROM licenses_search WHERE license_key LIKE '%qrst-00%'")
+        )
+        assert list(found) == [7]
+    await engine.dispose()
+
+
 async def test_search_indexes_upgrade_and_downgrade(backend: str, tmp_path: Path) -> None:
     """0950 applies, rolls back and applies again; trigram indexes on PostgreSQL only."""
     name = f"stellwerk_test_migrations_{os.getpid()}"

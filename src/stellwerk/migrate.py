@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from alembic import command
@@ -11,14 +12,21 @@ from alembic.config import Config
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# The search tables of migration 1930 and the shadow tables FTS5 keeps for each.
+SEARCH_TABLE = re.compile(r"\w+_search(?:_(?:data|idx|docsize|config|content))?")
+
+
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object | None
 ) -> bool:
-    """What autogenerate compares: everything but the global search's trigram indexes, which
-    exist on PostgreSQL only and outside the models (migration 0950)."""
-    return not (
-        type_ == "index" and reflected and compare_to is None and str(name).endswith("_trgm")
-    )
+    """What autogenerate compares: everything but the global search's trigram indexes and
+    tables, which exist outside the models (migrations 0950 on PostgreSQL, 1930 on SQLite: an
+    FTS5 table and its shadow tables)."""
+    if not reflected or compare_to is not None:
+        return True
+    if type_ == "index":
+        return not str(name).endswith("_trgm")
+    return not (type_ == "table" and SEARCH_TABLE.fullmatch(str(name)))
 
 
 def alembic_config(database_url: str) -> Config:

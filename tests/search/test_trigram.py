@@ -164,3 +164,62 @@ async def test_trigram_indexes_exist_and_are_used(runtime: Runtime) -> None:
         await connection.rollback()
     used = {name for name in TRIGRAM_INDEXES if any(name in plan for plan in plans)}
     assert used == TRIGRAM_INDEXES, "\n\n".join(plans)
+
+
+async def test_sqlite_search_tables_are_used_and_follow_their_rows(runtime: Runtime) -> None:
+    """On SQLite the license and device halves come from the trigram search tables (migration
+    1930), which follow every insert, change and delete of the searched columns."""
+    if runtime.database.dialect != "sqlite":
+        pytest.skip("the search tables are SQLite's")
+    await _seed(runtime)
+    engine = runtime.database.engine
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with runtime.database.session() as session:
+            await search.search(session, "deadbeef", kinds=["license", "device"], limit=20)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    async with engine.connect() as connection:
+        plans = [
+            "\n".join(
+                str(row[-1])
+                for row in await connection.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN " + statement, parameters
+                )
+            )
+            for statement, parameters in statements
+            if "_search" in statement
+        ]
+    joined = "\n".join(plans)
+    assert "licenses_search VIRTUAL TABLE INDEX" in joined, joined
+    assert "license_activations_search VIRTUAL TABLE INDEX" in joined, joined
+    assert "SCAN license_activations\n" not in joined + "\n", joined
+
+    async def found(query: str) -> set[tuple[str, int]]:
+        async with runtime.database.session() as session:
+            results, _ = await search.search(session, query, kinds=["license", "device"], limit=100)
+        return {(r.type, r.id) for r in results}
+
+    async with runtime.database.session() as session:
+        device = (
+            await session.scalars(
+                select(LicenseActivation).where(LicenseActivation.machine_name == "PC-0")
+            )
+        ).one()
+        lic = await session.get(License, device.license_id)
+        assert lic is not None
+        assert ("device", device.id) in await found("pc-0")
+        device.machine_name = "Renamed-Box"
+        device.last_heartbeat = dt.datetime.now(dt.UTC)  # a column the search does not index
+        lic.license_key = "NEWK-0000-ABCD-EFGH"
+    assert ("device", device.id) not in await found("pc-0")
+    assert ("device", device.id) in await found("RENAMED-box")
+    assert ("license", lic.id) in await found("newk-0000")
+    async with runtime.database.session() as session:
+        await session.delete(await session.get(LicenseActivation, device.id))
+    assert ("device", device.id) not in await found("renamed-box")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, TableClause, func, or_, select, text, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -67,3 +67,47 @@ async def insert_first(session: AsyncSession, row: object) -> bool:
         await session.rollback()
         return False
     return True
+
+
+# --- Substring search answered from an index --------------------------------------------------
+
+# Per SQLite database: the FTS5 tables it has (migration 1930 adds them; an SQLite without the
+# trigram tokenizer has none). Looked up once per process.
+_virtual_tables: dict[str, frozenset[str]] = {}
+
+
+async def search_index(session: AsyncSession, index: TableClause) -> TableClause | None:
+    """`index`, the trigram search table kept beside a table on SQLite, if this database has
+    it; None on PostgreSQL (its trigram indexes sit on the columns themselves) or without it."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return None
+    key = str(bind.engine.url)
+    present = _virtual_tables.get(key)
+    if present is None:
+        names = await session.scalars(
+            text("SELECT name FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL TABLE%'")
+        )
+        present = _virtual_tables[key] = frozenset(names)
+    return index if index.name in present else None
+
+
+def contains_any(
+    row_id: InstrumentedAttribute[int],
+    columns: Sequence[InstrumentedAttribute[Any]],
+    term: str,
+    index: TableClause | None = None,
+) -> ColumnElement[bool]:
+    """Rows where any of `columns` contains `term`, ignoring case (`column ILIKE '%term%'`).
+
+    With `index` (the columns' trigram search table on SQLite, whose rowid is `row_id`) the
+    rows come from the index: `row_id IN (SELECT rowid … WHERE column LIKE '%term%')`, each
+    column on its own so each uses the index. A term with LIKE's wildcards in it is matched
+    the plain way (an FTS5 LIKE takes no ESCAPE)."""
+    if index is None or any(char in term for char in "%_\\"):
+        pattern = contains(term)
+        return or_(*(column.ilike(pattern, escape="\\") for column in columns))
+    pattern = f"%{term}%"
+    return row_id.in_(
+        union(*(select(index.c.rowid).where(index.c[c.key].like(pattern)) for c in columns))
+    )

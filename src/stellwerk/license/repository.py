@@ -11,22 +11,27 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Table,
     and_,
     bindparam,
+    column,
     delete,
     func,
     literal_column,
     or_,
     select,
+    table,
     union,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql import TableClause
 from sqlalchemy.sql.dml import Update
 
+from stellwerk.kit.query import contains_any, search_index
 from stellwerk.license.policy import DeviceRow, SessionRow
 from stellwerk.models import (
     ClientConfig,
@@ -36,6 +41,16 @@ from stellwerk.models import (
     LicenseSession,
     Release,
     SystemApiKey,
+)
+
+# The trigram search tables kept beside the searched tables on SQLite (migration 1930); rowid is
+# the searched row's id.
+LICENSES_SEARCH = table("licenses_search", column("rowid"), column("license_key"))
+DEVICES_SEARCH = table(
+    "license_activations_search",
+    column("rowid"),
+    column("hardware_hash"),
+    column("machine_name"),
 )
 
 
@@ -337,19 +352,20 @@ class LicenseRepository:
         return counts
 
     @staticmethod
-    def _search_ids(query: str, *, newest: int | None = None) -> CompoundSelect[tuple[int]]:
+    def _search_ids(
+        query: str, index: TableClause | None, *, newest: int | None = None
+    ) -> CompoundSelect[tuple[int]]:
         """Ids of the licenses whose key or customer name contains `query` (with `newest`: each
         half's `newest` highest ids, which include the `newest` highest matches of all).
 
-        A UNION of the two halves rather than one OR over the join, so that PostgreSQL can
-        answer each half from its trigram index (migration 0950) instead of scanning every
-        license."""
-        pattern = like_pattern(query)
+        A UNION of the two halves rather than one OR over the join, so that each half is
+        answered from its index: pg_trgm's on PostgreSQL (migration 0950), the keys' trigram
+        search table on SQLite (`index`, migration 1930)."""
         halves = [
-            select(License.id).where(License.license_key.ilike(pattern, escape="\\")),
+            select(License.id).where(contains_any(License.id, [License.license_key], query, index)),
             select(License.id)
             .join(Customer, Customer.id == License.customer_id)
-            .where(Customer.name.ilike(pattern, escape="\\")),
+            .where(Customer.name.ilike(like_pattern(query), escape="\\")),
         ]
         if newest is not None:
             # Each half stops at its own newest matches: a short, common term then reads a few
@@ -361,17 +377,19 @@ class LicenseRepository:
         return union(*halves)
 
     async def search(self, query: str, *, limit: int) -> Sequence[License]:
+        index = await search_index(self.session, LICENSES_SEARCH)
         rows = await self.session.scalars(
             select(License)
             .options(joinedload(License.customer))
-            .where(License.id.in_(self._search_ids(query, newest=limit)))
+            .where(License.id.in_(self._search_ids(query, index, newest=limit)))
             .order_by(License.id.desc())
             .limit(limit)
         )
         return rows.all()
 
     async def count_search(self, query: str) -> int:
-        matches = self._search_ids(query).subquery()
+        index = await search_index(self.session, LICENSES_SEARCH)
+        matches = self._search_ids(query, index).subquery()
         return int(await self.session.scalar(select(func.count()).select_from(matches)) or 0)
 
 
@@ -479,34 +497,30 @@ class ActivationRepository:
             },
         )
 
+    def _matching(self, query: str, index: TableClause | None) -> ColumnElement[bool]:
+        """Devices whose hardware hash or machine name contains `query` (from the devices'
+        trigram search table on SQLite, `index`; migration 1930)."""
+        columns = [LicenseActivation.hardware_hash, LicenseActivation.machine_name]
+        return contains_any(LicenseActivation.id, columns, query, index)
+
     async def search(self, query: str, *, limit: int) -> Sequence[tuple[LicenseActivation, str]]:
-        pattern = like_pattern(query)
+        index = await search_index(self.session, DEVICES_SEARCH)
         rows = await self.session.execute(
             select(LicenseActivation, License.license_key)
             .join(License, License.id == LicenseActivation.license_id)
-            .where(
-                or_(
-                    LicenseActivation.hardware_hash.ilike(pattern, escape="\\"),
-                    LicenseActivation.machine_name.ilike(pattern, escape="\\"),
-                )
-            )
+            .where(self._matching(query, index))
             .order_by(LicenseActivation.id.desc())
             .limit(limit)
         )
         return [(activation, key) for activation, key in rows.tuples()]
 
     async def count_search(self, query: str) -> int:
-        pattern = like_pattern(query)
+        index = await search_index(self.session, DEVICES_SEARCH)
         return int(
             await self.session.scalar(
                 select(func.count())
                 .select_from(LicenseActivation)
-                .where(
-                    or_(
-                        LicenseActivation.hardware_hash.ilike(pattern, escape="\\"),
-                        LicenseActivation.machine_name.ilike(pattern, escape="\\"),
-                    )
-                )
+                .where(self._matching(query, index))
             )
             or 0
         )
