@@ -24,6 +24,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCy
 from stellwerk.kit.bounded_http import BoundedHeadProtocol
 from stellwerk.middleware import (
     ALWAYS_HEAD,
+    JSON_HEAD,
     MAX_FAST_BODY,
     Answer,
     FastPaths,
@@ -103,7 +104,8 @@ class FastPathProtocol(BoundedHeadProtocol):
         content = [
             STATUS_LINE[status],
             _server_head(self.server_state.default_headers),
-            b"content-type: application/json\r\ncontent-length: ",
+            JSON_HEAD,
+            b"content-length: ",
             str(len(payload)).encode(),
             b"\r\n",
         ]

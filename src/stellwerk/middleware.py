@@ -179,6 +179,7 @@ Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 FastHandler = Callable[[Scope, bytes], Awaitable[Answer | None]]
 MAX_FAST_BODY = 16 * 1024  # larger bodies always take the ordinary route
 _JSON = (b"content-type", b"application/json")
+JSON_HEAD = b"content-type: application/json\r\n"
 _TRIED = "stellwerk.fast_path_tried"
 
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from stellwerk.license.repository import like_pattern
+from stellwerk.kit.query import contains
 from stellwerk.models import Customer, LeadInstitution, License, LicenseActivation
 from stellwerk.runtime import Runtime
 from stellwerk.search.service import search
@@ -78,7 +78,7 @@ async def _seed(runtime: Runtime) -> None:
 
 async def _previous_search(session: AsyncSession, query: str) -> tuple[set[tuple[str, int]], int]:
     """What the search matched before migration 0950: `lower(column) LIKE` per kind."""
-    pattern = like_pattern(query)
+    pattern = contains(query)
 
     def like(column: Any) -> Any:
         return func.lower(column).like(pattern, escape="\\")
@@ -130,6 +130,23 @@ async def test_license_results_are_the_newest_matches(runtime: Runtime) -> None:
             assert total == len(ids)
 
 
+async def _statements_of(runtime: Runtime, query: str, kinds: list[str]) -> list[tuple[str, Any]]:
+    """The SQL (and its parameters) one search runs."""
+    statements: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    engine = runtime.database.engine
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with runtime.database.session() as session:
+            await search.search(session, query, kinds=kinds, limit=20)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    return statements
+
+
 async def test_trigram_indexes_exist_and_are_used(runtime: Runtime) -> None:
     if runtime.database.dialect != "postgresql":
         pytest.skip("trigram indexes are PostgreSQL's")
@@ -143,17 +160,7 @@ async def test_trigram_indexes_exist_and_are_used(runtime: Runtime) -> None:
     assert set(definitions) == TRIGRAM_INDEXES
     assert all("USING gin" in d and "gin_trgm_ops" in d for d in definitions.values())
 
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        async with runtime.database.session() as session:
-            await search.search(session, "acme corp", kinds=KINDS, limit=20)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    statements = await _statements_of(runtime, "acme corp", KINDS)
     plans = []
     async with engine.connect() as connection:
         # The tables are tiny: forbid sequential scans to see which indexes the SQL can use.
@@ -173,17 +180,7 @@ async def test_sqlite_search_tables_are_used_and_follow_their_rows(runtime: Runt
         pytest.skip("the search tables are SQLite's")
     await _seed(runtime)
     engine = runtime.database.engine
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        async with runtime.database.session() as session:
-            await search.search(session, "deadbeef", kinds=["license", "device"], limit=20)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    statements = await _statements_of(runtime, "deadbeef", ["license", "device"])
     async with engine.connect() as connection:
         plans = [
             "\n".join(

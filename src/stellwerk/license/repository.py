@@ -31,7 +31,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.sql import TableClause
 from sqlalchemy.sql.dml import Update
 
-from stellwerk.kit.query import contains_any, search_index
+from stellwerk.kit.query import contains, contains_any, search_index
 from stellwerk.license.policy import DeviceRow, SessionRow
 from stellwerk.models import (
     ClientConfig,
@@ -52,11 +52,6 @@ DEVICES_SEARCH = table(
     column("hardware_hash"),
     column("machine_name"),
 )
-
-
-def like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.lower()}%"
 
 
 # A license by key and one device's activation, in one round trip over two unique indexes.
@@ -264,7 +259,7 @@ class LicenseRepository:
     ) -> tuple[Sequence[License], int]:
         conditions = []
         if query:
-            pattern = like_pattern(query)
+            pattern = contains(query)
             conditions.append(
                 or_(
                     func.lower(License.license_key).like(pattern, escape="\\"),
@@ -365,7 +360,7 @@ class LicenseRepository:
             select(License.id).where(contains_any(License.id, [License.license_key], query, index)),
             select(License.id)
             .join(Customer, Customer.id == License.customer_id)
-            .where(Customer.name.ilike(like_pattern(query), escape="\\")),
+            .where(Customer.name.ilike(contains(query), escape="\\")),
         ]
         if newest is not None:
             # Each half stops at its own newest matches: a short, common term then reads a few
