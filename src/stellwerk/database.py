@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event, text
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,6 +31,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "savepoint", _sqlite_write_before_savepoint)
     else:
         engine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
@@ -82,6 +83,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_write_before_savepoint(connection: Connection, _name: str) -> None:
+    """Open the transaction as a writer (`BEGIN IMMEDIATE`) when a savepoint would be its first
+    statement.
+
+    The sqlite3 module begins a transaction only before a statement that writes; reads before
+    it run on their own. A `SAVEPOINT` outside a transaction, though, opens a deferred one
+    itself, which then goes wrong in two ways:
+    - anything it reads first (the schema, a foreign key's parent) starts a read transaction,
+      and a read transaction that then wants to write while another connection writes fails at
+      once with "database is locked": SQLite waits (busy timeout) only for a transaction that
+      holds no snapshot yet;
+    - releasing the savepoint would commit the whole transaction, the unit of work's later
+      writes in a transaction of their own.
+    Taking the write lock first (waiting for it like any write) avoids both. A savepoint is
+    only ever opened around a write, so this takes the lock no sooner than the write would."""
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 # Health checks ask the database at most this often, however many arrive.

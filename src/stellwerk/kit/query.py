@@ -57,8 +57,6 @@ async def insert_first(session: AsyncSession, row: object) -> bool:
     """Insert `row`; False when a unique constraint shows that a concurrent request inserted the
     same thing first. Then the unit of work is rolled back (every object it loaded expires), so
     call this before the unit of work writes anything else, and read again afterwards.
-
-    No SAVEPOINT: on SQLite a savepoint opened before the first write would commit on release.
     """
     session.add(row)
     try:

@@ -821,7 +821,6 @@ class InstanceService:
             if await repository.count_held(owner.id) >= rules.quota:
                 raise QuotaExceeded(rules.quota)
         try:
-            # No SAVEPOINT here: on SQLite a savepoint opened before any write commits on release.
             # Only reads (and the owner lock) happened so far, so a lost race simply rolls back
             # and replays.
             await repository.add(instance)
