@@ -40,6 +40,10 @@ _STATUS_LINES = {
 }
 
 
+_NO_CONTENT = b"content-length: 0\r\n"
+_CLOSE = b"connection: close\r\n\r\n"
+
+
 def status_line(status: int) -> bytes:
     return _STATUS_LINES.get(status) or f"HTTP/1.1 {status} Unknown\r\n".encode()
 
@@ -197,39 +201,41 @@ class Http1Connection(asyncio.Protocol):
         url = self.url
         headers = self.headers
         self.headers = {}
-        if b"#" in url:  # a fragment is never meant for the server
-            url = url.split(b"#", 1)[0]
-        if url[:1] == b"/":
+        if url[:1] == b"/" and b"#" not in url:
             path, _, query = url.partition(b"?")
         else:
             try:
-                path, query = self._absolute_form(url, headers)
+                path, query = self._target(url, headers)
             except httptools.HttpParserInvalidURLError:
                 self._fail(400)
                 return
-        status, header_lines, body = self.server.handler(method, path, query, headers, self.peer)
-        keep_alive = parser.should_keep_alive() and not parser.should_upgrade()
-        keep_alive = keep_alive and not self.server.closing
+        server = self.server
+        status, header_lines, body = server.handler(method, path, query, headers, self.peer)
         self.answered = True
-        self.transport.write(
-            b"".join(
-                (
-                    status_line(status),
-                    self.server.date_line,
-                    header_lines,
-                    b"content-length: %d\r\n" % len(body),
-                    b"\r\n" if keep_alive else b"connection: close\r\n\r\n",
-                    b"" if method == b"HEAD" else body,
-                )
+        head = _STATUS_LINES.get(status) or status_line(status)
+        length = b"content-length: %d\r\n" % len(body) if body else _NO_CONTENT
+        if method == b"HEAD":
+            body = b""
+        if parser.should_keep_alive() and not parser.should_upgrade() and not server.closing:
+            self.transport.write(
+                b"".join((head, server.date_line, header_lines, length, b"\r\n", body))
             )
-        )
-        if not keep_alive:
+        else:
+            self.transport.write(
+                b"".join((head, server.date_line, header_lines, length, _CLOSE, body))
+            )
             self.transport.close()
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _absolute_form(self, url: bytes, headers: dict[bytes, bytes]) -> tuple[bytes, bytes]:
-        """`GET http://host/path?q` (proxies send it): its host replaces the Host header."""
+    def _target(self, url: bytes, headers: dict[bytes, bytes]) -> tuple[bytes, bytes]:
+        """Path and query of a request target other than a plain `/path?query`: with a
+        fragment (never meant for the server), `*`, or in absolute form (`GET http://host/path?q`,
+        as proxies send it), whose host replaces the Host header."""
+        url = url.split(b"#", 1)[0]
+        if url[:1] == b"/":
+            path, _, query = url.partition(b"?")
+            return path, query
         if url == b"*":
             return b"/", b""
         parsed = httptools.parse_url(url)

@@ -1,12 +1,14 @@
 """The redirect data plane: answers every redirect domain, no framework on the hot path.
 
-A request costs a dict lookup on the lower-cased host (port stripped), building `Location`, and
-appending one hit to a list. The routing table lives in memory and is reloaded when the routing
-version in the database moves (polled every `redirect_refresh_seconds`), so every worker of every
-process sees a change within a second. It is served by `kit.http1` (an HTTP/1.1 protocol on the
-event loop, no per-request task) in worker processes of their own (`redirect.workers`), beside
-the API in `stellwerk serve` and alone in `stellwerk redirect serve`; `serve_data_plane` serves
-one on the caller's loop (tests and tools).
+A request costs a dict lookup and appending one hit to a list: the answer to a Host, path and
+query (the routing key is the lower-cased host without its port; `Location` is built from the
+route) is remembered until the routing table changes, and most requests repeat one. The routing
+table lives in memory and is reloaded when the routing version in the database moves (polled
+every `redirect_refresh_seconds`), so every worker of every process sees a change within a
+second. It is served by `kit.http1` (an HTTP/1.1 protocol on the event loop, no per-request
+task) in worker processes of their own (`redirect.workers`), beside the API in `stellwerk serve`
+and alone in `stellwerk redirect serve`; `serve_data_plane` serves one on the caller's loop
+(tests and tools).
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ from stellwerk.system.heartbeat import HEARTBEAT_SECONDS, ProcessIdentity, heart
 log = logging.getLogger(__name__)
 
 SALT_REFRESH_SECONDS = 60.0
-HOST_CACHE_MAX = 10_000
+# Remembered answers: at most this many, for requests whose Host, path and query together are at
+# most this long (about 2 KB each at most: a worker never holds more than about 10 MB of them).
+ANSWER_CACHE_MAX = 4096
+ANSWER_CACHE_KEY_MAX = 512
 NOT_FOUND_BODY = (
     b"<!doctype html><html><head><meta charset=utf-8><title>Not found</title></head>"
     b"<body><h1>Not found</h1><p>No redirect is configured for this host.</p></body></html>"
@@ -73,6 +78,11 @@ class Route:
     query: str  # the target's own query, kept in front of the request's
     # A sunset domain answers this (status, header lines, body) instead of redirecting.
     page: tuple[int, bytes, bytes] | None = None
+
+
+# The routing table it was made from, domain id, routing key, path as logged, (status, header
+# lines, body).
+Answer = tuple[dict[str, Route], int | None, str, str, tuple[int, bytes, bytes]]
 
 
 def make_route(
@@ -192,7 +202,8 @@ class DataPlane:
         # A worker process of its own (`spool`) counts in the installation's status.
         self.heartbeat = ProcessIdentity(role="redirect", executor_id=None) if spool else None
         self.served = 0
-        self._hosts: dict[bytes, str] = {}  # Host header as sent → routing key
+        # (Host, path, query) as sent → the answer and what the hit records (`_answer`).
+        self._answers: dict[tuple[bytes, bytes, bytes], Answer] = {}
         self._forwarding = bool(self.recorder.proxies)  # X-Forwarded-For matters only then
 
     @classmethod
@@ -295,41 +306,57 @@ class DataPlane:
     ) -> tuple[int, bytes, bytes]:
         """The `kit.http1` handler: status, header lines and body, with the hit recorded."""
         raw_host = headers.get(b"host", b"")
-        host = self._hosts.get(raw_host)
-        if host is None:
-            host = self._host_key(raw_host)
-        route = self.table.routes.get(host)
-        if raw_path[:1] == b"/" and not raw_path.translate(None, _SAFE_BYTES):
-            path = raw_path.decode("ascii")  # the common case, at C speed
-        else:
-            path = safe_path(raw_path)
-        query = safe_query(raw_query) if raw_query else ""
+        known = self._answers.get((raw_host, raw_path, raw_query))
+        if known is None or known[0] is not self.table.routes:
+            known = self._answer(raw_host, raw_path, raw_query)
+        _, domain_id, host, logged_path, answer = known
         forwarded = headers.get(b"x-forwarded-for") if self._forwarding else None
         self.writer.add(
             self.recorder.record(
-                route.domain_id if route else None,
+                domain_id,
                 host,
                 peer,
                 forwarded.decode("latin-1") if forwarded else None,
                 headers.get(b"user-agent"),
                 headers.get(b"referer"),
-                f"{path}?{query}" if query else path,
+                logged_path,
             )
         )
         self.served += 1
+        return answer
+
+    def _answer(self, raw_host: bytes, raw_path: bytes, raw_query: bytes) -> Answer:
+        """What a request for this host, path and query gets, remembered for the next one
+        while the routing table stays the same."""
+        routes = self.table.routes
+        host = self._host_key(raw_host)
+        route = routes.get(host)
+        path = safe_path(raw_path)
+        query = safe_query(raw_query) if raw_query else ""
+        answer: tuple[int, bytes, bytes]
         if route is None:
-            return 404, NOT_FOUND_HEADERS, NOT_FOUND_BODY
-        if route.page is not None:
-            return route.page
-        return route.status, b"location: " + location(route, path, query).encode() + b"\r\n", b""
+            answer = (404, NOT_FOUND_HEADERS, NOT_FOUND_BODY)
+        elif route.page is not None:
+            answer = route.page
+        else:
+            header = b"location: " + location(route, path, query).encode() + b"\r\n"
+            answer = (route.status, header, b"")
+        known = (
+            routes,
+            route.domain_id if route else None,
+            host,
+            f"{path}?{query}" if query else path,
+            answer,
+        )
+        if len(raw_host) + len(raw_path) + len(raw_query) <= ANSWER_CACHE_KEY_MAX:
+            if len(self._answers) >= ANSWER_CACHE_MAX:
+                self._answers.clear()
+            self._answers[(raw_host, raw_path, raw_query)] = known
+        return known
 
     def _host_key(self, raw_host: bytes) -> str:
         text = raw_host.decode("latin-1")
-        host = host_key(text.replace("\x00", "") if "\x00" in text else text)
-        if len(self._hosts) > HOST_CACHE_MAX:
-            self._hosts.clear()
-        self._hosts[raw_host] = host
-        return host
+        return host_key(text.replace("\x00", "") if "\x00" in text else text)
 
     def freeze_heap(self) -> None:
         """For a process of its own: keep the collector from walking the whole heap during

@@ -170,7 +170,7 @@ class HitRecorder:
         self.proxies = proxies
         self._paths: dict[str, set[str]] = {}
         self._window_started = time.time()
-        self._day = -1
+        self._day_ends = 0.0  # when today's salt (UTC) stops being the one to hash with
         self._salt = b""
         self._generation = -1
         # Raw user agent → (storable text, bot?): visitors send few distinct agents.
@@ -203,9 +203,9 @@ class HitRecorder:
     ) -> HitRow:
         now = time.time()
         ip = self.proxies.client_ip(peer, forwarded_for) if forwarded_for else peer
-        epoch_day = int(now // 86_400)
-        if epoch_day != self._day or self.salts.generation != self._generation:
-            self._day, self._generation = epoch_day, self.salts.generation
+        if now >= self._day_ends or self.salts.generation != self._generation:
+            self._day_ends = (now // 86_400 + 1) * 86_400
+            self._generation = self.salts.generation
             self._salt = self.salts.salt_for(utc_day(now))
             self._visitors.clear()  # hashes of the old salt
         visitor = self._visitors.get(ip)
@@ -220,7 +220,7 @@ class HitRecorder:
                 self._agents.clear()
             self._agents[user_agent] = known
         agent, is_bot = known
-        if self._scanning(ip_hash, path, now):
+        if not is_bot and self._scanning(ip_hash, path, now):
             is_bot = True
         # tuple.__new__ skips the named tuple's Python-level constructor (hot path).
         return tuple.__new__(
