@@ -50,8 +50,10 @@ def test_a_remembered_answer_is_the_same_and_still_recorded(tmp_path: Path) -> N
 def test_a_new_routing_table_answers_at_once(tmp_path: Path) -> None:
     data_plane = plane(tmp_path)
     assert ask(data_plane, b"a.example", b"/x")[0] == 301
+    assert ask(data_plane, b"a.example", b"/y")[0] == 301
     data_plane.table.routes = {"a.example": make_route(1, "https://u.example", 302, False)}
     assert ask(data_plane, b"a.example", b"/x") == (302, b"location: https://u.example\r\n", b"")
+    assert len(data_plane._answers) == 1  # those of the old table are gone
     data_plane.table.routes = {}
     assert ask(data_plane, b"a.example", b"/x")[0] == 404
 

@@ -80,9 +80,8 @@ class Route:
     page: tuple[int, bytes, bytes] | None = None
 
 
-# The routing table it was made from, domain id, routing key, path as logged, (status, header
-# lines, body).
-Answer = tuple[dict[str, Route], int | None, str, str, tuple[int, bytes, bytes]]
+# Domain id, routing key, path as logged, (status, header lines, body).
+Answer = tuple[int | None, str, str, tuple[int, bytes, bytes]]
 
 
 def make_route(
@@ -204,6 +203,7 @@ class DataPlane:
         self.served = 0
         # (Host, path, query) as sent → the answer and what the hit records (`_answer`).
         self._answers: dict[tuple[bytes, bytes, bytes], Answer] = {}
+        self._answered_from: dict[str, Route] = self.table.routes  # the table they came from
         self._forwarding = bool(self.recorder.proxies)  # X-Forwarded-For matters only then
 
     @classmethod
@@ -306,10 +306,13 @@ class DataPlane:
     ) -> tuple[int, bytes, bytes]:
         """The `kit.http1` handler: status, header lines and body, with the hit recorded."""
         raw_host = headers.get(b"host", b"")
+        if self._answered_from is not self.table.routes:  # a new routing table
+            self._answers.clear()
+            self._answered_from = self.table.routes
         known = self._answers.get((raw_host, raw_path, raw_query))
-        if known is None or known[0] is not self.table.routes:
+        if known is None:
             known = self._answer(raw_host, raw_path, raw_query)
-        _, domain_id, host, logged_path, answer = known
+        domain_id, host, logged_path, answer = known
         forwarded = headers.get(b"x-forwarded-for") if self._forwarding else None
         self.writer.add(
             self.recorder.record(
@@ -328,7 +331,7 @@ class DataPlane:
     def _answer(self, raw_host: bytes, raw_path: bytes, raw_query: bytes) -> Answer:
         """What a request for this host, path and query gets, remembered for the next one
         while the routing table stays the same."""
-        routes = self.table.routes
+        routes = self._answered_from
         host = self._host_key(raw_host)
         route = routes.get(host)
         path = safe_path(raw_path)
@@ -342,7 +345,6 @@ class DataPlane:
             header = b"location: " + location(route, path, query).encode() + b"\r\n"
             answer = (route.status, header, b"")
         known = (
-            routes,
             route.domain_id if route else None,
             host,
             f"{path}?{query}" if query else path,
