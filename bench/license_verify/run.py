@@ -421,7 +421,7 @@ def main() -> int:
                 f" {statistics.median(r.p99_ms for r in bare):6.1f} {our_rps:10,.0f}"
                 f" {statistics.median(r.p50_ms for r in ours):6.1f}"
                 f" {statistics.median(r.p99_ms for r in ours):6.1f}"
-                f" {our_rps / bare_rps:6.2f} {TARGETS[endpoint]:6.1f}"
+                f" {our_rps / bare_rps:6.2f} {TARGETS[endpoint]:6.2f}"
             )
         print("per round (same round, servers back to back):")
         for endpoint in ENDPOINTS:
