@@ -27,6 +27,8 @@ def test_short_benchmark_prints_ratios() -> None:
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     for endpoint in ("verify", "activate", "heartbeat"):
-        row = re.search(rf"^{endpoint}\s+[\d,]+\s.*\s(\d+\.\d\d)\s+\d\.\d\d$", finished.stdout, re.M)
+        row = re.search(
+            rf"^{endpoint}\s+[\d,]+\s.*\s(\d+\.\d\d)\s+\d\.\d\d$", finished.stdout, re.M
+        )
         assert row is not None, finished.stdout
         assert float(row[1]) > 0
