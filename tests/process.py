@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,11 +26,13 @@ def free_port() -> int:
 
 def free_sandbox_base_port() -> int:
     """A `STELLWERK_SANDBOX_PORT` whose sandbox ports (+1..+5) are free: the sandboxes keep their
-    URLs across a restart, and CLI commands next to `stellwerk serve` find them."""
-    for _ in range(50):
-        base = free_port()
-        if base + 5 > 65535:
-            continue
+    URLs across a restart, and CLI commands next to `stellwerk serve` find them.
+
+    Chosen below the kernel's ephemeral range: a port in it can be given to any process's
+    outgoing connection (to PostgreSQL, say) between this check and the sandboxes' bind."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        base = random.randrange(SANDBOX_PORTS_FROM, low - 6)
         try:
             for offset in range(1, 6):
                 with socket.socket() as sock:
@@ -38,6 +41,18 @@ def free_sandbox_base_port() -> int:
             continue
         return base
     raise RuntimeError("no free port range for the sandboxes")
+
+
+SANDBOX_PORTS_FROM = 20_000
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (32768 by default)."""
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        if low > SANDBOX_PORTS_FROM + 1000:
+            return low
+    return 32_768
 
 
 # Tests wait for operations one after another: their workers ask the queues often.
