@@ -26,9 +26,16 @@ from stellwerk.provider.dns.base import DnsRecord
 from stellwerk.provider.error import NOT_FOUND, ProviderError
 from stellwerk.provider.paas.base import PaasApplication, PaasProject
 from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database, postgres_available
-from tests.process import STELLWERK, ServeProcess, base_env, free_port, run_cli
+from tests.process import (
+    STELLWERK,
+    ServeProcess,
+    base_env,
+    free_port,
+    free_sandbox_base_port,
+    run_cli,
+)
 from tests.redis_server import REDIS_SERVER, RedisServer
-from tests.test_scale_out import SandboxProcess, WorkerProcess, free_port_block
+from tests.test_scale_out import SandboxProcess, WorkerProcess
 
 pytestmark = [
     pytest.mark.slow,
@@ -81,7 +88,7 @@ def installation(
     root = tmp_path_factory.mktemp("failover")
     redis = RedisServer(root)
     redis.start()
-    sandbox_port = free_port_block(5)
+    sandbox_port = free_sandbox_base_port()
     sandbox_env = base_env(root / "sandbox-var")
     sandbox_env["STELLWERK_SANDBOX_PORT"] = str(sandbox_port)
     sandbox_env["STELLWERK_SANDBOX_COOLIFY_QUEUE_SECONDS"] = "0.2"

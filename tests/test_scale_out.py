@@ -29,7 +29,7 @@ from limits.strategies import MovingWindowRateLimiter
 from stellwerk.provider import registry
 from stellwerk.provider.budget import token_fingerprint
 from tests.conftest import PG_HOST, PG_PORT, _drop_database, _recreate_database, postgres_available
-from tests.process import STELLWERK, ServeProcess, base_env, run_cli
+from tests.process import STELLWERK, ServeProcess, base_env, free_sandbox_base_port, run_cli
 
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
@@ -52,29 +52,6 @@ pytestmark = [
     pytest.mark.skipif(not postgres_available(), reason="scale-out needs PostgreSQL"),
     pytest.mark.skipif(not redis_available(), reason="scale-out needs Redis"),
 ]
-
-
-def free_port_block(size: int) -> int:
-    """A base port whose next `size` ports are free (the sandboxes listen on base + 1..5)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + size >= 65535:
-            continue
-        sockets = []
-        try:
-            for offset in range(1, size + 1):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no block of free ports")
 
 
 class WorkerProcess(ServeProcess):
@@ -152,7 +129,7 @@ async def database_url() -> AsyncIterator[str]:
 @pytest.fixture(scope="module")
 def cluster(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("scale-out")
-    sandbox_port = free_port_block(5)
+    sandbox_port = free_sandbox_base_port()
     sandbox_env = base_env(root / "sandbox-var")
     sandbox_env["STELLWERK_SANDBOX_PORT"] = str(sandbox_port)
     sandbox_env["STELLWERK_SANDBOX_COOLIFY_QUEUE_SECONDS"] = "0.2"
