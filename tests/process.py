@@ -24,6 +24,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SANDBOX_PORTS_FROM = 20_000  # sandbox ports are chosen from here up to the ephemeral range
+
+
 def free_sandbox_base_port() -> int:
     """A `STELLWERK_SANDBOX_PORT` whose sandbox ports (+1..+5) are free: the sandboxes keep their
     URLs across a restart, and CLI commands next to `stellwerk serve` find them.
@@ -41,9 +44,6 @@ def free_sandbox_base_port() -> int:
             continue
         return base
     raise RuntimeError("no free port range for the sandboxes")
-
-
-SANDBOX_PORTS_FROM = 20_000
 
 
 def _ephemeral_low() -> int:

@@ -212,7 +212,7 @@ class Http1Connection(asyncio.Protocol):
         server = self.server
         status, header_lines, body = server.handler(method, path, query, headers, self.peer)
         self.answered = True
-        head = _STATUS_LINES.get(status) or status_line(status)
+        head = status_line(status)
         length = b"content-length: %d\r\n" % len(body) if body else _NO_CONTENT
         if method == b"HEAD":
             body = b""
